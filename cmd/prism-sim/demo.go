@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/prism-wait/prism-wait/internal/cli"
+	"github.com/prism-wait/prism-wait/internal/prismsim"
+	"github.com/prism-wait/prism-wait/internal/report"
+)
+
+// demoIDs complete, fail, and complete after riding out transient faults
+// (503, 429 with Retry-After, a cut connection, a garbage body, a cut
+// download and an expired video URL).
+var demoIDs = []string{"gen_demo_ok", "gen_demo_failed", "gen_demo_flaky"}
+
+// demo runs the real action code against the simulator, as GitHub Actions
+// would run it, and checks that every generation ended as its scenario says.
+func demo(ctx context.Context, stdout, stderr io.Writer) int {
+	scenario := prismsim.Default()
+	sim := prismsim.New(scenario)
+	defer sim.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintf(stderr, "demo: %v\n", err)
+		return 1
+	}
+	srv := &http.Server{Handler: sim}
+	go srv.Serve(ln)
+	defer srv.Close()
+
+	tmp, err := os.MkdirTemp("", "prism-demo-")
+	if err != nil {
+		fmt.Fprintf(stderr, "demo: %v\n", err)
+		return 1
+	}
+	defer os.RemoveAll(tmp)
+	env := map[string]string{
+		"GITHUB_ACTIONS":      "true",
+		"GITHUB_WORKSPACE":    tmp,
+		"GITHUB_OUTPUT":       filepath.Join(tmp, "output"),
+		"GITHUB_STEP_SUMMARY": filepath.Join(tmp, "summary.md"),
+		"INPUT_GENERATION_ID": strings.Join(demoIDs, "\n"),
+		"INPUT_API_KEY":       "prism_sk_demo",
+		"INPUT_BASE_URL":      fmt.Sprintf("http://%s/api", ln.Addr()),
+		"INPUT_POLL_INTERVAL": "500ms",
+		"INPUT_MAX_INTERVAL":  "2s",
+		"INPUT_TIMEOUT":       "45s",
+		"INPUT_DOWNLOAD_DIR":  "videos",
+	}
+	fmt.Fprintf(stdout, "== prism-wait against the simulator at %s ==\n", env["INPUT_BASE_URL"])
+	fmt.Fprintf(stdout, "== the GitHub log ==\n")
+	code := cli.Run(ctx, cli.Env{
+		Getenv: func(k string) string { return env[k] },
+		Stdout: stdout, Stderr: stderr, Wd: tmp,
+	})
+
+	raw, _ := os.ReadFile(env["GITHUB_OUTPUT"])
+	outputs, err := report.ParseOutputs(string(raw))
+	if err != nil {
+		fmt.Fprintf(stderr, "demo: cannot read the step outputs: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "\n== the step outputs (exit code %d) ==\n", code)
+	for _, name := range []string{"status", "video_url", "video_path", "video_sha256", "completed_at", "error", "results"} {
+		fmt.Fprintf(stdout, "%s:\n", name)
+		for _, line := range strings.Split(outputs[name], "\n") {
+			fmt.Fprintf(stdout, "  %s\n", line)
+		}
+	}
+	summary, _ := os.ReadFile(env["GITHUB_STEP_SUMMARY"])
+	fmt.Fprintf(stdout, "\n== the step summary ==\n%s\n", summary)
+
+	if problems := check(scenario, outputs["results"], tmp, code); len(problems) > 0 {
+		fmt.Fprintf(stdout, "demo: FAILED, not as the scenarios predict:\n  %s\n", strings.Join(problems, "\n  "))
+		return 1
+	}
+	fmt.Fprintln(stdout, "demo: every generation behaved as its scenario predicts (the failure included): OK")
+	return 0
+}
+
+// check compares the results with what each scenario's last step says.
+func check(scenario prismsim.Scenario, results, workspace string, code int) []string {
+	var got []struct {
+		ID          string  `json:"id"`
+		Status      *string `json:"status"`
+		VideoPath   *string `json:"video_path"`
+		VideoSHA256 *string `json:"video_sha256"`
+		VideoBytes  *int64  `json:"video_bytes"`
+	}
+	if err := json.Unmarshal([]byte(results), &got); err != nil {
+		return []string{fmt.Sprintf("results output is not JSON: %v", err)}
+	}
+	var problems []string
+	wantCode := report.ExitOK
+	for i, id := range demoIDs {
+		lc := scenario.Generations[id]
+		want := lc.Steps[len(lc.Steps)-1].Status
+		if want == "failed" {
+			wantCode = report.ExitFailed
+		}
+		if i >= len(got) || got[i].ID != id || got[i].Status == nil || *got[i].Status != want {
+			problems = append(problems, fmt.Sprintf("%s: want status %q in results[%d]", id, want, i))
+			continue
+		}
+		if want != "completed" {
+			continue
+		}
+		if got[i].VideoPath == nil || got[i].VideoSHA256 == nil {
+			problems = append(problems, fmt.Sprintf("%s: not downloaded", id))
+			continue
+		}
+		content := prismsim.NewContent(id, 1, max(lc.Video.Bytes, 256<<10))
+		h := sha256.New()
+		io.Copy(h, content)
+		file, err := os.ReadFile(filepath.Join(workspace, *got[i].VideoPath))
+		fileSum := sha256.Sum256(file)
+		if want := hex.EncodeToString(h.Sum(nil)); err != nil || *got[i].VideoSHA256 != want || hex.EncodeToString(fileSum[:]) != want {
+			problems = append(problems, fmt.Sprintf("%s: the saved video is not the one served", id))
+		}
+	}
+	if code != wantCode {
+		problems = append(problems, fmt.Sprintf("exit code %d, want %d", code, wantCode))
+	}
+	return problems
+}

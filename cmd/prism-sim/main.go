@@ -1,0 +1,42 @@
+// Command prism-sim is a local fake of the Prism API.
+//
+//	prism-sim serve [--addr 127.0.0.1:8787] [--scenarios FILE]
+//	prism-sim demo
+//
+// serve answers like the Prism API from scripted lifecycles, for
+// rehearsing a workflow without a Prism account. demo starts it on a free
+// port and runs prism-wait against it, showing what a GitHub log, the step
+// outputs and the step summary would show.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, "usage: prism-sim serve [--addr 127.0.0.1:8787] [--scenarios FILE] | prism-sim demo")
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:], stdout, stderr)
+	case "demo":
+		return demo(ctx, stdout, stderr)
+	default:
+		fmt.Fprintf(stderr, "unknown command %q, valid commands are \"serve\" and \"demo\"\n", args[0])
+		return 2
+	}
+}

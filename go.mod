@@ -1,0 +1,9 @@
+module github.com/prism-wait/prism-wait
+
+go 1.26.8
+
+require (
+	github.com/cenkalti/backoff/v4 v4.3.0
+	github.com/sethvargo/go-envconfig v1.4.3
+	github.com/sethvargo/go-githubactions v1.4.0
+)

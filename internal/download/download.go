@@ -1,0 +1,472 @@
+// Package download saves finished videos into the workspace: streamed in
+// constant memory to a temporary file beside the target, resumed with Range
+// after a cut, checked against the sizes the server declared, hashed, then
+// synced and renamed, so the final path only ever holds a whole file.
+//
+// The presigned URL is its own credential: no Authorization header is ever
+// sent (S3 rejects a presigned request that carries one). When the
+// signature expires, a Refresh callback asks for a new URL; this package
+// never talks to the Prism API itself.
+package download
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+)
+
+// File is a saved video.
+type File struct {
+	Path   string // absolute path of the final file
+	Bytes  int64
+	SHA256 string // hex
+}
+
+// Owner is a numeric user and group.
+type Owner struct{ UID, GID int }
+
+// Refresh returns a freshly signed URL for the same video.
+type Refresh func(ctx context.Context) (string, error)
+
+// Downloader saves videos into Dir. Fields left zero take the defaults
+// noted beside them.
+type Downloader struct {
+	HTTP *http.Client // must add no credentials; redirects are followed
+	Dir  string       // absolute
+	// Owner, when not nil, owns every directory and file created, so that
+	// a root container leaves files the runner's user can clean.
+	Owner *Owner
+
+	Logf          func(format string, args ...any) // progress and completion lines
+	MaxAttempts   int                              // failed attempts in a row, without progress (6)
+	MaxRefreshes  int                              // new URLs after 403 from storage (3)
+	RetryBase     time.Duration                    // first backoff step (500ms)
+	StallTimeout  time.Duration                    // abandon an attempt after no byte for this long (30s)
+	ProgressEvery time.Duration                    // at most one progress line per period (10s)
+}
+
+// Error is a download that failed for a reason other than ctx ending.
+type Error struct {
+	ID       string
+	Got      int64 // bytes received and kept
+	Want     int64 // bytes declared by the server, -1 when unknown
+	Attempts int
+	Err      error
+}
+
+func (e *Error) Error() string {
+	size := strconv.FormatInt(e.Got, 10) + " bytes"
+	if e.Want >= 0 {
+		size = fmt.Sprintf("%d of %d bytes", e.Got, e.Want)
+	}
+	return fmt.Sprintf("download of %s failed after %d attempt(s) at %s: %v", e.ID, e.Attempts, size, e.Err)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// errExpired marks a 403 from storage: the signed URL expired or is invalid.
+var errExpired = errors.New("storage refused the signed URL (HTTP 403)")
+
+// permanent marks failures that another attempt would only repeat.
+type permanent struct{ error }
+
+func (p permanent) Unwrap() error { return p.error }
+
+// transfer is the state of one video's download across attempts.
+type transfer struct {
+	id     string
+	url    string
+	file   *os.File
+	sum    hash.Hash
+	offset int64  // bytes in file, all hashed
+	total  int64  // declared size, -1 while unknown
+	etag   string // validator of the version being saved
+	ext    string
+}
+
+// Fetch downloads the video at rawURL to Dir/<id>.<ext>. On every failure
+// path, cancellation included, it leaves nothing behind in Dir.
+func (d *Downloader) Fetch(ctx context.Context, id, rawURL string, refresh Refresh) (f File, err error) {
+	if err := d.mkdirAll(d.Dir); err != nil {
+		return File{}, &Error{ID: id, Want: -1, Err: fmt.Errorf("cannot create %s: %w", d.Dir, err)}
+	}
+	tmp, err := os.CreateTemp(d.Dir, "."+id+".*.part")
+	if err != nil {
+		return File{}, &Error{ID: id, Want: -1, Err: fmt.Errorf("cannot create a file in %s: %w", d.Dir, err)}
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+
+	t := &transfer{id: id, url: rawURL, file: tmp, sum: sha256.New(), total: -1}
+	start := time.Now()
+	b := backoff.NewExponentialBackOff(
+		backoff.WithInitialInterval(or(d.RetryBase, 500*time.Millisecond)),
+		backoff.WithMaxInterval(10*time.Second),
+		backoff.WithMaxElapsedTime(0),
+	)
+	attempts, failures, refreshes := 0, 0, 0
+	for {
+		attempts++
+		before := t.offset
+		err := d.attempt(ctx, t)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return File{}, fmt.Errorf("download of %s stopped at %d bytes: %w", id, t.offset, context.Cause(ctx))
+		}
+		fail := func(err error) (File, error) {
+			return File{}, &Error{ID: id, Got: t.offset, Want: t.total, Attempts: attempts, Err: err}
+		}
+		var p permanent
+		switch {
+		case errors.As(err, &p):
+			return fail(err)
+		case errors.Is(err, errExpired):
+			if refreshes++; refreshes > or(d.MaxRefreshes, 3) {
+				return fail(fmt.Errorf("%w, even after %d fresh URLs", err, refreshes-1))
+			}
+			d.logf("%s: %v; asking the API for a fresh URL", id, err)
+			u, rerr := refresh(ctx)
+			if rerr != nil {
+				if ctx.Err() != nil {
+					return File{}, fmt.Errorf("download of %s stopped at %d bytes: %w", id, t.offset, context.Cause(ctx))
+				}
+				return fail(fmt.Errorf("%w, and no fresh URL could be had: %w", err, rerr))
+			}
+			t.url = u
+			continue
+		}
+		if t.offset > before {
+			failures = 0
+			b.Reset()
+		}
+		if failures++; failures >= or(d.MaxAttempts, 6) {
+			return fail(err)
+		}
+		delay := b.NextBackOff()
+		d.logf("%s: %v; retrying in %s from byte %d", id, err, delay.Round(time.Millisecond), t.offset)
+		timer := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return File{}, fmt.Errorf("download of %s stopped at %d bytes: %w", id, t.offset, context.Cause(ctx))
+		case <-timer.C:
+		}
+	}
+
+	final := filepath.Join(d.Dir, id+t.ext)
+	if err := d.commit(tmp, final); err != nil {
+		return File{}, &Error{ID: id, Got: t.offset, Want: t.total, Attempts: attempts, Err: err}
+	}
+	elapsed := time.Since(start)
+	d.logf("%s: saved %s (%s in %s, %s/s)", id, final, Size(t.offset), elapsed.Round(time.Millisecond),
+		Size(int64(float64(t.offset)/max(elapsed.Seconds(), 1e-3))))
+	return File{Path: final, Bytes: t.offset, SHA256: hex.EncodeToString(t.sum.Sum(nil))}, nil
+}
+
+// attempt sends one request and appends what it receives. It returns nil
+// once the whole video is in the file.
+func (d *Downloader) attempt(ctx context.Context, t *transfer) error {
+	actx, abandon := context.WithCancelCause(ctx)
+	defer abandon(nil)
+	req, err := http.NewRequestWithContext(actx, http.MethodGet, t.url, nil)
+	if err != nil {
+		return permanent{fmt.Errorf("invalid video URL %s: %w", Redact(t.url), err)}
+	}
+	if t.offset > 0 {
+		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", t.offset))
+		if t.etag != "" {
+			req.Header.Set("If-Range", t.etag) // a changed video answers 200: no mixing
+		}
+	}
+	resp, err := d.HTTP.Do(req)
+	if err != nil {
+		return fmt.Errorf("request to %s failed: %w", Redact(t.url), stripURL(err))
+	}
+	defer resp.Body.Close()
+
+	switch resp.StatusCode {
+	case http.StatusOK:
+		if t.offset > 0 {
+			d.logf("%s: storage sent the whole video again instead of resuming; starting over", t.id)
+			if err := t.restart(); err != nil {
+				return permanent{err}
+			}
+		}
+		t.etag = resp.Header.Get("ETag")
+		t.total = resp.ContentLength
+		t.ext = extension(resp.Header.Get("Content-Type"), resp.Request.URL.Path)
+	case http.StatusPartialContent:
+		if t.offset == 0 {
+			return fmt.Errorf("storage sent part of the video to a request for all of it")
+		}
+		first, last, total, ok := contentRange(resp.Header.Get("Content-Range"))
+		switch {
+		case !ok || first != t.offset:
+			return t.restartf("storage answered Range bytes=%d- with Content-Range %q", t.offset, clip(resp.Header.Get("Content-Range")))
+		case t.etag != "" && resp.Header.Get("ETag") != "" && resp.Header.Get("ETag") != t.etag:
+			return t.restartf("the video changed on storage (ETag %s, was %s)", clip(resp.Header.Get("ETag")), t.etag)
+		case t.total >= 0 && total != t.total:
+			return t.restartf("storage now declares %d bytes instead of %d", total, t.total)
+		case resp.ContentLength >= 0 && resp.ContentLength != last-first+1:
+			return permanent{fmt.Errorf("Content-Length %d disagrees with Content-Range %q", resp.ContentLength, clip(resp.Header.Get("Content-Range")))}
+		}
+		t.total = total
+	case http.StatusForbidden:
+		return errExpired
+	case http.StatusRequestedRangeNotSatisfiable:
+		return t.restartf("storage refused Range bytes=%d-", t.offset)
+	case http.StatusRequestTimeout, http.StatusTooManyRequests:
+		return fmt.Errorf("storage answered HTTP %d", resp.StatusCode)
+	default:
+		if resp.StatusCode >= 500 {
+			return fmt.Errorf("storage answered HTTP %d", resp.StatusCode)
+		}
+		return permanent{fmt.Errorf("storage answered HTTP %d for %s", resp.StatusCode, Redact(t.url))}
+	}
+
+	// A stalled body ends the attempt, not the whole wait: it is resumed.
+	stall := or(d.StallTimeout, 30*time.Second)
+	watchdog := time.AfterFunc(stall, func() { abandon(fmt.Errorf("no data for %s", stall)) })
+	defer watchdog.Stop()
+	body := io.Reader(resp.Body)
+	if t.total >= 0 {
+		body = io.LimitReader(body, t.total-t.offset+1) // one byte more reveals a long body
+	}
+	w := &progress{d: d, t: t, watchdog: watchdog, stall: stall, last: time.Now()}
+	_, err = io.CopyBuffer(w, body, make([]byte, 256<<10))
+	switch {
+	case t.total >= 0 && t.offset > t.total:
+		return permanent{fmt.Errorf("storage sent more than the %d bytes it declared", t.total)}
+	case err != nil:
+		if cause := context.Cause(actx); cause != nil && ctx.Err() == nil {
+			err = cause
+		}
+		return fmt.Errorf("connection lost: %w", stripURL(err))
+	case t.total >= 0 && t.offset < t.total:
+		return fmt.Errorf("connection closed at %d of %d bytes", t.offset, t.total)
+	}
+	return nil
+}
+
+// restart discards what was received, for a response that cannot continue it.
+func (t *transfer) restart() error {
+	t.offset, t.total, t.etag = 0, -1, ""
+	t.sum.Reset()
+	if err := t.file.Truncate(0); err != nil {
+		return err
+	}
+	_, err := t.file.Seek(0, io.SeekStart)
+	return err
+}
+
+// restartf starts over and returns the reason as a transient error, so that
+// the next attempt asks for the whole video.
+func (t *transfer) restartf(format string, a ...any) error {
+	if err := t.restart(); err != nil {
+		return permanent{err}
+	}
+	return fmt.Errorf(format+"; starting over", a...)
+}
+
+// progress appends to the file and the hash, feeds the stall watchdog and
+// logs progress at most every ProgressEvery.
+type progress struct {
+	d        *Downloader
+	t        *transfer
+	watchdog *time.Timer
+	stall    time.Duration
+	last     time.Time
+	lastOff  int64
+}
+
+func (p *progress) Write(b []byte) (int, error) {
+	n, err := p.t.file.Write(b)
+	p.t.sum.Write(b[:n])
+	p.t.offset += int64(n)
+	p.watchdog.Reset(p.stall)
+	if now := time.Now(); now.Sub(p.last) >= or(p.d.ProgressEvery, 10*time.Second) {
+		rate := float64(p.t.offset-p.lastOff) / now.Sub(p.last).Seconds()
+		of := ""
+		if p.t.total >= 0 {
+			of = " of " + Size(p.t.total)
+		}
+		p.d.logf("%s: %s%s downloaded (%s/s)", p.t.id, Size(p.t.offset), of, Size(int64(rate)))
+		p.last, p.lastOff = now, p.t.offset
+	}
+	return n, err
+}
+
+// commit makes the temporary file the final one: sync, owner, rename, and
+// sync the directory so the rename survives a crash.
+func (d *Downloader) commit(tmp *os.File, final string) error {
+	if err := tmp.Sync(); err != nil {
+		return fmt.Errorf("cannot sync %s: %w", tmp.Name(), err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		return err
+	}
+	if err := d.chown(tmp.Name()); err != nil {
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), final); err != nil {
+		return fmt.Errorf("cannot move the video into place: %w", err)
+	}
+	if dir, err := os.Open(d.Dir); err == nil {
+		_ = dir.Sync()
+		dir.Close()
+	}
+	return nil
+}
+
+// mkdirAll creates dir and its missing parents, owned like the workspace.
+func (d *Downloader) mkdirAll(dir string) error {
+	var missing []string
+	for p := dir; ; p = filepath.Dir(p) {
+		if _, err := os.Stat(p); err == nil || p == filepath.Dir(p) {
+			break
+		}
+		missing = append(missing, p)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for i := len(missing) - 1; i >= 0; i-- {
+		if err := d.chown(missing[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *Downloader) chown(p string) error {
+	if d.Owner == nil {
+		return nil
+	}
+	if err := os.Lchown(p, d.Owner.UID, d.Owner.GID); err != nil {
+		return fmt.Errorf("cannot give %s to the workspace's owner: %w", p, err)
+	}
+	return nil
+}
+
+func (d *Downloader) logf(format string, a ...any) {
+	if d.Logf != nil {
+		d.Logf(format, a...)
+	}
+}
+
+var videoTypes = map[string]string{
+	"video/mp4":        ".mp4",
+	"video/webm":       ".webm",
+	"video/quicktime":  ".mov",
+	"video/x-matroska": ".mkv",
+	"image/gif":        ".gif",
+}
+
+var plainExt = regexp.MustCompile(`^\.[a-z0-9]{1,5}$`)
+
+// extension picks the file's extension from the content type, else the URL
+// path, else .mp4.
+func extension(contentType, urlPath string) string {
+	if mt, _, err := mime.ParseMediaType(contentType); err == nil {
+		if ext, ok := videoTypes[mt]; ok {
+			return ext
+		}
+	}
+	if ext := strings.ToLower(path.Ext(urlPath)); plainExt.MatchString(ext) {
+		return ext
+	}
+	return ".mp4"
+}
+
+// contentRange parses "bytes first-last/total" with a known total.
+func contentRange(v string) (first, last, total int64, ok bool) {
+	rest, found := strings.CutPrefix(strings.TrimSpace(v), "bytes ")
+	if !found {
+		return 0, 0, 0, false
+	}
+	span, tot, found := strings.Cut(rest, "/")
+	a, b, found2 := strings.Cut(span, "-")
+	if !found || !found2 {
+		return 0, 0, 0, false
+	}
+	var err1, err2, err3 error
+	first, err1 = strconv.ParseInt(a, 10, 64)
+	last, err2 = strconv.ParseInt(b, 10, 64)
+	total, err3 = strconv.ParseInt(tot, 10, 64)
+	if err1 != nil || err2 != nil || err3 != nil || first < 0 || last < first || total <= last {
+		return 0, 0, 0, false
+	}
+	return first, last, total, true
+}
+
+// Redact keeps a URL's scheme, host and path: the query of a presigned URL
+// is its signature, which must not reach a log.
+func Redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(invalid URL)"
+	}
+	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
+}
+
+// stripURL drops the *url.Error wrapper, whose message holds the full URL.
+func stripURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+func clip(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "…"
+	}
+	return s
+}
+
+// Size formats a byte count for people: 1.5 MiB.
+func Size(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+func or[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}

@@ -1,0 +1,283 @@
+package prism
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+const key = "prism_sk_test_secret"
+
+// serve starts a scripted API and returns a client for it.
+func serve(t *testing.T, h http.HandlerFunc) *Client {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return New(mustURL(t, srv.URL+"/api"), key, "prism-wait/test", nil)
+}
+
+func mustURL(t testing.TB, s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func TestGetDecodesLeniently(t *testing.T) {
+	t.Parallel()
+	var got *http.Request
+	c := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		got = r
+		io.WriteString(w, `{"id":"gen_1","status":"completed","template_id":null,"video_url":"https://s3/v.mp4?X-Amz-Signature=abc",
+			"share_url":"https://prismvideos.com/share/gen_1","created_at":"2026-01-01T00:00:00Z","completed_at":"2026-01-01T00:02:00Z",
+			"error":null,"brand_new_field":{"nested":[1,2]}}`)
+	})
+	g, err := c.Get(context.Background(), "gen_1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Generation{ID: "gen_1", Status: "completed", VideoURL: "https://s3/v.mp4?X-Amz-Signature=abc",
+		ShareURL: "https://prismvideos.com/share/gen_1", CreatedAt: "2026-01-01T00:00:00Z", CompletedAt: "2026-01-01T00:02:00Z"}
+	if g != want {
+		t.Errorf("got %+v, want %+v", g, want)
+	}
+	if !g.Final() {
+		t.Error("completed with a video_url must be final")
+	}
+	if got.URL.Path != "/api/generations/gen_1" || got.Header.Get("Authorization") != "Bearer "+key ||
+		got.Header.Get("User-Agent") != "prism-wait/test" || got.Header.Get("Accept") != "application/json" {
+		t.Errorf("request: %s %v", got.URL.Path, got.Header)
+	}
+	if c.Requests() != 1 {
+		t.Errorf("Requests() = %d, want 1", c.Requests())
+	}
+}
+
+func TestFinal(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		g    Generation
+		want bool
+	}{
+		{Generation{Status: "generating"}, false},
+		{Generation{Status: "queued"}, false},
+		{Generation{Status: "completed"}, false}, // no video_url yet
+		{Generation{Status: "completed", VideoURL: "https://x"}, true},
+		{Generation{Status: "failed"}, true},
+	} {
+		if got := tc.g.Final(); got != tc.want {
+			t.Errorf("%+v.Final() = %v, want %v", tc.g, got, tc.want)
+		}
+	}
+}
+
+func TestGetErrors(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name       string
+		status     int
+		header     map[string]string
+		body       string
+		transient  bool
+		code       string
+		retryAfter time.Duration
+	}{
+		{"unauthorized", 401, nil, `{"error":"unauthorized","message":"Invalid API key"}`, false, "unauthorized", 0},
+		{"forbidden", 403, nil, `{"error":"forbidden","message":"Missing scope"}`, false, "forbidden", 0},
+		{"not found", 404, nil, `{"error":"not_found","message":"Generation not found"}`, false, "not_found", 0},
+		{"other 4xx", 422, nil, `not json`, false, "", 0},
+		{"request timeout", 408, nil, ``, true, "", 0},
+		{"rate limited", 429, map[string]string{"Retry-After": "7"}, ``, true, "", 7 * time.Second},
+		{"server error", 500, nil, `{"error":"generation_error","message":"boom"}`, true, "generation_error", 0},
+		{"bad gateway", 502, nil, `<html>`, true, "", 0},
+		{"unavailable", 503, map[string]string{"Retry-After": "2"}, ``, true, "", 2 * time.Second},
+		{"garbage 200", 200, nil, `<html>maintenance</html>`, true, "", 0},
+		{"truncated 200", 200, nil, `{"id":"gen_1","sta`, true, "", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := serve(t, func(w http.ResponseWriter, r *http.Request) {
+				for k, v := range tc.header {
+					w.Header().Set(k, v)
+				}
+				w.WriteHeader(tc.status)
+				io.WriteString(w, tc.body)
+			})
+			_, err := c.Get(context.Background(), "gen_1")
+			var pe *Error
+			if !errors.As(err, &pe) {
+				t.Fatalf("err = %v, want *Error", err)
+			}
+			if pe.Transient != tc.transient || pe.Code != tc.code || pe.RetryAfter != tc.retryAfter || pe.StatusCode != tc.status {
+				t.Errorf("got %+v", pe)
+			}
+			if strings.Contains(err.Error(), key) {
+				t.Errorf("error leaks the key: %v", err)
+			}
+		})
+	}
+}
+
+func TestGetBoundsErrorText(t *testing.T) {
+	t.Parallel()
+	c := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(404)
+		io.WriteString(w, `{"error":"not_found","message":"`+strings.Repeat("x", 10000)+`"}`)
+	})
+	_, err := c.Get(context.Background(), "gen_1")
+	if len(err.Error()) > 500 {
+		t.Errorf("error text is %d bytes; untrusted text must be bounded", len(err.Error()))
+	}
+}
+
+func TestGetNetworkErrorsAreTransient(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	u := mustURL(t, srv.URL)
+	srv.Close() // nothing listens there any more
+	_, err := New(u, key, "t", nil).Get(context.Background(), "gen_1")
+	var pe *Error
+	if !errors.As(err, &pe) || !pe.Transient || pe.StatusCode != 0 || pe.Kind() != "network error" {
+		t.Fatalf("err = %#v, want a transient network *Error", err)
+	}
+}
+
+func TestGetRequestTimeout(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	defer close(release)
+	c := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	})
+	c.RequestTimeout = 20 * time.Millisecond
+	_, err := c.Get(context.Background(), "gen_1")
+	var pe *Error
+	if !errors.As(err, &pe) || !pe.Transient || pe.Kind() != "request timeout" {
+		t.Fatalf("err = %v, want a transient request timeout", err)
+	}
+}
+
+func TestGetReturnsContextCause(t *testing.T) {
+	t.Parallel()
+	cause := errors.New("the job was cancelled")
+	ctx, cancel := context.WithCancelCause(context.Background())
+	c := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		cancel(cause)
+		<-r.Context().Done()
+	})
+	_, err := c.Get(ctx, "gen_1")
+	if !errors.Is(err, cause) {
+		t.Fatalf("err = %v, want the context's cause", err)
+	}
+}
+
+func TestRedirectToAnotherHostIsRefused(t *testing.T) {
+	t.Parallel()
+	var leaked []string
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		leaked = append(leaked, r.Header.Get("Authorization"))
+		io.WriteString(w, `{"id":"gen_1","status":"completed","video_url":"https://x"}`)
+	}))
+	defer other.Close()
+	c := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+r.URL.Path, http.StatusFound)
+	})
+	_, err := c.Get(context.Background(), "gen_1")
+	var pe *Error
+	if !errors.As(err, &pe) || pe.Transient || !errors.Is(err, ErrRedirect) {
+		t.Fatalf("err = %v, want a permanent redirect error", err)
+	}
+	if len(leaked) != 0 {
+		t.Errorf("the other host was asked %d times", len(leaked))
+	}
+	if !strings.Contains(err.Error(), "set base_url") {
+		t.Errorf("error does not say what to do: %v", err)
+	}
+}
+
+func TestRedirectOnTheSameHostIsFollowed(t *testing.T) {
+	t.Parallel()
+	c := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/generations/gen_1" {
+			http.Redirect(w, r, "/v2/generations/gen_1", http.StatusMovedPermanently)
+			return
+		}
+		if r.Header.Get("Authorization") != "Bearer "+key {
+			w.WriteHeader(401)
+			return
+		}
+		io.WriteString(w, `{"id":"gen_1","status":"generating"}`)
+	})
+	g, err := c.Get(context.Background(), "gen_1")
+	if err != nil || g.Status != "generating" {
+		t.Fatalf("got %+v, %v", g, err)
+	}
+}
+
+func TestParseRetryAfter(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		in   string
+		want time.Duration
+	}{
+		{"", 0},
+		{"0", 0},
+		{"-5", 0},
+		{"30", 30 * time.Second},
+		{" 30 ", 30 * time.Second},
+		{"99999999999999999", time.Hour},
+		{"Thu, 01 Jan 2026 12:00:10 GMT", 10 * time.Second},
+		{"Thu, 01 Jan 2026 11:00:00 GMT", 0},
+		{"soon", 0},
+	} {
+		if got := ParseRetryAfter(tc.in, now); got != tc.want {
+			t.Errorf("ParseRetryAfter(%q) = %s, want %s", tc.in, got, tc.want)
+		}
+	}
+}
+
+// roundTrip answers every request in memory, for fuzzing without sockets.
+type roundTrip func(*http.Request) (*http.Response, error)
+
+func (f roundTrip) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func FuzzGet(f *testing.F) {
+	f.Add(200, "", `{"id":"gen_1","status":"completed","video_url":"https://x"}`)
+	f.Add(200, "", `{"status":null,"error":123}`)
+	f.Add(429, "Wed, 21 Oct 2015 07:28:00 GMT", `{"error":"rate_limited"}`)
+	f.Add(404, "", `{"error":"not_found","message":"Generation not found"}`)
+	f.Add(503, "120", "\x00\xff")
+	f.Fuzz(func(t *testing.T, status int, retryAfter, body string) {
+		if status < 100 || status > 999 {
+			return
+		}
+		c := New(mustURL(t, "https://prism.test/api"), key, "t", roundTrip(func(r *http.Request) (*http.Response, error) {
+			return &http.Response{StatusCode: status, Header: http.Header{"Retry-After": {retryAfter}},
+				Body: io.NopCloser(bytes.NewBufferString(body)), Request: r}, nil
+		}))
+		g, err := c.Get(context.Background(), "gen_1")
+		var pe *Error
+		switch {
+		case err == nil && status != 200:
+			t.Fatalf("status %d gave no error", status)
+		case err != nil && !errors.As(err, &pe):
+			t.Fatalf("err %T is not *Error", err)
+		case err != nil && (len(pe.Message) > 310 || pe.RetryAfter < 0 || pe.RetryAfter > time.Hour):
+			t.Fatalf("unbounded error %+v", pe)
+		case err == nil && g.Final() && g.Status != StatusFailed && g.VideoURL == "":
+			t.Fatalf("final without a video: %+v", g)
+		}
+	})
+}

@@ -1,0 +1,166 @@
+package report
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/prism-wait/prism-wait/internal/download"
+	"github.com/prism-wait/prism-wait/internal/prism"
+)
+
+// maxSummary keeps the step summary under GitHub's 1 MiB limit per step.
+const maxSummary = 1000 << 10
+
+// WriteOutputs appends the outputs to the $GITHUB_OUTPUT file in the
+// heredoc form, with a random delimiter per call. go-githubactions uses a
+// fixed delimiter, which a value from the network could contain to inject
+// other outputs; a random one cannot be guessed, and is checked anyway.
+func WriteOutputs(path string, outs []Output) error {
+	var raw [16]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return fmt.Errorf("failed to make an output delimiter: %w", err)
+	}
+	delim := "ghadelimiter_" + hex.EncodeToString(raw[:])
+	var b strings.Builder
+	for _, o := range outs {
+		if strings.Contains(o.Value, delim) || strings.ContainsAny(o.Name, "<=\r\n") {
+			return fmt.Errorf("failed to write output %q: it contains the delimiter", o.Name)
+		}
+		fmt.Fprintf(&b, "%s<<%s\n%s\n%s\n", o.Name, delim, o.Value, delim)
+	}
+	return appendFile(path, b.String())
+}
+
+// WriteSummary appends markdown to the $GITHUB_STEP_SUMMARY file.
+func WriteSummary(path, markdown string) error {
+	return appendFile(path, markdown)
+}
+
+func appendFile(path, s string) error {
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("failed to open %s: %w", path, err)
+	}
+	if _, err := f.WriteString(s); err != nil {
+		f.Close()
+		return fmt.Errorf("failed to write %s: %w", path, err)
+	}
+	return f.Close()
+}
+
+// Summary renders the step summary: a table with one row per generation.
+// It never contains a presigned URL; every value from the network is
+// escaped for Markdown and bounded.
+func (r Run) Summary() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "### Prism generations\n\n%s in %s, %d requests.\n\n", Tally(r.Results), r.Elapsed.Round(time.Second), r.Requests)
+	b.WriteString("| Generation | Status | Time | Share page | Video | Problem |\n|---|---|---|---|---|---|\n")
+	for _, res := range r.Results {
+		row := fmt.Sprintf("| `%s` | %s | %s | %s | %s | %s |\n",
+			res.ID, md(res.Gen.Status, 40), took(res.Gen), link(res.Gen.ShareURL), r.video(res.File), md(res.Problem(r.Timeout), 300))
+		if b.Len()+len(row) > maxSummary {
+			b.WriteString("\n(more generations left out: the summary is limited to 1 MiB)\n")
+			break
+		}
+		b.WriteString(row)
+	}
+	return b.String()
+}
+
+// Tally says how many generations ended how, e.g. "2 completed, 1 failed".
+func Tally(rs []Result) string {
+	var parts []string
+	var done, failed, other int
+	for _, r := range rs {
+		switch {
+		case r.Gen.Status == prism.StatusFailed:
+			failed++
+		case r.Gen.Final():
+			done++
+		default:
+			other++
+		}
+	}
+	for _, p := range []struct {
+		n    int
+		what string
+	}{{done, "completed"}, {failed, "failed"}, {other, "without a verdict"}} {
+		if p.n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", p.n, p.what))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (r Run) video(f *download.File) string {
+	if f == nil {
+		return ""
+	}
+	return fmt.Sprintf("%s (%s)", md(r.relative(f.Path), 200), download.Size(f.Bytes))
+}
+
+// took is the time from created_at to completed_at, when both parse.
+func took(g prism.Generation) string {
+	c, err1 := time.Parse(time.RFC3339, g.CreatedAt)
+	d, err2 := time.Parse(time.RFC3339, g.CompletedAt)
+	if err1 != nil || err2 != nil || d.Before(c) {
+		return ""
+	}
+	return d.Sub(c).Round(time.Second).String()
+}
+
+// link renders an https share page as a Markdown link.
+func link(u string) string {
+	if !strings.HasPrefix(u, "https://") || strings.ContainsAny(u, " ()<>|\\\"'`\r\n") || len(u) > 500 {
+		return md(u, 100)
+	}
+	return "[open](" + u + ")"
+}
+
+var mdEscaper = strings.NewReplacer(
+	"\\", "\\\\", "|", "\\|", "`", "\\`", "*", "\\*", "_", "\\_", "[", "\\[", "]", "\\]",
+	"<", "&lt;", ">", "&gt;", "&", "&amp;", "\r", " ", "\n", " ",
+)
+
+// md escapes untrusted text for a Markdown table cell, bounded to n bytes.
+func md(s string, n int) string {
+	return mdEscaper.Replace(clip(s, n))
+}
+
+// ParseOutputs reads a $GITHUB_OUTPUT file as the runner does: name=value
+// lines and name<<DELIM heredocs. The demo and the tests use it to read
+// what a step would hand on.
+func ParseOutputs(content string) (map[string]string, error) {
+	out := map[string]string{}
+	lines := strings.Split(strings.TrimSuffix(content, "\n"), "\n")
+	for i := 0; i < len(lines); i++ {
+		line := lines[i]
+		if line == "" {
+			continue
+		}
+		if name, delim, ok := strings.Cut(line, "<<"); ok && !strings.Contains(name, "=") {
+			var value []string
+			for i++; ; i++ {
+				if i >= len(lines) {
+					return nil, fmt.Errorf("output %q: no closing delimiter", name)
+				}
+				if lines[i] == delim {
+					break
+				}
+				value = append(value, lines[i])
+			}
+			out[name] = strings.Join(value, "\n")
+			continue
+		}
+		name, value, ok := strings.Cut(line, "=")
+		if !ok {
+			return nil, fmt.Errorf("line %d is neither name=value nor name<<DELIMITER", i+1)
+		}
+		out[name] = value
+	}
+	return out, nil
+}

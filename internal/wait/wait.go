@@ -1,0 +1,166 @@
+// Package wait polls generations until each reaches a verdict, the deadline
+// passes or the API refuses. Each generation has its own schedule: a steady
+// cadence while it is generating, jittered exponential backoff after
+// transient errors, and Retry-After honoured whenever the API sends it.
+package wait
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+
+	"github.com/prism-wait/prism-wait/internal/prism"
+)
+
+// ErrDeadline and ErrCanceled are the causes callers give the context they
+// pass to All, so that results can say why waiting stopped.
+var (
+	ErrDeadline = errors.New("timeout reached")
+	ErrCanceled = errors.New("the job was cancelled")
+	// ErrStopped ends the other generations' waits once one met a
+	// permanent error: the step's verdict is decided already.
+	ErrStopped = errors.New("stopped after another generation's permanent error")
+)
+
+// Result is what is known about one generation when its wait ends.
+type Result struct {
+	ID  string
+	Gen prism.Generation // the last status seen; zero if none
+	// Err says why there is no verdict: a permanent *prism.Error, or a
+	// context cause (ErrDeadline, ErrCanceled, ErrStopped) with the last
+	// trouble seen. It is nil when Gen is final.
+	Err error
+}
+
+// Event is something worth telling the user about one generation.
+type Event struct {
+	ID   string
+	Kind EventKind
+	Gen  prism.Generation // Poll: the status just read
+	Prev string           // Poll: the status before it ("" at first)
+	Err  error            // Retry: the transient error
+	Wait time.Duration    // Poll, Retry: until the next request
+}
+
+// EventKind tells events apart.
+type EventKind int
+
+const (
+	Poll  EventKind = iota // a status was read
+	Retry                  // a request failed and will be tried again
+)
+
+// Waiter polls through a Client. Every field is required except Events.
+type Waiter struct {
+	Client       *prism.Client
+	PollInterval time.Duration // cadence while generating; first backoff step
+	MaxInterval  time.Duration // cap of the backoff (Retry-After may exceed it)
+	Events       func(Event)   // called from several goroutines at once
+}
+
+// All waits for every ID at once and returns their results in input order.
+// then, if not nil, runs in the generation's own goroutine as soon as its
+// wait ends, so a download can start while others are still generating.
+// A permanent error for one ID stops the others: the verdict is known.
+func (w *Waiter) All(ctx context.Context, ids []string, then func(context.Context, *Result)) []Result {
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	results := make([]Result, len(ids))
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		wg.Go(func() {
+			r := w.One(ctx, id)
+			var pe *prism.Error
+			if errors.As(r.Err, &pe) && !pe.Transient {
+				stop(ErrStopped)
+			}
+			if then != nil {
+				then(ctx, &r)
+			}
+			results[i] = r
+		})
+	}
+	wg.Wait()
+	return results
+}
+
+// One polls a single generation until it is final, ctx ends, or the API
+// answers with a permanent error.
+func (w *Waiter) One(ctx context.Context, id string) Result {
+	b := backoff.NewExponentialBackOff(
+		backoff.WithInitialInterval(w.PollInterval),
+		backoff.WithMaxInterval(w.MaxInterval),
+		backoff.WithMaxElapsedTime(0), // the context's deadline bounds the wait
+	)
+	r := Result{ID: id}
+	var trouble error // the last transient error, for the final message
+	for {
+		g, err := w.Client.Get(ctx, id)
+		var delay time.Duration
+		switch {
+		case err == nil:
+			b.Reset()
+			trouble = nil
+			prev := r.Gen.Status
+			r.Gen = g
+			if g.Final() {
+				w.emit(Event{ID: id, Kind: Poll, Gen: g, Prev: prev})
+				return r
+			}
+			if g.Status == prism.StatusCompleted {
+				trouble = errors.New("the API reports completed but gives no video_url")
+			}
+			delay = w.PollInterval
+			w.emit(Event{ID: id, Kind: Poll, Gen: g, Prev: prev, Wait: delay})
+		case ctx.Err() != nil:
+			r.Err = stopped(ctx, r, trouble)
+			return r
+		default:
+			var pe *prism.Error
+			if !errors.As(err, &pe) || !pe.Transient {
+				r.Err = err
+				return r
+			}
+			trouble = err
+			delay = max(b.NextBackOff(), pe.RetryAfter)
+			if dl, ok := ctx.Deadline(); ok && pe.RetryAfter > 0 && time.Until(dl) < pe.RetryAfter {
+				r.Err = fmt.Errorf("%w before the API would answer again (Retry-After %s); last problem: %w",
+					ErrDeadline, pe.RetryAfter.Round(time.Second), err)
+				return r
+			}
+			w.emit(Event{ID: id, Kind: Retry, Err: err, Wait: delay})
+		}
+
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			r.Err = stopped(ctx, r, trouble)
+			return r
+		case <-t.C:
+		}
+	}
+}
+
+func (w *Waiter) emit(e Event) {
+	if w.Events != nil {
+		w.Events(e)
+	}
+}
+
+// stopped explains why waiting ended before a verdict.
+func stopped(ctx context.Context, r Result, trouble error) error {
+	cause := context.Cause(ctx)
+	switch {
+	case trouble != nil:
+		return fmt.Errorf("%w; last problem: %w", cause, trouble)
+	case r.Gen.Status != "":
+		return fmt.Errorf("%w while the generation was %q", cause, r.Gen.Status)
+	default:
+		return cause
+	}
+}

@@ -1,0 +1,318 @@
+package wait
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prism-wait/prism-wait/internal/prism"
+)
+
+// reply is one scripted answer: a status body, or an HTTP error.
+type reply struct {
+	status     string // generation status for a 200
+	video      bool   // include a video_url
+	code       int    // HTTP error instead
+	retryAfter string
+	hang       bool
+}
+
+// script serves each ID's replies in order, repeating the last one, and
+// counts the requests per ID.
+type script struct {
+	mu      sync.Mutex
+	replies map[string][]reply
+	hits    map[string]int
+	onHit   func(id string, n int)
+}
+
+func (s *script) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	id := strings.TrimPrefix(r.URL.Path, "/api/generations/")
+	s.mu.Lock()
+	rs, ok := s.replies[id]
+	n := s.hits[id]
+	s.hits[id]++
+	s.mu.Unlock()
+	if s.onHit != nil {
+		s.onHit(id, n)
+	}
+	if !ok {
+		w.WriteHeader(404)
+		io.WriteString(w, `{"error":"not_found","message":"Generation not found"}`)
+		return
+	}
+	rp := rs[min(n, len(rs)-1)]
+	switch {
+	case rp.hang:
+		<-r.Context().Done()
+	case rp.code != 0:
+		if rp.retryAfter != "" {
+			w.Header().Set("Retry-After", rp.retryAfter)
+		}
+		w.WriteHeader(rp.code)
+	default:
+		video := "null"
+		if rp.video {
+			video = `"https://storage.test/` + id + `.mp4?X-Amz-Signature=s"`
+		}
+		fmt.Fprintf(w, `{"id":%q,"status":%q,"video_url":%s,"error":"because"}`, id, rp.status, video)
+	}
+}
+
+func (s *script) count(id string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.hits[id]
+}
+
+type recorder struct {
+	mu     sync.Mutex
+	events []Event
+}
+
+func (r *recorder) add(e Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, e)
+}
+
+func (r *recorder) kinds(k EventKind) []Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []Event
+	for _, e := range r.events {
+		if e.Kind == k {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func newWaiter(t *testing.T, replies map[string][]reply) (*Waiter, *script, *recorder) {
+	t.Helper()
+	s := &script{replies: replies, hits: map[string]int{}}
+	srv := httptest.NewServer(s)
+	t.Cleanup(srv.Close)
+	u, _ := url.Parse(srv.URL + "/api")
+	rec := &recorder{}
+	c := prism.New(u, "prism_sk_test", "t", nil)
+	c.RequestTimeout = time.Second
+	return &Waiter{Client: c, PollInterval: time.Millisecond, MaxInterval: 4 * time.Millisecond, Events: rec.add}, s, rec
+}
+
+var (
+	generating = reply{status: "generating"}
+	completed  = reply{status: "completed", video: true}
+)
+
+func TestOne(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		replies  []reply
+		status   string
+		requests int
+		retries  int
+		errIs    error // nil: a verdict
+	}{
+		{"completes", []reply{generating, generating, completed}, "completed", 3, 0, nil},
+		{"fails", []reply{generating, {status: "failed"}}, "failed", 2, 0, nil},
+		{"unknown statuses are not final", []reply{{status: "queued"}, {status: "processing"}, completed}, "completed", 3, 0, nil},
+		{"completed without video is not final", []reply{{status: "completed"}, {status: "completed"}, completed}, "completed", 3, 0, nil},
+		{"rides out transient errors", []reply{{code: 503}, {code: 502}, {code: 500}, {code: 408}, {code: 429}, completed}, "completed", 6, 5, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			w, s, rec := newWaiter(t, map[string][]reply{"gen_1": tc.replies})
+			r := w.One(context.Background(), "gen_1")
+			if r.Err != nil || r.Gen.Status != tc.status || !r.Gen.Final() {
+				t.Fatalf("result %+v, want a final %q", r, tc.status)
+			}
+			if n := s.count("gen_1"); n != tc.requests {
+				t.Errorf("%d requests, want %d", n, tc.requests)
+			}
+			if n := len(rec.kinds(Retry)); n != tc.retries {
+				t.Errorf("%d retry events, want %d", n, tc.retries)
+			}
+			for _, e := range rec.kinds(Retry) {
+				if e.Wait <= 0 || e.Wait > w.MaxInterval {
+					t.Errorf("backoff wait %s outside (0, %s]", e.Wait, w.MaxInterval)
+				}
+			}
+		})
+	}
+}
+
+func TestPollEventsCarryTheStatusChange(t *testing.T) {
+	t.Parallel()
+	w, _, rec := newWaiter(t, map[string][]reply{"gen_1": {generating, generating, completed}})
+	w.One(context.Background(), "gen_1")
+	polls := rec.kinds(Poll)
+	var changes []string
+	for _, e := range polls {
+		if e.Gen.Status != e.Prev {
+			changes = append(changes, e.Prev+"→"+e.Gen.Status)
+		}
+	}
+	if got := strings.Join(changes, " "); got != "→generating generating→completed" {
+		t.Errorf("changes %q", got)
+	}
+}
+
+func TestPermanentErrorStopsAtOnce(t *testing.T) {
+	t.Parallel()
+	for _, code := range []int{400, 401, 403, 404, 422} {
+		w, s, _ := newWaiter(t, map[string][]reply{"gen_1": {{code: code}}})
+		r := w.One(context.Background(), "gen_1")
+		var pe *prism.Error
+		if !errors.As(r.Err, &pe) || pe.Transient || pe.StatusCode != code {
+			t.Errorf("HTTP %d: err = %v, want a permanent *prism.Error", code, r.Err)
+		}
+		if n := s.count("gen_1"); n != 1 {
+			t.Errorf("HTTP %d: %d requests, want 1", code, n)
+		}
+	}
+}
+
+func TestRetryAfterIsHonouredAboveMaxInterval(t *testing.T) {
+	t.Parallel()
+	w, _, _ := newWaiter(t, map[string][]reply{"gen_1": {{code: 429, retryAfter: "3"}, completed}})
+	ctx, cancel := context.WithCancelCause(context.Background())
+	var wait time.Duration
+	w.Events = func(e Event) {
+		if e.Kind == Retry {
+			wait = e.Wait
+			cancel(ErrCanceled) // no need to sit through it
+		}
+	}
+	r := w.One(ctx, "gen_1")
+	if wait < 3*time.Second {
+		t.Errorf("waited %s after Retry-After: 3, want at least 3s", wait)
+	}
+	if !errors.Is(r.Err, ErrCanceled) {
+		t.Errorf("err = %v, want ErrCanceled", r.Err)
+	}
+}
+
+func TestRetryAfterPastTheDeadlineEndsNow(t *testing.T) {
+	t.Parallel()
+	w, s, _ := newWaiter(t, map[string][]reply{"gen_1": {{code: 429, retryAfter: "120"}, completed}})
+	ctx, cancel := context.WithTimeoutCause(context.Background(), 30*time.Second, ErrDeadline)
+	defer cancel()
+	r := w.One(ctx, "gen_1")
+	if !errors.Is(r.Err, ErrDeadline) || !strings.Contains(r.Err.Error(), "Retry-After 2m0s") {
+		t.Fatalf("err = %v, want ErrDeadline naming the Retry-After", r.Err)
+	}
+	if s.count("gen_1") != 1 {
+		t.Errorf("%d requests, want 1", s.count("gen_1"))
+	}
+}
+
+func TestDeadline(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		replies []reply
+		says    string
+	}{
+		{"still generating", []reply{generating}, `while the generation was "generating"`},
+		{"completed without video", []reply{{status: "completed"}}, "no video_url"},
+		{"server keeps failing", []reply{{code: 503}}, "HTTP 503"},
+		{"server hangs", []reply{{hang: true}}, ErrDeadline.Error()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			w, _, _ := newWaiter(t, map[string][]reply{"gen_1": tc.replies})
+			w.Client.RequestTimeout = time.Minute // the deadline must cut a hung request
+			ctx, cancel := context.WithTimeoutCause(context.Background(), 50*time.Millisecond, ErrDeadline)
+			defer cancel()
+			start := time.Now()
+			r := w.One(ctx, "gen_1")
+			if !errors.Is(r.Err, ErrDeadline) || !strings.Contains(r.Err.Error(), tc.says) {
+				t.Errorf("err = %v, want ErrDeadline saying %q", r.Err, tc.says)
+			}
+			if took := time.Since(start); took > time.Second {
+				t.Errorf("returned %s after a 50ms deadline", took)
+			}
+		})
+	}
+}
+
+func TestAllKeepsInputOrderAndWaitsForEveryone(t *testing.T) {
+	t.Parallel()
+	w, _, _ := newWaiter(t, map[string][]reply{
+		"gen_a": {generating, generating, generating, generating, completed},
+		"gen_b": {{status: "failed"}},
+		"gen_c": {generating, completed},
+	})
+	rs := w.All(context.Background(), []string{"gen_a", "gen_b", "gen_c"}, nil)
+	var got []string
+	for _, r := range rs {
+		got = append(got, r.ID+":"+r.Gen.Status)
+	}
+	if s := strings.Join(got, " "); s != "gen_a:completed gen_b:failed gen_c:completed" {
+		t.Errorf("results %s", s)
+	}
+}
+
+func TestAllStopsOthersAfterAPermanentError(t *testing.T) {
+	t.Parallel()
+	w, _, _ := newWaiter(t, map[string][]reply{"gen_a": {generating}})
+	rs := w.All(context.Background(), []string{"gen_a", "gen_missing"}, nil)
+	if !errors.Is(rs[0].Err, ErrStopped) {
+		t.Errorf("gen_a: err = %v, want ErrStopped", rs[0].Err)
+	}
+	var pe *prism.Error
+	if !errors.As(rs[1].Err, &pe) || pe.StatusCode != 404 {
+		t.Errorf("gen_missing: err = %v, want 404", rs[1].Err)
+	}
+}
+
+func TestAllRunsThenAsSoonAsOneIsDone(t *testing.T) {
+	t.Parallel()
+	var thenRan atomic.Bool
+	w, s, _ := newWaiter(t, map[string][]reply{"gen_fast": {completed}, "gen_slow": {generating}})
+	// gen_slow completes only once gen_fast's follow-up has run.
+	s.onHit = func(id string, n int) {
+		if id == "gen_slow" && thenRan.Load() {
+			s.mu.Lock()
+			s.replies["gen_slow"] = []reply{completed}
+			s.mu.Unlock()
+		}
+	}
+	ctx, cancel := context.WithTimeoutCause(context.Background(), 5*time.Second, ErrDeadline)
+	defer cancel()
+	rs := w.All(ctx, []string{"gen_slow", "gen_fast"}, func(ctx context.Context, r *Result) {
+		if r.ID == "gen_fast" {
+			thenRan.Store(true)
+		}
+		r.Gen.TemplateID = "touched by then"
+	})
+	if rs[0].Err != nil || rs[0].Gen.Status != "completed" {
+		t.Fatalf("gen_slow: %+v; then should have run while it was still generating", rs[0])
+	}
+	if rs[1].Gen.TemplateID != "touched by then" {
+		t.Errorf("then's changes to the result were lost")
+	}
+}
+
+func TestCancelReturnsPromptly(t *testing.T) {
+	t.Parallel()
+	w, _, _ := newWaiter(t, map[string][]reply{"gen_1": {generating}})
+	w.PollInterval, w.MaxInterval = time.Hour, time.Hour
+	ctx, cancel := context.WithCancelCause(context.Background())
+	w.Events = func(e Event) { cancel(ErrCanceled) }
+	r := w.One(ctx, "gen_1")
+	if !errors.Is(r.Err, ErrCanceled) || r.Gen.Status != "generating" {
+		t.Fatalf("result %+v, want ErrCanceled with the last status kept", r)
+	}
+}

@@ -1,0 +1,28 @@
+// Command prism-wait waits for Prism video generations to finish: a GitHub
+// Action (Docker) and a plain CLI for any CI. See README.md.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/prism-wait/prism-wait/internal/cli"
+)
+
+// version is stamped at build time: -ldflags "-X main.version=v1.2.3".
+var version string
+
+func main() {
+	// The runner sends SIGINT, then SIGTERM, to cancel a job. As PID 1 in
+	// the container, the process would otherwise ignore both.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	wd, _ := os.Getwd()
+	code := cli.Run(ctx, cli.Env{
+		Getenv: os.Getenv, Args: os.Args[1:], Stdout: os.Stdout, Stderr: os.Stderr,
+		Wd: wd, Version: version,
+	})
+	stop()
+	os.Exit(code)
+}
