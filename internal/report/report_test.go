@@ -1,0 +1,292 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prism-wait/prism-wait/internal/download"
+	"github.com/prism-wait/prism-wait/internal/prism"
+	"github.com/prism-wait/prism-wait/internal/wait"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+const signed = "https://bucket.s3.amazonaws.com/v/gen_ok.mp4?X-Amz-Date=20260101T120000Z&X-Amz-Expires=3600&X-Amz-Signature=SECRETSIG"
+
+// sample has one of every outcome, with hostile text from the API.
+func sample() Run {
+	ok := prism.Generation{ID: "gen_ok", Status: "completed", VideoURL: signed, ShareURL: "https://prismvideos.com/share/gen_ok",
+		TemplateID: "tpl_1", CreatedAt: "2026-01-01T11:58:00Z", CompletedAt: "2026-01-01T12:00:00Z"}
+	return Run{
+		Elapsed: 2*time.Minute + 3*time.Second, Requests: 42, Timeout: 10 * time.Minute, Workspace: "/github/workspace",
+		Results: []Result{
+			{Result: wait.Result{ID: "gen_ok", Gen: ok}, File: &download.File{Path: "/github/workspace/videos/gen_ok.mp4", Bytes: 3 << 20, SHA256: "ab12"}},
+			{Result: wait.Result{ID: "gen_bad", Gen: prism.Generation{Status: "failed", Error: "bad | <script>\n::error::injected\nline"}}},
+			{Result: wait.Result{ID: "gen_slow", Gen: prism.Generation{Status: "generating"}, Err: fmt.Errorf("%w while the generation was %q", wait.ErrDeadline, "generating")}},
+		},
+	}
+}
+
+func TestExitCodePrecedence(t *testing.T) {
+	t.Parallel()
+	refused := Result{Result: wait.Result{Err: &prism.Error{StatusCode: 404}}}
+	failed := Result{Result: wait.Result{Gen: prism.Generation{Status: "failed"}}}
+	download := Result{Result: wait.Result{Gen: prism.Generation{Status: "completed", VideoURL: "x"}}, FileErr: &download.Error{}}
+	timeout := Result{Result: wait.Result{Err: wait.ErrDeadline}}
+	cancelledDownload := Result{Result: wait.Result{Gen: prism.Generation{Status: "completed", VideoURL: "x"}}, FileErr: wait.ErrCanceled}
+	transientAtDeadline := Result{Result: wait.Result{Err: fmt.Errorf("%w: %w", wait.ErrDeadline, &prism.Error{StatusCode: 503, Transient: true})}}
+	ok := Result{Result: wait.Result{Gen: prism.Generation{Status: "completed", VideoURL: "x"}}}
+	for _, tc := range []struct {
+		rs   []Result
+		want int
+	}{
+		{nil, ExitOK},
+		{[]Result{ok, ok}, ExitOK},
+		{[]Result{ok, timeout}, ExitTimeout},
+		{[]Result{transientAtDeadline}, ExitTimeout},
+		{[]Result{cancelledDownload}, ExitTimeout},
+		{[]Result{timeout, download}, ExitDownload},
+		{[]Result{download, failed, timeout}, ExitFailed},
+		{[]Result{failed, refused, timeout, download}, ExitRefused},
+	} {
+		if got := (Run{Results: tc.rs}).ExitCode(); got != tc.want {
+			t.Errorf("ExitCode(%d results) = %d, want %d", len(tc.rs), got, tc.want)
+		}
+	}
+}
+
+func TestStatus(t *testing.T) {
+	t.Parallel()
+	res := func(status, url string) Result {
+		return Result{Result: wait.Result{Gen: prism.Generation{Status: status, VideoURL: url}}}
+	}
+	for _, tc := range []struct {
+		rs   []Result
+		want string
+	}{
+		{[]Result{res("completed", "u"), res("completed", "u")}, "completed"},
+		{[]Result{res("completed", "u"), res("generating", ""), res("failed", "")}, "failed"},
+		{[]Result{res("completed", "u"), res("generating", "")}, "generating"},
+		{[]Result{res("queued", "")}, "queued"},
+		{[]Result{res("", "")}, ""},
+	} {
+		if got := (Run{Results: tc.rs}).Status(); got != tc.want {
+			t.Errorf("Status() = %q, want %q", got, tc.want)
+		}
+	}
+}
+
+func TestOutputsHoldOneLinePerID(t *testing.T) {
+	t.Parallel()
+	outs := map[string]string{}
+	for _, o := range sample().Outputs() {
+		outs[o.Name] = o.Value
+	}
+	want := map[string]string{
+		"status":       "failed",
+		"video_url":    signed + "\n\n",
+		"share_url":    "https://prismvideos.com/share/gen_ok\n\n",
+		"template_id":  "tpl_1\n\n",
+		"created_at":   "2026-01-01T11:58:00Z\n\n",
+		"completed_at": "2026-01-01T12:00:00Z\n\n",
+		"error":        "\nbad | <script> ::error::injected line\n",
+		"video_path":   "videos/gen_ok.mp4\n\n",
+		"video_sha256": "ab12\n\n",
+	}
+	for name, v := range want {
+		if outs[name] != v {
+			t.Errorf("%s = %q, want %q", name, outs[name], v)
+		}
+	}
+	var results []map[string]any
+	if err := json.Unmarshal([]byte(outs["results"]), &results); err != nil || len(results) != 3 {
+		t.Fatalf("results: %v", err)
+	}
+	if results[0]["video_url_expires_at"] != "2026-01-01T13:00:00Z" || results[0]["video_bytes"] != float64(3<<20) ||
+		results[1]["video_url"] != nil || results[2]["status"] != "generating" || results[0]["video_path"] != "videos/gen_ok.mp4" {
+		t.Errorf("results: %v", results)
+	}
+	if strings.Contains(outs["results"], "\n") {
+		t.Error("results must be one line")
+	}
+}
+
+func TestOutputsCannotBeInjected(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "output")
+	hostile := "x\n_GitHubActionsFileCommandDelimeter_\ninjected<<EOF\nowned\nEOF\nstatus=completed"
+	if err := WriteOutputs(path, []Output{{"error", hostile}, {"status", "failed"}}); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := os.ReadFile(path)
+	got, err := ParseOutputs(string(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got["error"] != hostile || got["status"] != "failed" {
+		t.Errorf("outputs %q", got)
+	}
+	// A second call appends with a new delimiter.
+	if err := WriteOutputs(path, []Output{{"more", "y"}}); err != nil {
+		t.Fatal(err)
+	}
+	raw2, _ := os.ReadFile(path)
+	if !bytes.HasPrefix(raw2, raw) || bytes.Count(raw2, []byte("ghadelimiter_")) != 6 {
+		t.Errorf("second write did not append: %s", raw2)
+	}
+}
+
+func FuzzOutputsRoundTrip(f *testing.F) {
+	f.Add("plain", "line1\nline2")
+	f.Add("x\nghadelimiter_00\n", "name<<EOF")
+	f.Fuzz(func(t *testing.T, a, b string) {
+		path := filepath.Join(t.TempDir(), "output")
+		if err := WriteOutputs(path, []Output{{"a", a}, {"b", b}}); err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := os.ReadFile(path)
+		got, err := ParseOutputs(string(raw))
+		if err != nil || len(got) != 2 || got["a"] != a || got["b"] != b {
+			t.Fatalf("round trip of %q, %q gave %q, %v", a, b, got, err)
+		}
+	})
+}
+
+func TestSummaryGolden(t *testing.T) {
+	t.Parallel()
+	got := sample().Summary()
+	if strings.Contains(got, "SECRETSIG") || strings.Contains(got, "X-Amz") {
+		t.Error("the summary shows the presigned URL")
+	}
+	golden := filepath.Join("..", "..", "testdata", "summary.golden.md")
+	if *update {
+		os.WriteFile(golden, []byte(got), 0o644)
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(want) {
+		t.Errorf("summary differs from %s (go test -update to accept):\n%s", golden, got)
+	}
+}
+
+func TestLogEscapesUntrustedText(t *testing.T) {
+	t.Parallel()
+	var b bytes.Buffer
+	l := NewLog(&b, true)
+	l.Mask("prism_sk_secret")
+	l.Infof("status %s", "x\n::add-mask::y\r\n::stop-commands::z")
+	l.Errorf("Generation gen_1 failed", "reason: %s", "100%\n::error::fake")
+	l.Warningf("a:b,c", "w")
+	l.Debugf("d\nx")
+	want := "::add-mask::prism_sk_secret\n" +
+		"status x%0A::add-mask::y%0D%0A::stop-commands::z\n" +
+		"::error title=Generation gen_1 failed::reason: 100%25%0A::error::fake\n" +
+		"::warning title=a%3Ab%2Cc::w\n" +
+		"::debug::d%0Ax\n"
+	if b.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(b.String()), "\n")[1:] {
+		if strings.HasPrefix(line, "::") && !strings.HasPrefix(line, "::error ") && !strings.HasPrefix(line, "::warning ") && !strings.HasPrefix(line, "::debug::") {
+			t.Errorf("unexpected command line %q", line)
+		}
+	}
+}
+
+func TestPlainLog(t *testing.T) {
+	t.Parallel()
+	var b bytes.Buffer
+	l := NewLog(&b, false)
+	l.Mask("prism_sk_secret")
+	l.Debugf("hidden")
+	l.Errorf("Timeout", "gen_1\nstill going")
+	if b.String() != "error: Timeout: gen_1%0Astill going\n" {
+		t.Errorf("got %q", b.String())
+	}
+}
+
+func TestProgress(t *testing.T) {
+	t.Parallel()
+	var b bytes.Buffer
+	start := time.Now()
+	p := NewProgress(NewLog(&b, true), []string{"gen_a", "gen_b"}, start)
+	p.Event(wait.Event{ID: "gen_a", Kind: wait.Poll, Gen: prism.Generation{Status: "generating"}, Wait: time.Second})
+	p.Event(wait.Event{ID: "gen_a", Kind: wait.Poll, Gen: prism.Generation{Status: "generating"}, Prev: "generating", Wait: time.Second})
+	for i := 0; i < 3; i++ {
+		p.Event(wait.Event{ID: "gen_b", Kind: wait.Retry, Err: &prism.Error{StatusCode: 503, Transient: true}, Wait: time.Second})
+	}
+	p.Event(wait.Event{ID: "gen_b", Kind: wait.Retry, Err: &prism.Error{StatusCode: 429, Transient: true}, Wait: time.Second})
+	p.Heartbeat(start.Add(95 * time.Second))
+	p.Event(wait.Event{ID: "gen_a", Kind: wait.Poll, Gen: prism.Generation{Status: "completed", VideoURL: signed,
+		CreatedAt: "2026-01-01T11:58:00Z", CompletedAt: "2026-01-01T12:00:00Z"}, Prev: "generating"})
+	p.Event(wait.Event{ID: "gen_b", Kind: wait.Poll, Gen: prism.Generation{Status: "queued\n::x"}, Wait: time.Second})
+	log := b.String()
+	for _, want := range []string{
+		"gen_a: generating\n",
+		"::warning title=Prism API trouble::gen_b: HTTP 503; retrying",
+		"::warning title=Prism API trouble::gen_b: HTTP 429; retrying",
+		"still waiting after 1m35s: gen_a generating, gen_b not read yet\n",
+		"gen_a: completed in 2m0s; video at https://bucket.s3.amazonaws.com/v/gen_ok.mp4 (signed URL, expires 2026-01-01T13:00:00Z)\n",
+		`gen_b: "queued\n::x" is not a status`,
+	} {
+		if !strings.Contains(log, want) {
+			t.Errorf("log lacks %q:\n%s", want, log)
+		}
+	}
+	if n := strings.Count(log, "gen_a: generating"); n != 1 {
+		t.Errorf("status change logged %d times, want once", n)
+	}
+	if n := strings.Count(log, "::warning title=Prism API trouble::gen_b: HTTP 503"); n != 1 {
+		t.Errorf("HTTP 503 warned %d times, want once", n)
+	}
+	if strings.Contains(log, "SECRETSIG") {
+		t.Error("the log shows the URL's signature")
+	}
+}
+
+func TestProblemsSayWhatToDo(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{&prism.Error{StatusCode: 401, Code: "unauthorized"}, "Check that the secret passed as api_key"},
+		{&prism.Error{StatusCode: 403}, "templates:read"},
+		{&prism.Error{StatusCode: 404}, "Check the ID, and that it belongs to the account"},
+		{&prism.Error{StatusCode: 400}, "check that base_url"},
+		{fmt.Errorf("%w while the generation was %q", wait.ErrDeadline, "generating"), "Raise timeout (now 10m0s)"},
+	} {
+		r := Result{Result: wait.Result{ID: "gen_1", Err: tc.err}}
+		if got := r.Problem(10 * time.Minute); !strings.Contains(got, tc.want) {
+			t.Errorf("Problem(%v) = %q, want it to say %q", tc.err, got, tc.want)
+		}
+	}
+	if got := (Result{FileErr: errors.New("x")}).Problem(time.Minute); got != "x" {
+		t.Errorf("download problem %q", got)
+	}
+}
+
+func TestExpiresAt(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		signed:            "2026-01-01T13:00:00Z",
+		"https://x/v.mp4": "",
+		"https://x/v.mp4?X-Amz-Date=bad&X-Amz-Expires=3600":          "",
+		"https://x/v.mp4?X-Amz-Date=20260101T120000Z&X-Amz-Expires=": "",
+		"": "",
+	} {
+		if got := ExpiresAt(in); got != want {
+			t.Errorf("ExpiresAt(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
