@@ -1,0 +1,406 @@
+package download
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/prism-wait/prism-wait/internal/prismsim"
+)
+
+const size = 300_000
+
+// storage is a fake S3: it serves content with Range and ETag support
+// through http.ServeContent, and a hook can change each answer.
+type storage struct {
+	mu       sync.Mutex
+	requests []*http.Request
+	hook     func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool)
+	version  int
+}
+
+func (s *storage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	n := len(s.requests)
+	s.requests = append(s.requests, r.Clone(context.Background()))
+	version := max(s.version, 1)
+	s.mu.Unlock()
+	c := prismsim.NewContent("gen_1", version, size)
+	if s.hook != nil {
+		var done bool
+		if w, done = s.hook(n, w, r, c); done {
+			return
+		}
+	}
+	w.Header().Set("ETag", c.ETag())
+	w.Header().Set("Content-Type", "video/mp4")
+	http.ServeContent(w, r, "", time.Time{}, c)
+}
+
+func (s *storage) seen() []*http.Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]*http.Request(nil), s.requests...)
+}
+
+// cut sends only half of the body, then drops the connection.
+type cut struct {
+	http.ResponseWriter
+	left int
+}
+
+func (c *cut) Write(b []byte) (int, error) {
+	if len(b) > c.left {
+		c.ResponseWriter.Write(b[:c.left])
+		c.ResponseWriter.(http.Flusher).Flush()
+		panic(http.ErrAbortHandler)
+	}
+	c.left -= len(b)
+	return c.ResponseWriter.Write(b)
+}
+
+func sum(version int) string {
+	h := sha256.New()
+	io.Copy(h, prismsim.NewContent("gen_1", version, size))
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func setup(t *testing.T, s *storage) (*Downloader, string) {
+	t.Helper()
+	srv := httptest.NewServer(s)
+	t.Cleanup(srv.Close)
+	dir := filepath.Join(t.TempDir(), "videos")
+	return &Downloader{HTTP: srv.Client(), Dir: dir, RetryBase: time.Millisecond, StallTimeout: 5 * time.Second}, srv.URL + "/v/gen_1.mp4?X-Amz-Signature=SIG"
+}
+
+func noRefresh(context.Context) (string, error) { return "", errors.New("no refresh expected") }
+
+// leftovers lists the files in dir other than want.
+func leftovers(t *testing.T, dir string, want ...string) []string {
+	t.Helper()
+	entries, _ := os.ReadDir(dir)
+	var extra []string
+	for _, e := range entries {
+		if !strings.Contains(strings.Join(want, "\x00"), e.Name()) {
+			extra = append(extra, e.Name())
+		}
+	}
+	return extra
+}
+
+func TestFetch(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		hook     func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool)
+		version  int // of the saved file
+		requests int
+		ranges   []string // Range header per request
+	}{
+		{"plain", nil, 1, 1, []string{""}},
+		{"cut connections resume", func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
+			if n < 2 {
+				return &cut{ResponseWriter: w, left: 100_000}, false
+			}
+			return w, false
+		}, 1, 3, []string{"", "bytes=100000-", "bytes=200000-"}},
+		{"no Range support starts over", func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
+			r.Header.Del("Range")
+			if n == 0 {
+				return &cut{ResponseWriter: w, left: 100_000}, false
+			}
+			return w, false
+		}, 1, 2, []string{"", "bytes=100000-"}},
+		{"5xx and 429 are retried", func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
+			if n < 2 {
+				w.WriteHeader([]int{503, 429}[n])
+				return w, true
+			}
+			return w, false
+		}, 1, 3, []string{"", "", ""}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := &storage{hook: tc.hook}
+			d, url := setup(t, s)
+			f, err := d.Fetch(context.Background(), "gen_1", url, noRefresh)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f.Path != filepath.Join(d.Dir, "gen_1.mp4") || f.Bytes != size || f.SHA256 != sum(tc.version) {
+				t.Errorf("got %+v", f)
+			}
+			data, _ := os.ReadFile(f.Path)
+			if h := sha256.Sum256(data); hex.EncodeToString(h[:]) != sum(tc.version) {
+				t.Error("the file on disk is not the video")
+			}
+			reqs := s.seen()
+			if len(reqs) != tc.requests {
+				t.Fatalf("%d requests, want %d", len(reqs), tc.requests)
+			}
+			for i, r := range reqs {
+				if r.Header.Get("Range") != tc.ranges[i] {
+					t.Errorf("request %d: Range %q, want %q", i, r.Header.Get("Range"), tc.ranges[i])
+				}
+				if r.Header.Get("Range") != "" && r.Header.Get("If-Range") == "" {
+					t.Errorf("request %d resumes without If-Range", i)
+				}
+				if r.Header.Get("Authorization") != "" {
+					t.Errorf("request %d carries Authorization", i)
+				}
+			}
+			if extra := leftovers(t, d.Dir, "gen_1.mp4"); len(extra) > 0 {
+				t.Errorf("left behind: %v", extra)
+			}
+		})
+	}
+}
+
+func TestETagChangeMidResumeStartsOver(t *testing.T) {
+	t.Parallel()
+	s := &storage{}
+	s.hook = func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
+		if n == 0 {
+			s.mu.Lock()
+			s.version = 2 // the object changes while the first transfer runs
+			s.mu.Unlock()
+			return &cut{ResponseWriter: w, left: 100_000}, false
+		}
+		return w, false
+	}
+	d, url := setup(t, s)
+	f, err := d.Fetch(context.Background(), "gen_1", url, noRefresh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.SHA256 != sum(2) {
+		t.Error("the saved file mixes two versions")
+	}
+}
+
+func TestETagChangeIgnoringIfRangeStartsOver(t *testing.T) {
+	t.Parallel()
+	// A server that ignores If-Range and answers 206 from the new version.
+	s := &storage{}
+	s.hook = func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
+		switch n {
+		case 0:
+			return &cut{ResponseWriter: w, left: 100_000}, false
+		case 1:
+			r.Header.Del("If-Range")
+			s.mu.Lock()
+			s.version = 2
+			s.mu.Unlock()
+			c2 := prismsim.NewContent("gen_1", 2, size)
+			w.Header().Set("ETag", c2.ETag())
+			http.ServeContent(w, r, "", time.Time{}, c2)
+			return w, true
+		}
+		return w, false
+	}
+	d, url := setup(t, s)
+	f, err := d.Fetch(context.Background(), "gen_1", url, noRefresh)
+	if err != nil || f.SHA256 != sum(2) {
+		t.Fatalf("got %+v, %v; want version 2 whole", f, err)
+	}
+}
+
+func TestExpiredURLIsRefreshed(t *testing.T) {
+	t.Parallel()
+	s := &storage{}
+	s.hook = func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
+		if r.URL.Query().Get("X-Amz-Signature") != "FRESH" {
+			w.WriteHeader(http.StatusForbidden)
+			return w, true
+		}
+		return w, false
+	}
+	d, url := setup(t, s)
+	refreshes := 0
+	f, err := d.Fetch(context.Background(), "gen_1", url, func(context.Context) (string, error) {
+		refreshes++
+		return strings.Replace(url, "SIG", "FRESH", 1), nil
+	})
+	if err != nil || f.SHA256 != sum(1) || refreshes != 1 {
+		t.Fatalf("got %+v, %v after %d refreshes", f, err, refreshes)
+	}
+}
+
+func TestFailures(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		hook func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool)
+		says []string
+	}{
+		{"URL stays expired", func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
+			w.WriteHeader(http.StatusForbidden)
+			return w, true
+		}, []string{"HTTP 403", "even after 3 fresh URLs"}},
+		{"body always short", func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
+			r.Header.Del("Range")
+			return &cut{ResponseWriter: w, left: 1000}, false
+		}, []string{"after 6 attempt(s) at 1000 of 300000 bytes"}},
+		{"not found", func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
+			w.WriteHeader(http.StatusNotFound)
+			return w, true
+		}, []string{"HTTP 404", "after 1 attempt(s)"}},
+		{"range disagrees with length", func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
+			if n == 0 {
+				return &cut{ResponseWriter: w, left: 100_000}, false
+			}
+			w.Header().Set("Content-Range", fmt.Sprintf("bytes 100000-%d/%d", size-1, size))
+			w.Header().Set("Content-Length", "250000") // more than the range holds
+			w.WriteHeader(http.StatusPartialContent)
+			w.Write(make([]byte, 250000))
+			return w, true
+		}, []string{"disagrees with Content-Range"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			d, url := setup(t, &storage{hook: tc.hook})
+			_, err := d.Fetch(context.Background(), "gen_1", url, func(context.Context) (string, error) { return url, nil })
+			var de *Error
+			if !errors.As(err, &de) {
+				t.Fatalf("err = %v, want *Error", err)
+			}
+			for _, s := range append(tc.says, "gen_1") {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("error %q does not say %q", err, s)
+				}
+			}
+			if strings.Contains(err.Error(), "SIG") {
+				t.Errorf("error shows the URL's signature: %v", err)
+			}
+			if extra := leftovers(t, d.Dir); len(extra) > 0 {
+				t.Errorf("left behind: %v", extra)
+			}
+		})
+	}
+}
+
+func TestCancelMidDownloadLeavesNothing(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	s := &storage{hook: func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
+		w.Header().Set("Content-Length", fmt.Sprint(size))
+		w.WriteHeader(200)
+		w.Write(make([]byte, 1000))
+		w.(http.Flusher).Flush()
+		cancel(errors.New("the job was cancelled"))
+		<-r.Context().Done()
+		return w, true
+	}}
+	d, url := setup(t, s)
+	start := time.Now()
+	_, err := d.Fetch(ctx, "gen_1", url, noRefresh)
+	if err == nil || !strings.Contains(err.Error(), "the job was cancelled") {
+		t.Fatalf("err = %v", err)
+	}
+	if time.Since(start) > time.Second {
+		t.Errorf("took %s to stop", time.Since(start))
+	}
+	if extra := leftovers(t, d.Dir); len(extra) > 0 {
+		t.Errorf("left behind: %v", extra)
+	}
+}
+
+func TestStalledTransferIsResumed(t *testing.T) {
+	t.Parallel()
+	s := &storage{hook: func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
+		if n == 0 {
+			w.Header().Set("ETag", c.ETag())
+			w.Header().Set("Content-Length", fmt.Sprint(size))
+			w.WriteHeader(200)
+			io.CopyN(w, c, 1000)
+			w.(http.Flusher).Flush()
+			<-r.Context().Done()
+			return w, true
+		}
+		return w, false
+	}}
+	d, url := setup(t, s)
+	d.StallTimeout = 50 * time.Millisecond
+	f, err := d.Fetch(context.Background(), "gen_1", url, noRefresh)
+	if err != nil || f.SHA256 != sum(1) {
+		t.Fatalf("got %+v, %v", f, err)
+	}
+	if reqs := s.seen(); len(reqs) != 2 || reqs[1].Header.Get("Range") != "bytes=1000-" {
+		t.Errorf("expected a resume from byte 1000")
+	}
+}
+
+func TestOwnership(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("handing files to another owner needs root, as in the action's container")
+	}
+	d, url := setup(t, &storage{})
+	d.Dir = filepath.Join(d.Dir, "deep", "er")
+	d.Owner = &Owner{UID: 4242, GID: 4343}
+	f, err := d.Fetch(context.Background(), "gen_1", url, noRefresh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{f.Path, d.Dir, filepath.Dir(d.Dir), filepath.Dir(filepath.Dir(d.Dir))} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		if st.Uid != 4242 || st.Gid != 4343 {
+			t.Errorf("%s is owned by %d:%d", p, st.Uid, st.Gid)
+		}
+	}
+	parent := filepath.Dir(filepath.Dir(filepath.Dir(d.Dir)))
+	if fi, _ := os.Stat(parent); fi.Sys().(*syscall.Stat_t).Uid == 4242 {
+		t.Error("a directory that existed before was given away")
+	}
+}
+
+func TestExtension(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ ct, path, want string }{
+		{"video/mp4", "/x", ".mp4"},
+		{"video/webm; codecs=vp9", "/x.mp4", ".webm"},
+		{"application/octet-stream", "/v/x.MOV", ".mov"},
+		{"", "/v/x", ".mp4"},
+		{"", "/v/x.exe%00.sh/../", ".mp4"},
+		{"", "/v/x.toolongext", ".mp4"},
+	} {
+		if got := extension(tc.ct, tc.path); got != tc.want {
+			t.Errorf("extension(%q, %q) = %q, want %q", tc.ct, tc.path, got, tc.want)
+		}
+	}
+}
+
+func TestRedact(t *testing.T) {
+	t.Parallel()
+	if got := Redact("https://b.s3.amazonaws.com/v/x.mp4?X-Amz-Signature=abc&X-Amz-Credential=def#frag"); got != "https://b.s3.amazonaws.com/v/x.mp4" {
+		t.Errorf("Redact = %q", got)
+	}
+}
+
+func FuzzContentRange(f *testing.F) {
+	f.Add("bytes 0-9/10")
+	f.Add("bytes 5-4/10")
+	f.Add("bytes */10")
+	f.Fuzz(func(t *testing.T, v string) {
+		first, last, total, ok := contentRange(v)
+		if ok && (first < 0 || last < first || total <= last) {
+			t.Fatalf("contentRange(%q) = %d-%d/%d", v, first, last, total)
+		}
+	})
+}
