@@ -164,7 +164,7 @@ func finish(env Env, log *report.Log, run report.Run) int {
 	code := run.ExitCode()
 	for _, r := range run.Results {
 		if p := r.Problem(run.Timeout); p != "" {
-			log.Errorf(titles[r.Code()], "%s", p)
+			log.Errorf(r.Title(), "%s", p)
 		}
 	}
 	if len(run.Results) > 0 {
@@ -190,13 +190,6 @@ func finish(env Env, log *report.Log, run report.Run) int {
 		}
 	}
 	return code
-}
-
-var titles = map[int]string{
-	report.ExitFailed:   "Generation failed",
-	report.ExitTimeout:  "No verdict in time",
-	report.ExitRefused:  "Prism API refused the request",
-	report.ExitDownload: "Download failed",
 }
 
 // Version is the stamped version, else the module version from the build

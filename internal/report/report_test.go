@@ -77,6 +77,7 @@ func TestStatus(t *testing.T) {
 		{[]Result{res("completed", "u"), res("generating", "")}, "generating"},
 		{[]Result{res("queued", "")}, "queued"},
 		{[]Result{res("", "")}, ""},
+		{nil, ""}, // invalid input: nothing was waited for
 	} {
 		if got := (Run{Results: tc.rs}).Status(); got != tc.want {
 			t.Errorf("Status() = %q, want %q", got, tc.want)

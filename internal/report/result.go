@@ -56,6 +56,22 @@ func (r Result) Code() int {
 	return ExitOK
 }
 
+// Title names this generation's problem for an annotation.
+func (r Result) Title() string {
+	switch {
+	case errors.Is(r.Err, wait.ErrStopped):
+		return "Stopped early"
+	case errors.Is(r.Err, wait.ErrCanceled) || errors.Is(r.FileErr, wait.ErrCanceled):
+		return "Cancelled"
+	}
+	return map[int]string{
+		ExitFailed:   "Generation failed",
+		ExitTimeout:  "No verdict in time",
+		ExitRefused:  "Prism API refused the request",
+		ExitDownload: "Download failed",
+	}[r.Code()]
+}
+
 // Problem explains in one line, with what to do next, why this generation
 // is not a success. It is "" for a success.
 func (r Result) Problem(timeout time.Duration) string {
@@ -120,6 +136,9 @@ func (r Run) ExitCode() int {
 // failed when any failed, else the status of the first generation still
 // without a verdict ("" when none was ever read).
 func (r Run) Status() string {
+	if len(r.Results) == 0 {
+		return ""
+	}
 	status := prism.StatusCompleted
 	for _, res := range r.Results {
 		switch {

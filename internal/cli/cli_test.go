@@ -1,0 +1,223 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prism-wait/prism-wait/internal/prismsim"
+	"github.com/prism-wait/prism-wait/internal/report"
+	"github.com/prism-wait/prism-wait/internal/wait"
+)
+
+const key = "prism_sk_cli_test_key"
+
+func sim(t *testing.T, js string) (*prismsim.Server, string) {
+	t.Helper()
+	sc, err := prismsim.ParseScenario([]byte(js))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := prismsim.New(sc)
+	srv := httptest.NewServer(s)
+	t.Cleanup(func() { s.Close(); srv.Close() })
+	return s, srv.URL + "/api"
+}
+
+const scenario = `{"generations": {
+	"gen_ok":   {"steps": [{"status": "generating", "times": 2}, {"status": "completed"}], "video": {"bytes": 5000}},
+	"gen_fail": {"steps": [{"status": "generating"}, {"status": "failed", "error": "Generation timed out"}]},
+	"gen_slow": {"steps": [{"status": "generating"}]},
+	"gen_hang": {"steps": [{"fault": "hang"}]}
+}}`
+
+type result struct {
+	code           int
+	stdout, stderr string
+	outputs        map[string]string
+	summary        string
+	took           time.Duration
+}
+
+// action runs the command as the runner would, with inputs over defaults.
+func action(t *testing.T, ctx context.Context, base string, inputs map[string]string) result {
+	t.Helper()
+	ws := t.TempDir()
+	env := map[string]string{
+		"GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": ws,
+		"GITHUB_OUTPUT": filepath.Join(ws, "..", "output"), "GITHUB_STEP_SUMMARY": filepath.Join(ws, "..", "summary"),
+		"INPUT_API_KEY": key, "INPUT_BASE_URL": base, "INPUT_POLL_INTERVAL": "5ms", "INPUT_MAX_INTERVAL": "20ms",
+		"INPUT_TIMEOUT": "", "INPUT_DOWNLOAD_DIR": "", "INPUT_GENERATION_ID": "",
+	}
+	for k, v := range inputs {
+		env["INPUT_"+strings.ToUpper(k)] = v
+	}
+	var stdout, stderr bytes.Buffer
+	start := time.Now()
+	code := Run(ctx, Env{Getenv: func(k string) string { return env[k] }, Stdout: &stdout, Stderr: &stderr, Wd: "/nonexistent", Version: "v0-test"})
+	r := result{code: code, stdout: stdout.String(), stderr: stderr.String(), took: time.Since(start)}
+	raw, _ := os.ReadFile(env["GITHUB_OUTPUT"])
+	var err error
+	if r.outputs, err = report.ParseOutputs(string(raw)); err != nil {
+		t.Fatal(err)
+	}
+	sum, _ := os.ReadFile(env["GITHUB_STEP_SUMMARY"])
+	r.summary = string(sum)
+	k := env["INPUT_API_KEY"]
+	if strings.Count(r.stdout+r.stderr+r.summary, k) != 1 || !strings.HasPrefix(r.stdout, "::add-mask::"+k+"\n") {
+		t.Errorf("the key must be masked first and never shown again:\n%s%s", r.stdout, r.stderr)
+	}
+	return r
+}
+
+func TestAction(t *testing.T) {
+	t.Parallel()
+	_, base := sim(t, scenario)
+	for _, tc := range []struct {
+		name    string
+		inputs  map[string]string
+		code    int
+		status  string
+		logSays string
+	}{
+		{"completed", map[string]string{"generation_id": "gen_ok"}, report.ExitOK, "completed", "gen_ok: completed"},
+		{"failed", map[string]string{"generation_id": "gen_fail"}, report.ExitFailed, "failed", "::error title=Generation failed::gen_fail failed: Generation timed out"},
+		{"several", map[string]string{"generation_id": "gen_ok, gen_fail\ngen_ok"}, report.ExitFailed, "failed", "2 generation(s)"},
+		{"deadline", map[string]string{"generation_id": "gen_ok gen_slow", "timeout": "100ms"}, report.ExitTimeout, "generating", "::error title=No verdict in time::gen_slow: timeout reached"},
+		{"not found", map[string]string{"generation_id": "gen_nope gen_slow"}, report.ExitRefused, "", "Check the ID, and that it belongs to the account"},
+		{"revoked key", map[string]string{"generation_id": "gen_ok", "api_key": prismsim.KeyRevoked}, report.ExitRefused, "", "Check that the secret passed as api_key"},
+		{"bad input", map[string]string{"generation_id": "gen_ok", "timeout": "forever", "base_url": "http://example.com"}, report.ExitInput, "", "::error title=Invalid input::timeout:"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := action(t, context.Background(), base, tc.inputs)
+			if r.code != tc.code || r.outputs["status"] != tc.status || !strings.Contains(r.stdout, tc.logSays) {
+				t.Errorf("code %d status %q, want %d %q and a log saying %q:\n%s", r.code, r.outputs["status"], tc.code, tc.status, tc.logSays, r.stdout)
+			}
+			if r.stderr != "" {
+				t.Errorf("stderr: %s", r.stderr)
+			}
+			for _, name := range []string{"status", "video_url", "share_url", "template_id", "created_at", "completed_at", "error", "video_path", "video_sha256", "results"} {
+				if _, ok := r.outputs[name]; !ok {
+					t.Errorf("output %s not written", name)
+				}
+			}
+		})
+	}
+}
+
+func TestSeveralIDsKeepInputOrder(t *testing.T) {
+	t.Parallel()
+	_, base := sim(t, scenario)
+	r := action(t, context.Background(), base, map[string]string{"generation_id": "gen_fail gen_ok"})
+	var results []struct{ ID, Status string }
+	json.Unmarshal([]byte(r.outputs["results"]), &results)
+	if len(results) != 2 || results[0].ID != "gen_fail" || results[1].Status != "completed" {
+		t.Errorf("results %+v", results)
+	}
+	lines := strings.Split(r.outputs["error"], "\n")
+	if len(lines) != 2 || lines[0] != "Generation timed out" || lines[1] != "" {
+		t.Errorf("error output %q", r.outputs["error"])
+	}
+}
+
+func TestBadInputSendsNoRequest(t *testing.T) {
+	t.Parallel()
+	s, base := sim(t, scenario)
+	r := action(t, context.Background(), base, map[string]string{"generation_id": "gen_ok ../../admin"})
+	if r.code != report.ExitInput || s.Stats("gen_ok").Requests != 0 {
+		t.Errorf("code %d after %d requests", r.code, s.Stats("gen_ok").Requests)
+	}
+}
+
+func TestHungServerCannotStretchTheTimeout(t *testing.T) {
+	t.Parallel()
+	_, base := sim(t, scenario)
+	r := action(t, context.Background(), base, map[string]string{"generation_id": "gen_hang", "timeout": "200ms"})
+	if r.code != report.ExitTimeout || r.took > 1200*time.Millisecond {
+		t.Errorf("code %d after %s", r.code, r.took)
+	}
+}
+
+func TestCancelWritesOutputsAndExits3(t *testing.T) {
+	t.Parallel()
+	_, base := sim(t, scenario)
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	r := action(t, ctx, base, map[string]string{"generation_id": "gen_slow gen_hang"})
+	if r.code != report.ExitTimeout || r.outputs["status"] != "generating" || !strings.Contains(r.stdout, wait.ErrCanceled.Error()) {
+		t.Errorf("code %d status %q:\n%s", r.code, r.outputs["status"], r.stdout)
+	}
+	if r.took > time.Second+100*time.Millisecond {
+		t.Errorf("took %s to stop after the cancel", r.took)
+	}
+}
+
+func TestDownload(t *testing.T) {
+	t.Parallel()
+	s, base := sim(t, scenario)
+	r := action(t, context.Background(), base, map[string]string{"generation_id": "gen_ok gen_fail", "download_dir": "out/videos"})
+	if r.code != report.ExitFailed || r.outputs["video_path"] != "out/videos/gen_ok.mp4\n" || len(strings.Split(r.outputs["video_sha256"], "\n")[0]) != 64 {
+		t.Errorf("code %d, outputs %q", r.code, r.outputs)
+	}
+	if s.Stats("gen_ok").VideoAuthz != 0 {
+		t.Error("the API key was sent to the storage host")
+	}
+}
+
+func TestCLIMode(t *testing.T) {
+	t.Parallel()
+	_, base := sim(t, scenario)
+	env := map[string]string{"PRISM_API_KEY": key, "PRISM_BASE_URL": base, "PRISM_POLL_INTERVAL": "5ms"}
+	var stdout, stderr bytes.Buffer
+	code := Run(context.Background(), Env{
+		Getenv: func(k string) string { return env[k] }, Args: []string{"gen_ok", "gen_fail"},
+		Stdout: &stdout, Stderr: &stderr, Wd: t.TempDir(),
+	})
+	var results []map[string]any
+	if err := json.Unmarshal(stdout.Bytes(), &results); err != nil || len(results) != 2 {
+		t.Fatalf("stdout is not the results JSON: %q", stdout.String())
+	}
+	if code != report.ExitFailed || !strings.Contains(stderr.String(), "error: Generation failed: gen_fail failed") || strings.Contains(stderr.String(), "::") {
+		t.Errorf("code %d, stderr:\n%s", code, stderr.String())
+	}
+	if strings.Contains(stdout.String()+stderr.String(), key) {
+		t.Error("the key was printed")
+	}
+}
+
+func TestOutputsThatCannotBeWrittenAreNotSuccess(t *testing.T) {
+	t.Parallel()
+	_, base := sim(t, scenario)
+	env := map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": filepath.Join(t.TempDir(), "missing", "output"),
+		"INPUT_API_KEY": key, "INPUT_BASE_URL": base, "INPUT_GENERATION_ID": "gen_ok", "INPUT_POLL_INTERVAL": "5ms"}
+	var stdout bytes.Buffer
+	code := Run(context.Background(), Env{Getenv: func(k string) string { return env[k] }, Stdout: &stdout, Stderr: &stdout})
+	if code == report.ExitOK || !strings.Contains(stdout.String(), "Cannot write step outputs") {
+		t.Errorf("code %d:\n%s", code, stdout.String())
+	}
+}
+
+func TestHelpAndVersion(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	env := Env{Getenv: func(string) string { return "" }, Stdout: &out, Stderr: &out}
+	env.Args = []string{"--help"}
+	if code := Run(context.Background(), env); code != 0 || !strings.Contains(out.String(), "Exit codes") {
+		t.Errorf("--help: %d %q", code, out.String())
+	}
+	out.Reset()
+	env.Args, env.Version = []string{"--version"}, "v1.2.3"
+	if code := Run(context.Background(), env); code != 0 || out.String() != "prism-wait v1.2.3\n" {
+		t.Errorf("--version: %d %q", code, out.String())
+	}
+	if v := Version(""); v == "" {
+		t.Error("no fallback version")
+	}
+}
