@@ -7,3 +7,5 @@ require (
 	github.com/sethvargo/go-envconfig v1.4.3
 	github.com/sethvargo/go-githubactions v1.4.0
 )
+
+require go.yaml.in/yaml/v3 v3.0.6 // indirect

@@ -3,6 +3,7 @@ package config
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // runnerEnv is the environment the runner builds from action.yml: every
@@ -264,4 +267,42 @@ func FuzzLoadArgs(f *testing.F) {
 			t.Fatalf("accepted an invalid config from %q: %+v", s, c)
 		}
 	})
+}
+
+// TestActionYMLDefaultsAreTheCodes: the runner passes action.yml's
+// defaults, `uses: docker://…` and the CLI get the code's. They must agree.
+func TestActionYMLDefaultsAreTheCodes(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile(filepath.Join("..", "..", "action.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a struct {
+		Inputs map[string]struct {
+			Default *string `yaml:"default"`
+		} `yaml:"inputs"`
+	}
+	if err := yaml.Unmarshal(raw, &a); err != nil {
+		t.Fatal(err)
+	}
+	set := map[string]string{"INPUT_GENERATION_ID": "gen_1", "INPUT_API_KEY": "prism_sk_x"}
+	for name, in := range a.Inputs {
+		if in.Default != nil {
+			set["INPUT_"+strings.ToUpper(name)] = *in.Default
+		}
+	}
+	fromYML, err := load(t, runnerEnv(set))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromCode, err := load(t, func(k string) string {
+		return map[string]string{"PRISM_GENERATION_ID": "gen_1", "PRISM_API_KEY": "prism_sk_x"}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromYML.GitHub, fromYML.Workspace, fromCode.Workspace = false, "", ""
+	if fmt.Sprintf("%+v", fromYML) != fmt.Sprintf("%+v", fromCode) {
+		t.Errorf("action.yml's defaults give\n%+v\nthe code's give\n%+v", fromYML, fromCode)
+	}
 }

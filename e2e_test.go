@@ -1,0 +1,575 @@
+package main
+
+// The runner-faithful end-to-end suite: the static binary, run as GitHub's
+// runner runs a Docker action (see RUNNER.md in the steering repo):
+// INPUT_* for every input declared in action.yml, with its default or "",
+// file commands in /github/file_commands, the workspace at
+// /github/workspace, and the binary as PID 1 in an otherwise empty root
+// (unshare). Where unshare is not permitted, the binary runs directly and
+// the tests say so.
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/prism-wait/prism-wait/internal/cli"
+	"github.com/prism-wait/prism-wait/internal/prismsim"
+	"github.com/prism-wait/prism-wait/internal/report"
+)
+
+// actionYML is the part of action.yml the runner uses.
+type actionYML struct {
+	Inputs map[string]struct {
+		Default  *string `yaml:"default"`
+		Required bool    `yaml:"required"`
+	} `yaml:"inputs"`
+	Outputs map[string]struct {
+		Description string `yaml:"description"`
+	} `yaml:"outputs"`
+	Runs struct {
+		Using string `yaml:"using"`
+		Image string `yaml:"image"`
+	} `yaml:"runs"`
+}
+
+func readActionYML(t testing.TB) actionYML {
+	t.Helper()
+	raw, err := os.ReadFile("action.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a actionYML
+	if err := yaml.Unmarshal(raw, &a); err != nil {
+		t.Fatalf("action.yml: %v", err)
+	}
+	return a
+}
+
+var (
+	buildOnce sync.Once
+	binary    string
+	buildErr  error
+)
+
+// build compiles the binary as the Dockerfile does: static and stripped.
+func build(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "prism-wait-e2e-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binary = filepath.Join(dir, "prism-wait")
+		cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w -X main.version=v0.0.0-e2e", "-o", binary, ".")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binary
+}
+
+// container is one run's empty root: the binary and the runner's mounts.
+type container struct {
+	root      string // host directory standing for the container's /
+	isolated  bool   // PID 1 in an empty root, through unshare
+	workspace string // host path of /github/workspace
+}
+
+var (
+	probeOnce  sync.Once
+	canIsolate bool
+	probeNote  string
+)
+
+func newContainer(t testing.TB) *container {
+	t.Helper()
+	bin := build(t)
+	root := t.TempDir()
+	for _, d := range []string{"github/workspace", "github/file_commands", "github/home"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	raw, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "prism-wait"), raw, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	probeOnce.Do(func() {
+		out, err := exec.Command("unshare", "--pid", "--fork", "--root="+root, "/prism-wait", "--version").CombinedOutput()
+		canIsolate = err == nil && strings.HasPrefix(string(out), "prism-wait v0.0.0-e2e")
+		if !canIsolate {
+			probeNote = fmt.Sprintf("unshare is not permitted here (%v: %s); running the binary directly, not as PID 1 in an empty root", err, bytes.TrimSpace(out))
+		}
+	})
+	if probeNote != "" {
+		t.Log(probeNote)
+	}
+	return &container{root: root, isolated: canIsolate, workspace: filepath.Join(root, "github", "workspace")}
+}
+
+// path is where the process sees a container path.
+func (c *container) path(p string) string {
+	if c.isolated {
+		return p
+	}
+	return filepath.Join(c.root, p)
+}
+
+// env builds the environment as the runner does: every input declared in
+// action.yml, with the workflow's value, else its default, else "".
+func (c *container) env(t testing.TB, with map[string]string) []string {
+	t.Helper()
+	a := readActionYML(t)
+	env := []string{
+		"GITHUB_ACTIONS=true", "CI=true", "HOME=" + c.path("/github/home"),
+		"GITHUB_WORKSPACE=" + c.path("/github/workspace"),
+		"GITHUB_OUTPUT=" + c.path("/github/file_commands/set_output_e2e"),
+		"GITHUB_STEP_SUMMARY=" + c.path("/github/file_commands/step_summary_e2e"),
+	}
+	for name, in := range a.Inputs {
+		v := ""
+		if in.Default != nil {
+			v = *in.Default
+		}
+		if w, ok := with[name]; ok {
+			v = w
+		}
+		env = append(env, "INPUT_"+strings.ToUpper(strings.ReplaceAll(name, " ", "_"))+"="+v)
+	}
+	for name := range with {
+		if _, ok := a.Inputs[name]; !ok {
+			t.Fatalf("test uses input %q, which action.yml does not declare", name)
+		}
+	}
+	return env
+}
+
+func (c *container) command(env []string) *exec.Cmd {
+	var cmd *exec.Cmd
+	if c.isolated {
+		cmd = exec.Command("unshare", "--pid", "--fork", "--root="+c.root, "--wd=/github/workspace", "/prism-wait")
+	} else {
+		cmd = exec.Command(filepath.Join(c.root, "prism-wait"))
+		cmd.Dir = c.workspace
+	}
+	cmd.Env = env
+	return cmd
+}
+
+// pid1 is the process that runs the action: unshare's child when isolated.
+func (c *container) pid1(t testing.TB, cmd *exec.Cmd) int {
+	if !c.isolated {
+		return cmd.Process.Pid
+	}
+	for i := 0; i < 200; i++ {
+		raw, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", cmd.Process.Pid, cmd.Process.Pid))
+		if f := strings.Fields(string(raw)); len(f) > 0 {
+			pid, _ := strconv.Atoi(f[0])
+			return pid
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatal("unshare started no child")
+	return 0
+}
+
+type run struct {
+	code    int
+	stdout  string
+	stderr  string
+	outputs map[string]string
+	summary string
+	took    time.Duration
+}
+
+func (c *container) collect(t testing.TB, cmd *exec.Cmd, stdout, stderr *bytes.Buffer, err error, took time.Duration) run {
+	t.Helper()
+	r := run{stdout: stdout.String(), stderr: stderr.String(), took: took}
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		r.code = ee.ExitCode()
+	case err != nil:
+		t.Fatal(err)
+	}
+	raw, _ := os.ReadFile(filepath.Join(c.root, "github/file_commands/set_output_e2e"))
+	if r.outputs, err = report.ParseOutputs(string(raw)); err != nil {
+		t.Fatalf("GITHUB_OUTPUT: %v\n%s", err, raw)
+	}
+	sum, _ := os.ReadFile(filepath.Join(c.root, "github/file_commands/step_summary_e2e"))
+	r.summary = string(sum)
+	return r
+}
+
+// act runs the action to its end.
+func (c *container) act(t testing.TB, with map[string]string) run {
+	t.Helper()
+	cmd := c.command(c.env(t, with))
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	err := cmd.Run()
+	return c.collect(t, cmd, &stdout, &stderr, err, time.Since(start))
+}
+
+type simulator struct {
+	*prismsim.Server
+	base string
+}
+
+func startSim(t testing.TB, file string) simulator {
+	t.Helper()
+	sc, err := prismsim.LoadScenario(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := prismsim.New(sc)
+	srv := httptest.NewServer(s)
+	t.Cleanup(func() { s.Close(); srv.Close() })
+	return simulator{s, srv.URL + "/api"}
+}
+
+const e2eKey = "prism_sk_e2e_0123456789abcdef"
+
+var rfc3339 = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$`)
+
+func TestEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	t.Parallel()
+	// Each case gets its own simulator (below): lifecycles are stateful.
+	fast := func(with map[string]string) map[string]string {
+		base := map[string]string{"api_key": e2eKey, "poll_interval": "20ms", "max_interval": "100ms"}
+		for k, v := range with {
+			base[k] = v
+		}
+		return base
+	}
+	type check func(t *testing.T, c *container, r run, sim simulator)
+	outputsAre := func(want map[string]string) check {
+		return func(t *testing.T, c *container, r run, sim simulator) {
+			for name, v := range want {
+				if r.outputs[name] != v {
+					t.Errorf("output %s = %q, want %q", name, r.outputs[name], v)
+				}
+			}
+		}
+	}
+	logSays := func(s ...string) check {
+		return func(t *testing.T, c *container, r run, sim simulator) {
+			for _, want := range s {
+				if !strings.Contains(r.stdout, want) {
+					t.Errorf("log lacks %q:\n%s", want, r.stdout)
+				}
+			}
+		}
+	}
+	for _, tc := range []struct {
+		name   string
+		with   map[string]string
+		code   int
+		checks []check
+	}{
+		{"completed", fast(map[string]string{"generation_id": "gen_ok"}), 0, []check{
+			outputsAre(map[string]string{"status": "completed", "template_id": "tpl_e2e", "share_url": "https://prismvideos.com/share/gen_ok",
+				"error": "", "video_path": "", "video_sha256": ""}),
+			func(t *testing.T, c *container, r run, sim simulator) {
+				if !strings.HasPrefix(r.outputs["video_url"], strings.TrimSuffix(sim.base, "/api")+"/videos/gen_ok.mp4?") ||
+					!strings.Contains(r.outputs["video_url"], "X-Amz-Signature=") {
+					t.Errorf("video_url %q", r.outputs["video_url"])
+				}
+				if !rfc3339.MatchString(r.outputs["created_at"]) || !rfc3339.MatchString(r.outputs["completed_at"]) {
+					t.Errorf("times %q %q", r.outputs["created_at"], r.outputs["completed_at"])
+				}
+				var results []map[string]any
+				if err := json.Unmarshal([]byte(r.outputs["results"]), &results); err != nil || len(results) != 1 {
+					t.Fatalf("results %q: %v", r.outputs["results"], err)
+				}
+				if results[0]["id"] != "gen_ok" || results[0]["video_url"] != r.outputs["video_url"] || results[0]["video_url_expires_at"] == nil {
+					t.Errorf("results %v", results)
+				}
+				if strings.Contains(r.stdout+r.summary, "X-Amz-Signature") {
+					t.Error("the URL's signature reached the log or the summary")
+				}
+				if !strings.Contains(r.summary, "| `gen_ok` | completed |") {
+					t.Errorf("summary:\n%s", r.summary)
+				}
+			},
+			logSays("gen_ok: generating", "gen_ok: completed", "; exit code 0"),
+		}},
+		{"failed", fast(map[string]string{"generation_id": "gen_failed"}), 1, []check{
+			outputsAre(map[string]string{"status": "failed", "error": "Generation timed out", "video_url": "", "completed_at": ""}),
+			logSays("::error title=Generation failed::gen_failed failed: Generation timed out"),
+		}},
+		{"transient faults", fast(map[string]string{"generation_id": "gen_flaky"}), 0, []check{
+			outputsAre(map[string]string{"status": "completed"}),
+			logSays("::warning title=Prism API trouble::gen_flaky: HTTP 503", "HTTP 429", "invalid response body", `"queued" is not a status`),
+		}},
+		{"deadline", fast(map[string]string{"generation_id": "gen_slow", "timeout": "300ms"}), 3, []check{
+			outputsAre(map[string]string{"status": "generating", "video_url": ""}),
+			logSays("::error title=No verdict in time::gen_slow: timeout reached while the generation was \"generating\". Raise timeout (now 300ms)"),
+		}},
+		{"completed without video", fast(map[string]string{"generation_id": "gen_no_video", "timeout": "300ms"}), 3, []check{
+			logSays("the API reports completed but gives no video_url"),
+		}},
+		{"hung server", fast(map[string]string{"generation_id": "gen_hang", "timeout": "400ms"}), 3, []check{
+			func(t *testing.T, c *container, r run, sim simulator) {
+				if r.took > 1400*time.Millisecond {
+					t.Errorf("a hung server stretched a 400ms timeout to %s", r.took)
+				}
+			},
+		}},
+		{"bad inputs", fast(map[string]string{"generation_id": "gen_ok ../../admin", "timeout": "soon", "download_dir": "../../etc"}), 2, []check{
+			logSays("::error title=Invalid input::generation_id:", "::error title=Invalid input::timeout:", "::error title=Invalid input::download_dir:"),
+			outputsAre(map[string]string{"status": "", "results": "[]"}),
+		}},
+		{"missing api key", fast(map[string]string{"generation_id": "gen_ok", "api_key": ""}), 2, []check{
+			logSays("api_key: required"),
+		}},
+		{"revoked key", fast(map[string]string{"generation_id": "gen_ok", "api_key": prismsim.KeyRevoked}), 4, []check{
+			logSays("::error title=Prism API refused the request::Prism refused the API key"),
+		}},
+		{"key without scope", fast(map[string]string{"generation_id": "gen_ok", "api_key": prismsim.KeyNoScope}), 4, []check{
+			logSays("templates:read"),
+		}},
+		{"unknown id", fast(map[string]string{"generation_id": "gen_does_not_exist"}), 4, []check{
+			logSays("Generation gen_does_not_exist was not found"),
+		}},
+		{"several ids", fast(map[string]string{"generation_id": "gen_ok\ngen_failed, gen_flaky gen_ok"}), 1, []check{
+			outputsAre(map[string]string{"status": "failed", "error": "\nGeneration timed out\n", "template_id": "tpl_e2e\n\n"}),
+			func(t *testing.T, c *container, r run, sim simulator) {
+				urls := strings.Split(r.outputs["video_url"], "\n")
+				if len(urls) != 3 || !strings.Contains(urls[0], "gen_ok") || urls[1] != "" || !strings.Contains(urls[2], "gen_flaky") {
+					t.Errorf("video_url lines %q", urls)
+				}
+			},
+		}},
+		{"injection from the API", fast(map[string]string{"generation_id": "gen_injection"}), 1, []check{
+			func(t *testing.T, c *container, r run, sim simulator) {
+				if len(r.outputs) != 10 || r.outputs["status"] != "failed" {
+					t.Errorf("outputs were injected: %q", r.outputs)
+				}
+				for _, line := range strings.Split(r.stdout, "\n") {
+					if strings.HasPrefix(line, "::set-output") || strings.HasPrefix(line, "status<<") {
+						t.Errorf("a workflow command was injected: %q", line)
+					}
+				}
+			},
+		}},
+		{"download", fast(map[string]string{"generation_id": "gen_ok gen_flaky", "download_dir": "out/videos"}), 0, []check{
+			outputsAre(map[string]string{"video_path": "out/videos/gen_ok.mp4\nout/videos/gen_flaky.mp4"}),
+			func(t *testing.T, c *container, r run, sim simulator) {
+				for i, id := range []string{"gen_ok", "gen_flaky"} {
+					p := filepath.Join(c.workspace, "out", "videos", id+".mp4")
+					fi, err := os.Stat(p)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if want := strings.Split(r.outputs["video_sha256"], "\n")[i]; sha256File(t, p) != want {
+						t.Errorf("%s: sha256 differs from the output", id)
+					}
+					if st := fi.Sys().(*syscall.Stat_t); os.Geteuid() == 0 && (st.Uid != 1001 || st.Gid != 1002) {
+						t.Errorf("%s is owned by %d:%d, want the workspace's 1001:1002", p, st.Uid, st.Gid)
+					}
+				}
+				if sim.Stats("gen_ok").VideoAuthz+sim.Stats("gen_flaky").VideoAuthz != 0 {
+					t.Error("the API key reached the storage host")
+				}
+				entries, _ := os.ReadDir(filepath.Join(c.workspace, "out", "videos"))
+				if len(entries) != 2 {
+					t.Errorf("the directory holds %d entries, want the 2 videos", len(entries))
+				}
+			},
+		}},
+		{"download failure", fast(map[string]string{"generation_id": "gen_dl_missing", "download_dir": "videos"}), 5, []check{
+			logSays("::error title=Download failed::download of gen_dl_missing failed after 1 attempt(s)"),
+			func(t *testing.T, c *container, r run, sim simulator) {
+				if entries, _ := os.ReadDir(filepath.Join(c.workspace, "videos")); len(entries) != 0 {
+					t.Errorf("left %d entries behind", len(entries))
+				}
+			},
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			sim := startSim(t, filepath.Join("testdata", "scenarios", "e2e.json"))
+			tc.with["base_url"] = sim.base
+			c := newContainer(t)
+			if os.Geteuid() == 0 {
+				os.Chown(c.workspace, 1001, 1002) // like a runner's workspace
+			}
+			r := c.act(t, tc.with)
+			if r.code != tc.code {
+				t.Errorf("exit code %d, want %d\n%s%s", r.code, tc.code, r.stdout, r.stderr)
+			}
+			if r.stderr != "" {
+				t.Errorf("stderr: %s", r.stderr)
+			}
+			if strings.Count(r.stdout, tc.with["api_key"]) > 1 && tc.with["api_key"] != "" || !strings.HasPrefix(r.stdout, "::add-mask::") && tc.with["api_key"] != "" {
+				t.Errorf("the key must be masked first and never shown again:\n%s", r.stdout)
+			}
+			declared := readActionYML(t).Outputs
+			for name := range declared {
+				if _, ok := r.outputs[name]; !ok {
+					t.Errorf("output %s not written", name)
+				}
+			}
+			for _, ch := range tc.checks {
+				ch(t, c, r, sim)
+			}
+		})
+	}
+}
+
+func TestSIGTERMStopsWithinASecond(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	t.Parallel()
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		t.Run(sig.String(), func(t *testing.T) {
+			t.Parallel()
+			sim := startSim(t, filepath.Join("testdata", "scenarios", "e2e.json"))
+			c := newContainer(t)
+			cmd := c.command(c.env(t, map[string]string{"generation_id": "gen_slow gen_hang", "api_key": e2eKey, "base_url": sim.base, "download_dir": "videos"}))
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			pid := c.pid1(t, cmd)
+			for i := 0; sim.Stats("gen_slow").Requests == 0 || sim.Stats("gen_hang").Requests == 0; i++ {
+				if i > 400 {
+					t.Fatal("no request within 2s")
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			sent := time.Now()
+			syscall.Kill(pid, sig)
+			guard := time.AfterFunc(5*time.Second, func() { syscall.Kill(pid, syscall.SIGKILL) }) // never hang the suite
+			defer guard.Stop()
+			err := cmd.Wait()
+			took := time.Since(sent)
+			r := c.collect(t, cmd, &stdout, &stderr, err, took)
+			if r.code != 3 || took > time.Second {
+				t.Errorf("exit %d after %s, want 3 within a second\n%s", r.code, took, r.stdout)
+			}
+			if r.outputs["status"] != "generating" || !strings.Contains(r.summary, "the job was cancelled") || !strings.Contains(r.stdout, "::error title=Cancelled::") {
+				t.Errorf("outputs %q\nsummary %s\nlog %s", r.outputs, r.summary, r.stdout)
+			}
+		})
+	}
+}
+
+// TestActionYMLMatchesTheCode checks that every input the code reads and
+// every output it writes is declared in action.yml, and the reverse, and
+// that action.yml's defaults are the code's own.
+func TestActionYMLMatchesTheCode(t *testing.T) {
+	t.Parallel()
+	a := readActionYML(t)
+	if a.Runs.Using != "docker" || a.Runs.Image == "" {
+		t.Errorf("runs: %+v", a.Runs)
+	}
+	for name := range a.Inputs {
+		if name != strings.ToLower(name) || strings.ContainsAny(name, " -") {
+			t.Errorf("input %q is not snake_case", name)
+		}
+	}
+	sim := startSim(t, filepath.Join("testdata", "scenarios", "e2e.json"))
+	ws := t.TempDir()
+	runWith := func(inputs map[string]string) (read []string, outputs map[string]string) {
+		env := map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": ws, "GITHUB_OUTPUT": filepath.Join(t.TempDir(), "out")}
+		for k, v := range inputs {
+			env["INPUT_"+strings.ToUpper(k)] = v
+		}
+		var mu sync.Mutex
+		var buf bytes.Buffer
+		code := cli.Run(context.Background(), cli.Env{
+			Getenv: func(k string) string {
+				mu.Lock()
+				defer mu.Unlock()
+				if strings.HasPrefix(k, "INPUT_") && !slices.Contains(read, k) {
+					read = append(read, k)
+				}
+				return env[k]
+			},
+			Stdout: &buf, Stderr: &buf, Wd: ws,
+		})
+		if code != 0 {
+			t.Fatalf("exit %d:\n%s", code, buf.String())
+		}
+		raw, _ := os.ReadFile(env["GITHUB_OUTPUT"])
+		outputs, _ = report.ParseOutputs(string(raw))
+		return read, outputs
+	}
+
+	read, outputs := runWith(map[string]string{"generation_id": "gen_ok", "api_key": e2eKey, "base_url": sim.base, "poll_interval": "10ms", "download_dir": "v"})
+	var declared []string
+	for name := range a.Inputs {
+		declared = append(declared, "INPUT_"+strings.ToUpper(name))
+	}
+	slices.Sort(declared)
+	slices.Sort(read)
+	if !slices.Equal(read, declared) {
+		t.Errorf("the code reads %v; action.yml declares %v", read, declared)
+	}
+	var written, outDeclared []string
+	for name := range outputs {
+		written = append(written, name)
+	}
+	for name, o := range a.Outputs {
+		outDeclared = append(outDeclared, name)
+		if strings.TrimSpace(o.Description) == "" {
+			t.Errorf("output %s has no description", name)
+		}
+	}
+	slices.Sort(written)
+	slices.Sort(outDeclared)
+	if !slices.Equal(written, outDeclared) {
+		t.Errorf("the code writes %v; action.yml declares %v", written, outDeclared)
+	}
+
+}
+
+func sha256File(t *testing.T, p string) string {
+	t.Helper()
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
