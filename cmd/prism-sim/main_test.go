@@ -1,0 +1,86 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDemo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the demo takes a few seconds")
+	}
+	t.Parallel()
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"demo"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("demo exited %d\n%s\n%s", code, stdout.String(), stderr.String())
+	}
+	for _, want := range []string{
+		"::error title=Generation failed::gen_demo_failed failed: Generation timed out",
+		"video_path:\n  videos/gen_demo_ok.mp4\n  \n  videos/gen_demo_flaky.mp4",
+		"| `gen_demo_flaky` | completed |",
+		"behaved as its scenario predicts",
+	} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("demo output lacks %q", want)
+		}
+	}
+}
+
+func TestServe(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "s.json")
+	os.WriteFile(file, []byte(`{"generations": {"gen_x": {"steps": [{"status": "generating"}]}}}`), 0o644)
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan int)
+	go func() {
+		done <- serve(ctx, []string{"--addr", "127.0.0.1:0", "--scenarios", file}, pw, io.Discard)
+		pw.Close()
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	go io.Copy(io.Discard, pr)
+	base := regexp.MustCompile(`http://\S+/api`).FindString(line)
+	req, _ := http.NewRequest(http.MethodGet, base+"/generations/gen_x", nil)
+	req.Header.Set("Authorization", "Bearer prism_sk_x")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `"status":"generating"`) {
+		t.Errorf("body %s", body)
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Errorf("serve exited %d", code)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+}
+
+func TestUsage(t *testing.T) {
+	t.Parallel()
+	var stderr bytes.Buffer
+	if code := run(context.Background(), []string{"nope"}, io.Discard, &stderr); code != 2 || !strings.Contains(stderr.String(), `valid commands are "serve" and "demo"`) {
+		t.Errorf("%d %s", code, stderr.String())
+	}
+	if code := run(context.Background(), []string{"serve", "--scenarios", "/does/not/exist"}, io.Discard, &stderr); code != 2 {
+		t.Errorf("missing scenario file: exit %d", code)
+	}
+}
