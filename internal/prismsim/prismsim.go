@@ -147,6 +147,7 @@ type Server struct {
 type genState struct {
 	requests   int       // status requests answered
 	first      time.Time // first status request
+	last       time.Time // latest status request
 	step       int       // current step
 	stepStart  time.Time
 	stepCount  int       // requests answered by the current step
@@ -168,6 +169,7 @@ func (s *Server) Close() { s.once.Do(func() { close(s.closing) }) }
 type Stats struct {
 	Requests   int       // status requests
 	First      time.Time // time of the first status request
+	Last       time.Time // time of the latest status request
 	Completed  time.Time // when it first answered completed; zero if not yet
 	Transfers  int       // video transfers started
 	VideoAuthz int       // video requests that carried an Authorization header
@@ -178,7 +180,7 @@ func (s *Server) Stats(id string) Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.gen(id)
-	return Stats{Requests: st.requests, First: st.first, Completed: st.completed, Transfers: st.transfers, VideoAuthz: len(st.authorized)}
+	return Stats{Requests: st.requests, First: st.first, Last: st.last, Completed: st.completed, Transfers: st.transfers, VideoAuthz: len(st.authorized)}
 }
 
 func (s *Server) gen(id string) *genState {
@@ -231,6 +233,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request, id string) {
 		st.first, st.stepStart = now, now
 	}
 	st.requests++
+	st.last = now
 	// Advance past steps that are over.
 	for st.step < len(lc.Steps)-1 {
 		cur := lc.Steps[st.step]
