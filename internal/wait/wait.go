@@ -126,7 +126,8 @@ func (w *Waiter) One(ctx context.Context, id string) Result {
 				return r
 			}
 			trouble = err
-			delay = max(b.NextBackOff(), pe.RetryAfter)
+			// The jitter can take the backoff half above its cap; clamp it.
+			delay = max(min(b.NextBackOff(), w.MaxInterval), pe.RetryAfter)
 			if dl, ok := ctx.Deadline(); ok && pe.RetryAfter > 0 && time.Until(dl) < pe.RetryAfter {
 				r.Err = fmt.Errorf("%w before the API would answer again (Retry-After %s); last problem: %w",
 					ErrDeadline, pe.RetryAfter.Round(time.Second), err)
