@@ -443,6 +443,20 @@ func TestEndToEnd(t *testing.T) {
 					t.Errorf("output %s not written", name)
 				}
 			}
+			if tc.code != 2 {
+				var results []struct{ ID, Status string }
+				json.Unmarshal([]byte(r.outputs["results"]), &results)
+				for _, res := range results {
+					if row := fmt.Sprintf("| `%s` | %s |", res.ID, res.Status); !strings.Contains(r.summary, row) {
+						t.Errorf("summary lacks %q:\n%s", row, r.summary)
+					}
+				}
+				if len(results) == 0 || strings.Contains(r.summary, "X-Amz") {
+					t.Errorf("summary:\n%s", r.summary)
+				}
+			} else if r.summary != "" {
+				t.Errorf("a summary for invalid input:\n%s", r.summary)
+			}
 			for _, ch := range tc.checks {
 				ch(t, c, r, sim)
 			}
@@ -460,16 +474,17 @@ func TestSIGTERMStopsWithinASecond(t *testing.T) {
 			t.Parallel()
 			sim := startSim(t, filepath.Join("testdata", "scenarios", "e2e.json"))
 			c := newContainer(t)
-			cmd := c.command(c.env(t, map[string]string{"generation_id": "gen_slow gen_hang", "api_key": e2eKey, "base_url": sim.base, "download_dir": "videos"}))
+			// One generation generating, one hanging the API, one half downloaded.
+			cmd := c.command(c.env(t, map[string]string{"generation_id": "gen_slow gen_hang gen_dl_stall", "api_key": e2eKey, "base_url": sim.base, "download_dir": "videos"}))
 			var stdout, stderr bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
 			pid := c.pid1(t, cmd)
-			for i := 0; sim.Stats("gen_slow").Requests == 0 || sim.Stats("gen_hang").Requests == 0; i++ {
+			for i := 0; sim.Stats("gen_slow").Requests == 0 || sim.Stats("gen_hang").Requests == 0 || !partial(c); i++ {
 				if i > 400 {
-					t.Fatal("no request within 2s")
+					t.Fatal("not every request under way within 2s")
 				}
 				time.Sleep(5 * time.Millisecond)
 			}
@@ -486,8 +501,22 @@ func TestSIGTERMStopsWithinASecond(t *testing.T) {
 			if r.outputs["status"] != "generating" || !strings.Contains(r.summary, "the job was cancelled") || !strings.Contains(r.stdout, "::error title=Cancelled::") {
 				t.Errorf("outputs %q\nsummary %s\nlog %s", r.outputs, r.summary, r.stdout)
 			}
+			if entries, _ := os.ReadDir(filepath.Join(c.workspace, "videos")); len(entries) != 0 {
+				t.Errorf("the cancelled download left %d entries behind", len(entries))
+			}
 		})
 	}
+}
+
+// partial reports whether a download has written part of a video.
+func partial(c *container) bool {
+	entries, _ := os.ReadDir(filepath.Join(c.workspace, "videos"))
+	for _, e := range entries {
+		if fi, err := e.Info(); err == nil && strings.HasSuffix(e.Name(), ".part") && fi.Size() > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // TestActionYMLMatchesTheCode checks that every input the code reads and

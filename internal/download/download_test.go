@@ -404,3 +404,27 @@ func FuzzContentRange(f *testing.F) {
 		}
 	})
 }
+
+func TestRedirectToAnotherHostCarriesNoCredentials(t *testing.T) {
+	t.Parallel()
+	final := &storage{}
+	finalSrv := httptest.NewServer(final)
+	defer finalSrv.Close()
+	first := &storage{hook: func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
+		http.Redirect(w, r, finalSrv.URL+"/elsewhere/gen_1.mp4?X-Amz-Signature=OTHER", http.StatusTemporaryRedirect)
+		return w, true
+	}}
+	d, url := setup(t, first)
+	f, err := d.Fetch(context.Background(), "gen_1", url, noRefresh)
+	if err != nil || f.SHA256 != sum(1) {
+		t.Fatalf("got %+v, %v", f, err)
+	}
+	for _, r := range append(first.seen(), final.seen()...) {
+		if r.Header.Get("Authorization") != "" || r.Header.Get("Cookie") != "" {
+			t.Errorf("%s carried credentials: %v", r.URL, r.Header)
+		}
+	}
+	if len(final.seen()) != 1 {
+		t.Errorf("the other host saw %d requests, want 1", len(final.seen()))
+	}
+}

@@ -69,7 +69,8 @@ type Video struct {
 	// Faults: "cut_first" cuts the first transfer halfway; "cut_always"
 	// cuts every transfer halfway; "no_range" ignores Range; "expired_first"
 	// signs the first URL handed out already expired; "etag_change" serves
-	// a new version after the first transfer; "missing" answers 404.
+	// a new version after the first transfer; "missing" answers 404;
+	// "stall" sends half of the file, then nothing more.
 	Faults []string `json:"faults,omitempty"`
 }
 
@@ -377,16 +378,26 @@ func (s *Server) video(w http.ResponseWriter, r *http.Request, name string) {
 	}
 	w.Header().Set("Content-Type", or(lc.Video.ContentType, "video/mp4"))
 	w.Header().Set("ETag", content.ETag())
-	if (transfer == 1 && has(lc.Video.Faults, "cut_first")) || has(lc.Video.Faults, "cut_always") {
+	switch {
+	case (transfer == 1 && has(lc.Video.Faults, "cut_first")) || has(lc.Video.Faults, "cut_always"):
 		w = &cutter{ResponseWriter: w, left: content.Size() / 2}
+	case has(lc.Video.Faults, "stall"):
+		w = &cutter{ResponseWriter: w, left: content.Size() / 2, stall: func() {
+			select {
+			case <-r.Context().Done():
+			case <-s.closing:
+			}
+		}}
 	}
 	http.ServeContent(w, r, "", time.Time{}, content)
 }
 
-// cutter aborts the connection after `left` more body bytes.
+// cutter aborts the connection after `left` more body bytes, after
+// calling stall, if set.
 type cutter struct {
 	http.ResponseWriter
-	left int64
+	left  int64
+	stall func()
 }
 
 func (c *cutter) Write(b []byte) (int, error) {
@@ -395,6 +406,9 @@ func (c *cutter) Write(b []byte) (int, error) {
 		c.left = 0
 		if f, ok := c.ResponseWriter.(http.Flusher); ok {
 			f.Flush()
+		}
+		if c.stall != nil {
+			c.stall()
 		}
 		panic(http.ErrAbortHandler)
 	}

@@ -2,7 +2,6 @@ package report
 
 import (
 	"errors"
-	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -16,17 +15,18 @@ import (
 // one line per status change, each kind of transient trouble warned about
 // once (then only as debug), per-request detail as debug, and a heartbeat.
 type Progress struct {
-	log    *Log
-	start  time.Time
-	mu     sync.Mutex
-	ids    []string
-	status map[string]string // last status per ID, "" before the first
-	warned map[string]bool   // kinds of transient trouble already warned about
+	log     *Log
+	start   time.Time
+	mu      sync.Mutex
+	ids     []string
+	status  map[string]string // last status per ID, "" before the first
+	trouble map[string]string // kind of the last transient error per ID, until the next status
+	warned  map[string]bool   // kinds of transient trouble already warned about
 }
 
 // NewProgress starts tracking ids; start is when the wait began.
 func NewProgress(log *Log, ids []string, start time.Time) *Progress {
-	return &Progress{log: log, start: start, ids: ids, status: map[string]string{}, warned: map[string]bool{}}
+	return &Progress{log: log, start: start, ids: ids, status: map[string]string{}, trouble: map[string]string{}, warned: map[string]bool{}}
 }
 
 // Event logs one event from the wait. It is safe for concurrent use.
@@ -43,6 +43,7 @@ func (p *Progress) poll(e wait.Event) {
 	g := e.Gen
 	p.mu.Lock()
 	p.status[e.ID] = g.Status
+	delete(p.trouble, e.ID)
 	p.mu.Unlock()
 	if e.Wait > 0 {
 		p.log.Debugf("%s: status %q; next poll in %s", e.ID, clip(g.Status, 40), e.Wait)
@@ -77,6 +78,7 @@ func (p *Progress) retry(e wait.Event) {
 	p.mu.Lock()
 	first := !p.warned[kind]
 	p.warned[kind] = true
+	p.trouble[e.ID] = kind
 	p.mu.Unlock()
 	if first {
 		p.log.Warningf("Prism API trouble", "%s: %v; retrying with backoff (next in %s). Further %s problems are logged as debug only.",
@@ -92,7 +94,11 @@ func (p *Progress) Heartbeat(now time.Time) {
 	var pending []string
 	for _, id := range p.ids {
 		if s, ok := p.status[id]; !ok || (s != prism.StatusFailed && s != prism.StatusCompleted) {
-			pending = append(pending, fmt.Sprintf("%s %s", id, or(clip(s, 40), "not read yet")))
+			line := id + " " + or(clip(s, 40), "not read yet")
+			if kind := p.trouble[id]; kind != "" {
+				line += " (retrying after " + kind + ")"
+			}
+			pending = append(pending, line)
 		}
 	}
 	p.mu.Unlock()

@@ -236,7 +236,7 @@ func TestProgress(t *testing.T) {
 		"gen_a: generating\n",
 		"::warning title=Prism API trouble::gen_b: HTTP 503; retrying",
 		"::warning title=Prism API trouble::gen_b: HTTP 429; retrying",
-		"still waiting after 1m35s: gen_a generating, gen_b not read yet\n",
+		"still waiting after 1m35s: gen_a generating, gen_b not read yet (retrying after HTTP 429)\n",
 		"gen_a: completed in 2m0s; video at https://bucket.s3.amazonaws.com/v/gen_ok.mp4 (signed URL, expires 2026-01-01T13:00:00Z)\n",
 		`gen_b: "queued\n::x" is not a status`,
 	} {
