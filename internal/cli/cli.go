@@ -82,79 +82,104 @@ func Run(ctx context.Context, env Env) int {
 	waiter := &wait.Waiter{Client: client, PollInterval: cfg.PollInterval, MaxInterval: cfg.MaxInterval, Events: progress.Event}
 	log.Infof("waiting for %d generation(s) at %s (timeout %s): %s", len(cfg.IDs), cfg.BaseURL, cfg.Timeout, strings.Join(cfg.IDs, ", "))
 
-	heartbeat := time.NewTicker(Heartbeat)
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case now := <-heartbeat.C:
-				progress.Heartbeat(now)
-			case <-done:
-				return
-			}
-		}
-	}()
-
-	var mu sync.Mutex
-	files := map[string]report.Result{} // download outcomes by ID
+	stopHeartbeat := heartbeat(progress)
+	var dl *downloads
 	var then func(context.Context, *wait.Result)
 	if cfg.DownloadDir != "" {
-		d := &download.Downloader{
-			HTTP:  &http.Client{Transport: transport}, // no credentials: the URL is its own
-			Dir:   cfg.DownloadDir,
-			Owner: owner(cfg.Workspace),
-			Logf:  log.Infof,
+		dl = &downloads{
+			d: &download.Downloader{
+				HTTP:  &http.Client{Transport: transport}, // no credentials: the URL is its own
+				Dir:   cfg.DownloadDir,
+				Owner: owner(cfg.Workspace),
+				Logf:  log.Infof,
+			},
+			client: client,
+			slots:  make(chan struct{}, MaxDownloads),
+			done:   map[string]report.Result{},
 		}
-		slots := make(chan struct{}, MaxDownloads)
-		then = func(ctx context.Context, r *wait.Result) {
-			if r.Err != nil || r.Gen.Status != prism.StatusCompleted {
-				return
-			}
-			var out report.Result
-			select {
-			case slots <- struct{}{}:
-				out.File, out.FileErr = fetch(ctx, d, client, r)
-				<-slots
-			case <-ctx.Done():
-				out.FileErr = fmt.Errorf("download of %s did not start: %w", r.ID, context.Cause(ctx))
-			}
-			mu.Lock()
-			files[r.ID] = out
-			mu.Unlock()
-		}
+		then = dl.fetch
 	}
 	waited := waiter.All(ctx, cfg.IDs, then)
-	heartbeat.Stop()
-	close(done)
+	stopHeartbeat()
 
 	run := report.Run{Elapsed: time.Since(start), Requests: client.Requests(), Timeout: cfg.Timeout, Workspace: cfg.Workspace}
 	for _, w := range waited {
-		r := files[w.ID]
+		r := dl.result(w.ID)
 		r.Result = w
 		run.Results = append(run.Results, r)
 	}
 	return finish(env, log, run)
 }
 
-// fetch downloads one finished generation's video, asking the API for a
-// freshly signed URL when storage says the old one expired.
-func fetch(ctx context.Context, d *download.Downloader, client *prism.Client, r *wait.Result) (*download.File, error) {
-	refresh := func(ctx context.Context) (string, error) {
-		g, err := client.Get(ctx, r.ID)
-		if err != nil {
-			return "", err
+// heartbeat says what is still pending every Heartbeat, until stopped.
+func heartbeat(p *report.Progress) (stop func()) {
+	t := time.NewTicker(Heartbeat)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case now := <-t.C:
+				p.Heartbeat(now)
+			case <-done:
+				return
+			}
 		}
-		if g.VideoURL == "" {
-			return "", errors.New("the API gives no video_url any more")
+	}()
+	return func() { t.Stop(); close(done) }
+}
+
+// downloads fetches each completed generation's video as soon as its wait
+// ends, at most MaxDownloads at once, and keeps the outcomes by ID.
+type downloads struct {
+	d      *download.Downloader
+	client *prism.Client
+	slots  chan struct{}
+	mu     sync.Mutex
+	done   map[string]report.Result
+}
+
+// fetch is the wait's follow-up for one generation. The API is asked
+// again for a freshly signed URL when storage says the old one expired.
+func (dl *downloads) fetch(ctx context.Context, r *wait.Result) {
+	if r.Err != nil || r.Gen.Status != prism.StatusCompleted {
+		return
+	}
+	var out report.Result
+	select {
+	case dl.slots <- struct{}{}:
+		refresh := func(ctx context.Context) (string, error) {
+			g, err := dl.client.Get(ctx, r.ID)
+			if err != nil {
+				return "", err
+			}
+			if g.VideoURL == "" {
+				return "", errors.New("the API gives no video_url any more")
+			}
+			r.Gen = g // report the URL that worked
+			return g.VideoURL, nil
 		}
-		r.Gen = g // report the URL that worked
-		return g.VideoURL, nil
+		if f, err := dl.d.Fetch(ctx, r.ID, r.Gen.VideoURL, refresh); err != nil {
+			out.FileErr = err
+		} else {
+			out.File = &f
+		}
+		<-dl.slots
+	case <-ctx.Done():
+		out.FileErr = fmt.Errorf("download of %s did not start: %w", r.ID, context.Cause(ctx))
 	}
-	f, err := d.Fetch(ctx, r.ID, r.Gen.VideoURL, refresh)
-	if err != nil {
-		return nil, err
+	dl.mu.Lock()
+	dl.done[r.ID] = out
+	dl.mu.Unlock()
+}
+
+// result is the download outcome for id; zero without downloads.
+func (dl *downloads) result(id string) report.Result {
+	if dl == nil {
+		return report.Result{}
 	}
-	return &f, nil
+	dl.mu.Lock()
+	defer dl.mu.Unlock()
+	return dl.done[id]
 }
 
 // finish reports the run and returns its exit code: annotations for each
