@@ -125,6 +125,9 @@ func (d *Downloader) Fetch(ctx context.Context, id, rawURL string, refresh Refre
 		backoff.WithMaxElapsedTime(0),
 	)
 	attempts, failures, refreshes := 0, 0, 0
+	stopped := func() (File, error) {
+		return File{}, fmt.Errorf("download of %s stopped at %d bytes: %w", id, t.offset, context.Cause(ctx))
+	}
 	for {
 		attempts++
 		before := t.offset
@@ -133,7 +136,7 @@ func (d *Downloader) Fetch(ctx context.Context, id, rawURL string, refresh Refre
 			break
 		}
 		if ctx.Err() != nil {
-			return File{}, fmt.Errorf("download of %s stopped at %d bytes: %w", id, t.offset, context.Cause(ctx))
+			return stopped()
 		}
 		fail := func(err error) (File, error) {
 			return File{}, &Error{ID: id, Got: t.offset, Want: t.total, Attempts: attempts, Err: err}
@@ -150,7 +153,7 @@ func (d *Downloader) Fetch(ctx context.Context, id, rawURL string, refresh Refre
 			u, rerr := refresh(ctx)
 			if rerr != nil {
 				if ctx.Err() != nil {
-					return File{}, fmt.Errorf("download of %s stopped at %d bytes: %w", id, t.offset, context.Cause(ctx))
+					return stopped()
 				}
 				return fail(fmt.Errorf("%w, and no fresh URL could be had: %w", err, rerr))
 			}
@@ -170,7 +173,7 @@ func (d *Downloader) Fetch(ctx context.Context, id, rawURL string, refresh Refre
 		select {
 		case <-ctx.Done():
 			timer.Stop()
-			return File{}, fmt.Errorf("download of %s stopped at %d bytes: %w", id, t.offset, context.Cause(ctx))
+			return stopped()
 		case <-timer.C:
 		}
 	}
@@ -194,6 +197,9 @@ func (d *Downloader) attempt(ctx context.Context, t *transfer) error {
 	if err != nil {
 		return permanent{fmt.Errorf("invalid video URL %s: %w", Redact(t.url), err)}
 	}
+	// Bytes as stored: a transparently decompressed body would not match
+	// the sizes and ranges that resuming relies on.
+	req.Header.Set("Accept-Encoding", "identity")
 	if t.offset > 0 {
 		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", t.offset))
 		if t.etag != "" {

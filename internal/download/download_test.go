@@ -160,6 +160,9 @@ func TestFetch(t *testing.T) {
 				if r.Header.Get("Authorization") != "" {
 					t.Errorf("request %d carries Authorization", i)
 				}
+				if r.Header.Get("Accept-Encoding") != "identity" {
+					t.Errorf("request %d accepts %q: a compressed body breaks resuming", i, r.Header.Get("Accept-Encoding"))
+				}
 			}
 			if extra := leftovers(t, d.Dir, "gen_1.mp4"); len(extra) > 0 {
 				t.Errorf("left behind: %v", extra)
