@@ -320,6 +320,9 @@ func TestEndToEnd(t *testing.T) {
 				if strings.Contains(r.stdout+r.summary, "X-Amz-Signature") {
 					t.Error("the URL's signature reached the log or the summary")
 				}
+				if ua := sim.Stats("gen_ok").UserAgent; ua != "prism-wait/v0.0.0-e2e" {
+					t.Errorf("User-Agent %q, want the stamped version", ua)
+				}
 				if !strings.Contains(r.summary, "| `gen_ok` | completed |") {
 					t.Errorf("summary:\n%s", r.summary)
 				}

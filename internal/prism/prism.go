@@ -113,12 +113,14 @@ var ErrRedirect = errors.New("redirect to another host")
 // Client asks the Prism API for generation statuses. Its zero value is not
 // usable; build it with New.
 type Client struct {
-	base           *url.URL
-	key            string
-	userAgent      string
-	http           *http.Client
-	requests       atomic.Int64
-	RequestTimeout time.Duration // each request's own limit
+	base      *url.URL
+	key       string
+	userAgent string
+	http      *http.Client
+	requests  atomic.Int64
+	// RequestTimeout bounds each request on its own (30s from New); the
+	// caller's context bounds them all.
+	RequestTimeout time.Duration
 }
 
 // New returns a client for the API rooted at base (e.g.
@@ -145,15 +147,12 @@ func New(base *url.URL, key, userAgent string, transport http.RoundTripper) *Cli
 // Requests is the number of requests sent so far.
 func (c *Client) Requests() int64 { return c.requests.Load() }
 
-// URL is where the status of generation id is read.
-func (c *Client) URL(id string) *url.URL { return c.base.JoinPath("generations", id) }
-
 // Get fetches the status of one generation. It returns ctx's error when ctx
 // ends, and an *Error for everything else.
 func (c *Client) Get(ctx context.Context, id string) (Generation, error) {
 	rctx, cancel := context.WithTimeout(ctx, c.RequestTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(rctx, http.MethodGet, c.URL(id).String(), nil)
+	req, err := http.NewRequestWithContext(rctx, http.MethodGet, c.base.JoinPath("generations", id).String(), nil)
 	if err != nil {
 		return Generation{}, &Error{Message: "cannot build request", Err: err}
 	}

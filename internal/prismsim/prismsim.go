@@ -149,6 +149,7 @@ type genState struct {
 	requests   int       // status requests answered
 	first      time.Time // first status request
 	last       time.Time // latest status request
+	userAgent  string    // of the latest status request
 	step       int       // current step
 	stepStart  time.Time
 	stepCount  int       // requests answered by the current step
@@ -171,6 +172,7 @@ type Stats struct {
 	Requests   int       // status requests
 	First      time.Time // time of the first status request
 	Last       time.Time // time of the latest status request
+	UserAgent  string    // of the latest status request
 	Completed  time.Time // when it first answered completed; zero if not yet
 	Transfers  int       // video transfers started
 	VideoAuthz int       // video requests that carried an Authorization header
@@ -181,7 +183,7 @@ func (s *Server) Stats(id string) Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.gen(id)
-	return Stats{Requests: st.requests, First: st.first, Last: st.last, Completed: st.completed, Transfers: st.transfers, VideoAuthz: len(st.authorized)}
+	return Stats{Requests: st.requests, First: st.first, Last: st.last, UserAgent: st.userAgent, Completed: st.completed, Transfers: st.transfers, VideoAuthz: len(st.authorized)}
 }
 
 func (s *Server) gen(id string) *genState {
@@ -234,7 +236,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request, id string) {
 		st.first, st.stepStart = now, now
 	}
 	st.requests++
-	st.last = now
+	st.last, st.userAgent = now, r.UserAgent()
 	// Advance past steps that are over.
 	for st.step < len(lc.Steps)-1 {
 		cur := lc.Steps[st.step]
