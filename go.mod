@@ -1,6 +1,6 @@
 module github.com/prism-wait/prism-wait
 
-go 1.26.8
+go 1.26.0
 
 require (
 	github.com/cenkalti/backoff/v4 v4.3.0
@@ -8,4 +8,4 @@ require (
 	github.com/sethvargo/go-githubactions v1.4.0
 )
 
-require go.yaml.in/yaml/v3 v3.0.6 // indirect
+require go.yaml.in/yaml/v3 v3.0.6
