@@ -187,10 +187,8 @@ func (dl *downloads) result(id string) report.Result {
 // the results JSON on stdout elsewhere.
 func finish(env Env, log *report.Log, run report.Run) int {
 	code := run.ExitCode()
-	for _, r := range run.Results {
-		if p := r.Problem(run.Timeout); p != "" {
-			log.Errorf(r.Title(), "%s", p)
-		}
+	for _, p := range run.Problems() {
+		log.Errorf(p[0], "%s", p[1])
 	}
 	if len(run.Results) > 0 {
 		log.Infof("prism-wait: %s after %s, %d requests; exit code %d", report.Tally(run.Results), run.Elapsed.Round(time.Millisecond), run.Requests, code)

@@ -291,3 +291,16 @@ func TestExpiresAt(t *testing.T) {
 		}
 	}
 }
+
+func TestProblemsPutTheDecisiveFirst(t *testing.T) {
+	t.Parallel()
+	run := sample()
+	run.Results = append(run.Results, Result{Result: wait.Result{ID: "gen_404", Err: &prism.Error{StatusCode: 404}}})
+	var titles []string
+	for _, p := range run.Problems() {
+		titles = append(titles, p[0])
+	}
+	if got := strings.Join(titles, ", "); got != "Prism API refused the request, Generation failed, No verdict in time" {
+		t.Errorf("order: %s", got)
+	}
+}

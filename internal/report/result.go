@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -119,6 +120,21 @@ type Run struct {
 	Requests  int64
 	Timeout   time.Duration
 	Workspace string // reported paths are relative to it
+}
+
+// Problems are the annotations to show: a title and a line with what to
+// do next for each generation that is not a success, the decisive ones
+// (by exit code precedence) first, then in input order.
+func (r Run) Problems() [][2]string {
+	sorted := slices.Clone(r.Results)
+	slices.SortStableFunc(sorted, func(a, b Result) int { return precedence[b.Code()] - precedence[a.Code()] })
+	var out [][2]string
+	for _, res := range sorted {
+		if p := res.Problem(r.Timeout); p != "" {
+			out = append(out, [2]string{res.Title(), p})
+		}
+	}
+	return out
 }
 
 // ExitCode decides the process's exit code from all results.

@@ -162,6 +162,6 @@ func stopped(ctx context.Context, r Result, trouble error) error {
 	case r.Gen.Status != "":
 		return fmt.Errorf("%w while the generation was %q", cause, r.Gen.Status)
 	default:
-		return cause
+		return fmt.Errorf("%w before the API answered", cause)
 	}
 }
