@@ -304,3 +304,18 @@ func TestProblemsPutTheDecisiveFirst(t *testing.T) {
 		t.Errorf("order: %s", got)
 	}
 }
+
+func FuzzExpiresAt(f *testing.F) {
+	f.Add(signed)
+	f.Add("https://x/v?X-Amz-Date=99991231T235959Z&X-Amz-Expires=604800")
+	f.Add("%zz")
+	f.Fuzz(func(t *testing.T, u string) {
+		got := ExpiresAt(u)
+		if got == "" {
+			return
+		}
+		if _, err := time.Parse(time.RFC3339, got); err != nil {
+			t.Fatalf("ExpiresAt(%q) = %q, not RFC 3339", u, got)
+		}
+	})
+}

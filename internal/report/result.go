@@ -266,7 +266,11 @@ func ExpiresAt(videoURL string) string {
 	if err != nil || secs < 0 || secs > 7*24*3600 {
 		return ""
 	}
-	return signed.Add(time.Duration(secs) * time.Second).UTC().Format(time.RFC3339)
+	expires := signed.Add(time.Duration(secs) * time.Second).UTC()
+	if expires.Year() > 9999 {
+		return "" // not expressible in RFC 3339, and not a real signature anyway
+	}
+	return expires.Format(time.RFC3339)
 }
 
 func opt(s string) *string {
