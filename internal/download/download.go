@@ -53,13 +53,17 @@ type Downloader struct {
 	// a root container leaves files the runner's user can clean.
 	Owner *Owner
 
-	Logf          func(format string, args ...any) // progress and completion lines
-	MaxAttempts   int                              // failed attempts in a row, without progress (6)
-	MaxRefreshes  int                              // new URLs after 403 from storage (3)
-	RetryBase     time.Duration                    // first backoff step (500ms)
-	StallTimeout  time.Duration                    // abandon an attempt after no byte for this long (30s)
-	ProgressEvery time.Duration                    // at most one progress line per period (10s)
+	Logf         func(format string, args ...any) // progress and completion lines
+	RetryBase    time.Duration                    // first backoff step (500ms)
+	StallTimeout time.Duration                    // abandon an attempt after no byte for this long (30s)
 }
+
+// Limits of one download.
+const (
+	maxFailures   = 6                // failed attempts in a row, without progress
+	maxRefreshes  = 3                // fresh URLs after 403s from storage
+	progressEvery = 10 * time.Second // at most one progress line per period
+)
 
 // Error is a download that failed for a reason other than ctx ending.
 type Error struct {
@@ -146,7 +150,7 @@ func (d *Downloader) Fetch(ctx context.Context, id, rawURL string, refresh Refre
 		case errors.As(err, &p):
 			return fail(err)
 		case errors.Is(err, errExpired):
-			if refreshes++; refreshes > or(d.MaxRefreshes, 3) {
+			if refreshes++; refreshes > maxRefreshes {
 				return fail(fmt.Errorf("%w, even after %d fresh URLs", err, refreshes-1))
 			}
 			d.logf("%s: %v; asking the API for a fresh URL", id, err)
@@ -164,7 +168,7 @@ func (d *Downloader) Fetch(ctx context.Context, id, rawURL string, refresh Refre
 			failures = 0
 			b.Reset()
 		}
-		if failures++; failures >= or(d.MaxAttempts, 6) {
+		if failures++; failures >= maxFailures {
 			return fail(err)
 		}
 		delay := b.NextBackOff()
@@ -298,7 +302,7 @@ func (t *transfer) restartf(format string, a ...any) error {
 
 // progress appends to the file, feeds the stall watchdog, starts the
 // disk writeback as it goes, and logs progress at most every
-// ProgressEvery.
+// progressEvery.
 type progress struct {
 	d        *Downloader
 	t        *transfer
@@ -378,7 +382,7 @@ func (p *progress) advance() {
 		startWriteback(p.t.file, p.synced, p.t.offset-p.synced)
 		p.synced = p.t.offset
 	}
-	if now := time.Now(); now.Sub(p.last) >= or(p.d.ProgressEvery, 10*time.Second) {
+	if now := time.Now(); now.Sub(p.last) >= progressEvery {
 		rate := float64(p.t.offset-p.lastOff) / now.Sub(p.last).Seconds()
 		of := ""
 		if p.t.total >= 0 {

@@ -174,7 +174,6 @@ type Stats struct {
 	Last       time.Time // time of the latest status request
 	UserAgent  string    // of the latest status request
 	Completed  time.Time // when it first answered completed; zero if not yet
-	Transfers  int       // video transfers started
 	VideoAuthz int       // video requests that carried an Authorization header
 }
 
@@ -183,7 +182,7 @@ func (s *Server) Stats(id string) Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.gen(id)
-	return Stats{Requests: st.requests, First: st.first, Last: st.last, UserAgent: st.userAgent, Completed: st.completed, Transfers: st.transfers, VideoAuthz: len(st.authorized)}
+	return Stats{Requests: st.requests, First: st.first, Last: st.last, UserAgent: st.userAgent, Completed: st.completed, VideoAuthz: len(st.authorized)}
 }
 
 func (s *Server) gen(id string) *genState {
