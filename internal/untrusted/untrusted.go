@@ -1,0 +1,97 @@
+// Package untrusted is the one place where text from the network (API
+// fields and messages, storage headers, Go error text that quotes them)
+// is made safe to print or write: on one line, without control
+// characters, without the API key or URL query strings (presigned URLs'
+// signatures), unable to form a workflow command, valid UTF-8, and
+// bounded. Every printer in the program (the log, annotations, outputs,
+// results, summary) passes its text through a Scrubber.
+//
+// The runner's command syntax is in RUNNER.md (steering repo): "::cmd::"
+// at the start of a line (after leading spaces), and the legacy "##[cmd]"
+// anywhere in a line.
+package untrusted
+
+import (
+	"regexp"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Redacted stands where a secret or a URL's query was.
+const Redacted = "***"
+
+// CutMarker ends text that was clipped.
+const CutMarker = "…[cut]"
+
+// Scrubber cleans text for printing. Its zero value redacts no particular
+// secret, but still anything shaped like a Prism key.
+type Scrubber struct {
+	secrets []string
+}
+
+// New returns a Scrubber that also redacts each non-empty secret.
+func New(secrets ...string) Scrubber {
+	var s Scrubber
+	for _, v := range secrets {
+		if v != "" {
+			s.secrets = append(s.secrets, v)
+		}
+	}
+	return s
+}
+
+var (
+	// keyShape is any Prism key, not only the one in use: an API that
+	// echoes a key echoes it whole.
+	keyShape = regexp.MustCompile(`prism_sk_[A-Za-z0-9_\-]*`)
+	// urlQuery is the query (and fragment) of anything URL-shaped.
+	urlQuery = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.\-]*://[^\s?#"'<>]*)[?#][^\s"'<>]*`)
+	// amzParam catches signature parameters outside a whole URL.
+	amzParam = regexp.MustCompile(`(?i)(X-Amz-(?:Signature|Credential|Security-Token)=)[^\s&"'<>]*`)
+)
+
+// Line returns s on one line and safe to print anywhere, at most n bytes
+// long (n < len(CutMarker) is taken as len(CutMarker)).
+func (sc Scrubber) Line(s string, n int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+			return ' '
+		}
+		return r
+	}, s)
+	// Secrets first, before anything can be clipped or split.
+	for _, v := range sc.secrets {
+		s = strings.ReplaceAll(s, v, Redacted)
+	}
+	s = keyShape.ReplaceAllString(s, Redacted)
+	s = urlQuery.ReplaceAllString(s, "${1}?"+Redacted)
+	s = amzParam.ReplaceAllString(s, "${1}"+Redacted)
+	return Clip(Neutralize(s), n)
+}
+
+// Neutralize breaks up workflow commands in one line of text: "##[" is
+// honoured anywhere in a line, "::" at its start (after spaces). The
+// result keeps its meaning for a reader.
+func Neutralize(s string) string {
+	s = strings.ReplaceAll(s, "##[", "## [")
+	if t := strings.TrimLeftFunc(s, unicode.IsSpace); strings.HasPrefix(t, "::") {
+		s = s[:len(s)-len(t)] + ": :" + t[2:]
+	}
+	return s
+}
+
+// Clip bounds s to n bytes without cutting a UTF-8 character, ending it
+// with CutMarker when anything was cut. It is the one clipping function
+// of the program.
+func Clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	n = max(n-len(CutMarker), 0)
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + CutMarker
+}

@@ -1,0 +1,95 @@
+package untrusted
+
+import (
+	"strings"
+	"testing"
+	"unicode"
+	"unicode/utf8"
+)
+
+const key = "prism_sk_live_0123456789abcdef"
+
+func TestLine(t *testing.T) {
+	t.Parallel()
+	sc := New(key, "")
+	for _, tc := range []struct{ in, want string }{
+		{"plain text", "plain text"},
+		{"render failed ##[set-output name=injected;]x ##[error]fake", "render failed ## [set-output name=injected;]x ## [error]fake"},
+		{"###[x", "### [x"},
+		{"::stop-commands::tok", ": :stop-commands::tok"},
+		{"  ::error::x", "  : :error::x"},
+		{"a\n::error::x", "a ::error::x"},
+		{"esc\x1b[31mred\x00nul\u0085c1\u2028ls", "esc [31mred nul c1 ls"},
+		{"key " + key + " again" + key, "key *** again***"},
+		{"other prism_sk_abc-DEF_1 key", "other *** key"},
+		{`Get "https://s3.example/v.mp4?X-Amz-Signature=abc&b=1": bad`, `Get "https://s3.example/v.mp4?***": bad`},
+		{"see http://h/p#frag and ftp://x/y?z", "see http://h/p?*** and ftp://x/y?***"},
+		{"X-Amz-Signature=deadbeef&X-Amz-Credential=AK/1", "X-Amz-Signature=***&X-Amz-Credential=***"},
+		{"bad \xff utf8", "bad \uFFFD utf8"},
+	} {
+		if got := sc.Line(tc.in, 1000); got != tc.want {
+			t.Errorf("Line(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestKeyRedactedBeforeClipping(t *testing.T) {
+	t.Parallel()
+	got := New(key).Line(strings.Repeat("x", 20)+key, 30)
+	if strings.Contains(got, key[:12]) {
+		t.Errorf("a prefix of the key survived clipping: %q", got)
+	}
+}
+
+func TestClip(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"short", 10, "short"},
+		{"exactly10!", 10, "exactly10!"},
+		{"0123456789abcdef", 12, "0123" + CutMarker},
+		{"éééééé", 11, "é" + CutMarker}, // 2-byte runes: never half of one
+		{"abcdef", 2, CutMarker},
+	} {
+		got := Clip(tc.in, tc.n)
+		if got != tc.want {
+			t.Errorf("Clip(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
+		}
+		if !utf8.ValidString(got) {
+			t.Errorf("Clip(%q, %d) is not valid UTF-8", tc.in, tc.n)
+		}
+	}
+}
+
+func FuzzLine(f *testing.F) {
+	for _, s := range []string{"##[error]x", "::add-mask::y", key, "\x1b\x00\r\n", "https://a/b?X-Amz-Signature=s", "ééé##[", " ::x", "#\u2028#[", "prism_sk_"} {
+		f.Add(s, 40)
+	}
+	sc := New(key)
+	f.Fuzz(func(t *testing.T, s string, n int) {
+		n = max(n%4096, 0)
+		got := sc.Line(s, n)
+		switch {
+		case strings.Contains(got, "##["):
+			t.Fatalf("legacy command in %q", got)
+		case strings.HasPrefix(strings.TrimLeftFunc(got, unicode.IsSpace), "::"):
+			t.Fatalf("command at line start in %q", got)
+		case strings.Contains(got, key), strings.Contains(got, "prism_sk_") && !strings.Contains(s, "prism_sk_"):
+			t.Fatalf("key in %q", got)
+		case strings.Contains(got, "X-Amz-Signature=") && !strings.Contains(got, "X-Amz-Signature=***"):
+			t.Fatalf("signature in %q", got)
+		case !utf8.ValidString(got):
+			t.Fatalf("invalid UTF-8 %q", got)
+		case len(got) > max(n, len(CutMarker)):
+			t.Fatalf("%d bytes, bound %d", len(got), n)
+		}
+		for _, r := range got {
+			if unicode.IsControl(r) {
+				t.Fatalf("control %U in %q", r, got)
+			}
+		}
+	})
+}
