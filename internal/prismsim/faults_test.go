@@ -2,11 +2,13 @@ package prismsim
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestStepURLOverrides(t *testing.T) {
@@ -121,6 +123,15 @@ func TestSlowHeaders(t *testing.T) {
 	t.Parallel()
 	s, base := start(t, `{"generations": {"gen_1": {"steps": [{"status": "completed"}], "video": {"faults": ["slow_headers"]}}}}`)
 	u := videoURL(t, base, "gen_1")
+	// Until the client gives up: its deadline, not a closed connection,
+	// must end the request.
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if resp, err := http.DefaultClient.Do(req); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("slow_headers: %v %v, want the client's deadline", resp, err)
+	}
+	// Or until the server closes, without an answer.
 	done := make(chan error, 1)
 	go func() {
 		resp, _, err := fetchVideo(t, u)
