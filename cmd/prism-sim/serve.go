@@ -29,7 +29,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	sim := prismsim.New(scenario)
 	srv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(stdout, "prism-sim: serving the Prism API at http://%s/api\nprism-sim: generations: %s\nprism-sim: templates: %s\nprism-sim: any key prism_sk_… is accepted (%s answers 401, %s 403)\n",
-		ln.Addr(), strings.Join(slices.Sorted(maps.Keys(scenario.Generations)), ", "), orNone(slices.Sorted(maps.Keys(scenario.Templates))),
+		ln.Addr(), orNone(slices.Sorted(maps.Keys(scenario.Generations))), orNone(slices.Sorted(maps.Keys(scenario.Templates))),
 		prismsim.KeyRevoked, prismsim.KeyNoScope)
 	if n := scenario.RateLimit.PerSecond; n > 0 {
 		fmt.Fprintf(stdout, "prism-sim: rate limit: %d requests per second per key\n", n)
