@@ -45,8 +45,10 @@ type Scenario struct {
 	// Templates answer POST /api/templates/{id}/generate, by template ID;
 	// any other template ID answers 404.
 	Templates map[string]Template `json:"templates,omitempty"`
-	// Prompt answers POST /api/generations; DefaultPrompt when nil, so that
-	// every scenario can rehearse a prompt submission.
+	// Prompt answers POST /api/generations. When nil, every POST succeeds,
+	// charges 10 credits a video, estimates no latency, and its generations
+	// go "generating" for 2s then "completed": every scenario can rehearse
+	// a prompt submission.
 	Prompt *SubmitConfig `json:"prompt,omitempty"`
 	// RateLimit limits every /api request per key; no limit when zero.
 	RateLimit RateLimit `json:"rate_limit,omitzero"`
