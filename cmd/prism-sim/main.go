@@ -1,9 +1,10 @@
 // Command prism-sim is a local fake of the Prism API.
 //
-//	prism-sim serve [--addr 127.0.0.1:8787] [--scenarios FILE]
+//	prism-sim serve [--addr 127.0.0.1:8787] [--scenarios FILE] [--rate-limit N]
 //	prism-sim demo
 //
-// serve answers like the Prism API from scripted lifecycles, for
+// serve answers like the Prism API from scripted lifecycles and
+// submissions, with an optional per-key rate limit, for
 // rehearsing a workflow without a Prism account. demo starts it on a free
 // port and runs prism-wait against it, showing what a GitHub log, the step
 // outputs and the step summary would show.
@@ -27,7 +28,7 @@ func main() {
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: prism-sim serve [--addr 127.0.0.1:8787] [--scenarios FILE] | prism-sim demo")
+		fmt.Fprintln(stderr, "usage: prism-sim serve [--addr 127.0.0.1:8787] [--scenarios FILE] [--rate-limit N] | prism-sim demo")
 		return 2
 	}
 	switch args[0] {

@@ -38,7 +38,7 @@ func TestDemo(t *testing.T) {
 func TestServe(t *testing.T) {
 	t.Parallel()
 	file := filepath.Join(t.TempDir(), "s.json")
-	os.WriteFile(file, []byte(`{"generations": {"gen_x": {"steps": [{"status": "generating"}]}}}`), 0o644)
+	os.WriteFile(file, []byte(`{"generations": {"gen_x": {"steps": [{"status": "generating"}]}}, "templates": {"tpl_x": {}}}`), 0o644)
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan int)
@@ -63,6 +63,18 @@ func TestServe(t *testing.T) {
 	if !strings.Contains(string(body), `"status":"generating"`) {
 		t.Errorf("body %s", body)
 	}
+	req, _ = http.NewRequest(http.MethodPost, base+"/templates/tpl_x/generate", strings.NewReader(`{"variables": {}}`))
+	req.Header.Set("Authorization", "Bearer prism_sk_x")
+	req.Header.Set("Content-Type", "application/json")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `"generation_id":"gen_tpl_x_1"`) {
+		t.Errorf("submit: %s", body)
+	}
 	cancel()
 	select {
 	case code := <-done:
@@ -82,5 +94,41 @@ func TestUsage(t *testing.T) {
 	}
 	if code := run(context.Background(), []string{"serve", "--scenarios", "/does/not/exist"}, io.Discard, &stderr); code != 2 {
 		t.Errorf("missing scenario file: exit %d", code)
+	}
+}
+
+func TestServeConfig(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	limited := filepath.Join(dir, "limited.json")
+	os.WriteFile(limited, []byte(`{"generations": {}, "rate_limit": {"per_second": 7}}`), 0o644)
+	bad := filepath.Join(dir, "bad.json")
+	os.WriteFile(bad, []byte(`{"generations": {}, "rate_limit": {"per_second": -7}}`), 0o644)
+	for _, tc := range []struct {
+		name      string
+		args      []string
+		code      int
+		perSecond int
+		addr      string
+	}{
+		{"defaults", nil, 0, 0, "127.0.0.1:8787"},
+		{"flag", []string{"--rate-limit", "3", "--addr", ":9"}, 0, 3, ":9"},
+		{"the file's limit", []string{"--scenarios", limited}, 0, 7, "127.0.0.1:8787"},
+		{"the flag overrides the file", []string{"--scenarios", limited, "--rate-limit", "2"}, 0, 2, "127.0.0.1:8787"},
+		{"0 lifts the file's limit", []string{"--scenarios", limited, "--rate-limit", "0"}, 0, 0, "127.0.0.1:8787"},
+		{"negative", []string{"--rate-limit", "-1"}, 2, 0, ""},
+		{"not a number", []string{"--rate-limit", "fast"}, 2, 0, ""},
+		{"an invalid file", []string{"--scenarios", bad}, 2, 0, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			addr, sc, code := serveConfig(tc.args, io.Discard)
+			if code != tc.code || sc.RateLimit.PerSecond != tc.perSecond || addr != tc.addr {
+				t.Errorf("got %q, %d per second, exit %d; want %q, %d, %d", addr, sc.RateLimit.PerSecond, code, tc.addr, tc.perSecond, tc.code)
+			}
+			if tc.code == 0 && len(tc.args) == 0 && len(sc.Templates) == 0 {
+				t.Error("the built-in scenario has no templates")
+			}
+		})
 	}
 }

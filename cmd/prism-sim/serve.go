@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"slices"
@@ -16,35 +17,23 @@ import (
 )
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("prism-sim serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	addr := fs.String("addr", "127.0.0.1:8787", "address to listen on")
-	file := fs.String("scenarios", "", "scenario file (JSON); the built-in one when empty")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	addr, scenario, code := serveConfig(args, stderr)
+	if code != 0 {
+		return code
 	}
-	scenario := prismsim.Default()
-	if *file != "" {
-		var err error
-		if scenario, err = prismsim.LoadScenario(*file); err != nil {
-			fmt.Fprintf(stderr, "prism-sim: %v\n", err)
-			return 2
-		}
-	}
-	ln, err := net.Listen("tcp", *addr)
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		fmt.Fprintf(stderr, "prism-sim: %v\n", err)
 		return 1
 	}
 	sim := prismsim.New(scenario)
 	srv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
-	ids := make([]string, 0, len(scenario.Generations))
-	for id := range scenario.Generations {
-		ids = append(ids, id)
+	fmt.Fprintf(stdout, "prism-sim: serving the Prism API at http://%s/api\nprism-sim: generations: %s\nprism-sim: templates: %s\nprism-sim: any key prism_sk_… is accepted (%s answers 401, %s 403)\n",
+		ln.Addr(), orNone(slices.Sorted(maps.Keys(scenario.Generations))), orNone(slices.Sorted(maps.Keys(scenario.Templates))),
+		prismsim.KeyRevoked, prismsim.KeyNoScope)
+	if n := scenario.RateLimit.PerSecond; n > 0 {
+		fmt.Fprintf(stdout, "prism-sim: rate limit: %d requests per second per key\n", n)
 	}
-	slices.Sort(ids)
-	fmt.Fprintf(stdout, "prism-sim: serving the Prism API at http://%s/api\nprism-sim: generations: %s\nprism-sim: any key prism_sk_… is accepted (%s answers 401, %s 403)\n",
-		ln.Addr(), strings.Join(ids, ", "), prismsim.KeyRevoked, prismsim.KeyNoScope)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -61,4 +50,43 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "prism-sim: %v\n", err)
 	}
 	return 0
+}
+
+// serveConfig reads serve's flags and its scenario; code is non-zero
+// when they are wrong. --rate-limit, when given, overrides the file's
+// rate_limit, so that one file serves rehearsals with and without limits.
+func serveConfig(args []string, stderr io.Writer) (addr string, scenario prismsim.Scenario, code int) {
+	fs := flag.NewFlagSet("prism-sim serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&addr, "addr", "127.0.0.1:8787", "address to listen on")
+	file := fs.String("scenarios", "", "scenario file (JSON); the built-in one when empty")
+	rate := fs.Int("rate-limit", 0, "requests per second per API key, 0 for none; overrides the file's rate_limit")
+	if err := fs.Parse(args); err != nil {
+		return "", prismsim.Scenario{}, 2
+	}
+	if *rate < 0 {
+		fmt.Fprintf(stderr, "prism-sim serve: --rate-limit is %d, want 0 (no limit) or more\n", *rate)
+		return "", prismsim.Scenario{}, 2
+	}
+	scenario = prismsim.Default()
+	if *file != "" {
+		var err error
+		if scenario, err = prismsim.LoadScenario(*file); err != nil {
+			fmt.Fprintf(stderr, "prism-sim: %v\n", err)
+			return "", prismsim.Scenario{}, 2
+		}
+	}
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "rate-limit" {
+			scenario.RateLimit.PerSecond = *rate
+		}
+	})
+	return addr, scenario, 0
+}
+
+func orNone(list []string) string {
+	if len(list) == 0 {
+		return "none"
+	}
+	return strings.Join(list, ", ")
 }

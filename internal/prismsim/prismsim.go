@@ -1,12 +1,15 @@
 // Package prismsim is a fake Prism API for tests, the demo and rehearsals:
-// an http.Handler that answers GET /api/generations/{id} as the real API
-// does (same JSON, same error bodies, the key checked) and serves the
-// videos behind expiring, signed URLs, like S3 presigned URLs.
+// an http.Handler that answers GET /api/generations/{id} and both generate
+// endpoints (POST /api/templates/{id}/generate, POST /api/generations) as
+// the real API does (same JSON, same error bodies, the key checked) and
+// serves the videos behind expiring, signed URLs, like S3 presigned URLs.
 //
 // Each generation follows a scripted lifecycle: a list of steps, each
 // answering for some time or some number of requests, the last one for
 // ever. See Step for what a step can do, and scenarios/default.json for
-// the lifecycles the demo and `prism-sim serve` start with.
+// the lifecycles the demo and `prism-sim serve` start with. Submissions
+// follow a script of the same kind (see SubmitStep), and generations they
+// create follow their template's lifecycle.
 package prismsim
 
 import (
@@ -22,6 +25,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -38,6 +42,16 @@ const (
 // Scenario is a set of scripted generations, as read from a JSON file.
 type Scenario struct {
 	Generations map[string]Lifecycle `json:"generations"`
+	// Templates answer POST /api/templates/{id}/generate, by template ID;
+	// any other template ID answers 404.
+	Templates map[string]Template `json:"templates,omitempty"`
+	// Prompt answers POST /api/generations. When nil, every POST succeeds,
+	// charges 10 credits a video, estimates no latency, and its generations
+	// go "generating" for 2s then "completed": every scenario can rehearse
+	// a prompt submission.
+	Prompt *SubmitConfig `json:"prompt,omitempty"`
+	// RateLimit limits every /api request per key; no limit when zero.
+	RateLimit RateLimit `json:"rate_limit,omitzero"`
 }
 
 // Lifecycle is one generation's script.
@@ -51,9 +65,14 @@ type Lifecycle struct {
 // with a fault (HTTP, Fault). It lasts For, or Times requests, whichever
 // is given (one request when neither is); the last step lasts for ever.
 type Step struct {
-	Status     string   `json:"status,omitempty"`      // generating, completed, failed, or any other
-	Error      string   `json:"error,omitempty"`       // failure reason, with status failed
-	NoVideo    bool     `json:"no_video,omitempty"`    // completed, but without video_url
+	Status  string `json:"status,omitempty"`   // generating, completed, failed, or any other
+	Error   string `json:"error,omitempty"`    // failure reason, with status failed
+	NoVideo bool   `json:"no_video,omitempty"` // completed, but without video_url
+	// VideoURL and ShareURL, with completed, are answered verbatim instead
+	// of a signed URL and the share page, even when empty: they test how a
+	// client treats a hostile or broken URL (" \t ", "javascript:alert(1)").
+	VideoURL   *string  `json:"video_url,omitempty"`
+	ShareURL   *string  `json:"share_url,omitempty"`
 	HTTP       int      `json:"http,omitempty"`        // answer with this HTTP error instead
 	RetryAfter string   `json:"retry_after,omitempty"` // Retry-After header, with HTTP
 	Fault      string   `json:"fault,omitempty"`       // "cut" (close the connection), "hang", "garbage" (200, not JSON)
@@ -71,8 +90,23 @@ type Video struct {
 	// signs the first URL handed out already expired; "etag_change" serves
 	// a new version after the first transfer; "missing" answers 404;
 	// "stall" sends half of the file, then nothing more.
+	//
+	// Faults that no download can survive, for soak tests: "short_always"
+	// sends half of what each response's Content-Length declares, then
+	// closes, and answers a Range request starting in the file's last
+	// quarter with an impossible Content-Range; "etag_always" serves a new
+	// version (ETag and bytes) on every transfer, so no resume matches;
+	// "slow_headers" never sends the headers; "endless" answers 200 with no
+	// Content-Length and a body that never ends.
 	Faults []string `json:"faults,omitempty"`
 }
+
+// videoFaults are the names Video.Faults accepts.
+var videoFaults = []string{"cut_first", "cut_always", "no_range", "expired_first", "etag_change", "missing", "stall",
+	"short_always", "etag_always", "slow_headers", "endless"}
+
+// stepFaults are the names Step.Fault accepts.
+var stepFaults = []string{"cut", "hang", "garbage"}
 
 // Duration is a time.Duration written as "1.5s" in JSON.
 type Duration time.Duration
@@ -112,17 +146,83 @@ func ParseScenario(b []byte) (Scenario, error) {
 	if err := dec.Decode(&s); err != nil {
 		return Scenario{}, fmt.Errorf("invalid scenario: %w", err)
 	}
-	for id, lc := range s.Generations {
-		if len(lc.Steps) == 0 {
-			return Scenario{}, fmt.Errorf("invalid scenario: generation %q has no steps", id)
-		}
-		for i, st := range lc.Steps {
-			if (st.Status == "") == (st.HTTP == 0 && st.Fault == "") {
-				return Scenario{}, fmt.Errorf("invalid scenario: %s step %d needs either a status or an http/fault", id, i+1)
-			}
-		}
+	if err := s.validate(); err != nil {
+		return Scenario{}, fmt.Errorf("invalid scenario: %w", err)
 	}
 	return s, nil
+}
+
+// validate reports every mistake at once, so that a scenario file is
+// fixed in one go.
+func (s Scenario) validate() error {
+	var errs []error
+	for _, id := range sortedKeys(s.Generations) {
+		lc := s.Generations[id]
+		if len(lc.Steps) == 0 {
+			errs = append(errs, fmt.Errorf("generation %q has no steps", id))
+		}
+		errs = append(errs, lc.validate(id))
+	}
+	for _, id := range sortedKeys(s.Templates) {
+		t := s.Templates[id]
+		name := fmt.Sprintf("template %q", id)
+		if id == "" || strings.Contains(id, "/") {
+			errs = append(errs, fmt.Errorf("%s: a template ID is one non-empty path segment", name))
+		}
+		if t.Videos < 0 {
+			errs = append(errs, fmt.Errorf("%s: videos is %d, want 1 or more (1 when omitted)", name, t.Videos))
+		}
+		for _, v := range t.Variables {
+			if v == "" {
+				errs = append(errs, fmt.Errorf("%s: a variable name is empty", name))
+			}
+		}
+		errs = append(errs, t.SubmitConfig.validate(name))
+	}
+	if s.Prompt != nil {
+		errs = append(errs, s.Prompt.validate("prompt"))
+	}
+	if s.RateLimit.PerSecond < 0 {
+		errs = append(errs, fmt.Errorf("rate_limit: per_second is %d, want 0 (no limit) or more", s.RateLimit.PerSecond))
+	}
+	return errors.Join(errs...)
+}
+
+func (lc Lifecycle) validate(name string) error {
+	var errs []error
+	for i, st := range lc.Steps {
+		where := fmt.Sprintf("%s step %d", name, i+1)
+		if (st.Status == "") == (st.HTTP == 0 && st.Fault == "") {
+			errs = append(errs, fmt.Errorf("%s needs either a status or an http/fault", where))
+		}
+		if st.Fault != "" && !slices.Contains(stepFaults, st.Fault) {
+			errs = append(errs, fmt.Errorf("%s: unknown fault %q, valid faults are %q", where, st.Fault, stepFaults))
+		}
+		if (st.VideoURL != nil || st.ShareURL != nil) && st.Status != "completed" {
+			errs = append(errs, fmt.Errorf("%s: video_url and share_url go with status completed", where))
+		}
+		if st.VideoURL != nil && st.NoVideo {
+			errs = append(errs, fmt.Errorf("%s: video_url and no_video contradict each other", where))
+		}
+		if st.Times < 0 || st.For < 0 {
+			errs = append(errs, fmt.Errorf("%s: times and for cannot be negative", where))
+		}
+	}
+	for _, f := range lc.Video.Faults {
+		if !slices.Contains(videoFaults, f) {
+			errs = append(errs, fmt.Errorf("%s: unknown video fault %q, valid faults are %q", name, f, videoFaults))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 // LoadScenario reads a scenario file.
@@ -139,10 +239,16 @@ type Server struct {
 	scenario Scenario
 	secret   []byte
 	now      func() time.Time
-	mu       sync.Mutex
-	state    map[string]*genState
 	closing  chan struct{}
 	once     sync.Once
+
+	mu      sync.Mutex
+	state   map[string]*genState
+	created map[string]Lifecycle    // generations created by submissions
+	nextID  int                     // of the latest created generation
+	submits map[string]*submitState // by request path
+	buckets map[string]*bucket      // rate-limit budgets, by Authorization header
+	api     APIStats
 }
 
 type genState struct {
@@ -150,6 +256,7 @@ type genState struct {
 	first      time.Time // first status request
 	last       time.Time // latest status request
 	userAgent  string    // of the latest status request
+	created    time.Time // when a submission created it; zero for scenario generations
 	step       int       // current step
 	stepStart  time.Time
 	stepCount  int       // requests answered by the current step
@@ -159,13 +266,36 @@ type genState struct {
 	authorized []string  // Authorization headers seen on video requests
 }
 
+// Option changes how New builds a Server.
+type Option func(*Server)
+
+// WithClock makes the server read the time from now instead of time.Now,
+// so that tests drive lifecycles, URL expiry and the rate limit without
+// sleeping.
+func WithClock(now func() time.Time) Option { return func(s *Server) { s.now = now } }
+
 // New returns a simulator playing scenario.
-func New(scenario Scenario) *Server {
-	return &Server{scenario: scenario, secret: []byte("prism-sim"), now: time.Now, state: map[string]*genState{}, closing: make(chan struct{})}
+func New(scenario Scenario, opts ...Option) *Server {
+	s := &Server{
+		scenario: scenario, secret: []byte("prism-sim"), now: time.Now, closing: make(chan struct{}),
+		state: map[string]*genState{}, created: map[string]Lifecycle{}, submits: map[string]*submitState{}, buckets: map[string]*bucket{},
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 // Close releases hanging requests, so that an http.Server can shut down.
 func (s *Server) Close() { s.once.Do(func() { close(s.closing) }) }
+
+// wait blocks until r's client goes away or the server closes.
+func (s *Server) wait(r *http.Request) {
+	select {
+	case <-r.Context().Done():
+	case <-s.closing:
+	}
+}
 
 // Stats is what the simulator saw of one generation.
 type Stats struct {
@@ -194,14 +324,38 @@ func (s *Server) gen(id string) *genState {
 	return st
 }
 
+// lifecycle finds generation id's script, in the scenario or among the
+// generations submissions created. Call it with s.mu held.
+func (s *Server) lifecycle(id string) (Lifecycle, bool) {
+	if lc, ok := s.scenario.Generations[id]; ok {
+		return lc, true
+	}
+	lc, ok := s.created[id]
+	return lc, ok
+}
+
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if isSubmit(r) {
+		// Counted before the rate limit: a test may check that a client
+		// never repeated a POST, even one the limit refused.
+		s.mu.Lock()
+		s.submit(r.URL.Path).posts++
+		s.mu.Unlock()
+	}
+	if strings.HasPrefix(r.URL.Path, "/api/") && !s.allow(w, r) {
+		return
+	}
 	switch {
 	case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/api/generations/"):
 		s.status(w, r, strings.TrimPrefix(r.URL.Path, "/api/generations/"))
+	case r.Method == http.MethodPost && r.URL.Path == "/api/generations":
+		s.submitPrompt(w, r)
+	case r.Method == http.MethodPost && isTemplateGenerate(r.URL.Path):
+		s.submitTemplate(w, r)
 	case (r.Method == http.MethodGet || r.Method == http.MethodHead) && strings.HasPrefix(r.URL.Path, "/videos/"):
 		s.video(w, r, strings.TrimPrefix(r.URL.Path, "/videos/"))
 	default:
-		apiError(w, http.StatusNotFound, "not_found", "No such endpoint; the simulator serves GET /api/generations/:id")
+		apiError(w, http.StatusNotFound, "not_found", "No such endpoint; the simulator serves GET /api/generations/:id, POST /api/generations and POST /api/templates/:id/generate")
 	}
 }
 
@@ -211,28 +365,42 @@ func apiError(w http.ResponseWriter, code int, errCode, msg string) {
 	json.NewEncoder(w).Encode(map[string]string{"error": errCode, "message": msg})
 }
 
-// status answers GET /api/generations/{id} from the generation's script.
-func (s *Server) status(w http.ResponseWriter, r *http.Request, id string) {
+// authorize answers 401 or 403 as the API does for r's key, and reports
+// whether the key may go on.
+func authorize(w http.ResponseWriter, r *http.Request) bool {
 	key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	switch {
 	case !ok || !strings.HasPrefix(key, "prism_sk_") || key == KeyRevoked:
 		apiError(w, http.StatusUnauthorized, "unauthorized", "Invalid or missing API key")
-		return
+		return false
 	case key == KeyNoScope:
 		apiError(w, http.StatusForbidden, "forbidden", "API key lacks the templates:read scope")
+		return false
+	}
+	return true
+}
+
+// status answers GET /api/generations/{id} from the generation's script.
+func (s *Server) status(w http.ResponseWriter, r *http.Request, id string) {
+	if !authorize(w, r) {
 		return
 	}
-	lc, ok := s.scenario.Generations[id]
+	now := s.now()
+	s.mu.Lock()
+	lc, ok := s.lifecycle(id)
 	if !ok {
+		s.mu.Unlock()
 		apiError(w, http.StatusNotFound, "not_found", "Generation not found")
 		return
 	}
-
-	now := s.now()
-	s.mu.Lock()
 	st := s.gen(id)
 	if st.requests == 0 {
-		st.first, st.stepStart = now, now
+		st.first = now
+		if st.created.IsZero() {
+			// A scenario generation starts when it is first asked about;
+			// a submitted one started when it was created.
+			st.stepStart = now
+		}
 	}
 	st.requests++
 	st.last, st.userAgent = now, r.UserAgent()
@@ -260,22 +428,19 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request, id string) {
 		if st.completed.IsZero() {
 			st.completed = st.stepStart
 		}
-		if !step.NoVideo {
+		if !step.NoVideo && step.VideoURL == nil {
 			st.urls++
 			videoURL = s.sign(r, id, lc.Video, st.urls == 1 && has(lc.Video.Faults, "expired_first"))
 		}
 	}
-	completed, first := st.completed, st.first
+	completed, createdAt := st.completed, or(st.created, st.first)
 	s.mu.Unlock()
 
 	switch {
 	case step.Fault == "cut":
 		panic(http.ErrAbortHandler) // closes the connection without an answer
 	case step.Fault == "hang":
-		select {
-		case <-r.Context().Done():
-		case <-s.closing:
-		}
+		s.wait(r)
 		return
 	case step.Fault == "garbage":
 		w.Header().Set("Content-Type", "text/html")
@@ -292,7 +457,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request, id string) {
 
 	body := map[string]any{
 		"id": id, "status": step.Status, "template_id": nil, "video_url": nil, "share_url": nil,
-		"created_at": first.UTC().Format(time.RFC3339), "completed_at": nil, "error": nil,
+		"created_at": createdAt.UTC().Format(time.RFC3339), "completed_at": nil, "error": nil,
 	}
 	if lc.TemplateID != "" {
 		body["template_id"] = lc.TemplateID
@@ -301,8 +466,14 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request, id string) {
 	case "completed":
 		body["completed_at"] = completed.UTC().Format(time.RFC3339)
 		body["share_url"] = "https://prismvideos.com/share/" + id
+		if step.ShareURL != nil {
+			body["share_url"] = *step.ShareURL
+		}
 		if videoURL != "" {
 			body["video_url"] = videoURL
+		}
+		if step.VideoURL != nil {
+			body["video_url"] = *step.VideoURL
 		}
 	case "failed":
 		body["error"] = step.Error
@@ -340,7 +511,9 @@ func (s *Server) signature(id, date, expires string) string {
 // video serves /videos/{id}.mp4 like S3 serves a presigned GET.
 func (s *Server) video(w http.ResponseWriter, r *http.Request, name string) {
 	id := strings.TrimSuffix(name, ".mp4")
-	lc, ok := s.scenario.Generations[id]
+	s.mu.Lock()
+	lc, ok := s.lifecycle(id)
+	s.mu.Unlock()
 	q := r.URL.Query()
 	signed, err := time.Parse("20060102T150405Z", q.Get("X-Amz-Date"))
 	expires, err2 := strconv.ParseInt(q.Get("X-Amz-Expires"), 10, 64)
@@ -361,6 +534,9 @@ func (s *Server) video(w http.ResponseWriter, r *http.Request, name string) {
 	case has(lc.Video.Faults, "missing"):
 		s3Error(w, http.StatusNotFound, "NoSuchKey", "The specified key does not exist.")
 		return
+	case has(lc.Video.Faults, "slow_headers"):
+		s.wait(r)
+		panic(http.ErrAbortHandler) // never an answer, not even an empty one
 	}
 
 	s.mu.Lock()
@@ -370,7 +546,10 @@ func (s *Server) video(w http.ResponseWriter, r *http.Request, name string) {
 	s.mu.Unlock()
 
 	version := 1
-	if has(lc.Video.Faults, "etag_change") && transfer > 1 {
+	switch {
+	case has(lc.Video.Faults, "etag_always"):
+		version = transfer
+	case has(lc.Video.Faults, "etag_change") && transfer > 1:
 		version = 2
 	}
 	content := NewContent(id, version, or(lc.Video.Bytes, 256<<10))
@@ -380,25 +559,98 @@ func (s *Server) video(w http.ResponseWriter, r *http.Request, name string) {
 	w.Header().Set("Content-Type", or(lc.Video.ContentType, "video/mp4"))
 	w.Header().Set("ETag", content.ETag())
 	switch {
+	case has(lc.Video.Faults, "endless"):
+		s.endless(w, r, content)
+		return
+	case has(lc.Video.Faults, "short_always"):
+		if start, ok := rangeStart(r.Header.Get("Range"), content.Size()); ok && start >= content.Size()-content.Size()/4 {
+			// first > last: no client may trust these bytes.
+			w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", start+1, start, content.Size()))
+			w.Header().Set("Content-Length", strconv.FormatInt(content.Size()-start, 10))
+			w.WriteHeader(http.StatusPartialContent)
+			if r.Method != http.MethodHead {
+				io.Copy(w, io.NewSectionReader(content, start, content.Size()-start))
+			}
+			return
+		}
+		w = &cutter{ResponseWriter: w, half: true}
 	case (transfer == 1 && has(lc.Video.Faults, "cut_first")) || has(lc.Video.Faults, "cut_always"):
 		w = &cutter{ResponseWriter: w, left: content.Size() / 2}
 	case has(lc.Video.Faults, "stall"):
-		w = &cutter{ResponseWriter: w, left: content.Size() / 2, stall: func() {
-			select {
-			case <-r.Context().Done():
-			case <-s.closing:
-			}
-		}}
+		w = &cutter{ResponseWriter: w, left: content.Size() / 2, stall: func() { s.wait(r) }}
 	}
 	http.ServeContent(w, r, "", time.Time{}, content)
 }
 
+// endless answers 200 with no Content-Length and streams content over and
+// over until the client goes away or the server closes: only a client's
+// own size or time bound ends it.
+func (s *Server) endless(w http.ResponseWriter, r *http.Request, content *Content) {
+	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodHead {
+		return
+	}
+	rc := http.NewResponseController(w)
+	buf := make([]byte, 32<<10)
+	for off := int64(0); ; {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-s.closing:
+			panic(http.ErrAbortHandler)
+		default:
+		}
+		n, _ := content.ReadAt(buf, off)
+		off = (off + int64(n)) % content.Size()
+		if _, err := w.Write(buf[:n]); err != nil {
+			return
+		}
+		rc.Flush()
+	}
+}
+
+// rangeStart returns the first byte a single-range Range header asks for
+// ("bytes=N-", "bytes=N-M" or "bytes=-N"), and false for none or another
+// form.
+func rangeStart(h string, size int64) (int64, bool) {
+	spec, ok := strings.CutPrefix(h, "bytes=")
+	if !ok || strings.Contains(spec, ",") {
+		return 0, false
+	}
+	first, _, ok := strings.Cut(spec, "-")
+	if !ok {
+		return 0, false
+	}
+	if first == "" { // suffix: the last N bytes
+		n, err := strconv.ParseInt(strings.TrimPrefix(spec, "-"), 10, 64)
+		if err != nil || n <= 0 {
+			return 0, false
+		}
+		return max(size-n, 0), true
+	}
+	n, err := strconv.ParseInt(first, 10, 64)
+	if err != nil || n < 0 || n >= size {
+		return 0, false
+	}
+	return n, true
+}
+
 // cutter aborts the connection after `left` more body bytes, after
-// calling stall, if set.
+// calling stall, if set. With half, left is half the Content-Length the
+// response declares, whatever range it serves.
 type cutter struct {
 	http.ResponseWriter
 	left  int64
+	half  bool
 	stall func()
+}
+
+func (c *cutter) WriteHeader(code int) {
+	if c.half {
+		n, _ := strconv.ParseInt(c.Header().Get("Content-Length"), 10, 64)
+		c.left = n / 2
+	}
+	c.ResponseWriter.WriteHeader(code)
 }
 
 func (c *cutter) Write(b []byte) (int, error) {

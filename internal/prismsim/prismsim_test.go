@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -30,13 +31,13 @@ func get(t *testing.T, url, key string, header ...string) (*http.Response, strin
 	return resp, string(b)
 }
 
-func start(t *testing.T, js string) (*Server, string) {
+func start(t *testing.T, js string, opts ...Option) (*Server, string) {
 	t.Helper()
 	sc, err := ParseScenario([]byte(js))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := New(sc)
+	s := New(sc, opts...)
 	srv := httptest.NewServer(s)
 	t.Cleanup(func() { s.Close(); srv.Close() })
 	return s, srv.URL
@@ -174,8 +175,8 @@ func TestVideoURLs(t *testing.T) {
 
 func TestScenarioFiles(t *testing.T) {
 	t.Parallel()
-	if len(Default().Generations) == 0 {
-		t.Fatal("the embedded default scenario is empty")
+	if d := Default(); len(d.Generations) == 0 || len(d.Templates) == 0 {
+		t.Fatal("the embedded default scenario lacks generations or templates")
 	}
 	files, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "scenarios", "*.json"))
 	if len(files) == 0 {
@@ -191,10 +192,53 @@ func TestScenarioFiles(t *testing.T) {
 		`{"generations": {"g": {"steps": [{"status": "completed", "http": 500}]}}}`,
 		`{"generations": {"g": {"steps": [{"for": 3}]}}}`,
 		`{"generations": {"g": {"steps": [{"stauts": "completed"}]}}}`,
+		`{"generations": {"g": {"steps": [{"fault": "reset"}]}}}`,
+		`{"generations": {"g": {"steps": [{"status": "completed"}], "video": {"faults": ["short"]}}}}`,
+		`{"generations": {"g": {"steps": [{"status": "generating", "video_url": "x"}]}}}`,
+		`{"generations": {"g": {"steps": [{"status": "failed", "share_url": "x"}]}}}`,
+		`{"generations": {"g": {"steps": [{"status": "completed", "no_video": true, "video_url": "x"}]}}}`,
+		`{"generations": {"g": {"steps": [{"status": "generating", "times": -1}]}}}`,
+		`{"templates": {"t": {"videos": -1}}}`,
+		`{"templates": {"t": {"credits": -1}}}`,
+		`{"templates": {"t": {"variables": [""]}}}`,
+		`{"templates": {"a/b": {}}}`,
+		`{"templates": {"t": {"latency": {"typical": -1, "busy": 2}}}}`,
+		`{"templates": {"t": {"lifecycle": {"steps": [{"status": "x", "http": 500}]}}}}`,
+		`{"templates": {"t": {"lifecycle": {"steps": [{"status": "completed"}], "video": {"faults": ["nope"]}}}}}`,
+		`{"templates": {"t": {"submit": [{}]}}}`,
+		`{"templates": {"t": {"submit": [{"ok": true, "http": 402}]}}}`,
+		`{"templates": {"t": {"submit": [{"http": 200}]}}}`,
+		`{"templates": {"t": {"submit": [{"http": 302}]}}}`,
+		`{"templates": {"t": {"submit": [{"ok": true, "retry_after": "1"}]}}}`,
+		`{"templates": {"t": {"submit": [{"fault": "cut"}]}}}`,
+		`{"templates": {"t": {"submit": [{"ok": true, "times": -2}]}}}`,
+		`{"templates": {"t": {"sumbit": []}}}`,
+		`{"prompt": {"videos": 2}}`,
+		`{"prompt": {"variables": ["title"]}}`,
+		`{"prompt": {"submit": [{"http": 402, "fault": "hang"}]}}`,
+		`{"rate_limit": {"per_second": -1}}`,
+		`{"rate_limit": {"per_second": 1.5}}`,
+		`{"rate_limit": {"persecond": 1}}`,
 	} {
 		if _, err := ParseScenario([]byte(bad)); err == nil {
 			t.Errorf("accepted %s", bad)
 		}
+	}
+	// Every mistake at once, so that a file is fixed in one go.
+	_, err := ParseScenario([]byte(`{"generations": {"g1": {"steps": []}, "g2": {"steps": [{"fault": "nope"}]}},
+		"templates": {"t": {"submit": [{"http": 200}]}}, "rate_limit": {"per_second": -1}}`))
+	for _, want := range []string{`generation "g1" has no steps`, `g2 step 1: unknown fault "nope"`, `template "t" submit step 1: http is 200`, "per_second is -1"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v lacks %q", err, want)
+		}
+	}
+	// What the new keys accept.
+	sc, err := ParseScenario([]byte(`{"generations": {}, "templates": {"t": {"variables": ["title"], "videos": 2, "credits": 0,
+		"latency": {"typical": 1, "busy": 2}, "submit": [{"http": 400, "code": "pricing_error", "message": "m"}, {"http": 429, "retry_after": "1", "times": 2}, {"fault": "reset"}, {"ok": true}],
+		"lifecycle": {"steps": [{"status": "completed", "video_url": "", "share_url": " "}], "video": {"faults": ["short_always", "etag_always", "slow_headers", "endless"]}}}},
+		"prompt": {"credits": 5, "submit": [{"fault": "garbage"}, {"fault": "hang"}]}, "rate_limit": {"per_second": 0}}`))
+	if err != nil || sc.Templates["t"].Videos != 2 || *sc.Templates["t"].Lifecycle.Steps[0].VideoURL != "" || sc.Prompt.Credits != 5 {
+		t.Errorf("a valid scenario: %v", err)
 	}
 	if _, err := LoadScenario(filepath.Join(t.TempDir(), "missing.json")); !os.IsNotExist(err) {
 		t.Errorf("missing file: %v", err)
@@ -215,4 +259,35 @@ func TestContentIsDeterministicAndSeekable(t *testing.T) {
 	if string(tail) != string(a[123_456:]) {
 		t.Error("seeking gives other bytes")
 	}
+}
+
+// clock is a clock that tests move by hand.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// status GETs generation id and decodes its body.
+func status(t *testing.T, base, id string) map[string]any {
+	t.Helper()
+	resp, body := get(t, base+"/api/generations/"+id, "prism_sk_x")
+	var m map[string]any
+	if err := json.Unmarshal([]byte(body), &m); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %d %s", id, resp.StatusCode, body)
+	}
+	return m
 }

@@ -1,0 +1,76 @@
+package prismsim
+
+import (
+	"math"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// RateLimit is a per-key budget for /api requests. Prism publishes no
+// limits (see PRISM-API.md), but 429s must be expected: this lets a
+// rehearsal or a test meet them where a client does not script them.
+type RateLimit struct {
+	// PerSecond is the requests per second each key may make, and its
+	// burst; 0 means no limit.
+	PerSecond int `json:"per_second"`
+}
+
+// APIStats counts what the simulator answered on /api, for tests that
+// check a client's pace.
+type APIStats struct {
+	Requests    int // every /api request, the rate-limited ones included
+	RateLimited int // requests answered 429 by the rate limit (not by a script)
+}
+
+// APIStats returns the /api counts so far.
+func (s *Server) APIStats() APIStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.api
+}
+
+// bucket is one key's budget, kept as the time at which it would be
+// spent if every request so far had come at the steady rate (the generic
+// cell rate algorithm: a token bucket in whole nanoseconds, with no
+// rounding to make a test flaky). It reads the server's clock, so that
+// tests need not sleep.
+type bucket struct {
+	tat time.Time // theoretical arrival time of the next request
+}
+
+// allow counts an /api request and, when the key has no budget left,
+// answers 429 with the whole seconds until it has one again.
+func (s *Server) allow(w http.ResponseWriter, r *http.Request) bool {
+	rate := time.Duration(s.scenario.RateLimit.PerSecond)
+	now := s.now()
+	s.mu.Lock()
+	s.api.Requests++
+	if rate <= 0 {
+		s.mu.Unlock()
+		return true
+	}
+	interval := time.Second / rate
+	burst := interval * (rate - 1) // how far ahead of the steady rate a key may run
+	// By Authorization header: the key, or its absence, as Prism sees it.
+	key := r.Header.Get("Authorization")
+	b, ok := s.buckets[key]
+	if !ok {
+		b = &bucket{tat: now}
+		s.buckets[key] = b
+	}
+	tat := b.tat
+	if tat.Before(now) {
+		tat = now
+	}
+	if wait := tat.Sub(now) - burst; wait > 0 {
+		s.api.RateLimited++
+		s.mu.Unlock()
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
+		apiError(w, http.StatusTooManyRequests, "rate_limited", "Too many requests")
+		return false
+	}
+	b.tat = tat.Add(interval)
+	s.mu.Unlock()
+	return true
+}
