@@ -29,6 +29,8 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
+
+	"github.com/prism-wait/prism-wait/internal/clock"
 )
 
 // File is a saved video.
@@ -53,9 +55,12 @@ type Downloader struct {
 	// a root container leaves files the runner's user can clean.
 	Owner *Owner
 
-	Logf         func(format string, args ...any) // progress and completion lines
-	RetryBase    time.Duration                    // first backoff step (500ms)
-	StallTimeout time.Duration                    // abandon an attempt after no byte for this long (30s)
+	Logf      func(format string, args ...any) // progress and completion lines
+	Clock     clock.Clock                      // backoff, stall watchdog, progress timing (clock.Real)
+	RetryBase time.Duration                    // first backoff step (500ms)
+	// StallTimeout abandons an attempt that receives nothing for this
+	// long, headers included (30s). The attempt is then resumed.
+	StallTimeout time.Duration
 }
 
 // Limits of one download.
@@ -121,8 +126,9 @@ func (d *Downloader) Fetch(ctx context.Context, id, rawURL string, refresh Refre
 		}
 	}()
 
+	clk := clock.Or(d.Clock)
 	t := &transfer{id: id, url: rawURL, file: tmp, sum: sha256.New(), total: -1}
-	start := time.Now()
+	start := clk.Now()
 	b := backoff.NewExponentialBackOff(
 		backoff.WithInitialInterval(or(d.RetryBase, 500*time.Millisecond)),
 		backoff.WithMaxInterval(10*time.Second),
@@ -173,12 +179,8 @@ func (d *Downloader) Fetch(ctx context.Context, id, rawURL string, refresh Refre
 		}
 		delay := b.NextBackOff()
 		d.logf("%s: %v; retrying in %s from byte %d", id, err, delay.Round(time.Millisecond), t.offset)
-		timer := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			timer.Stop()
+		if clock.Sleep(ctx, clk, delay) != nil {
 			return stopped()
-		case <-timer.C:
 		}
 	}
 
@@ -186,7 +188,7 @@ func (d *Downloader) Fetch(ctx context.Context, id, rawURL string, refresh Refre
 	if err := d.commit(tmp, final); err != nil {
 		return File{}, &Error{ID: id, Got: t.offset, Want: t.total, Attempts: attempts, Err: err}
 	}
-	elapsed := time.Since(start)
+	elapsed := clk.Now().Sub(start)
 	d.logf("%s: saved %s (%s in %s, %s/s)", id, final, Size(t.offset), elapsed.Round(time.Millisecond),
 		Size(int64(float64(t.offset)/max(elapsed.Seconds(), 1e-3))))
 	return File{Path: final, Bytes: t.offset, SHA256: hex.EncodeToString(t.sum.Sum(nil))}, nil
@@ -210,9 +212,22 @@ func (d *Downloader) attempt(ctx context.Context, t *transfer) error {
 			req.Header.Set("If-Range", t.etag) // a changed video answers 200: no mixing
 		}
 	}
+
+	// A stalled attempt ends, not the whole wait: it is resumed. The
+	// watchdog runs from before the request, so that a host that never
+	// answers is abandoned like one that stops sending.
+	stall := or(d.StallTimeout, 30*time.Second)
+	watchdog := clock.Or(d.Clock).AfterFunc(stall, func() { abandon(fmt.Errorf("storage sent nothing for %s", stall)) })
+	defer watchdog.Stop()
+	stalled := func(err error) error {
+		if cause := context.Cause(actx); cause != nil && ctx.Err() == nil {
+			return cause
+		}
+		return stripURL(err)
+	}
 	resp, err := d.HTTP.Do(req)
 	if err != nil {
-		return fmt.Errorf("request to %s failed: %w", Redact(t.url), stripURL(err))
+		return fmt.Errorf("request to %s failed: %w", Redact(t.url), stalled(err))
 	}
 	defer resp.Body.Close()
 
@@ -256,24 +271,17 @@ func (d *Downloader) attempt(ctx context.Context, t *transfer) error {
 		return permanent{fmt.Errorf("storage answered HTTP %d for %s", resp.StatusCode, Redact(t.url))}
 	}
 
-	// A stalled body ends the attempt, not the whole wait: it is resumed.
-	stall := or(d.StallTimeout, 30*time.Second)
-	watchdog := time.AfterFunc(stall, func() { abandon(fmt.Errorf("no data for %s", stall)) })
-	defer watchdog.Stop()
 	body := io.Reader(resp.Body)
 	if t.total >= 0 {
 		body = io.LimitReader(body, t.total-t.offset+1) // one byte more reveals a long body
 	}
-	p := &progress{d: d, t: t, watchdog: watchdog, stall: stall, last: time.Now(), synced: t.offset}
+	p := &progress{d: d, t: t, watchdog: watchdog, stall: stall, last: clock.Or(d.Clock).Now(), lastOff: t.offset, synced: t.offset}
 	err = p.copyFrom(body)
 	switch {
 	case t.total >= 0 && t.offset > t.total:
 		return permanent{fmt.Errorf("storage sent more than the %d bytes it declared", t.total)}
 	case err != nil:
-		if cause := context.Cause(actx); cause != nil && ctx.Err() == nil {
-			err = cause
-		}
-		return fmt.Errorf("connection lost: %w", stripURL(err))
+		return fmt.Errorf("connection lost: %w", stalled(err))
 	case t.total >= 0 && t.offset < t.total:
 		return fmt.Errorf("connection closed at %d of %d bytes", t.offset, t.total)
 	}
@@ -306,7 +314,7 @@ func (t *transfer) restartf(format string, a ...any) error {
 type progress struct {
 	d        *Downloader
 	t        *transfer
-	watchdog *time.Timer
+	watchdog clock.Timer
 	stall    time.Duration
 	last     time.Time
 	lastOff  int64
@@ -382,7 +390,7 @@ func (p *progress) advance() {
 		startWriteback(p.t.file, p.synced, p.t.offset-p.synced)
 		p.synced = p.t.offset
 	}
-	if now := time.Now(); now.Sub(p.last) >= progressEvery {
+	if now := clock.Or(p.d.Clock).Now(); now.Sub(p.last) >= progressEvery {
 		rate := float64(p.t.offset-p.lastOff) / now.Sub(p.last).Seconds()
 		of := ""
 		if p.t.total >= 0 {

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prism-wait/prism-wait/internal/clock"
 	"github.com/prism-wait/prism-wait/internal/prismsim"
 )
 
@@ -77,12 +78,71 @@ func sum(version int) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
+// testClock is a fake clock on which the backoff's waits (timers made by
+// NewTimer, through clock.Sleep) end at once and are recorded, while the
+// stall watchdog (AfterFunc) fires only when a test advances the clock.
+type testClock struct {
+	*clock.Fake
+	mu    sync.Mutex
+	waits []time.Duration
+}
+
+func (c *testClock) NewTimer(d time.Duration) clock.Timer {
+	c.mu.Lock()
+	c.waits = append(c.waits, d)
+	c.mu.Unlock()
+	return c.Fake.NewTimer(0)
+}
+
+// setup serves s and returns a Downloader on a testClock, whose stall
+// timeout passes only when a test advances the clock, and a signed URL.
 func setup(t *testing.T, s *storage) (*Downloader, string) {
 	t.Helper()
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
 	dir := filepath.Join(t.TempDir(), "videos")
-	return &Downloader{HTTP: srv.Client(), Dir: dir, RetryBase: time.Millisecond, StallTimeout: 5 * time.Second}, srv.URL + "/v/gen_1.mp4?X-Amz-Signature=SIG"
+	clk := &testClock{Fake: clock.NewFake(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))}
+	return &Downloader{HTTP: srv.Client(), Dir: dir, Clock: clk, StallTimeout: time.Hour}, srv.URL + "/v/gen_1.mp4?X-Amz-Signature=SIG"
+}
+
+// tapped signals reached once the downloader has read n bytes of the
+// first response, so that a test advances the clock only after them.
+func tapped(rt http.RoundTripper, n int64, reached chan<- struct{}) http.RoundTripper {
+	var once sync.Once
+	return roundTripper(func(r *http.Request) (*http.Response, error) {
+		resp, err := rt.RoundTrip(r)
+		if err == nil {
+			once.Do(func() { resp.Body = &tap{ReadCloser: resp.Body, left: n, reached: reached} })
+		}
+		return resp, err
+	})
+}
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+type tap struct {
+	io.ReadCloser
+	left    int64
+	reached chan<- struct{}
+}
+
+func (t *tap) Read(p []byte) (int, error) {
+	n, err := t.ReadCloser.Read(p)
+	if t.left > 0 {
+		if t.left -= int64(n); t.left <= 0 {
+			close(t.reached)
+		}
+	}
+	return n, err
+}
+
+// advanceWhileWaiting fires every timer the downloader arms, until stop.
+func advanceWhileWaiting(clk *testClock, d time.Duration, stop context.Context) {
+	for clk.BlockUntil(stop, 1) == nil {
+		clk.Advance(d)
+	}
 }
 
 func noRefresh(context.Context) (string, error) { return "", errors.New("no refresh expected") }
@@ -307,13 +367,9 @@ func TestCancelMidDownloadLeavesNothing(t *testing.T) {
 		return w, true
 	}}
 	d, url := setup(t, s)
-	start := time.Now()
 	_, err := d.Fetch(ctx, "gen_1", url, noRefresh)
 	if err == nil || !strings.Contains(err.Error(), "the job was cancelled") {
 		t.Fatalf("err = %v", err)
-	}
-	if time.Since(start) > time.Second {
-		t.Errorf("took %s to stop", time.Since(start))
 	}
 	if extra := leftovers(t, d.Dir); len(extra) > 0 {
 		t.Errorf("left behind: %v", extra)
@@ -335,13 +391,58 @@ func TestStalledTransferIsResumed(t *testing.T) {
 		return w, false
 	}}
 	d, url := setup(t, s)
-	d.StallTimeout = 50 * time.Millisecond
-	f, err := d.Fetch(context.Background(), "gen_1", url, noRefresh)
-	if err != nil || f.SHA256 != sum(1) {
-		t.Fatalf("got %+v, %v", f, err)
+	reached := make(chan struct{})
+	d.HTTP.Transport = tapped(d.HTTP.Transport, 1000, reached)
+	var logs strings.Builder
+	d.Logf = func(format string, a ...any) { fmt.Fprintf(&logs, format+"\n", a...) }
+	type result struct {
+		f   File
+		err error
+	}
+	done := make(chan result)
+	go func() {
+		f, err := d.Fetch(context.Background(), "gen_1", url, noRefresh)
+		done <- result{f, err}
+	}()
+	<-reached
+	d.Clock.(*testClock).Advance(time.Hour - time.Nanosecond)
+	select {
+	case r := <-done:
+		t.Fatalf("the attempt ended before the stall timeout: %+v", r)
+	default:
+	}
+	// A full period more: the read may have reset the watchdog after the
+	// first advance.
+	d.Clock.(*testClock).Advance(time.Hour)
+	r := <-done
+	if r.err != nil || r.f.SHA256 != sum(1) {
+		t.Fatalf("got %+v, %v", r.f, r.err)
 	}
 	if reqs := s.seen(); len(reqs) != 2 || reqs[1].Header.Get("Range") != "bytes=1000-" {
 		t.Errorf("expected a resume from byte 1000")
+	}
+	if !strings.Contains(logs.String(), "storage sent nothing for 1h0m0s") {
+		t.Errorf("the log does not say why the attempt ended:\n%s", logs.String())
+	}
+}
+
+func TestSilentHostIsAbandoned(t *testing.T) {
+	t.Parallel()
+	s := &storage{hook: func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
+		<-r.Context().Done() // accepts the connection, never answers
+		return w, true
+	}}
+	d, url := setup(t, s)
+	stop, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go advanceWhileWaiting(d.Clock.(*testClock), d.StallTimeout, stop)
+	_, err := d.Fetch(context.Background(), "gen_1", url, noRefresh)
+	var de *Error
+	if !errors.As(err, &de) || !strings.Contains(err.Error(), "storage sent nothing for 1h0m0s") {
+		t.Fatalf("err = %v, want a *Error naming the stall", err)
+	}
+	if de.Attempts != 6 {
+		t.Errorf("gave up after %d attempts, want 6", de.Attempts)
 	}
 }
 
