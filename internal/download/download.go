@@ -17,12 +17,13 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"io/fs"
+	"math/rand/v2"
 	"mime"
 	"net/http"
 	"net/url"
 	"os"
 	"path"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -35,7 +36,7 @@ import (
 
 // File is a saved video.
 type File struct {
-	Path   string // absolute path of the final file
+	Path   string // relative to the Downloader's Root, slash-separated: videos/gen_1.mp4
 	Bytes  int64
 	SHA256 string // hex
 }
@@ -46,11 +47,15 @@ type Owner struct{ UID, GID int }
 // Refresh returns a freshly signed URL for the same video.
 type Refresh func(ctx context.Context) (string, error)
 
-// Downloader saves videos into Dir. Fields left zero take the defaults
-// noted beside them.
+// Downloader saves videos into Dir inside Root. Fields left zero take
+// the defaults noted beside them.
+//
+// Every write goes through Root, so that a symlink planted in the
+// workspace while the program waited cannot send a file outside it.
 type Downloader struct {
 	HTTP *http.Client // must add no credentials; redirects are followed
-	Dir  string       // absolute
+	Root *os.Root     // the workspace, opened by the caller with os.OpenRoot; nothing is created outside it
+	Dir  string       // the download directory relative to Root, slash-separated and clean ("." for the root itself)
 	// Owner, when not nil, owns every directory and file created, so that
 	// a root container leaves files the runner's user can clean.
 	Owner *Owner
@@ -112,17 +117,17 @@ type transfer struct {
 // Fetch downloads the video at rawURL to Dir/<id>.<ext>. On every failure
 // path, cancellation included, it leaves nothing behind in Dir.
 func (d *Downloader) Fetch(ctx context.Context, id, rawURL string, refresh Refresh) (f File, err error) {
-	if err := d.mkdirAll(d.Dir); err != nil {
+	if err := d.mkdirAll(); err != nil {
 		return File{}, &Error{ID: id, Want: -1, Err: fmt.Errorf("cannot create %s: %w", d.Dir, err)}
 	}
-	tmp, err := os.CreateTemp(d.Dir, "."+id+".*.part")
+	tmp, tmpName, err := d.createTemp(id)
 	if err != nil {
 		return File{}, &Error{ID: id, Want: -1, Err: fmt.Errorf("cannot create a file in %s: %w", d.Dir, err)}
 	}
 	defer func() {
 		if err != nil {
 			tmp.Close()
-			os.Remove(tmp.Name())
+			d.Root.Remove(tmpName)
 		}
 	}()
 
@@ -184,8 +189,8 @@ func (d *Downloader) Fetch(ctx context.Context, id, rawURL string, refresh Refre
 		}
 	}
 
-	final := filepath.Join(d.Dir, id+t.ext)
-	if err := d.commit(tmp, final); err != nil {
+	final := path.Join(d.Dir, id+t.ext)
+	if err := d.commit(tmp, tmpName, final); err != nil {
 		return File{}, &Error{ID: id, Got: t.offset, Want: t.total, Attempts: attempts, Err: err}
 	}
 	elapsed := clk.Now().Sub(start)
@@ -401,57 +406,61 @@ func (p *progress) advance() {
 	}
 }
 
-// commit makes the temporary file the final one: sync, owner, rename, and
-// sync the directory so the rename survives a crash.
-func (d *Downloader) commit(tmp *os.File, final string) error {
+// createTemp creates an empty file for id in Dir, with a name no other
+// download uses: .<id>.<random>.part. os.Root has no CreateTemp.
+func (d *Downloader) createTemp(id string) (*os.File, string, error) {
+	for {
+		name := path.Join(d.Dir, "."+id+"."+strconv.FormatUint(rand.Uint64(), 36)+".part")
+		f, err := d.Root.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		if !errors.Is(err, fs.ErrExist) {
+			return f, name, err
+		}
+	}
+}
+
+// commit makes the temporary file the final one: sync, mode, owner,
+// rename, and sync the directory so the rename survives a crash.
+func (d *Downloader) commit(tmp *os.File, tmpName, final string) error {
 	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("cannot sync %s: %w", tmp.Name(), err)
+		return fmt.Errorf("cannot sync %s: %w", tmpName, err)
 	}
 	if err := tmp.Chmod(0o644); err != nil {
 		return err
 	}
-	if err := d.chown(tmp.Name()); err != nil {
-		return err
+	if d.Owner != nil {
+		if err := tmp.Chown(d.Owner.UID, d.Owner.GID); err != nil {
+			return fmt.Errorf("cannot give %s to the workspace's owner: %w", tmpName, err)
+		}
 	}
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp.Name(), final); err != nil {
+	if err := d.Root.Rename(tmpName, final); err != nil {
 		return fmt.Errorf("cannot move the video into place: %w", err)
 	}
-	if dir, err := os.Open(d.Dir); err == nil {
+	if dir, err := d.Root.Open(d.Dir); err == nil {
 		_ = dir.Sync()
 		dir.Close()
 	}
 	return nil
 }
 
-// mkdirAll creates dir and its missing parents, owned like the workspace.
-func (d *Downloader) mkdirAll(dir string) error {
-	var missing []string
-	for p := dir; ; p = filepath.Dir(p) {
-		if _, err := os.Stat(p); err == nil || p == filepath.Dir(p) {
-			break
-		}
-		missing = append(missing, p)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	for i := len(missing) - 1; i >= 0; i-- {
-		if err := d.chown(missing[i]); err != nil {
+// mkdirAll creates Dir and its missing parents inside Root, each owned
+// like the workspace; directories that existed are left as they are.
+func (d *Downloader) mkdirAll() error {
+	dir := "."
+	for _, name := range strings.Split(d.Dir, "/") {
+		dir = path.Join(dir, name)
+		err := d.Root.Mkdir(dir, 0o755)
+		switch {
+		case errors.Is(err, fs.ErrExist):
+		case err != nil:
 			return err
+		case d.Owner != nil:
+			if err := d.Root.Lchown(dir, d.Owner.UID, d.Owner.GID); err != nil {
+				return fmt.Errorf("cannot give %s to the workspace's owner: %w", dir, err)
+			}
 		}
-	}
-	return nil
-}
-
-func (d *Downloader) chown(p string) error {
-	if d.Owner == nil {
-		return nil
-	}
-	if err := os.Lchown(p, d.Owner.UID, d.Owner.GID); err != nil {
-		return fmt.Errorf("cannot give %s to the workspace's owner: %w", p, err)
 	}
 	return nil
 }

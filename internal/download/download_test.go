@@ -100,10 +100,17 @@ func setup(t *testing.T, s *storage) (*Downloader, string) {
 	t.Helper()
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
-	dir := filepath.Join(t.TempDir(), "videos")
+	root, err := os.OpenRoot(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { root.Close() })
 	clk := &testClock{Fake: clock.NewFake(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))}
-	return &Downloader{HTTP: srv.Client(), Dir: dir, Clock: clk, StallTimeout: time.Hour}, srv.URL + "/v/gen_1.mp4?X-Amz-Signature=SIG"
+	return &Downloader{HTTP: srv.Client(), Root: root, Dir: "videos", Clock: clk, StallTimeout: time.Hour}, srv.URL + "/v/gen_1.mp4?X-Amz-Signature=SIG"
 }
+
+// dir is the download directory's path on disk.
+func dir(d *Downloader) string { return filepath.Join(d.Root.Name(), filepath.FromSlash(d.Dir)) }
 
 // tapped signals reached once the downloader has read n bytes of the
 // first response, so that a test advances the clock only after them.
@@ -199,10 +206,10 @@ func TestFetch(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if f.Path != filepath.Join(d.Dir, "gen_1.mp4") || f.Bytes != size || f.SHA256 != sum(tc.version) {
+			if f.Path != "videos/gen_1.mp4" || f.Bytes != size || f.SHA256 != sum(tc.version) {
 				t.Errorf("got %+v", f)
 			}
-			data, _ := os.ReadFile(f.Path)
+			data, _ := d.Root.ReadFile(f.Path)
 			if h := sha256.Sum256(data); hex.EncodeToString(h[:]) != sum(tc.version) {
 				t.Error("the file on disk is not the video")
 			}
@@ -224,7 +231,7 @@ func TestFetch(t *testing.T) {
 					t.Errorf("request %d accepts %q: a compressed body breaks resuming", i, r.Header.Get("Accept-Encoding"))
 				}
 			}
-			if extra := leftovers(t, d.Dir, "gen_1.mp4"); len(extra) > 0 {
+			if extra := leftovers(t, dir(d), "gen_1.mp4"); len(extra) > 0 {
 				t.Errorf("left behind: %v", extra)
 			}
 		})
@@ -347,7 +354,7 @@ func TestFailures(t *testing.T) {
 			if strings.Contains(err.Error(), "SIG") {
 				t.Errorf("error shows the URL's signature: %v", err)
 			}
-			if extra := leftovers(t, d.Dir); len(extra) > 0 {
+			if extra := leftovers(t, dir(d)); len(extra) > 0 {
 				t.Errorf("left behind: %v", extra)
 			}
 		})
@@ -371,7 +378,7 @@ func TestCancelMidDownloadLeavesNothing(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "the job was cancelled") {
 		t.Fatalf("err = %v", err)
 	}
-	if extra := leftovers(t, d.Dir); len(extra) > 0 {
+	if extra := leftovers(t, dir(d)); len(extra) > 0 {
 		t.Errorf("left behind: %v", extra)
 	}
 }
@@ -452,13 +459,20 @@ func TestOwnership(t *testing.T) {
 		t.Skip("handing files to another owner needs root, as in the action's container")
 	}
 	d, url := setup(t, &storage{})
-	d.Dir = filepath.Join(d.Dir, "deep", "er")
+	if err := d.Root.Mkdir("old", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	d.Dir = "old/videos/deep er"
 	d.Owner = &Owner{UID: 4242, GID: 4343}
 	f, err := d.Fetch(context.Background(), "gen_1", url, noRefresh)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []string{f.Path, d.Dir, filepath.Dir(d.Dir), filepath.Dir(filepath.Dir(d.Dir))} {
+	if f.Path != "old/videos/deep er/gen_1.mp4" {
+		t.Errorf("Path = %q", f.Path)
+	}
+	for _, p := range []string{f.Path, d.Dir, "old/videos"} {
+		p = filepath.Join(d.Root.Name(), p)
 		fi, err := os.Stat(p)
 		if err != nil {
 			t.Fatal(err)
@@ -468,9 +482,10 @@ func TestOwnership(t *testing.T) {
 			t.Errorf("%s is owned by %d:%d", p, st.Uid, st.Gid)
 		}
 	}
-	parent := filepath.Dir(filepath.Dir(filepath.Dir(d.Dir)))
-	if fi, _ := os.Stat(parent); fi.Sys().(*syscall.Stat_t).Uid == 4242 {
-		t.Error("a directory that existed before was given away")
+	for _, p := range []string{"old", "."} {
+		if fi, _ := d.Root.Stat(p); fi.Sys().(*syscall.Stat_t).Uid == 4242 {
+			t.Errorf("%s existed before and was given away", p)
+		}
 	}
 }
 
@@ -530,5 +545,81 @@ func TestRedirectToAnotherHostCarriesNoCredentials(t *testing.T) {
 	}
 	if len(final.seen()) != 1 {
 		t.Errorf("the other host saw %d requests, want 1", len(final.seen()))
+	}
+}
+
+func TestSymlinkOutOfWorkspaceIsRefused(t *testing.T) {
+	t.Parallel()
+	// plant replaces the workspace's videos directory with a symlink to
+	// outside, as another step could while the program waited.
+	plant := func(t *testing.T, workspace, outside string) {
+		if err := os.Rename(filepath.Join(workspace, "videos"), filepath.Join(workspace, "moved")); err != nil {
+			t.Error(err)
+		}
+		if err := os.Symlink(outside, filepath.Join(workspace, "videos")); err != nil {
+			t.Error(err)
+		}
+	}
+	for _, tc := range []struct {
+		name   string
+		before bool // planted before Fetch, else between two attempts
+	}{
+		{"planted while waiting", true},
+		{"swapped in between attempts", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			outside := t.TempDir()
+			s := &storage{}
+			d, url := setup(t, s)
+			workspace := d.Root.Name()
+			s.hook = func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
+				if n == 0 && !tc.before {
+					return &cut{ResponseWriter: w, left: 100_000}, false
+				}
+				if n == 1 {
+					plant(t, workspace, outside)
+				}
+				return w, false
+			}
+			if tc.before {
+				if err := os.Mkdir(filepath.Join(workspace, "videos"), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				plant(t, workspace, outside)
+			}
+			_, err := d.Fetch(context.Background(), "gen_1", url, noRefresh)
+			var de *Error
+			if !errors.As(err, &de) {
+				t.Fatalf("err = %v, want *Error", err)
+			}
+			if entries, _ := os.ReadDir(outside); len(entries) > 0 {
+				t.Errorf("written outside the workspace: %v", entries)
+			}
+			if tc.before && len(s.seen()) > 0 {
+				t.Error("downloaded a video with nowhere to put it")
+			}
+		})
+	}
+}
+
+func TestPathIsExact(t *testing.T) {
+	t.Parallel()
+	for _, dir := range []string{".", "my videos", "a/b c/d"} {
+		t.Run(dir, func(t *testing.T) {
+			t.Parallel()
+			d, url := setup(t, &storage{})
+			d.Dir = dir
+			f, err := d.Fetch(context.Background(), "gen_1", url, noRefresh)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := strings.TrimPrefix(dir+"/gen_1.mp4", "./"); f.Path != want {
+				t.Errorf("Path = %q, want %q", f.Path, want)
+			}
+			if data, err := d.Root.ReadFile(f.Path); err != nil || int64(len(data)) != f.Bytes {
+				t.Errorf("the file at Path holds %d bytes (%v), want %d", len(data), err, f.Bytes)
+			}
+		})
 	}
 }
