@@ -254,13 +254,13 @@ func (d *Downloader) attempt(ctx context.Context, t *transfer) error {
 		first, last, total, ok := contentRange(resp.Header.Get("Content-Range"))
 		switch {
 		case !ok || first != t.offset:
-			return t.restartf("storage answered Range bytes=%d- with Content-Range %q", t.offset, clip(resp.Header.Get("Content-Range")))
+			return t.restartf("storage answered Range bytes=%d- with Content-Range %q", t.offset, resp.Header.Get("Content-Range"))
 		case t.etag != "" && resp.Header.Get("ETag") != "" && resp.Header.Get("ETag") != t.etag:
-			return t.restartf("the video changed on storage (ETag %s, was %s)", clip(resp.Header.Get("ETag")), t.etag)
+			return t.restartf("the video changed on storage (ETag %q, was %q)", resp.Header.Get("ETag"), t.etag)
 		case t.total >= 0 && total != t.total:
 			return t.restartf("storage now declares %d bytes instead of %d", total, t.total)
 		case resp.ContentLength >= 0 && resp.ContentLength != last-first+1:
-			return permanent{fmt.Errorf("Content-Length %d disagrees with Content-Range %q", resp.ContentLength, clip(resp.Header.Get("Content-Range")))}
+			return permanent{fmt.Errorf("Content-Length %d disagrees with Content-Range %q", resp.ContentLength, resp.Header.Get("Content-Range"))}
 		}
 		t.total = total
 	case http.StatusForbidden:
@@ -471,26 +471,30 @@ func (d *Downloader) logf(format string, a ...any) {
 	}
 }
 
+// videoTypes are the media types saved, with their extensions. No other
+// extension is ever written: a URL ending in .sh or .html is not a video.
 var videoTypes = map[string]string{
 	"video/mp4":        ".mp4",
 	"video/webm":       ".webm",
 	"video/quicktime":  ".mov",
 	"video/x-matroska": ".mkv",
-	"image/gif":        ".gif",
+	"video/x-m4v":      ".m4v",
+	"video/x-msvideo":  ".avi",
 }
 
-var plainExt = regexp.MustCompile(`^\.[a-z0-9]{1,5}$`)
-
-// extension picks the file's extension from the content type, else the URL
-// path, else .mp4.
+// extension picks the file's extension from the content type, else from
+// the URL path when it is one of videoTypes', else .mp4.
 func extension(contentType, urlPath string) string {
 	if mt, _, err := mime.ParseMediaType(contentType); err == nil {
 		if ext, ok := videoTypes[mt]; ok {
 			return ext
 		}
 	}
-	if ext := strings.ToLower(path.Ext(urlPath)); plainExt.MatchString(ext) {
-		return ext
+	ext := strings.ToLower(path.Ext(urlPath))
+	for _, known := range videoTypes {
+		if ext == known {
+			return ext
+		}
 	}
 	return ".mp4"
 }
@@ -526,21 +530,22 @@ func Redact(raw string) string {
 	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
 }
 
-// stripURL drops the *url.Error wrapper, whose message holds the full URL.
+// stripURL drops the *url.Error wrapper, whose message holds the full
+// URL, and the query of any URL quoted inside, such as an unparsable
+// Location: the query of a presigned URL is its signature.
 func stripURL(err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
-		return ue.Err
+		err = ue.Err
+	}
+	if msg := query.ReplaceAllString(err.Error(), "?(redacted)"); msg != err.Error() {
+		return errors.New(msg)
 	}
 	return err
 }
 
-func clip(s string) string {
-	if len(s) > 80 {
-		return s[:80] + "…"
-	}
-	return s
-}
+// query matches a URL's query up to the end of the quoted or spaced word.
+var query = regexp.MustCompile(`\?[^\s"']+`)
 
 // Size formats a byte count for people: 1.5 MiB.
 func Size(n int64) string {

@@ -498,6 +498,17 @@ func TestExtension(t *testing.T) {
 		{"", "/v/x", ".mp4"},
 		{"", "/v/x.exe%00.sh/../", ".mp4"},
 		{"", "/v/x.toolongext", ".mp4"},
+		{"video/quicktime", "/x", ".mov"},
+		{"video/x-matroska", "/x", ".mkv"},
+		{"video/x-m4v", "/x", ".m4v"},
+		{"video/x-msvideo", "/x", ".avi"},
+		{"", "/v/x.webm", ".webm"},
+		{"", "/v/x.mkv", ".mkv"},
+		{"text/html", "/v/x.html", ".mp4"},
+		{"application/x-sh", "/v/gen_x.sh", ".mp4"},
+		{"image/gif", "/v/x.gif", ".mp4"},
+		{"", "/v/x.mp4.sh", ".mp4"},
+		{"video/", "/v/x.m4v", ".m4v"},
 	} {
 		if got := extension(tc.ct, tc.path); got != tc.want {
 			t.Errorf("extension(%q, %q) = %q, want %q", tc.ct, tc.path, got, tc.want)
@@ -621,5 +632,28 @@ func TestPathIsExact(t *testing.T) {
 				t.Errorf("the file at Path holds %d bytes (%v), want %d", len(data), err, f.Bytes)
 			}
 		})
+	}
+}
+
+func TestNoSignatureInErrors(t *testing.T) {
+	t.Parallel()
+	s := &storage{hook: func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
+		w.Header().Set("Location", "https://bad host/v/gen_1.mp4?X-Amz-Signature=SIG")
+		w.WriteHeader(http.StatusFound)
+		return w, true
+	}}
+	d, url := setup(t, s)
+	var logs strings.Builder
+	d.Logf = func(format string, a ...any) { fmt.Fprintf(&logs, format+"\n", a...) }
+	_, err := d.Fetch(context.Background(), "gen_1", url, noRefresh)
+	var de *Error
+	if !errors.As(err, &de) {
+		t.Fatalf("err = %v, want *Error", err)
+	}
+	if !strings.Contains(err.Error(), "Location") {
+		t.Errorf("error %q does not say what failed", err)
+	}
+	if out := err.Error() + logs.String(); strings.Contains(out, "SIG") {
+		t.Errorf("the signature is shown:\n%s", out)
 	}
 }
