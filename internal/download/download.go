@@ -70,7 +70,7 @@ type Downloader struct {
 
 // Limits of one download.
 const (
-	maxFailures   = 6                // failed attempts in a row, without progress
+	maxFutile     = 6                // failed attempts in a row that got the file no further than ever before
 	maxRefreshes  = 3                // fresh URLs after 403s from storage
 	progressEvery = 10 * time.Second // at most one progress line per period
 )
@@ -78,8 +78,8 @@ const (
 // Error is a download that failed for a reason other than ctx ending.
 type Error struct {
 	ID       string
-	Got      int64 // bytes received and kept
-	Want     int64 // bytes declared by the server, -1 when unknown
+	Got      int64 // the most bytes the file held at any time
+	Want     int64 // bytes last declared by the server, -1 when unknown
 	Attempts int
 	Err      error
 }
@@ -139,13 +139,16 @@ func (d *Downloader) Fetch(ctx context.Context, id, rawURL string, refresh Refre
 		backoff.WithMaxInterval(10*time.Second),
 		backoff.WithMaxElapsedTime(0),
 	)
-	attempts, failures, refreshes := 0, 0, 0
+	attempts, futile, refreshes := 0, 0, 0
+	// furthest is the most bytes the file ever held. Progress is getting
+	// past it: an attempt that starts over and gets as far again made
+	// none, so storage that fails the same way each time is given up on.
+	furthest := int64(0)
 	stopped := func() (File, error) {
 		return File{}, fmt.Errorf("download of %s stopped at %d bytes: %w", id, t.offset, context.Cause(ctx))
 	}
 	for {
 		attempts++
-		before := t.offset
 		err := d.attempt(ctx, t)
 		if err == nil {
 			break
@@ -154,7 +157,7 @@ func (d *Downloader) Fetch(ctx context.Context, id, rawURL string, refresh Refre
 			return stopped()
 		}
 		fail := func(err error) (File, error) {
-			return File{}, &Error{ID: id, Got: t.offset, Want: t.total, Attempts: attempts, Err: err}
+			return File{}, &Error{ID: id, Got: max(furthest, t.offset), Want: t.total, Attempts: attempts, Err: err}
 		}
 		var p permanent
 		switch {
@@ -175,12 +178,11 @@ func (d *Downloader) Fetch(ctx context.Context, id, rawURL string, refresh Refre
 			t.url = u
 			continue
 		}
-		if t.offset > before {
-			failures = 0
+		if t.offset > furthest {
+			furthest, futile = t.offset, 0
 			b.Reset()
-		}
-		if failures++; failures >= maxFailures {
-			return fail(err)
+		} else if futile++; futile >= maxFutile {
+			return fail(fmt.Errorf("%d attempts in a row got no further than byte %d; the last: %w", futile, furthest, err))
 		}
 		delay := b.NextBackOff()
 		d.logf("%s: %v; retrying in %s from byte %d", id, err, delay.Round(time.Millisecond), t.offset)
@@ -295,7 +297,7 @@ func (d *Downloader) attempt(ctx context.Context, t *transfer) error {
 
 // restart discards what was received, for a response that cannot continue it.
 func (t *transfer) restart() error {
-	t.offset, t.total, t.etag = 0, -1, ""
+	t.offset, t.etag = 0, ""
 	t.sum.Reset()
 	if err := t.file.Truncate(0); err != nil {
 		return err

@@ -322,7 +322,21 @@ func TestFailures(t *testing.T) {
 		{"body always short", func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
 			r.Header.Del("Range")
 			return &cut{ResponseWriter: w, left: 1000}, false
-		}, []string{"after 6 attempt(s) at 1000 of 300000 bytes"}},
+		}, []string{"after 7 attempt(s) at 1000 of 300000 bytes", "6 attempts in a row got no further than byte 1000"}},
+		{"body always short, resume answered with an impossible range", func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
+			if r.Header.Get("Range") == "" {
+				return &cut{ResponseWriter: w, left: 1000}, false
+			}
+			w.Header().Set("Content-Range", "bytes 1000-999/1000")
+			w.WriteHeader(http.StatusPartialContent)
+			return w, true
+		}, []string{"after 7 attempt(s) at 1000 of 300000 bytes", "6 attempts in a row got no further than byte 1000"}},
+		{"every resume answered from a new version", func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
+			r.Header.Del("If-Range") // as if it were ignored
+			w.Header().Set("ETag", fmt.Sprintf(`"v%d"`, n))
+			http.ServeContent(&cut{ResponseWriter: w, left: 100_000}, r, "", time.Time{}, c)
+			return w, true
+		}, []string{"after 7 attempt(s) at 100000 of 300000 bytes", "6 attempts in a row got no further than byte 100000"}},
 		{"not found", func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
 			w.WriteHeader(http.StatusNotFound)
 			return w, true
