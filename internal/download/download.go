@@ -66,7 +66,16 @@ type Downloader struct {
 	// StallTimeout abandons an attempt that receives nothing for this
 	// long, headers included (30s). The attempt is then resumed.
 	StallTimeout time.Duration
+	// MaxBytes caps a video's size (DefaultMaxBytes), so that storage
+	// sending an endless body cannot fill the runner's disk.
+	MaxBytes int64
+
+	freeSpace func(*os.File) (int64, error) // free bytes on the file's filesystem (diskFree); tests replace it
 }
+
+// DefaultMaxBytes is the default cap on a video's size: 4 GiB, many
+// times a generated clip, and well within a hosted runner's free disk.
+const DefaultMaxBytes = 4 << 30
 
 // Limits of one download.
 const (
@@ -278,14 +287,29 @@ func (d *Downloader) attempt(ctx context.Context, t *transfer) error {
 		return permanent{fmt.Errorf("storage answered HTTP %d for %s", resp.StatusCode, Redact(t.url))}
 	}
 
-	body := io.Reader(resp.Body)
-	if t.total >= 0 {
-		body = io.LimitReader(body, t.total-t.offset+1) // one byte more reveals a long body
+	maxBytes := or(d.MaxBytes, DefaultMaxBytes)
+	limit := t.total // the size declared, else the cap
+	switch {
+	case t.total > maxBytes:
+		return permanent{fmt.Errorf("storage declares %d bytes (%s), more than the cap of %d (%s)", t.total, Size(t.total), maxBytes, Size(maxBytes))}
+	case t.total < 0:
+		limit = maxBytes
+	default:
+		need, probe := t.total-t.offset, d.freeSpace
+		if probe == nil {
+			probe = diskFree
+		}
+		if free, err := probe(t.file); err == nil && free < need {
+			return permanent{fmt.Errorf("not enough free space for the video: %d bytes needed (%s), %d free (%s)", need, Size(need), free, Size(free))}
+		}
 	}
+	body := io.LimitReader(resp.Body, limit-t.offset+1) // one byte more reveals a long body
 	p := &progress{d: d, t: t, watchdog: watchdog, stall: stall, last: clock.Or(d.Clock).Now(), lastOff: t.offset, synced: t.offset}
 	err = p.copyFrom(body)
 	switch {
-	case t.total >= 0 && t.offset > t.total:
+	case t.offset > limit && t.total < 0:
+		return permanent{fmt.Errorf("the video is larger than the cap of %d bytes (%s)", maxBytes, Size(maxBytes))}
+	case t.offset > limit:
 		return permanent{fmt.Errorf("storage sent more than the %d bytes it declared", t.total)}
 	case err != nil:
 		return fmt.Errorf("connection lost: %w", stalled(err))

@@ -671,3 +671,78 @@ func TestNoSignatureInErrors(t *testing.T) {
 		t.Errorf("the signature is shown:\n%s", out)
 	}
 }
+
+func TestLimits(t *testing.T) {
+	t.Parallel()
+	// roomFor is a disk with space for exactly n bytes beside the file.
+	roomFor := func(n int64) func(*os.File) (int64, error) {
+		return func(f *os.File) (int64, error) {
+			fi, err := f.Stat()
+			if err != nil {
+				return 0, err
+			}
+			return n - fi.Size(), nil
+		}
+	}
+	endless := func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
+		w.WriteHeader(http.StatusOK) // no Content-Length: chunked
+		for b := make([]byte, 32<<10); ; {
+			if _, err := w.Write(b); err != nil {
+				return w, true
+			}
+		}
+	}
+	for _, tc := range []struct {
+		name     string
+		maxBytes int64
+		free     func(*os.File) (int64, error)
+		hook     func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool)
+		says     []string // nothing for a download that succeeds
+		requests int
+	}{
+		{"declared size over the cap", size - 1, nil, nil,
+			[]string{"declares 300000 bytes (293.0 KiB), more than the cap of 299999", "after 1 attempt(s) at 0 of 300000 bytes"}, 1},
+		{"declared size at the cap", size, nil, nil, nil, 1},
+		{"endless body cut at the cap", 100_000, nil, endless,
+			[]string{"larger than the cap of 100000 bytes (97.7 KiB)", "after 1 attempt(s)"}, 1},
+		{"no room on disk", 0, roomFor(size - 1), nil,
+			[]string{"not enough free space", "300000 bytes needed (293.0 KiB), 299999 free (293.0 KiB)"}, 1},
+		{"room for the rest after a cut", 0, roomFor(size), func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
+			if n == 0 {
+				return &cut{ResponseWriter: w, left: 100_000}, false
+			}
+			return w, false
+		}, nil, 2},
+		{"free space unknown", 0, func(*os.File) (int64, error) { return 0, errors.ErrUnsupported }, nil, nil, 1},
+		{"the real disk", 0, nil, nil, nil, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := &storage{hook: tc.hook}
+			d, url := setup(t, s)
+			d.MaxBytes, d.freeSpace = tc.maxBytes, tc.free
+			f, err := d.Fetch(context.Background(), "gen_1", url, noRefresh)
+			if n := len(s.seen()); n != tc.requests {
+				t.Errorf("%d requests, want %d", n, tc.requests)
+			}
+			if tc.says == nil {
+				if err != nil || f.Bytes != size {
+					t.Fatalf("got %+v, %v", f, err)
+				}
+				return
+			}
+			var de *Error
+			if !errors.As(err, &de) {
+				t.Fatalf("err = %v, want *Error", err)
+			}
+			for _, s := range tc.says {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("error %q does not say %q", err, s)
+				}
+			}
+			if extra := leftovers(t, dir(d)); len(extra) > 0 {
+				t.Errorf("left behind: %v", extra)
+			}
+		})
+	}
+}
