@@ -17,23 +17,26 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"io/fs"
+	"math/rand/v2"
 	"mime"
 	"net/http"
 	"net/url"
 	"os"
 	"path"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
+
+	"github.com/prism-wait/prism-wait/internal/clock"
 )
 
 // File is a saved video.
 type File struct {
-	Path   string // absolute path of the final file
+	Path   string // relative to the Downloader's Root, slash-separated: videos/gen_1.mp4
 	Bytes  int64
 	SHA256 string // hex
 }
@@ -44,23 +47,39 @@ type Owner struct{ UID, GID int }
 // Refresh returns a freshly signed URL for the same video.
 type Refresh func(ctx context.Context) (string, error)
 
-// Downloader saves videos into Dir. Fields left zero take the defaults
-// noted beside them.
+// Downloader saves videos into Dir inside Root. Fields left zero take
+// the defaults noted beside them.
+//
+// Every write goes through Root, so that a symlink planted in the
+// workspace while the program waited cannot send a file outside it.
 type Downloader struct {
 	HTTP *http.Client // must add no credentials; redirects are followed
-	Dir  string       // absolute
+	Root *os.Root     // the workspace, opened by the caller with os.OpenRoot; nothing is created outside it
+	Dir  string       // the download directory relative to Root, slash-separated and clean ("." for the root itself)
 	// Owner, when not nil, owns every directory and file created, so that
 	// a root container leaves files the runner's user can clean.
 	Owner *Owner
 
-	Logf         func(format string, args ...any) // progress and completion lines
-	RetryBase    time.Duration                    // first backoff step (500ms)
-	StallTimeout time.Duration                    // abandon an attempt after no byte for this long (30s)
+	Logf      func(format string, args ...any) // progress and completion lines
+	Clock     clock.Clock                      // backoff, stall watchdog, progress timing (clock.Real)
+	RetryBase time.Duration                    // first backoff step (500ms)
+	// StallTimeout abandons an attempt that receives nothing for this
+	// long, headers included (30s). The attempt is then resumed.
+	StallTimeout time.Duration
+	// MaxBytes caps a video's size (DefaultMaxBytes), so that storage
+	// sending an endless body cannot fill the runner's disk.
+	MaxBytes int64
+
+	freeSpace func(*os.File) (int64, error) // free bytes on the file's filesystem (diskFree); tests replace it
 }
+
+// DefaultMaxBytes is the default cap on a video's size: 4 GiB, many
+// times a generated clip, and well within a hosted runner's free disk.
+const DefaultMaxBytes = 4 << 30
 
 // Limits of one download.
 const (
-	maxFailures   = 6                // failed attempts in a row, without progress
+	maxFutile     = 6                // failed attempts in a row that got the file no further than ever before
 	maxRefreshes  = 3                // fresh URLs after 403s from storage
 	progressEvery = 10 * time.Second // at most one progress line per period
 )
@@ -68,8 +87,8 @@ const (
 // Error is a download that failed for a reason other than ctx ending.
 type Error struct {
 	ID       string
-	Got      int64 // bytes received and kept
-	Want     int64 // bytes declared by the server, -1 when unknown
+	Got      int64 // the most bytes the file held at any time
+	Want     int64 // bytes last declared by the server, -1 when unknown
 	Attempts int
 	Err      error
 }
@@ -107,34 +126,38 @@ type transfer struct {
 // Fetch downloads the video at rawURL to Dir/<id>.<ext>. On every failure
 // path, cancellation included, it leaves nothing behind in Dir.
 func (d *Downloader) Fetch(ctx context.Context, id, rawURL string, refresh Refresh) (f File, err error) {
-	if err := d.mkdirAll(d.Dir); err != nil {
+	if err := d.mkdirAll(); err != nil {
 		return File{}, &Error{ID: id, Want: -1, Err: fmt.Errorf("cannot create %s: %w", d.Dir, err)}
 	}
-	tmp, err := os.CreateTemp(d.Dir, "."+id+".*.part")
+	tmp, tmpName, err := d.createTemp(id)
 	if err != nil {
 		return File{}, &Error{ID: id, Want: -1, Err: fmt.Errorf("cannot create a file in %s: %w", d.Dir, err)}
 	}
 	defer func() {
 		if err != nil {
 			tmp.Close()
-			os.Remove(tmp.Name())
+			d.Root.Remove(tmpName)
 		}
 	}()
 
+	clk := clock.Or(d.Clock)
 	t := &transfer{id: id, url: rawURL, file: tmp, sum: sha256.New(), total: -1}
-	start := time.Now()
+	start := clk.Now()
 	b := backoff.NewExponentialBackOff(
 		backoff.WithInitialInterval(or(d.RetryBase, 500*time.Millisecond)),
 		backoff.WithMaxInterval(10*time.Second),
 		backoff.WithMaxElapsedTime(0),
 	)
-	attempts, failures, refreshes := 0, 0, 0
+	attempts, futile, refreshes := 0, 0, 0
+	// furthest is the most bytes the file ever held. Progress is getting
+	// past it: an attempt that starts over and gets as far again made
+	// none, so storage that fails the same way each time is given up on.
+	furthest := int64(0)
 	stopped := func() (File, error) {
 		return File{}, fmt.Errorf("download of %s stopped at %d bytes: %w", id, t.offset, context.Cause(ctx))
 	}
 	for {
 		attempts++
-		before := t.offset
 		err := d.attempt(ctx, t)
 		if err == nil {
 			break
@@ -143,7 +166,7 @@ func (d *Downloader) Fetch(ctx context.Context, id, rawURL string, refresh Refre
 			return stopped()
 		}
 		fail := func(err error) (File, error) {
-			return File{}, &Error{ID: id, Got: t.offset, Want: t.total, Attempts: attempts, Err: err}
+			return File{}, &Error{ID: id, Got: max(furthest, t.offset), Want: t.total, Attempts: attempts, Err: err}
 		}
 		var p permanent
 		switch {
@@ -164,29 +187,24 @@ func (d *Downloader) Fetch(ctx context.Context, id, rawURL string, refresh Refre
 			t.url = u
 			continue
 		}
-		if t.offset > before {
-			failures = 0
+		if t.offset > furthest {
+			furthest, futile = t.offset, 0
 			b.Reset()
-		}
-		if failures++; failures >= maxFailures {
-			return fail(err)
+		} else if futile++; futile >= maxFutile {
+			return fail(fmt.Errorf("%d attempts in a row got no further than byte %d; the last: %w", futile, furthest, err))
 		}
 		delay := b.NextBackOff()
 		d.logf("%s: %v; retrying in %s from byte %d", id, err, delay.Round(time.Millisecond), t.offset)
-		timer := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			timer.Stop()
+		if clock.Sleep(ctx, clk, delay) != nil {
 			return stopped()
-		case <-timer.C:
 		}
 	}
 
-	final := filepath.Join(d.Dir, id+t.ext)
-	if err := d.commit(tmp, final); err != nil {
+	final := path.Join(d.Dir, id+t.ext)
+	if err := d.commit(tmp, tmpName, final); err != nil {
 		return File{}, &Error{ID: id, Got: t.offset, Want: t.total, Attempts: attempts, Err: err}
 	}
-	elapsed := time.Since(start)
+	elapsed := clk.Now().Sub(start)
 	d.logf("%s: saved %s (%s in %s, %s/s)", id, final, Size(t.offset), elapsed.Round(time.Millisecond),
 		Size(int64(float64(t.offset)/max(elapsed.Seconds(), 1e-3))))
 	return File{Path: final, Bytes: t.offset, SHA256: hex.EncodeToString(t.sum.Sum(nil))}, nil
@@ -210,9 +228,22 @@ func (d *Downloader) attempt(ctx context.Context, t *transfer) error {
 			req.Header.Set("If-Range", t.etag) // a changed video answers 200: no mixing
 		}
 	}
+
+	// A stalled attempt ends, not the whole wait: it is resumed. The
+	// watchdog runs from before the request, so that a host that never
+	// answers is abandoned like one that stops sending.
+	stall := or(d.StallTimeout, 30*time.Second)
+	watchdog := clock.Or(d.Clock).AfterFunc(stall, func() { abandon(fmt.Errorf("storage sent nothing for %s", stall)) })
+	defer watchdog.Stop()
+	stalled := func(err error) error {
+		if cause := context.Cause(actx); cause != nil && ctx.Err() == nil {
+			return cause
+		}
+		return stripURL(err)
+	}
 	resp, err := d.HTTP.Do(req)
 	if err != nil {
-		return fmt.Errorf("request to %s failed: %w", Redact(t.url), stripURL(err))
+		return fmt.Errorf("request to %s failed: %w", Redact(t.url), stalled(err))
 	}
 	defer resp.Body.Close()
 
@@ -234,13 +265,13 @@ func (d *Downloader) attempt(ctx context.Context, t *transfer) error {
 		first, last, total, ok := contentRange(resp.Header.Get("Content-Range"))
 		switch {
 		case !ok || first != t.offset:
-			return t.restartf("storage answered Range bytes=%d- with Content-Range %q", t.offset, clip(resp.Header.Get("Content-Range")))
+			return t.restartf("storage answered Range bytes=%d- with Content-Range %q", t.offset, resp.Header.Get("Content-Range"))
 		case t.etag != "" && resp.Header.Get("ETag") != "" && resp.Header.Get("ETag") != t.etag:
-			return t.restartf("the video changed on storage (ETag %s, was %s)", clip(resp.Header.Get("ETag")), t.etag)
+			return t.restartf("the video changed on storage (ETag %q, was %q)", resp.Header.Get("ETag"), t.etag)
 		case t.total >= 0 && total != t.total:
 			return t.restartf("storage now declares %d bytes instead of %d", total, t.total)
 		case resp.ContentLength >= 0 && resp.ContentLength != last-first+1:
-			return permanent{fmt.Errorf("Content-Length %d disagrees with Content-Range %q", resp.ContentLength, clip(resp.Header.Get("Content-Range")))}
+			return permanent{fmt.Errorf("Content-Length %d disagrees with Content-Range %q", resp.ContentLength, resp.Header.Get("Content-Range"))}
 		}
 		t.total = total
 	case http.StatusForbidden:
@@ -256,24 +287,32 @@ func (d *Downloader) attempt(ctx context.Context, t *transfer) error {
 		return permanent{fmt.Errorf("storage answered HTTP %d for %s", resp.StatusCode, Redact(t.url))}
 	}
 
-	// A stalled body ends the attempt, not the whole wait: it is resumed.
-	stall := or(d.StallTimeout, 30*time.Second)
-	watchdog := time.AfterFunc(stall, func() { abandon(fmt.Errorf("no data for %s", stall)) })
-	defer watchdog.Stop()
-	body := io.Reader(resp.Body)
-	if t.total >= 0 {
-		body = io.LimitReader(body, t.total-t.offset+1) // one byte more reveals a long body
+	maxBytes := or(d.MaxBytes, DefaultMaxBytes)
+	limit := t.total // the size declared, else the cap
+	switch {
+	case t.total > maxBytes:
+		return permanent{fmt.Errorf("storage declares %d bytes (%s), more than the cap of %d (%s)", t.total, Size(t.total), maxBytes, Size(maxBytes))}
+	case t.total < 0:
+		limit = maxBytes
+	default:
+		need, probe := t.total-t.offset, d.freeSpace
+		if probe == nil {
+			probe = diskFree
+		}
+		if free, err := probe(t.file); err == nil && free < need {
+			return permanent{fmt.Errorf("not enough free space for the video: %d bytes needed (%s), %d free (%s)", need, Size(need), free, Size(free))}
+		}
 	}
-	p := &progress{d: d, t: t, watchdog: watchdog, stall: stall, last: time.Now(), synced: t.offset}
+	body := io.LimitReader(resp.Body, limit-t.offset+1) // one byte more reveals a long body
+	p := &progress{d: d, t: t, watchdog: watchdog, stall: stall, last: clock.Or(d.Clock).Now(), lastOff: t.offset, synced: t.offset}
 	err = p.copyFrom(body)
 	switch {
-	case t.total >= 0 && t.offset > t.total:
+	case t.offset > limit && t.total < 0:
+		return permanent{fmt.Errorf("the video is larger than the cap of %d bytes (%s)", maxBytes, Size(maxBytes))}
+	case t.offset > limit:
 		return permanent{fmt.Errorf("storage sent more than the %d bytes it declared", t.total)}
 	case err != nil:
-		if cause := context.Cause(actx); cause != nil && ctx.Err() == nil {
-			err = cause
-		}
-		return fmt.Errorf("connection lost: %w", stripURL(err))
+		return fmt.Errorf("connection lost: %w", stalled(err))
 	case t.total >= 0 && t.offset < t.total:
 		return fmt.Errorf("connection closed at %d of %d bytes", t.offset, t.total)
 	}
@@ -282,7 +321,7 @@ func (d *Downloader) attempt(ctx context.Context, t *transfer) error {
 
 // restart discards what was received, for a response that cannot continue it.
 func (t *transfer) restart() error {
-	t.offset, t.total, t.etag = 0, -1, ""
+	t.offset, t.etag = 0, ""
 	t.sum.Reset()
 	if err := t.file.Truncate(0); err != nil {
 		return err
@@ -306,7 +345,7 @@ func (t *transfer) restartf(format string, a ...any) error {
 type progress struct {
 	d        *Downloader
 	t        *transfer
-	watchdog *time.Timer
+	watchdog clock.Timer
 	stall    time.Duration
 	last     time.Time
 	lastOff  int64
@@ -382,7 +421,7 @@ func (p *progress) advance() {
 		startWriteback(p.t.file, p.synced, p.t.offset-p.synced)
 		p.synced = p.t.offset
 	}
-	if now := time.Now(); now.Sub(p.last) >= progressEvery {
+	if now := clock.Or(p.d.Clock).Now(); now.Sub(p.last) >= progressEvery {
 		rate := float64(p.t.offset-p.lastOff) / now.Sub(p.last).Seconds()
 		of := ""
 		if p.t.total >= 0 {
@@ -393,57 +432,61 @@ func (p *progress) advance() {
 	}
 }
 
-// commit makes the temporary file the final one: sync, owner, rename, and
-// sync the directory so the rename survives a crash.
-func (d *Downloader) commit(tmp *os.File, final string) error {
+// createTemp creates an empty file for id in Dir, with a name no other
+// download uses: .<id>.<random>.part. os.Root has no CreateTemp.
+func (d *Downloader) createTemp(id string) (*os.File, string, error) {
+	for {
+		name := path.Join(d.Dir, "."+id+"."+strconv.FormatUint(rand.Uint64(), 36)+".part")
+		f, err := d.Root.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		if !errors.Is(err, fs.ErrExist) {
+			return f, name, err
+		}
+	}
+}
+
+// commit makes the temporary file the final one: sync, mode, owner,
+// rename, and sync the directory so the rename survives a crash.
+func (d *Downloader) commit(tmp *os.File, tmpName, final string) error {
 	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("cannot sync %s: %w", tmp.Name(), err)
+		return fmt.Errorf("cannot sync %s: %w", tmpName, err)
 	}
 	if err := tmp.Chmod(0o644); err != nil {
 		return err
 	}
-	if err := d.chown(tmp.Name()); err != nil {
-		return err
+	if d.Owner != nil {
+		if err := tmp.Chown(d.Owner.UID, d.Owner.GID); err != nil {
+			return fmt.Errorf("cannot give %s to the workspace's owner: %w", tmpName, err)
+		}
 	}
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp.Name(), final); err != nil {
+	if err := d.Root.Rename(tmpName, final); err != nil {
 		return fmt.Errorf("cannot move the video into place: %w", err)
 	}
-	if dir, err := os.Open(d.Dir); err == nil {
+	if dir, err := d.Root.Open(d.Dir); err == nil {
 		_ = dir.Sync()
 		dir.Close()
 	}
 	return nil
 }
 
-// mkdirAll creates dir and its missing parents, owned like the workspace.
-func (d *Downloader) mkdirAll(dir string) error {
-	var missing []string
-	for p := dir; ; p = filepath.Dir(p) {
-		if _, err := os.Stat(p); err == nil || p == filepath.Dir(p) {
-			break
-		}
-		missing = append(missing, p)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	for i := len(missing) - 1; i >= 0; i-- {
-		if err := d.chown(missing[i]); err != nil {
+// mkdirAll creates Dir and its missing parents inside Root, each owned
+// like the workspace; directories that existed are left as they are.
+func (d *Downloader) mkdirAll() error {
+	dir := "."
+	for _, name := range strings.Split(d.Dir, "/") {
+		dir = path.Join(dir, name)
+		err := d.Root.Mkdir(dir, 0o755)
+		switch {
+		case errors.Is(err, fs.ErrExist):
+		case err != nil:
 			return err
+		case d.Owner != nil:
+			if err := d.Root.Lchown(dir, d.Owner.UID, d.Owner.GID); err != nil {
+				return fmt.Errorf("cannot give %s to the workspace's owner: %w", dir, err)
+			}
 		}
-	}
-	return nil
-}
-
-func (d *Downloader) chown(p string) error {
-	if d.Owner == nil {
-		return nil
-	}
-	if err := os.Lchown(p, d.Owner.UID, d.Owner.GID); err != nil {
-		return fmt.Errorf("cannot give %s to the workspace's owner: %w", p, err)
 	}
 	return nil
 }
@@ -454,26 +497,30 @@ func (d *Downloader) logf(format string, a ...any) {
 	}
 }
 
+// videoTypes are the media types saved, with their extensions. No other
+// extension is ever written: a URL ending in .sh or .html is not a video.
 var videoTypes = map[string]string{
 	"video/mp4":        ".mp4",
 	"video/webm":       ".webm",
 	"video/quicktime":  ".mov",
 	"video/x-matroska": ".mkv",
-	"image/gif":        ".gif",
+	"video/x-m4v":      ".m4v",
+	"video/x-msvideo":  ".avi",
 }
 
-var plainExt = regexp.MustCompile(`^\.[a-z0-9]{1,5}$`)
-
-// extension picks the file's extension from the content type, else the URL
-// path, else .mp4.
+// extension picks the file's extension from the content type, else from
+// the URL path when it is one of videoTypes', else .mp4.
 func extension(contentType, urlPath string) string {
 	if mt, _, err := mime.ParseMediaType(contentType); err == nil {
 		if ext, ok := videoTypes[mt]; ok {
 			return ext
 		}
 	}
-	if ext := strings.ToLower(path.Ext(urlPath)); plainExt.MatchString(ext) {
-		return ext
+	ext := strings.ToLower(path.Ext(urlPath))
+	for _, known := range videoTypes {
+		if ext == known {
+			return ext
+		}
 	}
 	return ".mp4"
 }
@@ -509,21 +556,22 @@ func Redact(raw string) string {
 	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
 }
 
-// stripURL drops the *url.Error wrapper, whose message holds the full URL.
+// stripURL drops the *url.Error wrapper, whose message holds the full
+// URL, and the query of any URL quoted inside, such as an unparsable
+// Location: the query of a presigned URL is its signature.
 func stripURL(err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
-		return ue.Err
+		err = ue.Err
+	}
+	if msg := query.ReplaceAllString(err.Error(), "?(redacted)"); msg != err.Error() {
+		return errors.New(msg)
 	}
 	return err
 }
 
-func clip(s string) string {
-	if len(s) > 80 {
-		return s[:80] + "…"
-	}
-	return s
-}
+// query matches a URL's query up to the end of the quoted or spaced word.
+var query = regexp.MustCompile(`\?[^\s"']+`)
 
 // Size formats a byte count for people: 1.5 MiB.
 func Size(n int64) string {

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prism-wait/prism-wait/internal/clock"
 	"github.com/prism-wait/prism-wait/internal/prismsim"
 )
 
@@ -77,12 +78,78 @@ func sum(version int) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
+// testClock is a fake clock on which the backoff's waits (timers made by
+// NewTimer, through clock.Sleep) end at once and are recorded, while the
+// stall watchdog (AfterFunc) fires only when a test advances the clock.
+type testClock struct {
+	*clock.Fake
+	mu    sync.Mutex
+	waits []time.Duration
+}
+
+func (c *testClock) NewTimer(d time.Duration) clock.Timer {
+	c.mu.Lock()
+	c.waits = append(c.waits, d)
+	c.mu.Unlock()
+	return c.Fake.NewTimer(0)
+}
+
+// setup serves s and returns a Downloader on a testClock, whose stall
+// timeout passes only when a test advances the clock, and a signed URL.
 func setup(t *testing.T, s *storage) (*Downloader, string) {
 	t.Helper()
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
-	dir := filepath.Join(t.TempDir(), "videos")
-	return &Downloader{HTTP: srv.Client(), Dir: dir, RetryBase: time.Millisecond, StallTimeout: 5 * time.Second}, srv.URL + "/v/gen_1.mp4?X-Amz-Signature=SIG"
+	root, err := os.OpenRoot(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { root.Close() })
+	clk := &testClock{Fake: clock.NewFake(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))}
+	return &Downloader{HTTP: srv.Client(), Root: root, Dir: "videos", Clock: clk, StallTimeout: time.Hour}, srv.URL + "/v/gen_1.mp4?X-Amz-Signature=SIG"
+}
+
+// dir is the download directory's path on disk.
+func dir(d *Downloader) string { return filepath.Join(d.Root.Name(), filepath.FromSlash(d.Dir)) }
+
+// tapped signals reached once the downloader has read n bytes of the
+// first response, so that a test advances the clock only after them.
+func tapped(rt http.RoundTripper, n int64, reached chan<- struct{}) http.RoundTripper {
+	var once sync.Once
+	return roundTripper(func(r *http.Request) (*http.Response, error) {
+		resp, err := rt.RoundTrip(r)
+		if err == nil {
+			once.Do(func() { resp.Body = &tap{ReadCloser: resp.Body, left: n, reached: reached} })
+		}
+		return resp, err
+	})
+}
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+type tap struct {
+	io.ReadCloser
+	left    int64
+	reached chan<- struct{}
+}
+
+func (t *tap) Read(p []byte) (int, error) {
+	n, err := t.ReadCloser.Read(p)
+	if t.left > 0 {
+		if t.left -= int64(n); t.left <= 0 {
+			close(t.reached)
+		}
+	}
+	return n, err
+}
+
+// advanceWhileWaiting fires every timer the downloader arms, until stop.
+func advanceWhileWaiting(clk *testClock, d time.Duration, stop context.Context) {
+	for clk.BlockUntil(stop, 1) == nil {
+		clk.Advance(d)
+	}
 }
 
 func noRefresh(context.Context) (string, error) { return "", errors.New("no refresh expected") }
@@ -139,10 +206,10 @@ func TestFetch(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if f.Path != filepath.Join(d.Dir, "gen_1.mp4") || f.Bytes != size || f.SHA256 != sum(tc.version) {
+			if f.Path != "videos/gen_1.mp4" || f.Bytes != size || f.SHA256 != sum(tc.version) {
 				t.Errorf("got %+v", f)
 			}
-			data, _ := os.ReadFile(f.Path)
+			data, _ := d.Root.ReadFile(f.Path)
 			if h := sha256.Sum256(data); hex.EncodeToString(h[:]) != sum(tc.version) {
 				t.Error("the file on disk is not the video")
 			}
@@ -164,7 +231,7 @@ func TestFetch(t *testing.T) {
 					t.Errorf("request %d accepts %q: a compressed body breaks resuming", i, r.Header.Get("Accept-Encoding"))
 				}
 			}
-			if extra := leftovers(t, d.Dir, "gen_1.mp4"); len(extra) > 0 {
+			if extra := leftovers(t, dir(d), "gen_1.mp4"); len(extra) > 0 {
 				t.Errorf("left behind: %v", extra)
 			}
 		})
@@ -255,7 +322,21 @@ func TestFailures(t *testing.T) {
 		{"body always short", func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
 			r.Header.Del("Range")
 			return &cut{ResponseWriter: w, left: 1000}, false
-		}, []string{"after 6 attempt(s) at 1000 of 300000 bytes"}},
+		}, []string{"after 7 attempt(s) at 1000 of 300000 bytes", "6 attempts in a row got no further than byte 1000"}},
+		{"body always short, resume answered with an impossible range", func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
+			if r.Header.Get("Range") == "" {
+				return &cut{ResponseWriter: w, left: 1000}, false
+			}
+			w.Header().Set("Content-Range", "bytes 1000-999/1000")
+			w.WriteHeader(http.StatusPartialContent)
+			return w, true
+		}, []string{"after 7 attempt(s) at 1000 of 300000 bytes", "6 attempts in a row got no further than byte 1000"}},
+		{"every resume answered from a new version", func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
+			r.Header.Del("If-Range") // as if it were ignored
+			w.Header().Set("ETag", fmt.Sprintf(`"v%d"`, n))
+			http.ServeContent(&cut{ResponseWriter: w, left: 100_000}, r, "", time.Time{}, c)
+			return w, true
+		}, []string{"after 7 attempt(s) at 100000 of 300000 bytes", "6 attempts in a row got no further than byte 100000"}},
 		{"not found", func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
 			w.WriteHeader(http.StatusNotFound)
 			return w, true
@@ -287,7 +368,7 @@ func TestFailures(t *testing.T) {
 			if strings.Contains(err.Error(), "SIG") {
 				t.Errorf("error shows the URL's signature: %v", err)
 			}
-			if extra := leftovers(t, d.Dir); len(extra) > 0 {
+			if extra := leftovers(t, dir(d)); len(extra) > 0 {
 				t.Errorf("left behind: %v", extra)
 			}
 		})
@@ -307,15 +388,11 @@ func TestCancelMidDownloadLeavesNothing(t *testing.T) {
 		return w, true
 	}}
 	d, url := setup(t, s)
-	start := time.Now()
 	_, err := d.Fetch(ctx, "gen_1", url, noRefresh)
 	if err == nil || !strings.Contains(err.Error(), "the job was cancelled") {
 		t.Fatalf("err = %v", err)
 	}
-	if time.Since(start) > time.Second {
-		t.Errorf("took %s to stop", time.Since(start))
-	}
-	if extra := leftovers(t, d.Dir); len(extra) > 0 {
+	if extra := leftovers(t, dir(d)); len(extra) > 0 {
 		t.Errorf("left behind: %v", extra)
 	}
 }
@@ -335,13 +412,58 @@ func TestStalledTransferIsResumed(t *testing.T) {
 		return w, false
 	}}
 	d, url := setup(t, s)
-	d.StallTimeout = 50 * time.Millisecond
-	f, err := d.Fetch(context.Background(), "gen_1", url, noRefresh)
-	if err != nil || f.SHA256 != sum(1) {
-		t.Fatalf("got %+v, %v", f, err)
+	reached := make(chan struct{})
+	d.HTTP.Transport = tapped(d.HTTP.Transport, 1000, reached)
+	var logs strings.Builder
+	d.Logf = func(format string, a ...any) { fmt.Fprintf(&logs, format+"\n", a...) }
+	type result struct {
+		f   File
+		err error
+	}
+	done := make(chan result)
+	go func() {
+		f, err := d.Fetch(context.Background(), "gen_1", url, noRefresh)
+		done <- result{f, err}
+	}()
+	<-reached
+	d.Clock.(*testClock).Advance(time.Hour - time.Nanosecond)
+	select {
+	case r := <-done:
+		t.Fatalf("the attempt ended before the stall timeout: %+v", r)
+	default:
+	}
+	// A full period more: the read may have reset the watchdog after the
+	// first advance.
+	d.Clock.(*testClock).Advance(time.Hour)
+	r := <-done
+	if r.err != nil || r.f.SHA256 != sum(1) {
+		t.Fatalf("got %+v, %v", r.f, r.err)
 	}
 	if reqs := s.seen(); len(reqs) != 2 || reqs[1].Header.Get("Range") != "bytes=1000-" {
 		t.Errorf("expected a resume from byte 1000")
+	}
+	if !strings.Contains(logs.String(), "storage sent nothing for 1h0m0s") {
+		t.Errorf("the log does not say why the attempt ended:\n%s", logs.String())
+	}
+}
+
+func TestSilentHostIsAbandoned(t *testing.T) {
+	t.Parallel()
+	s := &storage{hook: func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
+		<-r.Context().Done() // accepts the connection, never answers
+		return w, true
+	}}
+	d, url := setup(t, s)
+	stop, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go advanceWhileWaiting(d.Clock.(*testClock), d.StallTimeout, stop)
+	_, err := d.Fetch(context.Background(), "gen_1", url, noRefresh)
+	var de *Error
+	if !errors.As(err, &de) || !strings.Contains(err.Error(), "storage sent nothing for 1h0m0s") {
+		t.Fatalf("err = %v, want a *Error naming the stall", err)
+	}
+	if de.Attempts != 6 {
+		t.Errorf("gave up after %d attempts, want 6", de.Attempts)
 	}
 }
 
@@ -351,13 +473,20 @@ func TestOwnership(t *testing.T) {
 		t.Skip("handing files to another owner needs root, as in the action's container")
 	}
 	d, url := setup(t, &storage{})
-	d.Dir = filepath.Join(d.Dir, "deep", "er")
+	if err := d.Root.Mkdir("old", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	d.Dir = "old/videos/deep er"
 	d.Owner = &Owner{UID: 4242, GID: 4343}
 	f, err := d.Fetch(context.Background(), "gen_1", url, noRefresh)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []string{f.Path, d.Dir, filepath.Dir(d.Dir), filepath.Dir(filepath.Dir(d.Dir))} {
+	if f.Path != "old/videos/deep er/gen_1.mp4" {
+		t.Errorf("Path = %q", f.Path)
+	}
+	for _, p := range []string{f.Path, d.Dir, "old/videos"} {
+		p = filepath.Join(d.Root.Name(), p)
 		fi, err := os.Stat(p)
 		if err != nil {
 			t.Fatal(err)
@@ -367,9 +496,10 @@ func TestOwnership(t *testing.T) {
 			t.Errorf("%s is owned by %d:%d", p, st.Uid, st.Gid)
 		}
 	}
-	parent := filepath.Dir(filepath.Dir(filepath.Dir(d.Dir)))
-	if fi, _ := os.Stat(parent); fi.Sys().(*syscall.Stat_t).Uid == 4242 {
-		t.Error("a directory that existed before was given away")
+	for _, p := range []string{"old", "."} {
+		if fi, _ := d.Root.Stat(p); fi.Sys().(*syscall.Stat_t).Uid == 4242 {
+			t.Errorf("%s existed before and was given away", p)
+		}
 	}
 }
 
@@ -382,6 +512,17 @@ func TestExtension(t *testing.T) {
 		{"", "/v/x", ".mp4"},
 		{"", "/v/x.exe%00.sh/../", ".mp4"},
 		{"", "/v/x.toolongext", ".mp4"},
+		{"video/quicktime", "/x", ".mov"},
+		{"video/x-matroska", "/x", ".mkv"},
+		{"video/x-m4v", "/x", ".m4v"},
+		{"video/x-msvideo", "/x", ".avi"},
+		{"", "/v/x.webm", ".webm"},
+		{"", "/v/x.mkv", ".mkv"},
+		{"text/html", "/v/x.html", ".mp4"},
+		{"application/x-sh", "/v/gen_x.sh", ".mp4"},
+		{"image/gif", "/v/x.gif", ".mp4"},
+		{"", "/v/x.mp4.sh", ".mp4"},
+		{"video/", "/v/x.m4v", ".m4v"},
 	} {
 		if got := extension(tc.ct, tc.path); got != tc.want {
 			t.Errorf("extension(%q, %q) = %q, want %q", tc.ct, tc.path, got, tc.want)
@@ -429,5 +570,179 @@ func TestRedirectToAnotherHostCarriesNoCredentials(t *testing.T) {
 	}
 	if len(final.seen()) != 1 {
 		t.Errorf("the other host saw %d requests, want 1", len(final.seen()))
+	}
+}
+
+func TestSymlinkOutOfWorkspaceIsRefused(t *testing.T) {
+	t.Parallel()
+	// plant replaces the workspace's videos directory with a symlink to
+	// outside, as another step could while the program waited.
+	plant := func(t *testing.T, workspace, outside string) {
+		if err := os.Rename(filepath.Join(workspace, "videos"), filepath.Join(workspace, "moved")); err != nil {
+			t.Error(err)
+		}
+		if err := os.Symlink(outside, filepath.Join(workspace, "videos")); err != nil {
+			t.Error(err)
+		}
+	}
+	for _, tc := range []struct {
+		name   string
+		before bool // planted before Fetch, else between two attempts
+	}{
+		{"planted while waiting", true},
+		{"swapped in between attempts", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			outside := t.TempDir()
+			s := &storage{}
+			d, url := setup(t, s)
+			workspace := d.Root.Name()
+			s.hook = func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
+				if n == 0 && !tc.before {
+					return &cut{ResponseWriter: w, left: 100_000}, false
+				}
+				if n == 1 {
+					plant(t, workspace, outside)
+				}
+				return w, false
+			}
+			if tc.before {
+				if err := os.Mkdir(filepath.Join(workspace, "videos"), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				plant(t, workspace, outside)
+			}
+			_, err := d.Fetch(context.Background(), "gen_1", url, noRefresh)
+			var de *Error
+			if !errors.As(err, &de) {
+				t.Fatalf("err = %v, want *Error", err)
+			}
+			if entries, _ := os.ReadDir(outside); len(entries) > 0 {
+				t.Errorf("written outside the workspace: %v", entries)
+			}
+			if tc.before && len(s.seen()) > 0 {
+				t.Error("downloaded a video with nowhere to put it")
+			}
+		})
+	}
+}
+
+func TestPathIsExact(t *testing.T) {
+	t.Parallel()
+	for _, dir := range []string{".", "my videos", "a/b c/d"} {
+		t.Run(dir, func(t *testing.T) {
+			t.Parallel()
+			d, url := setup(t, &storage{})
+			d.Dir = dir
+			f, err := d.Fetch(context.Background(), "gen_1", url, noRefresh)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := strings.TrimPrefix(dir+"/gen_1.mp4", "./"); f.Path != want {
+				t.Errorf("Path = %q, want %q", f.Path, want)
+			}
+			if data, err := d.Root.ReadFile(f.Path); err != nil || int64(len(data)) != f.Bytes {
+				t.Errorf("the file at Path holds %d bytes (%v), want %d", len(data), err, f.Bytes)
+			}
+		})
+	}
+}
+
+func TestNoSignatureInErrors(t *testing.T) {
+	t.Parallel()
+	s := &storage{hook: func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
+		w.Header().Set("Location", "https://bad host/v/gen_1.mp4?X-Amz-Signature=SIG")
+		w.WriteHeader(http.StatusFound)
+		return w, true
+	}}
+	d, url := setup(t, s)
+	var logs strings.Builder
+	d.Logf = func(format string, a ...any) { fmt.Fprintf(&logs, format+"\n", a...) }
+	_, err := d.Fetch(context.Background(), "gen_1", url, noRefresh)
+	var de *Error
+	if !errors.As(err, &de) {
+		t.Fatalf("err = %v, want *Error", err)
+	}
+	if !strings.Contains(err.Error(), "Location") {
+		t.Errorf("error %q does not say what failed", err)
+	}
+	if out := err.Error() + logs.String(); strings.Contains(out, "SIG") {
+		t.Errorf("the signature is shown:\n%s", out)
+	}
+}
+
+func TestLimits(t *testing.T) {
+	t.Parallel()
+	// roomFor is a disk with space for exactly n bytes beside the file.
+	roomFor := func(n int64) func(*os.File) (int64, error) {
+		return func(f *os.File) (int64, error) {
+			fi, err := f.Stat()
+			if err != nil {
+				return 0, err
+			}
+			return n - fi.Size(), nil
+		}
+	}
+	endless := func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
+		w.WriteHeader(http.StatusOK) // no Content-Length: chunked
+		for b := make([]byte, 32<<10); ; {
+			if _, err := w.Write(b); err != nil {
+				return w, true
+			}
+		}
+	}
+	for _, tc := range []struct {
+		name     string
+		maxBytes int64
+		free     func(*os.File) (int64, error)
+		hook     func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool)
+		says     []string // nothing for a download that succeeds
+		requests int
+	}{
+		{"declared size over the cap", size - 1, nil, nil,
+			[]string{"declares 300000 bytes (293.0 KiB), more than the cap of 299999", "after 1 attempt(s) at 0 of 300000 bytes"}, 1},
+		{"declared size at the cap", size, nil, nil, nil, 1},
+		{"endless body cut at the cap", 100_000, nil, endless,
+			[]string{"larger than the cap of 100000 bytes (97.7 KiB)", "after 1 attempt(s)"}, 1},
+		{"no room on disk", 0, roomFor(size - 1), nil,
+			[]string{"not enough free space", "300000 bytes needed (293.0 KiB), 299999 free (293.0 KiB)"}, 1},
+		{"room for the rest after a cut", 0, roomFor(size), func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
+			if n == 0 {
+				return &cut{ResponseWriter: w, left: 100_000}, false
+			}
+			return w, false
+		}, nil, 2},
+		{"free space unknown", 0, func(*os.File) (int64, error) { return 0, errors.ErrUnsupported }, nil, nil, 1},
+		{"the real disk", 0, nil, nil, nil, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := &storage{hook: tc.hook}
+			d, url := setup(t, s)
+			d.MaxBytes, d.freeSpace = tc.maxBytes, tc.free
+			f, err := d.Fetch(context.Background(), "gen_1", url, noRefresh)
+			if n := len(s.seen()); n != tc.requests {
+				t.Errorf("%d requests, want %d", n, tc.requests)
+			}
+			if tc.says == nil {
+				if err != nil || f.Bytes != size {
+					t.Fatalf("got %+v, %v", f, err)
+				}
+				return
+			}
+			var de *Error
+			if !errors.As(err, &de) {
+				t.Fatalf("err = %v, want *Error", err)
+			}
+			for _, s := range tc.says {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("error %q does not say %q", err, s)
+				}
+			}
+			if extra := leftovers(t, dir(d)); len(extra) > 0 {
+				t.Errorf("left behind: %v", extra)
+			}
+		})
 	}
 }
