@@ -74,11 +74,23 @@ type Fake struct {
 	now     time.Time
 	timers  []*fakeTimer
 	changed chan struct{} // closed and replaced whenever timers change
+	auto    bool
 }
 
 // NewFake returns a fake clock that reads start.
 func NewFake(start time.Time) *Fake {
 	return &Fake{now: start, changed: make(chan struct{})}
+}
+
+// NewAuto returns a fake clock that reads start and moves on by itself:
+// each timer made by NewTimer fires as soon as it is armed, the clock
+// jumping to its deadline. Code that waits on it runs at once, and tests
+// can still read how long it would have waited. Timers made by AfterFunc
+// (watchdogs, not waits) fire only through Advance.
+func NewAuto(start time.Time) *Fake {
+	f := NewFake(start)
+	f.auto = true
+	return f
 }
 
 type fakeTimer struct {
@@ -112,10 +124,19 @@ func (f *Fake) add(d time.Duration, c chan time.Time, fn func()) *fakeTimer {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	t.schedule(d)
-	if d <= 0 {
-		f.fireDue()
-	}
+	f.settle(d)
 	return t
+}
+
+// settle fires what is due now; f.mu is held. On an automatic clock, a
+// timer just armed for d comes due at once.
+func (f *Fake) settle(d time.Duration) {
+	if f.auto && d > 0 {
+		f.now = f.now.Add(d)
+		f.fireDue(false)
+		return
+	}
+	f.fireDue(true)
 }
 
 // schedule arms t at now+d; f.mu is held.
@@ -165,9 +186,7 @@ func (t *fakeTimer) Reset(d time.Duration) bool {
 	t.drain()
 	was := t.unschedule()
 	t.schedule(d)
-	if d <= 0 {
-		t.f.fireDue()
-	}
+	t.f.settle(d)
 	return was
 }
 
@@ -177,12 +196,13 @@ func (f *Fake) signal() {
 	f.changed = make(chan struct{})
 }
 
-// fireDue fires every armed timer whose deadline has come; f.mu is held.
-func (f *Fake) fireDue() {
+// fireDue fires every armed timer whose deadline has come, AfterFunc
+// timers only when funcs is set; f.mu is held.
+func (f *Fake) fireDue(funcs bool) {
 	for {
 		var next *fakeTimer
 		for _, t := range f.timers {
-			if !t.when.After(f.now) && (next == nil || t.when.Before(next.when)) {
+			if !t.when.After(f.now) && (funcs || t.c != nil) && (next == nil || t.when.Before(next.when)) {
 				next = t
 			}
 		}
@@ -220,7 +240,7 @@ func (f *Fake) Advance(d time.Duration) {
 		if next.when.After(f.now) {
 			f.now = next.when
 		}
-		f.fireDue()
+		f.fireDue(true)
 	}
 	f.now = end
 }

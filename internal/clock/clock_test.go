@@ -125,3 +125,26 @@ func TestOr(t *testing.T) {
 		t.Error("real AfterFunc timer")
 	}
 }
+
+func TestAutoFiresAtOnceAndKeepsTime(t *testing.T) {
+	t.Parallel()
+	f := NewAuto(epoch)
+	if err := Sleep(context.Background(), f, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	tm := f.NewTimer(time.Minute)
+	if got := <-tm.C(); !got.Equal(epoch.Add(time.Hour + time.Minute)) {
+		t.Errorf("fired at %v", got)
+	}
+	if !f.Now().Equal(epoch.Add(time.Hour+time.Minute)) || f.Pending() != 0 {
+		t.Errorf("now %v, pending %d", f.Now(), f.Pending())
+	}
+	fired := make(chan bool, 1)
+	f.AfterFunc(time.Second, func() { fired <- true })
+	f.NewTimer(time.Minute) // jumps past the AfterFunc, which waits for Advance
+	if f.Pending() != 1 {
+		t.Fatalf("pending %d, want the AfterFunc timer", f.Pending())
+	}
+	f.Advance(0)
+	<-fired
+}
