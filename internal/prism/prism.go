@@ -1,23 +1,34 @@
-// Package prism is a small client for the one Prism API call a waiter needs:
-// GET /generations/{id}. It is the only package that knows the API's wire
-// format; everything it returns is a Generation or an *Error.
+// Package prism is a small client for the Prism API calls prism-wait
+// makes: reading a generation's status (GET /generations/{id}) and
+// submitting generations (POST /templates/{id}/generate, POST
+// /generations). Both go through one request path (timeout, headers,
+// count, redirects, error mapping, bounded decode), and one decision says
+// whether a failed request may be sent again, knowing its method. It is the
+// only package that knows the API's wire format; everything it returns is
+// a value or an *Error.
 //
 // API facts: ../../../shared/PRISM-API.md (kept in the steering repo).
 package prism
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/prism-wait/prism-wait/internal/clock"
+	"github.com/prism-wait/prism-wait/internal/untrusted"
 )
 
 // Statuses the API documents. Any other value is treated as not yet final.
@@ -29,9 +40,15 @@ const (
 
 // Limits on what is read from the network.
 const (
-	maxBody      = 1 << 20  // a status body is a few hundred bytes
+	maxBody      = 1 << 20  // a status or submit body is a few hundred bytes
 	maxErrorBody = 64 << 10 // error bodies are only scanned for code and message
-	maxRetry     = time.Hour
+	maxRedirects = 5
+	// maxText bounds each text field and message kept from the API, after
+	// the key is redacted from it.
+	maxText = 2 << 10
+	// MaxVideoURL bounds a usable video_url. A presigned S3 URL, session
+	// token included, is under 2 KiB; a longer one is not taken as a video.
+	MaxVideoURL = 4 << 10
 )
 
 // Generation is the status of one generation. JSON nulls decode to "".
@@ -40,7 +57,7 @@ type Generation struct {
 	ID          string `json:"id"`
 	Status      string `json:"status"`
 	TemplateID  string `json:"template_id"`
-	VideoURL    string `json:"video_url"`
+	VideoURL    string `json:"video_url"` // "" unless usable: see UsableURL
 	ShareURL    string `json:"share_url"`
 	CreatedAt   string `json:"created_at"`
 	CompletedAt string `json:"completed_at"`
@@ -48,21 +65,45 @@ type Generation struct {
 }
 
 // Final reports whether the generation has reached a verdict: failed, or
-// completed with a video to fetch. "completed" without a video_url is not
-// final: the URL is what the user waits for.
+// completed with a video to fetch. "completed" without a usable video_url
+// is not final: the URL is what the user waits for.
 func (g Generation) Final() bool {
-	return g.Status == StatusFailed || (g.Status == StatusCompleted && g.VideoURL != "")
+	return g.Status == StatusFailed || g.Done()
 }
 
-// Error is every way a status request can fail short of the caller's
-// context ending. StatusCode is 0 when no HTTP response arrived.
+// Done reports whether the generation completed with a usable video.
+func (g Generation) Done() bool {
+	return g.Status == StatusCompleted && g.VideoURL != ""
+}
+
+// UsableURL returns raw, trimmed and normalised, when it is an absolute
+// http or https URL with a host, no credentials and at most MaxVideoURL
+// bytes; "" otherwise. Anything else (blank, "javascript:…", a relative
+// path) is treated exactly like a missing video_url.
+func UsableURL(raw string) string {
+	raw = strings.TrimSpace(raw)
+	u, err := url.Parse(raw)
+	if err != nil || len(raw) > MaxVideoURL || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.Opaque != "" {
+		return ""
+	}
+	return u.String()
+}
+
+// Error is every way a request can fail short of the caller's context
+// ending. StatusCode is 0 when no HTTP response arrived.
 type Error struct {
+	Method     string        // GET or POST
 	StatusCode int           // HTTP status, 0 for transport errors
 	Code       string        // the API's error code, e.g. "not_found"
 	Message    string        // the API's message, or what went wrong
 	RetryAfter time.Duration // from a Retry-After header, 0 when absent
-	Transient  bool          // whether asking again may succeed
-	Err        error         // the underlying error, if any
+	// Transient says whether the same request may be sent again: see
+	// retryable.
+	Transient bool
+	// Unknown says that a POST may have been acted on (and charged for)
+	// although no success was seen: it must not be sent again.
+	Unknown bool
+	Err     error // the underlying error, if any
 }
 
 func (e *Error) Error() string {
@@ -106,12 +147,35 @@ func (e *Error) Kind() string {
 	}
 }
 
-// ErrRedirect is wrapped by the error for a redirect away from the API's
-// scheme and host: following it would send the key elsewhere.
-var ErrRedirect = errors.New("redirect to another host")
+// ErrRedirect is wrapped by the error for a redirect the client will not
+// follow: to another host (following it would send the key elsewhere),
+// without a usable Location, in a loop, or in answer to a POST.
+var ErrRedirect = errors.New("unusable redirect")
 
-// Client asks the Prism API for generation statuses. Its zero value is not
-// usable; build it with New.
+// retryable is the one decision whether a failed request may be sent
+// again. A status read may always be repeated after a transient failure:
+// network errors, 408, 429, 5xx except 501, a 200 that is not the expected
+// JSON. A POST creates (and charges for) generations and carries no
+// idempotency key, so it is repeated only where the API certainly did not
+// act: a 429, or a connection that failed before the request was written.
+func retryable(method string, status int, wrote bool, err error) bool {
+	if errors.Is(err, ErrRedirect) {
+		return false
+	}
+	if method != http.MethodGet {
+		return status == http.StatusTooManyRequests || (status == 0 && !wrote)
+	}
+	switch {
+	case status == 0, status == http.StatusOK:
+		return true
+	case status == http.StatusRequestTimeout, status == http.StatusTooManyRequests:
+		return true
+	}
+	return status >= 500 && status != http.StatusNotImplemented
+}
+
+// Client talks to the Prism API. Its zero value is not usable; build it
+// with New.
 type Client struct {
 	base      *url.URL
 	key       string
@@ -121,82 +185,181 @@ type Client struct {
 	// RequestTimeout bounds each request on its own (30s from New); the
 	// caller's context bounds them all.
 	RequestTimeout time.Duration
+	// Clock reads the time for Retry-After dates (nil: the system clock).
+	Clock clock.Clock
 }
 
 // New returns a client for the API rooted at base (e.g.
 // https://prismvideos.com/api). The key is sent only to base's scheme and
 // host: a redirect anywhere else is refused, not followed.
 func New(base *url.URL, key, userAgent string, transport http.RoundTripper) *Client {
-	c := &Client{base: base, key: key, userAgent: userAgent, RequestTimeout: 30 * time.Second}
-	c.http = &http.Client{
-		Transport: transport,
-		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if req.URL.Scheme != base.Scheme || req.URL.Host != base.Host {
-				return fmt.Errorf("%w: the API answered with a redirect to %s://%s; set base_url to that host if it is really Prism's",
-					ErrRedirect, req.URL.Scheme, req.URL.Host)
-			}
-			if len(via) >= 5 {
-				return errors.New("stopped after 5 redirects")
-			}
-			return nil
-		},
+	return &Client{
+		base: base, key: key, userAgent: userAgent, RequestTimeout: 30 * time.Second,
+		// Redirects are followed by do, which can tell the user why one
+		// is not: net/http would fail on an unparsable Location with an
+		// error that quotes it, query and all.
+		http: &http.Client{Transport: keepRedirects{transport}},
 	}
-	return c
 }
+
+// stashedLocation holds a redirect's Location, hidden from http.Client.
+const stashedLocation = "X-Prism-Wait-Location"
+
+// keepRedirects hands redirects to the caller instead of http.Client.
+type keepRedirects struct{ rt http.RoundTripper }
+
+func (k keepRedirects) RoundTrip(r *http.Request) (*http.Response, error) {
+	rt := k.rt
+	if rt == nil {
+		rt = http.DefaultTransport
+	}
+	resp, err := rt.RoundTrip(r)
+	if err == nil && resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		resp.Header.Set(stashedLocation, resp.Header.Get("Location"))
+		resp.Header.Del("Location")
+	}
+	return resp, err
+}
+
+// scrubber redacts the key from API text before anything clips it: an
+// API that echoes the key must not leave a prefix of it in a message.
+func (c *Client) scrubber() untrusted.Scrubber { return untrusted.New(c.key) }
+
+// BaseURL is the API root the client talks to.
+func (c *Client) BaseURL() *url.URL { return c.base }
 
 // Requests is the number of requests sent so far.
 func (c *Client) Requests() int64 { return c.requests.Load() }
 
-// Get fetches the status of one generation. It returns ctx's error when ctx
-// ends, and an *Error for everything else.
+// Get fetches the status of one generation. It returns ctx's cause when
+// ctx ends, and an *Error for everything else.
 func (c *Client) Get(ctx context.Context, id string) (Generation, error) {
-	rctx, cancel := context.WithTimeout(ctx, c.RequestTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(rctx, http.MethodGet, c.base.JoinPath("generations", id).String(), nil)
-	if err != nil {
-		return Generation{}, &Error{Message: "cannot build request", Err: err}
-	}
-	req.Header.Set("Authorization", "Bearer "+c.key)
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", c.userAgent)
-
-	c.requests.Add(1)
-	resp, err := c.http.Do(req)
-	if err != nil {
-		if ctx.Err() != nil {
-			return Generation{}, context.Cause(ctx)
-		}
-		e := &Error{Err: transportError(err), Transient: !errors.Is(err, ErrRedirect)}
-		return Generation{}, e
-	}
-	defer func() {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxBody))
-		resp.Body.Close()
-	}()
-
-	if resp.StatusCode != http.StatusOK {
-		return Generation{}, checkResponse(resp)
-	}
 	var g Generation
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
-	switch {
-	case err != nil:
-		if ctx.Err() != nil {
-			return Generation{}, context.Cause(ctx)
-		}
-		return Generation{}, &Error{StatusCode: http.StatusOK, Transient: true, Err: transportError(err)}
-	case len(body) > maxBody:
-		return Generation{}, &Error{StatusCode: http.StatusOK, Transient: true, Message: "body larger than 1 MiB"}
+	if err := c.do(ctx, http.MethodGet, c.base.JoinPath("generations", id), nil, &g); err != nil {
+		return Generation{}, err
 	}
-	if err := json.Unmarshal(body, &g); err != nil {
-		return Generation{}, &Error{StatusCode: http.StatusOK, Transient: true, Message: "not the expected JSON", Err: err}
+	g.VideoURL, g.ShareURL = UsableURL(g.VideoURL), UsableURL(g.ShareURL)
+	sc := c.scrubber()
+	for _, f := range []*string{&g.ID, &g.Status, &g.TemplateID, &g.CreatedAt, &g.CompletedAt, &g.Error} {
+		*f = sc.Line(*f, maxText)
 	}
 	return g, nil
 }
 
+// do sends one request and decodes a 200's JSON body into out. It follows
+// a GET's redirects on the API's own scheme and host, at most
+// maxRedirects. It returns ctx's cause when ctx ends, else an *Error.
+func (c *Client) do(ctx context.Context, method string, u *url.URL, body []byte, out any) error {
+	rctx, cancel := context.WithTimeout(ctx, c.RequestTimeout)
+	defer cancel()
+	for hops := 0; ; hops++ {
+		resp, wrote, err := c.send(rctx, method, u, body)
+		if err != nil {
+			if ctx.Err() != nil {
+				return context.Cause(ctx)
+			}
+			return c.fail(method, &Error{Err: transportError(err)}, wrote)
+		}
+		next, err := c.redirect(method, u, resp, hops)
+		if err != nil || next == nil {
+			defer drain(resp)
+			if err != nil {
+				return c.fail(method, &Error{StatusCode: resp.StatusCode, Err: err}, true)
+			}
+			return c.decode(ctx, method, resp, out)
+		}
+		drain(resp)
+		u = next
+	}
+}
+
+// send writes one request; wrote tells whether any of it reached the
+// connection, which decides whether a POST may be sent again.
+func (c *Client) send(ctx context.Context, method string, u *url.URL, body []byte) (*http.Response, bool, error) {
+	var wrote atomic.Bool
+	trace := &httptrace.ClientTrace{
+		WroteHeaderField: func(string, []string) { wrote.Store(true) },
+		WroteRequest:     func(httptrace.WroteRequestInfo) { wrote.Store(true) },
+	}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), method, u.String(), bytes.NewReader(body))
+	if err != nil {
+		return nil, false, err
+	}
+	if body == nil {
+		req.Body, req.ContentLength = http.NoBody, 0
+	} else {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Authorization", "Bearer "+c.key)
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", c.userAgent)
+	c.requests.Add(1)
+	resp, err := c.http.Do(req)
+	return resp, wrote.Load(), err
+}
+
+// redirect returns where a redirect leads, nil for any other answer, or
+// an error wrapping ErrRedirect for one that must not be followed.
+func (c *Client) redirect(method string, from *url.URL, resp *http.Response, hops int) (*url.URL, error) {
+	if resp.StatusCode < 300 || resp.StatusCode >= 400 || resp.StatusCode == http.StatusNotModified {
+		return nil, nil
+	}
+	loc := resp.Header.Get(stashedLocation)
+	next, err := from.Parse(loc)
+	switch {
+	case loc == "" || err != nil:
+		return nil, fmt.Errorf("%w: the API answered HTTP %d without a usable Location; check that base_url points at the Prism API", ErrRedirect, resp.StatusCode)
+	case next.Scheme != c.base.Scheme || next.Host != c.base.Host:
+		return nil, fmt.Errorf("%w: the API answered with a redirect to %s://%s; set base_url to that host if it is really Prism's",
+			ErrRedirect, next.Scheme, next.Host)
+	case method != http.MethodGet:
+		return nil, fmt.Errorf("%w: the API answered a %s with a redirect; check that base_url points at the Prism API", ErrRedirect, method)
+	case hops >= maxRedirects:
+		return nil, fmt.Errorf("%w: stopped after %d redirects; check that base_url points at the Prism API", ErrRedirect, maxRedirects)
+	}
+	return next, nil
+}
+
+// decode turns a response into out or an *Error: a non-200 through
+// checkResponse, a 200 through a bounded JSON decode.
+func (c *Client) decode(ctx context.Context, method string, resp *http.Response, out any) error {
+	if resp.StatusCode != http.StatusOK {
+		return c.fail(method, c.checkResponse(resp), true)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return context.Cause(ctx)
+	case err != nil:
+		return c.fail(method, &Error{StatusCode: http.StatusOK, Err: transportError(err)}, true)
+	case len(body) > maxBody:
+		return c.fail(method, &Error{StatusCode: http.StatusOK, Message: "body larger than 1 MiB"}, true)
+	}
+	if err := json.Unmarshal(body, out); err != nil {
+		return c.fail(method, &Error{StatusCode: http.StatusOK, Message: "not the expected JSON", Err: err}, true)
+	}
+	return nil
+}
+
+// fail completes e with what the method and the outcome imply.
+func (c *Client) fail(method string, e *Error, wrote bool) *Error {
+	e.Method = method
+	e.Transient = retryable(method, e.StatusCode, wrote, e.Err)
+	// A POST that reached the API and was neither refused (4xx) nor
+	// redirected may have created generations.
+	e.Unknown = method != http.MethodGet && !e.Transient && wrote &&
+		(e.StatusCode == 0 || e.StatusCode == http.StatusOK || e.StatusCode >= 500) && !errors.Is(e.Err, ErrRedirect)
+	return e
+}
+
+func drain(resp *http.Response) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxBody))
+	resp.Body.Close()
+}
+
 // checkResponse turns a non-200 response into an *Error, reading at most
 // maxErrorBody bytes of the body for the API's code and message.
-func checkResponse(resp *http.Response) *Error {
+func (c *Client) checkResponse(resp *http.Response) *Error {
 	e := &Error{StatusCode: resp.StatusCode}
 	var body struct {
 		Error   string `json:"error"`
@@ -204,42 +367,36 @@ func checkResponse(resp *http.Response) *Error {
 	}
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	if json.Unmarshal(raw, &body) == nil {
-		e.Code, e.Message = clip(body.Error, 64), clip(body.Message, 300)
+		sc := c.scrubber()
+		e.Code, e.Message = sc.Line(body.Error, 64), sc.Line(body.Message, maxText)
 	}
-	switch {
-	case resp.StatusCode == http.StatusRequestTimeout,
-		resp.StatusCode == http.StatusTooManyRequests,
-		resp.StatusCode >= 500:
-		e.Transient = true
-	case resp.StatusCode >= 300 && resp.StatusCode < 400:
-		// A redirect that was not followed (no Location): nothing to retry.
-		e.Message = "unexpected redirect without a usable Location"
-	}
-	e.RetryAfter = ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	e.RetryAfter = ParseRetryAfter(resp.Header.Get("Retry-After"), clock.Or(c.Clock).Now())
 	return e
 }
 
+// Forever stands for a Retry-After too large to represent: it reaches
+// past any deadline.
+const Forever = time.Duration(math.MaxInt64)
+
 // ParseRetryAfter reads a Retry-After value, either delay-seconds or an
-// HTTP date (RFC 9110, section 10.2.3). It returns 0 for an absent, past or
-// malformed value, and caps absurd values at an hour.
+// HTTP date (RFC 9110, section 10.2.3). It returns 0 for an absent, past
+// or malformed value, and Forever for a number of seconds too large to
+// represent. It does not cap: the caller compares it with its deadline.
 func ParseRetryAfter(v string, now time.Time) time.Duration {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0
 	}
-	var d time.Duration
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if n <= 0 {
-			return 0
+	if n, err := strconv.ParseUint(v, 10, 64); err == nil || errors.Is(err, strconv.ErrRange) {
+		if err != nil || n > uint64(Forever/time.Second) {
+			return Forever
 		}
-		if n > int64(maxRetry/time.Second) {
-			return maxRetry
-		}
-		d = time.Duration(n) * time.Second
-	} else if t, err := http.ParseTime(v); err == nil {
-		d = t.Sub(now)
+		return time.Duration(n) * time.Second
 	}
-	return min(max(d, 0), maxRetry)
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0)
+	}
+	return 0
 }
 
 // transportError strips the URL from a *url.Error: net/http puts the whole
@@ -254,12 +411,4 @@ func transportError(err error) error {
 		return fmt.Errorf("%w (no answer in time)", context.DeadlineExceeded)
 	}
 	return err
-}
-
-// clip bounds text from the network before it reaches a log or an output.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return strings.ToValidUTF8(s[:n], "") + "…"
 }

@@ -1,0 +1,205 @@
+package prism
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+)
+
+func TestSubmit(t *testing.T) {
+	t.Parallel()
+	var got *http.Request
+	var body map[string]any
+	c := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		got = r
+		json.NewDecoder(r.Body).Decode(&body)
+		io.WriteString(w, `{"generations":[{"generation_id":"gen_a","status":"generating"},{"generation_id":"gen_b"}],
+			"template_id":"tpl_1","credits_charged":20,"latency_estimate_sec":{"typical":127,"busy":241}}`)
+	})
+	s, err := c.Submit(context.Background(), SubmitRequest{TemplateID: "tpl_1", Body: map[string]any{"variables": map[string]any{"title": "Hi"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(s.IDs, ",") != "gen_a,gen_b" || s.TemplateID != "tpl_1" || s.CreditsCharged != "20" || s.Typical != 127 || s.Busy != 241 {
+		t.Errorf("submission %+v", s)
+	}
+	if got.Method != http.MethodPost || got.URL.Path != "/api/templates/tpl_1/generate" || got.Header.Get("Content-Type") != "application/json" ||
+		got.Header.Get("Authorization") != "Bearer "+key || body["variables"].(map[string]any)["title"] != "Hi" {
+		t.Errorf("request %s %s %v %v", got.Method, got.URL.Path, got.Header, body)
+	}
+
+	c = serve(t, func(w http.ResponseWriter, r *http.Request) {
+		got = r
+		io.WriteString(w, `{"generations":[{"generation_id":"gen_p"}],"latency_estimate_sec":null}`)
+	})
+	s, err = c.Submit(context.Background(), SubmitRequest{Body: map[string]any{"prompt": "a cat", "modelName": "veo-3.1"}})
+	if err != nil || got.URL.Path != "/api/generations" || s.IDs[0] != "gen_p" || s.Typical != 0 || s.CreditsCharged != "" {
+		t.Errorf("prompt submit: %+v %v %s", s, err, got.URL.Path)
+	}
+}
+
+// TestSubmitIsNeverRepeatedUnlessSafe checks the one retry decision for
+// POSTs: only a 429 or a connection that never carried the request may be
+// sent again; what may have been acted on is Unknown.
+func TestSubmitFailures(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name               string
+		handler            http.HandlerFunc
+		transient, unknown bool
+		status             int
+	}{
+		{"429", func(w http.ResponseWriter, r *http.Request) { w.Header().Set("Retry-After", "2"); w.WriteHeader(429) }, true, false, 429},
+		{"500", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(500) }, false, true, 500},
+		{"503", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(503) }, false, true, 503},
+		{"402", func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(402)
+			io.WriteString(w, `{"error":"insufficient_credits","message":"Not enough credits"}`)
+		}, false, false, 402},
+		{"reset", func(w http.ResponseWriter, r *http.Request) { io.ReadAll(r.Body); panic(http.ErrAbortHandler) }, false, true, 0},
+		{"garbage", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "<html>") }, false, true, 200},
+		{"no generations", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, `{"generations":[]}`) }, false, true, 200},
+		{"hostile id", func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, `{"generations":[{"generation_id":"../../x"}]}`)
+		}, false, true, 200},
+		{"redirect", func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, "/elsewhere", http.StatusTemporaryRedirect)
+		}, false, false, 307},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var posts atomic.Int32
+			c := serve(t, func(w http.ResponseWriter, r *http.Request) { posts.Add(1); tc.handler(w, r) })
+			_, err := c.Submit(context.Background(), SubmitRequest{TemplateID: "tpl_1", Body: map[string]any{}})
+			var pe *Error
+			if !errors.As(err, &pe) || pe.Transient != tc.transient || pe.Unknown != tc.unknown || pe.StatusCode != tc.status || pe.Method != "POST" {
+				t.Fatalf("err = %#v, want transient %v unknown %v status %d", err, tc.transient, tc.unknown, tc.status)
+			}
+			if posts.Load() != 1 {
+				t.Errorf("%d POSTs, want exactly one", posts.Load())
+			}
+		})
+	}
+}
+
+func TestSubmitConnectionRefusedMaySendAgain(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	_, err = New(mustURL(t, "http://"+addr+"/api"), key, "t", nil).Submit(context.Background(), SubmitRequest{Body: map[string]any{}})
+	var pe *Error
+	if !errors.As(err, &pe) || !pe.Transient || pe.Unknown {
+		t.Fatalf("err = %#v, want a transient error that was never sent", err)
+	}
+}
+
+func TestRetryable(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		method string
+		status int
+		wrote  bool
+		err    error
+		want   bool
+	}{
+		{"GET", 0, true, nil, true},
+		{"GET", 200, true, nil, true},
+		{"GET", 408, true, nil, true},
+		{"GET", 429, true, nil, true},
+		{"GET", 500, true, nil, true},
+		{"GET", 501, true, nil, false},
+		{"GET", 404, true, nil, false},
+		{"GET", 0, true, ErrRedirect, false},
+		{"POST", 429, true, nil, true},
+		{"POST", 0, false, nil, true},
+		{"POST", 0, true, nil, false},
+		{"POST", 500, true, nil, false},
+		{"POST", 408, true, nil, false},
+		{"POST", 200, true, nil, false},
+	} {
+		if got := retryable(tc.method, tc.status, tc.wrote, tc.err); got != tc.want {
+			t.Errorf("retryable(%s, %d, wrote %v, %v) = %v, want %v", tc.method, tc.status, tc.wrote, tc.err, got, tc.want)
+		}
+	}
+}
+
+func TestUsableURL(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"https://s3.example/v.mp4?X-Amz-Signature=a":    "https://s3.example/v.mp4?X-Amz-Signature=a",
+		"  http://127.0.0.1:8/v.mp4\n":                  "http://127.0.0.1:8/v.mp4",
+		" \t ":                                          "",
+		"javascript:alert(1)":                           "",
+		"/relative/v.mp4":                               "",
+		"https:///nohost":                               "",
+		"ftp://h/v.mp4":                                 "",
+		"https://user:pw@h/v.mp4":                       "",
+		"https://h/" + strings.Repeat("a", MaxVideoURL): "",
+		"https://h/v\x00.mp4":                           "",
+	} {
+		if got := UsableURL(in); got != want {
+			t.Errorf("UsableURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestRedirectsThatCannotBeFollowedArePermanent(t *testing.T) {
+	t.Parallel()
+	for name, h := range map[string]http.HandlerFunc{
+		"loop": func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, r.URL.Path, http.StatusFound) },
+		"bad location": func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Location", "http://[::1%zz]/x?X-Amz-Signature=SECRET")
+			w.WriteHeader(http.StatusFound)
+		},
+		"no location": func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusFound) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var n atomic.Int32
+			c := serve(t, func(w http.ResponseWriter, r *http.Request) { n.Add(1); h(w, r) })
+			_, err := c.Get(context.Background(), "gen_1")
+			var pe *Error
+			if !errors.As(err, &pe) || pe.Transient || !errors.Is(err, ErrRedirect) || !strings.Contains(err.Error(), "base_url") {
+				t.Fatalf("err = %v, want a permanent redirect error that names base_url", err)
+			}
+			if strings.Contains(err.Error(), "SECRET") {
+				t.Errorf("the Location's signature is in the error: %v", err)
+			}
+			if n.Load() > maxRedirects+1 {
+				t.Errorf("%d requests", n.Load())
+			}
+		})
+	}
+}
+
+func TestKeyIsRedactedFromAPITextBeforeClipping(t *testing.T) {
+	t.Parallel()
+	c := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "gen_err") {
+			w.WriteHeader(400)
+			io.WriteString(w, `{"error":"bad","message":"`+strings.Repeat("x", maxText-10)+key+`"}`)
+			return
+		}
+		io.WriteString(w, `{"status":"failed","error":"echo `+key+` `+strings.Repeat("y", 5000)+`"}`)
+	})
+	_, err := c.Get(context.Background(), "gen_err")
+	g, _ := c.Get(context.Background(), "gen_failed")
+	for _, s := range []string{err.Error(), g.Error} {
+		if strings.Contains(s, key[:12]) {
+			t.Errorf("a part of the key survived: %q", s[max(0, len(s)-80):])
+		}
+		if len(s) > maxText+100 {
+			t.Errorf("%d bytes kept", len(s))
+		}
+	}
+}
