@@ -8,11 +8,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"sync"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
 
+	"github.com/prism-wait/prism-wait/internal/clock"
 	"github.com/prism-wait/prism-wait/internal/prism"
 )
 
@@ -26,13 +28,31 @@ var (
 	ErrStopped = errors.New("stopped after another generation's permanent error")
 )
 
+// Panic is a panic recovered in a goroutine of the program: a bug, which
+// ends that generation's wait with an internal error instead of the
+// process with Go's exit code 2 ("invalid input" here).
+type Panic struct {
+	Value any
+	Stack []byte
+}
+
+func (p *Panic) Error() string { return fmt.Sprintf("internal error: %v", p.Value) }
+
+// Recover turns a panic into a *Panic for report, when called as
+// `defer wait.Recover(func(p *Panic) {...})`.
+func Recover(report func(*Panic)) {
+	if v := recover(); v != nil {
+		report(&Panic{Value: v, Stack: debug.Stack()})
+	}
+}
+
 // Result is what is known about one generation when its wait ends.
 type Result struct {
 	ID  string
 	Gen prism.Generation // the last status seen; zero if none
-	// Err says why there is no verdict: a permanent *prism.Error, or a
-	// context cause (ErrDeadline, ErrCanceled, ErrStopped) with the last
-	// trouble seen. It is nil when Gen is final.
+	// Err says why there is no verdict: a permanent *prism.Error, a
+	// *Panic, or a context cause (ErrDeadline, ErrCanceled, ErrStopped)
+	// with the last trouble seen. It is nil when Gen is final.
 	Err error
 }
 
@@ -41,7 +61,6 @@ type Event struct {
 	ID   string
 	Kind EventKind
 	Gen  prism.Generation // Poll: the status just read
-	Prev string           // Poll: the status before it ("" at first)
 	Err  error            // Retry: the transient error
 	Wait time.Duration    // Poll, Retry: until the next request
 }
@@ -54,12 +73,17 @@ const (
 	Retry                  // a request failed and will be tried again
 )
 
-// Waiter polls through a Client. Every field is required except Events.
+// Waiter polls through a Client. Client, PollInterval and MaxInterval are
+// required.
 type Waiter struct {
 	Client       *prism.Client
 	PollInterval time.Duration // cadence while generating; first backoff step
 	MaxInterval  time.Duration // cap of the backoff (Retry-After may exceed it)
-	Events       func(Event)   // called from several goroutines at once
+	// FirstDelay comes before the first read: one PollInterval after a
+	// submission, since a generation just created cannot be done yet.
+	FirstDelay time.Duration
+	Events     func(Event) // called from several goroutines at once; may be nil
+	Clock      clock.Clock // nil: the system clock
 }
 
 // All waits for every ID at once and returns their results in input order.
@@ -73,15 +97,16 @@ func (w *Waiter) All(ctx context.Context, ids []string, then func(context.Contex
 	var wg sync.WaitGroup
 	for i, id := range ids {
 		wg.Go(func() {
-			r := w.One(ctx, id)
+			results[i].ID = id
+			defer Recover(func(p *Panic) { results[i].Err = p })
+			results[i] = w.One(ctx, id)
 			var pe *prism.Error
-			if errors.As(r.Err, &pe) && !pe.Transient {
+			if errors.As(results[i].Err, &pe) && !pe.Transient {
 				stop(ErrStopped)
 			}
 			if then != nil {
-				then(ctx, &r)
+				then(ctx, &results[i])
 			}
-			results[i] = r
 		})
 	}
 	wg.Wait()
@@ -91,6 +116,7 @@ func (w *Waiter) All(ctx context.Context, ids []string, then func(context.Contex
 // One polls a single generation until it is final, ctx ends, or the API
 // answers with a permanent error.
 func (w *Waiter) One(ctx context.Context, id string) Result {
+	clk := clock.Or(w.Clock)
 	b := backoff.NewExponentialBackOff(
 		backoff.WithInitialInterval(w.PollInterval),
 		backoff.WithMaxInterval(w.MaxInterval),
@@ -98,24 +124,27 @@ func (w *Waiter) One(ctx context.Context, id string) Result {
 	)
 	r := Result{ID: id}
 	var trouble error // the last transient error, for the final message
+	delay := w.FirstDelay
 	for {
+		if err := clock.Sleep(ctx, clk, delay); err != nil {
+			r.Err = stopped(ctx, r, trouble)
+			return r
+		}
 		g, err := w.Client.Get(ctx, id)
-		var delay time.Duration
 		switch {
 		case err == nil:
 			b.Reset()
 			trouble = nil
-			prev := r.Gen.Status
 			r.Gen = g
 			if g.Final() {
-				w.emit(Event{ID: id, Kind: Poll, Gen: g, Prev: prev})
+				w.emit(Event{ID: id, Kind: Poll, Gen: g})
 				return r
 			}
 			if g.Status == prism.StatusCompleted {
-				trouble = errors.New("the API reports completed but gives no video_url")
+				trouble = errors.New("the API reports completed but gives no usable video_url")
 			}
 			delay = w.PollInterval
-			w.emit(Event{ID: id, Kind: Poll, Gen: g, Prev: prev, Wait: delay})
+			w.emit(Event{ID: id, Kind: Poll, Gen: g, Wait: delay})
 		case ctx.Err() != nil:
 			r.Err = stopped(ctx, r, trouble)
 			return r
@@ -126,25 +155,30 @@ func (w *Waiter) One(ctx context.Context, id string) Result {
 				return r
 			}
 			trouble = err
-			// The jitter can take the backoff half above its cap; clamp it.
-			delay = max(min(b.NextBackOff(), w.MaxInterval), pe.RetryAfter)
-			if dl, ok := ctx.Deadline(); ok && pe.RetryAfter > 0 && time.Until(dl) < pe.RetryAfter {
-				r.Err = fmt.Errorf("%w before the API would answer again (Retry-After %s); last problem: %w",
-					ErrDeadline, pe.RetryAfter.Round(time.Second), err)
+			if err := PastDeadline(ctx, pe); err != nil {
+				r.Err = err
 				return r
 			}
+			// The jitter can take the backoff half above its cap; clamp it.
+			delay = max(min(b.NextBackOff(), w.MaxInterval), pe.RetryAfter)
 			w.emit(Event{ID: id, Kind: Retry, Err: err, Wait: delay})
 		}
-
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			r.Err = stopped(ctx, r, trouble)
-			return r
-		case <-t.C:
-		}
 	}
+}
+
+// PastDeadline is ErrDeadline, at once, when the API asks to be left
+// alone until after ctx's deadline: waiting for nothing helps no one.
+// Deadlines are wall-clock time, like the context's own.
+func PastDeadline(ctx context.Context, pe *prism.Error) error {
+	dl, ok := ctx.Deadline()
+	if !ok || pe.RetryAfter <= 0 || time.Until(dl) >= pe.RetryAfter {
+		return nil
+	}
+	after := "longer than can be represented"
+	if pe.RetryAfter < prism.Forever {
+		after = pe.RetryAfter.Round(time.Second).String()
+	}
+	return fmt.Errorf("%w before the API would answer again (Retry-After %s); last problem: %w", ErrDeadline, after, pe)
 }
 
 func (w *Waiter) emit(e Event) {

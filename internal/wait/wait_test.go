@@ -14,8 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prism-wait/prism-wait/internal/clock"
 	"github.com/prism-wait/prism-wait/internal/prism"
 )
+
+var epoch = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 
 // reply is one scripted answer: a status body, or an HTTP error.
 type reply struct {
@@ -106,7 +109,9 @@ func newWaiter(t *testing.T, replies map[string][]reply) (*Waiter, *script, *rec
 	rec := &recorder{}
 	c := prism.New(u, "prism_sk_test", "t", nil)
 	c.RequestTimeout = time.Second
-	return &Waiter{Client: c, PollInterval: time.Millisecond, MaxInterval: 4 * time.Millisecond, Events: rec.add}, s, rec
+	// The clock moves by itself: waits take no time, and their lengths are
+	// what the events say.
+	return &Waiter{Client: c, PollInterval: time.Second, MaxInterval: 4 * time.Second, Events: rec.add, Clock: clock.NewAuto(epoch)}, s, rec
 }
 
 var (
@@ -152,19 +157,42 @@ func TestOne(t *testing.T) {
 	}
 }
 
-func TestPollEventsCarryTheStatusChange(t *testing.T) {
+func TestPollEventsFollowTheCadence(t *testing.T) {
 	t.Parallel()
 	w, _, rec := newWaiter(t, map[string][]reply{"gen_1": {generating, generating, completed}})
+	w.FirstDelay = 3 * time.Second
+	start := w.Clock.Now()
 	w.One(context.Background(), "gen_1")
-	polls := rec.kinds(Poll)
-	var changes []string
-	for _, e := range polls {
-		if e.Gen.Status != e.Prev {
-			changes = append(changes, e.Prev+"→"+e.Gen.Status)
-		}
+	var got []string
+	for _, e := range rec.kinds(Poll) {
+		got = append(got, fmt.Sprintf("%s/%s", e.Gen.Status, e.Wait))
 	}
-	if got := strings.Join(changes, " "); got != "→generating generating→completed" {
-		t.Errorf("changes %q", got)
+	if s := strings.Join(got, " "); s != "generating/1s generating/1s completed/0s" {
+		t.Errorf("polls %q", s)
+	}
+	// The first read waits FirstDelay, then one PollInterval per read.
+	if took := w.Clock.Now().Sub(start); took != 5*time.Second {
+		t.Errorf("took %s on the clock, want 3s + 2 × 1s", took)
+	}
+}
+
+func TestUnusableVideoURLIsNoVerdict(t *testing.T) {
+	t.Parallel()
+	s := &script{hits: map[string]int{}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := s.count("x")
+		s.mu.Lock()
+		s.hits["x"]++
+		s.mu.Unlock()
+		url := []string{`" \t "`, `"javascript:alert(1)"`, `"/relative.mp4"`, `"https://storage.test/v.mp4"`}[min(n, 3)]
+		fmt.Fprintf(w, `{"status":"completed","video_url":%s}`, url)
+	}))
+	defer srv.Close()
+	u, _ := url.Parse(srv.URL + "/api")
+	w := &Waiter{Client: prism.New(u, "prism_sk_t", "t", nil), PollInterval: time.Second, MaxInterval: time.Second, Clock: clock.NewAuto(epoch)}
+	r := w.One(context.Background(), "gen_1")
+	if r.Err != nil || r.Gen.VideoURL != "https://storage.test/v.mp4" || s.count("x") != 4 {
+		t.Errorf("result %+v after %d reads; want the first usable URL after 4", r, s.count("x"))
 	}
 }
 
@@ -186,34 +214,35 @@ func TestPermanentErrorStopsAtOnce(t *testing.T) {
 func TestRetryAfterIsHonouredAboveMaxInterval(t *testing.T) {
 	t.Parallel()
 	w, _, _ := newWaiter(t, map[string][]reply{"gen_1": {{code: 429, retryAfter: "3"}, completed}})
-	ctx, cancel := context.WithCancelCause(context.Background())
-	var wait time.Duration
-	w.Events = func(e Event) {
-		if e.Kind == Retry {
-			wait = e.Wait
-			cancel(ErrCanceled) // no need to sit through it
-		}
+	w.MaxInterval = time.Second
+	start := w.Clock.Now()
+	r := w.One(context.Background(), "gen_1")
+	if took := w.Clock.Now().Sub(start); took != 3*time.Second {
+		t.Errorf("waited %s after Retry-After: 3, want 3s", took)
 	}
-	r := w.One(ctx, "gen_1")
-	if wait < 3*time.Second {
-		t.Errorf("waited %s after Retry-After: 3, want at least 3s", wait)
-	}
-	if !errors.Is(r.Err, ErrCanceled) {
-		t.Errorf("err = %v, want ErrCanceled", r.Err)
+	if r.Err != nil {
+		t.Errorf("err = %v", r.Err)
 	}
 }
 
 func TestRetryAfterPastTheDeadlineEndsNow(t *testing.T) {
 	t.Parallel()
-	w, s, _ := newWaiter(t, map[string][]reply{"gen_1": {{code: 429, retryAfter: "120"}, completed}})
-	ctx, cancel := context.WithTimeoutCause(context.Background(), 30*time.Second, ErrDeadline)
-	defer cancel()
-	r := w.One(ctx, "gen_1")
-	if !errors.Is(r.Err, ErrDeadline) || !strings.Contains(r.Err.Error(), "Retry-After 2m0s") {
-		t.Fatalf("err = %v, want ErrDeadline naming the Retry-After", r.Err)
-	}
-	if s.count("gen_1") != 1 {
-		t.Errorf("%d requests, want 1", s.count("gen_1"))
+	for _, tc := range []struct{ retryAfter, says string }{
+		{"120", "Retry-After 2m0s"},
+		{"10800", "Retry-After 3h0m0s"},
+		{"99999999999999999999", "Retry-After longer than can be represented"},
+		{"Fri, 01 Jan 2100 00:00:00 GMT", "Retry-After"},
+	} {
+		w, s, rec := newWaiter(t, map[string][]reply{"gen_1": {{code: 429, retryAfter: tc.retryAfter}, completed}})
+		ctx, cancel := context.WithTimeoutCause(context.Background(), time.Minute, ErrDeadline)
+		r := w.One(ctx, "gen_1")
+		cancel()
+		if !errors.Is(r.Err, ErrDeadline) || !strings.Contains(r.Err.Error(), tc.says) {
+			t.Errorf("Retry-After %s: err = %v, want ErrDeadline saying %q", tc.retryAfter, r.Err, tc.says)
+		}
+		if s.count("gen_1") != 1 || len(rec.kinds(Retry)) != 0 {
+			t.Errorf("Retry-After %s: %d requests, %d retries, want 1 and none", tc.retryAfter, s.count("gen_1"), len(rec.kinds(Retry)))
+		}
 	}
 }
 
@@ -225,13 +254,15 @@ func TestDeadline(t *testing.T) {
 		says    string
 	}{
 		{"still generating", []reply{generating}, `while the generation was "generating"`},
-		{"completed without video", []reply{{status: "completed"}}, "no video_url"},
+		{"completed without video", []reply{{status: "completed"}}, "no usable video_url"},
 		{"server keeps failing", []reply{{code: 503}}, "HTTP 503"},
 		{"server hangs", []reply{{hang: true}}, ErrDeadline.Error()},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			w, _, _ := newWaiter(t, map[string][]reply{"gen_1": tc.replies})
+			// Real time here: the deadline is the context's.
+			w.Clock, w.PollInterval, w.MaxInterval = nil, time.Millisecond, 4*time.Millisecond
 			w.Client.RequestTimeout = time.Minute // the deadline must cut a hung request
 			ctx, cancel := context.WithTimeoutCause(context.Background(), 50*time.Millisecond, ErrDeadline)
 			defer cancel()
@@ -240,7 +271,7 @@ func TestDeadline(t *testing.T) {
 			if !errors.Is(r.Err, ErrDeadline) || !strings.Contains(r.Err.Error(), tc.says) {
 				t.Errorf("err = %v, want ErrDeadline saying %q", r.Err, tc.says)
 			}
-			if took := time.Since(start); took > time.Second {
+			if took := time.Since(start); took > 10*time.Second {
 				t.Errorf("returned %s after a 50ms deadline", took)
 			}
 		})
@@ -314,5 +345,19 @@ func TestCancelReturnsPromptly(t *testing.T) {
 	r := w.One(ctx, "gen_1")
 	if !errors.Is(r.Err, ErrCanceled) || r.Gen.Status != "generating" {
 		t.Fatalf("result %+v, want ErrCanceled with the last status kept", r)
+	}
+}
+
+func TestAllRecoversAPanic(t *testing.T) {
+	t.Parallel()
+	w, _, _ := newWaiter(t, map[string][]reply{"gen_a": {completed}, "gen_b": {completed}})
+	rs := w.All(context.Background(), []string{"gen_a", "gen_b"}, func(ctx context.Context, r *Result) {
+		if r.ID == "gen_b" {
+			panic("boom")
+		}
+	})
+	var p *Panic
+	if rs[0].Err != nil || !errors.As(rs[1].Err, &p) || p.Value != "boom" || !strings.Contains(string(p.Stack), "wait_test.go") || rs[1].ID != "gen_b" {
+		t.Errorf("results %+v, want gen_b to carry the panic and its stack", rs)
 	}
 }
