@@ -58,10 +58,14 @@ func appendFile(path, s string) error {
 func (r Run) Summary() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "### Prism generations\n\n%s in %s, %d requests.\n\n", Tally(r.Results), r.Elapsed.Round(time.Second), r.Requests)
+	if r.Submit != nil {
+		p := submitProblem(r.Submit)
+		fmt.Fprintf(&b, "**%s:** %s\n\n", p[0], r.md(r.say(p[1]), 1000))
+	}
 	b.WriteString("| Generation | Status | Time | Share page | Video | Problem |\n|---|---|---|---|---|---|\n")
 	for _, res := range r.Results {
 		row := fmt.Sprintf("| `%s` | %s | %s | %s | %s | %s |\n",
-			res.ID, md(res.Gen.Status, 40), took(res.Gen), link(res.Gen.ShareURL), r.video(res.File), md(res.Problem(r.Timeout), 300))
+			res.ID, r.md(res.status(), 40), took(res.Gen), r.link(res.Gen.ShareURL), r.video(res.File), r.md(r.say(res.Problem(r.Timeout)), 300))
 		if b.Len()+len(row) > maxSummary {
 			b.WriteString("\n(more generations left out: the summary is limited to 1 MiB)\n")
 			break
@@ -74,13 +78,15 @@ func (r Run) Summary() string {
 // Tally says how many generations ended how, e.g. "2 completed, 1 failed".
 func Tally(rs []Result) string {
 	var parts []string
-	var done, failed, other int
+	var done, failed, noVideo, other int
 	for _, r := range rs {
 		switch {
 		case r.Gen.Status == prism.StatusFailed:
 			failed++
-		case r.Gen.Final():
+		case r.Gen.Done():
 			done++
+		case r.status() == StatusNoVideo:
+			noVideo++
 		default:
 			other++
 		}
@@ -88,7 +94,7 @@ func Tally(rs []Result) string {
 	for _, p := range []struct {
 		n    int
 		what string
-	}{{done, "completed"}, {failed, "failed"}, {other, "without a verdict"}} {
+	}{{done, "completed"}, {noVideo, "completed without a usable video"}, {failed, "failed"}, {other, "without a verdict"}} {
 		if p.n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", p.n, p.what))
 		}
@@ -100,7 +106,7 @@ func (r Run) video(f *download.File) string {
 	if f == nil {
 		return ""
 	}
-	return fmt.Sprintf("%s (%s)", md(r.relative(f.Path), 200), download.Size(f.Bytes))
+	return fmt.Sprintf("%s (%s)", r.md(f.Path, 200), download.Size(f.Bytes))
 }
 
 // took is the time from created_at to completed_at, when both parse.
@@ -114,9 +120,9 @@ func took(g prism.Generation) string {
 }
 
 // link renders an https share page as a Markdown link.
-func link(u string) string {
+func (r Run) link(u string) string {
 	if !strings.HasPrefix(u, "https://") || strings.ContainsAny(u, " ()<>|\\\"'`\r\n") || len(u) > 500 {
-		return md(u, 100)
+		return r.md(u, 100)
 	}
 	return "[open](" + u + ")"
 }
@@ -126,9 +132,10 @@ var mdEscaper = strings.NewReplacer(
 	"<", "&lt;", ">", "&gt;", "&", "&amp;", "\r", " ", "\n", " ",
 )
 
-// md escapes untrusted text for a Markdown table cell, bounded to n bytes.
-func md(s string, n int) string {
-	return mdEscaper.Replace(clip(s, n))
+// md scrubs text for a Markdown table cell, bounded to n bytes, and
+// escapes it for Markdown.
+func (r Run) md(s string, n int) string {
+	return mdEscaper.Replace(r.Scrub.Line(s, n))
 }
 
 // ParseOutputs reads a $GITHUB_OUTPUT file as the runner does: name=value

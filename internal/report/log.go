@@ -1,18 +1,23 @@
 // Package report tells the user and the next steps what happened: log
 // lines and annotations, GitHub step outputs and summary, the results JSON,
-// and the exit code. Everything that came from the network is treated as
-// untrusted here: bounded, stripped of signatures and escaped, so that it
-// can neither inject workflow commands nor other step outputs.
+// and the exit code. Every line, output and summary cell passes through
+// one untrusted.Scrubber on its way out, so that nothing from the network
+// can form a workflow command, show the key or a signature, or run on
+// without bound, whatever the format string was given.
 package report
 
 import (
 	"fmt"
 	"io"
-	"strings"
 	"sync"
 
 	"github.com/sethvargo/go-githubactions"
+
+	"github.com/prism-wait/prism-wait/internal/untrusted"
 )
+
+// MaxLine bounds one log line or annotation message, in bytes.
+const MaxLine = 4 << 10
 
 // Log writes human-readable lines: workflow commands inside GitHub Actions,
 // plain lines elsewhere. It is safe for concurrent use. Write errors are
@@ -21,23 +26,38 @@ type Log struct {
 	mu     sync.Mutex
 	w      io.Writer
 	github bool
+	scrub  untrusted.Scrubber
 	err    error
 }
 
 // NewLog returns a Log writing to w; github selects workflow commands.
 func NewLog(w io.Writer, github bool) *Log { return &Log{w: w, github: github} }
 
-// Mask hides secret in the rest of the job's log. Outside GitHub Actions
-// there is nothing to do: the secret is simply never printed.
+// Mask hides secret in the rest of the job's log: the runner masks it,
+// and this Log redacts it from every line, so that a CLI run outside
+// GitHub Actions never shows it either.
 func (l *Log) Mask(secret string) {
-	if l.github && secret != "" {
-		l.command("add-mask", nil, secret)
+	if secret == "" {
+		return
 	}
+	l.mu.Lock()
+	l.scrub = untrusted.New(secret)
+	l.mu.Unlock()
+	if l.github {
+		l.write((&githubactions.Command{Name: "add-mask", Message: secret}).String())
+	}
+}
+
+// Scrubber is the scrubber in use, with the masked secret.
+func (l *Log) Scrubber() untrusted.Scrubber {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.scrub
 }
 
 // Infof writes a plain line.
 func (l *Log) Infof(format string, a ...any) {
-	l.write(oneLine(fmt.Sprintf(format, a...)))
+	l.write(l.clean(fmt.Sprintf(format, a...)))
 }
 
 // Debugf writes a line shown only when the job runs with debug logging.
@@ -67,16 +87,21 @@ func (l *Log) Err() error {
 
 func (l *Log) annotate(level, title, msg string) {
 	if l.github {
-		l.command(level, githubactions.CommandProperties{"title": title}, msg)
+		l.command(level, githubactions.CommandProperties{"title": l.clean(title)}, msg)
 		return
 	}
-	l.write(level + ": " + title + ": " + oneLine(msg))
+	l.write(l.clean(level + ": " + title + ": " + msg))
 }
 
-// command writes a workflow command; go-githubactions escapes the message
-// and properties as the runner decodes them.
+// command writes a workflow command of ours, its message scrubbed;
+// go-githubactions then escapes message and properties as the runner
+// decodes them.
 func (l *Log) command(name string, props githubactions.CommandProperties, msg string) {
-	l.write((&githubactions.Command{Name: name, Properties: props, Message: msg}).String())
+	l.write((&githubactions.Command{Name: name, Properties: props, Message: l.clean(msg)}).String())
+}
+
+func (l *Log) clean(s string) string {
+	return l.Scrubber().Line(s, MaxLine)
 }
 
 func (l *Log) write(line string) {
@@ -86,12 +111,3 @@ func (l *Log) write(line string) {
 		l.err = err
 	}
 }
-
-// oneLine keeps text on one line, so that nothing in it can start a line
-// the runner would read as a workflow command. CR and LF are encoded as
-// the runner's own command encoding does.
-func oneLine(s string) string {
-	return lineBreaks.Replace(s)
-}
-
-var lineBreaks = strings.NewReplacer("\r", "%0D", "\n", "%0A")

@@ -2,12 +2,14 @@ package report
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/prism-wait/prism-wait/internal/download"
 	"github.com/prism-wait/prism-wait/internal/prism"
+	"github.com/prism-wait/prism-wait/internal/untrusted"
 	"github.com/prism-wait/prism-wait/internal/wait"
 )
 
@@ -19,9 +21,18 @@ type Progress struct {
 	start   time.Time
 	mu      sync.Mutex
 	ids     []string
-	status  map[string]string // last status per ID, "" before the first
+	status  map[string]string // last status per ID, as reported, "" before the first
 	trouble map[string]string // kind of the last transient error per ID, until the next status
 	warned  map[string]bool   // kinds of transient trouble already warned about
+	typical time.Duration     // Prism's typical estimate for a submission, 0 when none
+}
+
+// Estimate sets Prism's typical time for the submitted generations, so
+// that the heartbeat can say how far past it the wait is.
+func (p *Progress) Estimate(typical time.Duration) {
+	p.mu.Lock()
+	p.typical = typical
+	p.mu.Unlock()
 }
 
 // NewProgress starts tracking ids; start is when the wait began.
@@ -41,31 +52,35 @@ func (p *Progress) Event(e wait.Event) {
 
 func (p *Progress) poll(e wait.Event) {
 	g := e.Gen
+	// The status as reported: "completed" with and without a usable video
+	// are two states, each worth a line when it is reached.
+	status := Result{Result: wait.Result{Gen: g}}.status()
 	p.mu.Lock()
-	p.status[e.ID] = g.Status
+	prev := p.status[e.ID]
+	p.status[e.ID] = status
 	delete(p.trouble, e.ID)
 	p.mu.Unlock()
 	if e.Wait > 0 {
-		p.log.Debugf("%s: status %q; next poll in %s", e.ID, clip(g.Status, 40), e.Wait)
+		p.log.Debugf("%s: status %q; next poll in %s", e.ID, untrusted.Clip(g.Status, 40), e.Wait)
 	}
-	if g.Status == e.Prev {
+	if status == prev {
 		return
 	}
 	switch {
-	case g.Status == prism.StatusCompleted && g.VideoURL != "":
+	case g.Done():
 		took := took(g)
 		if took != "" {
 			took = " in " + took
 		}
 		p.log.Infof("%s: completed%s; video at %s (signed URL, expires %s)", e.ID, took, download.Redact(g.VideoURL), or(ExpiresAt(g.VideoURL), "at an unknown time"))
-	case g.Status == prism.StatusCompleted:
-		p.log.Infof("%s: completed, but the API gives no video_url yet; still polling", e.ID)
+	case status == StatusNoVideo:
+		p.log.Infof("%s: completed, but the API gives no usable video_url yet; still polling", e.ID)
 	case g.Status == prism.StatusFailed:
-		p.log.Infof("%s: failed: %s", e.ID, clip(or(g.Error, "no reason given"), 300))
+		p.log.Infof("%s: failed: %s", e.ID, untrusted.Clip(or(g.Error, "no reason given"), 300))
 	case g.Status == prism.StatusGenerating:
 		p.log.Infof("%s: generating", e.ID)
 	default:
-		p.log.Infof("%s: %q is not a status prism-wait knows; taking it as not finished and polling on", e.ID, clip(g.Status, 40))
+		p.log.Infof("%s: %q is not a status prism-wait knows; taking it as not finished and polling on", e.ID, untrusted.Clip(g.Status, 40))
 	}
 }
 
@@ -94,24 +109,24 @@ func (p *Progress) Heartbeat(now time.Time) {
 	var pending []string
 	for _, id := range p.ids {
 		if s, ok := p.status[id]; !ok || (s != prism.StatusFailed && s != prism.StatusCompleted) {
-			line := id + " " + or(clip(s, 40), "not read yet")
+			line := id + " " + or(untrusted.Clip(s, 40), "not read yet")
 			if kind := p.trouble[id]; kind != "" {
 				line += " (retrying after " + kind + ")"
 			}
 			pending = append(pending, line)
 		}
 	}
+	typical := p.typical
 	p.mu.Unlock()
-	if len(pending) > 0 {
-		p.log.Infof("still waiting after %s: %s", now.Sub(p.start).Round(time.Second), strings.Join(pending, ", "))
+	if len(pending) == 0 {
+		return
 	}
-}
-
-func clip(s string, n int) string {
-	if len(s) > n {
-		return strings.ToValidUTF8(s[:n], "") + "…"
+	elapsed := now.Sub(p.start)
+	past := ""
+	if typical > 0 && elapsed > typical {
+		past = fmt.Sprintf(" (%s past Prism's typical %s)", (elapsed - typical).Round(time.Second), typical)
 	}
-	return s
+	p.log.Infof("still waiting after %s%s: %s", elapsed.Round(time.Second), past, strings.Join(pending, ", "))
 }
 
 func or(s, def string) string {

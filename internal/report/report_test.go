@@ -26,9 +26,9 @@ func sample() Run {
 	ok := prism.Generation{ID: "gen_ok", Status: "completed", VideoURL: signed, ShareURL: "https://prismvideos.com/share/gen_ok",
 		TemplateID: "tpl_1", CreatedAt: "2026-01-01T11:58:00Z", CompletedAt: "2026-01-01T12:00:00Z"}
 	return Run{
-		Elapsed: 2*time.Minute + 3*time.Second, Requests: 42, Timeout: 10 * time.Minute, Workspace: "/github/workspace",
+		Elapsed: 2*time.Minute + 3*time.Second, Requests: 42, Timeout: 10 * time.Minute, IDs: []string{"gen_ok", "gen_bad", "gen_slow"},
 		Results: []Result{
-			{Result: wait.Result{ID: "gen_ok", Gen: ok}, File: &download.File{Path: "/github/workspace/videos/gen_ok.mp4", Bytes: 3 << 20, SHA256: "ab12"}},
+			{Result: wait.Result{ID: "gen_ok", Gen: ok}, File: &download.File{Path: "videos/gen_ok.mp4", Bytes: 3 << 20, SHA256: "ab12"}},
 			{Result: wait.Result{ID: "gen_bad", Gen: prism.Generation{Status: "failed", Error: "bad | <script>\n::error::injected\nline"}}},
 			{Result: wait.Result{ID: "gen_slow", Gen: prism.Generation{Status: "generating"}, Err: fmt.Errorf("%w while the generation was %q", wait.ErrDeadline, "generating")}},
 		},
@@ -189,11 +189,15 @@ func TestLogEscapesUntrustedText(t *testing.T) {
 	l.Errorf("Generation gen_1 failed", "reason: %s", "100%\n::error::fake")
 	l.Warningf("a:b,c", "w")
 	l.Debugf("d\nx")
+	l.Infof("echo %s ##[set-output name=x;]y", "prism_sk_secret")
+	l.Infof("%s", "::stop-commands::tok")
 	want := "::add-mask::prism_sk_secret\n" +
-		"status x%0A::add-mask::y%0D%0A::stop-commands::z\n" +
-		"::error title=Generation gen_1 failed::reason: 100%25%0A::error::fake\n" +
+		"status x ::add-mask::y  ::stop-commands::z\n" +
+		"::error title=Generation gen_1 failed::reason: 100%25 ::error::fake\n" +
 		"::warning title=a%3Ab%2Cc::w\n" +
-		"::debug::d%0Ax\n"
+		"::debug::d x\n" +
+		"echo *** ## [set-output name=x;]y\n" +
+		": :stop-commands::tok\n"
 	if b.String() != want {
 		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
 	}
@@ -211,7 +215,7 @@ func TestPlainLog(t *testing.T) {
 	l.Mask("prism_sk_secret")
 	l.Debugf("hidden")
 	l.Errorf("Timeout", "gen_1\nstill going")
-	if b.String() != "error: Timeout: gen_1%0Astill going\n" {
+	if b.String() != "error: Timeout: gen_1 still going\n" {
 		t.Errorf("got %q", b.String())
 	}
 }
@@ -222,14 +226,14 @@ func TestProgress(t *testing.T) {
 	start := time.Now()
 	p := NewProgress(NewLog(&b, true), []string{"gen_a", "gen_b"}, start)
 	p.Event(wait.Event{ID: "gen_a", Kind: wait.Poll, Gen: prism.Generation{Status: "generating"}, Wait: time.Second})
-	p.Event(wait.Event{ID: "gen_a", Kind: wait.Poll, Gen: prism.Generation{Status: "generating"}, Prev: "generating", Wait: time.Second})
+	p.Event(wait.Event{ID: "gen_a", Kind: wait.Poll, Gen: prism.Generation{Status: "generating"}, Wait: time.Second})
 	for i := 0; i < 3; i++ {
 		p.Event(wait.Event{ID: "gen_b", Kind: wait.Retry, Err: &prism.Error{StatusCode: 503, Transient: true}, Wait: time.Second})
 	}
 	p.Event(wait.Event{ID: "gen_b", Kind: wait.Retry, Err: &prism.Error{StatusCode: 429, Transient: true}, Wait: time.Second})
 	p.Heartbeat(start.Add(95 * time.Second))
 	p.Event(wait.Event{ID: "gen_a", Kind: wait.Poll, Gen: prism.Generation{Status: "completed", VideoURL: signed,
-		CreatedAt: "2026-01-01T11:58:00Z", CompletedAt: "2026-01-01T12:00:00Z"}, Prev: "generating"})
+		CreatedAt: "2026-01-01T11:58:00Z", CompletedAt: "2026-01-01T12:00:00Z"}})
 	p.Event(wait.Event{ID: "gen_b", Kind: wait.Poll, Gen: prism.Generation{Status: "queued\n::x"}, Wait: time.Second})
 	log := b.String()
 	for _, want := range []string{
@@ -268,7 +272,7 @@ func TestProblemsSayWhatToDo(t *testing.T) {
 		{fmt.Errorf("%w while the generation was %q", wait.ErrDeadline, "generating"), "Raise timeout (now 10m0s)"},
 	} {
 		r := Result{Result: wait.Result{ID: "gen_1", Err: tc.err}}
-		if got := r.Problem(10 * time.Minute); !strings.Contains(got, tc.want) {
+		if got := (Run{}).say(r.Problem(10 * time.Minute)); !strings.Contains(got, tc.want) {
 			t.Errorf("Problem(%v) = %q, want it to say %q", tc.err, got, tc.want)
 		}
 	}

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,8 +14,13 @@ import (
 
 	"github.com/prism-wait/prism-wait/internal/download"
 	"github.com/prism-wait/prism-wait/internal/prism"
+	"github.com/prism-wait/prism-wait/internal/untrusted"
 	"github.com/prism-wait/prism-wait/internal/wait"
 )
+
+// StatusNoVideo is the status reported for a generation that the API calls
+// completed but that never gave a usable video_url: it is no success.
+const StatusNoVideo = "completed_without_video"
 
 // Exit codes, documented in README and --help. Where several apply, the
 // first in this order wins: ExitInput, ExitRefused, ExitFailed,
@@ -31,6 +36,14 @@ const (
 
 var precedence = map[int]int{ExitInput: 5, ExitRefused: 4, ExitFailed: 3, ExitDownload: 2, ExitTimeout: 1, ExitOK: 0}
 
+// Worse is whichever of two exit codes takes precedence.
+func Worse(a, b int) int {
+	if precedence[b] > precedence[a] {
+		return b
+	}
+	return a
+}
+
 // Result is everything known about one generation at the end.
 type Result struct {
 	wait.Result
@@ -42,9 +55,12 @@ type Result struct {
 func (r Result) Code() int {
 	var pe *prism.Error
 	var de *download.Error
+	var p *wait.Panic
 	switch {
 	case errors.As(r.Err, &pe) && !pe.Transient:
 		return ExitRefused
+	case errors.As(r.Err, &p) || errors.As(r.FileErr, &p):
+		return ExitFailed
 	case r.Err != nil:
 		return ExitTimeout
 	case r.Gen.Status == prism.StatusFailed:
@@ -59,7 +75,10 @@ func (r Result) Code() int {
 
 // Title names this generation's problem for an annotation.
 func (r Result) Title() string {
+	var p *wait.Panic
 	switch {
+	case errors.As(r.Err, &p) || errors.As(r.FileErr, &p):
+		return "Internal error"
 	case errors.Is(r.Err, wait.ErrStopped):
 		return "Stopped early"
 	case errors.Is(r.Err, wait.ErrCanceled) || errors.Is(r.FileErr, wait.ErrCanceled):
@@ -77,11 +96,14 @@ func (r Result) Title() string {
 // is not a success. It is "" for a success.
 func (r Result) Problem(timeout time.Duration) string {
 	var pe *prism.Error
+	var p *wait.Panic
 	switch {
 	case errors.As(r.Err, &pe) && !pe.Transient:
 		return refusal(r.ID, pe)
+	case errors.As(r.Err, &p) || errors.As(r.FileErr, &p):
+		return fmt.Sprintf("%s: %v. This is a bug in prism-wait: please report it with the step's debug log (it has the stack).", r.ID, p)
 	case errors.Is(r.Err, wait.ErrDeadline):
-		return fmt.Sprintf("%s: %v. Raise timeout (now %s) if generations take longer.", r.ID, r.Err, timeout)
+		return fmt.Sprintf("%s: %v. Raise {timeout} (now %s) if generations take longer.", r.ID, r.Err, timeout)
 	case r.Err != nil:
 		return fmt.Sprintf("%s: %v", r.ID, r.Err)
 	case r.Gen.Status == prism.StatusFailed:
@@ -91,7 +113,7 @@ func (r Result) Problem(timeout time.Duration) string {
 		}
 		return fmt.Sprintf("%s failed: %s", r.ID, msg)
 	case errors.Is(r.FileErr, wait.ErrDeadline):
-		return fmt.Sprintf("%v. Raise timeout (now %s): it covers the downloads too.", r.FileErr, timeout)
+		return fmt.Sprintf("%v. Raise {timeout} (now %s): it covers the downloads too.", r.FileErr, timeout)
 	case r.FileErr != nil:
 		return r.FileErr.Error()
 	}
@@ -102,7 +124,7 @@ func (r Result) Problem(timeout time.Duration) string {
 func refusal(id string, e *prism.Error) string {
 	switch e.StatusCode {
 	case http.StatusUnauthorized:
-		return fmt.Sprintf("Prism refused the API key (%v). Check that the secret passed as api_key holds a current key (prism_sk_…); keys can be revoked or expire.", e)
+		return fmt.Sprintf("Prism refused the API key (%v). Check that the secret passed as {api_key} holds a current key (prism_sk_…); keys can be revoked or expire.", e)
 	case http.StatusForbidden:
 		return fmt.Sprintf("The API key may not read generations (%v). Create a key with the templates:read scope and store it in the secret.", e)
 	case http.StatusNotFound:
@@ -110,17 +132,64 @@ func refusal(id string, e *prism.Error) string {
 	case 0:
 		return fmt.Sprintf("%s: %v", id, e)
 	}
-	return fmt.Sprintf("The API refused the request for %s (%v). This is not retried; check that base_url points at the Prism API.", id, e)
+	return fmt.Sprintf("The API refused the request for %s (%v). This is not retried; check that {base_url} points at the Prism API.", id, e)
+}
+
+// submitProblem explains a failed submit and what to do about it.
+func submitProblem(err error) [2]string {
+	var pe *prism.Error
+	if !errors.As(err, &pe) {
+		return [2]string{"Submit did not finish", fmt.Sprintf("The generations were not submitted: %v. Nothing was charged unless the Prism dashboard shows new generations.", err)}
+	}
+	switch {
+	case pe.Unknown:
+		return [2]string{"Submit outcome unknown", fmt.Sprintf("The submit request reached Prism, but its answer was lost or unusable (%v). "+
+			"The generations may have been created and charged: check the Prism dashboard before re-running. "+
+			"It was not sent again; to wait for generations that exist, pass their IDs as {generation_id}.", pe)}
+	case pe.StatusCode == http.StatusPaymentRequired:
+		return [2]string{"Prism API refused the submission", fmt.Sprintf("Not enough credits (%v). Top up the account's credits in Prism, then re-run.", pe)}
+	case pe.StatusCode == http.StatusUnprocessableEntity:
+		return [2]string{"Prism API refused the submission", fmt.Sprintf("This template cannot be generated through the API (%v). Use another {template_id}, or generate it in the Prism app.", pe)}
+	case pe.StatusCode == http.StatusBadRequest:
+		return [2]string{"Prism API refused the submission", fmt.Sprintf("The request was rejected (%v). Fix the variable or field it names in {variables} or {options}.", pe)}
+	case pe.StatusCode == http.StatusNotFound:
+		return [2]string{"Prism API refused the submission", fmt.Sprintf("Not found (%v). Check {template_id}, and that the template belongs to the account of this API key.", pe)}
+	}
+	return [2]string{"Prism API refused the submission", refusal("the submission", pe)}
 }
 
 // Run is the whole outcome of one invocation.
 type Run struct {
-	Results   []Result
-	Elapsed   time.Duration
-	Requests  int64
-	Timeout   time.Duration
-	Workspace string // reported paths are relative to it
+	Results  []Result
+	Elapsed  time.Duration
+	Requests int64
+	Timeout  time.Duration
+	// Scrub cleans every value from the network on its way out.
+	Scrub untrusted.Scrubber
+	// IDs are the generations waited for, in order: given, or submitted.
+	// They are known before any result, and outlive a submit that failed
+	// after the API answered.
+	IDs []string
+	// Credits is the submit's credits_charged, "" when none.
+	Credits string
+	// Submit is why submitting failed, if it did: a *prism.Error, or the
+	// context's cause.
+	Submit error
+	// Terms names each input where the user sets it: {api_key} in a
+	// message becomes "api_key" in the action, "--api-key" in the CLI.
+	Terms *strings.Replacer
 }
+
+// say puts the user's names for inputs into a message of ours: Terms,
+// else the action's input names.
+func (r Run) say(msg string) string {
+	if r.Terms == nil {
+		return placeholder.ReplaceAllString(msg, "$1")
+	}
+	return r.Terms.Replace(msg)
+}
+
+var placeholder = regexp.MustCompile(`\{([a-z_]+)\}`)
 
 // Problems are the annotations to show: a title and a line with what to
 // do next for each generation that is not a success, the decisive ones
@@ -129,9 +198,13 @@ func (r Run) Problems() [][2]string {
 	sorted := slices.Clone(r.Results)
 	slices.SortStableFunc(sorted, func(a, b Result) int { return precedence[b.Code()] - precedence[a.Code()] })
 	var out [][2]string
+	if r.Submit != nil {
+		p := submitProblem(r.Submit)
+		out = append(out, [2]string{p[0], r.say(p[1])})
+	}
 	for _, res := range sorted {
 		if p := res.Problem(r.Timeout); p != "" {
-			out = append(out, [2]string{res.Title(), p})
+			out = append(out, [2]string{res.Title(), r.say(p)})
 		}
 	}
 	return out
@@ -140,31 +213,48 @@ func (r Run) Problems() [][2]string {
 // ExitCode decides the process's exit code from all results.
 func (r Run) ExitCode() int {
 	code := ExitOK
+	var pe *prism.Error
+	switch {
+	case errors.As(r.Submit, &pe):
+		code = ExitRefused
+	case r.Submit != nil:
+		code = ExitTimeout // the deadline or a cancel, while submitting
+	}
 	for _, res := range r.Results {
-		if c := res.Code(); precedence[c] > precedence[code] {
-			code = c
-		}
+		code = Worse(code, res.Code())
 	}
 	return code
 }
 
-// Status is the step's `status` output: completed when all completed,
-// failed when any failed, else the status of the first generation still
-// without a verdict ("" when none was ever read).
+// Status is the step's `status` output: completed only when every
+// generation completed with a usable video; failed when any failed; else
+// the status of the first generation still without a verdict
+// (StatusNoVideo for one completed without a usable video_url, "" when
+// none was ever read).
 func (r Run) Status() string {
 	if len(r.Results) == 0 {
 		return ""
 	}
-	status := prism.StatusCompleted
 	for _, res := range r.Results {
-		switch {
-		case res.Gen.Status == prism.StatusFailed:
+		if res.Gen.Status == prism.StatusFailed {
 			return prism.StatusFailed
-		case status == prism.StatusCompleted && !res.Gen.Final():
-			status = res.Gen.Status
 		}
 	}
-	return status
+	for _, res := range r.Results {
+		if !res.Gen.Done() {
+			return res.status()
+		}
+	}
+	return prism.StatusCompleted
+}
+
+// status is this generation's status as reported: the API's, except
+// StatusNoVideo for completed without a usable video.
+func (r Result) status() string {
+	if r.Gen.Status == prism.StatusCompleted && !r.Gen.Done() {
+		return StatusNoVideo
+	}
+	return r.Gen.Status
 }
 
 // resultJSON is one element of the `results` output. Absent values are
@@ -184,19 +274,32 @@ type resultJSON struct {
 	VideoBytes        *int64  `json:"video_bytes"`
 }
 
+// Bounds of the step outputs. Each text value from the network is cut to
+// maxField bytes; when the outputs would still exceed maxOutputs (100 IDs
+// with long errors), maxField is halved until they fit, down to minField.
+// GitHub caps a job's outputs at 1 MB.
+const (
+	maxField   = 2 << 10
+	minField   = 64
+	maxOutputs = 700 << 10
+)
+
 // JSON is the `results` output and the CLI's stdout: one object per ID, in
 // input order, on one line.
-func (r Run) JSON() []byte {
+func (r Run) JSON() []byte { return r.json(maxField) }
+
+func (r Run) json(limit int) []byte {
 	out := make([]resultJSON, len(r.Results))
+	text := func(s string) *string { return opt(r.Scrub.Line(s, limit)) }
 	for i, res := range r.Results {
 		g := res.Gen
 		out[i] = resultJSON{
-			ID: res.ID, Status: opt(g.Status), VideoURL: opt(g.VideoURL), ShareURL: opt(g.ShareURL),
-			TemplateID: opt(g.TemplateID), CreatedAt: opt(g.CreatedAt), CompletedAt: opt(g.CompletedAt),
-			Error: opt(g.Error), VideoURLExpiresAt: opt(ExpiresAt(g.VideoURL)),
+			ID: res.ID, Status: text(res.status()), VideoURL: opt(g.VideoURL), ShareURL: text(g.ShareURL),
+			TemplateID: text(g.TemplateID), CreatedAt: text(g.CreatedAt), CompletedAt: text(g.CompletedAt),
+			Error: text(g.Error), VideoURLExpiresAt: opt(ExpiresAt(g.VideoURL)),
 		}
 		if f := res.File; f != nil {
-			out[i].VideoPath, out[i].VideoSHA256, out[i].VideoBytes = opt(r.relative(f.Path)), opt(f.SHA256), &f.Bytes
+			out[i].VideoPath, out[i].VideoSHA256, out[i].VideoBytes = opt(f.Path), opt(f.SHA256), &f.Bytes
 		}
 	}
 	b, err := json.Marshal(out)
@@ -210,44 +313,56 @@ func (r Run) JSON() []byte {
 type Output struct{ Name, Value string }
 
 // Outputs are the step outputs, every one on every path: single-valued
-// outputs hold one line per ID in input order, empty where absent.
+// outputs hold one line per ID in input order, empty where absent. Text
+// from the network is scrubbed and bounded, so that all of them stay well
+// under GitHub's 1 MB per job.
 func (r Run) Outputs() []Output {
+	for limit := maxField; ; limit /= 2 {
+		outs := r.outputs(limit)
+		size := 0
+		for _, o := range outs {
+			size += len(o.Name) + len(o.Value)
+		}
+		if size <= maxOutputs || limit <= minField {
+			return outs
+		}
+	}
+}
+
+func (r Run) outputs(limit int) []Output {
 	lines := func(f func(Result) string) string {
 		v := make([]string, len(r.Results))
 		for i, res := range r.Results {
-			v[i] = strings.Join(strings.Fields(f(res)), " ") // one line per ID, always
+			v[i] = f(res)
 		}
 		return strings.Join(v, "\n")
 	}
-	file := func(f func(*download.File) string) func(Result) string {
-		return func(res Result) string {
+	text := func(f func(prism.Generation) string) string {
+		return lines(func(res Result) string { return r.Scrub.Line(f(res.Gen), limit) })
+	}
+	file := func(f func(*download.File) string) string {
+		return lines(func(res Result) string {
 			if res.File == nil {
 				return ""
 			}
 			return f(res.File)
-		}
+		})
 	}
 	return []Output{
 		{"status", r.Status()},
+		{"generation_id", strings.Join(r.IDs, "\n")},
+		{"credits_charged", r.Scrub.Line(r.Credits, 32)},
+		// A usable URL, normalised by prism: it keeps its signature.
 		{"video_url", lines(func(res Result) string { return res.Gen.VideoURL })},
-		{"share_url", lines(func(res Result) string { return res.Gen.ShareURL })},
-		{"template_id", lines(func(res Result) string { return res.Gen.TemplateID })},
-		{"created_at", lines(func(res Result) string { return res.Gen.CreatedAt })},
-		{"completed_at", lines(func(res Result) string { return res.Gen.CompletedAt })},
-		{"error", lines(func(res Result) string { return res.Gen.Error })},
-		{"video_path", lines(file(func(f *download.File) string { return r.relative(f.Path) }))},
-		{"video_sha256", lines(file(func(f *download.File) string { return f.SHA256 }))},
-		{"results", string(r.JSON())},
+		{"share_url", text(func(g prism.Generation) string { return g.ShareURL })},
+		{"template_id", text(func(g prism.Generation) string { return g.TemplateID })},
+		{"created_at", text(func(g prism.Generation) string { return g.CreatedAt })},
+		{"completed_at", text(func(g prism.Generation) string { return g.CompletedAt })},
+		{"error", text(func(g prism.Generation) string { return g.Error })},
+		{"video_path", file(func(f *download.File) string { return f.Path })},
+		{"video_sha256", file(func(f *download.File) string { return f.SHA256 })},
+		{"results", string(r.json(limit))},
 	}
-}
-
-// relative reports a path relative to the workspace: later steps run on
-// the host, where the workspace is not /github/workspace.
-func (r Run) relative(p string) string {
-	if rel, err := filepath.Rel(r.Workspace, p); err == nil {
-		return filepath.ToSlash(rel)
-	}
-	return p
 }
 
 // ExpiresAt reads when a presigned URL expires, from its X-Amz-Date and
