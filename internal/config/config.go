@@ -1,14 +1,19 @@
-// Package config turns the action's inputs (INPUT_*), the CLI's environment
-// (PRISM_*) and flags into one validated Config. Every bad input is reported
-// at once, before any request is sent.
+// Package config turns the action's inputs (INPUT_*), or the CLI's flags
+// and PRISM_* environment, into one validated Config. Each input is
+// declared once, in Inputs: its name, default, usage and parser; the
+// lookup, the flags and --help come from that table, and a test holds it
+// against action.yml. Every bad input is reported at once, before any
+// request is sent. Nothing here prints.
 package config
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/url"
 	"os"
@@ -19,15 +24,25 @@ import (
 	"unicode"
 
 	"github.com/sethvargo/go-envconfig"
+
+	"github.com/prism-wait/prism-wait/internal/prism"
+	"github.com/prism-wait/prism-wait/internal/untrusted"
 )
 
 // MaxIDs bounds how many generations one step waits for; outputs hold a
 // line per ID and GitHub caps a job's outputs at 1 MB.
 const MaxIDs = 100
 
+// MinInterval is the shortest poll_interval and max_interval accepted: a
+// shorter one would poll back to back.
+const MinInterval = 10 * time.Millisecond
+
 // Config is everything the rest of the program needs, parsed and checked.
 type Config struct {
-	IDs          []string // in input order, without duplicates
+	IDs []string // given IDs, in input order, without duplicates; nil when submitting
+	// Submit is the request that creates the generations to wait for, nil
+	// when IDs are given.
+	Submit       *prism.SubmitRequest
 	APIKey       string
 	BaseURL      *url.URL
 	Timeout      time.Duration
@@ -36,34 +51,93 @@ type Config struct {
 	// Workspace is the absolute directory that reported paths are relative
 	// to: GITHUB_WORKSPACE, or the working directory outside Actions.
 	Workspace string
-	// DownloadDir is absolute and inside Workspace, or "" for no download.
+	// DownloadDir is the download directory relative to Workspace,
+	// slash-separated and clean ("." for the workspace itself), or "" for
+	// no download.
 	DownloadDir string
-	// GitHub is true inside GitHub Actions (GITHUB_ACTIONS=true).
+	// GitHub is true inside GitHub Actions (GITHUB_ACTIONS=true): the
+	// report is written as workflow commands, outputs and a summary.
 	GitHub bool
+	// Action is true when the settings come from the action's inputs:
+	// then flags and PRISM_* are not read.
+	Action bool
 }
 
-// inputs are the raw settings. Each field is the input `name` in
-// action.yml, INPUT_NAME in the action, PRISM_NAME in the environment and
-// --name (with hyphens) on the command line, in that order of precedence.
-type inputs struct {
-	GenerationID string `env:"GENERATION_ID"`
-	APIKey       string `env:"API_KEY"`
-	BaseURL      string `env:"BASE_URL, default=https://prismvideos.com/api"`
-	Timeout      string `env:"TIMEOUT, default=10m"`
-	PollInterval string `env:"POLL_INTERVAL, default=5s"`
-	MaxInterval  string `env:"MAX_INTERVAL, default=60s"`
-	DownloadDir  string `env:"DOWNLOAD_DIR"`
+// raw holds the inputs as given, before the checks that need several.
+type raw struct {
+	generationID, positional                     []string
+	templateID, prompt, model, count             string
+	variables, options                           map[string]any
+	downloadDir                                  string
+	timeout, pollInterval, maxInterval, baseURL  string
+	apiKey                                       string
+	countSet, variablesSet, optionsSet, modelSet bool
 }
 
-// Flags documents each setting for --help, in the order shown.
-var flags = []struct{ name, usage string }{
-	{"generation-id", "generation IDs, separated by whitespace, commas or newlines (also positional arguments)"},
-	{"api-key", "Prism API key, prism_sk_… (prefer PRISM_API_KEY: flags show in process lists)"},
-	{"base-url", "API root; https, or http to a loopback host (default https://prismvideos.com/api)"},
-	{"timeout", "deadline for the whole run, e.g. 10m or 600 (default 10m)"},
-	{"poll-interval", "cadence of status polls per generation (default 5s)"},
-	{"max-interval", "cap of the backoff after transient errors (default 60s)"},
-	{"download-dir", "download the videos into this directory, inside the workspace (default: no download)"},
+// Input is one setting: the action input Name, INPUT_NAME in the action,
+// --name (with hyphens) and PRISM_NAME in the CLI, in that order of
+// precedence there.
+type Input struct {
+	Name     string
+	Default  string // "" for none
+	Required bool   // required: true in action.yml
+	Usage    string // for --help
+	set      func(r *raw, v string) error
+}
+
+// Inputs is every setting, in the order --help shows them.
+var Inputs = []Input{
+	{Name: "generation_id", Usage: "generation IDs to wait for, separated by whitespace, commas or newlines (also positional arguments)",
+		set: func(r *raw, v string) error { r.generationID = append(r.generationID, v); return nil }},
+	{Name: "template_id", Usage: "submit generations from this template, then wait for them",
+		set: func(r *raw, v string) error { r.templateID = strings.TrimSpace(v); return nil }},
+	{Name: "variables", Usage: "JSON object of template variables, with template_id",
+		set: func(r *raw, v string) (err error) {
+			r.variablesSet = true
+			r.variables, err = jsonObject(v)
+			return err
+		}},
+	{Name: "prompt", Usage: "submit a prompt-to-video generation, then wait for it",
+		set: func(r *raw, v string) error { r.prompt = v; return nil }},
+	{Name: "model", Usage: "model for prompt, e.g. veo-3.1",
+		set: func(r *raw, v string) error { r.modelSet, r.model = true, strings.TrimSpace(v); return nil }},
+	{Name: "count", Default: "1", Usage: "videos to generate from prompt, 1 to 4",
+		set: func(r *raw, v string) error { r.countSet, r.count = true, strings.TrimSpace(v); return nil }},
+	{Name: "options", Usage: "JSON object merged into the submit request's body (e.g. aspectRatio, duration)",
+		set: func(r *raw, v string) (err error) { r.optionsSet = true; r.options, err = jsonObject(v); return err }},
+	{Name: "api_key", Required: true, Usage: "Prism API key, prism_sk_… (prefer PRISM_API_KEY: flags show in process lists)",
+		set: func(r *raw, v string) error { r.apiKey = strings.TrimSpace(v); return nil }},
+	{Name: "base_url", Default: "https://prismvideos.com/api", Usage: "API root; https, or http to a loopback or private address",
+		set: func(r *raw, v string) error { r.baseURL = v; return nil }},
+	{Name: "timeout", Default: "10m", Usage: "deadline for the whole run, downloads included, e.g. 10m or 600",
+		set: func(r *raw, v string) error { r.timeout = v; return nil }},
+	{Name: "poll_interval", Default: "5s", Usage: "cadence of status reads per generation",
+		set: func(r *raw, v string) error { r.pollInterval = v; return nil }},
+	{Name: "max_interval", Default: "60s", Usage: "cap of the backoff after transient errors",
+		set: func(r *raw, v string) error { r.maxInterval = v; return nil }},
+	{Name: "download_dir", Usage: "download the videos into this directory, inside the workspace (default: no download)",
+		set: func(r *raw, v string) error { r.downloadDir = strings.TrimSpace(v); return nil }},
+}
+
+// Flag is the CLI flag of an input: api_key → api-key.
+func Flag(name string) string { return strings.ReplaceAll(name, "_", "-") }
+
+// envName is the variable suffix of an input: api_key → API_KEY.
+func envName(name string) string { return strings.ToUpper(name) }
+
+// Terms names each input the way the user sets it, for messages that say
+// what to do: {api_key} becomes "api_key" in the action and "--api-key
+// (PRISM_API_KEY)" in the CLI.
+func (c Config) Terms() *strings.Replacer {
+	var pairs []string
+	for _, in := range Inputs {
+		name := in.Name
+		if !c.Action {
+			name = "--" + Flag(in.Name) + " (PRISM_" + envName(in.Name) + ")"
+		}
+		pairs = append(pairs, "{"+in.Name+"}", name)
+	}
+	return strings.NewReplacer(pairs...)
 }
 
 // ErrHelp is returned when --help was asked for; the usage has been printed.
@@ -72,81 +146,208 @@ var ErrHelp = flag.ErrHelp
 // ErrVersion is returned when --version was asked for.
 var ErrVersion = errors.New("version requested")
 
-// Load reads and validates the settings. getenv reads the environment, args
-// are the command-line arguments without the program name, wd is the
-// working directory, and usage receives --help's text. On error the
-// returned Config still holds the API key, when one was given, so that the
-// caller can mask it before printing anything.
-func Load(ctx context.Context, getenv func(string) string, args []string, wd string, usage io.Writer) (Config, error) {
-	fromFlags, positional, err := parseFlags(args, usage)
-	if err != nil {
-		return Config{}, err
+// Load reads and validates the settings. lookup reads the environment
+// (os.LookupEnv), args are the command-line arguments without the program
+// name, wd is the working directory, and usage receives --help's text.
+//
+// Settings come from the action's inputs when the runner passed any
+// (it passes INPUT_* for every declared input, "" for an omitted one),
+// else from flags, then PRISM_*: a workflow's PRISM_* variables, meant for
+// other steps, must not leak into the action, while the CLI run in a
+// `run:` step keeps its flags and PRISM_*.
+//
+// On error the returned Config still holds the API key, when one was
+// given, so that the caller can mask it before printing anything.
+func Load(ctx context.Context, lookup func(string) (string, bool), args []string, wd string, usage io.Writer) (Config, error) {
+	get := func(k string) string { v, _ := lookup(k); return v }
+	c := Config{GitHub: get("GITHUB_ACTIONS") == "true"}
+	for _, in := range Inputs {
+		if _, ok := lookup("INPUT_" + envName(in.Name)); ok {
+			c.Action = true
+		}
 	}
-	var in inputs
-	err = envconfig.ProcessWith(ctx, &envconfig.Config{
-		Target: &in,
-		Lookuper: envconfig.MultiLookuper(
-			nonEmpty(func(k string) string { return fromFlags[k] }),
-			envconfig.PrefixLookuper("INPUT_", nonEmpty(getenv)),
-			envconfig.PrefixLookuper("PRISM_", nonEmpty(getenv)),
-		),
-	})
-	if err != nil {
-		return Config{}, fmt.Errorf("failed to read settings: %w", err)
+	var l envconfig.Lookuper = envconfig.PrefixLookuper("INPUT_", nonEmpty(get))
+	var positional []string
+	if !c.Action {
+		fromFlags, pos, err := parseFlags(args, usage)
+		if err != nil {
+			return c, err
+		}
+		positional = pos
+		l = envconfig.MultiLookuper(nonEmpty(func(k string) string { return fromFlags[k] }), envconfig.PrefixLookuper("PRISM_", nonEmpty(get)))
 	}
 
-	c := Config{APIKey: strings.TrimSpace(in.APIKey), GitHub: getenv("GITHUB_ACTIONS") == "true"}
 	var errs []error
 	bad := func(input, format string, a ...any) {
 		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{input}, a...)...))
 	}
-
-	if c.IDs, err = ParseIDs(strings.Join(append([]string{in.GenerationID}, positional...), "\n")); err != nil {
-		bad("generation_id", "%v", err)
-	}
-	switch {
-	case c.APIKey == "":
-		bad("api_key", "required: pass the Prism API key from a secret, e.g. api_key: ${{ secrets.PRISM_API_KEY }}")
-	case strings.IndexFunc(c.APIKey, unicode.IsControl) >= 0 || strings.ContainsRune(c.APIKey, ' '):
-		bad("api_key", "contains spaces or control characters; check the secret's value (it is not shown here)")
-	}
-	if c.BaseURL, err = ParseBaseURL(in.BaseURL); err != nil {
-		bad("base_url", "%v", err)
-	}
-	for _, d := range []struct {
-		input string
-		raw   string
-		dst   *time.Duration
-	}{
-		{"timeout", in.Timeout, &c.Timeout},
-		{"poll_interval", in.PollInterval, &c.PollInterval},
-		{"max_interval", in.MaxInterval, &c.MaxInterval},
-	} {
-		if *d.dst, err = ParseDuration(d.raw); err != nil {
-			bad(d.input, "%v", err)
+	var r raw
+	for _, in := range Inputs {
+		v, ok := l.Lookup(envName(in.Name))
+		if !ok {
+			if in.Default == "" {
+				continue
+			}
+			v = in.Default
+		}
+		if err := in.set(&r, v); err != nil {
+			bad(in.Name, "%v", err)
 		}
 	}
-	if c.PollInterval > 0 && c.MaxInterval > 0 && c.MaxInterval < c.PollInterval {
-		bad("max_interval", "%s is shorter than poll_interval (%s); make it at least as long", c.MaxInterval, c.PollInterval)
-	}
+	r.positional = positional
+	c.APIKey = r.apiKey
+	c.check(&r, bad)
 
 	c.Workspace = wd
-	if ws := getenv("GITHUB_WORKSPACE"); ws != "" {
+	if ws := get("GITHUB_WORKSPACE"); ws != "" {
 		c.Workspace = ws
 	}
+	var err error
 	if c.Workspace, err = filepath.Abs(c.Workspace); err != nil {
 		errs = append(errs, fmt.Errorf("cannot resolve the workspace directory: %w", err))
-	} else if in.DownloadDir != "" {
-		if c.DownloadDir, err = Within(c.Workspace, in.DownloadDir); err != nil {
+	} else if r.downloadDir != "" {
+		if c.DownloadDir, err = Within(c.Workspace, r.downloadDir); err != nil {
 			bad("download_dir", "%v", err)
 		}
 	}
 	return c, errors.Join(errs...)
 }
 
+// check validates r into c, reporting each problem through bad.
+func (c *Config) check(r *raw, bad func(input, format string, a ...any)) {
+	var err error
+	switch {
+	case c.APIKey == "":
+		bad("api_key", "required: pass the Prism API key from a secret, e.g. api_key: ${{ secrets.PRISM_API_KEY }}")
+	case strings.IndexFunc(c.APIKey, unicode.IsControl) >= 0 || strings.ContainsRune(c.APIKey, ' '):
+		bad("api_key", "contains spaces or control characters; check the secret's value (it is not shown here)")
+	}
+
+	ids := strings.Join(append(r.generationID, r.positional...), "\n")
+	modes := 0
+	for _, given := range []bool{strings.TrimSpace(ids) != "", r.templateID != "", strings.TrimSpace(r.prompt) != ""} {
+		if given {
+			modes++
+		}
+	}
+	switch {
+	case modes == 0:
+		bad("generation_id", "required: give generation IDs to wait for (e.g. generation_id: ${{ steps.submit.outputs.generation_id }}), or template_id or prompt to submit")
+	case modes > 1:
+		bad("generation_id", "give exactly one of generation_id, template_id and prompt")
+	case r.templateID == "" && strings.TrimSpace(r.prompt) == "":
+		if c.IDs, err = ParseIDs(ids); err != nil {
+			bad("generation_id", "%v", err)
+		}
+	default:
+		c.Submit = c.submit(r, bad)
+	}
+	if r.templateID == "" && r.variablesSet {
+		bad("variables", "only used with template_id")
+	}
+	if strings.TrimSpace(r.prompt) == "" {
+		if r.modelSet {
+			bad("model", "only used with prompt")
+		}
+		if r.countSet && r.count != "1" {
+			bad("count", "only used with prompt")
+		}
+	}
+	if r.optionsSet && modes == 1 && c.Submit == nil && len(c.IDs) > 0 {
+		bad("options", "only used with template_id or prompt")
+	}
+
+	if c.BaseURL, err = ParseBaseURL(r.baseURL); err != nil {
+		bad("base_url", "%v", err)
+	}
+	for _, d := range []struct {
+		input, raw string
+		min        time.Duration
+		dst        *time.Duration
+	}{
+		{"timeout", r.timeout, time.Nanosecond, &c.Timeout},
+		{"poll_interval", r.pollInterval, MinInterval, &c.PollInterval},
+		{"max_interval", r.maxInterval, MinInterval, &c.MaxInterval},
+	} {
+		switch *d.dst, err = ParseDuration(d.raw); {
+		case err != nil:
+			bad(d.input, "%v", err)
+		case *d.dst < d.min:
+			bad(d.input, "%s is too short; use at least %s", *d.dst, d.min)
+		}
+	}
+	if c.PollInterval > 0 && c.MaxInterval > 0 && c.MaxInterval < c.PollInterval {
+		bad("max_interval", "%s is shorter than poll_interval (%s); make it at least as long", c.MaxInterval, c.PollInterval)
+	}
+}
+
+// submit builds the request for template or prompt mode.
+func (c *Config) submit(r *raw, bad func(input, format string, a ...any)) *prism.SubmitRequest {
+	body := map[string]any{}
+	for k, v := range r.options {
+		body[k] = v
+	}
+	taken := func(keys ...string) {
+		for _, k := range keys {
+			if _, ok := r.options[k]; ok {
+				bad("options", "%q is set by another input; remove it from options", k)
+			}
+		}
+	}
+	if r.templateID != "" {
+		if !prism.ValidID(r.templateID) {
+			bad("template_id", "%q is not a template ID (expected letters, digits, _ and -, like tpl_abc123)", untrusted.Clip(r.templateID, 64))
+		}
+		taken("variables", "prompt", "modelName", "count")
+		body["variables"] = map[string]any{}
+		if r.variables != nil {
+			body["variables"] = r.variables
+		}
+		return &prism.SubmitRequest{TemplateID: r.templateID, Body: body}
+	}
+	taken("prompt", "modelName", "count", "variables")
+	if r.model == "" {
+		bad("model", "required with prompt: name the model, e.g. model: veo-3.1")
+	}
+	n, err := strconv.Atoi(r.count)
+	if err != nil || n < 1 || n > 4 {
+		bad("count", "%q is not a whole number from 1 to 4", untrusted.Clip(r.count, 32))
+	}
+	body["prompt"], body["modelName"], body["count"] = r.prompt, r.model, n
+	return &prism.SubmitRequest{Body: body}
+}
+
+// jsonObject parses a JSON object, saying where the JSON breaks.
+func jsonObject(s string) (map[string]any, error) {
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.UseNumber() // numbers are sent on exactly as written
+	var v any
+	err := dec.Decode(&v)
+	if err == nil && dec.More() {
+		err = errors.New("more than one JSON value")
+	}
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &se):
+		return nil, fmt.Errorf("not valid JSON: %v at byte %d, near %q", se, se.Offset, untrusted.Clip(near(s, se.Offset), 40))
+	case err != nil:
+		return nil, fmt.Errorf("not valid JSON: %v", err)
+	}
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return nil, errors.New(`must be a JSON object, like {"title": "Launch"}`)
+	}
+	return obj, nil
+}
+
+func near(s string, off int64) string {
+	i := max(int(off)-10, 0)
+	return strings.TrimSpace(s[min(i, len(s)):])
+}
+
 // nonEmpty makes a blank value count as unset. The runner passes every
-// declared input, as "" when the workflow omits it; without this, "" would
-// replace the defaults.
+// declared input, as "" when the workflow omits it; without this, ""
+// would replace the defaults.
 func nonEmpty(get func(string) string) envconfig.Lookuper {
 	return envconfig.LookuperFunc(func(key string) (string, bool) {
 		v := get(key)
@@ -159,21 +360,28 @@ func nonEmpty(get func(string) string) envconfig.Lookuper {
 func parseFlags(args []string, usage io.Writer) (map[string]string, []string, error) {
 	fs := flag.NewFlagSet("prism-wait", flag.ContinueOnError)
 	fs.SetOutput(usage)
-	vals := make(map[string]*string, len(flags))
-	for _, f := range flags {
-		vals[f.name] = fs.String(f.name, "", f.usage)
+	vals := make(map[string]*string, len(Inputs))
+	for _, in := range Inputs {
+		u := in.Usage
+		if in.Default != "" {
+			u += " (default " + in.Default + ")"
+		}
+		vals[in.Name] = fs.String(Flag(in.Name), "", u)
 	}
 	version := fs.Bool("version", false, "print the version and exit")
 	fs.Usage = func() {
-		fmt.Fprint(usage, `prism-wait waits for Prism video generations to finish.
+		fmt.Fprint(usage, `prism-wait waits for Prism video generations to finish, after
+submitting them when given a template or a prompt.
 
 Usage: prism-wait [flags] [generation-id ...]
 
-Every flag can also be set as PRISM_<NAME> (PRISM_API_KEY, PRISM_TIMEOUT, …)
-or, in GitHub Actions, as the action input of the same name.
+Every flag can also be set as PRISM_<NAME> (PRISM_API_KEY, PRISM_TIMEOUT, …);
+flags win. Give exactly one of --generation-id (or positional IDs),
+--template-id and --prompt.
 
 Exit codes: 0 all completed, 1 a generation failed, 2 invalid input,
-3 timeout or cancelled, 4 the API refused, 5 a download failed.
+3 timeout or cancelled, 4 the API refused (or a submit's outcome is
+unknown), 5 a download failed.
 
 Flags:
 `)
@@ -201,7 +409,7 @@ Flags:
 	}
 	out := make(map[string]string, len(vals))
 	for name, v := range vals {
-		out[strings.ToUpper(strings.ReplaceAll(name, "-", "_"))] = *v
+		out[envName(name)] = *v
 	}
 	return out, positional, nil
 }
@@ -214,8 +422,8 @@ func ParseIDs(s string) ([]string, error) {
 	seen := map[string]bool{}
 	var errs []error
 	for _, id := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || unicode.IsSpace(r) }) {
-		if !validID(id) {
-			errs = append(errs, fmt.Errorf("%q is not a generation ID (expected letters, digits, _ and -, like gen_abc123)", truncate(id, 64)))
+		if !prism.ValidID(id) {
+			errs = append(errs, fmt.Errorf("%q is not a generation ID (expected letters, digits, _ and -, like gen_abc123)", untrusted.Clip(id, 64)))
 			continue
 		}
 		if !seen[id] {
@@ -234,18 +442,6 @@ func ParseIDs(s string) ([]string, error) {
 	return ids, nil
 }
 
-func validID(id string) bool {
-	if len(id) > 128 {
-		return false
-	}
-	for _, r := range id {
-		if !(r == '_' || r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
-			return false
-		}
-	}
-	return true
-}
-
 // ParseDuration accepts Go durations (90s, 2m, 500ms) and bare numbers of
 // seconds (30, 1.5). The result is positive.
 func ParseDuration(s string) (time.Duration, error) {
@@ -254,12 +450,12 @@ func ParseDuration(s string) (time.Duration, error) {
 	if err != nil {
 		f, ferr := strconv.ParseFloat(s, 64)
 		if ferr != nil || f != f || f > (1<<62)/float64(time.Second) {
-			return 0, fmt.Errorf("%q is not a duration; use Go syntax like 90s, 2m or 500ms, or a number of seconds", truncate(s, 64))
+			return 0, fmt.Errorf("%q is not a duration; use Go syntax like 90s, 2m or 500ms, or a number of seconds", untrusted.Clip(s, 64))
 		}
 		d = time.Duration(f * float64(time.Second))
 	}
 	if d <= 0 {
-		return 0, fmt.Errorf("%q must be longer than zero", truncate(s, 64))
+		return 0, fmt.Errorf("%q must be longer than zero", untrusted.Clip(s, 64))
 	}
 	return d, nil
 }
@@ -268,11 +464,21 @@ func ParseDuration(s string) (time.Duration, error) {
 // the internet: the API key must never cross it in clear text. Loopback
 // serves the simulator and tests; a private address is how a Docker action
 // reaches a simulator on the runner itself (the bridge gateway, e.g.
-// 172.17.0.1), since the action's own loopback is its container's.
+// 172.17.0.1), since the action's own loopback is its container's. Its
+// messages never repeat a userinfo's password.
 func ParseBaseURL(s string) (*url.URL, error) {
-	u, err := url.Parse(strings.TrimSpace(s))
+	s = strings.TrimSpace(s)
+	u, err := url.Parse(s)
 	if err != nil || u.Host == "" || u.Opaque != "" {
-		return nil, fmt.Errorf("%q is not an absolute URL; use e.g. https://prismvideos.com/api", truncate(s, 100))
+		return nil, fmt.Errorf("%q is not an absolute URL; use e.g. https://prismvideos.com/api", untrusted.Clip(withoutUserinfo(s), 100))
+	}
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return nil, errors.New("must not carry credentials, a query or a fragment; pass the key as api_key")
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return nil, fmt.Errorf("port %q is not a port number (1 to 65535)", untrusted.Clip(p, 20))
+		}
 	}
 	switch {
 	case u.Scheme == "https":
@@ -280,14 +486,28 @@ func ParseBaseURL(s string) (*url.URL, error) {
 	case u.Scheme == "http":
 		return nil, fmt.Errorf("http is allowed only to loopback and private addresses; use https://%s%s", u.Host, u.Path)
 	default:
-		return nil, fmt.Errorf("scheme %q is not supported; use https", u.Scheme)
-	}
-	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return nil, errors.New("must not carry credentials, a query or a fragment; pass the key as api_key")
+		return nil, fmt.Errorf("scheme %q is not supported; use https", untrusted.Clip(u.Scheme, 20))
 	}
 	u.Path = strings.TrimRight(u.Path, "/")
 	u.RawPath = ""
 	return u, nil
+}
+
+// withoutUserinfo drops "user:password@" from a URL-like string that did
+// not parse, so that an error message cannot repeat the password.
+func withoutUserinfo(s string) string {
+	scheme, rest, ok := strings.Cut(s, "://")
+	if !ok {
+		return s
+	}
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	if at := strings.LastIndex(rest[:end], "@"); at >= 0 {
+		rest = "***@" + rest[at+1:]
+	}
+	return scheme + "://" + rest
 }
 
 func local(host string) bool {
@@ -298,48 +518,55 @@ func local(host string) bool {
 	return ip != nil && (ip.IsLoopback() || ip.IsPrivate())
 }
 
-// Within resolves dir against workspace and refuses a result outside it,
-// symbolic links included, so that nothing is written outside the
-// workspace.
+// Within resolves dir against workspace and returns it relative to the
+// workspace, slash-separated. It refuses a path outside the workspace,
+// through a symbolic link too, a path with control characters, and one
+// where a file stands: the download would fail only once the video is
+// ready. The download itself writes through an os.Root of the workspace,
+// so a link planted later cannot lead out either.
 func Within(workspace, dir string) (string, error) {
+	if strings.IndexFunc(dir, unicode.IsControl) >= 0 {
+		return "", fmt.Errorf("%q contains control characters", untrusted.Clip(dir, 100))
+	}
 	p := dir
 	if !filepath.IsAbs(p) {
 		p = filepath.Join(workspace, p)
 	}
 	p = filepath.Clean(p)
-	if !inside(workspace, p) {
-		return "", fmt.Errorf("%q is outside the workspace (%s); use a path inside it, e.g. videos", truncate(dir, 100), workspace)
+	rel, err := filepath.Rel(workspace, p)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
+		return "", fmt.Errorf("%q is outside the workspace (%s); use a path inside it, e.g. videos", untrusted.Clip(dir, 100), workspace)
 	}
-	// A symbolic link in the existing part of the path could still lead out.
-	realWS, err := filepath.EvalSymlinks(workspace)
-	if err != nil {
-		return p, nil // no workspace on disk yet: nothing can lead out of it
+	root, err := os.OpenRoot(workspace)
+	if errors.Is(err, fs.ErrNotExist) {
+		return filepath.ToSlash(rel), nil // no workspace on disk yet: nothing can lead out of it
+	} else if err != nil {
+		return "", fmt.Errorf("cannot open the workspace %s: %w", workspace, err)
 	}
-	existing := p
-	for {
-		if _, err := os.Lstat(existing); err == nil {
-			break
+	defer root.Close()
+	// Walk the existing part of the path inside the root: a link that leads
+	// out, or a file in the way, is found now.
+	parts := strings.Split(filepath.ToSlash(rel), "/")
+	for i := range parts {
+		sub := strings.Join(parts[:i+1], "/")
+		fi, err := root.Stat(sub)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return filepath.ToSlash(rel), nil
+		case err != nil:
+			return "", fmt.Errorf("%q leads outside the workspace through a symbolic link, or cannot be read (%v); use a real directory inside it", untrusted.Clip(dir, 100), unwrapPath(err))
+		case !fi.IsDir():
+			return "", fmt.Errorf("%q: %s is a file, not a directory; choose another download_dir", untrusted.Clip(dir, 100), sub)
 		}
-		existing = filepath.Dir(existing)
 	}
-	real, err := filepath.EvalSymlinks(existing)
-	if err != nil {
-		return "", fmt.Errorf("cannot resolve %q: %w", dir, err)
-	}
-	if !inside(realWS, real) {
-		return "", fmt.Errorf("%q leads outside the workspace through a symbolic link; use a real directory inside it", truncate(dir, 100))
-	}
-	return p, nil
+	return filepath.ToSlash(rel), nil
 }
 
-func inside(root, p string) bool {
-	rel, err := filepath.Rel(root, p)
-	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
+// unwrapPath drops the path from an *fs.PathError: the message names it.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
 	}
-	return s[:n] + "…"
+	return err
 }
