@@ -20,7 +20,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	wd, _ := os.Getwd()
 	code := cli.Run(ctx, cli.Env{
-		Getenv: os.Getenv, Args: os.Args[1:], Stdout: os.Stdout, Stderr: os.Stderr,
+		LookupEnv: os.LookupEnv, Args: os.Args[1:], Stdout: os.Stdout, Stderr: os.Stderr,
 		Wd: wd, Version: version,
 	})
 	stop()

@@ -60,8 +60,8 @@ func demo(ctx context.Context, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "== prism-wait against the simulator at %s ==\n", env["INPUT_BASE_URL"])
 	fmt.Fprintf(stdout, "== the GitHub log ==\n")
 	code := cli.Run(ctx, cli.Env{
-		Getenv: func(k string) string { return env[k] },
-		Stdout: stdout, Stderr: stderr, Wd: tmp,
+		LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok },
+		Stdout:    stdout, Stderr: stderr, Wd: tmp,
 	})
 
 	raw, _ := os.ReadFile(env["GITHUB_OUTPUT"])

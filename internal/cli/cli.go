@@ -1,7 +1,8 @@
-// Package cli is prism-wait's command: it reads the settings, waits for
-// the generations (downloading each video as soon as it is ready, when
-// asked), reports, and decides the exit code. The action and the plain CLI
-// are the same code; only where the report goes differs.
+// Package cli is prism-wait's command: it reads the settings, submits the
+// generations when asked, waits for them (downloading each video as soon
+// as it is ready, when asked), reports, and decides the exit code. The
+// action and the plain CLI are the same code; only where the settings come
+// from and where the report goes differ.
 package cli
 
 import (
@@ -10,11 +11,16 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/cenkalti/backoff/v4"
+
+	"github.com/prism-wait/prism-wait/internal/clock"
 	"github.com/prism-wait/prism-wait/internal/config"
 	"github.com/prism-wait/prism-wait/internal/download"
 	"github.com/prism-wait/prism-wait/internal/prism"
@@ -24,32 +30,54 @@ import (
 
 // Env is everything the command takes from its process.
 type Env struct {
-	Getenv         func(string) string
-	Args           []string // without the program name
+	LookupEnv      func(string) (string, bool) // os.LookupEnv
+	Args           []string                    // without the program name
 	Stdout, Stderr io.Writer
 	Wd             string            // the working directory
-	Transport      http.RoundTripper // nil for http.DefaultTransport
+	Transport      http.RoundTripper // nil for a bounded copy of http.DefaultTransport
 	Version        string            // stamped at build time; "" falls back to build info
+	Clock          clock.Clock       // nil for the system clock
+	Heartbeat      time.Duration     // how often a line says what is pending; 0 for DefaultHeartbeat
 }
 
-// Heartbeat is how often a line says what is still pending.
-const Heartbeat = 30 * time.Second
+func (env Env) getenv(k string) string {
+	v, _ := env.LookupEnv(k)
+	return v
+}
+
+// DefaultHeartbeat is how often a line says what is still pending.
+const DefaultHeartbeat = 30 * time.Second
 
 // MaxDownloads bounds how many videos download at once.
 const MaxDownloads = 4
 
+// maxHeaderBytes bounds a response's headers, from the API or storage:
+// net/http's default would take 10 MiB of an endless header per request.
+const maxHeaderBytes = 64 << 10
+
 // Run runs prism-wait and returns the process's exit code. It returns soon
-// after ctx ends, with the outputs and summary written as far as known.
-func Run(ctx context.Context, env Env) int {
-	start := time.Now()
-	github := env.Getenv("GITHUB_ACTIONS") == "true"
+// after ctx ends, with the outputs and summary written as far as known. A
+// panic is reported as an internal error with exit code 1, never as Go's
+// exit code 2, which means invalid input here.
+func Run(ctx context.Context, env Env) (code int) {
+	github := env.getenv("GITHUB_ACTIONS") == "true"
 	logw := env.Stderr
 	if github {
 		logw = env.Stdout // the runner reads workflow commands from stdout
 	}
 	log := report.NewLog(logw, github)
+	defer wait.Recover(func(p *wait.Panic) {
+		log.Errorf("Internal error", "%v. This is a bug in prism-wait: please report it with the step's debug log (it has the stack).", p)
+		log.Debugf("%s", p.Stack)
+		code = report.ExitFailed
+	})
+	return run(ctx, env, log)
+}
 
-	cfg, err := config.Load(ctx, env.Getenv, env.Args, env.Wd, env.Stderr)
+func run(ctx context.Context, env Env, log *report.Log) int {
+	clk := clock.Or(env.Clock)
+	start := clk.Now()
+	cfg, err := config.Load(ctx, env.LookupEnv, env.Args, env.Wd, env.Stderr)
 	log.Mask(cfg.APIKey) // before anything else is printed
 	switch {
 	case errors.Is(err, config.ErrHelp):
@@ -59,10 +87,9 @@ func Run(ctx context.Context, env Env) int {
 		return report.ExitOK
 	case err != nil:
 		for _, line := range strings.Split(err.Error(), "\n") {
-			log.Errorf("Invalid input", "%s", line)
+			log.Errorf("Invalid input", "%s", cfg.Terms().Replace(line))
 		}
-		finish(env, log, report.Run{Workspace: cfg.Workspace})
-		return report.ExitInput
+		return finish(env, log, cfg, report.Run{Scrub: log.Scrubber(), Terms: cfg.Terms()})
 	}
 
 	// Causes say why waiting stopped: the timeout, or a cancelled job.
@@ -70,95 +97,194 @@ func Run(ctx context.Context, env Env) int {
 	ctx, cancel := context.WithCancelCause(context.WithoutCancel(signalled))
 	defer cancel(nil)
 	defer context.AfterFunc(signalled, func() { cancel(wait.ErrCanceled) })()
-	ctx, cancelTimeout := context.WithDeadlineCause(ctx, start.Add(cfg.Timeout), wait.ErrDeadline)
+	ctx, cancelTimeout := context.WithTimeoutCause(ctx, cfg.Timeout, wait.ErrDeadline)
 	defer cancelTimeout()
 
 	transport := env.Transport
 	if transport == nil {
-		transport = http.DefaultTransport
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxResponseHeaderBytes = maxHeaderBytes
+		transport = t
 	}
 	client := prism.New(cfg.BaseURL, cfg.APIKey, "prism-wait/"+Version(env.Version), transport)
-	progress := report.NewProgress(log, cfg.IDs, start)
-	waiter := &wait.Waiter{Client: client, PollInterval: cfg.PollInterval, MaxInterval: cfg.MaxInterval, Events: progress.Event}
-	log.Infof("waiting for %d generation(s) at %s (timeout %s): %s", len(cfg.IDs), cfg.BaseURL, cfg.Timeout, strings.Join(cfg.IDs, ", "))
+	client.Clock = clk
+	out := report.Run{Timeout: cfg.Timeout, Scrub: log.Scrubber(), Terms: cfg.Terms(), IDs: cfg.IDs}
+	waiter := &wait.Waiter{Client: client, PollInterval: cfg.PollInterval, MaxInterval: cfg.MaxInterval, Clock: clk}
 
-	stopHeartbeat := heartbeat(progress)
+	var estimate time.Duration
+	if cfg.Submit != nil {
+		sub, err := submit(ctx, waiter, *cfg.Submit, log)
+		if err != nil {
+			out.Submit, out.Elapsed, out.Requests = err, clk.Now().Sub(start), client.Requests()
+			return finish(env, log, cfg, out)
+		}
+		out.IDs, out.Credits = sub.IDs, sub.CreditsCharged.String()
+		estimate = announce(log, sub, cfg.Timeout)
+		waiter.FirstDelay = cfg.PollInterval // a generation just created is not done yet
+	} else {
+		log.Infof("waiting for %d generation(s) at %s (timeout %s): %s", len(cfg.IDs), cfg.BaseURL, cfg.Timeout, strings.Join(cfg.IDs, ", "))
+	}
+
+	progress := report.NewProgress(log, out.IDs, start)
+	progress.Estimate(estimate)
+	waiter.Events = progress.Event
+	stopHeartbeat := heartbeat(clk, or(env.Heartbeat, DefaultHeartbeat), progress)
+
 	var dl *downloads
 	var then func(context.Context, *wait.Result)
 	if cfg.DownloadDir != "" {
+		root, err := os.OpenRoot(cfg.Workspace)
+		if err != nil {
+			stopHeartbeat()
+			log.Errorf("Invalid input", "cannot open the workspace %s for download_dir: %v", cfg.Workspace, err)
+			return report.ExitInput
+		}
+		defer root.Close()
+		refresher := *waiter
+		refresher.FirstDelay = 0
+		refresher.Events = func(e wait.Event) {
+			if e.Kind == wait.Retry {
+				progress.Event(e)
+			}
+		}
 		dl = &downloads{
 			d: &download.Downloader{
 				HTTP:  &http.Client{Transport: transport}, // no credentials: the URL is its own
+				Root:  root,
 				Dir:   cfg.DownloadDir,
 				Owner: owner(cfg.Workspace),
 				Logf:  log.Infof,
+				Clock: clk,
 			},
-			client: client,
-			slots:  make(chan struct{}, MaxDownloads),
-			done:   map[string]report.Result{},
+			refresher: &refresher,
+			slots:     make(chan struct{}, MaxDownloads),
+			done:      map[string]report.Result{},
 		}
 		then = dl.fetch
 	}
-	waited := waiter.All(ctx, cfg.IDs, then)
+	waited := waiter.All(ctx, out.IDs, then)
 	stopHeartbeat()
 
-	run := report.Run{Elapsed: time.Since(start), Requests: client.Requests(), Timeout: cfg.Timeout, Workspace: cfg.Workspace}
+	out.Elapsed, out.Requests = clk.Now().Sub(start), client.Requests()
 	for _, w := range waited {
 		r := dl.result(w.ID)
 		r.Result = w
-		run.Results = append(run.Results, r)
+		out.Results = append(out.Results, r)
 	}
-	return finish(env, log, run)
+	return finish(env, log, cfg, out)
 }
 
-// heartbeat says what is still pending every Heartbeat, until stopped.
-func heartbeat(p *report.Progress) (stop func()) {
-	t := time.NewTicker(Heartbeat)
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case now := <-t.C:
-				p.Heartbeat(now)
-			case <-done:
-				return
-			}
+// submit sends the submit request. It is sent again only where the API
+// certainly did not act on it (prism says which), after Retry-After or a
+// backoff step, and not past the deadline.
+func submit(ctx context.Context, w *wait.Waiter, req prism.SubmitRequest, log *report.Log) (prism.Submission, error) {
+	what := "a prompt"
+	if req.TemplateID != "" {
+		what = "template " + req.TemplateID
+	}
+	log.Infof("submitting %s at %s", what, w.Client.BaseURL())
+	log.Debugf("submit request fields: %s", strings.Join(sortedKeys(req.Body), ", "))
+	b := backoff.NewExponentialBackOff(backoff.WithInitialInterval(w.PollInterval), backoff.WithMaxInterval(w.MaxInterval), backoff.WithMaxElapsedTime(0))
+	for {
+		sub, err := w.Client.Submit(ctx, req)
+		var pe *prism.Error
+		if err == nil || !errors.As(err, &pe) || !pe.Transient {
+			return sub, err
 		}
-	}()
-	return func() { t.Stop(); close(done) }
+		if err := wait.PastDeadline(ctx, pe); err != nil {
+			return sub, err
+		}
+		delay := max(min(b.NextBackOff(), w.MaxInterval), pe.RetryAfter)
+		log.Warningf("Submit not accepted yet", "%v; the API did not act on it, so it is sent again in %s.", err, delay.Round(time.Millisecond))
+		if err := clock.Sleep(ctx, clock.Or(w.Clock), delay); err != nil {
+			return sub, fmt.Errorf("%w while submitting; nothing was created: the API refused every attempt (last: %w)", err, pe)
+		}
+	}
+}
+
+// announce logs what was submitted and when the videos are expected, and
+// warns when the timeout looks too short. It returns the typical estimate.
+func announce(log *report.Log, sub prism.Submission, timeout time.Duration) time.Duration {
+	credits := ""
+	if sub.CreditsCharged != "" {
+		credits = ", " + sub.CreditsCharged.String() + " credits charged"
+	}
+	log.Infof("submitted %d generation(s)%s: %s", len(sub.IDs), credits, strings.Join(sub.IDs, ", "))
+	typical, busy := seconds(sub.Typical), seconds(sub.Busy)
+	if typical > 0 {
+		log.Infof("expected in about %s (up to %s when Prism is busy)", typical, max(busy, typical))
+	}
+	if busy > 0 && timeout < busy {
+		log.Warningf("Timeout may be too short", "Prism expects up to %s when busy, and the timeout is %s. Raise timeout if the step ends before the videos.", busy, timeout)
+	}
+	return typical
+}
+
+func seconds(s float64) time.Duration {
+	if s <= 0 || s > 24*3600 {
+		return 0
+	}
+	return time.Duration(s * float64(time.Second)).Round(time.Second)
+}
+
+// heartbeat says what is still pending every period, until stopped.
+func heartbeat(clk clock.Clock, period time.Duration, p *report.Progress) (stop func()) {
+	var mu sync.Mutex
+	stopped := false
+	var t clock.Timer
+	var beat func()
+	beat = func() {
+		defer wait.Recover(func(*wait.Panic) {}) // a heartbeat is not worth a verdict
+		p.Heartbeat(clk.Now())
+		mu.Lock()
+		defer mu.Unlock()
+		if !stopped {
+			t = clk.AfterFunc(period, beat)
+		}
+	}
+	t = clk.AfterFunc(period, beat)
+	return func() {
+		mu.Lock()
+		defer mu.Unlock()
+		stopped = true
+		t.Stop()
+	}
 }
 
 // downloads fetches each completed generation's video as soon as its wait
 // ends, at most MaxDownloads at once, and keeps the outcomes by ID.
 type downloads struct {
-	d      *download.Downloader
-	client *prism.Client
-	slots  chan struct{}
-	mu     sync.Mutex
-	done   map[string]report.Result
+	d         *download.Downloader
+	refresher *wait.Waiter // reads a status again for a freshly signed URL
+	slots     chan struct{}
+	mu        sync.Mutex
+	done      map[string]report.Result
 }
 
-// fetch is the wait's follow-up for one generation. The API is asked
-// again for a freshly signed URL when storage says the old one expired.
+// fetch is the wait's follow-up for one generation. When storage says the
+// URL expired, the API is asked again, with the retries and deadline of
+// any status read. The verdict is never replaced: only a fresh URL for the
+// same completed generation is taken from that read.
 func (dl *downloads) fetch(ctx context.Context, r *wait.Result) {
-	if r.Err != nil || r.Gen.Status != prism.StatusCompleted {
+	if r.Err != nil || !r.Gen.Done() {
 		return
 	}
 	var out report.Result
 	select {
 	case dl.slots <- struct{}{}:
 		refresh := func(ctx context.Context) (string, error) {
-			g, err := dl.client.Get(ctx, r.ID)
-			if err != nil {
-				return "", err
+			fresh := dl.refresher.One(ctx, r.ID)
+			switch {
+			case fresh.Err != nil:
+				return "", fresh.Err
+			case !fresh.Gen.Done():
+				return "", fmt.Errorf("the API now answers %q without a usable video_url", fresh.Gen.Status)
 			}
-			if g.VideoURL == "" {
-				return "", errors.New("the API gives no video_url any more")
-			}
-			r.Gen = g // report the URL that worked
-			return g.VideoURL, nil
+			r.Gen.VideoURL = fresh.Gen.VideoURL // report the URL that worked
+			return fresh.Gen.VideoURL, nil
 		}
-		if f, err := dl.d.Fetch(ctx, r.ID, r.Gen.VideoURL, refresh); err != nil {
+		f, err := dl.d.Fetch(ctx, r.ID, r.Gen.VideoURL, refresh)
+		if err != nil {
 			out.FileErr = err
 		} else {
 			out.File = &f
@@ -185,34 +311,58 @@ func (dl *downloads) result(id string) report.Result {
 // finish reports the run and returns its exit code: annotations for each
 // problem, a closing line, then outputs and summary in GitHub Actions or
 // the results JSON on stdout elsewhere.
-func finish(env Env, log *report.Log, run report.Run) int {
+func finish(env Env, log *report.Log, cfg config.Config, run report.Run) int {
 	code := run.ExitCode()
+	if len(run.Results) == 0 && run.Submit == nil && len(run.IDs) == 0 {
+		code = report.ExitInput // nothing was read: the input was invalid
+	}
 	for _, p := range run.Problems() {
 		log.Errorf(p[0], "%s", p[1])
+	}
+	for _, r := range run.Results {
+		var p *wait.Panic
+		if errors.As(r.Err, &p) || errors.As(r.FileErr, &p) {
+			log.Debugf("%s: %v\n%s", r.ID, p, p.Stack)
+		}
 	}
 	if len(run.Results) > 0 {
 		log.Infof("prism-wait: %s after %s, %d requests; exit code %d", report.Tally(run.Results), run.Elapsed.Round(time.Millisecond), run.Requests, code)
 	}
-	if env.Getenv("GITHUB_ACTIONS") != "true" {
+	if !cfg.GitHub {
 		if len(run.Results) > 0 {
 			fmt.Fprintf(env.Stdout, "%s\n", run.JSON())
 		}
 		return code
 	}
 	var errs []error
-	if p := env.Getenv("GITHUB_OUTPUT"); p != "" {
+	if p := env.getenv("GITHUB_OUTPUT"); p != "" {
 		errs = append(errs, report.WriteOutputs(p, run.Outputs()))
 	}
-	if p := env.Getenv("GITHUB_STEP_SUMMARY"); p != "" && len(run.Results) > 0 {
+	if p := env.getenv("GITHUB_STEP_SUMMARY"); p != "" && (len(run.Results) > 0 || run.Submit != nil) {
 		errs = append(errs, report.WriteSummary(p, run.Summary()))
 	}
 	if err := errors.Join(errs...); err != nil {
 		log.Errorf("Cannot write step outputs", "%v. Later steps would not see the results.", err)
-		if code == report.ExitOK {
-			code = report.ExitFailed // never report success without the outputs
-		}
+		code = report.Worse(code, report.ExitFailed) // never report success without the outputs
 	}
 	return code
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func or[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
 }
 
 // Version is the stamped version, else the module version from the build
