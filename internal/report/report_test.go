@@ -11,9 +11,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prism-wait/prism-wait/internal/download"
 	"github.com/prism-wait/prism-wait/internal/prism"
+	"github.com/prism-wait/prism-wait/internal/untrusted"
 	"github.com/prism-wait/prism-wait/internal/wait"
 )
 
@@ -322,4 +324,170 @@ func FuzzExpiresAt(f *testing.F) {
 			t.Fatalf("ExpiresAt(%q) = %q, not RFC 3339", u, got)
 		}
 	})
+}
+
+func TestStatusIsCompletedOnlyWithUsableVideos(t *testing.T) {
+	t.Parallel()
+	res := func(status, url string) Result {
+		return Result{Result: wait.Result{Gen: prism.Generation{Status: status, VideoURL: url}}}
+	}
+	for _, tc := range []struct {
+		rs   []Result
+		want string
+	}{
+		{[]Result{res("completed", "u"), res("completed", "")}, StatusNoVideo},
+		{[]Result{res("completed", ""), res("failed", "")}, "failed"},
+		{[]Result{res("generating", ""), res("completed", "")}, "generating"},
+		{[]Result{res("completed", "u")}, "completed"},
+	} {
+		if got := (Run{Results: tc.rs}).Status(); got != tc.want {
+			t.Errorf("Status() = %q, want %q", got, tc.want)
+		}
+	}
+	if got := Tally([]Result{res("completed", "u"), res("completed", ""), res("failed", ""), res("queued", "")}); got != "1 completed, 1 completed without a usable video, 1 failed, 1 without a verdict" {
+		t.Errorf("Tally = %q", got)
+	}
+}
+
+func TestWorse(t *testing.T) {
+	t.Parallel()
+	order := []int{ExitOK, ExitTimeout, ExitDownload, ExitFailed, ExitRefused, ExitInput}
+	for i, a := range order {
+		for j, b := range order {
+			want := order[max(i, j)]
+			if got := Worse(a, b); got != want {
+				t.Errorf("Worse(%d, %d) = %d, want %d", a, b, got, want)
+			}
+		}
+	}
+}
+
+const key = "prism_sk_report_0123456789"
+
+// TestOutputsAreScrubbedAndBounded: 100 IDs failing with megabyte errors
+// that carry the key, control characters and command syntax.
+func TestOutputsAreScrubbedAndBounded(t *testing.T) {
+	t.Parallel()
+	huge := "render failed ##[set-output name=x;]y \x1b[31m\x00 " + key + " " + strings.Repeat("é", 1<<19)
+	run := Run{Scrub: untrusted.New(key)}
+	for i := range 100 {
+		id := fmt.Sprintf("gen_%03d", i)
+		run.IDs = append(run.IDs, id)
+		run.Results = append(run.Results, Result{Result: wait.Result{ID: id, Gen: prism.Generation{Status: "failed", Error: huge, TemplateID: huge, ShareURL: huge}}})
+	}
+	path := filepath.Join(t.TempDir(), "output")
+	if err := WriteOutputs(path, run.Outputs()); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := os.ReadFile(path)
+	if len(raw) > 800<<10 {
+		t.Errorf("GITHUB_OUTPUT is %d bytes for 100 IDs, want under 800 KiB", len(raw))
+	}
+	for _, bad := range []string{key, "##[", "\x1b", "\x00", "prism_sk_"} {
+		if strings.Contains(string(raw), bad) {
+			t.Errorf("outputs contain %q", bad)
+		}
+	}
+	outs, err := ParseOutputs(string(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(outs["error"], "\n")
+	if len(lines) != 100 || !strings.HasSuffix(lines[0], untrusted.CutMarker) || !utf8.ValidString(outs["error"]) {
+		t.Errorf("error output: %d lines, first ends %q", len(lines), lines[0][max(0, len(lines[0])-20):])
+	}
+	var results []map[string]any
+	if err := json.Unmarshal([]byte(outs["results"]), &results); err != nil || len(results) != 100 {
+		t.Fatalf("results: %v", err)
+	}
+	if outs["generation_id"] != strings.Join(run.IDs, "\n") {
+		t.Errorf("generation_id output %q", outs["generation_id"][:40])
+	}
+	// One ID keeps the full 2 KiB per field.
+	run.Results, run.IDs = run.Results[:1], run.IDs[:1]
+	for _, o := range run.Outputs() {
+		if o.Name == "error" && (len(o.Value) > maxField || len(o.Value) < maxField-16) {
+			t.Errorf("one ID's error is %d bytes, want about %d", len(o.Value), maxField)
+		}
+	}
+}
+
+func TestSubmitProblems(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		err         error
+		code        int
+		title, says string
+	}{
+		{&prism.Error{Method: "POST", StatusCode: 500, Unknown: true}, ExitRefused, "Submit outcome unknown", "check the Prism dashboard before re-running"},
+		{&prism.Error{Method: "POST", StatusCode: 402, Code: "insufficient_credits"}, ExitRefused, "Prism API refused the submission", "Top up the account's credits"},
+		{&prism.Error{Method: "POST", StatusCode: 422}, ExitRefused, "Prism API refused the submission", "cannot be generated through the API"},
+		{&prism.Error{Method: "POST", StatusCode: 400, Message: "Missing required variable: title"}, ExitRefused, "Prism API refused the submission", "Missing required variable: title). Fix the variable or field it names in variables or options"},
+		{&prism.Error{Method: "POST", StatusCode: 404}, ExitRefused, "Prism API refused the submission", "Check template_id"},
+		{&prism.Error{Method: "POST", StatusCode: 401}, ExitRefused, "Prism API refused the submission", "Check that the secret passed as api_key"},
+		{fmt.Errorf("%w while submitting", wait.ErrDeadline), ExitTimeout, "Submit did not finish", "Nothing was charged"},
+	} {
+		run := Run{Submit: tc.err, IDs: nil}
+		p := run.Problems()
+		if got := run.ExitCode(); got != tc.code || len(p) != 1 || p[0][0] != tc.title || !strings.Contains(p[0][1], tc.says) {
+			t.Errorf("%v: exit %d, problems %q; want %d, %q saying %q", tc.err, got, p, tc.code, tc.title, tc.says)
+		}
+		if !strings.Contains(run.Summary(), tc.title) {
+			t.Errorf("%v: the summary does not say %q", tc.err, tc.title)
+		}
+	}
+	cli := Run{Submit: &prism.Error{Method: "POST", StatusCode: 404}, Terms: strings.NewReplacer("{template_id}", "--template-id")}
+	if p := cli.Problems(); !strings.Contains(p[0][1], "Check --template-id") {
+		t.Errorf("Terms not applied: %q", p)
+	}
+}
+
+func TestPanicIsAnInternalError(t *testing.T) {
+	t.Parallel()
+	r := Result{Result: wait.Result{ID: "gen_1", Err: &wait.Panic{Value: "boom"}}}
+	if r.Code() != ExitFailed || r.Title() != "Internal error" || !strings.Contains(r.Problem(time.Minute), "This is a bug in prism-wait") {
+		t.Errorf("code %d title %q problem %q", r.Code(), r.Title(), r.Problem(time.Minute))
+	}
+	if got := (Run{Results: []Result{r, {Result: wait.Result{Err: wait.ErrDeadline}}}}).ExitCode(); got != ExitFailed {
+		t.Errorf("exit %d, want 1 above a timeout", got)
+	}
+}
+
+func TestProgressLogsTheVideoAfterCompletedWithoutOne(t *testing.T) {
+	t.Parallel()
+	var b bytes.Buffer
+	p := NewProgress(NewLog(&b, false), []string{"gen_a"}, time.Now())
+	p.Event(wait.Event{ID: "gen_a", Kind: wait.Poll, Gen: prism.Generation{Status: "completed"}, Wait: time.Second})
+	p.Event(wait.Event{ID: "gen_a", Kind: wait.Poll, Gen: prism.Generation{Status: "completed"}, Wait: time.Second})
+	p.Event(wait.Event{ID: "gen_a", Kind: wait.Poll, Gen: prism.Generation{Status: "completed", VideoURL: signed}})
+	log := b.String()
+	if strings.Count(log, "no usable video_url yet") != 1 || !strings.Contains(log, "gen_a: completed; video at https://bucket.s3.amazonaws.com/v/gen_ok.mp4") {
+		t.Errorf("log:\n%s", log)
+	}
+}
+
+func TestHeartbeatSaysHowFarPastTheEstimate(t *testing.T) {
+	t.Parallel()
+	var b bytes.Buffer
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	p := NewProgress(NewLog(&b, false), []string{"gen_a"}, start)
+	p.Estimate(2 * time.Minute)
+	p.Heartbeat(start.Add(time.Minute))
+	p.Heartbeat(start.Add(150 * time.Second))
+	if want := "still waiting after 1m0s: gen_a not read yet\nstill waiting after 2m30s (30s past Prism's typical 2m0s): gen_a not read yet\n"; b.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
+	}
+}
+
+func TestLogLinesAreBounded(t *testing.T) {
+	t.Parallel()
+	var b bytes.Buffer
+	l := NewLog(&b, true)
+	l.Infof("%s", strings.Repeat("x", 1<<20))
+	l.Errorf("T", "%s", strings.Repeat("y", 1<<20))
+	for _, line := range strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n") {
+		if len(line) > MaxLine+100 {
+			t.Errorf("a line of %d bytes", len(line))
+		}
+	}
 }

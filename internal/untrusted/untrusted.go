@@ -54,6 +54,16 @@ var (
 // Line returns s on one line and safe to print anywhere, at most n bytes
 // long (n < len(CutMarker) is taken as len(CutMarker)).
 func (sc Scrubber) Line(s string, n int) string {
+	// Work on a prefix only: a megabyte from the network costs no more than
+	// its first bytes. The prefix is longer than n by more than any secret,
+	// so a secret that starts within the first n bytes is whole in it and
+	// redacted before the final clip.
+	if pre := max(n, len(CutMarker)) + 256 + 2*sc.longest(); len(s) > pre {
+		for pre > 0 && !utf8.RuneStart(s[pre]) {
+			pre--
+		}
+		s = s[:pre]
+	}
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	s = strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
@@ -69,6 +79,14 @@ func (sc Scrubber) Line(s string, n int) string {
 	s = urlQuery.ReplaceAllString(s, "${1}?"+Redacted)
 	s = amzParam.ReplaceAllString(s, "${1}"+Redacted)
 	return Clip(Neutralize(s), n)
+}
+
+func (sc Scrubber) longest() int {
+	n := 64 // a Prism key's shape, matched without knowing the key
+	for _, v := range sc.secrets {
+		n = max(n, len(v))
+	}
+	return n
 }
 
 // Neutralize breaks up workflow commands in one line of text: "##[" is

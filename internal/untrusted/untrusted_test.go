@@ -93,3 +93,25 @@ func FuzzLine(f *testing.F) {
 		}
 	})
 }
+
+func TestLineReadsOnlyAPrefix(t *testing.T) {
+	t.Parallel()
+	sc := New(key)
+	head := strings.Repeat("a", 90) + key // the key starts within the bound
+	got := sc.Line(head+strings.Repeat("z", 10<<20), 100)
+	if strings.Contains(got, "prism_sk") || !strings.HasPrefix(got, strings.Repeat("a", 90)+"*") || !strings.HasSuffix(got, CutMarker) {
+		t.Errorf("got %q", got)
+	}
+	if len(got) > 100 {
+		t.Errorf("%d bytes", len(got))
+	}
+}
+
+func BenchmarkLineMegabyte(b *testing.B) {
+	sc := New(key)
+	s := strings.Repeat("é##[x\x00 https://h/p?X-Amz-Signature=s ", 1<<15)
+	b.SetBytes(int64(len(s)))
+	for b.Loop() {
+		sc.Line(s, 2048)
+	}
+}
