@@ -23,8 +23,13 @@ import (
 // download and an expired video URL).
 var demoIDs = []string{"gen_demo_ok", "gen_demo_failed", "gen_demo_flaky"}
 
+// demoTemplate is submitted in the demo's second step.
+const demoTemplate = "tpl_demo"
+
 // demo runs the real action code against the simulator, as GitHub Actions
-// would run it, and checks that every generation ended as its scenario says.
+// would run it, in two steps: waiting for given generations, then
+// submitting a template and waiting for its videos. It checks that every
+// generation ended as its scenario says.
 func demo(ctx context.Context, stdout, stderr io.Writer) int {
 	scenario := prismsim.Default()
 	sim := prismsim.New(scenario)
@@ -44,52 +49,77 @@ func demo(ctx context.Context, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer os.RemoveAll(tmp)
-	env := map[string]string{
-		"GITHUB_ACTIONS":      "true",
-		"GITHUB_WORKSPACE":    tmp,
-		"GITHUB_OUTPUT":       filepath.Join(tmp, "output"),
-		"GITHUB_STEP_SUMMARY": filepath.Join(tmp, "summary.md"),
-		"INPUT_GENERATION_ID": strings.Join(demoIDs, "\n"),
-		"INPUT_API_KEY":       "prism_sk_demo",
-		"INPUT_BASE_URL":      fmt.Sprintf("http://%s/api", ln.Addr()),
-		"INPUT_POLL_INTERVAL": "500ms",
-		"INPUT_MAX_INTERVAL":  "2s",
-		"INPUT_TIMEOUT":       "45s",
-		"INPUT_DOWNLOAD_DIR":  "videos",
+	base := fmt.Sprintf("http://%s/api", ln.Addr())
+	// action runs the action's code as GitHub Actions would run one step,
+	// with these inputs, and returns its exit code and outputs.
+	action := func(step string, inputs map[string]string) (int, map[string]string, bool) {
+		dir := filepath.Join(tmp, step)
+		env := map[string]string{
+			"GITHUB_ACTIONS":      "true",
+			"GITHUB_WORKSPACE":    tmp,
+			"GITHUB_OUTPUT":       dir + ".output",
+			"GITHUB_STEP_SUMMARY": dir + ".summary.md",
+			"INPUT_API_KEY":       "prism_sk_demo",
+			"INPUT_BASE_URL":      base,
+			"INPUT_POLL_INTERVAL": "500ms",
+			"INPUT_MAX_INTERVAL":  "2s",
+			"INPUT_TIMEOUT":       "45s",
+			"INPUT_DOWNLOAD_DIR":  "videos",
+		}
+		for k, v := range inputs {
+			env["INPUT_"+strings.ToUpper(k)] = v
+		}
+		code := cli.Run(ctx, cli.Env{
+			LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok },
+			Stdout:    stdout, Stderr: stderr, Wd: tmp,
+		})
+		raw, _ := os.ReadFile(env["GITHUB_OUTPUT"])
+		outputs, err := report.ParseOutputs(string(raw))
+		if err != nil {
+			fmt.Fprintf(stderr, "demo: cannot read the step outputs: %v\n", err)
+			return code, nil, false
+		}
+		fmt.Fprintf(stdout, "\n== the step outputs (exit code %d) ==\n", code)
+		for _, name := range []string{"status", "generation_id", "credits_charged", "video_url", "video_path", "video_sha256", "completed_at", "error", "results"} {
+			fmt.Fprintf(stdout, "%s:\n", name)
+			for _, line := range strings.Split(outputs[name], "\n") {
+				fmt.Fprintf(stdout, "  %s\n", line)
+			}
+		}
+		summary, _ := os.ReadFile(env["GITHUB_STEP_SUMMARY"])
+		fmt.Fprintf(stdout, "\n== the step summary ==\n%s\n", summary)
+		return code, outputs, true
 	}
-	fmt.Fprintf(stdout, "== prism-wait against the simulator at %s ==\n", env["INPUT_BASE_URL"])
-	fmt.Fprintf(stdout, "== the GitHub log ==\n")
-	code := cli.Run(ctx, cli.Env{
-		LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok },
-		Stdout:    stdout, Stderr: stderr, Wd: tmp,
-	})
 
-	raw, _ := os.ReadFile(env["GITHUB_OUTPUT"])
-	outputs, err := report.ParseOutputs(string(raw))
-	if err != nil {
-		fmt.Fprintf(stderr, "demo: cannot read the step outputs: %v\n", err)
+	fmt.Fprintf(stdout, "== 1. waiting for given generations, against the simulator at %s ==\n== the GitHub log ==\n", base)
+	code, outputs, ok := action("wait", map[string]string{"generation_id": strings.Join(demoIDs, "\n")})
+	if !ok {
 		return 1
 	}
-	fmt.Fprintf(stdout, "\n== the step outputs (exit code %d) ==\n", code)
-	for _, name := range []string{"status", "video_url", "video_path", "video_sha256", "completed_at", "error", "results"} {
-		fmt.Fprintf(stdout, "%s:\n", name)
-		for _, line := range strings.Split(outputs[name], "\n") {
-			fmt.Fprintf(stdout, "  %s\n", line)
-		}
-	}
-	summary, _ := os.ReadFile(env["GITHUB_STEP_SUMMARY"])
-	fmt.Fprintf(stdout, "\n== the step summary ==\n%s\n", summary)
+	problems := check(scenario, demoIDs, outputs["results"], tmp, code)
 
-	if problems := check(scenario, outputs["results"], tmp, code); len(problems) > 0 {
+	fmt.Fprintf(stdout, "\n== 2. submitting template %s, then waiting for its videos ==\n== the GitHub log ==\n", demoTemplate)
+	code, outputs, ok = action("submit", map[string]string{"template_id": demoTemplate, "variables": `{"title": "Launch day"}`})
+	if !ok {
+		return 1
+	}
+	submitted := strings.Split(outputs["generation_id"], "\n")
+	if want := scenario.Templates[demoTemplate].Videos; len(submitted) != want || sim.Submits(prismsim.TemplatePath(demoTemplate)).Posts != 1 {
+		problems = append(problems, fmt.Sprintf("submit: want %d generations from exactly one POST, got %q", want, submitted))
+	}
+	problems = append(problems, check(scenario, submitted, outputs["results"], tmp, code)...)
+
+	if len(problems) > 0 {
 		fmt.Fprintf(stdout, "demo: FAILED, not as the scenarios predict:\n  %s\n", strings.Join(problems, "\n  "))
 		return 1
 	}
-	fmt.Fprintln(stdout, "demo: every generation behaved as its scenario predicts (the failure included): OK")
+	fmt.Fprintln(stdout, "demo: every generation behaved as its scenario predicts (the failure included), and the template was submitted once: OK")
 	return 0
 }
 
-// check compares the results with what each scenario's last step says.
-func check(scenario prismsim.Scenario, results, workspace string, code int) []string {
+// check compares the results with what each scenario's last step says:
+// the generation's own, or its template's lifecycle.
+func check(scenario prismsim.Scenario, ids []string, results, workspace string, code int) []string {
 	var got []struct {
 		ID          string  `json:"id"`
 		Status      *string `json:"status"`
@@ -102,8 +132,11 @@ func check(scenario prismsim.Scenario, results, workspace string, code int) []st
 	}
 	var problems []string
 	wantCode := report.ExitOK
-	for i, id := range demoIDs {
-		lc := scenario.Generations[id]
+	for i, id := range ids {
+		lc, ok := scenario.Generations[id]
+		if !ok {
+			lc = scenario.Templates[demoTemplate].Lifecycle
+		}
 		want := lc.Steps[len(lc.Steps)-1].Status
 		if want == "failed" {
 			wantCode = report.ExitFailed

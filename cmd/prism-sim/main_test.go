@@ -27,7 +27,10 @@ func TestDemo(t *testing.T) {
 		"::error title=Generation failed::gen_demo_failed failed: Generation timed out",
 		"video_path:\n  videos/gen_demo_ok.mp4\n  \n  videos/gen_demo_flaky.mp4",
 		"| `gen_demo_flaky` | completed |",
-		"behaved as its scenario predicts",
+		"submitted 2 generation(s), 20 credits charged: gen_tpl_demo_1, gen_tpl_demo_2",
+		"generation_id:\n  gen_tpl_demo_1\n  gen_tpl_demo_2\ncredits_charged:\n  20\n",
+		"video_path:\n  videos/gen_tpl_demo_1.mp4\n  videos/gen_tpl_demo_2.mp4",
+		"the template was submitted once: OK",
 	} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("demo output lacks %q", want)
