@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -163,4 +164,47 @@ func BenchmarkDownload1GiB(b *testing.B) {
 	b.ReportMetric(float64(ours)/float64(theirs), "x-curl")
 	b.ReportMetric(float64(ours)/float64(theirsSynced), "x-curl+fsync")
 	b.ReportMetric(rss, "MiB-peak-RSS")
+}
+
+// BenchmarkHostileMegabytes: 100 generations that each fail with errors
+// near the 1 MiB body limit, carrying the key and command syntax, as the
+// action: peak RSS, the size of $GITHUB_OUTPUT and of the longest log line.
+func BenchmarkHostileMegabytes(b *testing.B) {
+	bin := build(b)
+	huge := `"render failed ##[error]x prism_sk_bench ` + strings.Repeat("x", 300<<10) + `"`
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `{"status":"failed","error":%s,"template_id":%s,"created_at":%s}`, huge, huge, huge)
+	}))
+	b.Cleanup(srv.Close)
+	ids := make([]string, 100)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("gen_%03d", i)
+	}
+	var rss, outBytes, longest float64
+	var took time.Duration
+	for i := 0; i < b.N; i++ {
+		dir := b.TempDir()
+		cmd := exec.Command(bin)
+		cmd.Dir = dir
+		cmd.Env = []string{"GITHUB_ACTIONS=true", "GITHUB_WORKSPACE=" + dir, "GITHUB_OUTPUT=" + filepath.Join(dir, "out"),
+			"GITHUB_STEP_SUMMARY=" + filepath.Join(dir, "summary"), "INPUT_API_KEY=prism_sk_bench",
+			"INPUT_BASE_URL=" + srv.URL + "/api", "INPUT_GENERATION_ID=" + strings.Join(ids, " "), "INPUT_TIMEOUT=1m"}
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		start := time.Now()
+		if err := cmd.Run(); cmd.ProcessState.ExitCode() != 1 {
+			b.Fatalf("exit %v, want 1\n%.2000s", err, out.String())
+		}
+		took += time.Since(start)
+		rss = max(rss, maxRSS(cmd.ProcessState))
+		fi, _ := os.Stat(filepath.Join(dir, "out"))
+		outBytes = max(outBytes, float64(fi.Size()))
+		for _, line := range strings.Split(out.String(), "\n") {
+			longest = max(longest, float64(len(line)))
+		}
+	}
+	b.ReportMetric(rss, "MiB-peak-RSS")
+	b.ReportMetric(outBytes/1024, "KiB-GITHUB_OUTPUT")
+	b.ReportMetric(longest/1024, "KiB-longest-log-line")
+	b.ReportMetric(float64(took.Milliseconds())/float64(b.N), "ms-run")
 }

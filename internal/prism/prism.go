@@ -239,6 +239,13 @@ func (c *Client) Get(ctx context.Context, id string) (Generation, error) {
 		return Generation{}, err
 	}
 	g.VideoURL, g.ShareURL = UsableURL(g.VideoURL), UsableURL(g.ShareURL)
+	// A URL that carries the key would put it in outputs, which are not
+	// scrubbed (a presigned URL must keep its signature): not usable.
+	for _, u := range []*string{&g.VideoURL, &g.ShareURL} {
+		if strings.Contains(*u, c.key) {
+			*u = ""
+		}
+	}
 	sc := c.scrubber()
 	for _, f := range []*string{&g.ID, &g.Status, &g.TemplateID, &g.CreatedAt, &g.CompletedAt, &g.Error} {
 		*f = sc.Line(*f, maxText)

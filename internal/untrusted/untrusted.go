@@ -62,7 +62,8 @@ func (sc Scrubber) Line(s string, n int) string {
 		for pre > 0 && !utf8.RuneStart(s[pre]) {
 			pre--
 		}
-		s = s[:pre]
+		// A copy: a slice would keep the whole megabyte alive.
+		s = strings.Clone(s[:pre])
 	}
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	s = strings.Map(func(r rune) rune {
