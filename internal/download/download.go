@@ -217,7 +217,7 @@ func (d *Downloader) attempt(ctx context.Context, t *transfer) error {
 	defer abandon(nil)
 	req, err := http.NewRequestWithContext(actx, http.MethodGet, t.url, nil)
 	if err != nil {
-		return permanent{fmt.Errorf("invalid video URL %s: %w", Redact(t.url), err)}
+		return permanent{fmt.Errorf("invalid video URL %s: %w", Redact(t.url), stripURL(err))}
 	}
 	// Bytes as stored: a transparently decompressed body would not match
 	// the sizes and ranges that resuming relies on.

@@ -695,6 +695,10 @@ func TestNoSignatureInErrors(t *testing.T) {
 	if out := err.Error() + logs.String(); strings.Contains(out, "SIG") {
 		t.Errorf("the signature is shown:\n%s", out)
 	}
+	_, err = d.Fetch(context.Background(), "gen_1", "https://bad host/v/gen_1.mp4?X-Amz-Signature=SIG", noRefresh)
+	if !errors.As(err, &de) || strings.Contains(err.Error(), "SIG") {
+		t.Errorf("err = %v, want a *Error without the signature", err)
+	}
 }
 
 func TestLimits(t *testing.T) {
