@@ -217,7 +217,7 @@ func (d *Downloader) attempt(ctx context.Context, t *transfer) error {
 	defer abandon(nil)
 	req, err := http.NewRequestWithContext(actx, http.MethodGet, t.url, nil)
 	if err != nil {
-		return permanent{fmt.Errorf("invalid video URL %s: %w", Redact(t.url), err)}
+		return permanent{fmt.Errorf("invalid video URL %s: %w", Redact(t.url), stripURL(err))}
 	}
 	// Bytes as stored: a transparently decompressed body would not match
 	// the sizes and ranges that resuming relies on.
@@ -235,15 +235,9 @@ func (d *Downloader) attempt(ctx context.Context, t *transfer) error {
 	stall := or(d.StallTimeout, 30*time.Second)
 	watchdog := clock.Or(d.Clock).AfterFunc(stall, func() { abandon(fmt.Errorf("storage sent nothing for %s", stall)) })
 	defer watchdog.Stop()
-	stalled := func(err error) error {
-		if cause := context.Cause(actx); cause != nil && ctx.Err() == nil {
-			return cause
-		}
-		return stripURL(err)
-	}
 	resp, err := d.HTTP.Do(req)
 	if err != nil {
-		return fmt.Errorf("request to %s failed: %w", Redact(t.url), stalled(err))
+		return fmt.Errorf("request to %s failed: %w", Redact(t.url), stripURL(err))
 	}
 	defer resp.Body.Close()
 
@@ -312,7 +306,7 @@ func (d *Downloader) attempt(ctx context.Context, t *transfer) error {
 	case t.offset > limit:
 		return permanent{fmt.Errorf("storage sent more than the %d bytes it declared", t.total)}
 	case err != nil:
-		return fmt.Errorf("connection lost: %w", stalled(err))
+		return fmt.Errorf("connection lost: %w", stripURL(err))
 	case t.total >= 0 && t.offset < t.total:
 		return fmt.Errorf("connection closed at %d of %d bytes", t.offset, t.total)
 	}

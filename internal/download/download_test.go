@@ -1,6 +1,7 @@
 package download
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -30,6 +31,7 @@ type storage struct {
 	requests []*http.Request
 	hook     func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool)
 	version  int
+	size     int64 // of the video; the const size when zero
 }
 
 func (s *storage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -38,7 +40,7 @@ func (s *storage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.requests = append(s.requests, r.Clone(context.Background()))
 	version := max(s.version, 1)
 	s.mu.Unlock()
-	c := prismsim.NewContent("gen_1", version, size)
+	c := prismsim.NewContent("gen_1", version, cmp.Or(s.size, size))
 	if s.hook != nil {
 		var done bool
 		if w, done = s.hook(n, w, r, c); done {
@@ -112,17 +114,19 @@ func setup(t *testing.T, s *storage) (*Downloader, string) {
 // dir is the download directory's path on disk.
 func dir(d *Downloader) string { return filepath.Join(d.Root.Name(), filepath.FromSlash(d.Dir)) }
 
-// tapped signals reached once the downloader has read n bytes of the
-// first response, so that a test advances the clock only after them.
-func tapped(rt http.RoundTripper, n int64, reached chan<- struct{}) http.RoundTripper {
+// tapped wraps the body of the first response so that a test can wait
+// until the downloader has handled n bytes: it asks for more only after
+// writing them and resetting the stall watchdog.
+func tapped(rt http.RoundTripper) (http.RoundTripper, *tap) {
+	tp := &tap{asked: make(chan int64, 1<<16)}
 	var once sync.Once
 	return roundTripper(func(r *http.Request) (*http.Response, error) {
 		resp, err := rt.RoundTrip(r)
 		if err == nil {
-			once.Do(func() { resp.Body = &tap{ReadCloser: resp.Body, left: n, reached: reached} })
+			once.Do(func() { tp.ReadCloser, resp.Body = resp.Body, tp })
 		}
 		return resp, err
-	})
+	}), tp
 }
 
 type roundTripper func(*http.Request) (*http.Response, error)
@@ -131,18 +135,27 @@ func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { retur
 
 type tap struct {
 	io.ReadCloser
-	left    int64
-	reached chan<- struct{}
+	read  int64
+	asked chan int64 // bytes read so far, at each call of Read
 }
 
 func (t *tap) Read(p []byte) (int, error) {
+	select {
+	case t.asked <- t.read:
+	default:
+	}
 	n, err := t.ReadCloser.Read(p)
-	if t.left > 0 {
-		if t.left -= int64(n); t.left <= 0 {
-			close(t.reached)
+	t.read += int64(n)
+	return n, err
+}
+
+// handled waits until the downloader has handled n bytes.
+func (t *tap) handled(n int64) {
+	for read := range t.asked {
+		if read >= n {
+			return
 		}
 	}
-	return n, err
 }
 
 // advanceWhileWaiting fires every timer the downloader arms, until stop.
@@ -192,7 +205,7 @@ func TestFetch(t *testing.T) {
 		}, 1, 2, []string{"", "bytes=100000-"}},
 		{"5xx and 429 are retried", func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
 			if n < 2 {
-				w.WriteHeader([]int{503, 429}[n])
+				w.WriteHeader([]int{500, 429}[n])
 				return w, true
 			}
 			return w, false
@@ -202,9 +215,18 @@ func TestFetch(t *testing.T) {
 			t.Parallel()
 			s := &storage{hook: tc.hook}
 			d, url := setup(t, s)
+			var logs strings.Builder
+			d.Logf = func(format string, a ...any) { fmt.Fprintf(&logs, format+"\n", a...) }
 			f, err := d.Fetch(context.Background(), "gen_1", url, noRefresh)
 			if err != nil {
 				t.Fatal(err)
+			}
+			// The fake clock has not moved: the rate is taken over a millisecond.
+			if !strings.HasSuffix(logs.String(), "gen_1: saved videos/gen_1.mp4 (293.0 KiB in 0s, 286.1 MiB/s)\n") {
+				t.Errorf("no saved line at the end of the log:\n%s", logs.String())
+			}
+			if again := strings.Contains(logs.String(), "whole video again"); again != (tc.name == "no Range support starts over") {
+				t.Errorf("the log says the whole video was sent again: %t\n%s", again, logs.String())
 			}
 			if f.Path != "videos/gen_1.mp4" || f.Bytes != size || f.SHA256 != sum(tc.version) {
 				t.Errorf("got %+v", f)
@@ -318,7 +340,17 @@ func TestFailures(t *testing.T) {
 		{"URL stays expired", func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
 			w.WriteHeader(http.StatusForbidden)
 			return w, true
-		}, []string{"HTTP 403", "even after 3 fresh URLs"}},
+		}, []string{"HTTP 403", "even after 3 fresh URLs", "after 4 attempt(s) at 0 bytes:"}},
+		{"more than declared after a resume", func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
+			if n == 0 {
+				return &cut{ResponseWriter: w, left: 100_000}, false
+			}
+			w.Header().Set("ETag", c.ETag())
+			w.Header().Set("Content-Range", fmt.Sprintf("bytes 100000-%d/%d", size-1, size))
+			w.WriteHeader(http.StatusPartialContent) // no Content-Length: chunked
+			w.Write(make([]byte, 250_000))
+			return w, true
+		}, []string{"sent more than the 300000 bytes it declared", "at 300001 of 300000 bytes"}},
 		{"body always short", func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
 			r.Header.Del("Range")
 			return &cut{ResponseWriter: w, left: 1000}, false
@@ -412,8 +444,8 @@ func TestStalledTransferIsResumed(t *testing.T) {
 		return w, false
 	}}
 	d, url := setup(t, s)
-	reached := make(chan struct{})
-	d.HTTP.Transport = tapped(d.HTTP.Transport, 1000, reached)
+	var tp *tap
+	d.HTTP.Transport, tp = tapped(d.HTTP.Transport)
 	var logs strings.Builder
 	d.Logf = func(format string, a ...any) { fmt.Fprintf(&logs, format+"\n", a...) }
 	type result struct {
@@ -425,15 +457,7 @@ func TestStalledTransferIsResumed(t *testing.T) {
 		f, err := d.Fetch(context.Background(), "gen_1", url, noRefresh)
 		done <- result{f, err}
 	}()
-	<-reached
-	d.Clock.(*testClock).Advance(time.Hour - time.Nanosecond)
-	select {
-	case r := <-done:
-		t.Fatalf("the attempt ended before the stall timeout: %+v", r)
-	default:
-	}
-	// A full period more: the read may have reset the watchdog after the
-	// first advance.
+	tp.handled(1000)
 	d.Clock.(*testClock).Advance(time.Hour)
 	r := <-done
 	if r.err != nil || r.f.SHA256 != sum(1) {
@@ -454,12 +478,13 @@ func TestSilentHostIsAbandoned(t *testing.T) {
 		return w, true
 	}}
 	d, url := setup(t, s)
+	d.StallTimeout = 0 // the default, 30s
 	stop, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go advanceWhileWaiting(d.Clock.(*testClock), d.StallTimeout, stop)
+	go advanceWhileWaiting(d.Clock.(*testClock), 30*time.Second, stop)
 	_, err := d.Fetch(context.Background(), "gen_1", url, noRefresh)
 	var de *Error
-	if !errors.As(err, &de) || !strings.Contains(err.Error(), "storage sent nothing for 1h0m0s") {
+	if !errors.As(err, &de) || !strings.Contains(err.Error(), "storage sent nothing for 30s") {
 		t.Fatalf("err = %v, want a *Error naming the stall", err)
 	}
 	if de.Attempts != 6 {
@@ -670,6 +695,10 @@ func TestNoSignatureInErrors(t *testing.T) {
 	if out := err.Error() + logs.String(); strings.Contains(out, "SIG") {
 		t.Errorf("the signature is shown:\n%s", out)
 	}
+	_, err = d.Fetch(context.Background(), "gen_1", "https://bad host/v/gen_1.mp4?X-Amz-Signature=SIG", noRefresh)
+	if !errors.As(err, &de) || strings.Contains(err.Error(), "SIG") {
+		t.Errorf("err = %v, want a *Error without the signature", err)
+	}
 }
 
 func TestLimits(t *testing.T) {
@@ -742,6 +771,205 @@ func TestLimits(t *testing.T) {
 			}
 			if extra := leftovers(t, dir(d)); len(extra) > 0 {
 				t.Errorf("left behind: %v", extra)
+			}
+		})
+	}
+}
+
+func TestSlowTransferIsNotAbandoned(t *testing.T) {
+	t.Parallel()
+	next := make(chan struct{})
+	s := &storage{hook: func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
+		w.Header().Set("ETag", c.ETag())
+		w.Header().Set("Content-Length", fmt.Sprint(size))
+		for i := range 3 {
+			if i > 0 {
+				<-next
+			}
+			io.CopyN(w, c, size/3)
+			w.(http.Flusher).Flush()
+		}
+		return w, true
+	}}
+	d, url := setup(t, s)
+	var tp *tap
+	d.HTTP.Transport, tp = tapped(d.HTTP.Transport)
+	done := make(chan error)
+	go func() {
+		_, err := d.Fetch(context.Background(), "gen_1", url, noRefresh)
+		done <- err
+	}()
+	for i := range int64(2) {
+		tp.handled((i + 1) * size / 3)
+		d.Clock.(*testClock).Advance(time.Hour - time.Second) // two of these pass the stall timeout
+		next <- struct{}{}
+	}
+	if err := <-done; err != nil || len(s.seen()) != 1 {
+		t.Errorf("err = %v after %d requests; want one request that never stalled", err, len(s.seen()))
+	}
+}
+
+func TestLargeVideo(t *testing.T) {
+	t.Parallel()
+	const large = blocks*blockSize + 12345 // fills every block, then some
+	s := &storage{size: large}
+	d, url := setup(t, s)
+	f, err := d.Fetch(context.Background(), "gen_1", url, noRefresh)
+	h := sha256.New()
+	io.Copy(h, prismsim.NewContent("gen_1", 1, large))
+	if err != nil || f.Bytes != large || f.SHA256 != hex.EncodeToString(h.Sum(nil)) {
+		t.Fatalf("got %+v, %v", f, err)
+	}
+}
+
+func TestProgress(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name           string
+		after          time.Duration
+		synced, offset int64
+		total          int64
+		want           string // the line logged, if any
+		wantSynced     int64
+	}{
+		{"too soon", progressEvery - 1, 0, 5 << 20, -1, "", 0},
+		{"on time", progressEvery, 0, 10<<20 + 1000, -1, "gen_1: 10.0 MiB downloaded (1.0 MiB/s)\n", 0},
+		{"of a known size", 2 * progressEvery, 0, 10<<20 + 1000, 30 << 20, "gen_1: 10.0 MiB of 30.0 MiB downloaded (512.0 KiB/s)\n", 0},
+		{"of nothing", progressEvery, 0, 1000, 0, "gen_1: 1000 B of 0 B downloaded (0 B/s)\n", 0},
+		{"writeback not due", 0, 1 << 20, 1<<20 + writebackEvery - 1, -1, "", 1 << 20},
+		{"writeback due", 0, 1 << 20, 1<<20 + writebackEvery, -1, "", 1<<20 + writebackEvery},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			clk := clock.NewFake(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
+			var logs strings.Builder
+			d := &Downloader{Clock: clk, Logf: func(format string, a ...any) { fmt.Fprintf(&logs, format+"\n", a...) }}
+			tmp, err := os.CreateTemp(t.TempDir(), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tmp.Close()
+			tr := &transfer{id: "gen_1", file: tmp, offset: tc.offset, total: tc.total}
+			p := &progress{d: d, t: tr, last: clk.Now(), lastOff: 1000, synced: tc.synced}
+			clk.Advance(tc.after)
+			p.advance()
+			if logs.String() != tc.want {
+				t.Errorf("logged %q, want %q", logs.String(), tc.want)
+			}
+			if p.synced != tc.wantSynced {
+				t.Errorf("writeback started up to %d, want %d", p.synced, tc.wantSynced)
+			}
+		})
+	}
+}
+
+func TestContentRange(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		v                  string
+		first, last, total int64
+		ok                 bool
+	}{
+		{"bytes 0-9/10", 0, 9, 10, true},
+		{" bytes 5-5/10 ", 5, 5, 10, true},
+		{"bytes 5-4/10", 0, 0, 0, false},
+		{"bytes 0-9/9", 0, 0, 0, false},
+		{"bytes 0-9/*", 0, 0, 0, false},
+		{"bytes */10", 0, 0, 0, false},
+		{"bytes 0-9", 0, 0, 0, false},
+		{"bytes 09", 0, 0, 0, false},
+		{"items 0-9/10", 0, 0, 0, false},
+		{"bytes x-9/10", 0, 0, 0, false},
+	} {
+		first, last, total, ok := contentRange(tc.v)
+		if first != tc.first || last != tc.last || total != tc.total || ok != tc.ok {
+			t.Errorf("contentRange(%q) = %d, %d, %d, %t", tc.v, first, last, total, ok)
+		}
+	}
+}
+
+func TestErrorText(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		e    Error
+		want string
+	}{
+		{Error{ID: "gen_1", Got: 5, Want: -1, Attempts: 2, Err: errExpired}, "download of gen_1 failed after 2 attempt(s) at 5 bytes: storage refused the signed URL (HTTP 403)"},
+		{Error{ID: "gen_1", Got: 0, Want: 0, Attempts: 1, Err: errExpired}, "download of gen_1 failed after 1 attempt(s) at 0 of 0 bytes: storage refused the signed URL (HTTP 403)"},
+	} {
+		if got := tc.e.Error(); got != tc.want {
+			t.Errorf("got %q, want %q", got, tc.want)
+		}
+		if !errors.Is(&tc.e, errExpired) {
+			t.Errorf("%v does not unwrap", &tc.e)
+		}
+	}
+}
+
+func TestSize(t *testing.T) {
+	t.Parallel()
+	for n, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1024: "1.0 KiB", 3 << 19: "1.5 MiB", 5 << 29: "2.50 GiB"} {
+		if got := Size(n); got != want {
+			t.Errorf("Size(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+func TestCannotCreate(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ dir, says string }{
+		{"file/videos", "cannot create file/videos"},
+		{"file", "cannot create a file in file"},
+	} {
+		t.Run(tc.dir, func(t *testing.T) {
+			t.Parallel()
+			s := &storage{}
+			d, url := setup(t, s)
+			if err := d.Root.WriteFile("file", nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			d.Dir = tc.dir
+			_, err := d.Fetch(context.Background(), "gen_1", url, noRefresh)
+			var de *Error
+			if !errors.As(err, &de) || !strings.Contains(err.Error(), tc.says) || !strings.Contains(err.Error(), "at 0 bytes:") {
+				t.Errorf("err = %v, want a *Error saying %q at 0 bytes", err, tc.says)
+			}
+			if len(s.seen()) > 0 {
+				t.Error("downloaded a video with nowhere to put it")
+			}
+		})
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		base     time.Duration
+		min, max time.Duration // of every wait
+	}{
+		{"default first step", 0, 250 * time.Millisecond, 4 * time.Second},
+		{"capped", 8 * time.Second, 4 * time.Second, 15 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			d, url := setup(t, &storage{hook: func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				return w, true
+			}})
+			d.RetryBase = tc.base
+			d.Fetch(context.Background(), "gen_1", url, noRefresh)
+			clk := d.Clock.(*testClock)
+			if len(clk.waits) != maxFutile-1 {
+				t.Errorf("%d waits, want %d", len(clk.waits), maxFutile-1)
+			}
+			if tc.base == 0 && clk.waits[0] > 750*time.Millisecond {
+				t.Errorf("first wait %s, want at most 750ms", clk.waits[0])
+			}
+			for _, w := range clk.waits {
+				if w < tc.min || w > tc.max {
+					t.Errorf("waited %s, want %s to %s: %v", w, tc.min, tc.max, clk.waits)
+				}
 			}
 		})
 	}
