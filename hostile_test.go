@@ -389,3 +389,89 @@ func hundredIDs() string {
 	}
 	return strings.Join(ids, "\n")
 }
+
+// TestSymlinkSwappedInDuringTheWait plants a symlink at download_dir while
+// the generation is still generating, after the start-up check of the
+// directory: the video must not land outside the workspace.
+func TestSymlinkSwappedInDuringTheWait(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	t.Parallel()
+	sim := startSim(t, filepath.Join("testdata", "scenarios", "hostile.json"))
+	c := newContainer(t)
+	outside := filepath.Join(c.root, "outside")
+	videos := filepath.Join(c.workspace, "videos")
+	for _, d := range []string{outside, videos} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := c.command(c.env(t, map[string]string{"generation_id": "gen_swap", "api_key": e2eKey, "base_url": sim.base,
+		"download_dir": "videos", "poll_interval": "20ms", "timeout": "20s"}))
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; sim.Stats("gen_swap").Requests == 0; i++ {
+		if i > 1000 {
+			cmd.Process.Kill()
+			t.Fatal("no status read within 5s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// The generation generates for 1.5s from its first read: swap now.
+	if err := os.Remove(videos); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(c.path("/outside"), videos); err != nil {
+		t.Fatal(err)
+	}
+	swapped := sim.Stats("gen_swap").Completed.IsZero()
+	err := cmd.Wait()
+	r := c.collect(t, cmd, &stdout, &stderr, err, time.Since(start))
+	if !swapped {
+		t.Fatal("the generation completed before the symlink was planted; the test proves nothing")
+	}
+	if r.code != 5 {
+		t.Errorf("exit code %d, want 5\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if entries, _ := os.ReadDir(outside); len(entries) != 0 {
+		t.Errorf("written outside the workspace through the symlink: %v", entries)
+	}
+	if r.outputs["video_path"] != "" || r.outputs["video_sha256"] != "" || strings.Contains(r.outputs["results"], `"video_path":"`) {
+		t.Errorf("outputs claim a file: video_path %q, results %s", r.outputs["video_path"], r.outputs["results"])
+	}
+	if !strings.Contains(r.stdout, "::error title=Download failed::") {
+		t.Errorf("no download error:\n%s", r.stdout)
+	}
+}
+
+// TestUnusableVideoURL: "completed" with a video_url that is no URL is no
+// success, whatever it holds: the step waits on, and ends at the timeout.
+func TestUnusableVideoURL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	t.Parallel()
+	for _, id := range []string{"gen_blank_url", "gen_js_url"} {
+		t.Run(id, func(t *testing.T) {
+			t.Parallel()
+			sim := startSim(t, filepath.Join("testdata", "scenarios", "hostile.json"))
+			c := newContainer(t)
+			r := c.act(t, map[string]string{"generation_id": id, "api_key": e2eKey, "base_url": sim.base,
+				"poll_interval": "20ms", "timeout": "300ms", "download_dir": "videos"})
+			if r.code != 3 || r.outputs["status"] != "completed_without_video" || r.outputs["video_url"] != "" {
+				t.Errorf("exit %d, status %q, video_url %q; want 3, completed_without_video, none\n%s", r.code, r.outputs["status"], r.outputs["video_url"], r.stdout)
+			}
+			if strings.Contains(r.stdout+r.summary+c.rawOutputs(), "javascript:") {
+				t.Error("the javascript: URL was handed on")
+			}
+			if entries, _ := os.ReadDir(filepath.Join(c.workspace, "videos")); len(entries) != 0 {
+				t.Errorf("downloaded something: %v", entries)
+			}
+		})
+	}
+}
