@@ -475,3 +475,28 @@ func TestUnusableVideoURL(t *testing.T) {
 		})
 	}
 }
+
+// TestBaseURLPasswordNotEchoed: a base_url refused as input must not show
+// a password from its userinfo, whatever makes it invalid.
+func TestBaseURLPasswordNotEchoed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	t.Parallel()
+	for _, base := range []string{
+		"https://user:hunter2SECRET@prism videos.com/api",
+		"http://user:hunter2SECRET@example.com/api",
+		"https://user:hunter2SECRET@prismvideos.com:99999/api",
+		"ftp://user:hunter2SECRET@prismvideos.com/api",
+	} {
+		t.Run(base, func(t *testing.T) {
+			t.Parallel()
+			c := newContainer(t)
+			r := c.act(t, map[string]string{"generation_id": "gen_ok", "api_key": e2eKey, "base_url": base})
+			if r.code != 2 || !strings.Contains(r.stdout, "::error title=Invalid input::base_url") {
+				t.Errorf("exit %d, want 2 and an error naming base_url:\n%s%s", r.code, r.stdout, r.stderr)
+			}
+			nowhere(t, c, r, "hunter2SECRET", "hunter2")
+		})
+	}
+}
