@@ -213,6 +213,8 @@ type run struct {
 func (c *container) collect(t testing.TB, cmd *exec.Cmd, stdout, stderr *bytes.Buffer, err error, took time.Duration) run {
 	t.Helper()
 	r := run{stdout: stdout.String(), stderr: stderr.String(), took: took}
+	// Every line of every run is read as the runner reads it.
+	checkCommands(t, r.stdout, r.stderr, keyOf(cmd.Env))
 	var ee *exec.ExitError
 	switch {
 	case errors.As(err, &ee):
@@ -227,6 +229,19 @@ func (c *container) collect(t testing.TB, cmd *exec.Cmd, stdout, stderr *bytes.B
 	sum, _ := os.ReadFile(filepath.Join(c.root, "github/file_commands/step_summary_e2e"))
 	r.summary = string(sum)
 	return r
+}
+
+// keyOf is the API key a run was given, as the action's input or the
+// CLI's PRISM_API_KEY; "" for none.
+func keyOf(env []string) string {
+	for _, name := range []string{"INPUT_API_KEY=", "PRISM_API_KEY="} {
+		for _, kv := range env {
+			if v, ok := strings.CutPrefix(kv, name); ok && strings.TrimSpace(v) != "" {
+				return strings.TrimSpace(v)
+			}
+		}
+	}
+	return ""
 }
 
 // act runs the action to its end.
