@@ -117,15 +117,6 @@ func nowhere(t *testing.T, c *container, r run, s ...string) {
 	}
 }
 
-// bugKeyInURLs is a product bug these tests found (see the e2e branch's
-// report): a video_url or share_url that carries the API key (an API that
-// echoes it) reaches the video_url output, `results` (the CLI's stdout
-// too) and the summary's share link unredacted. prism.Get scrubs every
-// text field but passes both URLs through UsableURL only, and
-// report.Run.link and the video_url output use them as they are. Remove
-// the bug field of the cases that name it once fixed.
-const bugKeyInURLs = "a video_url or share_url carrying the API key reaches outputs, results and the summary unredacted"
-
 const legacyError = "render failed ##[set-output name=injected;]x ##[error]fake"
 
 func TestHostileServer(t *testing.T) {
@@ -159,7 +150,7 @@ func TestHostileServer(t *testing.T) {
 		case "gen_kdone":
 			return 200, map[string]any{"id": id, "status": "completed", "template_id": key, "created_at": key, "completed_at": key,
 				"video_url": self + "/videos/x.mp4?X-Amz-Signature=abc", "share_url": "https://prismvideos.com/s/share_1", "error": key}
-		case "gen_kurl": // see bugKeyInURLs
+		case "gen_kurl":
 			return 200, map[string]any{"id": id, "status": "completed", "video_url": self + "/videos/x.mp4?k=" + key, "share_url": "https://prismvideos.com/s/" + key}
 		case "gen_kunknown":
 			return 200, map[string]any{"id": key, "status": "waiting-" + key, "template_id": key, "created_at": key}
@@ -176,7 +167,6 @@ func TestHostileServer(t *testing.T) {
 		cli     []string          // CLI arguments
 		code    int
 		nowhere []string
-		bug     string // a known product bug this case shows: skipped until fixed
 		check   func(t *testing.T, c *container, r run)
 	}{
 		{
@@ -230,14 +220,15 @@ func TestHostileServer(t *testing.T) {
 			code: 1, nowhere: []string{hostileKey, hostileKeyPrefix},
 		},
 		{
-			name: "the key echoed in video_url and share_url", answer: echoKey, bug: bugKeyInURLs,
-			with: fast(map[string]string{"generation_id": "gen_kurl"}),
-			code: 0, nowhere: []string{hostileKey, hostileKeyPrefix},
+			// A URL carrying the key is not usable: no video, no success.
+			name: "the key echoed in video_url and share_url", answer: echoKey,
+			with: fast(map[string]string{"generation_id": "gen_kurl", "timeout": "500ms"}),
+			code: 3, nowhere: []string{hostileKey, hostileKeyPrefix},
 		},
 		{
-			name: "the key echoed in video_url and share_url, CLI", answer: echoKey, bug: bugKeyInURLs,
-			cli:  []string{"--timeout", "1s", "--poll-interval", "20ms", "gen_kurl"},
-			code: 0, nowhere: []string{hostileKey, hostileKeyPrefix},
+			name: "the key echoed in video_url and share_url, CLI", answer: echoKey,
+			cli:  []string{"--timeout", "500ms", "--poll-interval", "20ms", "gen_kurl"},
+			code: 3, nowhere: []string{hostileKey, hostileKeyPrefix},
 		},
 		{
 			name: "the key echoed in a refusal", answer: echoKey,
@@ -350,9 +341,6 @@ func TestHostileServer(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			if tc.bug != "" {
-				t.Skip("bug: " + tc.bug)
-			}
 			base := genServer(t, tc.answer, tc.video)
 			c := newContainer(t)
 			var r run

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prism-wait/prism-wait/internal/config"
+
 	"go.yaml.in/yaml/v3"
 )
 
@@ -188,10 +190,6 @@ func actionlint(t *testing.T, dir string, files map[string]int) map[string][]str
 }
 
 func TestReadmeYAML(t *testing.T) {
-	t.Skip("enable once README is fixed: today the block at line 30 runs echo \"Video at ${{ steps.wait.outputs.share_url }}\" and uses steps.submit, " +
-		"which the fragment lacks; the block at line 70 is not valid YAML (run: echo \"First video: …\" is a plain scalar with \": \"), interpolates " +
-		"fromJSON(needs.render.outputs.results) in run: and uses needs.submit; the block at line 96 uses steps.submit; the GitLab block at line 215 " +
-		"does not start with exactly \"# .gitlab-ci.yml\"")
 	t.Parallel()
 	md, err := os.ReadFile("README.md")
 	if err != nil {
@@ -263,6 +261,35 @@ func TestReadmeYAMLChecker(t *testing.T) {
 		var wf map[string]any
 		if line != 37 && (yaml.Unmarshal(raw, &wf) != nil || wf["on"] == nil || wf["jobs"] == nil) {
 			t.Errorf("block at line %d does not wrap into a whole workflow:\n%s", line, raw)
+		}
+	}
+}
+
+// TestReadmeInputsAreTheCode holds the README's input table against the
+// code's: every input has a row, with its default.
+func TestReadmeInputsAreTheCode(t *testing.T) {
+	t.Parallel()
+	md, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]string{}
+	for _, line := range strings.Split(string(md), "\n") {
+		if name, ok := strings.CutPrefix(line, "| `"); ok {
+			if name, rest, ok := strings.Cut(name, "` |"); ok {
+				rows[name] = rest
+			}
+		}
+	}
+	for _, in := range config.Inputs {
+		row, ok := rows[in.Name]
+		switch {
+		case !ok:
+			t.Errorf("README's input table has no row for %s", in.Name)
+		case in.Default != "" && !strings.Contains(row, "`"+in.Default+"`"):
+			t.Errorf("README's row for %s does not give its default %q: %s", in.Name, in.Default, row)
+		case in.Required && !strings.Contains(row, "required"):
+			t.Errorf("README's row for %s does not say it is required", in.Name)
 		}
 	}
 }
