@@ -22,6 +22,7 @@ import (
 
 	"github.com/prism-wait/prism-wait/internal/clock"
 	"github.com/prism-wait/prism-wait/internal/config"
+	"github.com/prism-wait/prism-wait/internal/crash"
 	"github.com/prism-wait/prism-wait/internal/download"
 	"github.com/prism-wait/prism-wait/internal/prism"
 	"github.com/prism-wait/prism-wait/internal/report"
@@ -66,9 +67,9 @@ func Run(ctx context.Context, env Env) (code int) {
 		logw = env.Stdout // the runner reads workflow commands from stdout
 	}
 	log := report.NewLog(logw, github)
-	defer wait.Recover(func(p *wait.Panic) {
+	defer crash.Recover(func(p *crash.Panic) {
 		log.Errorf("Internal error", "%v. This is a bug in prism-wait: please report it with the step's debug log (it has the stack).", p)
-		log.Debugf("%s", p.Stack)
+		debugStack(log, "prism-wait", p)
 		code = report.ExitFailed
 	})
 	return run(ctx, env, log)
@@ -234,7 +235,7 @@ func heartbeat(clk clock.Clock, period time.Duration, p *report.Progress) (stop 
 	var t clock.Timer
 	var beat func()
 	beat = func() {
-		defer wait.Recover(func(*wait.Panic) {}) // a heartbeat is not worth a verdict
+		defer crash.Recover(func(*crash.Panic) {}) // a heartbeat is not worth a verdict
 		p.Heartbeat(clk.Now())
 		mu.Lock()
 		defer mu.Unlock()
@@ -320,9 +321,9 @@ func finish(env Env, log *report.Log, cfg config.Config, run report.Run) int {
 		log.Errorf(p[0], "%s", p[1])
 	}
 	for _, r := range run.Results {
-		var p *wait.Panic
+		var p *crash.Panic
 		if errors.As(r.Err, &p) || errors.As(r.FileErr, &p) {
-			log.Debugf("%s: %v\n%s", r.ID, p, p.Stack)
+			debugStack(log, r.ID, p)
 		}
 	}
 	if len(run.Results) > 0 {
@@ -346,6 +347,14 @@ func finish(env Env, log *report.Log, cfg config.Config, run report.Run) int {
 		code = report.Worse(code, report.ExitFailed) // never report success without the outputs
 	}
 	return code
+}
+
+// debugStack writes a panic's stack as debug lines, one per line of it.
+func debugStack(log *report.Log, who string, p *crash.Panic) {
+	log.Debugf("%s: %v; stack:", who, p)
+	for _, line := range strings.Split(strings.TrimSpace(string(p.Stack)), "\n") {
+		log.Debugf("%s", line)
+	}
 }
 
 func sortedKeys(m map[string]any) []string {

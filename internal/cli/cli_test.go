@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -226,5 +227,84 @@ func TestHelpAndVersion(t *testing.T) {
 	}
 	if v := Version(""); v != "(devel)" {
 		t.Errorf("Version(\"\") = %q, want the build info's \"(devel)\" for a test binary", v)
+	}
+}
+
+// panicTransport stands for a bug anywhere under a status read.
+type panicTransport struct{}
+
+func (panicTransport) RoundTrip(*http.Request) (*http.Response, error) { panic("transport exploded") }
+
+func TestAPanicIsAnInternalErrorWithExit1(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": filepath.Join(t.TempDir(), "out"),
+		"INPUT_API_KEY": key, "INPUT_GENERATION_ID": "gen_1 gen_2"}
+	var stdout bytes.Buffer
+	code := Run(context.Background(), Env{LookupEnv: lookup(env), Stdout: &stdout, Stderr: &stdout, Transport: panicTransport{}, Clock: clock.NewAuto(epoch)})
+	raw, _ := os.ReadFile(env["GITHUB_OUTPUT"])
+	outs, _ := report.ParseOutputs(string(raw))
+	if code != report.ExitFailed || !strings.Contains(stdout.String(), "::error title=Internal error::gen_1: internal error: transport exploded") ||
+		!strings.Contains(stdout.String(), "::debug::gen_1: internal error: transport exploded; stack:\n::debug::goroutine ") || outs["generation_id"] != "gen_1\ngen_2" {
+		t.Errorf("code %d, outputs %v:\n%s", code, outs, stdout.String())
+	}
+}
+
+// TestUnwritableOutputsOutrankTimeoutsAndDownloads: exit 1 ranks above 5
+// and 3 (README), so a timeout with outputs lost is 1.
+func TestUnwritableOutputsOutrankATimeout(t *testing.T) {
+	t.Parallel()
+	_, base := sim(t, scenario)
+	env := map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": filepath.Join(t.TempDir(), "missing", "output"),
+		"INPUT_API_KEY": key, "INPUT_BASE_URL": base, "INPUT_GENERATION_ID": "gen_slow", "INPUT_POLL_INTERVAL": "10ms", "INPUT_TIMEOUT": "50ms"}
+	var stdout bytes.Buffer
+	code := Run(context.Background(), Env{LookupEnv: lookup(env), Stdout: &stdout, Stderr: &stdout})
+	if code != report.ExitFailed || !strings.Contains(stdout.String(), "Cannot write step outputs") {
+		t.Errorf("code %d, want 1:\n%s", code, stdout.String())
+	}
+}
+
+// TestAnExpiredURLIsRefreshedThroughTransientErrors: storage says the URL
+// expired, the API answers the refresh with 503 and Retry-After, then
+// with a fresh URL: the download succeeds, and the verdict stands.
+func TestAnExpiredURLIsRefreshedThroughTransientErrors(t *testing.T) {
+	t.Parallel()
+	s, base := sim(t, `{"generations": {"gen_x": {"steps": [
+		{"status": "completed"}, {"http": 503, "retry_after": "2", "times": 2}, {"status": "completed"}],
+		"video": {"bytes": 5000, "faults": ["expired_first"]}}}}`)
+	r := action(t, context.Background(), base, map[string]string{"generation_id": "gen_x", "download_dir": "v"})
+	if r.code != report.ExitOK || r.outputs["video_path"] != "v/gen_x.mp4" || r.outputs["status"] != "completed" {
+		t.Errorf("code %d, outputs %q:\n%s", r.code, r.outputs, r.stdout)
+	}
+	if n := s.Stats("gen_x").Requests; n != 4 {
+		t.Errorf("%d status reads, want 4: the verdict, two 503s, the fresh URL", n)
+	}
+}
+
+// TestARefreshThatSaysGeneratingDoesNotReplaceTheVerdict: a refresh that
+// reads "generating" gives no URL, and the result stays completed.
+func TestARefreshThatSaysGeneratingDoesNotReplaceTheVerdict(t *testing.T) {
+	t.Parallel()
+	_, base := sim(t, `{"generations": {"gen_x": {"steps": [{"status": "completed"}, {"status": "generating"}],
+		"video": {"bytes": 5000, "faults": ["expired_first"]}}}}`)
+	r := action(t, context.Background(), base, map[string]string{"generation_id": "gen_x", "download_dir": "v", "timeout": "300ms"})
+	if r.code == report.ExitOK || r.outputs["status"] != "completed" || r.outputs["video_path"] != "" {
+		t.Errorf("code %d, outputs %q:\n%s", r.code, r.outputs, r.stdout)
+	}
+}
+
+func TestAPanicOutsideTheWaitIsExit1Too(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	code := Run(context.Background(), Env{
+		LookupEnv: func(k string) (string, bool) {
+			if k == "GITHUB_ACTIONS" {
+				return "true", true
+			}
+			panic("lookup exploded")
+		},
+		Stdout: &out, Stderr: &out,
+	})
+	if code != report.ExitFailed || !strings.Contains(out.String(), "::error title=Internal error::internal error: lookup exploded") || !strings.Contains(out.String(), "::debug::goroutine ") {
+		t.Errorf("code %d:\n%s", code, out.String())
 	}
 }

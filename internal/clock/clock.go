@@ -131,8 +131,8 @@ func (f *Fake) add(d time.Duration, c chan time.Time, fn func()) *fakeTimer {
 // settle fires what is due now; f.mu is held. On an automatic clock, a
 // timer just armed for d comes due at once.
 func (f *Fake) settle(d time.Duration) {
-	if f.auto && d > 0 {
-		f.now = f.now.Add(d)
+	if f.auto {
+		f.now = f.now.Add(max(d, 0))
 		f.fireDue(false)
 		return
 	}

@@ -142,6 +142,7 @@ func TestAutoFiresAtOnceAndKeepsTime(t *testing.T) {
 	fired := make(chan bool, 1)
 	f.AfterFunc(time.Second, func() { fired <- true })
 	f.NewTimer(time.Minute) // jumps past the AfterFunc, which waits for Advance
+	f.NewTimer(0)
 	if f.Pending() != 1 {
 		t.Fatalf("pending %d, want the AfterFunc timer", f.Pending())
 	}

@@ -32,6 +32,7 @@ import (
 	"github.com/cenkalti/backoff/v4"
 
 	"github.com/prism-wait/prism-wait/internal/clock"
+	"github.com/prism-wait/prism-wait/internal/crash"
 )
 
 // File is a saved video.
@@ -358,21 +359,34 @@ const (
 // same blocks: hashing costs about as much CPU as receiving, and on two
 // cores the two overlap instead of adding up. Memory stays at
 // blocks*blockSize whatever the video's size.
-func (p *progress) copyFrom(body io.Reader) error {
+func (p *progress) copyFrom(body io.Reader) (err error) {
 	free := make(chan []byte, blocks)
 	for range blocks {
 		free <- make([]byte, blockSize)
 	}
 	toHash := make(chan []byte, blocks)
 	hashed := make(chan struct{})
+	var crashed error
 	go func() {
 		defer close(hashed)
+		defer crash.Recover(func(p *crash.Panic) {
+			crashed = p
+			for b := range toHash { // let the copy finish; its result is void
+				free <- b[:cap(b)]
+			}
+		})
 		for b := range toHash {
 			p.t.sum.Write(b)
 			free <- b[:cap(b)]
 		}
 	}()
-	defer func() { close(toHash); <-hashed }() // the hash is whole before anyone reads it
+	defer func() {
+		close(toHash)
+		<-hashed // the hash is whole before anyone reads it
+		if crashed != nil {
+			err = permanent{crashed} // a bug: another attempt would not help
+		}
+	}()
 
 	for {
 		buf := <-free

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/prism-wait/prism-wait/internal/clock"
+	"github.com/prism-wait/prism-wait/internal/crash"
 	"github.com/prism-wait/prism-wait/internal/prismsim"
 )
 
@@ -972,5 +974,29 @@ func TestBackoff(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// panicky is a hash that panics, standing for a bug in the hashing
+// goroutine.
+type panicky struct{ hash.Hash }
+
+func (panicky) Write([]byte) (int, error) { panic("hash exploded") }
+
+func TestAPanicWhileHashingIsAPermanentInternalError(t *testing.T) {
+	t.Parallel()
+	f, err := os.Create(filepath.Join(t.TempDir(), "part"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fake := clock.NewFake(time.Now())
+	p := &progress{d: &Downloader{Clock: fake}, t: &transfer{file: f, sum: panicky{sha256.New()}, total: -1},
+		watchdog: fake.AfterFunc(time.Hour, func() {}), stall: time.Hour, last: fake.Now()}
+	err = p.copyFrom(strings.NewReader(strings.Repeat("x", 3*blockSize)))
+	var perm permanent
+	var cp *crash.Panic
+	if !errors.As(err, &perm) || !errors.As(err, &cp) || cp.Value != "hash exploded" {
+		t.Fatalf("err = %#v, want a permanent *crash.Panic", err)
 	}
 }

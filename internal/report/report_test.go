@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/prism-wait/prism-wait/internal/crash"
 	"github.com/prism-wait/prism-wait/internal/download"
 	"github.com/prism-wait/prism-wait/internal/prism"
 	"github.com/prism-wait/prism-wait/internal/untrusted"
@@ -444,7 +445,7 @@ func TestSubmitProblems(t *testing.T) {
 
 func TestPanicIsAnInternalError(t *testing.T) {
 	t.Parallel()
-	r := Result{Result: wait.Result{ID: "gen_1", Err: &wait.Panic{Value: "boom"}}}
+	r := Result{Result: wait.Result{ID: "gen_1", Err: &crash.Panic{Value: "boom"}}}
 	if r.Code() != ExitFailed || r.Title() != "Internal error" || !strings.Contains(r.Problem(time.Minute), "This is a bug in prism-wait") {
 		t.Errorf("code %d title %q problem %q", r.Code(), r.Title(), r.Problem(time.Minute))
 	}

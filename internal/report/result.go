@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prism-wait/prism-wait/internal/crash"
 	"github.com/prism-wait/prism-wait/internal/download"
 	"github.com/prism-wait/prism-wait/internal/prism"
 	"github.com/prism-wait/prism-wait/internal/untrusted"
@@ -55,7 +56,7 @@ type Result struct {
 func (r Result) Code() int {
 	var pe *prism.Error
 	var de *download.Error
-	var p *wait.Panic
+	var p *crash.Panic
 	switch {
 	case errors.As(r.Err, &pe) && !pe.Transient:
 		return ExitRefused
@@ -75,7 +76,7 @@ func (r Result) Code() int {
 
 // Title names this generation's problem for an annotation.
 func (r Result) Title() string {
-	var p *wait.Panic
+	var p *crash.Panic
 	switch {
 	case errors.As(r.Err, &p) || errors.As(r.FileErr, &p):
 		return "Internal error"
@@ -96,7 +97,7 @@ func (r Result) Title() string {
 // is not a success. It is "" for a success.
 func (r Result) Problem(timeout time.Duration) string {
 	var pe *prism.Error
-	var p *wait.Panic
+	var p *crash.Panic
 	switch {
 	case errors.As(r.Err, &pe) && !pe.Transient:
 		return refusal(r.ID, pe)

@@ -8,13 +8,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime/debug"
 	"sync"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
 
 	"github.com/prism-wait/prism-wait/internal/clock"
+	"github.com/prism-wait/prism-wait/internal/crash"
 	"github.com/prism-wait/prism-wait/internal/prism"
 )
 
@@ -28,30 +28,12 @@ var (
 	ErrStopped = errors.New("stopped after another generation's permanent error")
 )
 
-// Panic is a panic recovered in a goroutine of the program: a bug, which
-// ends that generation's wait with an internal error instead of the
-// process with Go's exit code 2 ("invalid input" here).
-type Panic struct {
-	Value any
-	Stack []byte
-}
-
-func (p *Panic) Error() string { return fmt.Sprintf("internal error: %v", p.Value) }
-
-// Recover turns a panic into a *Panic for report, when called as
-// `defer wait.Recover(func(p *Panic) {...})`.
-func Recover(report func(*Panic)) {
-	if v := recover(); v != nil {
-		report(&Panic{Value: v, Stack: debug.Stack()})
-	}
-}
-
 // Result is what is known about one generation when its wait ends.
 type Result struct {
 	ID  string
 	Gen prism.Generation // the last status seen; zero if none
 	// Err says why there is no verdict: a permanent *prism.Error, a
-	// *Panic, or a context cause (ErrDeadline, ErrCanceled, ErrStopped)
+	// *crash.Panic, or a context cause (ErrDeadline, ErrCanceled, ErrStopped)
 	// with the last trouble seen. It is nil when Gen is final.
 	Err error
 }
@@ -98,7 +80,7 @@ func (w *Waiter) All(ctx context.Context, ids []string, then func(context.Contex
 	for i, id := range ids {
 		wg.Go(func() {
 			results[i].ID = id
-			defer Recover(func(p *Panic) { results[i].Err = p })
+			defer crash.Recover(func(p *crash.Panic) { results[i].Err = p })
 			results[i] = w.One(ctx, id)
 			var pe *prism.Error
 			if errors.As(results[i].Err, &pe) && !pe.Transient {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/prism-wait/prism-wait/internal/clock"
+	"github.com/prism-wait/prism-wait/internal/crash"
 	"github.com/prism-wait/prism-wait/internal/prism"
 )
 
@@ -356,7 +357,7 @@ func TestAllRecoversAPanic(t *testing.T) {
 			panic("boom")
 		}
 	})
-	var p *Panic
+	var p *crash.Panic
 	if rs[0].Err != nil || !errors.As(rs[1].Err, &p) || p.Value != "boom" || !strings.Contains(string(p.Stack), "wait_test.go") || rs[1].ID != "gen_b" {
 		t.Errorf("results %+v, want gen_b to carry the panic and its stack", rs)
 	}
