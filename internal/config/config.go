@@ -146,6 +146,9 @@ var ErrHelp = flag.ErrHelp
 // ErrVersion is returned when --version was asked for.
 var ErrVersion = errors.New("version requested")
 
+// Load reads and validates the settings. Its errors name inputs as
+// {name}: Terms says how, for where the user sets them.
+//
 // Load reads and validates the settings. lookup reads the environment
 // (os.LookupEnv), args are the command-line arguments without the program
 // name, wd is the working directory, and usage receives --help's text.
@@ -179,7 +182,7 @@ func Load(ctx context.Context, lookup func(string) (string, bool), args []string
 
 	var errs []error
 	bad := func(input, format string, a ...any) {
-		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{input}, a...)...))
+		errs = append(errs, fmt.Errorf("{%s}: "+format, append([]any{input}, a...)...))
 	}
 	var r raw
 	for _, in := range Inputs {
@@ -218,7 +221,7 @@ func (c *Config) check(r *raw, bad func(input, format string, a ...any)) {
 	var err error
 	switch {
 	case c.APIKey == "":
-		bad("api_key", "required: pass the Prism API key from a secret, e.g. api_key: ${{ secrets.PRISM_API_KEY }}")
+		bad("api_key", "required: the Prism API key (prism_sk_…), from a secret or a masked variable")
 	case strings.IndexFunc(c.APIKey, unicode.IsControl) >= 0 || strings.ContainsRune(c.APIKey, ' '):
 		bad("api_key", "contains spaces or control characters; check the secret's value (it is not shown here)")
 	}
@@ -232,9 +235,9 @@ func (c *Config) check(r *raw, bad func(input, format string, a ...any)) {
 	}
 	switch {
 	case modes == 0:
-		bad("generation_id", "required: give generation IDs to wait for (e.g. generation_id: ${{ steps.submit.outputs.generation_id }}), or template_id or prompt to submit")
+		bad("generation_id", "required: give generation IDs to wait for, or {template_id} or {prompt} to submit")
 	case modes > 1:
-		bad("generation_id", "give exactly one of generation_id, template_id and prompt")
+		bad("generation_id", "give exactly one of {generation_id}, {template_id} and {prompt}")
 	case r.templateID == "" && strings.TrimSpace(r.prompt) == "":
 		if c.IDs, err = ParseIDs(ids); err != nil {
 			bad("generation_id", "%v", err)
@@ -243,18 +246,18 @@ func (c *Config) check(r *raw, bad func(input, format string, a ...any)) {
 		c.Submit = c.submit(r, bad)
 	}
 	if r.templateID == "" && r.variablesSet {
-		bad("variables", "only used with template_id")
+		bad("variables", "only used with {template_id}")
 	}
 	if strings.TrimSpace(r.prompt) == "" {
 		if r.modelSet {
-			bad("model", "only used with prompt")
+			bad("model", "only used with {prompt}")
 		}
 		if r.countSet && r.count != "1" {
-			bad("count", "only used with prompt")
+			bad("count", "only used with {prompt}")
 		}
 	}
 	if r.optionsSet && modes == 1 && c.Submit == nil && len(c.IDs) > 0 {
-		bad("options", "only used with template_id or prompt")
+		bad("options", "only used with {template_id} or {prompt}")
 	}
 
 	if c.BaseURL, err = ParseBaseURL(r.baseURL); err != nil {
@@ -277,7 +280,7 @@ func (c *Config) check(r *raw, bad func(input, format string, a ...any)) {
 		}
 	}
 	if c.PollInterval > 0 && c.MaxInterval > 0 && c.MaxInterval < c.PollInterval {
-		bad("max_interval", "%s is shorter than poll_interval (%s); make it at least as long", c.MaxInterval, c.PollInterval)
+		bad("max_interval", "%s is shorter than {poll_interval} (%s); make it at least as long", c.MaxInterval, c.PollInterval)
 	}
 }
 
@@ -290,7 +293,7 @@ func (c *Config) submit(r *raw, bad func(input, format string, a ...any)) *prism
 	taken := func(keys ...string) {
 		for _, k := range keys {
 			if _, ok := r.options[k]; ok {
-				bad("options", "%q is set by another input; remove it from options", k)
+				bad("options", "%q is set by another input; remove it from {options}", k)
 			}
 		}
 	}
@@ -307,7 +310,7 @@ func (c *Config) submit(r *raw, bad func(input, format string, a ...any)) *prism
 	}
 	taken("prompt", "modelName", "count", "variables")
 	if r.model == "" {
-		bad("model", "required with prompt: name the model, e.g. model: veo-3.1")
+		bad("model", "required with {prompt}: name the model, e.g. veo-3.1")
 	}
 	n, err := strconv.Atoi(r.count)
 	if err != nil || n < 1 || n > 4 {

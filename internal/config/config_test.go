@@ -36,7 +36,16 @@ func mapEnv(env map[string]string) func(string) (string, bool) {
 
 func load(t *testing.T, lookup func(string) (string, bool), args ...string) (Config, error) {
 	t.Helper()
-	return Load(context.Background(), lookup, args, t.TempDir(), io.Discard)
+	return loadIn(lookup, args, t.TempDir())
+}
+
+// loadIn loads, with errors in the action's terms.
+func loadIn(lookup func(string) (string, bool), args []string, wd string) (Config, error) {
+	c, err := Load(context.Background(), lookup, args, wd, io.Discard)
+	if err != nil && !errors.Is(err, ErrHelp) && !errors.Is(err, ErrVersion) {
+		err = errors.New((Config{Action: true}).Terms().Replace(err.Error()))
+	}
+	return c, err
 }
 
 func TestEmptyInputsTakeTheDefaults(t *testing.T) {
@@ -204,9 +213,9 @@ func TestBadValuesAreFoundBeforeAnyRequest(t *testing.T) {
 		{"DOWNLOAD_DIR", "afile/videos", "afile is a file, not a directory"},
 		{"DOWNLOAD_DIR", "videos\x00", "control characters"},
 	} {
-		_, err := Load(context.Background(), runnerEnv(map[string]string{
+		_, err := loadIn(runnerEnv(map[string]string{
 			"INPUT_GENERATION_ID": "gen_1", "INPUT_API_KEY": "prism_sk_x", "INPUT_" + tc.input: tc.value, "GITHUB_WORKSPACE": ws,
-		}), nil, ws, io.Discard)
+		}), nil, ws)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s=%q: err = %v, want %q", tc.input, tc.value, err, tc.want)
 		}
@@ -442,6 +451,17 @@ func TestInputsAreActionYML(t *testing.T) {
 	for name := range a.Inputs {
 		if !seen[name] {
 			t.Errorf("action.yml declares %s, which the code does not read", name)
+		}
+	}
+}
+
+func TestErrorsNameInputsWhereTheUserSetsThem(t *testing.T) {
+	t.Parallel()
+	c, err := Load(context.Background(), mapEnv(nil), []string{"--template-id", "tpl_1", "--prompt", "p"}, t.TempDir(), io.Discard)
+	got := c.Terms().Replace(err.Error())
+	for _, want := range []string{"--api-key (PRISM_API_KEY): required", "give exactly one of --generation-id (PRISM_GENERATION_ID), --template-id (PRISM_TEMPLATE_ID)"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("CLI error lacks %q:\n%s", want, got)
 		}
 	}
 }
