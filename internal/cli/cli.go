@@ -186,6 +186,7 @@ func submit(ctx context.Context, w *wait.Waiter, req prism.SubmitRequest, log *r
 	log.Infof("submitting %s at %s", what, w.Client.BaseURL())
 	log.Debugf("submit request fields: %s", strings.Join(sortedKeys(req.Body), ", "))
 	b := backoff.NewExponentialBackOff(backoff.WithInitialInterval(w.PollInterval), backoff.WithMaxInterval(w.MaxInterval), backoff.WithMaxElapsedTime(0))
+	tries := 0
 	for {
 		sub, err := w.Client.Submit(ctx, req)
 		var pe *prism.Error
@@ -196,7 +197,11 @@ func submit(ctx context.Context, w *wait.Waiter, req prism.SubmitRequest, log *r
 			return sub, err
 		}
 		delay := max(min(b.NextBackOff(), w.MaxInterval), pe.RetryAfter)
-		log.Warningf("Submit not accepted yet", "%v; the API did not act on it, so it is sent again in %s.", err, delay.Round(time.Millisecond))
+		if tries++; tries == 1 {
+			log.Warningf("Submit not accepted yet", "%v; the API did not act on it, so it is sent again in %s. Further refusals are logged as debug only.", err, delay.Round(time.Millisecond))
+		} else {
+			log.Debugf("submit: %v; sent again in %s", err, delay.Round(time.Millisecond))
+		}
 		if err := clock.Sleep(ctx, clock.Or(w.Clock), delay); err != nil {
 			return sub, fmt.Errorf("%w while submitting; nothing was created: the API refused every attempt (last: %w)", err, pe)
 		}

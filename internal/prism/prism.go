@@ -262,8 +262,11 @@ func (c *Client) do(ctx context.Context, method string, u *url.URL, body []byte,
 	for hops := 0; ; hops++ {
 		resp, wrote, err := c.send(rctx, method, u, body)
 		if err != nil {
-			if ctx.Err() != nil {
+			// A POST cut short by the caller may still have been acted on.
+			if ctx.Err() != nil && (method == http.MethodGet || !wrote) {
 				return context.Cause(ctx)
+			} else if ctx.Err() != nil {
+				err = context.Cause(ctx)
 			}
 			return c.fail(method, &Error{Err: transportError(err)}, wrote)
 		}
@@ -335,8 +338,10 @@ func (c *Client) decode(ctx context.Context, method string, resp *http.Response,
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
 	switch {
-	case err != nil && ctx.Err() != nil:
+	case err != nil && ctx.Err() != nil && method == http.MethodGet:
 		return context.Cause(ctx)
+	case err != nil && ctx.Err() != nil:
+		return c.fail(method, &Error{StatusCode: http.StatusOK, Err: context.Cause(ctx)}, true)
 	case err != nil:
 		return c.fail(method, &Error{StatusCode: http.StatusOK, Err: transportError(err)}, true)
 	case len(body) > maxBody:

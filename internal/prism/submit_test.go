@@ -203,3 +203,27 @@ func TestKeyIsRedactedFromAPITextBeforeClipping(t *testing.T) {
 		}
 	}
 }
+
+// TestSubmitCutShortByTheCallerIsUnknown: the step's deadline or a cancel
+// that ends a POST after it was written leaves its outcome unknown.
+func TestSubmitCutShortByTheCallerIsUnknown(t *testing.T) {
+	t.Parallel()
+	cause := errors.New("timeout reached")
+	ctx, cancel := context.WithCancelCause(context.Background())
+	c := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		io.ReadAll(r.Body)
+		cancel(cause)
+		<-r.Context().Done()
+	})
+	_, err := c.Submit(ctx, SubmitRequest{Body: map[string]any{}})
+	var pe *Error
+	if !errors.As(err, &pe) || !pe.Unknown || pe.Transient || !errors.Is(err, cause) {
+		t.Fatalf("err = %#v, want an Unknown *Error wrapping the cause", err)
+	}
+	// The same cut on a status read is just the cause.
+	ctx, cancel = context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	if _, err := c.Get(ctx, "gen_1"); !errors.Is(err, cause) || errors.As(err, &pe) {
+		t.Fatalf("Get: err = %#v, want the bare cause", err)
+	}
+}
