@@ -276,38 +276,44 @@ const e2eKey = "prism_sk_e2e_0123456789abcdef"
 
 var rfc3339 = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$`)
 
+// fast is the inputs of a quick run: the key, short cadences, and with.
+func fast(with map[string]string) map[string]string {
+	base := map[string]string{"api_key": e2eKey, "poll_interval": "20ms", "max_interval": "100ms"}
+	for k, v := range with {
+		base[k] = v
+	}
+	return base
+}
+
+// check is one assertion on a finished run.
+type check func(t *testing.T, c *container, r run, sim simulator)
+
+func outputsAre(want map[string]string) check {
+	return func(t *testing.T, c *container, r run, sim simulator) {
+		for name, v := range want {
+			if r.outputs[name] != v {
+				t.Errorf("output %s = %q, want %q", name, r.outputs[name], v)
+			}
+		}
+	}
+}
+
+func logSays(s ...string) check {
+	return func(t *testing.T, c *container, r run, sim simulator) {
+		for _, want := range s {
+			if !strings.Contains(r.stdout, want) {
+				t.Errorf("log lacks %q:\n%s", want, r.stdout)
+			}
+		}
+	}
+}
+
 func TestEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
 	t.Parallel()
 	// Each case gets its own simulator (below): lifecycles are stateful.
-	fast := func(with map[string]string) map[string]string {
-		base := map[string]string{"api_key": e2eKey, "poll_interval": "20ms", "max_interval": "100ms"}
-		for k, v := range with {
-			base[k] = v
-		}
-		return base
-	}
-	type check func(t *testing.T, c *container, r run, sim simulator)
-	outputsAre := func(want map[string]string) check {
-		return func(t *testing.T, c *container, r run, sim simulator) {
-			for name, v := range want {
-				if r.outputs[name] != v {
-					t.Errorf("output %s = %q, want %q", name, r.outputs[name], v)
-				}
-			}
-		}
-	}
-	logSays := func(s ...string) check {
-		return func(t *testing.T, c *container, r run, sim simulator) {
-			for _, want := range s {
-				if !strings.Contains(r.stdout, want) {
-					t.Errorf("log lacks %q:\n%s", want, r.stdout)
-				}
-			}
-		}
-	}
 	for _, tc := range []struct {
 		name   string
 		with   map[string]string

@@ -19,32 +19,15 @@ func TestSubmitEndToEnd(t *testing.T) {
 		t.Skip("builds and runs the binary")
 	}
 	t.Parallel()
-	fast := func(with map[string]string) map[string]string {
-		base := map[string]string{"api_key": e2eKey, "poll_interval": "20ms", "max_interval": "100ms", "timeout": "20s"}
+	// Submitting runs need room for the lifecycle and a 429's Retry-After.
+	slow := func(with map[string]string) map[string]string {
+		m := fast(map[string]string{"timeout": "20s"})
 		for k, v := range with {
-			base[k] = v
+			m[k] = v
 		}
-		return base
+		return m
 	}
-	type check func(t *testing.T, c *container, r run, sim simulator)
-	outputsAre := func(want map[string]string) check {
-		return func(t *testing.T, c *container, r run, sim simulator) {
-			for name, v := range want {
-				if r.outputs[name] != v {
-					t.Errorf("output %s = %q, want %q", name, r.outputs[name], v)
-				}
-			}
-		}
-	}
-	logSays := func(s ...string) check {
-		return func(t *testing.T, c *container, r run, sim simulator) {
-			for _, want := range s {
-				if !strings.Contains(r.stdout, want) {
-					t.Errorf("log lacks %q:\n%s", want, r.stdout)
-				}
-			}
-		}
-	}
+
 	bodyIs := func(path string, want map[string]any) check {
 		return func(t *testing.T, c *container, r run, sim simulator) {
 			if got := sim.Submits(path).LastBody; !reflect.DeepEqual(got, want) {
@@ -61,7 +44,7 @@ func TestSubmitEndToEnd(t *testing.T) {
 		posts    map[string]int // POSTs the server must have seen, by path; nil: none at all
 		checks   []check
 	}{
-		{name: "template", with: fast(map[string]string{"template_id": "tpl_e2e", "variables": `{"title": "Launch"}`, "download_dir": "videos"}),
+		{name: "template", with: slow(map[string]string{"template_id": "tpl_e2e", "variables": `{"title": "Launch"}`, "download_dir": "videos"}),
 			code: 0, posts: map[string]int{tpl("tpl_e2e"): 1}, checks: []check{
 				outputsAre(map[string]string{"generation_id": "gen_tpl_e2e_1\ngen_tpl_e2e_2", "credits_charged": "10", "status": "completed",
 					"template_id": "tpl_e2e\ntpl_e2e", "video_path": "videos/gen_tpl_e2e_1.mp4\nvideos/gen_tpl_e2e_2.mp4"}),
@@ -78,7 +61,7 @@ func TestSubmitEndToEnd(t *testing.T) {
 					}
 				},
 			}},
-		{name: "prompt with count and options", with: fast(map[string]string{"prompt": "A lighthouse at dawn", "model": "veo-3.1", "count": "3", "options": `{"aspectRatio": "16:9"}`}),
+		{name: "prompt with count and options", with: slow(map[string]string{"prompt": "A lighthouse at dawn", "model": "veo-3.1", "count": "3", "options": `{"aspectRatio": "16:9"}`}),
 			code: 0, posts: map[string]int{prismsim.PromptPath: 1}, checks: []check{
 				outputsAre(map[string]string{"generation_id": "gen_prompt_1\ngen_prompt_2\ngen_prompt_3", "credits_charged": "30", "status": "completed"}),
 				bodyIs(prismsim.PromptPath, map[string]any{"prompt": "A lighthouse at dawn", "modelName": "veo-3.1", "count": float64(3), "aspectRatio": "16:9"}),
@@ -93,37 +76,37 @@ func TestSubmitEndToEnd(t *testing.T) {
 					}
 				},
 			}},
-		{name: "402", with: fast(map[string]string{"template_id": "tpl_402"}), code: 4, posts: map[string]int{tpl("tpl_402"): 1}, checks: []check{
+		{name: "402", with: slow(map[string]string{"template_id": "tpl_402"}), code: 4, posts: map[string]int{tpl("tpl_402"): 1}, checks: []check{
 			logSays("::error title=Prism API refused the submission::", "credits"),
 			outputsAre(map[string]string{"generation_id": "", "status": "", "credits_charged": ""}),
 		}},
-		{name: "422", with: fast(map[string]string{"template_id": "tpl_422"}), code: 4, posts: map[string]int{tpl("tpl_422"): 1}, checks: []check{
+		{name: "422", with: slow(map[string]string{"template_id": "tpl_422"}), code: 4, posts: map[string]int{tpl("tpl_422"): 1}, checks: []check{
 			logSays("::error title=Prism API refused the submission::", "cannot be generated through the API"),
 		}},
-		{name: "429 then success", with: fast(map[string]string{"template_id": "tpl_429_then_ok"}), code: 0, posts: map[string]int{tpl("tpl_429_then_ok"): 2}, checks: []check{
+		{name: "429 then success", with: slow(map[string]string{"template_id": "tpl_429_then_ok"}), code: 0, posts: map[string]int{tpl("tpl_429_then_ok"): 2}, checks: []check{
 			logSays("::warning title=Submit not accepted yet::"),
 			outputsAre(map[string]string{"generation_id": "gen_tpl_429_then_ok_1", "status": "completed"}),
 		}},
-		{name: "500 is not repeated", with: fast(map[string]string{"template_id": "tpl_500"}), code: 4, posts: map[string]int{tpl("tpl_500"): 1}, checks: []check{
+		{name: "500 is not repeated", with: slow(map[string]string{"template_id": "tpl_500"}), code: 4, posts: map[string]int{tpl("tpl_500"): 1}, checks: []check{
 			logSays("::error title=Submit outcome unknown::", "check the Prism dashboard"),
 		}},
-		{name: "reset connection is not repeated", with: fast(map[string]string{"template_id": "tpl_reset"}), code: 4, posts: map[string]int{tpl("tpl_reset"): 1}, checks: []check{
+		{name: "reset connection is not repeated", with: slow(map[string]string{"template_id": "tpl_reset"}), code: 4, posts: map[string]int{tpl("tpl_reset"): 1}, checks: []check{
 			logSays("::error title=Submit outcome unknown::"),
 		}},
 		{name: "timeout after submission", scenario: "hostile.json",
-			with: fast(map[string]string{"template_id": "tpl_forever", "variables": `{"title": "Launch"}`, "timeout": "500ms"}),
+			with: slow(map[string]string{"template_id": "tpl_forever", "variables": `{"title": "Launch"}`, "timeout": "500ms"}),
 			code: 3, posts: map[string]int{tpl("tpl_forever"): 1}, checks: []check{
 				outputsAre(map[string]string{"generation_id": "gen_tpl_forever_1\ngen_tpl_forever_2", "status": "generating"}),
 				logSays("::error title=No verdict in time::gen_tpl_forever_1"),
 			}},
 		// Input errors: exit 2 before any request.
-		{name: "generation_id and template_id", with: fast(map[string]string{"generation_id": "gen_ok", "template_id": "tpl_e2e"}), code: 2,
+		{name: "generation_id and template_id", with: slow(map[string]string{"generation_id": "gen_ok", "template_id": "tpl_e2e"}), code: 2,
 			checks: []check{logSays("::error title=Invalid input::")}},
-		{name: "prompt without model", with: fast(map[string]string{"prompt": "A cat"}), code: 2,
+		{name: "prompt without model", with: slow(map[string]string{"prompt": "A cat"}), code: 2,
 			checks: []check{logSays("::error title=Invalid input::", "model")}},
-		{name: "count 5", with: fast(map[string]string{"prompt": "A cat", "model": "veo-3.1", "count": "5"}), code: 2,
+		{name: "count 5", with: slow(map[string]string{"prompt": "A cat", "model": "veo-3.1", "count": "5"}), code: 2,
 			checks: []check{logSays("::error title=Invalid input::count")}},
-		{name: "variables not JSON", with: fast(map[string]string{"template_id": "tpl_e2e", "variables": "{bad json"}), code: 2,
+		{name: "variables not JSON", with: slow(map[string]string{"template_id": "tpl_e2e", "variables": "{bad json"}), code: 2,
 			checks: []check{logSays("::error title=Invalid input::variables")}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
