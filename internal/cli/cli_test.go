@@ -308,3 +308,30 @@ func TestAPanicOutsideTheWaitIsExit1Too(t *testing.T) {
 		t.Errorf("code %d:\n%s", code, out.String())
 	}
 }
+
+func TestSubmitSaysWhatItDidAndWarnsOfAShortTimeout(t *testing.T) {
+	t.Parallel()
+	s, base := sim(t, `{"generations": {}, "templates": {"tpl_x": {"variables": ["title"], "videos": 2, "credits": 20,
+		"latency": {"typical": 120, "busy": 240}, "lifecycle": {"steps": [{"status": "generating", "times": 1}, {"status": "completed"}]}}}}`)
+	r := action(t, context.Background(), base, map[string]string{"template_id": "tpl_x", "variables": `{"title": "secret title"}`, "timeout": "3m"})
+	for _, want := range []string{
+		"submitted 2 generation(s), 20 credits charged: gen_tpl_x_1, gen_tpl_x_2\n",
+		"expected in about 2m0s (up to 4m0s when Prism is busy)\n",
+		"::warning title=Timeout may be too short::Prism expects up to 4m0s when busy, and the timeout is 3m0s.",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("log lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if strings.Contains(r.stdout, "secret title") {
+		t.Error("the request body's values reached the log")
+	}
+	if r.code != report.ExitOK || r.outputs["generation_id"] != "gen_tpl_x_1\ngen_tpl_x_2" || r.outputs["credits_charged"] != "20" {
+		t.Errorf("code %d outputs %q", r.code, r.outputs)
+	}
+	// The first status read comes one poll_interval after the submission:
+	// one read while generating, one completed, per generation.
+	if n := s.Stats("gen_tpl_x_1").Requests; n != 2 {
+		t.Errorf("%d status reads, want 2", n)
+	}
+}

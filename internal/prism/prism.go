@@ -46,9 +46,12 @@ const (
 	// maxText bounds each text field and message kept from the API, after
 	// the key is redacted from it.
 	maxText = 2 << 10
-	// MaxVideoURL bounds a usable video_url. A presigned S3 URL, session
-	// token included, is under 2 KiB; a longer one is not taken as a video.
-	MaxVideoURL = 4 << 10
+	// MaxVideoURL bounds a usable video_url: a presigned S3 URL is well
+	// under 2 KiB, and 100 of them must fit in a job's 1 MB of outputs twice
+	// (the output and results). A longer one is not taken as a video.
+	MaxVideoURL = 2 << 10
+	// maxShareURL bounds a usable share_url, a short public page address.
+	maxShareURL = 512
 )
 
 // Generation is the status of one generation. JSON nulls decode to "".
@@ -80,10 +83,12 @@ func (g Generation) Done() bool {
 // http or https URL with a host, no credentials and at most MaxVideoURL
 // bytes; "" otherwise. Anything else (blank, "javascript:…", a relative
 // path) is treated exactly like a missing video_url.
-func UsableURL(raw string) string {
+func UsableURL(raw string) string { return usableURL(raw, MaxVideoURL) }
+
+func usableURL(raw string, limit int) string {
 	raw = strings.TrimSpace(raw)
 	u, err := url.Parse(raw)
-	if err != nil || len(raw) > MaxVideoURL || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.Opaque != "" {
+	if err != nil || len(raw) > limit || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.Opaque != "" {
 		return ""
 	}
 	return u.String()
@@ -238,7 +243,7 @@ func (c *Client) Get(ctx context.Context, id string) (Generation, error) {
 	if err := c.do(ctx, http.MethodGet, c.base.JoinPath("generations", id), nil, &g); err != nil {
 		return Generation{}, err
 	}
-	g.VideoURL, g.ShareURL = UsableURL(g.VideoURL), UsableURL(g.ShareURL)
+	g.VideoURL, g.ShareURL = UsableURL(g.VideoURL), usableURL(g.ShareURL, maxShareURL)
 	// A URL that carries the key would put it in outputs, which are not
 	// scrubbed (a presigned URL must keep its signature): not usable.
 	for _, u := range []*string{&g.VideoURL, &g.ShareURL} {

@@ -121,7 +121,7 @@ func took(g prism.Generation) string {
 
 // link renders an https share page as a Markdown link.
 func (r Run) link(u string) string {
-	if !strings.HasPrefix(u, "https://") || strings.ContainsAny(u, " ()<>|\\\"'`\r\n") || len(u) > 500 {
+	if u = r.url(u); !strings.HasPrefix(u, "https://") || strings.ContainsAny(u, "()<>|\\\"'`") {
 		return r.md(u, 100)
 	}
 	return "[open](" + u + ")"

@@ -374,7 +374,13 @@ func TestOutputsAreScrubbedAndBounded(t *testing.T) {
 	for i := range 100 {
 		id := fmt.Sprintf("gen_%03d", i)
 		run.IDs = append(run.IDs, id)
-		run.Results = append(run.Results, Result{Result: wait.Result{ID: id, Gen: prism.Generation{Status: "failed", Error: huge, TemplateID: huge, ShareURL: huge}}})
+		// The longest URLs prism keeps, beside megabyte text.
+		long := prism.Generation{Status: "completed", VideoURL: "https://s3.test/v.mp4?X-Amz-Signature=" + strings.Repeat("s", prism.MaxVideoURL-40),
+			ShareURL: "https://prismvideos.com/s/" + strings.Repeat("x", 480), TemplateID: huge, CreatedAt: huge, CompletedAt: huge}
+		if i%2 == 0 {
+			long = prism.Generation{Status: "failed", Error: huge, TemplateID: huge, ShareURL: huge}
+		}
+		run.Results = append(run.Results, Result{Result: wait.Result{ID: id, Gen: long}})
 	}
 	path := filepath.Join(t.TempDir(), "output")
 	if err := WriteOutputs(path, run.Outputs()); err != nil {
@@ -394,7 +400,7 @@ func TestOutputsAreScrubbedAndBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(outs["error"], "\n")
-	if len(lines) != 100 || !strings.HasSuffix(lines[0], untrusted.CutMarker) || !utf8.ValidString(outs["error"]) {
+	if len(lines) != 100 || !strings.HasSuffix(lines[0], untrusted.CutMarker) || !utf8.ValidString(outs["error"]) || len(strings.Split(outs["video_url"], "\n")[1]) < prism.MaxVideoURL-10 {
 		t.Errorf("error output: %d lines, first ends %q", len(lines), lines[0][max(0, len(lines[0])-20):])
 	}
 	var results []map[string]any
@@ -406,6 +412,7 @@ func TestOutputsAreScrubbedAndBounded(t *testing.T) {
 	}
 	// One ID keeps the full 2 KiB per field.
 	run.Results, run.IDs = run.Results[:1], run.IDs[:1]
+	run.Results[0].Gen.Error = huge
 	for _, o := range run.Outputs() {
 		if o.Name == "error" && (len(o.Value) > maxField || len(o.Value) < maxField-16) {
 			t.Errorf("one ID's error is %d bytes, want about %d", len(o.Value), maxField)
@@ -490,5 +497,24 @@ func TestLogLinesAreBounded(t *testing.T) {
 		if len(line) > MaxLine+100 {
 			t.Errorf("a line of %d bytes", len(line))
 		}
+	}
+}
+
+func TestURLsAreWrittenOnlyWhenUsableAndFreeOfSecrets(t *testing.T) {
+	t.Parallel()
+	run := Run{Scrub: untrusted.New(key), Results: []Result{
+		{Result: wait.Result{ID: "a", Gen: prism.Generation{Status: "completed", VideoURL: "https://s3/v.mp4?k=" + key, ShareURL: "javascript:alert(1)"}}},
+		{Result: wait.Result{ID: "b", Gen: prism.Generation{Status: "completed", VideoURL: signed, ShareURL: "https://prismvideos.com/s/b"}}},
+	}}
+	outs := map[string]string{}
+	for _, o := range run.Outputs() {
+		outs[o.Name] = o.Value
+	}
+	if outs["video_url"] != "\n"+signed || outs["share_url"] != "\nhttps://prismvideos.com/s/b" || strings.Contains(outs["results"], key) {
+		t.Errorf("outputs %q", outs)
+	}
+	sum := run.Summary()
+	if strings.Contains(sum, "javascript") || !strings.Contains(sum, "[open](https://prismvideos.com/s/b)") {
+		t.Errorf("summary:\n%s", sum)
 	}
 }

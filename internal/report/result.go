@@ -295,7 +295,7 @@ func (r Run) json(limit int) []byte {
 	for i, res := range r.Results {
 		g := res.Gen
 		out[i] = resultJSON{
-			ID: res.ID, Status: text(res.status()), VideoURL: opt(g.VideoURL), ShareURL: text(g.ShareURL),
+			ID: res.ID, Status: text(res.status()), VideoURL: opt(r.url(g.VideoURL)), ShareURL: opt(r.url(g.ShareURL)),
 			TemplateID: text(g.TemplateID), CreatedAt: text(g.CreatedAt), CompletedAt: text(g.CompletedAt),
 			Error: text(g.Error), VideoURLExpiresAt: opt(ExpiresAt(g.VideoURL)),
 		}
@@ -308,6 +308,16 @@ func (r Run) json(limit int) []byte {
 		panic(err) // strings and integers always marshal
 	}
 	return b
+}
+
+// url is a usable URL as prism keeps it, or "": URLs are written without
+// scrubbing (a presigned URL's query is its signature), so this checks
+// again that they are URLs and hold no secret.
+func (r Run) url(s string) string {
+	if u := prism.UsableURL(s); u != "" && !r.Scrub.Secret(u) {
+		return u
+	}
+	return ""
 }
 
 // Output is one step output.
@@ -353,9 +363,10 @@ func (r Run) outputs(limit int) []Output {
 		{"status", r.Status()},
 		{"generation_id", strings.Join(r.IDs, "\n")},
 		{"credits_charged", r.Scrub.Line(r.Credits, 32)},
-		// A usable URL, normalised by prism: it keeps its signature.
-		{"video_url", lines(func(res Result) string { return res.Gen.VideoURL })},
-		{"share_url", text(func(g prism.Generation) string { return g.ShareURL })},
+		// Usable URLs, normalised by prism and free of the key: the video's
+		// keeps its signature.
+		{"video_url", lines(func(res Result) string { return r.url(res.Gen.VideoURL) })},
+		{"share_url", lines(func(res Result) string { return r.url(res.Gen.ShareURL) })},
 		{"template_id", text(func(g prism.Generation) string { return g.TemplateID })},
 		{"created_at", text(func(g prism.Generation) string { return g.CreatedAt })},
 		{"completed_at", text(func(g prism.Generation) string { return g.CompletedAt })},

@@ -90,6 +90,17 @@ func (sc Scrubber) longest() int {
 	return n
 }
 
+// Secret reports whether s holds a secret, or anything shaped like a
+// Prism key: text that must not be written where it is not scrubbed.
+func (sc Scrubber) Secret(s string) bool {
+	for _, v := range sc.secrets {
+		if strings.Contains(s, v) {
+			return true
+		}
+	}
+	return keyShape.MatchString(s)
+}
+
 // Neutralize breaks up workflow commands in one line of text: "##[" is
 // honoured anywhere in a line, "::" at its start (after spaces). The
 // result keeps its meaning for a reader.

@@ -115,3 +115,13 @@ func BenchmarkLineMegabyte(b *testing.B) {
 		sc.Line(s, 2048)
 	}
 }
+
+func TestSecret(t *testing.T) {
+	t.Parallel()
+	sc := New("custom-secret")
+	for in, want := range map[string]bool{"a custom-secret b": true, "x?k=prism_sk_abc": true, "https://h/v.mp4?sig=1": false, "": false} {
+		if got := sc.Secret(in); got != want {
+			t.Errorf("Secret(%q) = %v, want %v", in, got, want)
+		}
+	}
+}
