@@ -259,7 +259,7 @@ func soakDraw(seed uint64) *soakScenario {
 			lc.Steps = append(lc.Steps, s)
 		}
 		for range r.IntN(5) {
-			step(soakTransient(r, sc.Key), r.IntN(2) == 0)
+			step(soakTransient(r), r.IntN(2) == 0)
 		}
 		exact := 0
 		timed := false
@@ -380,8 +380,8 @@ func soakDraw(seed uint64) *soakScenario {
 							s = prismsim.Step{HTTP: []int{500, 503, 429}[r.IntN(3)]}
 						}
 						s.Times = 1 + r.IntN(2)
-						if s.RetryAfter != "" {
-							s.Times = 1 // read once: the refresh gives up at once
+						if s.RetryAfter != "" || s.Status == "failed" {
+							s.Times = 1 // read once: the refresh ends there
 						}
 						exact += s.Times
 						need += time.Duration(s.Times) * maxInterval
@@ -505,7 +505,7 @@ func reported(s prismsim.Step) string {
 
 // soakTransient draws a step that is no verdict: a status that is not
 // final, or a transient fault.
-func soakTransient(r *rand.Rand, key string) prismsim.Step {
+func soakTransient(r *rand.Rand) prismsim.Step {
 	switch r.IntN(9) {
 	case 0, 1:
 		return prismsim.Step{Status: "generating"}
