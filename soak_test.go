@@ -65,6 +65,10 @@ func TestSoak(t *testing.T) {
 		}
 		replay = func(seed uint64) string { return fmt.Sprintf("go test -run TestSoak -soak=1 -soak-seed=%d -v .", seed) }
 	}
+	if *soakStrict {
+		short := replay
+		replay = func(seed uint64) string { return strings.Replace(short(seed), "-v .", "-soak-strict -v .", 1) }
+	}
 	if *soakParallel > 0 {
 		parallel = *soakParallel
 	}
