@@ -42,6 +42,8 @@ func TestExitCodePrecedence(t *testing.T) {
 	t.Parallel()
 	refused := Result{Result: wait.Result{Err: &prism.Error{StatusCode: 404}}}
 	failed := Result{Result: wait.Result{Gen: prism.Generation{Status: "failed"}}}
+	refreshPastDeadline := Result{Result: wait.Result{Gen: prism.Generation{Status: "completed", VideoURL: "x"}},
+		FileErr: &download.Error{Err: fmt.Errorf("no fresh URL: %w", wait.ErrDeadline)}}
 	download := Result{Result: wait.Result{Gen: prism.Generation{Status: "completed", VideoURL: "x"}}, FileErr: &download.Error{}}
 	timeout := Result{Result: wait.Result{Err: wait.ErrDeadline}}
 	cancelledDownload := Result{Result: wait.Result{Gen: prism.Generation{Status: "completed", VideoURL: "x"}}, FileErr: wait.ErrCanceled}
@@ -56,6 +58,8 @@ func TestExitCodePrecedence(t *testing.T) {
 		{[]Result{ok, timeout}, ExitTimeout},
 		{[]Result{transientAtDeadline}, ExitTimeout},
 		{[]Result{cancelledDownload}, ExitTimeout},
+		{[]Result{refreshPastDeadline}, ExitTimeout},
+		{[]Result{refreshPastDeadline, download}, ExitDownload},
 		{[]Result{timeout, download}, ExitDownload},
 		{[]Result{download, failed, timeout}, ExitFailed},
 		{[]Result{failed, refused, timeout, download}, ExitRefused},

@@ -66,6 +66,8 @@ func (r Result) Code() int {
 		return ExitTimeout
 	case r.Gen.Status == prism.StatusFailed:
 		return ExitFailed
+	case errors.Is(r.FileErr, wait.ErrDeadline) || errors.Is(r.FileErr, wait.ErrCanceled):
+		return ExitTimeout // e.g. a URL refresh told to wait past the deadline
 	case errors.As(r.FileErr, &de):
 		return ExitDownload
 	case r.FileErr != nil: // the download was cut short by the deadline or a cancel
