@@ -87,10 +87,16 @@ func run(ctx context.Context, env Env, log *report.Log) int {
 		fmt.Fprintln(env.Stdout, "prism-wait", Version(env.Version))
 		return report.ExitOK
 	case err != nil:
-		for _, line := range strings.Split(err.Error(), "\n") {
-			log.Errorf("Invalid input", "%s", cfg.Terms().Replace(line))
+		return invalid(env, log, cfg, strings.Split(err.Error(), "\n")...)
+	}
+	// The workspace is opened before any request: a submit must not be
+	// paid for when its videos could not be saved.
+	var root *os.Root
+	if cfg.DownloadDir != "" {
+		if root, err = os.OpenRoot(cfg.Workspace); err != nil {
+			return invalid(env, log, cfg, fmt.Sprintf("{download_dir}: cannot open the workspace %s: %v", cfg.Workspace, err))
 		}
-		return finish(env, log, cfg, report.Run{Scrub: log.Scrubber(), Terms: cfg.Terms()})
+		defer root.Close()
 	}
 
 	// Causes say why waiting stopped: the timeout, or a cancelled job.
@@ -133,14 +139,7 @@ func run(ctx context.Context, env Env, log *report.Log) int {
 
 	var dl *downloads
 	var then func(context.Context, *wait.Result)
-	if cfg.DownloadDir != "" {
-		root, err := os.OpenRoot(cfg.Workspace)
-		if err != nil {
-			stopHeartbeat()
-			log.Errorf("Invalid input", "cannot open the workspace %s for download_dir: %v", cfg.Workspace, err)
-			return report.ExitInput
-		}
-		defer root.Close()
+	if root != nil {
 		refresher := *waiter
 		refresher.FirstDelay = 0
 		refresher.Events = func(e wait.Event) {
@@ -314,14 +313,19 @@ func (dl *downloads) result(id string) report.Result {
 	return dl.done[id]
 }
 
+// invalid reports bad input, before any request, and returns ExitInput.
+func invalid(env Env, log *report.Log, cfg config.Config, problems ...string) int {
+	for _, p := range problems {
+		log.Errorf("Invalid input", "%s", cfg.Terms().Replace(p))
+	}
+	return finish(env, log, cfg, report.Run{Invalid: true, Scrub: log.Scrubber(), Terms: cfg.Terms()})
+}
+
 // finish reports the run and returns its exit code: annotations for each
 // problem, a closing line, then outputs and summary in GitHub Actions or
 // the results JSON on stdout elsewhere.
 func finish(env Env, log *report.Log, cfg config.Config, run report.Run) int {
 	code := run.ExitCode()
-	if len(run.Results) == 0 && run.Submit == nil && len(run.IDs) == 0 {
-		code = report.ExitInput // nothing was read: the input was invalid
-	}
 	for _, p := range run.Problems() {
 		log.Errorf(p[0], "%s", p[1])
 	}

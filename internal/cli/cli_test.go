@@ -335,3 +335,15 @@ func TestSubmitSaysWhatItDidAndWarnsOfAShortTimeout(t *testing.T) {
 		t.Errorf("%d status reads, want 2", n)
 	}
 }
+
+func TestAWorkspaceThatCannotBeOpenedStopsBeforeTheSubmit(t *testing.T) {
+	t.Parallel()
+	s, base := sim(t, `{"generations": {}, "templates": {"tpl_x": {}}}`)
+	env := map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": filepath.Join(t.TempDir(), "missing"),
+		"INPUT_API_KEY": key, "INPUT_BASE_URL": base, "INPUT_TEMPLATE_ID": "tpl_x", "INPUT_DOWNLOAD_DIR": "videos"}
+	var out bytes.Buffer
+	code := Run(context.Background(), Env{LookupEnv: lookup(env), Stdout: &out, Stderr: &out})
+	if code != report.ExitInput || s.Submits(prismsim.TemplatePath("tpl_x")).Posts != 0 || !strings.Contains(out.String(), "::error title=Invalid input::download_dir: cannot open the workspace") {
+		t.Errorf("code %d, %d POSTs:\n%s", code, s.Submits(prismsim.TemplatePath("tpl_x")).Posts, out.String())
+	}
+}

@@ -522,3 +522,10 @@ func TestURLsAreWrittenOnlyWhenUsableAndFreeOfSecrets(t *testing.T) {
 		t.Errorf("summary:\n%s", sum)
 	}
 }
+
+func TestInvalidInputIsExit2(t *testing.T) {
+	t.Parallel()
+	if got := (Run{Invalid: true, Submit: errors.New("x")}).ExitCode(); got != ExitInput {
+		t.Errorf("exit %d", got)
+	}
+}

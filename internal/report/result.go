@@ -178,6 +178,8 @@ type Run struct {
 	// Submit is why submitting failed, if it did: a *prism.Error, or the
 	// context's cause.
 	Submit error
+	// Invalid says the input was invalid: nothing was sent.
+	Invalid bool
 	// Terms names each input where the user sets it: {api_key} in a
 	// message becomes "api_key" in the action, "--api-key" in the CLI.
 	Terms *strings.Replacer
@@ -218,6 +220,8 @@ func (r Run) ExitCode() int {
 	code := ExitOK
 	var pe *prism.Error
 	switch {
+	case r.Invalid:
+		return ExitInput
 	case errors.As(r.Submit, &pe):
 		code = ExitRefused
 	case r.Submit != nil:
