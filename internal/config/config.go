@@ -256,7 +256,7 @@ func (c *Config) check(r *raw, bad func(input, format string, a ...any)) {
 			bad("count", "only used with {prompt}")
 		}
 	}
-	if r.optionsSet && modes == 1 && c.Submit == nil && len(c.IDs) > 0 {
+	if r.optionsSet && r.templateID == "" && strings.TrimSpace(r.prompt) == "" {
 		bad("options", "only used with {template_id} or {prompt}")
 	}
 

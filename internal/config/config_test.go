@@ -187,6 +187,7 @@ func TestSubmitInputs(t *testing.T) {
 		{map[string]string{"INPUT_PROMPT": "p", "INPUT_MODEL": "m", "INPUT_COUNT": "5"}, []string{"count: \"5\" is not a whole number from 1 to 4"}},
 		{map[string]string{"INPUT_PROMPT": "p", "INPUT_MODEL": "m", "INPUT_COUNT": "0"}, []string{"count:"}},
 		{map[string]string{"INPUT_PROMPT": "p", "INPUT_MODEL": "m", "INPUT_OPTIONS": `{"modelName": "x", "count": 2}`}, []string{`"modelName" is set by another input`, `"count" is set`}},
+		{map[string]string{"INPUT_GENERATION_ID": "../bad", "INPUT_OPTIONS": "{}"}, []string{"generation_id: \"../bad\"", "options: only used with template_id or prompt"}},
 		{map[string]string{"INPUT_GENERATION_ID": "gen_1", "INPUT_COUNT": "2", "INPUT_MODEL": "m", "INPUT_VARIABLES": "{}", "INPUT_OPTIONS": "{}"},
 			[]string{"count: only used with prompt", "model: only used with prompt", "variables: only used with template_id", "options: only used with template_id or prompt"}},
 	} {

@@ -139,14 +139,14 @@ func (e *Error) Unwrap() error { return e.Err }
 // so that a log can say each kind of trouble once instead of once per try.
 func (e *Error) Kind() string {
 	switch {
+	case errors.Is(e.Err, ErrRedirect):
+		return "redirect"
 	case e.StatusCode == http.StatusOK:
 		return "invalid response body"
 	case e.StatusCode != 0:
 		return "HTTP " + strconv.Itoa(e.StatusCode)
 	case errors.Is(e.Err, context.DeadlineExceeded):
 		return "request timeout"
-	case errors.Is(e.Err, ErrRedirect):
-		return "redirect"
 	default:
 		return "network error"
 	}
@@ -160,13 +160,10 @@ var ErrRedirect = errors.New("unusable redirect")
 // retryable is the one decision whether a failed request may be sent
 // again. A status read may always be repeated after a transient failure:
 // network errors, 408, 429, 5xx except 501, a 200 that is not the expected
-// JSON. A POST creates (and charges for) generations and carries no
+// JSON; never a redirect that was not followed (a 3xx). A POST creates (and charges for) generations and carries no
 // idempotency key, so it is repeated only where the API certainly did not
 // act: a 429, or a connection that failed before the request was written.
-func retryable(method string, status int, wrote bool, err error) bool {
-	if errors.Is(err, ErrRedirect) {
-		return false
-	}
+func retryable(method string, status int, wrote bool) bool {
 	if method != http.MethodGet {
 		return status == http.StatusTooManyRequests || (status == 0 && !wrote)
 	}
@@ -361,11 +358,11 @@ func (c *Client) decode(ctx context.Context, method string, resp *http.Response,
 // fail completes e with what the method and the outcome imply.
 func (c *Client) fail(method string, e *Error, wrote bool) *Error {
 	e.Method = method
-	e.Transient = retryable(method, e.StatusCode, wrote, e.Err)
+	e.Transient = retryable(method, e.StatusCode, wrote)
 	// A POST that reached the API and was neither refused (4xx) nor
-	// redirected may have created generations.
+	// redirected (3xx) may have created generations.
 	e.Unknown = method != http.MethodGet && !e.Transient && wrote &&
-		(e.StatusCode == 0 || e.StatusCode == http.StatusOK || e.StatusCode >= 500) && !errors.Is(e.Err, ErrRedirect)
+		(e.StatusCode == 0 || e.StatusCode == http.StatusOK || e.StatusCode >= 500)
 	return e
 }
 

@@ -109,26 +109,26 @@ func TestRetryable(t *testing.T) {
 		method string
 		status int
 		wrote  bool
-		err    error
 		want   bool
 	}{
-		{"GET", 0, true, nil, true},
-		{"GET", 200, true, nil, true},
-		{"GET", 408, true, nil, true},
-		{"GET", 429, true, nil, true},
-		{"GET", 500, true, nil, true},
-		{"GET", 501, true, nil, false},
-		{"GET", 404, true, nil, false},
-		{"GET", 0, true, ErrRedirect, false},
-		{"POST", 429, true, nil, true},
-		{"POST", 0, false, nil, true},
-		{"POST", 0, true, nil, false},
-		{"POST", 500, true, nil, false},
-		{"POST", 408, true, nil, false},
-		{"POST", 200, true, nil, false},
+		{"GET", 0, true, true},
+		{"GET", 200, true, true},
+		{"GET", 408, true, true},
+		{"GET", 429, true, true},
+		{"GET", 500, true, true},
+		{"GET", 501, true, false},
+		{"GET", 404, true, false},
+		{"GET", 302, true, false}, // a redirect that was not followed
+		{"POST", 429, true, true},
+		{"POST", 0, false, true},
+		{"POST", 0, true, false},
+		{"POST", 500, true, false},
+		{"POST", 408, true, false},
+		{"POST", 200, true, false},
+		{"POST", 307, true, false},
 	} {
-		if got := retryable(tc.method, tc.status, tc.wrote, tc.err); got != tc.want {
-			t.Errorf("retryable(%s, %d, wrote %v, %v) = %v, want %v", tc.method, tc.status, tc.wrote, tc.err, got, tc.want)
+		if got := retryable(tc.method, tc.status, tc.wrote); got != tc.want {
+			t.Errorf("retryable(%s, %d, wrote %v) = %v, want %v", tc.method, tc.status, tc.wrote, got, tc.want)
 		}
 	}
 }
@@ -169,7 +169,7 @@ func TestRedirectsThatCannotBeFollowedArePermanent(t *testing.T) {
 			c := serve(t, func(w http.ResponseWriter, r *http.Request) { n.Add(1); h(w, r) })
 			_, err := c.Get(context.Background(), "gen_1")
 			var pe *Error
-			if !errors.As(err, &pe) || pe.Transient || !errors.Is(err, ErrRedirect) || !strings.Contains(err.Error(), "base_url") {
+			if !errors.As(err, &pe) || pe.Transient || !errors.Is(err, ErrRedirect) || !strings.Contains(err.Error(), "base_url") || pe.Kind() != "redirect" {
 				t.Fatalf("err = %v, want a permanent redirect error that names base_url", err)
 			}
 			if strings.Contains(err.Error(), "SECRET") {

@@ -82,14 +82,14 @@ func TestSummaryShareLinkLength(t *testing.T) {
 		n    int
 		link bool
 	}{
-		{499, true},
-		{500, true},
-		{501, false},
+		{prism.MaxVideoURL - 1, true},
+		{prism.MaxVideoURL, true},
+		{prism.MaxVideoURL + 1, false},
 	} {
 		u := head + strings.Repeat("a", tc.n-len(head))
 		got := Run{}.link(u)
 		if isLink := got == "[open]("+u+")"; isLink != tc.link {
-			t.Errorf("link(%d bytes) = %q, want a link: %v", tc.n, got[:20], tc.link)
+			t.Errorf("link(%d bytes) = %q, want a link: %v", tc.n, got[:min(20, len(got))], tc.link)
 		}
 	}
 }
@@ -265,7 +265,7 @@ func TestOutputsStopShrinkingAtMinField(t *testing.T) {
 	video := "https://bucket.s3.amazonaws.com/" + strings.Repeat("v", prism.MaxVideoURL-40)
 	run := failedRun(100, 2000)
 	for i := range run.Results {
-		run.Results[i].Gen = prism.Generation{Status: "completed", VideoURL: video, Error: strings.Repeat("x", 2000)}
+		run.Results[i].Gen = prism.Generation{Status: "completed", VideoURL: video, ShareURL: video, Error: strings.Repeat("x", 2000)}
 	}
 	for _, o := range run.Outputs() {
 		if o.Name != "error" {

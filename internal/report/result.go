@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -309,11 +310,14 @@ func (r Run) json(limit int) []byte {
 			out[i].VideoPath, out[i].VideoSHA256, out[i].VideoBytes = opt(f.Path), opt(f.SHA256), &f.Bytes
 		}
 	}
-	b, err := json.Marshal(out)
-	if err != nil {
+	// Without HTML escaping, a URL's & stays one byte, not six (\u0026).
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(out); err != nil {
 		panic(err) // strings and integers always marshal
 	}
-	return b
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
 }
 
 // url is a usable URL as prism keeps it, or "": URLs are written without
