@@ -198,7 +198,7 @@ func PerSecond(r float64) string {
 	if r <= 0 {
 		return "no requests until the pause ends"
 	}
-	if r < 1 {
+	if r <= 1 {
 		return fmt.Sprintf("one request every %s", time.Duration(float64(time.Second)/r).Round(100*time.Millisecond))
 	}
 	return fmt.Sprintf("%.3g requests/s", r)
