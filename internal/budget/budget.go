@@ -66,7 +66,7 @@ type Budget struct {
 	lim      *rate.Limiter
 	epoch    uint64    // bumped by each decrease: one decrease per 429 storm
 	pause    time.Time // no request leaves before
-	first429 time.Time // when the first 429 of this limited spell came
+	first429 time.Time // when the first 429 came
 	step     time.Duration
 	shrunk   bool
 	lastRead map[string]time.Time
@@ -189,15 +189,9 @@ func (b *Budget) pastDeadline(now, dl time.Time) error {
 }
 
 // dispatch hands out every turn that is due, oldest read first, and arms
-// the timer for the next one; b.mu is held. It returns the rate to
-// announce when the budget has just started limiting, else 0.
+// the timer for the next one; b.mu is held and b is limited. It returns
+// the rate to announce when the budget has just started limiting, else 0.
 func (b *Budget) dispatch(now time.Time) (notify float64) {
-	if !b.limited {
-		for b.queue.Len() > 0 {
-			b.grant(heap.Pop(&b.queue).(*waiter), now)
-		}
-		return 0
-	}
 	if now.Before(b.pause) {
 		if b.queue.Len() > 0 {
 			b.arm(b.pause.Sub(now))
