@@ -226,7 +226,9 @@ func TestEstimateCountsOnlyTheSecondBefore(t *testing.T) {
 	for range 5 {
 		read("old") // two seconds before the 429: not counted
 	}
-	clk.Advance(2 * time.Second)
+	clk.Advance(2*time.Second - time.Nanosecond)
+	read("edge") // exactly a second before the 429: not counted
+	clk.Advance(time.Nanosecond)
 	inflight, _ := b.Wait(t.Context(), "inflight") // answered after the 429: counted
 	read("recent")
 	clk.Advance(time.Second - time.Nanosecond)
@@ -487,4 +489,85 @@ func scale(ds []time.Duration, unit time.Duration) []time.Duration {
 		out[i] = d * unit
 	}
 	return out
+}
+
+func TestCeilingUsesTheInterval(t *testing.T) {
+	t.Parallel()
+	clk := clock.NewFake(epoch)
+	b := New(clk, 2*time.Second, time.Minute)
+	b.Add(8) // 8 generations every 2s: 4 requests a second
+	for range 10 {
+		turn, _ := b.Wait(t.Context(), "ok")
+		turn.Read()
+	}
+	turn, _ := b.Wait(t.Context(), "refused")
+	turn.Refused(time.Second)
+	b.Add(0) // during the first pause: nothing to cap yet
+	if r, limited := b.Rate(); r != 0 || !limited {
+		t.Errorf("Rate() during the first pause = %v, %v", r, limited)
+	}
+	if n := clk.Pending(); n != 0 {
+		t.Errorf("%d timers armed with nobody waiting", n)
+	}
+	c := start(t.Context(), b, "gen_a")
+	queued(t, b, 1)
+	clk.Advance(time.Second)
+	c.result(t)
+	if r := rateOf(b); r != 2 {
+		t.Errorf("rate = %v, want 2: half of 8 generations ÷ 2s", r)
+	}
+}
+
+func TestEqualsGoInArrivalOrder(t *testing.T) {
+	t.Parallel()
+	b, clk := limit(t, 100, 1, time.Second)
+	var calls []*call
+	for _, id := range []string{"gen_x", "gen_y", "gen_z"} { // never read, all three
+		calls = append(calls, start(t.Context(), b, id))
+		queued(t, b, len(calls))
+	}
+	var order []string
+	for range calls {
+		order = append(order, next(t, clk, b, time.Second, calls).id)
+		one(b, clk)
+	}
+	if want := []string{"gen_x", "gen_y", "gen_z"}; !slices.Equal(order, want) {
+		t.Errorf("turns in order %v, want %v", order, want)
+	}
+}
+
+// TestTurnsAtTheRate: after the pause, a burst of one second's worth,
+// then one turn each 1/rate, counted from the tokens left.
+func TestTurnsAtTheRate(t *testing.T) {
+	t.Parallel()
+	b, clk := limit(t, 100, 4, time.Second) // 4 a second, burst 4
+	var calls []*call
+	for i := range 5 {
+		calls = append(calls, start(t.Context(), b, fmt.Sprintf("gen_%d", i)))
+		queued(t, b, i+1)
+	}
+	clk.Advance(time.Second)
+	queued(t, b, 1) // the burst: four at once
+	if err := clk.BlockUntil(t.Context(), 1); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(250*time.Millisecond - time.Nanosecond)
+	queued(t, b, 1)
+	clk.Advance(time.Nanosecond)
+	queued(t, b, 0) // the fifth, a quarter second later
+	for _, c := range calls {
+		c.result(t)
+	}
+	clk.Advance(100 * time.Millisecond) // 0.4 of a token
+	last := start(t.Context(), b, "gen_5")
+	queued(t, b, 1)
+	if err := clk.BlockUntil(t.Context(), 1); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(150*time.Millisecond - time.Nanosecond)
+	queued(t, b, 1)
+	clk.Advance(time.Nanosecond)
+	if _, err := last.result(t); err != nil {
+		t.Fatal(err)
+	}
 }
