@@ -88,7 +88,7 @@ func BenchmarkPolling(b *testing.B) {
 	var rss float64
 	for i := 0; i < b.N; i++ {
 		sim, base := benchSim(b, `{"steps": [{"status": "generating", "times": 199}, {"status": "completed"}]}`)
-		_, ps := runCLI(b, bin, b.TempDir(), base, "--poll-interval", "2ms")
+		_, ps := runCLI(b, bin, b.TempDir(), base, "--poll-interval", "10ms")
 		cpuPerPoll += cpu(ps) / time.Duration(sim.Stats("gen_bench").Requests)
 		rss = max(rss, maxRSS(ps))
 	}

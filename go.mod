@@ -9,3 +9,5 @@ require (
 )
 
 require go.yaml.in/yaml/v3 v3.0.6
+
+require golang.org/x/time v0.16.0

@@ -27,6 +27,7 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path"
@@ -163,6 +164,13 @@ type soakGen struct {
 	// Exact is the number of status requests the script takes to its
 	// verdict, when that is certain; 0 otherwise.
 	Exact int `json:"exact_requests,omitempty"`
+}
+
+func lifecycleSteps(g *soakGen) []prismsim.Step {
+	if g.Lifecycle == nil {
+		return nil
+	}
+	return g.Lifecycle.Steps
 }
 
 // storageFaults are the video faults drawn, each with what a download comes
@@ -421,6 +429,23 @@ func soakDraw(seed uint64) *soakScenario {
 			if g.Storage != "" && holding-mine >= cli.MaxDownloads && !slices.Contains(g.Codes, 3) {
 				g.Codes, g.Exact = append(g.Codes, 3), 0
 			}
+		}
+	}
+	// A 429 anywhere pauses every request until its Retry-After (one
+	// budget per key), and the budget then limits the rate for the rest of
+	// the run: no generation's timing is certain after one.
+	limited := sc.RateLimit > 0
+	for _, g := range sc.Gens {
+		for _, st := range lifecycleSteps(g) {
+			limited = limited || st.HTTP == http.StatusTooManyRequests
+		}
+	}
+	for _, g := range sc.Gens {
+		if limited && !slices.Contains(g.Codes, 3) {
+			g.Codes = append(g.Codes, 3)
+		}
+		if limited {
+			g.Exact, g.widen = 0, true
 		}
 	}
 	// A permanent refusal stops every other wait: their verdicts are then

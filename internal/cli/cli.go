@@ -20,6 +20,7 @@ import (
 
 	"github.com/cenkalti/backoff/v4"
 
+	"github.com/prism-wait/prism-wait/internal/budget"
 	"github.com/prism-wait/prism-wait/internal/clock"
 	"github.com/prism-wait/prism-wait/internal/config"
 	"github.com/prism-wait/prism-wait/internal/crash"
@@ -115,6 +116,11 @@ func run(ctx context.Context, env Env, log *report.Log) int {
 	}
 	client := prism.New(cfg.BaseURL, cfg.APIKey, "prism-wait/"+Version(env.Version), transport)
 	client.Clock = clk
+	// One budget for every request with this key: reads, refreshes, submits.
+	client.Budget = budget.New(clk, cfg.PollInterval, cfg.MaxInterval)
+	client.Budget.Shrunk = func(perSecond float64) {
+		log.Warningf("Prism API rate limit", "the API answered 429 Too Many Requests: every request waited for its Retry-After, and all requests now share a budget of %s, which grows back while the API accepts them.", report.PerSecond(perSecond))
+	}
 	out := report.Run{Timeout: cfg.Timeout, Scrub: log.Scrubber(), Terms: cfg.Terms(), IDs: cfg.IDs}
 	waiter := &wait.Waiter{Client: client, PollInterval: cfg.PollInterval, MaxInterval: cfg.MaxInterval, Clock: clk}
 
@@ -122,7 +128,7 @@ func run(ctx context.Context, env Env, log *report.Log) int {
 	if cfg.Submit != nil {
 		sub, err := submit(ctx, waiter, *cfg.Submit, log)
 		if err != nil {
-			out.Submit, out.Elapsed, out.Requests = err, clk.Now().Sub(start), client.Requests()
+			out.Submit, out.Elapsed, out.Requests, out.Refused = err, clk.Now().Sub(start), client.Requests(), client.Refused()
 			return finish(env, log, cfg, out)
 		}
 		out.IDs, out.Credits = sub.IDs, sub.CreditsCharged.String()
@@ -134,6 +140,7 @@ func run(ctx context.Context, env Env, log *report.Log) int {
 
 	progress := report.NewProgress(log, out.IDs, start)
 	progress.Estimate(estimate)
+	progress.Rate = client.Budget.Rate
 	waiter.Events = progress.Event
 	stopHeartbeat := heartbeat(clk, or(env.Heartbeat, DefaultHeartbeat), progress)
 
@@ -165,7 +172,7 @@ func run(ctx context.Context, env Env, log *report.Log) int {
 	waited := waiter.All(ctx, out.IDs, then)
 	stopHeartbeat()
 
-	out.Elapsed, out.Requests = clk.Now().Sub(start), client.Requests()
+	out.Elapsed, out.Requests, out.Refused = clk.Now().Sub(start), client.Requests(), client.Refused()
 	for _, w := range waited {
 		r := dl.result(w.ID)
 		r.Result = w
@@ -195,11 +202,12 @@ func submit(ctx context.Context, w *wait.Waiter, req prism.SubmitRequest, log *r
 		if err := wait.PastDeadline(ctx, pe); err != nil {
 			return sub, err
 		}
-		delay := max(min(b.NextBackOff(), w.MaxInterval), pe.RetryAfter)
+		delay := w.RetryDelay(b, pe)
+		wait := max(delay, pe.RetryAfter).Round(time.Millisecond)
 		if tries++; tries == 1 {
-			log.Warningf("Submit not accepted yet", "%v; the API did not act on it, so it is sent again in %s. Further refusals are logged as debug only.", err, delay.Round(time.Millisecond))
+			log.Warningf("Submit not accepted yet", "%v; the API did not act on it, so it is sent again in %s. Further refusals are logged as debug only.", err, wait)
 		} else {
-			log.Debugf("submit: %v; sent again in %s", err, delay.Round(time.Millisecond))
+			log.Debugf("submit: %v; sent again in %s", err, wait)
 		}
 		if err := clock.Sleep(ctx, clock.Or(w.Clock), delay); err != nil {
 			return sub, fmt.Errorf("%w while submitting; nothing was created: the API refused every attempt (last: %w)", err, pe)
@@ -336,7 +344,7 @@ func finish(env Env, log *report.Log, cfg config.Config, run report.Run) int {
 		}
 	}
 	if len(run.Results) > 0 {
-		log.Infof("prism-wait: %s after %s, %d requests; exit code %d", report.Tally(run.Results), run.Elapsed.Round(time.Millisecond), run.Requests, code)
+		log.Infof("prism-wait: %s after %s, %s; exit code %d", report.Tally(run.Results), run.Elapsed.Round(time.Millisecond), run.RequestCount(), code)
 	}
 	if !cfg.GitHub {
 		if len(run.Results) > 0 {

@@ -27,6 +27,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prism-wait/prism-wait/internal/budget"
 	"github.com/prism-wait/prism-wait/internal/clock"
 	"github.com/prism-wait/prism-wait/internal/untrusted"
 )
@@ -184,11 +185,15 @@ type Client struct {
 	userAgent string
 	http      *http.Client
 	requests  atomic.Int64
+	refused   atomic.Int64 // answers 429
 	// RequestTimeout bounds each request on its own (30s from New); the
 	// caller's context bounds them all.
 	RequestTimeout time.Duration
 	// Clock reads the time for Retry-After dates (nil: the system clock).
 	Clock clock.Clock
+	// Budget, when set, gives every request its turn and hears of every
+	// 429: one rate for the key, shared by all its requests.
+	Budget *budget.Budget
 }
 
 // New returns a client for the API rooted at base (e.g.
@@ -233,11 +238,14 @@ func (c *Client) BaseURL() *url.URL { return c.base }
 // Requests is the number of requests sent so far.
 func (c *Client) Requests() int64 { return c.requests.Load() }
 
+// Refused is the number of requests the API answered with 429 so far.
+func (c *Client) Refused() int64 { return c.refused.Load() }
+
 // Get fetches the status of one generation. It returns ctx's cause when
 // ctx ends, and an *Error for everything else.
 func (c *Client) Get(ctx context.Context, id string) (Generation, error) {
 	var g Generation
-	if err := c.do(ctx, http.MethodGet, c.base.JoinPath("generations", id), nil, &g); err != nil {
+	if err := c.do(ctx, id, http.MethodGet, c.base.JoinPath("generations", id), nil, &g); err != nil {
 		return Generation{}, err
 	}
 	g.VideoURL, g.ShareURL = UsableURL(g.VideoURL), usableURL(g.ShareURL, maxShareURL)
@@ -257,11 +265,30 @@ func (c *Client) Get(ctx context.Context, id string) (Generation, error) {
 
 // do sends one request and decodes a 200's JSON body into out. It follows
 // a GET's redirects on the API's own scheme and host, at most
-// maxRedirects. It returns ctx's cause when ctx ends, else an *Error.
-func (c *Client) do(ctx context.Context, method string, u *url.URL, body []byte, out any) error {
-	rctx, cancel := context.WithTimeout(ctx, c.RequestTimeout)
-	defer cancel()
+// maxRedirects. Each request waits for its turn in the budget, as the
+// request for generation id ("" for none), and tells it the outcome. It
+// returns ctx's cause when ctx ends, else an *Error.
+func (c *Client) do(ctx context.Context, id, method string, u *url.URL, body []byte, out any) error {
+	rctx := ctx // bounded by RequestTimeout from the first turn on
 	for hops := 0; ; hops++ {
+		turn, err := c.Budget.Wait(rctx, id)
+		var pause *budget.PauseError
+		switch {
+		case errors.As(err, &pause):
+			return c.fail(method, &Error{StatusCode: http.StatusTooManyRequests, RetryAfter: pause.Left,
+				Message: "not sent: after an earlier 429, every request waits until past the deadline"}, false)
+		case err != nil && ctx.Err() != nil:
+			return context.Cause(ctx)
+		case err != nil:
+			return c.fail(method, &Error{Err: transportError(err)}, false)
+		}
+		if hops == 0 {
+			// The timeout starts when the request leaves, not while it
+			// waits for its first turn.
+			var cancel context.CancelFunc
+			rctx, cancel = context.WithTimeout(ctx, c.RequestTimeout)
+			defer cancel()
+		}
 		resp, wrote, err := c.send(rctx, method, u, body)
 		if err != nil {
 			// A POST cut short by the caller may still have been acted on.
@@ -271,6 +298,12 @@ func (c *Client) do(ctx context.Context, method string, u *url.URL, body []byte,
 				err = context.Cause(ctx)
 			}
 			return c.fail(method, &Error{Err: transportError(err)}, wrote)
+		}
+		if resp.StatusCode == http.StatusTooManyRequests {
+			c.refused.Add(1)
+			turn.Refused(ParseRetryAfter(resp.Header.Get("Retry-After"), clock.Or(c.Clock).Now()))
+		} else {
+			turn.Read()
 		}
 		next, err := c.redirect(method, u, resp, hops)
 		if err != nil || next == nil {

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prism-wait/prism-wait/internal/budget"
 )
 
 const key = "prism_sk_test_secret"
@@ -292,5 +294,44 @@ func TestURLsCarryingTheKeyAreNotUsable(t *testing.T) {
 	g, err := c.Get(context.Background(), "gen_1")
 	if err != nil || g.VideoURL != "" || g.ShareURL != "" || g.Done() {
 		t.Errorf("got %+v, %v; a URL with the key in it must count as none", g, err)
+	}
+}
+
+func TestBudgetHearsEveryAnswer(t *testing.T) {
+	t.Parallel()
+	var n int
+	c := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		n++
+		if n == 1 {
+			w.Header().Set("Retry-After", "7200")
+			w.WriteHeader(http.StatusTooManyRequests)
+			return
+		}
+		io.WriteString(w, `{"id":"gen_1","status":"generating"}`)
+	})
+	c.Budget = budget.New(nil, time.Second, time.Minute)
+	var pe *Error
+	if _, err := c.Get(t.Context(), "gen_1"); !errors.As(err, &pe) || pe.StatusCode != 429 || pe.RetryAfter != 2*time.Hour {
+		t.Fatalf("first Get: %v", err)
+	}
+	if c.Refused() != 1 || c.Requests() != 1 {
+		t.Errorf("Refused() %d, Requests() %d; want 1 and 1", c.Refused(), c.Requests())
+	}
+	// The next request is not sent: the pause reaches past the deadline.
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	_, err := c.Get(ctx, "gen_1")
+	if !errors.As(err, &pe) || !pe.Transient || pe.StatusCode != 429 || pe.RetryAfter < time.Hour || !strings.Contains(err.Error(), "not sent") {
+		t.Errorf("Get during the pause: %v, want a transient 429 not sent, with the time left", err)
+	}
+	if c.Requests() != 1 {
+		t.Errorf("Requests() = %d, want still 1", c.Requests())
+	}
+	// A cancelled context while waiting for a turn gives its cause.
+	cause := errors.New("cancelled")
+	cctx, ccancel := context.WithCancelCause(t.Context())
+	ccancel(cause)
+	if _, err := c.Get(cctx, "gen_1"); !errors.Is(err, cause) {
+		t.Errorf("Get with a cancelled context: %v, want its cause", err)
 	}
 }

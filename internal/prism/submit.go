@@ -51,7 +51,7 @@ func (c *Client) Submit(ctx context.Context, req SubmitRequest) (Submission, err
 			Busy    float64 `json:"busy"`
 		} `json:"latency_estimate_sec"`
 	}
-	if err := c.do(ctx, http.MethodPost, u, body, &out); err != nil {
+	if err := c.do(ctx, "", http.MethodPost, u, body, &out); err != nil {
 		return Submission{}, err
 	}
 	s := Submission{TemplateID: out.TemplateID, CreditsCharged: out.CreditsCharged}

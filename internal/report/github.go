@@ -57,7 +57,7 @@ func appendFile(path, s string) error {
 // escaped for Markdown and bounded.
 func (r Run) Summary() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "### Prism generations\n\n%s in %s, %d requests.\n\n", Tally(r.Results), r.Elapsed.Round(time.Second), r.Requests)
+	fmt.Fprintf(&b, "### Prism generations\n\n%s in %s, %s.\n\n", Tally(r.Results), r.Elapsed.Round(time.Second), r.RequestCount())
 	if r.Submit != nil {
 		p := submitProblem(r.Submit)
 		fmt.Fprintf(&b, "**%s:** %s\n\n", p[0], r.md(r.say(p[1]), 1000))

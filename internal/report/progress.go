@@ -25,6 +25,9 @@ type Progress struct {
 	trouble map[string]string // kind of the last transient error per ID, until the next status
 	warned  map[string]bool   // kinds of transient trouble already warned about
 	typical time.Duration     // Prism's typical estimate for a submission, 0 when none
+	// Rate, when set, tells the heartbeat the request budget's rate and
+	// whether it limits requests now (after the API's 429s).
+	Rate func() (perSecond float64, limited bool)
 }
 
 // Estimate sets Prism's typical time for the submitted generations, so
@@ -125,6 +128,11 @@ func (p *Progress) Heartbeat(now time.Time) {
 	past := ""
 	if typical > 0 && elapsed > typical {
 		past = fmt.Sprintf(" (%s past Prism's typical %s)", (elapsed - typical).Round(time.Second), typical)
+	}
+	if p.Rate != nil {
+		if r, limited := p.Rate(); limited {
+			past += fmt.Sprintf(" (rate-limited by the API: %s for all)", PerSecond(r))
+		}
 	}
 	p.log.Infof("still waiting after %s%s: %s", elapsed.Round(time.Second), past, strings.Join(pending, ", "))
 }

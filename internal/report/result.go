@@ -167,6 +167,7 @@ type Run struct {
 	Results  []Result
 	Elapsed  time.Duration
 	Requests int64
+	Refused  int64 // requests the API answered with 429
 	Timeout  time.Duration
 	// Scrub cleans every value from the network on its way out.
 	Scrub untrusted.Scrubber
@@ -184,6 +185,29 @@ type Run struct {
 	// Terms names each input where the user sets it: {api_key} in a
 	// message becomes "api_key" in the action, "--api-key" in the CLI.
 	Terms *strings.Replacer
+}
+
+// RequestCount says how many requests were sent, and how many of them
+// the API refused with 429 when any were: "125 requests (15 refused with
+// 429)".
+func (r Run) RequestCount() string {
+	s := fmt.Sprintf("%d requests", r.Requests)
+	if r.Refused > 0 {
+		s += fmt.Sprintf(" (%d refused with 429)", r.Refused)
+	}
+	return s
+}
+
+// PerSecond writes a request rate for a log line: "2.5 requests/s", or
+// "one request every 4s" below one a second.
+func PerSecond(r float64) string {
+	if r <= 0 {
+		return "no requests until the pause ends"
+	}
+	if r <= 1 {
+		return fmt.Sprintf("one request every %s", time.Duration(float64(time.Second)/r).Round(100*time.Millisecond))
+	}
+	return fmt.Sprintf("%.3g requests/s", r)
 }
 
 // say puts the user's names for inputs into a message of ours: Terms,

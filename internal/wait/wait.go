@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"sync"
 	"time"
 
@@ -76,12 +77,15 @@ func (w *Waiter) All(ctx context.Context, ids []string, then func(context.Contex
 	ctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
 	results := make([]Result, len(ids))
+	// The budget's ceiling follows the generations still waiting.
+	w.Client.Budget.Add(len(ids))
 	var wg sync.WaitGroup
 	for i, id := range ids {
 		wg.Go(func() {
 			results[i].ID = id
 			defer crash.Recover(func(p *crash.Panic) { results[i].Err = p })
 			results[i] = w.One(ctx, id)
+			w.Client.Budget.Add(-1)
 			var pe *prism.Error
 			if errors.As(results[i].Err, &pe) && !pe.Transient {
 				stop(ErrStopped)
@@ -141,11 +145,24 @@ func (w *Waiter) One(ctx context.Context, id string) Result {
 				r.Err = err
 				return r
 			}
-			// The jitter can take the backoff half above its cap; clamp it.
-			delay = max(min(b.NextBackOff(), w.MaxInterval), pe.RetryAfter)
-			w.emit(Event{ID: id, Kind: Retry, Err: err, Wait: delay})
+			delay = w.RetryDelay(b, pe)
+			w.emit(Event{ID: id, Kind: Retry, Err: err, Wait: max(delay, pe.RetryAfter)})
 		}
 	}
+}
+
+// RetryDelay is how long to wait before sending again a request that met
+// the transient error pe: the next step of b, or Retry-After when longer.
+// A 429 is the exception when the client has a budget: the budget already
+// holds every request until Retry-After has passed, so the request goes
+// back at once to wait for its turn there, keeps its place among the
+// generations, and its own backoff does not grow.
+func (w *Waiter) RetryDelay(b *backoff.ExponentialBackOff, pe *prism.Error) time.Duration {
+	if pe.StatusCode == http.StatusTooManyRequests && w.Client.Budget != nil {
+		return 0
+	}
+	// The jitter can take the backoff half above its cap; clamp it.
+	return max(min(b.NextBackOff(), w.MaxInterval), pe.RetryAfter)
 }
 
 // PastDeadline is ErrDeadline, at once, when the API asks to be left

@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cenkalti/backoff/v4"
+
+	"github.com/prism-wait/prism-wait/internal/budget"
 	"github.com/prism-wait/prism-wait/internal/clock"
 	"github.com/prism-wait/prism-wait/internal/crash"
 	"github.com/prism-wait/prism-wait/internal/prism"
@@ -360,5 +363,72 @@ func TestAllRecoversAPanic(t *testing.T) {
 	var p *crash.Panic
 	if rs[0].Err != nil || !errors.As(rs[1].Err, &p) || p.Value != "boom" || !strings.Contains(string(p.Stack), "wait_test.go") || rs[1].ID != "gen_b" {
 		t.Errorf("results %+v, want gen_b to carry the panic and its stack", rs)
+	}
+}
+
+func TestRetryDelay(t *testing.T) {
+	t.Parallel()
+	w, _, _ := newWaiter(t, nil)
+	tooMany := &prism.Error{StatusCode: 429, RetryAfter: 3 * time.Second, Transient: true}
+	unavailable := &prism.Error{StatusCode: 503, Transient: true}
+	b := backoff.NewExponentialBackOff(backoff.WithInitialInterval(time.Second), backoff.WithMaxInterval(4*time.Second),
+		backoff.WithMaxElapsedTime(0), backoff.WithRandomizationFactor(0))
+	if d := w.RetryDelay(b, tooMany); d != 3*time.Second {
+		t.Errorf("429 without a budget: %s, want Retry-After's 3s", d)
+	}
+	w.Client.Budget = budget.New(w.Clock, w.PollInterval, w.MaxInterval)
+	for range 3 {
+		if d := w.RetryDelay(b, tooMany); d != 0 {
+			t.Errorf("429 with a budget: %s, want 0: the budget pauses every request", d)
+		}
+	}
+	// The 429s did not step the generation's own backoff: 1.5s is the
+	// second step, after the 1s step taken without a budget.
+	if d := w.RetryDelay(b, unavailable); d != 1500*time.Millisecond {
+		t.Errorf("503 after the 429s: %s, want the backoff's next step, 1.5s", d)
+	}
+}
+
+func TestTooManyRequestsWaitsInTheBudget(t *testing.T) {
+	t.Parallel()
+	w, s, rec := newWaiter(t, map[string][]reply{"gen_1": {{code: 429, retryAfter: "3"}, completed}})
+	clk := clock.NewFake(epoch)
+	w.Clock, w.Client.Clock = clk, clk
+	w.Client.Budget = budget.New(clk, w.PollInterval, w.MaxInterval)
+	done := make(chan Result)
+	go func() { done <- w.One(context.Background(), "gen_1") }()
+	if err := clk.BlockUntil(t.Context(), 1); err != nil { // the budget's pause
+		t.Fatal(err)
+	}
+	clk.Advance(3 * time.Second)
+	r := <-done
+	if r.Err != nil || !r.Gen.Done() || s.count("gen_1") != 2 {
+		t.Errorf("result %+v after %d requests, want completed after 2", r, s.count("gen_1"))
+	}
+	if retries := rec.kinds(Retry); len(retries) != 1 || retries[0].Wait != 3*time.Second {
+		t.Errorf("retry events %+v, want one saying 3s", retries)
+	}
+	if n := w.Client.Refused(); n != 1 {
+		t.Errorf("Refused() = %d, want 1", n)
+	}
+}
+
+func TestAllTellsTheBudgetWhatIsPending(t *testing.T) {
+	t.Parallel()
+	w, _, _ := newWaiter(t, map[string][]reply{"gen_1": {completed}, "gen_2": {generating, completed}})
+	w.Client.Budget = budget.New(w.Clock, w.PollInterval, w.MaxInterval)
+	w.All(context.Background(), []string{"gen_1", "gen_2"}, nil)
+	// Pending is back to zero: a first 429 now gives the floor of the
+	// ceiling, one request a poll_interval, whatever was accepted.
+	turn, _ := w.Client.Budget.Wait(t.Context(), "x")
+	turn.Read()
+	turn.Read()
+	turn, _ = w.Client.Budget.Wait(t.Context(), "x")
+	turn.Refused(time.Nanosecond)
+	clk := w.Clock.(*clock.Fake)
+	clk.Advance(time.Second)
+	turn, _ = w.Client.Budget.Wait(t.Context(), "x")
+	if r, limited := w.Client.Budget.Rate(); r != 0.5 || !limited {
+		t.Errorf("Rate() = %v, %v; want half of one a second, limited", r, limited)
 	}
 }

@@ -1,0 +1,573 @@
+package budget
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"reflect"
+	"runtime"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prism-wait/prism-wait/internal/clock"
+)
+
+var epoch = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// call is a Wait running in its own goroutine.
+type call struct {
+	id   string
+	done chan struct{}
+	turn Turn
+	err  error
+}
+
+func start(ctx context.Context, b *Budget, id string) *call {
+	c := &call{id: id, done: make(chan struct{})}
+	go func() {
+		c.turn, c.err = b.Wait(ctx, id)
+		close(c.done)
+	}()
+	return c
+}
+
+func (c *call) ready() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// result waits for the call to return. The timeout only keeps a broken
+// test from hanging; nothing is asserted about how long it took.
+func (c *call) result(t *testing.T) (Turn, error) {
+	t.Helper()
+	select {
+	case <-c.done:
+		return c.turn, c.err
+	case <-time.After(10 * time.Second):
+		t.Fatalf("Wait(%q) never returned", c.id)
+		return Turn{}, nil
+	}
+}
+
+// queued waits until n requests wait in b's queue.
+func queued(t *testing.T, b *Budget, n int) {
+	t.Helper()
+	for range 100000 {
+		b.mu.Lock()
+		got := b.queue.Len()
+		b.mu.Unlock()
+		if got == n {
+			return
+		}
+		runtime.Gosched()
+		time.Sleep(50 * time.Microsecond)
+	}
+	t.Fatalf("never %d requests in the queue", n)
+}
+
+// next advances the clock by d and returns the one call, of calls, that
+// got its turn; it fails unless exactly one of them did. Calls already
+// done when it is called do not count.
+func next(t *testing.T, clk *clock.Fake, b *Budget, d time.Duration, calls []*call) *call {
+	t.Helper()
+	var waiting []*call
+	for _, c := range calls {
+		if !c.ready() {
+			waiting = append(waiting, c)
+		}
+	}
+	clk.Advance(d)
+	queued(t, b, len(waiting)-1) // one turn handed out, no more
+	cases := make([]reflect.SelectCase, len(waiting))
+	for i, c := range waiting {
+		cases[i] = reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(c.done)}
+	}
+	i, _, _ := reflect.Select(cases) // its Wait returns soon after
+	return waiting[i]
+}
+
+// one sets b's rate back to one turn a second, undoing the increase.
+func one(b *Budget, clk *clock.Fake) {
+	b.mu.Lock()
+	b.lim.SetLimitAt(clk.Now(), 1)
+	b.rate = 1
+	b.mu.Unlock()
+}
+
+// limit puts a budget for pending generations polled every second into a
+// limited state: accepted reads answered at epoch, then one 429 with
+// Retry-After retryAfter. It returns the budget and its clock.
+func limit(t *testing.T, pending, accepted int, retryAfter time.Duration) (*Budget, *clock.Fake) {
+	t.Helper()
+	clk := clock.NewFake(epoch)
+	b := New(clk, time.Second, time.Minute)
+	b.Add(pending)
+	for i := range accepted {
+		turn, err := b.Wait(t.Context(), fmt.Sprintf("ok_%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		turn.Read()
+	}
+	turn, err := b.Wait(t.Context(), "refused")
+	if err != nil {
+		t.Fatal(err)
+	}
+	turn.Refused(retryAfter)
+	return b, clk
+}
+
+func rateOf(b *Budget) float64 {
+	r, _ := b.Rate()
+	return r
+}
+
+func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
+
+func TestUnlimitedNeverWaits(t *testing.T) {
+	t.Parallel()
+	clk := clock.NewFake(epoch)
+	b := New(clk, time.Second, time.Minute)
+	b.Add(2)
+	for i := range 1000 {
+		turn, err := b.Wait(t.Context(), "gen_a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i%2 == 0 {
+			turn.Read()
+		}
+	}
+	if r, limited := b.Rate(); limited || r != 0 {
+		t.Errorf("Rate() = %v, %v without a 429; want 0, false", r, limited)
+	}
+	if n := clk.Pending(); n != 0 {
+		t.Errorf("%d timers armed without a 429", n)
+	}
+}
+
+func TestNilBudget(t *testing.T) {
+	t.Parallel()
+	var b *Budget
+	b.Add(3)
+	turn, err := b.Wait(t.Context(), "gen_a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	turn.Read()
+	turn.Refused(time.Hour)
+	if r, limited := b.Rate(); r != 0 || limited {
+		t.Errorf("nil Rate() = %v, %v", r, limited)
+	}
+}
+
+func TestPauseForEveryoneThenRate(t *testing.T) {
+	t.Parallel()
+	var shrunk []float64
+	var mu sync.Mutex
+	b, clk := limit(t, 10, 3, 2*time.Second)
+	b.Shrunk = func(r float64) { mu.Lock(); shrunk = append(shrunk, r); mu.Unlock() }
+	if r, limited := b.Rate(); !limited || r != 0 {
+		t.Fatalf("Rate() during the first pause = %v, %v; want 0, true", r, limited)
+	}
+	calls := []*call{start(t.Context(), b, "gen_a"), start(t.Context(), b, "gen_b")}
+	queued(t, b, 2)
+	clk.Advance(2*time.Second - time.Nanosecond)
+	queued(t, b, 2) // nobody leaves before Retry-After has passed
+	// The bucket is full after the pause: min(10 pending / 1s / 2, 3
+	// accepted) = 3 a second, so both leave at once.
+	clk.Advance(time.Nanosecond)
+	for _, c := range calls {
+		if _, err := c.result(t); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r := rateOf(b); r != 3 {
+		t.Errorf("rate after the first pause = %v, want 3 (what the API accepted)", r)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(shrunk, []float64{3}) {
+		t.Errorf("Shrunk calls: %v, want one with 3", shrunk)
+	}
+}
+
+func TestFirstRateIsHalfTheCadenceAtMost(t *testing.T) {
+	t.Parallel()
+	b, clk := limit(t, 4, 10, time.Second) // the cadence needs 4/s; 10 were accepted
+	c := start(t.Context(), b, "gen_a")
+	queued(t, b, 1)
+	clk.Advance(time.Second)
+	c.result(t)
+	if r := rateOf(b); r != 2 {
+		t.Errorf("rate = %v, want 2: half the cadence's 4/s", r)
+	}
+}
+
+func TestEstimateCountsOnlyTheSecondBefore(t *testing.T) {
+	t.Parallel()
+	clk := clock.NewFake(epoch)
+	b := New(clk, time.Second, time.Minute)
+	b.Add(100)
+	read := func(id string) {
+		turn, err := b.Wait(t.Context(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		turn.Read()
+	}
+	for range 5 {
+		read("old") // two seconds before the 429: not counted
+	}
+	clk.Advance(2*time.Second - time.Nanosecond)
+	read("edge") // exactly a second before the 429: not counted
+	clk.Advance(time.Nanosecond)
+	inflight, _ := b.Wait(t.Context(), "inflight") // answered after the 429: counted
+	read("recent")
+	clk.Advance(time.Second - time.Nanosecond)
+	read("last")
+	turn, _ := b.Wait(t.Context(), "refused")
+	turn.Refused(time.Second)
+	inflight.Read()
+	c := start(t.Context(), b, "gen_a")
+	queued(t, b, 1)
+	clk.Advance(time.Second)
+	c.result(t)
+	if r := rateOf(b); r != 3 {
+		t.Errorf("rate = %v, want 3: the reads sent in the second before the first 429", r)
+	}
+}
+
+func TestHalvedOncePerStorm(t *testing.T) {
+	t.Parallel()
+	b, clk := limit(t, 100, 8, time.Second)
+	stale := Turn{b: b, id: "stale"} // sent before the first 429
+	c := start(t.Context(), b, "gen_a")
+	queued(t, b, 1)
+	clk.Advance(time.Second)
+	turn, _ := c.result(t)
+	if r := rateOf(b); r != 8 {
+		t.Fatalf("rate = %v, want 8", r)
+	}
+	turn.Refused(time.Second) // sent at rate 8: halves it
+	if r := rateOf(b); r != 4 {
+		t.Errorf("rate after a 429 = %v, want 4", r)
+	}
+	stale.Refused(time.Second) // sent before that decrease: no second halving
+	if r := rateOf(b); r != 4 {
+		t.Errorf("rate after a stale 429 = %v, want still 4", r)
+	}
+	c = start(t.Context(), b, "gen_b")
+	queued(t, b, 1)
+	clk.Advance(time.Second)
+	turn, _ = c.result(t)
+	turn.Refused(0)
+	if r := rateOf(b); r != 2 {
+		t.Errorf("rate after the next storm's 429 = %v, want 2", r)
+	}
+}
+
+func TestFloor(t *testing.T) {
+	t.Parallel()
+	b, clk := limit(t, 100, 1, time.Second)
+	for range 12 {
+		c := start(t.Context(), b, "gen_a")
+		queued(t, b, 1)
+		clk.Advance(time.Minute)
+		turn, _ := c.result(t)
+		turn.Refused(time.Second)
+	}
+	if r := rateOf(b); !near(r, 1.0/60) {
+		t.Errorf("rate = %v, want the floor of one request per max step (1/60)", r)
+	}
+}
+
+func TestAdditiveIncreaseUpToTheCeiling(t *testing.T) {
+	t.Parallel()
+	b, clk := limit(t, 6, 8, time.Second) // rate min(3, 8) = 3; increase 8/8 = 1/s per s
+	c := start(t.Context(), b, "gen_a")
+	queued(t, b, 1)
+	clk.Advance(time.Second)
+	turn, _ := c.result(t)
+	if r := rateOf(b); r != 3 {
+		t.Fatalf("rate = %v, want 3", r)
+	}
+	turn.Read()
+	if r := rateOf(b); !near(r, 3+1.0/3) {
+		t.Errorf("rate after one read = %v, want 3 + 1/3: one a second, spread over the second's reads", r)
+	}
+	for range 100 {
+		turn.Read()
+	}
+	if r, limited := b.Rate(); r != 6 || !limited {
+		t.Errorf("Rate() after many reads = %v, %v; want the ceiling 6 (6 pending ÷ 1s), still limited", r, limited)
+	}
+	b.Add(-4)
+	if r := rateOf(b); r != 2 {
+		t.Errorf("rate with 2 pending = %v, want 2: the ceiling falls as generations finish", r)
+	}
+	b.Add(-10)
+	if r := rateOf(b); r != 1 {
+		t.Errorf("rate with none pending = %v, want 1: one request each interval", r)
+	}
+}
+
+func TestOldestReadGoesFirst(t *testing.T) {
+	t.Parallel()
+	b, clk := limit(t, 100, 1, time.Second) // rate 1: one turn a second
+	// The history: gen_c read long ago, gen_b more recently, gen_a never.
+	for _, id := range []string{"gen_c", "gen_b"} {
+		c := start(t.Context(), b, id)
+		queued(t, b, 1)
+		clk.Advance(time.Second)
+		turn, _ := c.result(t)
+		turn.Read()
+		one(b, clk)
+	}
+	// They ask in the opposite order of who should go first.
+	var calls []*call
+	for _, id := range []string{"gen_b", "gen_c", "gen_a"} {
+		calls = append(calls, start(t.Context(), b, id))
+		queued(t, b, len(calls))
+	}
+	var order []string
+	for range calls {
+		order = append(order, next(t, clk, b, time.Second, calls).id)
+		one(b, clk)
+	}
+	if want := []string{"gen_a", "gen_c", "gen_b"}; !slices.Equal(order, want) {
+		t.Errorf("turns in order %v, want %v: never read, then oldest read first", order, want)
+	}
+}
+
+func TestRefusedKeepsItsPlace(t *testing.T) {
+	t.Parallel()
+	b, clk := limit(t, 100, 1, time.Second)
+	first := start(t.Context(), b, "gen_a")
+	queued(t, b, 1)
+	clk.Advance(time.Second)
+	turn, _ := first.result(t)
+	turn.Read() // gen_a read at 1s
+	one(b, clk)
+	c := start(t.Context(), b, "gen_b")
+	queued(t, b, 1)
+	clk.Advance(time.Second)
+	turn, _ = c.result(t)
+	turn.Refused(time.Second) // gen_b got a 429: still unread
+	calls := []*call{start(t.Context(), b, "gen_a")}
+	queued(t, b, 1)
+	calls = append(calls, start(t.Context(), b, "gen_b"))
+	queued(t, b, 2)
+	if got := next(t, clk, b, 2*time.Second, calls).id; got != "gen_b" { // the pause, and a turn at half the rate
+		t.Errorf("%s went first; want gen_b, whose turn ended in a 429", got)
+	}
+}
+
+// TestNoStarvation: many generations sharing a budget far below their
+// cadence each get a turn in every round, whoever asks first.
+func TestNoStarvation(t *testing.T) {
+	t.Parallel()
+	b, clk := limit(t, 100, 1, time.Second)
+	const gens, rounds = 5, 4
+	var calls []*call
+	for i := range gens {
+		calls = append(calls, start(t.Context(), b, fmt.Sprintf("gen_%d", i)))
+		queued(t, b, i+1)
+	}
+	count := map[string]int{}
+	for range gens * rounds {
+		got := next(t, clk, b, time.Second, calls)
+		turn, _ := got.result(t)
+		turn.Read()
+		one(b, clk)
+		count[got.id]++
+		// The generation read just now asks again at once: it must wait
+		// for every other one.
+		i := slices.Index(calls, got)
+		calls[i] = start(t.Context(), b, got.id)
+		queued(t, b, gens)
+	}
+	for i := range gens {
+		if n := count[fmt.Sprintf("gen_%d", i)]; n != rounds {
+			t.Errorf("gen_%d got %d turns in %d rounds: %v", i, n, rounds, count)
+		}
+	}
+}
+
+func TestCancelWhileQueued(t *testing.T) {
+	t.Parallel()
+	b, clk := limit(t, 100, 1, time.Second)
+	cause := errors.New("the job was cancelled")
+	ctx, cancel := context.WithCancelCause(t.Context())
+	gone := start(ctx, b, "gen_a")
+	queued(t, b, 1)
+	other := start(t.Context(), b, "gen_b")
+	queued(t, b, 2)
+	cancel(cause)
+	if _, err := gone.result(t); !errors.Is(err, cause) {
+		t.Errorf("Wait = %v, want the context's cause", err)
+	}
+	queued(t, b, 1)
+	clk.Advance(time.Second)
+	if _, err := other.result(t); err != nil {
+		t.Errorf("the other request: %v", err)
+	}
+}
+
+func TestPauseAfterDeadlineEndsAtOnce(t *testing.T) {
+	t.Parallel()
+	b, _ := limit(t, 100, 1, time.Hour)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	var pe *PauseError
+	if _, err := b.Wait(ctx, "gen_a"); !errors.As(err, &pe) || pe.Left != time.Hour {
+		t.Errorf("Wait = %v, want a *PauseError with an hour left", err)
+	}
+	start(t.Context(), b, "gen_b") // no deadline: it waits
+	queued(t, b, 1)
+
+	// Already waiting when a later 429 moves the pause past the deadline.
+	b, _ = limit(t, 100, 1, time.Second)
+	waiting := start(ctx, b, "gen_a")
+	patient := start(t.Context(), b, "gen_b")
+	queued(t, b, 2)
+	Turn{b: b, id: "gen_c"}.Refused(2 * time.Hour)
+	if _, err := waiting.result(t); !errors.As(err, &pe) || pe.Left != 2*time.Hour {
+		t.Errorf("queued Wait = %v, want a *PauseError with 2h left", err)
+	}
+	queued(t, b, 1)
+	if patient.ready() {
+		t.Error("the request without a deadline stopped waiting")
+	}
+	if got, want := pe.Error(), "every request waits 2h0m0s after a 429, which is past the deadline"; got != want {
+		t.Errorf("message %q, want %q", got, want)
+	}
+}
+
+func TestBackoffWithoutRetryAfter(t *testing.T) {
+	t.Parallel()
+	clk := clock.NewFake(epoch)
+	b := New(clk, time.Second, 4*time.Second)
+	b.Add(100)
+	pauses := []time.Duration{}
+	for range 5 {
+		turn, err := b.Wait(t.Context(), "gen_a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		turn.Refused(0)
+		b.mu.Lock()
+		pauses = append(pauses, b.pause.Sub(clk.Now()))
+		b.mu.Unlock()
+		clk.Advance(time.Hour)
+	}
+	if want := []time.Duration{1, 2, 4, 4, 4}; !slices.Equal(pauses, scale(want, time.Second)) {
+		t.Errorf("pauses %v, want %v seconds: doubling from poll_interval, capped", pauses, want)
+	}
+	turn, _ := b.Wait(t.Context(), "gen_a")
+	turn.Read()
+	clk.Advance(time.Hour)
+	turn, _ = b.Wait(t.Context(), "gen_a")
+	turn.Refused(0)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if p := b.pause.Sub(clk.Now()); p != time.Second {
+		t.Errorf("pause after a read = %v, want 1s again", p)
+	}
+}
+
+func scale(ds []time.Duration, unit time.Duration) []time.Duration {
+	out := make([]time.Duration, len(ds))
+	for i, d := range ds {
+		out[i] = d * unit
+	}
+	return out
+}
+
+func TestCeilingUsesTheInterval(t *testing.T) {
+	t.Parallel()
+	clk := clock.NewFake(epoch)
+	b := New(clk, 2*time.Second, time.Minute)
+	b.Add(8) // 8 generations every 2s: 4 requests a second
+	for range 10 {
+		turn, _ := b.Wait(t.Context(), "ok")
+		turn.Read()
+	}
+	turn, _ := b.Wait(t.Context(), "refused")
+	turn.Refused(time.Second)
+	b.Add(0) // during the first pause: nothing to cap yet
+	if r, limited := b.Rate(); r != 0 || !limited {
+		t.Errorf("Rate() during the first pause = %v, %v", r, limited)
+	}
+	if n := clk.Pending(); n != 0 {
+		t.Errorf("%d timers armed with nobody waiting", n)
+	}
+	c := start(t.Context(), b, "gen_a")
+	queued(t, b, 1)
+	clk.Advance(time.Second)
+	c.result(t)
+	if r := rateOf(b); r != 2 {
+		t.Errorf("rate = %v, want 2: half of 8 generations ÷ 2s", r)
+	}
+}
+
+func TestEqualsGoInArrivalOrder(t *testing.T) {
+	t.Parallel()
+	b, clk := limit(t, 100, 1, time.Second)
+	var calls []*call
+	for _, id := range []string{"gen_x", "gen_y", "gen_z"} { // never read, all three
+		calls = append(calls, start(t.Context(), b, id))
+		queued(t, b, len(calls))
+	}
+	var order []string
+	for range calls {
+		order = append(order, next(t, clk, b, time.Second, calls).id)
+		one(b, clk)
+	}
+	if want := []string{"gen_x", "gen_y", "gen_z"}; !slices.Equal(order, want) {
+		t.Errorf("turns in order %v, want %v", order, want)
+	}
+}
+
+// TestTurnsAtTheRate: after the pause, a burst of one second's worth,
+// then one turn each 1/rate, counted from the tokens left.
+func TestTurnsAtTheRate(t *testing.T) {
+	t.Parallel()
+	b, clk := limit(t, 100, 4, time.Second) // 4 a second, burst 4
+	var calls []*call
+	for i := range 5 {
+		calls = append(calls, start(t.Context(), b, fmt.Sprintf("gen_%d", i)))
+		queued(t, b, i+1)
+	}
+	clk.Advance(time.Second)
+	queued(t, b, 1) // the burst: four at once
+	if err := clk.BlockUntil(t.Context(), 1); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(250*time.Millisecond - time.Nanosecond)
+	queued(t, b, 1)
+	clk.Advance(time.Nanosecond)
+	queued(t, b, 0) // the fifth, a quarter second later
+	for _, c := range calls {
+		c.result(t)
+	}
+	clk.Advance(100 * time.Millisecond) // 0.4 of a token
+	last := start(t.Context(), b, "gen_5")
+	queued(t, b, 1)
+	if err := clk.BlockUntil(t.Context(), 1); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(150*time.Millisecond - time.Nanosecond)
+	queued(t, b, 1)
+	clk.Advance(time.Nanosecond)
+	if _, err := last.result(t); err != nil {
+		t.Fatal(err)
+	}
+}
