@@ -3,6 +3,7 @@ package report
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -98,6 +99,11 @@ func (p *Progress) retry(e wait.Event) {
 	p.warned[kind] = true
 	p.trouble[e.ID] = kind
 	p.mu.Unlock()
+	if pe != nil && pe.StatusCode == http.StatusTooManyRequests {
+		// The request budget says it once, with the rate it settles on.
+		p.log.Debugf("%s: %v; waiting for a turn in the request budget", e.ID, e.Err)
+		return
+	}
 	if first {
 		p.log.Warningf("Prism API trouble", "%s: %v; retrying with backoff (next in %s). Further %s problems are logged as debug only.",
 			e.ID, e.Err, e.Wait.Round(time.Millisecond), kind)

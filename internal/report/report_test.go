@@ -246,7 +246,7 @@ func TestProgress(t *testing.T) {
 	for _, want := range []string{
 		"gen_a: generating\n",
 		"::warning title=Prism API trouble::gen_b: HTTP 503; retrying",
-		"::warning title=Prism API trouble::gen_b: HTTP 429; retrying",
+		"::debug::gen_b: HTTP 429; waiting for a turn in the request budget",
 		"still waiting after 1m35s: gen_a generating, gen_b not read yet (retrying after HTTP 429)\n",
 		"gen_a: completed in 2m0s; video at https://bucket.s3.amazonaws.com/v/gen_ok.mp4 (signed URL, expires 2026-01-01T13:00:00Z)\n",
 		`gen_b: "queued\n::x" is not a status`,
@@ -257,6 +257,9 @@ func TestProgress(t *testing.T) {
 	}
 	if n := strings.Count(log, "gen_a: generating"); n != 1 {
 		t.Errorf("status change logged %d times, want once", n)
+	}
+	if strings.Contains(log, "::warning title=Prism API trouble::gen_b: HTTP 429") {
+		t.Error("a 429 is warned about as trouble; the request budget warns about it")
 	}
 	if n := strings.Count(log, "::warning title=Prism API trouble::gen_b: HTTP 503"); n != 1 {
 		t.Errorf("HTTP 503 warned %d times, want once", n)
