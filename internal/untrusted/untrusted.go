@@ -55,31 +55,47 @@ var (
 // long (n < len(CutMarker) is taken as len(CutMarker)).
 func (sc Scrubber) Line(s string, n int) string {
 	// Work on a prefix only: a megabyte from the network costs no more than
-	// its first bytes. The prefix is longer than n by more than any secret,
-	// so a secret that starts within the first n bytes is whole in it and
-	// redacted before the final clip.
+	// its first bytes.
+	cut := false
 	if pre := max(n, len(CutMarker)) + 256 + 2*sc.longest(); len(s) > pre {
 		for pre > 0 && !utf8.RuneStart(s[pre]) {
 			pre--
 		}
 		// A copy: a slice would keep the whole megabyte alive.
-		s = strings.Clone(s[:pre])
+		s, cut = strings.Clone(s[:pre]), true
 	}
 	s = strings.ToValidUTF8(s, "\uFFFD")
+	// Secrets first, on the text as it came, before anything shortens it:
+	// a secret that the prefix cut in two leaves its head at the end, which
+	// is dropped, so that no later step can slide it into view.
+	for _, v := range sc.secrets {
+		s = strings.ReplaceAll(s, v, Redacted)
+	}
+	s = keyShape.ReplaceAllString(s, Redacted)
+	if cut {
+		s = sc.dropSecretHead(s)
+	}
 	s = strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
 			return ' '
 		}
 		return r
 	}, s)
-	// Secrets first, before anything can be clipped or split.
-	for _, v := range sc.secrets {
-		s = strings.ReplaceAll(s, v, Redacted)
-	}
-	s = keyShape.ReplaceAllString(s, Redacted)
 	s = urlQuery.ReplaceAllString(s, "${1}?"+Redacted)
 	s = amzParam.ReplaceAllString(s, "${1}"+Redacted)
 	return Clip(Neutralize(s), n)
+}
+
+// dropSecretHead removes a proper prefix of a secret from the end of s.
+func (sc Scrubber) dropSecretHead(s string) string {
+	for _, v := range sc.secrets {
+		for k := len(v) - 1; k > 0; k-- {
+			if strings.HasSuffix(s, v[:k]) {
+				return s[:len(s)-k]
+			}
+		}
+	}
+	return s
 }
 
 func (sc Scrubber) longest() int {

@@ -9,6 +9,9 @@ import (
 
 const key = "prism_sk_live_0123456789abcdef"
 
+// otherKey is a key of another shape, which only its exact value redacts.
+const otherKey = "sk-live-ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdefgh"
+
 func TestLine(t *testing.T) {
 	t.Parallel()
 	sc := New(key, "")
@@ -64,11 +67,28 @@ func TestClip(t *testing.T) {
 	}
 }
 
+// TestASecretCutByThePrefixNeverSlidesIntoView: characters that shrink
+// when cleaned (U+2028 is 3 bytes, then a space) must not pull the head of
+// a secret, cut where the prefix ends, into the visible part.
+func TestASecretCutByThePrefixNeverSlidesIntoView(t *testing.T) {
+	t.Parallel()
+	secret := "sk-live-ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdefgh"
+	sc := New(secret)
+	for pad := 150; pad < 260; pad++ {
+		got := sc.Line(strings.Repeat("\u2028", pad)+secret+strings.Repeat("z", 5000), 300)
+		if strings.Contains(got, secret[:8]) {
+			t.Fatalf("pad %d: a head of the secret is shown: %q", pad, got)
+		}
+	}
+}
+
 func FuzzLine(f *testing.F) {
 	for _, s := range []string{"##[error]x", "::add-mask::y", key, "\x1b\x00\r\n", "https://a/b?X-Amz-Signature=s", "ééé##[", " ::x", "#\u2028#[", "prism_sk_"} {
 		f.Add(s, 40)
 	}
 	sc := New(key)
+	other := New(otherKey)
+	f.Add(strings.Repeat("\u2028", 200)+otherKey+strings.Repeat("z", 600), 300)
 	f.Fuzz(func(t *testing.T, s string, n int) {
 		n = max(n%4096, 0)
 		got := sc.Line(s, n)
@@ -79,6 +99,8 @@ func FuzzLine(f *testing.F) {
 			t.Fatalf("command at line start in %q", got)
 		case strings.Contains(got, key), strings.Contains(got, "prism_sk_") && !strings.Contains(s, "prism_sk_"):
 			t.Fatalf("key in %q", got)
+		case strings.Count(s, otherKey[:10]) == strings.Count(s, otherKey) && strings.Contains(other.Line(s, n), otherKey[:10]):
+			t.Fatalf("a head of a key not shaped like Prism's in %q", other.Line(s, n))
 		case strings.Contains(got, "X-Amz-Signature=") && !strings.Contains(got, "X-Amz-Signature=***"):
 			t.Fatalf("signature in %q", got)
 		case !utf8.ValidString(got):
