@@ -119,7 +119,7 @@ func run(ctx context.Context, env Env, log *report.Log) int {
 	// One budget for every request with this key: reads, refreshes, submits.
 	client.Budget = budget.New(clk, cfg.PollInterval, cfg.MaxInterval)
 	client.Budget.Shrunk = func(perSecond float64) {
-		log.Warningf("Prism API rate limit", "the API answered 429 Too Many Requests: every request waited for its Retry-After, and all requests now share a budget of %s, which grows back while the API accepts them.", report.PerSecond(perSecond))
+		log.Warningf("Prism API rate limit", "the API answered 429 Too Many Requests: every request paused (for its Retry-After, or a backoff step without one), and all requests now share a budget of %s, which grows back while the API accepts them.", report.PerSecond(perSecond))
 	}
 	out := report.Run{Timeout: cfg.Timeout, Scrub: log.Scrubber(), Terms: cfg.Terms(), IDs: cfg.IDs}
 	waiter := &wait.Waiter{Client: client, PollInterval: cfg.PollInterval, MaxInterval: cfg.MaxInterval, Clock: clk}
@@ -203,11 +203,14 @@ func submit(ctx context.Context, w *wait.Waiter, req prism.SubmitRequest, log *r
 			return sub, err
 		}
 		delay := w.RetryDelay(b, pe)
-		wait := max(delay, pe.RetryAfter).Round(time.Millisecond)
+		when := "when the API's rate limit allows" // the request budget holds it
+		if delay > 0 {
+			when = "in " + delay.Round(time.Millisecond).String()
+		}
 		if tries++; tries == 1 {
-			log.Warningf("Submit not accepted yet", "%v; the API did not act on it, so it is sent again in %s. Further refusals are logged as debug only.", err, wait)
+			log.Warningf("Submit not accepted yet", "%v; the API did not act on it, so it is sent again %s. Further refusals are logged as debug only.", err, when)
 		} else {
-			log.Debugf("submit: %v; sent again in %s", err, wait)
+			log.Debugf("submit: %v; sent again %s", err, when)
 		}
 		if err := clock.Sleep(ctx, clock.Or(w.Clock), delay); err != nil {
 			return sub, fmt.Errorf("%w while submitting; nothing was created: the API refused every attempt (last: %w)", err, pe)

@@ -347,3 +347,20 @@ func TestAWorkspaceThatCannotBeOpenedStopsBeforeTheSubmit(t *testing.T) {
 		t.Errorf("code %d, %d POSTs:\n%s", code, s.Submits(prismsim.TemplatePath("tpl_x")).Posts, out.String())
 	}
 }
+
+// TestASubmitThrottledPastTheDeadlineIsATimeout: the API refused every
+// attempt with 429, so nothing was created: exit 3, and say so.
+func TestASubmitThrottledPastTheDeadlineIsATimeout(t *testing.T) {
+	t.Parallel()
+	for _, retryAfter := range []string{"3600", ""} {
+		s, base := sim(t, `{"generations": {}, "templates": {"tpl_x": {"submit": [{"http": 429, "retry_after": "`+retryAfter+`"}]}}}`)
+		r := action(t, context.Background(), base, map[string]string{"template_id": "tpl_x", "timeout": "1s"})
+		if r.code != report.ExitTimeout || !strings.Contains(r.stdout, "::error title=Submit did not finish::") ||
+			!strings.Contains(r.stdout, "Nothing was created or charged") || strings.Contains(r.stdout, "base_url") {
+			t.Errorf("Retry-After %q: code %d, want 3:\n%s", retryAfter, r.code, r.stdout)
+		}
+		if retryAfter != "" && s.Submits(prismsim.TemplatePath("tpl_x")).Posts != 1 {
+			t.Errorf("%d POSTs, want 1: a Retry-After past the deadline ends at once", s.Submits(prismsim.TemplatePath("tpl_x")).Posts)
+		}
+	}
+}

@@ -75,7 +75,7 @@ func TestSubmitThroughTheAction(t *testing.T) {
 		{"template", map[string]string{"template_id": "tpl_ok"}, report.ExitOK, []string{
 			"submitting template tpl_ok at " + base, "20 credits charged", "expected in about 2s (up to 4s when Prism is busy)"}},
 		{"retried after 429", map[string]string{"template_id": "tpl_busy"}, report.ExitOK, []string{
-			"::warning title=Submit not accepted yet::HTTP 429 rate_limited", "so it is sent again in"}},
+			"::warning title=Submit not accepted yet::HTTP 429 rate_limited", "so it is sent again when the API's rate limit allows"}},
 		{"refused", map[string]string{"template_id": "tpl_gone"}, report.ExitRefused, []string{"HTTP 404 not_found"}},
 		{"prompt", map[string]string{"prompt": "a cat", "model": "m"}, report.ExitOK, []string{"submitting a prompt at " + base}},
 	} {

@@ -29,9 +29,8 @@ import (
 	"github.com/prism-wait/prism-wait/internal/untrusted"
 )
 
-// MaxIDs bounds how many generations one step waits for; outputs hold a
-// line per ID and GitHub caps a job's outputs at 1 MB.
-const MaxIDs = 100
+// MaxIDs bounds how many generations one step waits for.
+const MaxIDs = prism.MaxIDs
 
 // MinInterval is the shortest poll_interval and max_interval accepted: a
 // shorter one would poll back to back.
@@ -242,6 +241,13 @@ func (c *Config) check(r *raw, bad func(input, format string, a ...any)) {
 		if c.IDs, err = ParseIDs(ids); err != nil {
 			bad("generation_id", "%v", err)
 		}
+		for _, id := range c.IDs {
+			if untrusted.New(c.APIKey).Secret(id) {
+				bad("generation_id", "one of the IDs is an API key (not shown); pass the key as {api_key} and the IDs here")
+				c.IDs = nil
+				break
+			}
+		}
 	default:
 		c.Submit = c.submit(r, bad)
 	}
@@ -438,7 +444,7 @@ func ParseIDs(s string) ([]string, error) {
 	case len(errs) > 0:
 		return nil, errors.Join(errs...)
 	case len(ids) == 0:
-		return nil, errors.New("required: give one or more generation IDs, e.g. generation_id: ${{ steps.submit.outputs.generation_id }}")
+		return nil, errors.New("required: give one or more generation IDs, like gen_abc123")
 	case len(ids) > MaxIDs:
 		return nil, fmt.Errorf("%d IDs given, at most %d are allowed in one step", len(ids), MaxIDs)
 	}
@@ -476,7 +482,7 @@ func ParseBaseURL(s string) (*url.URL, error) {
 		return nil, fmt.Errorf("%q is not an absolute URL; use e.g. https://prismvideos.com/api", untrusted.Clip(withoutUserinfo(s), 100))
 	}
 	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return nil, errors.New("must not carry credentials, a query or a fragment; pass the key as api_key")
+		return nil, errors.New("must not carry credentials, a query or a fragment; pass the key as {api_key}")
 	}
 	if p := u.Port(); p != "" {
 		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
@@ -559,7 +565,7 @@ func Within(workspace, dir string) (string, error) {
 		case err != nil:
 			return "", fmt.Errorf("%q leads outside the workspace through a symbolic link, or cannot be read (%v); use a real directory inside it", untrusted.Clip(dir, 100), unwrapPath(err))
 		case !fi.IsDir():
-			return "", fmt.Errorf("%q: %s is a file, not a directory; choose another download_dir", untrusted.Clip(dir, 100), sub)
+			return "", fmt.Errorf("%q: %s is a file, not a directory; choose another {download_dir}", untrusted.Clip(dir, 100), sub)
 		}
 	}
 	return filepath.ToSlash(rel), nil

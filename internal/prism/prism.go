@@ -353,14 +353,14 @@ func (c *Client) redirect(method string, from *url.URL, resp *http.Response, hop
 	next, err := from.Parse(loc)
 	switch {
 	case loc == "" || err != nil:
-		return nil, fmt.Errorf("%w: the API answered HTTP %d without a usable Location; check that base_url points at the Prism API", ErrRedirect, resp.StatusCode)
+		return nil, fmt.Errorf("%w: the API answered HTTP %d without a usable Location; check that {base_url} points at the Prism API", ErrRedirect, resp.StatusCode)
 	case next.Scheme != c.base.Scheme || next.Host != c.base.Host:
-		return nil, fmt.Errorf("%w: the API answered with a redirect to %s://%s; set base_url to that host if it is really Prism's",
+		return nil, fmt.Errorf("%w: the API answered with a redirect to %s://%s; set {base_url} to that host if it is really Prism's",
 			ErrRedirect, next.Scheme, next.Host)
 	case method != http.MethodGet:
-		return nil, fmt.Errorf("%w: the API answered a %s with a redirect; check that base_url points at the Prism API", ErrRedirect, method)
+		return nil, fmt.Errorf("%w: the API answered a %s with a redirect (HTTP %d): it may have acted on it; check that {base_url} points at the Prism API", ErrRedirect, method, resp.StatusCode)
 	case hops >= maxRedirects:
-		return nil, fmt.Errorf("%w: stopped after %d redirects; check that base_url points at the Prism API", ErrRedirect, maxRedirects)
+		return nil, fmt.Errorf("%w: stopped after %d redirects; check that {base_url} points at the Prism API", ErrRedirect, maxRedirects)
 	}
 	return next, nil
 }
@@ -392,10 +392,10 @@ func (c *Client) decode(ctx context.Context, method string, resp *http.Response,
 func (c *Client) fail(method string, e *Error, wrote bool) *Error {
 	e.Method = method
 	e.Transient = retryable(method, e.StatusCode, wrote)
-	// A POST that reached the API and was neither refused (4xx) nor
-	// redirected (3xx) may have created generations.
-	e.Unknown = method != http.MethodGet && !e.Transient && wrote &&
-		(e.StatusCode == 0 || e.StatusCode == http.StatusOK || e.StatusCode >= 500)
+	// A POST that reached the API and was not refused (4xx) may have
+	// created generations: a redirect too (a 303 classically answers one
+	// that did).
+	e.Unknown = method != http.MethodGet && !e.Transient && wrote && (e.StatusCode < 400 || e.StatusCode >= 500)
 	return e
 }
 

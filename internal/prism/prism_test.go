@@ -203,7 +203,7 @@ func TestRedirectToAnotherHostIsRefused(t *testing.T) {
 	if len(leaked) != 0 {
 		t.Errorf("the other host was asked %d times", len(leaked))
 	}
-	if !strings.Contains(err.Error(), "set base_url") {
+	if !strings.Contains(err.Error(), "set {base_url}") {
 		t.Errorf("error does not say what to do: %v", err)
 	}
 }

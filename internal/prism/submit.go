@@ -6,7 +6,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 )
+
+// MaxIDs bounds how many generations one step waits for: outputs hold a
+// line per ID, and GitHub caps a job's outputs at 1 MB.
+const MaxIDs = 100
 
 // SubmitRequest is one request that creates generations: from a template
 // (POST /templates/{TemplateID}/generate) when TemplateID is set, else
@@ -18,8 +23,7 @@ type SubmitRequest struct {
 
 // Submission is what the API answered to a submit.
 type Submission struct {
-	IDs            []string // in the API's order
-	TemplateID     string
+	IDs            []string    // in the API's order
 	CreditsCharged json.Number // "" when absent
 	// Typical and Busy are latency_estimate_sec's figures; 0 when absent.
 	Typical, Busy float64
@@ -44,7 +48,6 @@ func (c *Client) Submit(ctx context.Context, req SubmitRequest) (Submission, err
 		Generations []struct {
 			ID string `json:"generation_id"`
 		} `json:"generations"`
-		TemplateID     string      `json:"template_id"`
 		CreditsCharged json.Number `json:"credits_charged"`
 		Latency        *struct {
 			Typical float64 `json:"typical"`
@@ -54,19 +57,32 @@ func (c *Client) Submit(ctx context.Context, req SubmitRequest) (Submission, err
 	if err := c.do(ctx, "", http.MethodPost, u, body, &out); err != nil {
 		return Submission{}, err
 	}
-	s := Submission{TemplateID: out.TemplateID, CreditsCharged: out.CreditsCharged}
+	s := Submission{CreditsCharged: out.CreditsCharged}
 	if out.Latency != nil {
 		s.Typical, s.Busy = out.Latency.Typical, out.Latency.Busy
 	}
-	for _, g := range out.Generations {
-		if !ValidID(g.ID) {
-			return Submission{}, c.fail(http.MethodPost, &Error{StatusCode: http.StatusOK,
-				Message: fmt.Sprintf("generation_id %q is not a plain ID", g.ID)}, true)
-		}
-		s.IDs = append(s.IDs, g.ID)
+	// The IDs are written out unscrubbed, polled and used as file names:
+	// plain, not the key, without duplicates, and no more than one step
+	// can wait for. Anything else is an answer not understood: the
+	// generations may exist all the same.
+	invalid := func(format string, a ...any) (Submission, error) {
+		return Submission{}, c.fail(http.MethodPost, &Error{StatusCode: http.StatusOK, Message: fmt.Sprintf(format, a...)}, true)
 	}
-	if len(s.IDs) == 0 {
-		return Submission{}, c.fail(http.MethodPost, &Error{StatusCode: http.StatusOK, Message: "no generations in the answer"}, true)
+	seen := map[string]bool{}
+	for _, g := range out.Generations {
+		switch {
+		case !ValidID(g.ID) || c.scrubber().Secret(g.ID):
+			return invalid("generation_id %q is not a plain ID", c.scrubber().Line(g.ID, 80))
+		case !seen[g.ID]:
+			seen[g.ID] = true
+			s.IDs = append(s.IDs, g.ID)
+		}
+	}
+	switch {
+	case len(s.IDs) == 0:
+		return invalid("no generations in the answer")
+	case len(s.IDs) > MaxIDs:
+		return invalid("%d generations in the answer, more than the %d one step can wait for: %s …", len(s.IDs), MaxIDs, strings.Join(s.IDs[:10], ", "))
 	}
 	return s, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -19,14 +20,14 @@ func TestSubmit(t *testing.T) {
 	c := serve(t, func(w http.ResponseWriter, r *http.Request) {
 		got = r
 		json.NewDecoder(r.Body).Decode(&body)
-		io.WriteString(w, `{"generations":[{"generation_id":"gen_a","status":"generating"},{"generation_id":"gen_b"}],
+		io.WriteString(w, `{"generations":[{"generation_id":"gen_a","status":"generating"},{"generation_id":"gen_b"},{"generation_id":"gen_a"}],
 			"template_id":"tpl_1","credits_charged":20,"latency_estimate_sec":{"typical":127,"busy":241}}`)
 	})
 	s, err := c.Submit(context.Background(), SubmitRequest{TemplateID: "tpl_1", Body: map[string]any{"variables": map[string]any{"title": "Hi"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(s.IDs, ",") != "gen_a,gen_b" || s.TemplateID != "tpl_1" || s.CreditsCharged != "20" || s.Typical != 127 || s.Busy != 241 {
+	if strings.Join(s.IDs, ",") != "gen_a,gen_b" || s.CreditsCharged != "20" || s.Typical != 127 || s.Busy != 241 {
 		t.Errorf("submission %+v", s)
 	}
 	if got.Method != http.MethodPost || got.URL.Path != "/api/templates/tpl_1/generate" || got.Header.Get("Content-Type") != "application/json" ||
@@ -69,8 +70,18 @@ func TestSubmitFailures(t *testing.T) {
 			io.WriteString(w, `{"generations":[{"generation_id":"../../x"}]}`)
 		}, false, true, 200},
 		{"redirect", func(w http.ResponseWriter, r *http.Request) {
-			http.Redirect(w, r, "/elsewhere", http.StatusTemporaryRedirect)
-		}, false, false, 307},
+			http.Redirect(w, r, "/elsewhere", http.StatusSeeOther) // classically: created, see there
+		}, false, true, 303},
+		{"the key as an ID", func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, `{"generations":[{"generation_id":"`+key+`"}]}`)
+		}, false, true, 200},
+		{"too many", func(w http.ResponseWriter, r *http.Request) {
+			ids := make([]string, MaxIDs+1)
+			for i := range ids {
+				ids[i] = fmt.Sprintf(`{"generation_id":"gen_%d"}`, i)
+			}
+			io.WriteString(w, `{"generations":[`+strings.Join(ids, ",")+`]}`)
+		}, false, true, 200},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -440,7 +440,14 @@ func TestSubmitProblems(t *testing.T) {
 		{&prism.Error{Method: "POST", StatusCode: 400, Message: "Missing required variable: title"}, ExitRefused, "Prism API refused the submission", "Missing required variable: title). Fix the variable or field it names in variables or options"},
 		{&prism.Error{Method: "POST", StatusCode: 404}, ExitRefused, "Prism API refused the submission", "Check template_id"},
 		{&prism.Error{Method: "POST", StatusCode: 401}, ExitRefused, "Prism API refused the submission", "Check that the secret passed as api_key"},
-		{fmt.Errorf("%w while submitting", wait.ErrDeadline), ExitTimeout, "Submit did not finish", "Nothing was charged"},
+		{fmt.Errorf("%w while submitting", wait.ErrDeadline), ExitTimeout, "Submit did not finish", "Nothing was created or charged"},
+		// As cli and wait make them: the deadline wrapping the 429.
+		{fmt.Errorf("%w before the API would answer again (Retry-After 1h0m0s); last problem: %w", wait.ErrDeadline,
+			&prism.Error{Method: "POST", StatusCode: 429, Transient: true}), ExitTimeout, "Submit did not finish", "Re-run, or raise timeout"},
+		{fmt.Errorf("%w while submitting; nothing was created: the API refused every attempt (last: %w)", wait.ErrCanceled,
+			&prism.Error{Method: "POST", StatusCode: 429, Transient: true}), ExitTimeout, "Submit did not finish", "Nothing was created"},
+		// The deadline cut a POST that was written: outcome unknown.
+		{&prism.Error{Method: "POST", Unknown: true, Err: wait.ErrDeadline}, ExitRefused, "Submit outcome unknown", "may have been created"},
 	} {
 		run := Run{Submit: tc.err, IDs: nil}
 		p := run.Problems()

@@ -139,12 +139,29 @@ func refusal(id string, e *prism.Error) string {
 	return fmt.Sprintf("The API refused the request for %s (%v). This is not retried; check that {base_url} points at the Prism API.", id, e)
 }
 
+// submitCode is the exit code of a failed submit: 4 when the API refused
+// it or may have acted on it, 3 when the deadline or a cancel came first
+// (a 429 until the deadline included: nothing was created).
+func submitCode(err error) int {
+	var pe *prism.Error
+	switch {
+	case errors.As(err, &pe) && pe.Unknown:
+		return ExitRefused
+	case errors.Is(err, wait.ErrDeadline) || errors.Is(err, wait.ErrCanceled):
+		return ExitTimeout
+	case errors.As(err, &pe) && !pe.Transient:
+		return ExitRefused
+	}
+	return ExitTimeout
+}
+
 // submitProblem explains a failed submit and what to do about it.
 func submitProblem(err error) [2]string {
 	var pe *prism.Error
-	if !errors.As(err, &pe) {
-		return [2]string{"Submit did not finish", fmt.Sprintf("The generations were not submitted: %v. Nothing was charged unless the Prism dashboard shows new generations.", err)}
+	if submitCode(err) == ExitTimeout {
+		return [2]string{"Submit did not finish", fmt.Sprintf("The generations were not submitted: %v. Nothing was created or charged: the API did not accept the request. Re-run, or raise {timeout}.", err)}
 	}
+	errors.As(err, &pe)
 	switch {
 	case pe.Unknown:
 		return [2]string{"Submit outcome unknown", fmt.Sprintf("The submit request reached Prism, but its answer was lost or unusable (%v). "+
@@ -243,14 +260,11 @@ func (r Run) Problems() [][2]string {
 // ExitCode decides the process's exit code from all results.
 func (r Run) ExitCode() int {
 	code := ExitOK
-	var pe *prism.Error
 	switch {
 	case r.Invalid:
 		return ExitInput
-	case errors.As(r.Submit, &pe):
-		code = ExitRefused
 	case r.Submit != nil:
-		code = ExitTimeout // the deadline or a cancel, while submitting
+		code = submitCode(r.Submit)
 	}
 	for _, res := range r.Results {
 		code = Worse(code, res.Code())
