@@ -62,12 +62,14 @@ const maxHeaderBytes = 64 << 10
 // panic is reported as an internal error with exit code 1, never as Go's
 // exit code 2, which means invalid input here.
 func Run(ctx context.Context, env Env) (code int) {
-	github := env.getenv("GITHUB_ACTIONS") == "true"
+	// The runner reads workflow commands from stdout and stderr alike. The
+	// action logs to stdout, as actions do; the CLI to stderr, so that its
+	// stdout stays the results JSON, in a workflow's run: step too.
 	logw := env.Stderr
-	if github {
-		logw = env.Stdout // the runner reads workflow commands from stdout
+	if config.ActionMode(env.LookupEnv) {
+		logw = env.Stdout
 	}
-	log := report.NewLog(logw, github)
+	log := report.NewLog(logw, env.getenv("GITHUB_ACTIONS") == "true")
 	defer crash.Recover(func(p *crash.Panic) {
 		log.Errorf("Internal error", "%v. This is a bug in prism-wait: please report it with the step's debug log (it has the stack).", p)
 		debugStack(log, "prism-wait", p)
@@ -333,8 +335,8 @@ func invalid(env Env, log *report.Log, cfg config.Config, problems ...string) in
 }
 
 // finish reports the run and returns its exit code: annotations for each
-// problem, a closing line, then outputs and summary in GitHub Actions or
-// the results JSON on stdout elsewhere.
+// problem, a closing line, the results JSON on stdout from the CLI, and
+// outputs and summary inside GitHub Actions.
 func finish(env Env, log *report.Log, cfg config.Config, run report.Run) int {
 	code := run.ExitCode()
 	for _, p := range run.Problems() {
@@ -349,10 +351,10 @@ func finish(env Env, log *report.Log, cfg config.Config, run report.Run) int {
 	if len(run.Results) > 0 {
 		log.Infof("prism-wait: %s after %s, %s; exit code %d", report.Tally(run.Results), run.Elapsed.Round(time.Millisecond), run.RequestCount(), code)
 	}
+	if !cfg.Action && len(run.Results) > 0 {
+		fmt.Fprintf(env.Stdout, "%s\n", run.JSON())
+	}
 	if !cfg.GitHub {
-		if len(run.Results) > 0 {
-			fmt.Fprintf(env.Stdout, "%s\n", run.JSON())
-		}
 		return code
 	}
 	var errs []error

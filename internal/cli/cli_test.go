@@ -297,10 +297,13 @@ func TestAPanicOutsideTheWaitIsExit1Too(t *testing.T) {
 	var out bytes.Buffer
 	code := Run(context.Background(), Env{
 		LookupEnv: func(k string) (string, bool) {
-			if k == "GITHUB_ACTIONS" {
+			switch {
+			case k == "GITHUB_ACTIONS":
 				return "true", true
+			case k == "GITHUB_WORKSPACE":
+				panic("lookup exploded")
 			}
-			panic("lookup exploded")
+			return "", false
 		},
 		Stdout: &out, Stderr: &out,
 	})
@@ -362,5 +365,30 @@ func TestASubmitThrottledPastTheDeadlineIsATimeout(t *testing.T) {
 		if retryAfter != "" && s.Submits(prismsim.TemplatePath("tpl_x")).Posts != 1 {
 			t.Errorf("%d POSTs, want 1: a Retry-After past the deadline ends at once", s.Submits(prismsim.TemplatePath("tpl_x")).Posts)
 		}
+	}
+}
+
+// TestTheCLIInARunStep: GITHUB_ACTIONS=true without INPUT_*: flags and
+// PRISM_* are read, stdout is only the results JSON, the log (commands
+// included) goes to stderr, and the outputs are written too.
+func TestTheCLIInARunStep(t *testing.T) {
+	t.Parallel()
+	_, base := sim(t, scenario)
+	dir := t.TempDir()
+	env := map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": filepath.Join(dir, "out"), "GITHUB_STEP_SUMMARY": filepath.Join(dir, "sum"),
+		"PRISM_API_KEY": key, "PRISM_POLL_INTERVAL": "10ms"}
+	var stdout, stderr bytes.Buffer
+	code := Run(context.Background(), Env{LookupEnv: lookup(env), Args: []string{"--base-url", base, "gen_ok"}, Stdout: &stdout, Stderr: &stderr,
+		Wd: dir, Clock: clock.NewAuto(epoch)})
+	var results []map[string]any
+	if err := json.Unmarshal(stdout.Bytes(), &results); err != nil || len(results) != 1 || code != report.ExitOK {
+		t.Fatalf("code %d, stdout is not the results JSON: %q", code, stdout.String())
+	}
+	if !strings.HasPrefix(stderr.String(), "::add-mask::"+key+"\n") || !strings.Contains(stderr.String(), "gen_ok: completed") {
+		t.Errorf("stderr:\n%s", stderr.String())
+	}
+	raw, _ := os.ReadFile(env["GITHUB_OUTPUT"])
+	if outs, _ := report.ParseOutputs(string(raw)); outs["status"] != "completed" {
+		t.Errorf("outputs %q", outs)
 	}
 }

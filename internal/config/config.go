@@ -162,12 +162,7 @@ var ErrVersion = errors.New("version requested")
 // given, so that the caller can mask it before printing anything.
 func Load(ctx context.Context, lookup func(string) (string, bool), args []string, wd string, usage io.Writer) (Config, error) {
 	get := func(k string) string { v, _ := lookup(k); return v }
-	c := Config{GitHub: get("GITHUB_ACTIONS") == "true"}
-	for _, in := range Inputs {
-		if _, ok := lookup("INPUT_" + envName(in.Name)); ok {
-			c.Action = true
-		}
-	}
+	c := Config{GitHub: get("GITHUB_ACTIONS") == "true", Action: ActionMode(lookup)}
 	var l envconfig.Lookuper = envconfig.PrefixLookuper("INPUT_", nonEmpty(get))
 	var positional []string
 	if !c.Action {
@@ -352,6 +347,19 @@ func jsonObject(s string) (map[string]any, error) {
 func near(s string, off int64) string {
 	i := max(int(off)-10, 0)
 	return strings.TrimSpace(s[min(i, len(s)):])
+}
+
+// ActionMode reports whether the settings come from the action's inputs:
+// the runner passes INPUT_* for every input action.yml declares, "" for an
+// omitted one. GITHUB_ACTIONS alone cannot tell: the CLI in a workflow's
+// run: step sees it too.
+func ActionMode(lookup func(string) (string, bool)) bool {
+	for _, in := range Inputs {
+		if _, ok := lookup("INPUT_" + envName(in.Name)); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // nonEmpty makes a blank value count as unset. The runner passes every
