@@ -360,15 +360,17 @@ func (t Turn) Refused(retryAfter time.Duration) {
 		b.setRate(now, b.rate/2)
 	}
 	// Requests waiting past their deadline need not wait for nothing.
-	for i := 0; i < b.queue.Len(); {
-		w := b.queue[i]
+	// Collected first: removing from a heap moves its other elements.
+	var late []*waiter
+	for _, w := range b.queue {
 		if err := b.pastDeadline(now, w.deadline); err != nil {
-			heap.Remove(&b.queue, i)
 			w.err = err
-			close(w.ready)
-			continue
+			late = append(late, w)
 		}
-		i++
+	}
+	for _, w := range late {
+		heap.Remove(&b.queue, w.index)
+		close(w.ready)
 	}
 	notify := b.dispatch(now)
 	b.mu.Unlock()

@@ -301,13 +301,15 @@ func (dl *downloads) fetch(ctx context.Context, r *wait.Result) {
 			r.Gen.VideoURL = fresh.Gen.VideoURL // report the URL that worked
 			return fresh.Gen.VideoURL, nil
 		}
-		f, err := dl.d.Fetch(ctx, r.ID, r.Gen.VideoURL, refresh)
-		if err != nil {
-			out.FileErr = err
-		} else {
-			out.File = &f
-		}
-		<-dl.slots
+		func() {
+			defer func() { <-dl.slots }() // a panic too: the slot is free again
+			f, err := dl.d.Fetch(ctx, r.ID, r.Gen.VideoURL, refresh)
+			if err != nil {
+				out.FileErr = err
+			} else {
+				out.File = &f
+			}
+		}()
 	case <-ctx.Done():
 		out.FileErr = fmt.Errorf("download of %s did not start: %w", r.ID, context.Cause(ctx))
 	}

@@ -21,13 +21,12 @@ const MaxLine = 4 << 10
 
 // Log writes human-readable lines: workflow commands inside GitHub Actions,
 // plain lines elsewhere. It is safe for concurrent use. Write errors are
-// kept, not panicked on: a broken log must not change the verdict.
+// ignored, not panicked on: a broken log must not change the verdict.
 type Log struct {
 	mu     sync.Mutex
 	w      io.Writer
 	github bool
 	scrub  untrusted.Scrubber
-	err    error
 }
 
 // NewLog returns a Log writing to w; github selects workflow commands.
@@ -78,13 +77,6 @@ func (l *Log) Errorf(title, format string, a ...any) {
 	l.annotate("error", title, fmt.Sprintf(format, a...))
 }
 
-// Err is the first error met while writing, if any.
-func (l *Log) Err() error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.err
-}
-
 func (l *Log) annotate(level, title, msg string) {
 	if l.github {
 		l.command(level, githubactions.CommandProperties{"title": l.clean(title)}, msg)
@@ -107,7 +99,5 @@ func (l *Log) clean(s string) string {
 func (l *Log) write(line string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if _, err := io.WriteString(l.w, line+"\n"); err != nil && l.err == nil {
-		l.err = err
-	}
+	_, _ = io.WriteString(l.w, line+"\n") // a broken log must not change the verdict
 }

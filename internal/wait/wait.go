@@ -84,8 +84,10 @@ func (w *Waiter) All(ctx context.Context, ids []string, then func(context.Contex
 		wg.Go(func() {
 			results[i].ID = id
 			defer crash.Recover(func(p *crash.Panic) { results[i].Err = p })
+			done := sync.OnceFunc(func() { w.Client.Budget.Add(-1) })
+			defer done() // a panic too: the ceiling must not count it
 			results[i] = w.One(ctx, id)
-			w.Client.Budget.Add(-1)
+			done()
 			var pe *prism.Error
 			if errors.As(results[i].Err, &pe) && !pe.Transient {
 				stop(ErrStopped)
