@@ -571,3 +571,42 @@ func TestTurnsAtTheRate(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestEveryLateWaiterEndsAtOnce: several waiters past the deadline of a
+// new pause, anywhere in the queue, all end at once; removing one from the
+// heap must not make the loop skip another.
+func TestEveryLateWaiterEndsAtOnce(t *testing.T) {
+	t.Parallel()
+	for late := 1; late < 1<<7; late++ { // every choice among seven waiters
+		b, _ := limit(t, 100, 1, time.Second)
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		// Reads long ago in this order make the heap [1 5 2 6 7 3 4]:
+		// removing the 6 moves the 4 up, past where a loop by index is.
+		b.mu.Lock()
+		for i, k := range []int{1, 5, 2, 6, 7, 3, 4} {
+			b.lastRead[fmt.Sprintf("gen_%d", i)] = time.Unix(int64(k), 0)
+		}
+		b.mu.Unlock()
+		var calls []*call
+		for i := range 7 {
+			c := t.Context()
+			if late&(1<<i) != 0 {
+				c = ctx
+			}
+			calls = append(calls, start(c, b, fmt.Sprintf("gen_%d", i)))
+			queued(t, b, i+1) // in this order
+		}
+		queued(t, b, 7)
+		Turn{b: b, id: "gen_x"}.Refused(2 * time.Hour)
+		for i, c := range calls {
+			if late&(1<<i) == 0 {
+				continue
+			}
+			var pe *PauseError
+			if _, err := c.result(t); !errors.As(err, &pe) {
+				t.Fatalf("late set %07b: waiter %d: %v, want a *PauseError at once", late, i, err)
+			}
+		}
+		cancel()
+	}
+}
