@@ -332,8 +332,18 @@ func TestOldestReadGoesFirst(t *testing.T) {
 		one(b, clk)
 	}
 	// They ask in the opposite order of who should go first.
+	order := turnOrder(t, b, clk, "gen_b", "gen_c", "gen_a")
+	if want := []string{"gen_a", "gen_c", "gen_b"}; !slices.Equal(order, want) {
+		t.Errorf("turns in order %v, want %v: never read, then oldest read first", order, want)
+	}
+}
+
+// turnOrder queues a request for each id, in that order, then lets one
+// turn go each second and returns the order the turns went in.
+func turnOrder(t *testing.T, b *Budget, clk *clock.Fake, ids ...string) []string {
+	t.Helper()
 	var calls []*call
-	for _, id := range []string{"gen_b", "gen_c", "gen_a"} {
+	for _, id := range ids {
 		calls = append(calls, start(t.Context(), b, id))
 		queued(t, b, len(calls))
 	}
@@ -342,9 +352,7 @@ func TestOldestReadGoesFirst(t *testing.T) {
 		order = append(order, next(t, clk, b, time.Second, calls).id)
 		one(b, clk)
 	}
-	if want := []string{"gen_a", "gen_c", "gen_b"}; !slices.Equal(order, want) {
-		t.Errorf("turns in order %v, want %v: never read, then oldest read first", order, want)
-	}
+	return order
 }
 
 func TestRefusedKeepsItsPlace(t *testing.T) {
@@ -521,16 +529,7 @@ func TestCeilingUsesTheInterval(t *testing.T) {
 func TestEqualsGoInArrivalOrder(t *testing.T) {
 	t.Parallel()
 	b, clk := limit(t, 100, 1, time.Second)
-	var calls []*call
-	for _, id := range []string{"gen_x", "gen_y", "gen_z"} { // never read, all three
-		calls = append(calls, start(t.Context(), b, id))
-		queued(t, b, len(calls))
-	}
-	var order []string
-	for range calls {
-		order = append(order, next(t, clk, b, time.Second, calls).id)
-		one(b, clk)
-	}
+	order := turnOrder(t, b, clk, "gen_x", "gen_y", "gen_z") // never read, all three
 	if want := []string{"gen_x", "gen_y", "gen_z"}; !slices.Equal(order, want) {
 		t.Errorf("turns in order %v, want %v", order, want)
 	}
