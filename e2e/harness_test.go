@@ -459,7 +459,8 @@ func logSays(s ...string) check {
 // runner tries every stdout and stderr line of a Docker action; a line
 // whose trimmed start is "::" is a command "::name key=val,key=val::message",
 // and otherwise "##[name params]message" anywhere in the line is a legacy
-// command. Every run's output passes through checkCommands.
+// command. Every run's output passes through checkCommands; the soak's,
+// which runs in-process, through commandProblems.
 
 // wfCommand is one workflow command as the runner reads it.
 type wfCommand struct {
