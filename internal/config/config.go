@@ -397,8 +397,9 @@ flags win. Give exactly one of --generation-id (or positional IDs),
 --template-id and --prompt.
 
 Exit codes: 0 all completed, 1 a generation failed, 2 invalid input,
-3 timeout or cancelled, 4 the API refused (or a submit's outcome is
-unknown), 5 a download failed.
+3 timeout or cancelled (or submitted generations past the first 100 not
+waited for), 4 the API refused (or a submit's outcome is unknown), 5 a
+download failed.
 
 Flags:
 `)

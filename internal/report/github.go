@@ -78,9 +78,11 @@ func (r Run) Summary() string {
 // Tally says how many generations ended how, e.g. "2 completed, 1 failed".
 func Tally(rs []Result) string {
 	var parts []string
-	var done, failed, noVideo, other int
+	var done, failed, noVideo, notWaited, other int
 	for _, r := range rs {
 		switch {
+		case r.status() == StatusNotWaited:
+			notWaited++
 		case r.Gen.Status == prism.StatusFailed:
 			failed++
 		case r.Gen.Done():
@@ -94,7 +96,7 @@ func Tally(rs []Result) string {
 	for _, p := range []struct {
 		n    int
 		what string
-	}{{done, "completed"}, {noVideo, "completed without a usable video"}, {failed, "failed"}, {other, "without a verdict"}} {
+	}{{done, "completed"}, {noVideo, "completed without a usable video"}, {failed, "failed"}, {other, "without a verdict"}, {notWaited, "not waited for"}} {
 		if p.n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", p.n, p.what))
 		}

@@ -24,6 +24,14 @@ import (
 // completed but that never gave a usable video_url: it is no success.
 const StatusNoVideo = "completed_without_video"
 
+// StatusNotWaited is the status reported for a submitted generation past
+// the first prism.MaxIDs, which one step does not wait for.
+const StatusNotWaited = "not_waited"
+
+// ErrNotWaited is the Err of a submitted generation past the first
+// prism.MaxIDs: no status was read, so there is no verdict (exit code 3).
+var ErrNotWaited = fmt.Errorf("not waited for: one step waits for the first %d generations", prism.MaxIDs)
+
 // Exit codes, documented in README and --help. Where several apply, the
 // first in this order wins: ExitInput, ExitRefused, ExitFailed,
 // ExitDownload, ExitTimeout.
@@ -31,7 +39,7 @@ const (
 	ExitOK       = 0 // every generation completed (and downloaded, if asked)
 	ExitFailed   = 1 // a generation failed
 	ExitInput    = 2 // invalid input, before any request
-	ExitTimeout  = 3 // the timeout passed, or the job was cancelled, before a verdict
+	ExitTimeout  = 3 // the timeout passed, or the job was cancelled, before a verdict; or generations were not waited for
 	ExitRefused  = 4 // the API refused: 401, 403, 404, other 4xx
 	ExitDownload = 5 // a download failed
 )
@@ -85,6 +93,8 @@ func (r Result) Title() string {
 		return "Internal error"
 	case errors.Is(r.Err, wait.ErrStopped):
 		return "Stopped early"
+	case errors.Is(r.Err, ErrNotWaited):
+		return "Not waited for"
 	case errors.Is(r.Err, wait.ErrCanceled) || errors.Is(r.FileErr, wait.ErrCanceled):
 		return "Cancelled"
 	}
@@ -249,12 +259,44 @@ func (r Run) Problems() [][2]string {
 		p := submitProblem(r.Submit)
 		out = append(out, [2]string{p[0], r.say(p[1])})
 	}
+	notWaited := false
 	for _, res := range sorted {
+		if errors.Is(res.Err, ErrNotWaited) {
+			// One annotation for them all, however many.
+			if !notWaited {
+				ids := make([]string, len(r.Results))
+				for i, res := range r.Results {
+					ids[i] = res.ID
+				}
+				out = append(out, [2]string{res.Title(), r.say(NotWaited(ids))})
+			}
+			notWaited = true
+			continue
+		}
 		if p := res.Problem(r.Timeout); p != "" {
 			out = append(out, [2]string{res.Title(), r.say(p)})
 		}
 	}
 	return out
+}
+
+// NotWaited says, for the IDs a submit returned, which ones one step does
+// not wait for (those past the first prism.MaxIDs), what that means for
+// the exit code, and how to wait for them; "" when it waits for all.
+func NotWaited(ids []string) string {
+	if len(ids) <= prism.MaxIDs {
+		return ""
+	}
+	rest := ids[prism.MaxIDs:]
+	named := strings.Join(rest[:min(len(rest), 10)], ", ")
+	if len(rest) > 10 {
+		named += fmt.Sprintf(" and %d more", len(rest)-10)
+	}
+	return fmt.Sprintf("The API created %d generations, more than the %d one step waits for: this step waits for the first %d and not for the other %d (%s). "+
+		"It ends with exit code 3 (no verdict) even when the %d complete, so that no later step takes the others' videos as ready. "+
+		"To wait for them, pass their IDs (all %d are in the generation_id output and the results, in the API's order), at most %d per step, "+
+		"as {generation_id} to later steps that run even when this one fails.",
+		len(ids), prism.MaxIDs, prism.MaxIDs, len(rest), named, prism.MaxIDs, len(ids), prism.MaxIDs)
 }
 
 // ExitCode decides the process's exit code from all results.
@@ -297,7 +339,10 @@ func (r Run) Status() string {
 // status is this generation's status as reported: the API's, except
 // StatusNoVideo for completed without a usable video.
 func (r Result) status() string {
-	if r.Gen.Status == prism.StatusCompleted && !r.Gen.Done() {
+	switch {
+	case errors.Is(r.Err, ErrNotWaited):
+		return StatusNotWaited
+	case r.Gen.Status == prism.StatusCompleted && !r.Gen.Done():
 		return StatusNoVideo
 	}
 	return r.Gen.Status
