@@ -253,7 +253,7 @@ func caveats(log *report.Log, sub prism.Submission, terms *strings.Replacer) {
 		log.Infof("the submit answer's %s; left empty", s)
 	}
 	if sub.UnusableCount > 0 {
-		log.Warningf("Unusable entries in the submit answer", "%d of the API's entries cannot be waited for: %s. They may be generations that were created and charged: check the Prism dashboard. Waiting for the %d usable generation ID(s).",
+		log.Warningf("Unusable entries in the submit answer", "%d of the API's entries cannot be waited for: %s. They may be generations that were created and charged: check the Prism dashboard. The step goes on with the %d usable generation ID(s).",
 			sub.UnusableCount, sub.UnusableText(), len(sub.IDs))
 	}
 	if len(sub.IDs) > prism.MaxIDs {

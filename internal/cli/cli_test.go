@@ -457,7 +457,7 @@ func TestASubmitAnswerKeepsEveryID(t *testing.T) {
 			[]string{`latency_estimate_sec.typical is not a number: "127"`, `latency_estimate_sec.busy is not a number: "241"`}},
 		{"an unusable entry beside two good IDs", 200, `{"generations":[{"generation_id":"gen_a"},{"generation_id":"##[stop-commands]x"},{"generation_id":"gen_b"}]}`, "",
 			[]string{`::warning title=Unusable entries in the submit answer::1 of the API's entries cannot be waited for: entry 2: generation_id "## [stop-commands]x" is not a plain ID.`,
-				"Waiting for the 2 usable generation ID(s)."}},
+				"The step goes on with the 2 usable generation ID(s)."}},
 		{"the key as an entry", 200, `{"generations":[{"generation_id":"gen_a"},{"generation_id":"` + key + `"},{"generation_id":"gen_b"}]}`, "",
 			[]string{`entry 2: generation_id "***" is not a plain ID`}},
 	} {
