@@ -138,7 +138,7 @@ func run(ctx context.Context, env Env, log *report.Log) int {
 		estimate = announce(log, sub, cfg.Timeout)
 		// Every ID is in the outputs; one step waits for MaxIDs of them.
 		waitFor = sub.IDs[:min(len(sub.IDs), prism.MaxIDs)]
-		caveats(log, sub, cfg.Terms())
+		report.Caveats(log, sub, cfg.Terms())
 		waiter.FirstDelay = cfg.PollInterval // a generation just created is not done yet
 	} else {
 		log.Infof("waiting for %d generation(s) at %s (timeout %s): %s", len(cfg.IDs), cfg.BaseURL, cfg.Timeout, strings.Join(cfg.IDs, ", "))
@@ -243,22 +243,6 @@ func announce(log *report.Log, sub prism.Submission, timeout time.Duration) time
 		log.Warningf("Timeout may be too short", "Prism expects up to %s when busy, and the timeout is %s. Raise timeout if the step ends before the videos.", busy, timeout)
 	}
 	return typical
-}
-
-// caveats says what of a submit's answer is not used: side fields that did
-// not parse (left empty), entries that cannot be waited for, and the
-// generations past the first MaxIDs.
-func caveats(log *report.Log, sub prism.Submission, terms *strings.Replacer) {
-	for _, s := range sub.Ignored {
-		log.Infof("the submit answer's %s; left empty", s)
-	}
-	if sub.UnusableCount > 0 {
-		log.Warningf("Unusable entries in the submit answer", "%d of the API's entries cannot be waited for: %s. They may be generations that were created and charged: check the Prism dashboard. The step goes on with the %d usable generation ID(s).",
-			sub.UnusableCount, sub.UnusableText(), len(sub.IDs))
-	}
-	if len(sub.IDs) > prism.MaxIDs {
-		log.Warningf("Not waited for", "%s", terms.Replace(report.NotWaited(sub.IDs)))
-	}
 }
 
 func seconds(s float64) time.Duration {
