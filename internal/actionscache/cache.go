@@ -33,8 +33,8 @@ const service = "twirp/github.actions.results.api.v1.CacheService/"
 
 // Limits on what is kept and read.
 const (
-	MaxKey   = 512     // the service's limit on a key's length
-	MaxEntry = 4 << 10 // prism-wait's entries are a few hundred bytes
+	MaxKey   = 512      // the service's limit on a key's length
+	MaxEntry = 64 << 10 // prism-wait's entries hold at most a few KiB of IDs
 	maxReply = 64 << 10
 	tries    = 3
 )
