@@ -128,14 +128,24 @@ func run(ctx context.Context, env Env, log *report.Log) int {
 
 	var estimate time.Duration
 	if cfg.Submit != nil {
-		sub, err := submit(ctx, waiter, *cfg.Submit, log)
-		if err != nil {
+		sub, resumed, err := guardedSubmit(ctx, env, cfg, waiter, log, transport)
+		switch {
+		case errors.Is(err, errGuardRequired):
+			return finish(env, log, cfg, report.Run{Invalid: true, Scrub: log.Scrubber(), Terms: cfg.Terms()})
+		case err != nil:
 			out.Submit, out.Elapsed, out.Requests, out.Refused = err, clk.Now().Sub(start), client.Requests(), client.Refused()
 			return finish(env, log, cfg, out)
 		}
-		out.IDs, out.Credits = sub.IDs, sub.CreditsCharged.String()
-		estimate = announce(log, sub, cfg.Timeout)
-		waiter.FirstDelay = cfg.PollInterval // a generation just created is not done yet
+		out.IDs, out.Credits, out.Resumed = sub.IDs, sub.CreditsCharged.String(), resumed
+		if !resumed {
+			estimate = announce(log, sub, cfg.Timeout)
+			waiter.FirstDelay = cfg.PollInterval // a generation just created is not done yet
+		}
+		if !cfg.Wait {
+			log.Infof("not waiting (wait is false): a later step or job can wait for them with generation_id set to the generation_id output")
+			out.Elapsed, out.Requests, out.Refused = clk.Now().Sub(start), client.Requests(), client.Refused()
+			return finish(env, log, cfg, out)
+		}
 	} else {
 		log.Infof("waiting for %d generation(s) at %s (timeout %s): %s", len(cfg.IDs), cfg.BaseURL, cfg.Timeout, strings.Join(cfg.IDs, ", "))
 	}

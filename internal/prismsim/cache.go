@@ -83,6 +83,15 @@ func (s *Server) PutCacheEntry(e CacheEntry) {
 	c.reserved[e.Key] = &cacheSlot{version: e.Version, data: e.Data, uploaded: true, finalized: true}
 }
 
+// DropCacheEntry removes an entry, as if the attempt that was to write it
+// had died first.
+func (s *Server) DropCacheEntry(key string) {
+	c := &s.cache
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.reserved, key)
+}
+
 // CacheCalls returns how many Twirp calls of method the fake answered.
 func (s *Server) CacheCalls(method string) int {
 	c := &s.cache

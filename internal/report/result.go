@@ -16,6 +16,7 @@ import (
 	"github.com/prism-wait/prism-wait/internal/crash"
 	"github.com/prism-wait/prism-wait/internal/download"
 	"github.com/prism-wait/prism-wait/internal/prism"
+	"github.com/prism-wait/prism-wait/internal/rerun"
 	"github.com/prism-wait/prism-wait/internal/untrusted"
 	"github.com/prism-wait/prism-wait/internal/wait"
 )
@@ -144,7 +145,10 @@ func refusal(id string, e *prism.Error) string {
 // (a 429 until the deadline included: nothing was created).
 func submitCode(err error) int {
 	var pe *prism.Error
+	var unrecorded *rerun.Unrecorded
 	switch {
+	case errors.As(err, &unrecorded):
+		return ExitRefused
 	case errors.As(err, &pe) && pe.Unknown:
 		return ExitRefused
 	case errors.Is(err, wait.ErrDeadline) || errors.Is(err, wait.ErrCanceled):
@@ -160,6 +164,13 @@ func submitProblem(err error) [2]string {
 	var pe *prism.Error
 	if submitCode(err) == ExitTimeout {
 		return [2]string{"Submit did not finish", fmt.Sprintf("The generations were not submitted: %v. Nothing was created or charged: the API did not accept the request. Re-run, or raise {timeout}.", err)}
+	}
+	var unrecorded *rerun.Unrecorded
+	if errors.As(err, &unrecorded) {
+		return [2]string{"Earlier attempt may have paid", fmt.Sprintf("Attempt %d of this run began to submit this same request at %s, and recorded no answer: it may have created (and been charged for) generations. "+
+			"Nothing was submitted now. Check the Prism dashboard for generations created around that time; "+
+			"to wait for them, set {generation_id} to their IDs (in place of {template_id} or {prompt}); to submit again anyway, set {rerun_guard} to off.",
+			unrecorded.Attempt, unrecorded.At.UTC().Format(time.RFC3339))}
 	}
 	errors.As(err, &pe)
 	switch {
@@ -199,6 +210,9 @@ type Run struct {
 	Submit error
 	// Invalid says the input was invalid: nothing was sent.
 	Invalid bool
+	// Resumed says the IDs are those an earlier attempt of the run
+	// submitted: this one sent no submit (the re-run guard).
+	Resumed bool
 	// Terms names each input where the user sets it: {api_key} in a
 	// message becomes "api_key" in the action, "--api-key" in the CLI.
 	Terms *strings.Replacer
@@ -411,6 +425,7 @@ func (r Run) outputs(limit int) []Output {
 		{"status", r.Status()},
 		{"generation_id", strings.Join(r.IDs, "\n")},
 		{"credits_charged", r.Scrub.Line(r.Credits, 32)},
+		{"resumed", strconv.FormatBool(r.Resumed)},
 		// Usable URLs, normalised by prism and free of the key: the video's
 		// keeps its signature.
 		{"video_url", lines(func(res Result) string { return r.url(res.Gen.VideoURL) })},

@@ -208,3 +208,15 @@ func (g *Guard) put(ctx context.Context, phase string, e Entry) error {
 	}
 	return err
 }
+
+// Unrecorded is the answer to an attempt that finds an intent of an
+// earlier one without its submitted entry: that attempt sent the request
+// (or was about to) and never recorded the answer, so it may have paid.
+type Unrecorded struct {
+	Attempt int       // the earlier attempt
+	At      time.Time // when it was about to send
+}
+
+func (u *Unrecorded) Error() string {
+	return fmt.Sprintf("attempt %d of this run began this submit at %s and recorded no answer", u.Attempt, u.At.UTC().Format(time.RFC3339))
+}
