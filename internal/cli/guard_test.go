@@ -36,7 +36,7 @@ func runAttempt(t *testing.T, base, results string, n string, inputs map[string]
 		"GITHUB_OUTPUT": filepath.Join(ws, "..", "output"), "GITHUB_STEP_SUMMARY": filepath.Join(ws, "..", "summary"),
 		"GITHUB_RUN_ID": "7001", "GITHUB_RUN_ATTEMPT": n, "GITHUB_JOB": "release", "GITHUB_ACTION": "videos",
 		"ACTIONS_RUNTIME_TOKEN": "runtime-token",
-		"INPUT_API_KEY": key, "INPUT_BASE_URL": base, "INPUT_POLL_INTERVAL": "10ms", "INPUT_MAX_INTERVAL": "40ms",
+		"INPUT_API_KEY":         key, "INPUT_BASE_URL": base, "INPUT_POLL_INTERVAL": "10ms", "INPUT_MAX_INTERVAL": "40ms",
 		"INPUT_TIMEOUT": "", "INPUT_DOWNLOAD_DIR": "", "INPUT_GENERATION_ID": "", "INPUT_RERUN_GUARD": "", "INPUT_WAIT": "",
 	}
 	if results != "" {
