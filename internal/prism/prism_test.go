@@ -203,8 +203,13 @@ func TestRedirectToAnotherHostIsRefused(t *testing.T) {
 	if len(leaked) != 0 {
 		t.Errorf("the other host was asked %d times", len(leaked))
 	}
-	if !strings.Contains(err.Error(), "set {base_url}") {
+	if !strings.Contains(err.Error(), "set base_url to that host") {
 		t.Errorf("error does not say what to do: %v", err)
+	}
+	// The CLI names the setting as its user sets it.
+	c.BaseURLSetting = "--base-url (PRISM_BASE_URL)"
+	if _, err := c.Get(context.Background(), "gen_1"); err == nil || !strings.Contains(err.Error(), "set --base-url (PRISM_BASE_URL) to that host") {
+		t.Errorf("error does not name the CLI's setting: %v", err)
 	}
 }
 
