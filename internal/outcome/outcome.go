@@ -145,7 +145,7 @@ var table = []row{
 		func(f *Facts, _ Settings) string { return keyNotAllowed(asPrism(f.Submit)) }},
 	{"submission: no answer", ExitRefused, "Prism API refused the submission", submitRefused(prism.NoAnswer),
 		func(f *Facts, _ Settings) string { return fmt.Sprintf("the submission: %v", asPrism(f.Submit)) }},
-	{"submission refused", ExitRefused, "Prism API refused the submission", submitRefused(-1),
+	{"submission refused", ExitRefused, "Prism API refused the submission", submitRefused(anyMeaning),
 		func(f *Facts, s Settings) string { return refusedOther("the submission", asPrism(f.Submit), s) }},
 
 	// A permanent error while reading a generation's status.
@@ -159,7 +159,7 @@ var table = []row{
 		}},
 	{"no answer", ExitRefused, "Prism API refused the request", refused(prism.NoAnswer),
 		func(f *Facts, _ Settings) string { return fmt.Sprintf("%s: %v", f.ID, permanent(f.Wait)) }},
-	{"refused", ExitRefused, "Prism API refused the request", refused(-1),
+	{"refused", ExitRefused, "Prism API refused the request", refused(anyMeaning),
 		func(f *Facts, s Settings) string { return refusedOther(f.ID, permanent(f.Wait), s) }},
 
 	{"internal error", ExitFailed, "Internal error",
@@ -257,25 +257,31 @@ func rank(code int) int {
 	return i
 }
 
-// Usage lists the exit codes for --help, wrapped like the rest of it.
+// Usage lists the exit codes for --help, wrapped at 69 columns like the
+// rest of it.
 func Usage() string {
 	items := make([]string, len(codes))
 	for i, c := range codes {
 		items[i] = strconv.Itoa(c.code) + " " + c.means
 	}
-	const width = 69 // columns, as the rest of the usage is wrapped
-	var b, line strings.Builder
-	for _, w := range strings.Fields("Exit codes: " + strings.Join(items, ", ") + ".") {
-		if line.Len() > 0 && line.Len()+1+len(w) > width {
-			b.WriteString(line.String() + "\n")
-			line.Reset()
+	return wrap("Exit codes: "+strings.Join(items, ", ")+".", 69)
+}
+
+// wrap breaks s into lines of at most width bytes, between words; a word
+// longer than width has a line of its own.
+func wrap(s string, width int) string {
+	words := strings.Fields(s)
+	var b strings.Builder
+	line := words[0]
+	for _, w := range words[1:] {
+		if len(line)+1+len(w) > width {
+			b.WriteString(line + "\n")
+			line = w
+			continue
 		}
-		if line.Len() > 0 {
-			line.WriteByte(' ')
-		}
-		line.WriteString(w)
+		line += " " + w
 	}
-	b.WriteString(line.String() + "\n")
+	b.WriteString(line + "\n")
 	return b.String()
 }
 
@@ -332,30 +338,34 @@ func stopped(err error) bool {
 	return errors.Is(err, wait.ErrDeadline) || errors.Is(err, wait.ErrCanceled)
 }
 
-// refused matches a permanent error reading a generation that means m;
-// -1 matches any.
+// anyMeaning stands for every prism.Meaning in refused and submitRefused.
+const anyMeaning prism.Meaning = -1
+
+// refused matches a permanent error reading a generation that means m.
 func refused(m prism.Meaning) func(*Facts) bool {
 	return func(f *Facts) bool {
 		pe := permanent(f.Wait)
-		return pe != nil && (m < 0 || pe.Meaning() == m)
+		return pe != nil && (m == anyMeaning || pe.Meaning() == m)
 	}
 }
 
-// submitRefused matches a submit the API refused, meaning m (-1: any),
-// before the deadline or a cancel ended it.
+// submitRefused matches a submit the API refused, meaning m, before the
+// deadline or a cancel ended it.
 func submitRefused(m prism.Meaning) func(*Facts) bool {
 	return func(f *Facts) bool {
 		pe := permanent(f.Submit)
-		return pe != nil && !stopped(f.Submit) && (m < 0 || pe.Meaning() == m)
+		return pe != nil && !stopped(f.Submit) && (m == anyMeaning || pe.Meaning() == m)
 	}
 }
 
+// panicked is the panic that ended the run, or this generation's wait or
+// download; nil when none did.
 func panicked(f *Facts) *crash.Panic {
-	var p *crash.Panic
-	switch {
-	case f.Crash != nil:
+	if f.Crash != nil {
 		return f.Crash
-	case errors.As(f.Wait, &p), errors.As(f.Download, &p):
+	}
+	var p *crash.Panic
+	if errors.As(f.Wait, &p) || errors.As(f.Download, &p) {
 		return p
 	}
 	return nil

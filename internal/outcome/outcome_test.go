@@ -213,9 +213,13 @@ func TestWorse(t *testing.T) {
 			}
 		}
 	}
-	// A code outside the table comes after every code in it.
+	// A code outside the table comes after every code in it; between two
+	// such codes, the first stays.
 	if Worse(ExitOK, 99) != ExitOK || Worse(99, ExitOK) != ExitOK || Compare(99, ExitOK) <= 0 {
 		t.Error("an unknown code takes precedence over ExitOK")
+	}
+	if Worse(98, 99) != 98 || Worse(99, 98) != 99 {
+		t.Error("of two codes outside the table, Worse does not keep the first")
 	}
 }
 
@@ -261,6 +265,25 @@ func TestUsageListsEveryExitCode(t *testing.T) {
 	}
 	if len(codes) != 6 {
 		t.Errorf("%d exit codes in --help, want 6", len(codes))
+	}
+}
+
+func TestWrapBreaksBetweenWords(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		s     string
+		width int
+		want  string
+	}{
+		{"aa bb cc", 5, "aa bb\ncc\n"},  // a line of exactly width
+		{"aa bb cc", 4, "aa\nbb\ncc\n"}, // one byte short
+		{"aa bb cc", 8, "aa bb cc\n"},
+		{"aaaaaa b", 3, "aaaaaa\nb\n"}, // a word longer than width
+		{"  aa \n bb ", 80, "aa bb\n"},
+	} {
+		if got := wrap(tc.s, tc.width); got != tc.want {
+			t.Errorf("wrap(%q, %d) = %q, want %q", tc.s, tc.width, got, tc.want)
+		}
 	}
 }
 
