@@ -213,6 +213,18 @@ func TestRedirectToAnotherHostIsRefused(t *testing.T) {
 	}
 }
 
+func TestMeaningOfAFailedAnswer(t *testing.T) {
+	t.Parallel()
+	for status, want := range map[int]Meaning{
+		0: NoAnswer, 400: Rejected, 401: KeyRefused, 402: NoCredits, 403: NotAllowed, 404: NotFound,
+		422: Unprocessable, 429: RateLimited, 200: Other, 302: Other, 409: Other, 500: Other, 503: Other,
+	} {
+		if got := (&Error{StatusCode: status}).Meaning(); got != want {
+			t.Errorf("HTTP %d means %d, want %d", status, got, want)
+		}
+	}
+}
+
 func TestRedirectOnTheSameHostIsFollowed(t *testing.T) {
 	t.Parallel()
 	c := serve(t, func(w http.ResponseWriter, r *http.Request) {
