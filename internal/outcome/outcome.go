@@ -105,10 +105,10 @@ type row struct {
 
 // table holds every kind of outcome, in precedence order: the first row
 // that applies to a Facts is its verdict, and an exit code takes
-// precedence over another when its first row comes first. Conditions
-// repeat what earlier rows of a lower precedence would have taken (a
-// download past the deadline is a timeout, not a failed download), so that
-// both orders are this one.
+// precedence over another when its first row comes first. So that one
+// order serves both, a row's condition leaves out what belongs to a later
+// row of lower precedence: a download that the deadline cut short is left
+// to the timeout rows, not taken as a failed download.
 var table = []row{
 	{"invalid input", ExitInput, "Invalid input",
 		func(f *Facts) bool { return f.Invalid != nil },
