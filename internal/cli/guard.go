@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -18,27 +19,29 @@ import (
 // after the deadline or a cancel too, within the runner's grace period.
 const recordTimeout = 5 * time.Second
 
-// errGuardRequired says that rerun_guard: required could not be met; no
-// request was sent.
-var errGuardRequired = errors.New("rerun_guard required")
+// guardRequired says that rerun_guard: required could not be met, in the
+// user's terms; no request was sent.
+type guardRequired struct{ msg string }
+
+func (g *guardRequired) Error() string { return g.msg }
 
 // guardedSubmit submits cfg.Submit under the re-run guard (internal/rerun):
 // on a re-run that finds the IDs an earlier attempt submitted, it returns
-// them with resumed set and sends nothing. It returns errGuardRequired,
-// after logging why, when rerun_guard is required and cannot be met.
+// them with resumed set and sends nothing. It returns a *guardRequired
+// when rerun_guard is required and cannot be met.
 func guardedSubmit(ctx context.Context, env Env, cfg config.Config, w *wait.Waiter, log *report.Log, transport http.RoundTripper) (sub prism.Submission, resumed bool, err error) {
 	if cfg.RerunGuard == rerun.Off || !cfg.GitHub {
 		sub, err := submit(ctx, w, *cfg.Submit, log)
 		return sub, false, err
 	}
+	t := cfg.Term
 	unusable := func(why error) error {
 		if cfg.RerunGuard == rerun.Required {
-			log.Errorf("Invalid input", "%s", cfg.Terms().Replace("{rerun_guard} is required, but "+untrustedLine(log, why)+
-				". Nothing was submitted. Set {rerun_guard} to auto to submit without the guard (a re-run would then submit and pay again)."))
-			return errGuardRequired
+			return &guardRequired{fmt.Sprintf("%s is required, but %s. Nothing was submitted. Set %s to auto to submit without the guard (a re-run would then submit and pay again).",
+				t("rerun_guard"), untrustedLine(log, why), t("rerun_guard"))}
 		}
-		log.Warningf("Re-run guard unavailable", "%s", cfg.Terms().Replace(untrustedLine(log, why)+
-			". Submitting without it: a re-run of this job would submit (and pay) again. Set {rerun_guard} to off to silence this warning."))
+		log.Warningf("Re-run guard unavailable", "%s. Submitting without it: a re-run of this job would submit (and pay) again. Set %s to off to silence this warning.",
+			untrustedLine(log, why), t("rerun_guard"))
 		return nil
 	}
 	g, err := rerun.Open(env.getenv, cfg.BaseURL.String(), *cfg.Submit, transport)
@@ -80,8 +83,8 @@ func guardedSubmit(ctx context.Context, env Env, cfg config.Config, w *wait.Wait
 	switch {
 	case err == nil:
 		if rerr := g.Submitted(rctx, time.Now(), sub.IDs); rerr != nil {
-			log.Warningf("Re-run guard incomplete", "%s", cfg.Terms().Replace("the submitted IDs could not be recorded in the Actions cache ("+untrustedLine(log, rerr)+
-				"). A re-run of this job will stop before submitting, as it cannot tell what this attempt paid for; the IDs are in the generation_id output."))
+			log.Warningf("Re-run guard incomplete", "the submitted IDs could not be recorded in the Actions cache (%s). A re-run of this job will stop before submitting, as it cannot tell what this attempt paid for; the IDs are in the generation_id output.",
+				untrustedLine(log, rerr))
 		}
 	case !errors.As(err, &pe) || !pe.Unknown:
 		// Nothing was created: a later attempt may send the request again.

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prism-wait/prism-wait/internal/outcome"
 	"github.com/prism-wait/prism-wait/internal/prismsim"
 	"github.com/prism-wait/prism-wait/internal/report"
 )
@@ -81,7 +82,7 @@ func TestAReRunWaitsForWhatTheFirstAttemptSubmitted(t *testing.T) {
 	s, base, root := guardSim(t)
 	tpl := map[string]string{"template_id": "tpl_ok"}
 	first := runAttempt(t, base, root, "1", tpl)
-	if first.code != report.ExitOK || first.outputs["resumed"] != "false" || first.outputs["credits_charged"] != "10" {
+	if first.code != outcome.ExitOK || first.outputs["resumed"] != "false" || first.outputs["credits_charged"] != "10" {
 		t.Fatalf("first attempt: code %d, outputs %v\n%s", first.code, first.outputs, first.log)
 	}
 	ids := first.outputs["generation_id"]
@@ -92,7 +93,7 @@ func TestAReRunWaitsForWhatTheFirstAttemptSubmitted(t *testing.T) {
 	if got := s.Submits("/api/templates/tpl_ok/generate").Posts; got != 1 {
 		t.Errorf("%d POSTs after the re-run, want 1: the re-run must not submit", got)
 	}
-	if second.code != report.ExitOK || second.outputs["generation_id"] != ids || second.outputs["resumed"] != "true" ||
+	if second.code != outcome.ExitOK || second.outputs["generation_id"] != ids || second.outputs["resumed"] != "true" ||
 		second.outputs["credits_charged"] != "" || second.outputs["status"] != "completed" {
 		t.Errorf("re-run: code %d, outputs %v, want attempt 1's IDs %q resumed and completed", second.code, second.outputs, ids)
 	}
@@ -111,7 +112,7 @@ func TestAReRunAfterAnUnrecordedSubmitStopsBeforeSending(t *testing.T) {
 	s, base, root := guardSim(t)
 	// Attempt 1 recorded its intent and died before the answer was kept.
 	first := runAttempt(t, base, root, "1", map[string]string{"template_id": "tpl_ok"})
-	if first.code != report.ExitOK {
+	if first.code != outcome.ExitOK {
 		t.Fatal(first.log)
 	}
 	dropped := 0
@@ -125,7 +126,7 @@ func TestAReRunAfterAnUnrecordedSubmitStopsBeforeSending(t *testing.T) {
 		t.Fatalf("%d submitted entries, want 1", dropped)
 	}
 	got := runAttempt(t, base, root, "2", map[string]string{"template_id": "tpl_ok"})
-	if n := s.Submits("/api/templates/tpl_ok/generate").Posts; got.code != report.ExitRefused || n != 1 {
+	if n := s.Submits("/api/templates/tpl_ok/generate").Posts; got.code != outcome.ExitRefused || n != 1 {
 		t.Errorf("code %d, %d POSTs in all; want exit 4 and no second POST\n%s", got.code, n, got.log)
 	}
 	for _, want := range []string{"::error title=Earlier attempt may have paid::Attempt 1 of this run", "Check the Prism dashboard", "set generation_id to their IDs", "set rerun_guard to off"} {
@@ -151,11 +152,11 @@ func TestARefusedSubmitIsSentAgainOnTheReRun(t *testing.T) {
 	t.Parallel()
 	s, base, root := guardSim(t)
 	tpl := map[string]string{"template_id": "tpl_poor"}
-	if first := runAttempt(t, base, root, "1", tpl); first.code != report.ExitRefused {
+	if first := runAttempt(t, base, root, "1", tpl); first.code != outcome.ExitRefused {
 		t.Fatalf("first attempt: code %d\n%s", first.code, first.log)
 	}
 	second := runAttempt(t, base, root, "2", tpl)
-	if second.code != report.ExitOK || second.outputs["resumed"] != "false" || s.Submits("/api/templates/tpl_poor/generate").Posts != 2 {
+	if second.code != outcome.ExitOK || second.outputs["resumed"] != "false" || s.Submits("/api/templates/tpl_poor/generate").Posts != 2 {
 		t.Errorf("re-run after a 402: code %d, outputs %v\n%s", second.code, second.outputs, second.log)
 	}
 	// And a third attempt resumes the second's.
@@ -169,12 +170,12 @@ func TestWithoutACacheServiceAutoWarnsAndRequiredRefuses(t *testing.T) {
 	t.Parallel()
 	s, base, _ := guardSim(t)
 	auto := runAttempt(t, base, "", "1", map[string]string{"template_id": "tpl_ok"})
-	if auto.code != report.ExitOK || !strings.Contains(auto.log, "::warning title=Re-run guard unavailable::") ||
+	if auto.code != outcome.ExitOK || !strings.Contains(auto.log, "::warning title=Re-run guard unavailable::") ||
 		!strings.Contains(auto.log, "ACTIONS_RESULTS_URL is not set") || strings.Count(auto.log, "Re-run guard") != 1 {
 		t.Errorf("auto without a cache: code %d\n%s", auto.code, auto.log)
 	}
 	required := runAttempt(t, base, "", "1", map[string]string{"template_id": "tpl_ok", "rerun_guard": "required"})
-	if required.code != report.ExitInput || !strings.Contains(required.log, "::error title=Invalid input::rerun_guard is required, but") {
+	if required.code != outcome.ExitInput || !strings.Contains(required.log, "::error title=Invalid input::rerun_guard is required, but") {
 		t.Errorf("required without a cache: code %d\n%s", required.code, required.log)
 	}
 	if n := s.Submits("/api/templates/tpl_ok/generate").Posts; n != 1 {
@@ -187,11 +188,11 @@ func TestACacheFaultIsAWarningInAutoAndAnInputErrorInRequired(t *testing.T) {
 	for _, fault := range []string{"unavailable", "create_not_ok"} {
 		s, base, root := guardSim(t, fault)
 		auto := runAttempt(t, base, root, "1", map[string]string{"template_id": "tpl_ok"})
-		if auto.code != report.ExitOK || !strings.Contains(auto.log, "::warning title=Re-run guard unavailable::") {
+		if auto.code != outcome.ExitOK || !strings.Contains(auto.log, "::warning title=Re-run guard unavailable::") {
 			t.Errorf("%s, auto: code %d\n%s", fault, auto.code, auto.log)
 		}
 		required := runAttempt(t, base, root, "1", map[string]string{"template_id": "tpl_ok", "rerun_guard": "required"})
-		if required.code != report.ExitInput {
+		if required.code != outcome.ExitInput {
 			t.Errorf("%s, required: code %d\n%s", fault, required.code, required.log)
 		}
 		if n := s.Submits("/api/templates/tpl_ok/generate").Posts; n != 1 {
@@ -204,7 +205,7 @@ func TestOffNeverTouchesTheCache(t *testing.T) {
 	t.Parallel()
 	s, base, root := guardSim(t)
 	got := runAttempt(t, base, root, "2", map[string]string{"template_id": "tpl_ok", "rerun_guard": "off"})
-	if got.code != report.ExitOK || strings.Contains(got.log, "Re-run guard") {
+	if got.code != outcome.ExitOK || strings.Contains(got.log, "Re-run guard") {
 		t.Errorf("off: code %d\n%s", got.code, got.log)
 	}
 	for _, m := range []string{"GetCacheEntryDownloadURL", "CreateCacheEntry"} {
@@ -219,7 +220,7 @@ func TestWaitFalseSubmitsAndStops(t *testing.T) {
 	s, base, root := guardSim(t)
 	got := runAttempt(t, base, root, "1", map[string]string{"template_id": "tpl_ok", "wait": "false"})
 	ids := strings.Split(got.outputs["generation_id"], "\n")
-	if got.code != report.ExitOK || len(ids) != 2 || got.outputs["credits_charged"] != "10" || got.outputs["status"] != "" || got.outputs["resumed"] != "false" {
+	if got.code != outcome.ExitOK || len(ids) != 2 || got.outputs["credits_charged"] != "10" || got.outputs["status"] != "" || got.outputs["resumed"] != "false" {
 		t.Fatalf("wait false: code %d outputs %v\n%s", got.code, got.outputs, got.log)
 	}
 	for _, id := range ids {
@@ -238,7 +239,7 @@ func TestAMatrixLegWithTheSameRequestWarnsAndSubmits(t *testing.T) {
 	tpl := map[string]string{"template_id": "tpl_ok"}
 	runAttempt(t, base, root, "1", tpl)
 	leg := runAttempt(t, base, root, "1", tpl)
-	if leg.code != report.ExitOK || leg.outputs["resumed"] != "false" || !strings.Contains(leg.log, "a matrix leg?") ||
+	if leg.code != outcome.ExitOK || leg.outputs["resumed"] != "false" || !strings.Contains(leg.log, "a matrix leg?") ||
 		s.Submits("/api/templates/tpl_ok/generate").Posts != 2 {
 		t.Errorf("second leg: code %d outputs %v\n%s", leg.code, leg.outputs, leg.log)
 	}
@@ -251,7 +252,7 @@ func TestTheCLIOutsideGitHubHasNoGuard(t *testing.T) {
 	env := map[string]string{"PRISM_API_KEY": key, "PRISM_POLL_INTERVAL": "10ms", "ACTIONS_RESULTS_URL": root, "ACTIONS_RUNTIME_TOKEN": "t",
 		"GITHUB_RUN_ID": "1", "GITHUB_RUN_ATTEMPT": "2", "GITHUB_JOB": "j", "GITHUB_ACTION": "a"}
 	code := Run(context.Background(), Env{LookupEnv: lookup(env), Args: []string{"--base-url", base, "--template-id", "tpl_ok"}, Stdout: &stdout, Stderr: &stderr, Wd: t.TempDir()})
-	if code != report.ExitOK || strings.Contains(stderr.String(), "guard") || s.CacheCalls("GetCacheEntryDownloadURL")+s.CacheCalls("CreateCacheEntry") != 0 {
+	if code != outcome.ExitOK || strings.Contains(stderr.String(), "guard") || s.CacheCalls("GetCacheEntryDownloadURL")+s.CacheCalls("CreateCacheEntry") != 0 {
 		t.Errorf("CLI: code %d, cache calls made or guard mentioned:\n%s", code, stderr.String())
 	}
 }
