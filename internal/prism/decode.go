@@ -97,17 +97,21 @@ func (c *Client) submission(b submitBody) (Submission, string) {
 	} else if !null(b.CreditsCharged) {
 		s.Ignored = append(s.Ignored, "credits_charged is not a number: "+show(b.CreditsCharged))
 	}
-	var latency map[string]json.RawMessage
+	var latency struct {
+		Typical json.RawMessage `json:"typical"`
+		Busy    json.RawMessage `json:"busy"`
+	}
 	switch {
 	case null(b.Latency):
-	case json.Unmarshal(b.Latency, &latency) != nil || latency == nil:
+	case json.Unmarshal(b.Latency, &latency) != nil:
 		s.Ignored = append(s.Ignored, "latency_estimate_sec is not an object: "+show(b.Latency))
 	default:
 		for _, f := range []struct {
 			name string
+			raw  json.RawMessage
 			to   *float64
-		}{{"typical", &s.Typical}, {"busy", &s.Busy}} {
-			raw := latency[f.name]
+		}{{"typical", latency.Typical, &s.Typical}, {"busy", latency.Busy, &s.Busy}} {
+			raw := f.raw
 			n, ok := jsonNumber(raw)
 			v, err := n.Float64()
 			switch {
