@@ -107,9 +107,7 @@ func run(ctx context.Context, env Env, log *report.Log) int {
 	client := prism.New(cfg.BaseURL, cfg.APIKey, "prism-wait/"+Version(env.Version), transport)
 	// One budget for every request with this key: reads, refreshes, submits.
 	client.Budget = budget.New(cfg.PollInterval, cfg.MaxInterval)
-	client.Budget.Shrunk = func(perSecond float64) {
-		log.Warningf("Prism API rate limit", "the API answered 429 Too Many Requests: every request paused (for its Retry-After, or a backoff step without one), and all requests now share a budget of %s, which grows back while the API accepts them.", report.PerSecond(perSecond))
-	}
+	client.Budget.Shrunk = report.RateLimited(log)
 	out := report.Run{Timeout: cfg.Timeout, Scrub: log.Scrubber(), Terms: cfg.Terms(), IDs: cfg.IDs}
 	waiter := &wait.Waiter{Client: client, PollInterval: cfg.PollInterval, MaxInterval: cfg.MaxInterval}
 
@@ -126,7 +124,7 @@ func run(ctx context.Context, env Env, log *report.Log) int {
 		estimate = report.Announce(log, sub, cfg.Timeout)
 		waiter.FirstDelay = cfg.PollInterval // a generation just created is not done yet
 	} else {
-		log.Infof("waiting for %d generation(s) at %s (timeout %s): %s", len(cfg.IDs), cfg.BaseURL, cfg.Timeout, strings.Join(cfg.IDs, ", "))
+		report.Waiting(log, cfg.IDs, cfg.BaseURL, cfg.Timeout)
 	}
 
 	progress := report.NewProgress(log, out.IDs, start)

@@ -11,9 +11,11 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/prism-wait/prism-wait/internal/budget"
+	"github.com/prism-wait/prism-wait/internal/testnet"
 )
 
 const key = "prism_sk_test_secret"
@@ -217,20 +219,26 @@ func TestGetNetworkErrorsAreTransient(t *testing.T) {
 
 func TestGetRequestTimeout(t *testing.T) {
 	t.Parallel()
-	release := make(chan struct{})
-	defer close(release)
-	c := serve(t, func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-r.Context().Done():
-		case <-release:
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		defer close(release)
+		c := New(mustURL(t, "http://127.0.0.1/api"), key, "prism-wait/test", testnet.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case <-r.Context().Done():
+			case <-release:
+			}
+		})))
+		c.RequestTimeout = 20 * time.Millisecond
+		start := time.Now()
+		_, err := c.Get(context.Background(), "gen_1")
+		var pe *Error
+		if !errors.As(err, &pe) || !pe.Transient || pe.Kind() != "request timeout" {
+			t.Fatalf("err = %v, want a transient request timeout", err)
+		}
+		if took := time.Since(start); took != c.RequestTimeout {
+			t.Errorf("gave up after %s, want the request timeout, %s", took, c.RequestTimeout)
 		}
 	})
-	c.RequestTimeout = 20 * time.Millisecond
-	_, err := c.Get(context.Background(), "gen_1")
-	var pe *Error
-	if !errors.As(err, &pe) || !pe.Transient || pe.Kind() != "request timeout" {
-		t.Fatalf("err = %v, want a transient request timeout", err)
-	}
 }
 
 func TestGetReturnsContextCause(t *testing.T) {

@@ -53,6 +53,16 @@ func TestAnnounce(t *testing.T) {
 	}
 }
 
+func TestWaiting(t *testing.T) {
+	t.Parallel()
+	var b bytes.Buffer
+	base, _ := url.Parse("https://prismvideos.com/api")
+	Waiting(NewLog(&b, false), []string{"gen_1", "gen_2"}, base, 15*time.Minute)
+	if want := "waiting for 2 generation(s) at https://prismvideos.com/api (timeout 15m0s): gen_1, gen_2\n"; b.String() != want {
+		t.Errorf("logged %q, want %q", b.String(), want)
+	}
+}
+
 func TestSubmittingNamesTheFieldsButNotTheirValues(t *testing.T) {
 	t.Parallel()
 	base, _ := url.Parse("https://prismvideos.com/api")

@@ -23,6 +23,11 @@ func Submitting(log *Log, req prism.SubmitRequest, base *url.URL) {
 	log.Debugf("submit request fields: %s", strings.Join(slices.Sorted(maps.Keys(req.Body)), ", "))
 }
 
+// Waiting logs the generations about to be waited for, without a submit.
+func Waiting(log *Log, ids []string, base *url.URL, timeout time.Duration) {
+	log.Infof("waiting for %d generation(s) at %s (timeout %s): %s", len(ids), base, timeout, strings.Join(ids, ", "))
+}
+
 // Announce logs what was submitted and when the videos are expected, and
 // warns when the timeout looks too short. It returns the typical estimate.
 func Announce(log *Log, sub prism.Submission, timeout time.Duration) time.Duration {
