@@ -39,9 +39,10 @@ type Result struct {
 	Err error
 }
 
-// Event is something worth telling the user about one generation.
+// Event is something worth telling the user about one generation, or
+// about the submit.
 type Event struct {
-	ID   string
+	ID   string // "" for the submit
 	Kind EventKind
 	Gen  prism.Generation // Poll: the status just read
 	Err  error            // Retry, Resubmit: the transient error
