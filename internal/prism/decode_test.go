@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -278,7 +279,14 @@ func FuzzStatusBody(f *testing.F) {
 				}
 			}
 		}
+		isString := func(v json.RawMessage) bool {
+			var s string
+			return len(v) > 0 && v[0] == '"' && json.Unmarshal(v, &s) == nil
+		}
 		if err != nil {
+			if len(statuses) > 0 && !slices.ContainsFunc(statuses, func(v json.RawMessage) bool { return !isString(v) }) {
+				t.Fatalf("%s has a string status, yet: %v", data, err)
+			}
 			return
 		}
 		found := false
