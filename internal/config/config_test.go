@@ -40,13 +40,8 @@ func load(t *testing.T, lookup func(string) (string, bool), args ...string) (Con
 	return loadIn(lookup, args, t.TempDir())
 }
 
-// loadIn loads, with errors in the action's terms.
 func loadIn(lookup func(string) (string, bool), args []string, wd string) (Config, error) {
-	c, err := Load(context.Background(), lookup, args, wd, io.Discard)
-	if err != nil && !errors.Is(err, ErrHelp) && !errors.Is(err, ErrVersion) {
-		err = errors.New((Config{Action: true}).Terms().Replace(err.Error()))
-	}
-	return c, err
+	return Load(context.Background(), lookup, args, wd, io.Discard)
 }
 
 func TestEmptyInputsTakeTheDefaults(t *testing.T) {
@@ -290,13 +285,13 @@ func TestMaxIntervalIsNoShorterThanPollInterval(t *testing.T) {
 	}
 }
 
-func TestTerms(t *testing.T) {
+func TestTerm(t *testing.T) {
 	t.Parallel()
-	msg := "check {api_key} and {timeout}"
-	if got := (Config{Action: true}).Terms().Replace(msg); got != "check api_key and timeout" {
+	msg := func(c Config) string { return "check " + c.Term("api_key") + " and " + c.Term("timeout") }
+	if got := msg(Config{Action: true}); got != "check api_key and timeout" {
 		t.Errorf("action: %q", got)
 	}
-	if got := (Config{}).Terms().Replace(msg); got != "check --api-key (PRISM_API_KEY) and --timeout (PRISM_TIMEOUT)" {
+	if got := msg(Config{}); got != "check --api-key (PRISM_API_KEY) and --timeout (PRISM_TIMEOUT)" {
 		t.Errorf("CLI: %q", got)
 	}
 }
@@ -596,11 +591,55 @@ func TestInputsAreActionYML(t *testing.T) {
 
 func TestErrorsNameInputsWhereTheUserSetsThem(t *testing.T) {
 	t.Parallel()
-	c, err := Load(context.Background(), mapEnv(nil), []string{"--template-id", "tpl_1", "--prompt", "p"}, t.TempDir(), io.Discard)
-	got := c.Terms().Replace(err.Error())
+	_, err := Load(context.Background(), mapEnv(nil), []string{"--template-id", "tpl_1", "--prompt", "p"}, t.TempDir(), io.Discard)
+	got := err.Error()
 	for _, want := range []string{"--api-key (PRISM_API_KEY): required", "give exactly one of --generation-id (PRISM_GENERATION_ID), --template-id (PRISM_TEMPLATE_ID)"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("CLI error lacks %q:\n%s", want, got)
+		}
+	}
+}
+
+func TestWaitAndRerunGuard(t *testing.T) {
+	t.Parallel()
+	submit := map[string]string{"INPUT_API_KEY": "prism_sk_x", "INPUT_TEMPLATE_ID": "tpl_a", "INPUT_WAIT": "true", "INPUT_RERUN_GUARD": "auto"}
+	with := func(kv ...string) map[string]string {
+		m := map[string]string{}
+		for k, v := range submit {
+			m[k] = v
+		}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	for _, tc := range []struct {
+		name    string
+		env     map[string]string
+		wait    bool
+		guard   string
+		wantErr string
+	}{
+		{name: "defaults", env: with(), wait: true, guard: "auto"},
+		{name: "omitted inputs take the defaults", env: with("INPUT_WAIT", "", "INPUT_RERUN_GUARD", ""), wait: true, guard: "auto"},
+		{name: "submit only", env: with("INPUT_WAIT", "False"), wait: false, guard: "auto"},
+		{name: "required", env: with("INPUT_RERUN_GUARD", " Required "), wait: true, guard: "required"},
+		{name: "off", env: with("INPUT_RERUN_GUARD", "off"), wait: true, guard: "off"},
+		{name: "not a boolean", env: with("INPUT_WAIT", "no"), wantErr: `wait: "no" is not true or false`},
+		{name: "not a mode", env: with("INPUT_RERUN_GUARD", "always"), wantErr: `rerun_guard: "always" is not one of auto, required, off`},
+		{name: "no submit to stop after", env: with("INPUT_TEMPLATE_ID", "", "INPUT_GENERATION_ID", "gen_a", "INPUT_WAIT", "false"),
+			wantErr: "wait: false only makes sense with template_id or prompt"},
+	} {
+		c, err := load(t, runnerEnv(tc.env))
+		switch {
+		case tc.wantErr != "":
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("%s: err = %v, want %q", tc.name, err, tc.wantErr)
+			}
+		case err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case c.Wait != tc.wait || c.RerunGuard != tc.guard:
+			t.Errorf("%s: Wait=%v RerunGuard=%q, want %v %q", tc.name, c.Wait, c.RerunGuard, tc.wait, tc.guard)
 		}
 	}
 }
