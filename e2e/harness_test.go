@@ -557,7 +557,7 @@ func parseCommands(line string) []wfCommand {
 }
 
 // knownTitles are the annotation titles the action's own code uses
-// (internal/report, internal/cli).
+// (internal/outcome, internal/report, internal/cli).
 var knownTitles = []string{
 	"Invalid input", "Prism API trouble", "Generation failed", "No verdict in time",
 	"Prism API refused the request", "Download failed", "Cancelled", "Stopped early",
@@ -565,6 +565,8 @@ var knownTitles = []string{
 	"Prism API refused the submission", "Submit did not finish", "Submit not accepted yet",
 	"Timeout may be too short",
 	"Prism API rate limit",
+	"Unusable entries in the submit answer", "Not waited for", "Earlier attempt may have paid",
+	"Re-run guard unavailable", "Re-run guard incomplete",
 }
 
 // commandProblems lists every command in one stream's text that the
