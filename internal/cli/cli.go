@@ -36,7 +36,7 @@ type Env struct {
 	Args           []string                    // without the program name
 	Stdout, Stderr io.Writer
 	Wd             string            // the working directory
-	Transport      http.RoundTripper // nil for a bounded copy of http.DefaultTransport
+	Transport      http.RoundTripper // nil for newTransport's
 	Version        string            // stamped at build time; "" falls back to build info
 	Clock          clock.Clock       // nil for the system clock
 	Heartbeat      time.Duration     // how often a line says what is pending; 0 for DefaultHeartbeat
@@ -52,10 +52,6 @@ const DefaultHeartbeat = 30 * time.Second
 
 // MaxDownloads bounds how many videos download at once.
 const MaxDownloads = 4
-
-// maxHeaderBytes bounds a response's headers, from the API or storage:
-// net/http's default would take 10 MiB of an endless header per request.
-const maxHeaderBytes = 64 << 10
 
 // Run runs prism-wait and returns the process's exit code. It returns soon
 // after ctx ends, with the outputs and summary written as far as known. A
@@ -112,9 +108,7 @@ func run(ctx context.Context, env Env, log *report.Log) int {
 
 	transport := env.Transport
 	if transport == nil {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.MaxResponseHeaderBytes = maxHeaderBytes
-		transport = t
+		transport = newTransport(env.getenv)
 	}
 	client := prism.New(cfg.BaseURL, cfg.APIKey, "prism-wait/"+Version(env.Version), transport)
 	client.Clock = clk
