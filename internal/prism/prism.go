@@ -11,7 +11,6 @@
 package prism
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -326,13 +325,12 @@ func (c *Client) send(ctx context.Context, method string, u *url.URL, body []byt
 		WroteHeaderField: func(string, []string) { wrote.Store(true) },
 		WroteRequest:     func(httptrace.WroteRequestInfo) { wrote.Store(true) },
 	}
-	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), method, u.String(), bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), method, u.String(), oneShot(body))
 	if err != nil {
 		return nil, false, err
 	}
-	if body == nil {
-		req.Body, req.ContentLength = http.NoBody, 0
-	} else {
+	if body != nil {
+		req.ContentLength = int64(len(body))
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Authorization", "Bearer "+c.key)
