@@ -66,6 +66,9 @@ func Run(ctx context.Context, env Env) (code int) {
 		logw = env.Stdout
 	}
 	log := report.NewLog(logw, env.getenv("GITHUB_ACTIONS") == "true")
+	// Nothing reaches stdout or stderr but through log: net/http prints on
+	// its own through the standard log package.
+	defer report.RouteStdLog(log)()
 	defer crash.Recover(func(p *crash.Panic) {
 		log.Errorf("Internal error", "%v. This is a bug in prism-wait: please report it with the step's debug log (it has the stack).", p)
 		debugStack(log, "prism-wait", p)
