@@ -79,7 +79,7 @@ var knownTitles = []string{
 	"Internal error", "Cannot write step outputs", "Submit outcome unknown",
 	"Prism API refused the submission", "Submit did not finish", "Submit not accepted yet",
 	"Timeout may be too short",
-	"Prism API rate limit",
+	"Prism API rate limit", "Cannot write the results",
 }
 
 // commandProblems lists every command in one stream's text that the

@@ -334,8 +334,8 @@ func invalid(env Env, log *report.Log, cfg config.Config, problems ...string) in
 }
 
 // finish reports the run and returns its exit code: annotations for each
-// problem, a closing line, the results JSON on stdout from the CLI, and
-// outputs and summary inside GitHub Actions.
+// problem, a closing line, outputs and summary inside GitHub Actions, and
+// then the results JSON on stdout from the CLI.
 func finish(env Env, log *report.Log, cfg config.Config, run report.Run) int {
 	code := run.ExitCode()
 	for _, p := range run.Problems() {
@@ -350,9 +350,7 @@ func finish(env Env, log *report.Log, cfg config.Config, run report.Run) int {
 	if len(run.Results) > 0 {
 		log.Infof("prism-wait: %s after %s, %s; exit code %d", report.Tally(run.Results), run.Elapsed.Round(time.Millisecond), run.RequestCount(), code)
 	}
-	if !cfg.Action && len(run.Results) > 0 {
-		fmt.Fprintf(env.Stdout, "%s\n", run.JSON())
-	}
+	defer printResults(env, log, cfg, run) // last: a closed stdout must not cost the outputs
 	if !cfg.GitHub {
 		return code
 	}
