@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/prism-wait/prism-wait/internal/outcome"
 	"github.com/prism-wait/prism-wait/internal/report"
 )
 
@@ -29,8 +30,8 @@ func TestABrokenStdoutIsAWarning(t *testing.T) {
 	stdout := &brokenPipe{}
 	var stderr bytes.Buffer
 	code := Run(context.Background(), Env{LookupEnv: lookup(env), Args: []string{"--base-url", base, "gen_fail"}, Stdout: stdout, Stderr: &stderr, Wd: dir})
-	if code != report.ExitFailed {
-		t.Errorf("exit code %d, want the results' %d", code, report.ExitFailed)
+	if code != outcome.ExitFailed {
+		t.Errorf("exit code %d, want the results' %d", code, outcome.ExitFailed)
 	}
 	if stdout.writes != 1 || !strings.Contains(stderr.String(), "::warning title=Cannot write the results::the results JSON could not be written to stdout ("+syscall.EPIPE.Error()+")") {
 		t.Errorf("%d writes to stdout; stderr:\n%s", stdout.writes, stderr.String())

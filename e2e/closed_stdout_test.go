@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // A CLI whose stdout is a pipe nobody reads any more, as in
 // `prism-wait gen_a | (exec 0<&-; sleep 1)`: the step's outputs are
@@ -8,7 +8,6 @@ package main
 import (
 	"bytes"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -29,7 +28,7 @@ func TestAClosedStdoutLosesOnlyTheResultsJSON(t *testing.T) {
 		for _, github := range []bool{true, false} {
 			t.Run(tc.id+map[bool]string{true: " run step", false: " cli"}[github], func(t *testing.T) {
 				t.Parallel()
-				sim := startSim(t, filepath.Join("testdata", "scenarios", "e2e.json"))
+				sim := startSim(t, e2eScenarios)
 				c := newContainer(t)
 				r, w, err := os.Pipe()
 				if err != nil {
@@ -37,19 +36,13 @@ func TestAClosedStdoutLosesOnlyTheResultsJSON(t *testing.T) {
 				}
 				r.Close() // the reader is gone before anything is written
 				defer w.Close()
-				var cmd *exec.Cmd
 				args := []string{"--poll-interval", "20ms", "--base-url", sim.base, tc.id}
-				if c.isolated {
-					cmd = exec.Command("unshare", append([]string{"--pid", "--fork", "--root=" + c.root, "--wd=/github/workspace", "/prism-wait"}, args...)...)
-				} else {
-					cmd = exec.Command(filepath.Join(c.root, "prism-wait"), args...)
-					cmd.Dir = c.workspace
-				}
-				cmd.Env = []string{"HOME=" + c.path("/github/home"), "PRISM_API_KEY=" + e2eKey}
+				env := []string{"HOME=" + c.path("/github/home"), "PRISM_API_KEY=" + e2eKey}
 				if github {
-					cmd.Env = append(cmd.Env, "GITHUB_ACTIONS=true", "GITHUB_WORKSPACE="+c.path("/github/workspace"),
+					env = append(env, "GITHUB_ACTIONS=true", "GITHUB_WORKSPACE="+c.path("/github/workspace"),
 						"GITHUB_OUTPUT="+c.path("/github/file_commands/set_output_e2e"))
 				}
+				cmd := c.launcher.command(c, env, args)
 				var stderr bytes.Buffer
 				cmd.Stdout, cmd.Stderr = w, &stderr
 				cmd.Run()

@@ -1,16 +1,14 @@
-package main
+package e2e
 
 // A submit over HTTP/2, as Prism's API is served: no layer below
 // prism-wait sends the POST again on its own, whatever the server does to
 // the stream after reading it.
 
 import (
-	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/prism-wait/prism-wait/internal/prismsim"
 )
@@ -19,12 +17,7 @@ import (
 // inputs (the runner passes the step's whole environment).
 func (c *container) actWithEnv(t testing.TB, with map[string]string, extra ...string) run {
 	t.Helper()
-	cmd := c.command(append(c.env(t, with), extra...))
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	start := time.Now()
-	err := cmd.Run()
-	return c.collect(t, cmd, &stdout, &stderr, err, time.Since(start))
+	return c.start(t, append(c.env(t, with), extra...)).wait(t)
 }
 
 // trust writes a certificate where the binary reads its roots from

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // Nothing reaches stdout or stderr but through prism-wait's scrubbing log:
 // not what Go's standard library prints on its own (net/http's log lines,
@@ -7,7 +7,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -213,36 +212,27 @@ func TestFlagErrorsPrintNothingRaw(t *testing.T) {
 // GITHUB_ACTIONS=true and file commands, but no INPUT_*, so flags and
 // PRISM_* are read, the log with its workflow commands goes to stderr and
 // the results JSON to stdout. The runner reads both streams alike; the
-// key's mask must be the first line of the log's stream.
+// key's mask must be the first line of the log's stream, so stderr is read
+// with the rules of the action's log (its stdout).
 func (c *container) runStep(t testing.TB, env map[string]string, args ...string) run {
 	t.Helper()
-	var cmd *exec.Cmd
-	if c.isolated {
-		cmd = exec.Command("unshare", append([]string{"--pid", "--fork", "--root=" + c.root, "--wd=/github/workspace", "/prism-wait"}, args...)...)
-	} else {
-		cmd = exec.Command(filepath.Join(c.root, "prism-wait"), args...)
-		cmd.Dir = c.workspace
-	}
-	cmd.Env = []string{"HOME=" + c.path("/github/home"), "GITHUB_ACTIONS=true", "GITHUB_WORKSPACE=" + c.path("/github/workspace"),
+	list := []string{"HOME=" + c.path("/github/home"), "GITHUB_ACTIONS=true", "GITHUB_WORKSPACE=" + c.path("/github/workspace"),
 		"GITHUB_OUTPUT=" + c.path("/github/file_commands/set_output_e2e"), "GITHUB_STEP_SUMMARY=" + c.path("/github/file_commands/step_summary_e2e")}
 	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
+		list = append(list, k+"="+v)
 	}
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	start := time.Now()
-	err := cmd.Run()
-	r := run{stdout: stdout.String(), stderr: stderr.String(), took: time.Since(start), code: cmd.ProcessState.ExitCode()}
+	p := c.start(t, list, args...)
+	err := p.cmd.Wait()
+	r := run{stdout: p.stdout.String(), stderr: p.stderr.String(), took: time.Since(p.started), code: p.cmd.ProcessState.ExitCode()}
 	var ee *exec.ExitError
 	if err != nil && !errors.As(err, &ee) {
 		t.Fatal(err)
 	}
-	// The log's stream is read with the rules of the action's log.
-	for _, p := range append(commandProblems("stdout", r.stderr, keyOf(cmd.Env)), commandProblems("stderr", r.stdout, keyOf(cmd.Env))...) {
-		t.Errorf("the runner would read a command the CLI did not mean to send: %s", p)
+	for _, problem := range append(commandProblems("stdout", r.stderr, keyOf(list)), commandProblems("stderr", r.stdout, keyOf(list))...) {
+		t.Errorf("the runner would read a command the CLI did not mean to send (stderr read as the log): %s", problem)
 	}
-	raw, _ := os.ReadFile(filepath.Join(c.root, "github/file_commands/set_output_e2e"))
-	if r.outputs, err = report.ParseOutputs(string(raw)); err != nil {
+	raw := c.rawOutputs()
+	if r.outputs, err = report.ParseOutputs(raw); err != nil {
 		t.Fatalf("GITHUB_OUTPUT: %v\n%s", err, raw)
 	}
 	sum, _ := os.ReadFile(filepath.Join(c.root, "github/file_commands/step_summary_e2e"))
