@@ -165,40 +165,44 @@ func BenchmarkDownload1GiB(b *testing.B) {
 	b.ReportMetric(rss, "MiB-peak-RSS")
 }
 
-// BenchmarkHostileMegabytes: 100 generations that each fail with errors
-// near the 1 MiB body limit, carrying the key and command syntax, as the
-// action: peak RSS, the size of $GITHUB_OUTPUT and of the longest log line.
+// BenchmarkHostileMegabytes: 100 generations answered at once with
+// "failed" bodies near the 1 MiB body limit, as the action: long strings
+// carrying the key and command syntax, many fields, a huge number, deep
+// nesting. Peak RSS of the process (its rusage), the size of
+// $GITHUB_OUTPUT and of the longest log line.
 func BenchmarkHostileMegabytes(b *testing.B) {
-	bin := build(b)
-	huge := `"render failed ##[error]x prism_sk_bench ` + strings.Repeat("x", 300<<10) + `"`
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, `{"status":"failed","error":%s,"template_id":%s,"created_at":%s}`, huge, huge, huge)
-	}))
-	b.Cleanup(srv.Close)
-	ids := make([]string, 100)
-	for i := range ids {
-		ids[i] = fmt.Sprintf("gen_%03d", i)
+	for _, tc := range hostileBodies() {
+		b.Run(tc.name, func(b *testing.B) { hostileMegabytes(b, tc.body) })
 	}
+}
+
+// hostileBodies are "failed" status bodies near the 1 MiB body limit, each
+// hostile in its own way.
+func hostileBodies() []struct{ name, body string } {
+	const size = 1000 << 10 // under the 1 MiB limit
+	huge := `"render failed ##[error]x prism_sk_bench ` + strings.Repeat("x", size/3-64) + `"`
+	deep := strings.Repeat("[", 4000) + strings.Repeat("]", 4000)
+	return []struct{ name, body string }{
+		{"strings", `{"status":"failed","error":` + huge + `,"template_id":` + huge + `,"created_at":` + huge + `}`},
+		{"fields", `{"status":"failed","error":"x"` + strings.Repeat(`,"f":"##[error]x"`, size/17) + `}`},
+		{"number", `{"status":"failed","error":"x","n":1` + strings.Repeat("9", size) + `}`},
+		{"depth", `{"status":"failed","error":"x","d":[` + strings.Repeat(deep+",", size/len(deep)-1) + deep + `]}`},
+	}
+}
+
+func hostileMegabytes(b *testing.B, body string) {
+	base := hostileServer(b, body)
 	var rss, outBytes, longest float64
 	var took time.Duration
 	for i := 0; i < b.N; i++ {
 		dir := b.TempDir()
-		cmd := exec.Command(bin)
-		cmd.Dir = dir
-		cmd.Env = []string{"GITHUB_ACTIONS=true", "GITHUB_WORKSPACE=" + dir, "GITHUB_OUTPUT=" + filepath.Join(dir, "out"),
-			"GITHUB_STEP_SUMMARY=" + filepath.Join(dir, "summary"), "INPUT_API_KEY=prism_sk_bench",
-			"INPUT_BASE_URL=" + srv.URL + "/api", "INPUT_GENERATION_ID=" + strings.Join(ids, " "), "INPUT_TIMEOUT=1m"}
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
 		start := time.Now()
-		if err := cmd.Run(); cmd.ProcessState.ExitCode() != 1 {
-			b.Fatalf("exit %v, want 1\n%.2000s", err, out.String())
-		}
+		ps, out := hostileRun(b, base, dir)
 		took += time.Since(start)
-		rss = max(rss, maxRSS(cmd.ProcessState))
+		rss = max(rss, maxRSS(ps))
 		fi, _ := os.Stat(filepath.Join(dir, "out"))
 		outBytes = max(outBytes, float64(fi.Size()))
-		for _, line := range strings.Split(out.String(), "\n") {
+		for _, line := range strings.Split(out, "\n") {
 			longest = max(longest, float64(len(line)))
 		}
 	}
@@ -206,4 +210,38 @@ func BenchmarkHostileMegabytes(b *testing.B) {
 	b.ReportMetric(outBytes/1024, "KiB-GITHUB_OUTPUT")
 	b.ReportMetric(longest/1024, "KiB-longest-log-line")
 	b.ReportMetric(float64(took.Milliseconds())/float64(b.N), "ms-run")
+}
+
+// hostileServer answers every status read with body; it returns the base URL.
+func hostileServer(tb testing.TB, body string) string {
+	tb.Helper()
+	if len(body) >= 1<<20 {
+		tb.Fatalf("the body is %d bytes, over the limit", len(body))
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, body)
+	}))
+	tb.Cleanup(srv.Close)
+	return srv.URL + "/api"
+}
+
+// hostileRun runs the action for 100 IDs, all read at once, against base
+// in dir, and expects exit code 1 (every generation failed).
+func hostileRun(tb testing.TB, base, dir string) (*os.ProcessState, string) {
+	tb.Helper()
+	ids := make([]string, 100)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("gen_%03d", i)
+	}
+	cmd := exec.Command(build(tb))
+	cmd.Dir = dir
+	cmd.Env = []string{"GITHUB_ACTIONS=true", "GITHUB_WORKSPACE=" + dir, "GITHUB_OUTPUT=" + filepath.Join(dir, "out"),
+		"GITHUB_STEP_SUMMARY=" + filepath.Join(dir, "summary"), "INPUT_API_KEY=prism_sk_bench",
+		"INPUT_BASE_URL=" + base, "INPUT_GENERATION_ID=" + strings.Join(ids, " "), "INPUT_TIMEOUT=1m"}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); cmd.ProcessState.ExitCode() != 1 {
+		tb.Fatalf("exit %v, want 1\n%.2000s", err, out.String())
+	}
+	return cmd.ProcessState, out.String()
 }

@@ -423,7 +423,8 @@ func (c *Client) decode(ctx context.Context, method string, resp *http.Response,
 	if resp.StatusCode != http.StatusOK {
 		return c.fail(method, c.checkResponse(resp), true)
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	body, release, err := readBody(ctx, resp.Body)
+	defer release()
 	switch {
 	case err != nil && ctx.Err() != nil && method == http.MethodGet:
 		return context.Cause(ctx)
