@@ -7,14 +7,18 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -244,4 +248,75 @@ func hostileRun(tb testing.TB, base, dir string) (*os.ProcessState, string) {
 		tb.Fatalf("exit %v, want 1\n%.2000s", err, out.String())
 	}
 	return cmd.ProcessState, out.String()
+}
+
+// BenchmarkPollingHTTPS: 100 IDs polled over HTTPS, each read 10 times
+// before it completes, against a TLS test server speaking HTTP/1.1 (where
+// each request in flight needs a connection of its own) and HTTP/2 (one
+// connection for all): CPU time per poll, and the TLS connections opened.
+func BenchmarkPollingHTTPS(b *testing.B) {
+	for _, h2 := range []bool{false, true} {
+		b.Run(map[bool]string{false: "http1.1", true: "h2"}[h2], func(b *testing.B) { pollingHTTPS(b, h2) })
+	}
+}
+
+func pollingHTTPS(b *testing.B, h2 bool) {
+	bin := build(b)
+	const reads = 10
+	var cpuPerPoll time.Duration
+	var conns, requests float64
+	for i := 0; i < b.N; i++ {
+		var mu sync.Mutex
+		seen := map[string]int{}
+		var opened atomic.Int64
+		srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			id := strings.TrimPrefix(r.URL.Path, "/api/generations/")
+			mu.Lock()
+			seen[id]++
+			n := seen[id]
+			mu.Unlock()
+			if n < reads {
+				fmt.Fprintf(w, `{"id":%q,"status":"generating"}`, id)
+				return
+			}
+			fmt.Fprintf(w, `{"id":%q,"status":"completed","video_url":"https://127.0.0.1/videos/%s.mp4"}`, id, id)
+		}))
+		srv.EnableHTTP2 = h2
+		srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+			if s == http.StateNew {
+				opened.Add(1)
+			}
+		}
+		srv.StartTLS()
+		dir := b.TempDir()
+		ca := filepath.Join(dir, "ca.pem")
+		if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644); err != nil {
+			b.Fatal(err)
+		}
+		ids := make([]string, 100)
+		for i := range ids {
+			ids[i] = fmt.Sprintf("gen_%03d", i)
+		}
+		cmd := exec.Command(bin, append([]string{"--base-url", srv.URL + "/api", "--poll-interval", "200ms"}, ids...)...)
+		cmd.Dir = dir
+		cmd.Env = []string{"PRISM_API_KEY=prism_sk_bench", "SSL_CERT_FILE=" + ca}
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Run(); err != nil {
+			b.Fatalf("%v\n%s", err, out.String())
+		}
+		srv.Close()
+		mu.Lock()
+		n := 0
+		for _, v := range seen {
+			n += v
+		}
+		mu.Unlock()
+		cpuPerPoll += cpu(cmd.ProcessState) / time.Duration(n)
+		conns += float64(opened.Load())
+		requests += float64(n)
+	}
+	b.ReportMetric(float64(cpuPerPoll.Microseconds())/1000/float64(b.N), "ms-CPU/poll")
+	b.ReportMetric(conns/float64(b.N), "TLS-connections")
+	b.ReportMetric(requests/float64(b.N), "requests")
 }
