@@ -6,6 +6,7 @@ import (
 
 	"golang.org/x/net/http/httpproxy"
 
+	"github.com/prism-wait/prism-wait/internal/download"
 	"github.com/prism-wait/prism-wait/internal/prism"
 )
 
@@ -17,7 +18,7 @@ const maxHeaderBytes = 64 << 10
 // and for each download its transfer and a read for a fresh URL. As many
 // idle connections are kept, so that a poll reuses one instead of paying
 // for a new TLS handshake (net/http keeps 2 per host by default).
-const maxInFlight = prism.MaxIDs + 2*MaxDownloads
+const maxInFlight = prism.MaxIDs + 2*download.MaxDownloads
 
 // newTransport is the one transport of every request, to the API and to
 // storage: a copy of http.DefaultTransport (HTTP/2, timeouts) with bounded

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/prism-wait/prism-wait/internal/prismsim"
 )
 
 // TestPlainHTTPNeverGoesThroughAProxy: an http:// request (a loopback or
@@ -83,9 +85,15 @@ func TestNoRequestReachesAProxyOverHTTP(t *testing.T) {
 		}
 	}()
 	t.Cleanup(func() { ln.Close() })
-	_, base := sim(t, scenario)
+	sc, err := prismsim.ParseScenario([]byte(scenario))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := prismsim.New(sc)
+	srv := httptest.NewServer(s) // on loopback, through the command's own transport
+	t.Cleanup(func() { s.Close(); srv.Close() })
 	via := "http://" + ln.Addr().String()
-	env := map[string]string{"PRISM_API_KEY": key, "PRISM_BASE_URL": base, "PRISM_POLL_INTERVAL": "10ms", "PRISM_DOWNLOAD_DIR": "v",
+	env := map[string]string{"PRISM_API_KEY": key, "PRISM_BASE_URL": srv.URL + "/api", "PRISM_POLL_INTERVAL": "10ms", "PRISM_DOWNLOAD_DIR": "v",
 		"HTTP_PROXY": via, "http_proxy": via, "HTTPS_PROXY": via, "https_proxy": via, "ALL_PROXY": via}
 	var out bytes.Buffer
 	code := Run(context.Background(), Env{LookupEnv: lookup(env), Args: []string{"gen_ok"}, Stdout: &out, Stderr: &out, Wd: t.TempDir()})
