@@ -42,7 +42,7 @@ const (
 )
 
 // H2Server is a minimal HTTP/2 server over TLS (ALPN "h2") that counts
-// the POSTs it read whole and aborts them as told, which net/http's server
+// the submits it read whole and aborts them as told, which net/http's server
 // cannot do. It answers a POST it does not abort with one generation,
 // gen_h2_1, and every GET of a generation with "completed". Its
 // certificate is self-signed for 127.0.0.1: trust CertPEM (a client's
@@ -71,7 +71,8 @@ func NewH2(abort H2Abort) (*H2Server, error) {
 	return s, nil
 }
 
-// Posts is the number of POSTs that reached the server whole.
+// Posts is the number of submits (POSTs to a generate endpoint) that
+// reached the server whole; any other POST answers 404.
 func (s *H2Server) Posts() int { return int(s.posts.Load()) }
 
 // CertPool holds the server's certificate.
@@ -160,7 +161,8 @@ func (s *H2Server) serve(c *tls.Conn) {
 
 // answer answers one request read whole, or aborts it.
 func (s *H2Server) answer(fr *http2.Framer, id uint32, st *h2Stream) error {
-	if st.method == "POST" {
+	submit := st.path == PromptPath || strings.HasPrefix(st.path, "/api/templates/") && strings.HasSuffix(st.path, "/generate")
+	if st.method == "POST" && submit {
 		n := s.posts.Add(1)
 		switch {
 		case s.abort == H2ResetAlways, s.abort == H2ResetOnce && n == 1:
