@@ -112,6 +112,7 @@ func run(ctx context.Context, env Env, log *report.Log) int {
 	waiter := &wait.Waiter{Client: client, PollInterval: cfg.PollInterval, MaxInterval: cfg.MaxInterval}
 
 	var estimate time.Duration
+	waitFor := cfg.IDs
 	if cfg.Submit != nil {
 		sub, resumed, err := guardedSubmit(ctx, env, cfg, waiter, log, transport)
 		var required *guardRequired
@@ -127,16 +128,20 @@ func run(ctx context.Context, env Env, log *report.Log) int {
 			estimate = report.Announce(log, sub, cfg.Timeout)
 			waiter.FirstDelay = cfg.PollInterval // a generation just created is not done yet
 		}
+		report.Caveats(log, sub)
 		if !cfg.Wait {
 			log.Infof("not waiting (wait is false): a later step or job can wait for them with generation_id set to the generation_id output")
 			out.Elapsed, out.Requests, out.Refused = time.Since(start), client.Requests(), client.Refused()
 			return finish(env, log, cfg, out)
 		}
+		// Every ID is in the outputs; one step waits for MaxIDs of them.
+		waitFor = sub.IDs[:min(len(sub.IDs), prism.MaxIDs)]
+		report.WarnNotWaited(log, sub.IDs, cfg.Term)
 	} else {
 		report.Waiting(log, cfg.IDs, cfg.BaseURL, cfg.Timeout)
 	}
 
-	progress := report.NewProgress(log, out.IDs, start)
+	progress := report.NewProgress(log, waitFor, start)
 	progress.Estimate(estimate)
 	progress.Rate = client.Budget.Rate
 	waiter.Events = progress.Event
@@ -168,7 +173,7 @@ func run(ctx context.Context, env Env, log *report.Log) int {
 			}
 		}
 	}
-	waited := waiter.All(ctx, out.IDs, then)
+	waited := waiter.All(ctx, waitFor, then)
 	stopHeartbeat()
 
 	out.Elapsed, out.Requests, out.Refused = time.Since(start), client.Requests(), client.Refused()
@@ -176,6 +181,9 @@ func run(ctx context.Context, env Env, log *report.Log) int {
 		r := report.Result{Result: w}
 		r.File, r.FileErr = pool.Result(w.ID)
 		out.Results = append(out.Results, r)
+	}
+	for _, id := range out.IDs[len(waitFor):] {
+		out.Results = append(out.Results, report.Result{Result: wait.Result{ID: id, Err: outcome.ErrNotWaited}})
 	}
 	return finish(env, log, cfg, out)
 }
