@@ -80,7 +80,7 @@ func demo(ctx context.Context, stdout, stderr io.Writer) int {
 			return code, nil, false
 		}
 		fmt.Fprintf(stdout, "\n== the step outputs (exit code %d) ==\n", code)
-		for _, name := range []string{"status", "generation_id", "credits_charged", "video_url", "video_path", "video_sha256", "completed_at", "error", "results"} {
+		for _, name := range []string{"status", "generation_id", "credits_charged", "video_url", "video_path", "video_sha256", "video_duration", "video_width", "video_height", "completed_at", "error", "results"} {
 			fmt.Fprintf(stdout, "%s:\n", name)
 			for _, line := range strings.Split(outputs[name], "\n") {
 				fmt.Fprintf(stdout, "  %s\n", line)
@@ -152,7 +152,7 @@ func check(scenario prismsim.Scenario, ids []string, results, workspace string, 
 			problems = append(problems, fmt.Sprintf("%s: not downloaded", id))
 			continue
 		}
-		content := prismsim.NewContent(id, 1, max(lc.Video.Bytes, 256<<10))
+		content := lc.Video.Content(id, 1)
 		h := sha256.New()
 		io.Copy(h, content)
 		file, err := os.ReadFile(filepath.Join(workspace, *got[i].VideoPath))

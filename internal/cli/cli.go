@@ -163,6 +163,7 @@ func run(ctx context.Context, env Env, log *report.Log) int {
 				Dir:   cfg.DownloadDir,
 				Owner: owner(cfg.Workspace),
 				Logf:  log.Infof,
+				Warnf: log.Warningf,
 				Clock: clk,
 			},
 			refresher: &refresher,
