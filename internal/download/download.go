@@ -284,7 +284,7 @@ func (t *transfer) verify() (*media.Info, error) {
 // quote is the start of what storage sent, scrubbed and bounded, for a
 // message.
 func quote(b []byte) string {
-	return "\"" + untrusted.Scrubber{}.Line(string(b), 100) + "\""
+	return "\"" + strings.TrimSpace(untrusted.Scrubber{}.Line(string(b), 100)) + "\""
 }
 
 // notVideo reports whether a content type is plainly something other
