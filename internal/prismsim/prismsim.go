@@ -52,6 +52,9 @@ type Scenario struct {
 	Prompt *SubmitConfig `json:"prompt,omitempty"`
 	// RateLimit limits every /api request per key; no limit when zero.
 	RateLimit RateLimit `json:"rate_limit,omitzero"`
+	// Cache scripts the fake Actions cache service; it works without faults
+	// when nil.
+	Cache *CacheConfig `json:"cache,omitempty"`
 }
 
 // Lifecycle is one generation's script.
@@ -201,6 +204,13 @@ func (s Scenario) validate() error {
 	if s.Prompt != nil {
 		errs = append(errs, s.Prompt.validate("prompt"))
 	}
+	if s.Cache != nil {
+		for _, f := range s.Cache.Faults {
+			if !slices.Contains(cacheFaults, f) {
+				errs = append(errs, fmt.Errorf("cache: unknown fault %q, valid faults are %q", f, cacheFaults))
+			}
+		}
+	}
 	if s.RateLimit.PerSecond < 0 {
 		errs = append(errs, fmt.Errorf("rate_limit: per_second is %d, want 0 (no limit) or more", s.RateLimit.PerSecond))
 	}
@@ -269,6 +279,8 @@ type Server struct {
 	submits map[string]*submitState // by request path
 	buckets map[string]*bucket      // rate-limit budgets, by Authorization header
 	api     APIStats
+
+	cache cacheSim // the fake Actions cache service, with its own lock
 }
 
 type genState struct {
@@ -366,6 +378,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch {
+	case strings.HasPrefix(r.URL.Path, cacheService):
+		s.twirp(w, r)
+	case strings.HasPrefix(r.URL.Path, "/cache-blob/"):
+		s.blob(w, r)
 	case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/api/generations/"):
 		s.status(w, r, strings.TrimPrefix(r.URL.Path, "/api/generations/"))
 	case r.Method == http.MethodPost && r.URL.Path == "/api/generations":

@@ -1,22 +1,23 @@
-package main
+package e2e
 
-// The seeded soak (issue 8): each seed draws a scenario for the simulator
-// (1 to 5 generations, each with a random lifecycle, random cadences,
-// downloads on some runs with random storage faults), runs the whole
-// action in-process through cli.Run against it, and checks the invariants
-// that must hold whatever the scenario: the exit code by the documented
-// precedence, `status` and `results` consistent with it, every output
-// written, no key or URL signature printed, the deadline kept, the request
-// count bounded by the script, and downloaded bytes exact or no file at
-// all.
+// The seeded soak: each seed draws a scenario for the simulator (1 to 5
+// generations, each with a random lifecycle, random cadences, downloads on
+// some runs with random storage faults), runs the whole action in-process
+// through cli.Run against it, and checks the invariants that must hold
+// whatever the scenario: the exit code by the documented precedence,
+// `status` and `results` consistent with it, every output written, no key
+// or URL signature printed, no workflow command the action did not mean to
+// send, the deadline kept, the request count bounded by the script, and
+// downloaded bytes exact or no file at all.
 //
 // A short run (seeds 1 to 20, a few seconds) is part of `go test ./...`;
-// replay one with `go test -run 'TestSoak/seed=7$' -v .`. A long run:
+// replay one with `go test ./e2e -run 'TestSoak/seed=7$' -v`. A long run:
 //
-//	go test -run TestSoak -soak=1000 -v .
+//	go test ./e2e -run TestSoak -timeout 60m -v -soak=1000
 //
 // draws 1000 scenarios from -soak-seed (default: from the time) and prints
-// each failing seed with the command that replays it.
+// each failing seed with the command that replays it. The soak's flags
+// come after the package: go test hands them to the test binary.
 
 import (
 	"bytes"
@@ -26,6 +27,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -40,6 +42,7 @@ import (
 	"time"
 
 	"github.com/prism-wait/prism-wait/internal/cli"
+	"github.com/prism-wait/prism-wait/internal/outcome"
 	"github.com/prism-wait/prism-wait/internal/prismsim"
 	"github.com/prism-wait/prism-wait/internal/report"
 )
@@ -57,13 +60,15 @@ func TestSoak(t *testing.T) {
 	t.Parallel()
 	action := readActionYML(t)
 	first, n, parallel := uint64(1), soakShort, soakShort
-	replay := func(seed uint64) string { return fmt.Sprintf("go test -run 'TestSoak/seed=%d$' -v .", seed) }
+	replay := func(seed uint64) string { return fmt.Sprintf("go test ./e2e -run 'TestSoak/seed=%d$' -v", seed) }
 	if *soakRuns > 0 {
 		first, n, parallel = *soakSeed, *soakRuns, 8
 		if first == 0 {
 			first = uint64(time.Now().UnixNano()%1e9) + 1
 		}
-		replay = func(seed uint64) string { return fmt.Sprintf("go test -run TestSoak -soak=1 -soak-seed=%d -v .", seed) }
+		replay = func(seed uint64) string {
+			return fmt.Sprintf("go test ./e2e -run TestSoak -v -soak=1 -soak-seed=%d", seed)
+		}
 	}
 	if *soakParallel > 0 {
 		parallel = *soakParallel
@@ -323,7 +328,7 @@ func soakDraw(seed uint64) *soakScenario {
 			statuses = map[string]bool{st: true}
 		case "no_video":
 			last, code = soakNoVideo(r), 3
-			statuses = map[string]bool{report.StatusNoVideo: true}
+			statuses = map[string]bool{outcome.StatusNoVideo: true}
 		case "trouble":
 			last, code = []prismsim.Step{{HTTP: 503}, {HTTP: 500}, {HTTP: 429}, {Fault: "cut"}, {Fault: "garbage"}}[r.IntN(5)], 3
 		case "hang":
@@ -369,7 +374,7 @@ func soakDraw(seed uint64) *soakScenario {
 						var s prismsim.Step
 						switch r.IntN(9) {
 						case 8:
-							// The README: a Retry-After past the timeout
+							// docs/behaviour.md: a Retry-After past the timeout
 							// ends the step at once with exit 3.
 							s = prismsim.Step{HTTP: 503, RetryAfter: "3600"}
 							g.Storage, g.Version, g.Codes = "refresh_past_deadline", 0, []int{3}
@@ -501,12 +506,12 @@ func soakDraw(seed uint64) *soakScenario {
 	}
 	sc.Input = in.String()
 
-	sc.Codes = []int{report.ExitOK}
+	sc.Codes = []int{outcome.ExitOK}
 	for _, g := range sc.Gens {
 		var next []int
 		for _, a := range sc.Codes {
 			for _, b := range g.Codes {
-				if c := report.Worse(a, b); !slices.Contains(next, c) {
+				if c := outcome.Worse(a, b); !slices.Contains(next, c) {
 					next = append(next, c)
 				}
 			}
@@ -520,7 +525,7 @@ func soakDraw(seed uint64) *soakScenario {
 // reported is the status results show for a step that answers one.
 func reported(s prismsim.Step) string {
 	if s.Status == "completed" && (s.NoVideo || s.VideoURL != nil) {
-		return report.StatusNoVideo
+		return outcome.StatusNoVideo
 	}
 	return s.Status
 }
@@ -603,21 +608,15 @@ func soakRun(action actionYML, seed uint64) (out soakOutcome) {
 		"GITHUB_ACTIONS": "true", "CI": "true", "GITHUB_WORKSPACE": ws,
 		"GITHUB_OUTPUT": filepath.Join(files, "output"), "GITHUB_STEP_SUMMARY": filepath.Join(files, "summary"),
 	}
-	with := map[string]string{
+	inputs, err := action.inputEnv(map[string]string{
 		"generation_id": sc.Input, "api_key": sc.Key, "base_url": srv.URL + "/api",
 		"timeout": time.Duration(sc.Timeout).String(), "poll_interval": time.Duration(sc.Poll).String(),
 		"max_interval": time.Duration(sc.MaxInterval).String(), "download_dir": sc.DownloadDir,
+	})
+	if err != nil {
+		return soakOutcome{problems: []string{err.Error()}}
 	}
-	for name, in := range action.Inputs { // as the runner does: every input, its value or default or ""
-		v := ""
-		if in.Default != nil {
-			v = *in.Default
-		}
-		if w, ok := with[name]; ok {
-			v = w
-		}
-		env["INPUT_"+strings.ToUpper(name)] = v
-	}
+	maps.Copy(env, inputs)
 	var stdout, stderr bytes.Buffer
 	start := time.Now()
 	code := cli.Run(context.Background(), cli.Env{
@@ -707,6 +706,10 @@ func (c *soakCheck) check(action actionYML) {
 	}
 	if c.stderr != "" {
 		c.errorf("wrote to stderr in GitHub Actions: %q", clip(c.stderr, 500))
+	}
+	// Every line, read as the runner reads it.
+	for _, p := range append(commandProblems("stdout", c.stdout, sc.Key), commandProblems("stderr", c.stderr, sc.Key)...) {
+		c.errorf("the runner would read a command the action did not mean to send: %s", p)
 	}
 	if want := fmt.Sprintf("; exit code %d\n", c.code); !strings.Contains(c.stdout, want) {
 		c.errorf("the closing line does not say %q", strings.TrimSpace(want))
@@ -811,7 +814,7 @@ func (c *soakCheck) check(action actionYML) {
 		c.errorf("status %q, but results say %q", status, want)
 	}
 	switch {
-	case c.code == report.ExitOK && status != "completed":
+	case c.code == outcome.ExitOK && status != "completed":
 		c.errorf("exit code 0 with status %q", status)
 	case status == "completed" && !(c.code == 0 || c.code == 5 || c.code == 3 && sc.DownloadDir != ""):
 		c.errorf("status completed with exit code %d", c.code)
@@ -821,7 +824,7 @@ func (c *soakCheck) check(action actionYML) {
 		c.errorf("status %q with exit code %d", status, c.code)
 	}
 	// The exit code again, from what results show of each generation.
-	observed := []int{report.ExitOK}
+	observed := []int{outcome.ExitOK}
 	for _, res := range results {
 		var codes []int
 		switch {
@@ -837,7 +840,7 @@ func (c *soakCheck) check(action actionYML) {
 		var next []int
 		for _, a := range observed {
 			for _, b := range codes {
-				next = append(next, report.Worse(a, b))
+				next = append(next, outcome.Worse(a, b))
 			}
 		}
 		observed = next
@@ -847,7 +850,7 @@ func (c *soakCheck) check(action actionYML) {
 	}
 
 	// Each generation: its status, its requests, its video.
-	refused := c.code == report.ExitRefused
+	refused := c.code == outcome.ExitRefused
 	for i, g := range sc.Gens {
 		res := results[i]
 		st := str(res.Status)
