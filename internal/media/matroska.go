@@ -208,9 +208,11 @@ func (f *file) element(off, limit int64, parent *element) (element, error) {
 	if err != nil {
 		return element{}, err
 	}
-	where := "the file"
-	if parent != nil {
-		where = "the " + parent.String()
+	where := func() string { // for a message only: it costs an allocation
+		if parent == nil {
+			return "the file"
+		}
+		return "the " + parent.String()
 	}
 	n, id, ok := vint(h, true)
 	if n > 4 {
@@ -222,11 +224,11 @@ func (f *file) element(off, limit int64, parent *element) (element, error) {
 	}
 	switch {
 	case !ok && n > len(h), ok && !ok2 && n+m > len(h):
-		return element{}, fmt.Errorf("%s ends inside an element header at byte %d", where, off)
+		return element{}, fmt.Errorf("%s ends inside an element header at byte %d", where(), off)
 	case !ok:
-		return element{}, fmt.Errorf("no element ID at byte %d of %s", off, where)
+		return element{}, fmt.Errorf("no element ID at byte %d of %s", off, where())
 	case !ok2:
-		return element{}, fmt.Errorf("no element size at byte %d of %s", off+int64(n), where)
+		return element{}, fmt.Errorf("no element size at byte %d of %s", off+int64(n), where())
 	}
 	e := element{id: uint32(id), start: off, data: off + int64(n+m), end: -1}
 	if size == 1<<(7*m)-1 {
