@@ -102,6 +102,8 @@ func TestVerifyISO(t *testing.T) {
 			Info{Container: "mp4", Codec: "avc1", Duration: time.Second}, ""},
 		{"a short tkhd", mp4(0, mvhd0(1, 1), trak(fullBox("tkhd", 0, zeros(10)), "vide", entry("avc1", 0, 0))),
 			Info{Container: "mp4", Codec: "avc1", Duration: time.Second}, ""},
+		{"a tkhd too short for its size", mp4(0, mvhd0(1, 1), trak(fullBox("tkhd", 0, zeros(76)), "vide", entry("avc1", 0, 0))),
+			Info{Container: "mp4", Codec: "avc1", Duration: time.Second}, ""},
 		{"a short sample entry", mp4(0, mvhd0(1, 1), trak(tkhd0(2, 3), "vide", bx("avc1", zeros(27)))),
 			Info{Container: "mp4", Codec: "avc1", Width: 2, Height: 3, Duration: time.Second}, ""},
 
@@ -124,6 +126,8 @@ func TestVerifyISO(t *testing.T) {
 		{"mvhd of an unknown version", mp4(0, fullBox("mvhd", 2, zeros(100)), videoTrak), Info{}, "the mvhd box is too short for its version (104 bytes)"},
 		{"no video track", mp4(0, mvhd0(1, 1), soundTrak), Info{}, "no video track (no trak box with a 'vide' handler)"},
 		{"no sample entry", mp4(0, mvhd0(1, 1), trak(tkhd0(1, 1), "vide")), Info{}, "the video track's stsd box has no sample entry"},
+		{"a sample entry counted but absent", mp4(0, mvhd0(1, 1), bx("trak", bx("mdia", fullBox("hdlr", 0, u32(0), []byte("vide"), zeros(4)), bx("minf", bx("stbl", fullBox("stsd", 0, u32(1))))))),
+			Info{}, "the video track's stsd box has no sample entry"},
 		{"a short hdlr", mp4(0, mvhd0(1, 1), bx("trak", bx("mdia", fullBox("hdlr", 0, u32(0), []byte("vid"))))), Info{}, `the "hdlr" box at byte `},
 		{"a box smaller than its header", slices.Concat(ftyp, u32(7), []byte("free")), Info{}, `the "free" box at byte 24 declares 7 bytes, less than its header`},
 		{"a 64-bit box smaller than its header", slices.Concat(ftyp, u32(1), []byte("free"), u64(15)), Info{}, `the "free" box at byte 24 declares 15 bytes, less than its header`},
@@ -161,5 +165,17 @@ func TestTruncationNamesBothSizes(t *testing.T) {
 	_, err := VerifyISO(bytes.NewReader(whole), 300_000)
 	if err == nil || !strings.HasPrefix(err.Error(), "top-level boxes end at 300000 bytes of 1048576") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// TestHeadersUpToTheBoundAreRead: a file of exactly maxHeaders boxes is
+// walked to its end.
+func TestHeadersUpToTheBoundAreRead(t *testing.T) {
+	t.Parallel()
+	free := bx("free")
+	file := &sparse{size: int64(len(ftyp)) + (maxHeaders-1)*int64(len(free)), head: ftyp}
+	_, err := VerifyISO(&repeating{sparse: file, unit: free, from: int64(len(ftyp))}, file.size)
+	if err == nil || err.Error() != "moov box missing" {
+		t.Errorf("err = %v, want moov box missing", err)
 	}
 }

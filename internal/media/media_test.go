@@ -35,6 +35,7 @@ func TestSniff(t *testing.T) {
 		{"GIF87a", Unknown, "a GIF image"},
 		{"GIF89a", Unknown, "a GIF image"},
 		{"RIFF\x00\x00\x00\x00WEBPVP8 ", Unknown, "a WebP image"},
+		{"RIFF\x00\x00\x00\x00WEBP", Unknown, "a WebP image"},
 		{"RIFF\x00\x00\x00\x00AVI LIST", Unknown, ""},
 		{"RIFF\x00\x00\x00\x00WEB", Unknown, ""},
 		{"%PDF-1.7", Unknown, "a PDF document"},
