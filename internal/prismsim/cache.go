@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -66,7 +68,7 @@ func (s *Server) CacheEntries() []CacheEntry {
 	defer c.mu.Unlock()
 	c.init()
 	var out []CacheEntry
-	for _, k := range sortedKeys(c.reserved) {
+	for _, k := range slices.Sorted(maps.Keys(c.reserved)) {
 		if e := c.reserved[k]; e.finalized {
 			out = append(out, CacheEntry{Key: k, Version: e.version, Data: append([]byte(nil), e.data...)})
 		}

@@ -14,6 +14,7 @@ package prismsim
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/hmac"
 	"crypto/sha256"
 	_ "embed"
@@ -22,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -178,14 +180,14 @@ func ParseScenario(b []byte) (Scenario, error) {
 // fixed in one go.
 func (s Scenario) validate() error {
 	var errs []error
-	for _, id := range sortedKeys(s.Generations) {
+	for _, id := range slices.Sorted(maps.Keys(s.Generations)) {
 		lc := s.Generations[id]
 		if len(lc.Steps) == 0 {
 			errs = append(errs, fmt.Errorf("generation %q has no steps", id))
 		}
 		errs = append(errs, lc.validate(id))
 	}
-	for _, id := range sortedKeys(s.Templates) {
+	for _, id := range slices.Sorted(maps.Keys(s.Templates)) {
 		t := s.Templates[id]
 		name := fmt.Sprintf("template %q", id)
 		if id == "" || strings.Contains(id, "/") {
@@ -244,15 +246,6 @@ func (lc Lifecycle) validate(name string) error {
 	}
 	errs = append(errs, lc.Video.validate(name+" video")...)
 	return errors.Join(errs...)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // LoadScenario reads a scenario file.
@@ -469,7 +462,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request, id string) {
 			videoURL = s.sign(r, id, lc.Video, st.urls == 1 && has(lc.Video.Faults, "expired_first"))
 		}
 	}
-	completed, createdAt := st.completed, or(st.created, st.first)
+	completed, createdAt := st.completed, cmp.Or(st.created, st.first)
 	s.mu.Unlock()
 
 	switch {
@@ -592,7 +585,7 @@ func (s *Server) video(w http.ResponseWriter, r *http.Request, name string) {
 	if has(lc.Video.Faults, "no_range") {
 		r.Header.Del("Range")
 	}
-	w.Header().Set("Content-Type", or(lc.Video.ContentType, "video/mp4"))
+	w.Header().Set("Content-Type", cmp.Or(lc.Video.ContentType, "video/mp4"))
 	w.Header().Set("ETag", content.ETag())
 	switch {
 	case has(lc.Video.Faults, "html_200"):
@@ -790,12 +783,4 @@ func has(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-func or[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
 }

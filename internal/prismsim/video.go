@@ -2,6 +2,7 @@ package prismsim
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -9,6 +10,7 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"maps"
 	"math"
 	"slices"
 	"time"
@@ -63,7 +65,7 @@ func (v Video) validate(name string) []error {
 		}
 	case "webm", "matroska":
 		if _, ok := webmCodecs[c]; !ok {
-			errs = append(errs, fmt.Errorf("%s: codec %q for WebM, valid codecs are %q", name, c, sortedKeys(webmCodecs)))
+			errs = append(errs, fmt.Errorf("%s: codec %q for WebM, valid codecs are %q", name, c, slices.Sorted(maps.Keys(webmCodecs))))
 		}
 	}
 	if v.Width < 0 || v.Height < 0 || v.Width > math.MaxUint16 || v.Height > math.MaxUint16 {
@@ -98,10 +100,10 @@ func (v Video) Content(id string, version int) *Content {
 		block[i] = seed[i%len(seed)] ^ byte(i*131+i>>8)
 	}
 	c := &Content{block: block, etag: fmt.Sprintf("%q", hex.EncodeToString(seed[:8]))}
-	size := or(v.Bytes, DefaultBytes)
+	size := cmp.Or(v.Bytes, DefaultBytes)
 	m := facts{
-		width: or(v.Width, DefaultWidth), height: or(v.Height, DefaultHeight),
-		ms: uint64(or(time.Duration(v.Duration), DefaultDuration) / time.Millisecond), codec: v.codec(),
+		width: cmp.Or(v.Width, DefaultWidth), height: cmp.Or(v.Height, DefaultHeight),
+		ms: uint64(cmp.Or(time.Duration(v.Duration), DefaultDuration) / time.Millisecond), codec: v.codec(),
 	}
 	switch {
 	case has(v.Faults, "png"):

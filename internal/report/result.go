@@ -78,7 +78,11 @@ func (r Run) Facts() []outcome.Facts {
 
 // verdict is outcome's verdict on f, its advice in the user's terms.
 func (r Run) verdict(f outcome.Facts) outcome.Verdict {
-	return outcome.Of(f, outcome.Settings{Name: r.Terms, Timeout: r.Timeout})
+	return outcome.Of(f, r.settings())
+}
+
+func (r Run) settings() outcome.Settings {
+	return outcome.Settings{Name: r.Terms, Timeout: r.Timeout}
 }
 
 // RequestCount says how many requests were sent, and how many of them
@@ -117,19 +121,41 @@ func (r Run) Problems() [][2]string {
 	gens := vs[len(vs)-len(r.Results):] // after the run's own problems
 	slices.SortStableFunc(gens, func(a, b outcome.Verdict) int { return outcome.Compare(a.Code, b.Code) })
 	var out [][2]string
+	notWaited := false
 	for _, v := range vs {
-		if v.Code != outcome.ExitOK {
+		switch {
+		case v.Code == outcome.ExitOK:
+		case v.Kind == notWaitedKind:
+			// One annotation for them all, however many.
+			if !notWaited {
+				out = append(out, [2]string{v.Title, outcome.NotWaited(r.ids(), r.settings())})
+			}
+			notWaited = true
+		default:
 			out = append(out, [2]string{v.Title, v.Advice})
 		}
 	}
 	return out
 }
 
+// notWaitedKind is the kind of outcome's verdict on a generation not
+// waited for.
+var notWaitedKind = outcome.Of(outcome.Facts{Wait: outcome.ErrNotWaited}, outcome.Settings{}).Kind
+
+// ids are the results' IDs, in order.
+func (r Run) ids() []string {
+	ids := make([]string, len(r.Results))
+	for i, res := range r.Results {
+		ids[i] = res.ID
+	}
+	return ids
+}
+
 // Status is the step's `status` output: see outcome.Status.
 func (r Run) Status() string {
-	gens := make([]prism.Generation, len(r.Results))
+	gens := make([]outcome.Facts, len(r.Results))
 	for i, res := range r.Results {
-		gens[i] = res.Gen
+		gens[i] = res.facts()
 	}
 	return outcome.Status(gens)
 }
@@ -176,7 +202,7 @@ func (r Run) json(limit int) []byte {
 	for i, res := range r.Results {
 		g := res.Gen
 		out[i] = resultJSON{
-			ID: res.ID, Status: text(outcome.GenerationStatus(res.Gen)), VideoURL: opt(r.url(g.VideoURL)), ShareURL: opt(r.url(g.ShareURL)),
+			ID: res.ID, Status: text(outcome.StatusOf(res.facts())), VideoURL: opt(r.url(g.VideoURL)), ShareURL: opt(r.url(g.ShareURL)),
 			TemplateID: text(g.TemplateID), CreatedAt: text(g.CreatedAt), CompletedAt: text(g.CompletedAt),
 			Error: text(g.Error), VideoURLExpiresAt: opt(ExpiresAt(g.VideoURL)),
 		}
@@ -266,7 +292,7 @@ func (r Run) outputs(limit int) []Output {
 		{"error", text(func(g prism.Generation) string { return g.Error })},
 		{"video_path", file(func(f *download.File) string { return f.Path })},
 		{"video_sha256", file(func(f *download.File) string { return f.SHA256 })},
-		{"video_duration", lines(func(res Result) string { return seconds(res.media()) })},
+		{"video_duration", lines(func(res Result) string { return durationSeconds(res.media()) })},
 		{"video_width", lines(func(res Result) string { return pixels(res.media(), func(m *media.Info) int { return m.Width }) })},
 		{"video_height", lines(func(res Result) string { return pixels(res.media(), func(m *media.Info) int { return m.Height }) })},
 		{"results", string(r.json(limit))},
@@ -305,9 +331,9 @@ func (r Result) media() *media.Info {
 	return r.File.Media
 }
 
-// seconds is a video's duration in seconds for an output ("8", "2.5"),
-// "" when unknown.
-func seconds(m *media.Info) string {
+// durationSeconds is a video's duration in seconds for an output ("8",
+// "2.5"), "" when unknown.
+func durationSeconds(m *media.Info) string {
 	if m == nil || m.Duration <= 0 {
 		return ""
 	}
