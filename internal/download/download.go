@@ -34,6 +34,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cenkalti/backoff/v4"
 
@@ -264,7 +265,11 @@ func (t *transfer) verify() (*media.Info, error) {
 	}
 	kind, other := media.Sniff(head[:n])
 	if other != "" {
-		return nil, permanent{fmt.Errorf("storage sent %s, not a video; it begins: %s. %s", other, quote(head[:n]), brokenAdvice)}
+		begins := "" // binary bytes would say nothing to a reader
+		if text(head[:n]) {
+			begins = "; it begins: " + quote(head[:n])
+		}
+		return nil, permanent{fmt.Errorf("storage sent %s, not a video%s. %s", other, begins, brokenAdvice)}
 	}
 	if kind == media.Unknown {
 		kind = t.kind
@@ -283,6 +288,18 @@ func (t *transfer) verify() (*media.Info, error) {
 // message.
 func quote(b []byte) string {
 	return "\"" + strings.TrimSpace(untrusted.Scrubber{}.Line(string(b), 100)) + "\""
+}
+
+// text reports whether b reads as text: valid UTF-8 (but for a last
+// character cut in two) without control characters other than white
+// space.
+func text(b []byte) bool {
+	for i, r := range string(b) {
+		if r == utf8.RuneError && len(b)-i >= utf8.UTFMax || r < ' ' && !strings.ContainsRune("\t\r\n", r) || r == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // notVideo reports whether a content type is plainly something other

@@ -1145,7 +1145,7 @@ func TestWhatIsNoWholeVideoIsRefused(t *testing.T) {
 		{"cut without a length", cutNoLength,
 			"after 1 attempt(s) at 300000 bytes: the file is not a whole ISO base media (MP4) video: top-level boxes end at 300000 bytes of 1048576: the file is cut short inside its \"mdat\" box at byte 614. " + advice},
 		{"moov missing", serveVideo(prismsim.Video{Faults: []string{"no_moov"}}), "the file is not a whole ISO base media (MP4) video: moov box missing. " + advice},
-		{"a PNG image", serveVideo(prismsim.Video{Faults: []string{"png"}}), "storage sent a PNG image, not a video; it begins: \"\uFFFDPNG"},
+		{"a PNG image", serveVideo(prismsim.Video{Faults: []string{"png"}}), "storage sent a PNG image, not a video. Nothing was saved."},
 		{"HTML sent as a video", answer("video/mp4", "<!DOCTYPE html><p>Access denied", false), `storage sent an HTML page, not a video; it begins: "<!DOCTYPE html><p>Access denied". `},
 		{"a WebM cut short", func(n int, w http.ResponseWriter, r *http.Request, _ *prismsim.Content) (http.ResponseWriter, bool) {
 			w.Header().Set("Content-Type", "video/webm")
@@ -1172,6 +1172,18 @@ func TestWhatIsNoWholeVideoIsRefused(t *testing.T) {
 				t.Errorf("left behind: %v", extra)
 			}
 		})
+	}
+}
+
+func TestText(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]bool{
+		"<html>\r\n\t<body>": true, "{\"é\": 1}": true, "caf\xc3": true, "": true,
+		"\x89PNG\r\n\x1a\n": false, "a\x00b": false, "a\x7fb": false, "\xff\xfeabcd": false,
+	} {
+		if got := text([]byte(in)); got != want {
+			t.Errorf("text(%q) = %t, want %t", in, got, want)
+		}
 	}
 }
 
