@@ -108,6 +108,7 @@ func TestVerifyISO(t *testing.T) {
 			Info{Container: "mp4", Codec: "avc1", Width: 2, Height: 3, Duration: time.Second}, ""},
 
 		{"empty", nil, Info{}, "the file is empty"},
+		{"shorter than a box header", []byte("\x00\x00\x00"), Info{}, "ftyp box missing: the file holds only 3 bytes"},
 		{"cut short", good[:len(good)-1], Info{}, `top-level boxes end at 1469 bytes of 1470: the file is cut short inside its "mdat" box at byte 462`},
 		{"cut short inside a header", slices.Concat(good, []byte("abc")), Info{}, "top-level boxes end at byte 1470, and 3 bytes follow that are too few for a box"},
 		{"cut short inside a 64-bit header", slices.Concat(good, u32(1), []byte("mdat"), u32(0)), Info{}, `the "mdat" box at byte 1470 is cut short inside its header`},
