@@ -854,3 +854,30 @@ func TestAnAnswerForAnotherGenerationIsReadAgain(t *testing.T) {
 		}
 	})
 }
+
+// TestOwnWordsPrintAsWritten: prism-wait's own messages and --help name the
+// key's shape, prism_sk_…; only text from the network and the key itself
+// are redacted, so they print as written.
+func TestOwnWordsPrintAsWritten(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{"no key, action", map[string]string{"GITHUB_ACTIONS": "true", "INPUT_API_KEY": "", "INPUT_GENERATION_ID": "gen_ok"}, nil,
+			"::error title=Invalid input::api_key: required: the Prism API key (prism_sk_…), from a secret"},
+		{"no key, CLI", nil, []string{"gen_ok"}, "--api-key (PRISM_API_KEY): required: the Prism API key (prism_sk_…), from a secret"},
+		{"help", nil, []string{"--help"}, "Prism API key, prism_sk_… (prefer PRISM_API_KEY"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var out bytes.Buffer
+			Run(context.Background(), Env{LookupEnv: lookup(tc.env), Args: tc.args, Stdout: &out, Stderr: &out, Wd: t.TempDir()})
+			if !strings.Contains(out.String(), tc.want) {
+				t.Errorf("the output lacks %q:\n%s", tc.want, out.String())
+			}
+		})
+	}
+}
