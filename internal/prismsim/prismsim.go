@@ -119,7 +119,8 @@ type Video struct {
 	// (application/xml); "empty_200" an empty body (Content-Length: 0);
 	// "cut_no_length" no Content-Length, and the connection closed after
 	// 300,000 bytes (or half the video when smaller), so that only the
-	// file's own structure shows it is cut short; "no_moov" an MP4 without
+	// file's own structure shows it is cut short (over HTTP/1.x: over
+	// HTTP/2 the abort resets the stream, which a client sees); "no_moov" an MP4 without
 	// its moov box; "png" a valid PNG image under the video's content type.
 	Faults []string `json:"faults,omitempty"`
 }
