@@ -1,6 +1,6 @@
 package e2e
 
-// Benchmarks of the whole process, for the performance figures in docs/.
+// Benchmarks of the whole process, for the figures in docs/performance.md.
 // They measure; they do not assert. Run them with:
 //
 //	go test -run=NONE -bench=. -benchtime=5x ./e2e
