@@ -24,6 +24,7 @@ import (
 	"github.com/prism-wait/prism-wait/internal/outcome"
 	"github.com/prism-wait/prism-wait/internal/prism"
 	"github.com/prism-wait/prism-wait/internal/report"
+	"github.com/prism-wait/prism-wait/internal/rerun"
 	"github.com/prism-wait/prism-wait/internal/wait"
 )
 
@@ -115,7 +116,7 @@ func run(ctx context.Context, env Env, log *report.Log) int {
 	waitFor := cfg.IDs
 	if cfg.Submit != nil {
 		sub, resumed, err := guardedSubmit(ctx, env, cfg, waiter, log, transport)
-		var required *guardRequired
+		var required *rerun.RequiredUnmet
 		switch {
 		case errors.As(err, &required):
 			return finish(env, log, cfg, report.Run{Invalid: []error{err}, Scrub: log.Scrubber(), Terms: cfg.Term})
