@@ -1,4 +1,4 @@
-package main
+package repocheck
 
 // Checks of the release machinery that GitHub would otherwise find first, on
 // release day: no tag moves before the image was pulled anonymously (the
@@ -256,7 +256,7 @@ func checkPinned(raw []byte) (uses int, err error) {
 
 func TestReleaseWorkflowMovesNoTagBeforeTheAnonymousPull(t *testing.T) {
 	t.Parallel()
-	raw, err := os.ReadFile(filepath.Join(".github", "workflows", "release.yml"))
+	raw, err := os.ReadFile(filepath.Join("..", ".github", "workflows", "release.yml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -447,7 +447,7 @@ jobs:
 
 func TestWorkflowsPinEveryActionByCommitSHA(t *testing.T) {
 	t.Parallel()
-	files, err := filepath.Glob(filepath.Join(".github", "workflows", "*.y*ml"))
+	files, err := filepath.Glob(filepath.Join("..", ".github", "workflows", "*.y*ml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -511,7 +511,7 @@ func TestCheckPinnedCatchesUnpinnedActions(t *testing.T) {
 // moved), plain binaries under the README's names, and SHA256SUMS.
 func TestGoReleaserAssets(t *testing.T) {
 	t.Parallel()
-	raw, err := os.ReadFile(".goreleaser.yaml")
+	raw, err := os.ReadFile(filepath.Join("..", ".goreleaser.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

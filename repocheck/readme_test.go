@@ -1,4 +1,4 @@
-package main
+package repocheck
 
 // The README's YAML examples are what users paste into their workflows:
 // each must load as a GitHub workflow fragment, pass actionlint, and never
@@ -191,7 +191,7 @@ func actionlint(t *testing.T, dir string, files map[string]int) map[string][]str
 
 func TestReadmeYAML(t *testing.T) {
 	t.Parallel()
-	md, err := os.ReadFile("README.md")
+	md, err := os.ReadFile(filepath.Join("..", "README.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,7 +269,7 @@ func TestReadmeYAMLChecker(t *testing.T) {
 // code's: every input has a row, with its default.
 func TestReadmeInputsAreTheCode(t *testing.T) {
 	t.Parallel()
-	md, err := os.ReadFile("README.md")
+	md, err := os.ReadFile(filepath.Join("..", "README.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
