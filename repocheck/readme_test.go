@@ -1,14 +1,18 @@
 package repocheck
 
-// The README's YAML examples are what users paste into their workflows:
-// each must load as a GitHub workflow fragment, pass actionlint, and never
-// paste an output or API value into a run: script (GitHub's hardening
-// guide: pass it through env: and quote the variable).
+// The YAML examples of every Markdown file (the README, docs/,
+// CONTRIBUTING.md, the simulator's README) are what users paste into their
+// workflows: each must load as a GitHub workflow fragment, pass actionlint,
+// and never paste an output or API value into a run: script (GitHub's
+// hardening guide: pass it through env: and quote the variable). The
+// README's input and output tables are action.yml's, made by
+// readme-tables.
 
 import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -127,10 +131,10 @@ func runInjections(workflow string) ([]string, error) {
 	return bad, nil
 }
 
-// checkBlocks writes each block's workflow under dir/.github/workflows
-// and returns the problems found without actionlint, by block, and the
-// files written, by block line.
-func checkBlocks(dir string, blocks []yamlBlock) (problems map[int][]string, files map[string]int, err error) {
+// checkBlocks writes each block's workflow under dir/.github/workflows,
+// named after prefix and the block's line, and returns the problems found
+// without actionlint, by block, and the files written, by block line.
+func checkBlocks(dir, prefix string, blocks []yamlBlock) (problems map[int][]string, files map[string]int, err error) {
 	wfDir := filepath.Join(dir, ".github", "workflows")
 	if err := os.MkdirAll(wfDir, 0o755); err != nil {
 		return nil, nil, err
@@ -147,7 +151,7 @@ func checkBlocks(dir string, blocks []yamlBlock) (problems map[int][]string, fil
 			problems[b.Line] = append(problems[b.Line], err.Error())
 		}
 		problems[b.Line] = append(problems[b.Line], bad...)
-		name := filepath.Join(wfDir, fmt.Sprintf("readme-line-%d.yml", b.Line))
+		name := filepath.Join(wfDir, fmt.Sprintf("%s-line-%d.yml", prefix, b.Line))
 		if err := os.WriteFile(name, []byte(wf), 0o644); err != nil {
 			return nil, nil, err
 		}
@@ -189,36 +193,86 @@ func actionlint(t *testing.T, dir string, files map[string]int) map[string][]str
 	return found
 }
 
-func TestReadmeYAML(t *testing.T) {
+// repoRoot is the repository's root, from this package's folder.
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	root, err := FindRoot(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+// markdownFiles returns every Markdown file of the repository, relative to
+// root: hidden folders but .github, and GoReleaser's dist/, are skipped.
+func markdownFiles(t *testing.T, root string) []string {
+	t.Helper()
+	var files []string
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, path)
+		if d.IsDir() && rel != "." && (strings.HasPrefix(d.Name(), ".") && d.Name() != ".github" || rel == "dist") {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && strings.EqualFold(filepath.Ext(path), ".md") {
+			files = append(files, rel)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+// TestMarkdownYAML checks the YAML blocks of every Markdown file in the
+// repository, actionlint included.
+func TestMarkdownYAML(t *testing.T) {
 	t.Parallel()
-	md, err := os.ReadFile(filepath.Join("..", "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	blocks := yamlBlocks(string(md))
-	if len(blocks) == 0 {
-		t.Fatal("no ```yaml block in README.md")
-	}
+	root := repoRoot(t)
 	dir := t.TempDir()
-	problems, files, err := checkBlocks(dir, blocks)
-	if err != nil {
-		t.Fatal(err)
+	at := map[string]string{} // workflow file → "FILE.md block at line N"
+	all := map[string]int{}
+	files := markdownFiles(t, root)
+	if len(files) < 2 {
+		t.Fatalf("found Markdown files %q, want README.md and the docs at least", files)
 	}
-	for _, b := range blocks {
-		for _, p := range problems[b.Line] {
-			t.Errorf("README.md block at line %d: %s", b.Line, p)
+	for _, name := range files {
+		md, err := os.ReadFile(filepath.Join(root, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		blocks := yamlBlocks(string(md))
+		if name == "README.md" && len(blocks) == 0 {
+			t.Error("no ```yaml block in README.md: the usage examples are gone")
+		}
+		prefix := strings.NewReplacer("/", "_", ".", "_").Replace(filepath.ToSlash(name))
+		problems, written, err := checkBlocks(dir, prefix, blocks)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range blocks {
+			for _, p := range problems[b.Line] {
+				t.Errorf("%s block at line %d: %s", name, b.Line, p)
+			}
+		}
+		for f, line := range written {
+			at[f] = fmt.Sprintf("%s block at line %d", name, line)
+			all[f] = line
 		}
 	}
 	if testing.Short() {
 		t.Skip("actionlint is slow to build; it runs without -short")
 	}
-	for file, findings := range actionlint(t, dir, files) {
-		line, ok := files[file]
+	for file, findings := range actionlint(t, dir, all) {
+		where, ok := at[file]
 		if !ok {
 			t.Errorf("actionlint reports on %s, which is no block's file: %q", file, findings)
 		}
 		for _, f := range findings {
-			t.Errorf("README.md block at line %d: actionlint: %s (in the wrapped workflow %s)", line, f, filepath.Base(file))
+			t.Errorf("%s: actionlint: %s (in the wrapped workflow %s)", where, f, filepath.Base(file))
 		}
 	}
 }
@@ -244,7 +298,7 @@ func TestReadmeYAMLChecker(t *testing.T) {
 	if fmt.Sprint(lines) != "[7 15 19 27 37 47]" {
 		t.Fatalf("blocks at lines %v, want [7 15 19 27 37 47]", lines)
 	}
-	problems, files, err := checkBlocks(t.TempDir(), blocks)
+	problems, files, err := checkBlocks(t.TempDir(), "example", blocks)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,12 +323,16 @@ func TestReadmeYAMLChecker(t *testing.T) {
 // code's: every input has a row, with its default.
 func TestReadmeInputsAreTheCode(t *testing.T) {
 	t.Parallel()
-	md, err := os.ReadFile(filepath.Join("..", "README.md"))
+	md, err := os.ReadFile(filepath.Join(repoRoot(t), "README.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	table, err := Between(md, InputsTable)
+	if err != nil {
+		t.Fatalf("README.md: %v", err)
+	}
 	rows := map[string]string{}
-	for _, line := range strings.Split(string(md), "\n") {
+	for _, line := range strings.Split(table, "\n") {
 		if name, ok := strings.CutPrefix(line, "| `"); ok {
 			if name, rest, ok := strings.Cut(name, "` |"); ok {
 				rows[name] = rest
@@ -291,5 +349,217 @@ func TestReadmeInputsAreTheCode(t *testing.T) {
 		case in.Required && !strings.Contains(row, "required"):
 			t.Errorf("README's row for %s does not say it is required", in.Name)
 		}
+	}
+}
+
+// TestReadmeTablesAreActionYML holds the README's generated tables to
+// action.yml: a change to either without the other fails here.
+func TestReadmeTablesAreActionYML(t *testing.T) {
+	t.Parallel()
+	root := repoRoot(t)
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	actionYML, err := os.ReadFile(filepath.Join(root, "action.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := ActionTables(actionYML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{InputsTable, OutputsTable} {
+		got, err := Between(readme, name)
+		if err != nil {
+			t.Errorf("README.md: %v", err)
+			continue
+		}
+		if got != want[name] {
+			t.Errorf("README.md's %s table is not action.yml's; regenerate it from the repository's root with\n\t%s\n%s", name, RegenerateCommand, firstDifference(got, want[name]))
+		}
+	}
+}
+
+// firstDifference names the first line where got and want part.
+func firstDifference(got, want string) string {
+	g, w := strings.Split(got, "\n"), strings.Split(want, "\n")
+	for i := 0; i < len(g) || i < len(w); i++ {
+		var gl, wl string
+		if i < len(g) {
+			gl = g[i]
+		}
+		if i < len(w) {
+			wl = w[i]
+		}
+		if gl != wl {
+			return fmt.Sprintf("first difference, line %d of the table:\n README:     %q\n action.yml: %q", i+1, gl, wl)
+		}
+	}
+	return ""
+}
+
+func TestActionTables(t *testing.T) {
+	t.Parallel()
+	actionYML := []byte(`name: x
+inputs:
+  zeta:
+    description: >-
+      First in the file,
+      so first in the table; a | b <dir>.
+    required: true
+  alpha:
+    description: Has a default.
+    default: '5s'
+  empty:
+    description: Default empty.
+    required: false
+    default: ''
+outputs:
+  out_b:
+    description: Second output declared first.
+  out_a:
+    description: Plain.
+runs:
+  using: docker
+`)
+	tables, err := ActionTables(actionYML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantIn := generatedNote + "| input | default | description |\n|---|---|---|\n" +
+		"| `zeta` | required | First in the file, so first in the table; a \\| b &lt;dir>. |\n" +
+		"| `alpha` | `5s` | Has a default. |\n" +
+		"| `empty` |  | Default empty. |\n"
+	if tables[InputsTable] != wantIn {
+		t.Errorf("inputs table:\n%s\nwant:\n%s", tables[InputsTable], wantIn)
+	}
+	wantOut := generatedNote + "| output | description |\n|---|---|\n| `out_b` | Second output declared first. |\n| `out_a` | Plain. |\n"
+	if tables[OutputsTable] != wantOut {
+		t.Errorf("outputs table:\n%s\nwant:\n%s", tables[OutputsTable], wantOut)
+	}
+	for _, bad := range []string{"inputs: [a]\noutputs: {}\n", "inputs: {}\n", "- a\n", "inputs: {a: {required: [x]}}\noutputs: {}\n"} {
+		if _, err := ActionTables([]byte(bad)); err == nil {
+			t.Errorf("ActionTables(%q): no error", bad)
+		}
+	}
+}
+
+func TestReadmeReplacesOnlyBetweenMarkers(t *testing.T) {
+	t.Parallel()
+	actionYML := []byte("inputs:\n  a:\n    description: A.\noutputs:\n  b:\n    description: B.\n")
+	tables, err := ActionTables(actionYML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := "# T\n\n<!-- inputs:start -->\nstale\n<!-- inputs:end -->\n\ntext\n<!-- outputs:start -->\n<!-- outputs:end -->\nend\n"
+	got, err := Readme([]byte(doc), actionYML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "# T\n\n<!-- inputs:start -->\n" + tables[InputsTable] + "<!-- inputs:end -->\n\ntext\n<!-- outputs:start -->\n" + tables[OutputsTable] + "<!-- outputs:end -->\nend\n"
+	if string(got) != want {
+		t.Errorf("Readme:\n%s\nwant:\n%s", got, want)
+	}
+	again, err := Readme(got, actionYML)
+	if err != nil || string(again) != want {
+		t.Errorf("Readme of its own result changed it: %v\n%s", err, again)
+	}
+	for doc, wantErr := range map[string]string{
+		"no markers\n": "no \"<!-- inputs:start -->\"",
+		"<!-- inputs:end -->\n<!-- inputs:start -->\n<!-- outputs:start -->\n<!-- outputs:end -->\n": "comes before",
+		"<!-- inputs:start -->\n<!-- inputs:end -->\n<!-- inputs:start -->\n<!-- inputs:end -->\n":   "more than once",
+		"<!-- inputs:start -->\n<!-- inputs:end -->\n":                                               "outputs",
+	} {
+		if _, err := Readme([]byte(doc), actionYML); err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Errorf("Readme(%q): error %v, want one saying %q", doc, err, wantErr)
+		}
+	}
+}
+
+// TestUpdateReadmeWritesTheTables runs the generator in a small
+// repository of its own, from a folder inside it.
+func TestUpdateReadmeWritesTheTables(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for name, content := range map[string]string{
+		"go.mod":     "module x\n",
+		"action.yml": "inputs:\n  a:\n    description: A.\noutputs:\n  b:\n    description: B.\n",
+		"README.md":  "<!-- inputs:start -->\n<!-- inputs:end -->\n<!-- outputs:start -->\n<!-- outputs:end -->\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sub := filepath.Join(dir, "docs")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	found, err := FindRoot(sub)
+	if err != nil || found != dir {
+		t.Fatalf("FindRoot(%s) = %q, %v; want %s", sub, found, err, dir)
+	}
+	if found, err := FindRoot(filepath.Dir(dir)); err == nil {
+		t.Errorf("FindRoot(%s) = %s, where no folder up holds go.mod and action.yml", filepath.Dir(dir), found)
+	}
+	for i, wantChanged := range []bool{true, false} {
+		changed, err := UpdateReadme(dir)
+		if err != nil || changed != wantChanged {
+			t.Fatalf("run %d: UpdateReadme = %v, %v; want %v", i+1, changed, err, wantChanged)
+		}
+	}
+	got, _ := os.ReadFile(filepath.Join(dir, "README.md"))
+	if !strings.Contains(string(got), "| `a` |  | A. |\n<!-- inputs:end -->") || !strings.Contains(string(got), "| `b` | B. |\n<!-- outputs:end -->") {
+		t.Errorf("README.md after UpdateReadme:\n%s", got)
+	}
+}
+
+// mdLink is a Markdown link's target: [text](target).
+var mdLink = regexp.MustCompile(`\]\(([^)\s]+)\)`)
+
+// TestMarkdownLinksResolve checks that every link from one of the
+// repository's Markdown files to another file of it names a file that
+// exists: moving text between the README and docs/ must not leave a link
+// to nowhere.
+func TestMarkdownLinksResolve(t *testing.T) {
+	t.Parallel()
+	root := repoRoot(t)
+	for _, name := range markdownFiles(t, root) {
+		md, err := os.ReadFile(filepath.Join(root, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		inFence := false
+		for n, line := range strings.Split(string(md), "\n") {
+			if strings.HasPrefix(strings.TrimSpace(line), "```") {
+				inFence = !inFence
+			}
+			if inFence {
+				continue
+			}
+			for _, m := range mdLink.FindAllStringSubmatch(line, -1) {
+				target, _, _ := strings.Cut(m[1], "#")
+				if target == "" || strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
+					continue
+				}
+				if _, err := os.Stat(filepath.Join(root, filepath.Dir(name), filepath.FromSlash(target))); err != nil {
+					t.Errorf("%s line %d: the link to %s leads nowhere: %v", name, n+1, m[1], err)
+				}
+			}
+		}
+	}
+}
+
+// TestReadmeIsForUsers keeps the README short enough to read at one
+// sitting: what maintainers need goes to docs/ and CONTRIBUTING.md.
+func TestReadmeIsForUsers(t *testing.T) {
+	t.Parallel()
+	const limit = 16000
+	fi, err := os.Stat(filepath.Join(repoRoot(t), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Size() > limit {
+		t.Errorf("README.md is %d bytes, over %d: move what maintainers need into docs/ or CONTRIBUTING.md and link it", fi.Size(), limit)
 	}
 }
