@@ -554,3 +554,28 @@ func TestGoReleaserAssets(t *testing.T) {
 		t.Errorf("checksum: want SHA256SUMS with sha256, got %+v", cfg.Checksum)
 	}
 }
+
+// TestDownloadLinesUseTheReleaseNames holds the download lines users copy
+// (docs/other-ci.md) to the names TestGoReleaserAssets holds the release
+// to: prism-wait_<os>_<arch>, checked against SHA256SUMS.
+func TestDownloadLinesUseTheReleaseNames(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile(filepath.Join(repoRoot(t), "docs", "other-ci.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(raw)
+	for _, want := range []string{
+		"`prism-wait_<os>_<arch>`",
+		"bin=prism-wait_linux_$(uname -m",
+		"bin=prism-wait_linux_$$(uname -m",
+		"bin=prism-wait_$(uname -s",
+		"releases/download/$PRISM_WAIT_VERSION",
+		"/SHA256SUMS",
+		"sha256sum -c",
+	} {
+		if !strings.Contains(doc, want) {
+			t.Errorf("docs/other-ci.md no longer has %q: its download lines must name the release's assets (prism-wait_<os>_<arch>, SHA256SUMS) and check them", want)
+		}
+	}
+}
