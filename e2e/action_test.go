@@ -1,12 +1,8 @@
-package main
+package e2e
 
-// The runner-faithful end-to-end suite: the static binary, run as GitHub's
-// runner runs a Docker action (see RUNNER.md in the steering repo):
-// INPUT_* for every input declared in action.yml, with its default or "",
-// file commands in /github/file_commands, the workspace at
-// /github/workspace, and the binary as PID 1 in an otherwise empty root
-// (unshare). Where unshare is not permitted, the binary runs directly and
-// the tests say so.
+// The action, run by the harness as the runner runs it, against the
+// simulator's scripted lifecycles: exit codes, outputs, log, summary,
+// masking, downloads and cancellation.
 
 import (
 	"bytes"
@@ -14,301 +10,26 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/prism-wait/prism-wait/internal/cli"
 	"github.com/prism-wait/prism-wait/internal/prismsim"
 	"github.com/prism-wait/prism-wait/internal/report"
 )
 
-// actionYML is the part of action.yml the runner uses.
-type actionYML struct {
-	Inputs map[string]struct {
-		Default  *string `yaml:"default"`
-		Required bool    `yaml:"required"`
-	} `yaml:"inputs"`
-	Outputs map[string]struct {
-		Description string `yaml:"description"`
-	} `yaml:"outputs"`
-	Runs struct {
-		Using string `yaml:"using"`
-		Image string `yaml:"image"`
-	} `yaml:"runs"`
-}
-
-func readActionYML(t testing.TB) actionYML {
-	t.Helper()
-	raw, err := os.ReadFile("action.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var a actionYML
-	if err := yaml.Unmarshal(raw, &a); err != nil {
-		t.Fatalf("action.yml: %v", err)
-	}
-	return a
-}
-
-var (
-	buildOnce sync.Once
-	binary    string
-	buildErr  error
-)
-
-// build compiles the binary as the Dockerfile does: static and stripped.
-func build(t testing.TB) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "prism-wait-e2e-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binary = filepath.Join(dir, "prism-wait")
-		cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w -X main.version=v0.0.0-e2e", "-o", binary, ".")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binary
-}
-
-// container is one run's empty root: the binary and the runner's mounts.
-type container struct {
-	root      string // host directory standing for the container's /
-	isolated  bool   // PID 1 in an empty root, through unshare
-	workspace string // host path of /github/workspace
-}
-
-var (
-	probeOnce  sync.Once
-	canIsolate bool
-	probeNote  string
-)
-
-func newContainer(t testing.TB) *container {
-	t.Helper()
-	bin := build(t)
-	root := t.TempDir()
-	for _, d := range []string{"github/workspace", "github/file_commands", "github/home"} {
-		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	raw, err := os.ReadFile(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(root, "prism-wait"), raw, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	probeOnce.Do(func() {
-		out, err := exec.Command("unshare", "--pid", "--fork", "--root="+root, "/prism-wait", "--version").CombinedOutput()
-		canIsolate = err == nil && strings.HasPrefix(string(out), "prism-wait v0.0.0-e2e")
-		if !canIsolate {
-			probeNote = fmt.Sprintf("unshare is not permitted here (%v: %s); running the binary directly, not as PID 1 in an empty root", err, bytes.TrimSpace(out))
-		}
-	})
-	if probeNote != "" {
-		t.Log(probeNote)
-	}
-	return &container{root: root, isolated: canIsolate, workspace: filepath.Join(root, "github", "workspace")}
-}
-
-// path is where the process sees a container path.
-func (c *container) path(p string) string {
-	if c.isolated {
-		return p
-	}
-	return filepath.Join(c.root, p)
-}
-
-// env builds the environment as the runner does: every input declared in
-// action.yml, with the workflow's value, else its default, else "".
-func (c *container) env(t testing.TB, with map[string]string) []string {
-	t.Helper()
-	a := readActionYML(t)
-	env := []string{
-		"GITHUB_ACTIONS=true", "CI=true", "HOME=" + c.path("/github/home"),
-		"GITHUB_WORKSPACE=" + c.path("/github/workspace"),
-		"GITHUB_OUTPUT=" + c.path("/github/file_commands/set_output_e2e"),
-		"GITHUB_STEP_SUMMARY=" + c.path("/github/file_commands/step_summary_e2e"),
-	}
-	for name, in := range a.Inputs {
-		v := ""
-		if in.Default != nil {
-			v = *in.Default
-		}
-		if w, ok := with[name]; ok {
-			v = w
-		}
-		env = append(env, "INPUT_"+strings.ToUpper(strings.ReplaceAll(name, " ", "_"))+"="+v)
-	}
-	for name := range with {
-		if _, ok := a.Inputs[name]; !ok {
-			t.Fatalf("test uses input %q, which action.yml does not declare", name)
-		}
-	}
-	return env
-}
-
-func (c *container) command(env []string) *exec.Cmd {
-	var cmd *exec.Cmd
-	if c.isolated {
-		cmd = exec.Command("unshare", "--pid", "--fork", "--root="+c.root, "--wd=/github/workspace", "/prism-wait")
-	} else {
-		cmd = exec.Command(filepath.Join(c.root, "prism-wait"))
-		cmd.Dir = c.workspace
-	}
-	cmd.Env = env
-	return cmd
-}
-
-// pid1 is the process that runs the action: unshare's child when isolated.
-func (c *container) pid1(t testing.TB, cmd *exec.Cmd) int {
-	if !c.isolated {
-		return cmd.Process.Pid
-	}
-	for i := 0; i < 6000; i++ { // up to 30s on a loaded machine
-		raw, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", cmd.Process.Pid, cmd.Process.Pid))
-		if f := strings.Fields(string(raw)); len(f) > 0 {
-			pid, _ := strconv.Atoi(f[0])
-			return pid
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatal("unshare started no child")
-	return 0
-}
-
-type run struct {
-	code    int
-	stdout  string
-	stderr  string
-	outputs map[string]string
-	summary string
-	took    time.Duration
-}
-
-func (c *container) collect(t testing.TB, cmd *exec.Cmd, stdout, stderr *bytes.Buffer, err error, took time.Duration) run {
-	t.Helper()
-	r := run{stdout: stdout.String(), stderr: stderr.String(), took: took}
-	// Every line of every run is read as the runner reads it.
-	checkCommands(t, r.stdout, r.stderr, keyOf(cmd.Env))
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		r.code = ee.ExitCode()
-	case err != nil:
-		t.Fatal(err)
-	}
-	raw, _ := os.ReadFile(filepath.Join(c.root, "github/file_commands/set_output_e2e"))
-	if r.outputs, err = report.ParseOutputs(string(raw)); err != nil {
-		t.Fatalf("GITHUB_OUTPUT: %v\n%s", err, raw)
-	}
-	sum, _ := os.ReadFile(filepath.Join(c.root, "github/file_commands/step_summary_e2e"))
-	r.summary = string(sum)
-	return r
-}
-
-// keyOf is the API key a run was given, as the action's input or the
-// CLI's PRISM_API_KEY; "" for none.
-func keyOf(env []string) string {
-	for _, name := range []string{"INPUT_API_KEY=", "PRISM_API_KEY="} {
-		for _, kv := range env {
-			if v, ok := strings.CutPrefix(kv, name); ok && strings.TrimSpace(v) != "" {
-				return strings.TrimSpace(v)
-			}
-		}
-	}
-	return ""
-}
-
-// act runs the action to its end.
-func (c *container) act(t testing.TB, with map[string]string) run {
-	t.Helper()
-	cmd := c.command(c.env(t, with))
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	start := time.Now()
-	err := cmd.Run()
-	return c.collect(t, cmd, &stdout, &stderr, err, time.Since(start))
-}
-
-type simulator struct {
-	*prismsim.Server
-	base string
-}
-
-func startSim(t testing.TB, file string) simulator {
-	t.Helper()
-	sc, err := prismsim.LoadScenario(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := prismsim.New(sc)
-	srv := httptest.NewServer(s)
-	t.Cleanup(func() { s.Close(); srv.Close() })
-	return simulator{s, srv.URL + "/api"}
-}
-
-const e2eKey = "prism_sk_e2e_0123456789abcdef"
-
 var rfc3339 = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$`)
 
-// fast is the inputs of a quick run: the key, short cadences, and with.
-func fast(with map[string]string) map[string]string {
-	base := map[string]string{"api_key": e2eKey, "poll_interval": "20ms", "max_interval": "100ms"}
-	for k, v := range with {
-		base[k] = v
-	}
-	return base
-}
-
-// check is one assertion on a finished run.
-type check func(t *testing.T, c *container, r run, sim simulator)
-
-func outputsAre(want map[string]string) check {
-	return func(t *testing.T, c *container, r run, sim simulator) {
-		for name, v := range want {
-			if r.outputs[name] != v {
-				t.Errorf("output %s = %q, want %q", name, r.outputs[name], v)
-			}
-		}
-	}
-}
-
-func logSays(s ...string) check {
-	return func(t *testing.T, c *container, r run, sim simulator) {
-		for _, want := range s {
-			if !strings.Contains(r.stdout, want) {
-				t.Errorf("log lacks %q:\n%s", want, r.stdout)
-			}
-		}
-	}
-}
-
-func TestEndToEnd(t *testing.T) {
+func TestActionReportsEachLifecycle(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
@@ -446,7 +167,7 @@ func TestEndToEnd(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			sim := startSim(t, filepath.Join("testdata", "scenarios", "e2e.json"))
+			sim := startSim(t, e2eScenarios)
 			tc.with["base_url"] = sim.base
 			c := newContainer(t)
 			if os.Geteuid() == 0 {
@@ -489,7 +210,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 }
 
-func TestSIGTERMStopsWithinASecond(t *testing.T) {
+func TestSignalCancelsTheRunCleanly(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
@@ -497,29 +218,25 @@ func TestSIGTERMStopsWithinASecond(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {
 			t.Parallel()
-			sim := startSim(t, filepath.Join("testdata", "scenarios", "e2e.json"))
+			sim := startSim(t, e2eScenarios)
 			c := newContainer(t)
 			// One generation generating, one hanging the API, one half downloaded.
-			cmd := c.command(c.env(t, map[string]string{"generation_id": "gen_slow gen_hang gen_dl_stall", "api_key": e2eKey, "base_url": sim.base, "download_dir": "videos"}))
-			var stdout, stderr bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			pid := c.pid1(t, cmd)
+			p := c.start(t, c.env(t, map[string]string{"generation_id": "gen_slow gen_hang gen_dl_stall", "api_key": e2eKey, "base_url": sim.base, "download_dir": "videos"}))
 			for i := 0; sim.Stats("gen_slow").Requests == 0 || sim.Stats("gen_hang").Requests == 0 || !partial(c); i++ {
 				if i > 6000 {
+					p.signal(syscall.SIGKILL)
 					t.Fatal("not every request under way within 30s")
 				}
 				time.Sleep(5 * time.Millisecond)
 			}
 			sent := time.Now()
-			syscall.Kill(pid, sig)
-			guard := time.AfterFunc(5*time.Second, func() { syscall.Kill(pid, syscall.SIGKILL) }) // never hang the suite
+			if err := p.signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			guard := time.AfterFunc(5*time.Second, func() { p.signal(syscall.SIGKILL) }) // never hang the suite
 			defer guard.Stop()
-			err := cmd.Wait()
+			r := p.wait(t)
 			took := time.Since(sent)
-			r := c.collect(t, cmd, &stdout, &stderr, err, took)
 			if r.code != 3 || took > 5*time.Second {
 				t.Errorf("exit %d after %s, want 3 within a second\n%s", r.code, took, r.stdout)
 			}
@@ -544,10 +261,10 @@ func partial(c *container) bool {
 	return false
 }
 
-// TestActionYMLMatchesTheCode checks that every input the code reads and
-// every output it writes is declared in action.yml, and the reverse, and
-// that action.yml's defaults are the code's own.
-func TestActionYMLMatchesTheCode(t *testing.T) {
+// TestActionYMLDeclaresWhatTheCodeReadsAndWrites checks that every input
+// the code reads and every output it writes is declared in action.yml, and
+// the reverse.
+func TestActionYMLDeclaresWhatTheCodeReadsAndWrites(t *testing.T) {
 	t.Parallel()
 	a := readActionYML(t)
 	if a.Runs.Using != "docker" || a.Runs.Image == "" {
@@ -558,7 +275,7 @@ func TestActionYMLMatchesTheCode(t *testing.T) {
 			t.Errorf("input %q is not snake_case", name)
 		}
 	}
-	sim := startSim(t, filepath.Join("testdata", "scenarios", "e2e.json"))
+	sim := startSim(t, e2eScenarios)
 	ws := t.TempDir()
 	runWith := func(inputs map[string]string) (read []string, outputs map[string]string) {
 		env := map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": ws, "GITHUB_OUTPUT": filepath.Join(t.TempDir(), "out")}

@@ -1,22 +1,23 @@
-package main
+package e2e
 
-// The seeded soak (issue 8): each seed draws a scenario for the simulator
-// (1 to 5 generations, each with a random lifecycle, random cadences,
-// downloads on some runs with random storage faults), runs the whole
-// action in-process through cli.Run against it, and checks the invariants
-// that must hold whatever the scenario: the exit code by the documented
-// precedence, `status` and `results` consistent with it, every output
-// written, no key or URL signature printed, the deadline kept, the request
-// count bounded by the script, and downloaded bytes exact or no file at
-// all.
+// The seeded soak: each seed draws a scenario for the simulator (1 to 5
+// generations, each with a random lifecycle, random cadences, downloads on
+// some runs with random storage faults), runs the whole action in-process
+// through cli.Run against it, and checks the invariants that must hold
+// whatever the scenario: the exit code by the documented precedence,
+// `status` and `results` consistent with it, every output written, no key
+// or URL signature printed, no workflow command the action did not mean to
+// send, the deadline kept, the request count bounded by the script, and
+// downloaded bytes exact or no file at all.
 //
 // A short run (seeds 1 to 20, a few seconds) is part of `go test ./...`;
-// replay one with `go test -run 'TestSoak/seed=7$' -v .`. A long run:
+// replay one with `go test ./e2e -run 'TestSoak/seed=7$' -v`. A long run:
 //
-//	go test -run TestSoak -soak=1000 -v .
+//	go test ./e2e -run TestSoak -timeout 60m -v -soak=1000
 //
 // draws 1000 scenarios from -soak-seed (default: from the time) and prints
-// each failing seed with the command that replays it.
+// each failing seed with the command that replays it. The soak's flags
+// come after the package: go test hands them to the test binary.
 
 import (
 	"bytes"
@@ -26,6 +27,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -57,13 +59,15 @@ func TestSoak(t *testing.T) {
 	t.Parallel()
 	action := readActionYML(t)
 	first, n, parallel := uint64(1), soakShort, soakShort
-	replay := func(seed uint64) string { return fmt.Sprintf("go test -run 'TestSoak/seed=%d$' -v .", seed) }
+	replay := func(seed uint64) string { return fmt.Sprintf("go test ./e2e -run 'TestSoak/seed=%d$' -v", seed) }
 	if *soakRuns > 0 {
 		first, n, parallel = *soakSeed, *soakRuns, 8
 		if first == 0 {
 			first = uint64(time.Now().UnixNano()%1e9) + 1
 		}
-		replay = func(seed uint64) string { return fmt.Sprintf("go test -run TestSoak -soak=1 -soak-seed=%d -v .", seed) }
+		replay = func(seed uint64) string {
+			return fmt.Sprintf("go test ./e2e -run TestSoak -v -soak=1 -soak-seed=%d", seed)
+		}
 	}
 	if *soakParallel > 0 {
 		parallel = *soakParallel
@@ -361,7 +365,7 @@ func soakDraw(seed uint64) *soakScenario {
 						var s prismsim.Step
 						switch r.IntN(9) {
 						case 8:
-							// The README: a Retry-After past the timeout
+							// docs/behaviour.md: a Retry-After past the timeout
 							// ends the step at once with exit 3.
 							s = prismsim.Step{HTTP: 503, RetryAfter: "3600"}
 							g.Storage, g.Version, g.Codes = "refresh_past_deadline", 0, []int{3}
@@ -595,21 +599,15 @@ func soakRun(action actionYML, seed uint64) (out soakOutcome) {
 		"GITHUB_ACTIONS": "true", "CI": "true", "GITHUB_WORKSPACE": ws,
 		"GITHUB_OUTPUT": filepath.Join(files, "output"), "GITHUB_STEP_SUMMARY": filepath.Join(files, "summary"),
 	}
-	with := map[string]string{
+	inputs, err := action.inputEnv(map[string]string{
 		"generation_id": sc.Input, "api_key": sc.Key, "base_url": srv.URL + "/api",
 		"timeout": time.Duration(sc.Timeout).String(), "poll_interval": time.Duration(sc.Poll).String(),
 		"max_interval": time.Duration(sc.MaxInterval).String(), "download_dir": sc.DownloadDir,
+	})
+	if err != nil {
+		return soakOutcome{problems: []string{err.Error()}}
 	}
-	for name, in := range action.Inputs { // as the runner does: every input, its value or default or ""
-		v := ""
-		if in.Default != nil {
-			v = *in.Default
-		}
-		if w, ok := with[name]; ok {
-			v = w
-		}
-		env["INPUT_"+strings.ToUpper(name)] = v
-	}
+	maps.Copy(env, inputs)
 	var stdout, stderr bytes.Buffer
 	start := time.Now()
 	code := cli.Run(context.Background(), cli.Env{
@@ -694,6 +692,10 @@ func (c *soakCheck) check(action actionYML) {
 	}
 	if c.stderr != "" {
 		c.errorf("wrote to stderr in GitHub Actions: %q", clip(c.stderr, 500))
+	}
+	// Every line, read as the runner reads it.
+	for _, p := range append(commandProblems("stdout", c.stdout, sc.Key), commandProblems("stderr", c.stderr, sc.Key)...) {
+		c.errorf("the runner would read a command the action did not mean to send: %s", p)
 	}
 	if want := fmt.Sprintf("; exit code %d\n", c.code); !strings.Contains(c.stdout, want) {
 		c.errorf("the closing line does not say %q", strings.TrimSpace(want))

@@ -1,10 +1,11 @@
-package main
+package e2e
 
-// Issue 9 end to end: submit, then wait, in the static binary as PID 1,
+// Submit, then wait, in the static binary run as the runner runs it,
 // against the simulator's generate endpoints. A POST costs credits: each
 // case counts the POSTs the server saw.
 
 import (
+	"cmp"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -14,7 +15,7 @@ import (
 	"github.com/prism-wait/prism-wait/internal/prismsim"
 )
 
-func TestSubmitEndToEnd(t *testing.T) {
+func TestActionSubmitsThenWaits(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
@@ -38,7 +39,7 @@ func TestSubmitEndToEnd(t *testing.T) {
 	tpl := prismsim.TemplatePath
 	for _, tc := range []struct {
 		name     string
-		scenario string // in testdata/scenarios; e2e.json when ""
+		scenario string // from the module root; e2eScenarios when ""
 		with     map[string]string
 		code     int
 		posts    map[string]int // POSTs the server must have seen, by path; nil: none at all
@@ -93,7 +94,7 @@ func TestSubmitEndToEnd(t *testing.T) {
 		{name: "reset connection is not repeated", with: slow(map[string]string{"template_id": "tpl_reset"}), code: 4, posts: map[string]int{tpl("tpl_reset"): 1}, checks: []check{
 			logSays("::error title=Submit outcome unknown::"),
 		}},
-		{name: "timeout after submission", scenario: "hostile.json",
+		{name: "timeout after submission", scenario: hostileScenarios,
 			with: slow(map[string]string{"template_id": "tpl_forever", "variables": `{"title": "Launch"}`, "timeout": "500ms"}),
 			code: 3, posts: map[string]int{tpl("tpl_forever"): 1}, checks: []check{
 				outputsAre(map[string]string{"generation_id": "gen_tpl_forever_1\ngen_tpl_forever_2", "status": "generating"}),
@@ -111,7 +112,7 @@ func TestSubmitEndToEnd(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			sim := startSim(t, filepath.Join("testdata", "scenarios", or(tc.scenario, "e2e.json")))
+			sim := startSim(t, cmp.Or(tc.scenario, e2eScenarios))
 			tc.with["base_url"] = sim.base
 			c := newContainer(t)
 			r := c.act(t, tc.with)
@@ -143,11 +144,4 @@ func TestSubmitEndToEnd(t *testing.T) {
 			}
 		})
 	}
-}
-
-func or(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }

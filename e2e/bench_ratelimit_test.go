@@ -1,10 +1,9 @@
-package main
+package e2e
 
 import (
 	"context"
 	"fmt"
 	"io"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +12,7 @@ import (
 	"github.com/prism-wait/prism-wait/internal/prismsim"
 )
 
-// BenchmarkRateLimited runs prism-wait in-process against a simulator that
+// BenchmarkRateLimited runs prism-wait in-process (cli.Run) against a simulator that
 // allows the key a few requests per second (answering 429 with
 // Retry-After above that), while every generation completes 3s after its
 // first read, polled every 250ms. It reports the 429s per generation and
@@ -63,11 +62,9 @@ func rateLimitedRun(b *testing.B, gens, perSecond int, done, poll time.Duration)
 	if err != nil {
 		b.Fatal(err)
 	}
-	sim := prismsim.New(scenario)
-	srv := httptest.NewServer(sim)
-	defer func() { sim.Close(); srv.Close() }()
+	sim := serveSim(b, scenario, nil)
 	env := map[string]string{"PRISM_API_KEY": "prism_sk_bench"}
-	args := append([]string{"--base-url", srv.URL + "/api", "--poll-interval", poll.String(), "--timeout", "2m"}, ids...)
+	args := append([]string{"--base-url", sim.base, "--poll-interval", poll.String(), "--timeout", "2m"}, ids...)
 	start := time.Now()
 	code := cli.Run(context.Background(), cli.Env{
 		LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok },

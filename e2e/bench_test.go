@@ -1,9 +1,9 @@
-package main
+package e2e
 
-// Benchmarks of the whole process, as figures for README. They measure;
-// they do not assert. Run them with:
+// Benchmarks of the whole process, for the performance figures in docs/.
+// They measure; they do not assert. Run them with:
 //
-//	go test -run=NONE -bench=. -benchtime=5x .
+//	go test -run=NONE -bench=. -benchtime=5x ./e2e
 
 import (
 	"bytes"
@@ -22,17 +22,16 @@ import (
 	"github.com/prism-wait/prism-wait/internal/prismsim"
 )
 
-// benchSim serves one generation with the given lifecycle.
+// benchSim serves one generation, gen_bench, with the given lifecycle, and
+// returns the server's URL.
 func benchSim(b *testing.B, lifecycle string) (*prismsim.Server, string) {
 	b.Helper()
 	sc, err := prismsim.ParseScenario([]byte(`{"generations": {"gen_bench": ` + lifecycle + `}}`))
 	if err != nil {
 		b.Fatal(err)
 	}
-	s := prismsim.New(sc)
-	srv := httptest.NewServer(s)
-	b.Cleanup(func() { s.Close(); srv.Close() })
-	return s, srv.URL
+	sim := serveSim(b, sc, nil)
+	return sim.Server, strings.TrimSuffix(sim.base, "/api")
 }
 
 // runCLI runs the binary in CLI mode and returns its resource usage.

@@ -1,23 +1,21 @@
-package main
+package e2e
 
-// Issue 7 end to end: the static binary against a hostile or broken
-// server. Nothing from the network may reach a workflow command, show the
+// The binary against a hostile or broken server. Nothing from the network may reach a workflow command, show the
 // key (or a prefix of it) or a signature, bring control bytes, run on
 // without bound, or write outside the workspace.
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -70,34 +68,6 @@ func genServer(t testing.TB, answer func(id, key string, n int, self string) (in
 	return srv.URL + "/api"
 }
 
-// cli runs the binary as the plain CLI, outside GitHub Actions: flags and
-// PRISM_*, the results JSON on stdout and the log on stderr.
-func (c *container) cli(t testing.TB, env map[string]string, args ...string) run {
-	t.Helper()
-	var cmd *exec.Cmd
-	if c.isolated {
-		cmd = exec.Command("unshare", append([]string{"--pid", "--fork", "--root=" + c.root, "--wd=/github/workspace", "/prism-wait"}, args...)...)
-	} else {
-		cmd = exec.Command(filepath.Join(c.root, "prism-wait"), args...)
-		cmd.Dir = c.workspace
-	}
-	cmd.Env = []string{"HOME=" + c.path("/github/home")}
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	start := time.Now()
-	err := cmd.Run()
-	return c.collect(t, cmd, &stdout, &stderr, err, time.Since(start))
-}
-
-// rawOutputs is the $GITHUB_OUTPUT file as written.
-func (c *container) rawOutputs() string {
-	raw, _ := os.ReadFile(filepath.Join(c.root, "github/file_commands/set_output_e2e"))
-	return string(raw)
-}
-
 // everything is all a run wrote where a person or a later step reads it,
 // except the one ::add-mask:: line, which must carry the key.
 func everything(c *container, r run) map[string]string {
@@ -122,7 +92,7 @@ func nowhere(t *testing.T, c *container, r run, s ...string) {
 
 const legacyError = "render failed ##[set-output name=injected;]x ##[error]fake"
 
-func TestHostileServer(t *testing.T) {
+func TestHostileAnswersShowNoCommandSecretOrControlByte(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
@@ -381,37 +351,37 @@ func hundredIDs() string {
 	return strings.Join(ids, "\n")
 }
 
-// TestSymlinkSwappedInDuringTheWait plants a symlink at download_dir while
-// the generation is still generating, after the start-up check of the
-// directory: the video must not land outside the workspace.
-func TestSymlinkSwappedInDuringTheWait(t *testing.T) {
+// TestDownloadStaysInTheWorkspaceWhenASymlinkIsSwappedIn plants a symlink
+// at download_dir while the generation is still generating, after the
+// start-up check of the directory: the video must not land outside the
+// workspace.
+func TestDownloadStaysInTheWorkspaceWhenASymlinkIsSwappedIn(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
 	t.Parallel()
-	sc, err := prismsim.LoadScenario(filepath.Join("testdata", "scenarios", "hostile.json"))
+	sc, err := prismsim.LoadScenario(repoPath(t, hostileScenarios))
 	if err != nil {
 		t.Fatal(err)
 	}
 	// gen_swap reads "generating", whatever the clock says, until the
 	// symlink is in place; then the simulator answers it (completed).
-	s := prismsim.New(sc)
 	var reads atomic.Int32
 	planted := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-planted:
-		default:
-			if r.URL.Path == "/api/generations/gen_swap" {
-				reads.Add(1)
-				io.WriteString(w, `{"id":"gen_swap","status":"generating"}`)
-				return
+	sim := serveSim(t, sc, func(sim http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case <-planted:
+			default:
+				if r.URL.Path == "/api/generations/gen_swap" {
+					reads.Add(1)
+					io.WriteString(w, `{"id":"gen_swap","status":"generating"}`)
+					return
+				}
 			}
-		}
-		s.ServeHTTP(w, r)
-	}))
-	t.Cleanup(func() { s.Close(); srv.Close() })
-	sim := simulator{s, srv.URL + "/api"}
+			sim.ServeHTTP(w, r)
+		})
+	})
 	c := newContainer(t)
 	outside := filepath.Join(c.root, "outside")
 	videos := filepath.Join(c.workspace, "videos")
@@ -420,17 +390,11 @@ func TestSymlinkSwappedInDuringTheWait(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cmd := c.command(c.env(t, map[string]string{"generation_id": "gen_swap", "api_key": e2eKey, "base_url": sim.base,
+	p := c.start(t, c.env(t, map[string]string{"generation_id": "gen_swap", "api_key": e2eKey, "base_url": sim.base,
 		"download_dir": "videos", "poll_interval": "20ms", "timeout": "20s"}))
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
 	for i := 0; reads.Load() == 0; i++ {
 		if i > 6000 {
-			cmd.Process.Kill()
+			p.signal(syscall.SIGKILL)
 			t.Fatal("no status read within 30s")
 		}
 		time.Sleep(5 * time.Millisecond)
@@ -442,8 +406,7 @@ func TestSymlinkSwappedInDuringTheWait(t *testing.T) {
 		t.Fatal(err)
 	}
 	close(planted)
-	err = cmd.Wait()
-	r := c.collect(t, cmd, &stdout, &stderr, err, time.Since(start))
+	r := p.wait(t)
 	if r.code != 5 {
 		t.Errorf("exit code %d, want 5\n%s%s", r.code, r.stdout, r.stderr)
 	}
@@ -458,9 +421,10 @@ func TestSymlinkSwappedInDuringTheWait(t *testing.T) {
 	}
 }
 
-// TestUnusableVideoURL: "completed" with a video_url that is no URL is no
-// success, whatever it holds: the step waits on, and ends at the timeout.
-func TestUnusableVideoURL(t *testing.T) {
+// TestCompletedWithAnUnusableVideoURLIsNoSuccess: "completed" with a
+// video_url that is no URL is no success, whatever it holds: the step waits
+// on, and ends at the timeout.
+func TestCompletedWithAnUnusableVideoURLIsNoSuccess(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
@@ -468,7 +432,7 @@ func TestUnusableVideoURL(t *testing.T) {
 	for _, id := range []string{"gen_blank_url", "gen_js_url"} {
 		t.Run(id, func(t *testing.T) {
 			t.Parallel()
-			sim := startSim(t, filepath.Join("testdata", "scenarios", "hostile.json"))
+			sim := startSim(t, hostileScenarios)
 			c := newContainer(t)
 			r := c.act(t, map[string]string{"generation_id": id, "api_key": e2eKey, "base_url": sim.base,
 				"poll_interval": "20ms", "timeout": "300ms", "download_dir": "videos"})
@@ -485,9 +449,9 @@ func TestUnusableVideoURL(t *testing.T) {
 	}
 }
 
-// TestBaseURLPasswordNotEchoed: a base_url refused as input must not show
-// a password from its userinfo, whatever makes it invalid.
-func TestBaseURLPasswordNotEchoed(t *testing.T) {
+// TestInvalidBaseURLNeverShowsItsPassword: a base_url refused as input
+// must not show a password from its userinfo, whatever makes it invalid.
+func TestInvalidBaseURLNeverShowsItsPassword(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
