@@ -42,6 +42,7 @@ import (
 	"time"
 
 	"github.com/prism-wait/prism-wait/internal/cli"
+	"github.com/prism-wait/prism-wait/internal/outcome"
 	"github.com/prism-wait/prism-wait/internal/prismsim"
 	"github.com/prism-wait/prism-wait/internal/report"
 )
@@ -319,7 +320,7 @@ func soakDraw(seed uint64) *soakScenario {
 			statuses = map[string]bool{st: true}
 		case "no_video":
 			last, code = soakNoVideo(r), 3
-			statuses = map[string]bool{report.StatusNoVideo: true}
+			statuses = map[string]bool{outcome.StatusNoVideo: true}
 		case "trouble":
 			last, code = []prismsim.Step{{HTTP: 503}, {HTTP: 500}, {HTTP: 429}, {Fault: "cut"}, {Fault: "garbage"}}[r.IntN(5)], 3
 		case "hang":
@@ -497,12 +498,12 @@ func soakDraw(seed uint64) *soakScenario {
 	}
 	sc.Input = in.String()
 
-	sc.Codes = []int{report.ExitOK}
+	sc.Codes = []int{outcome.ExitOK}
 	for _, g := range sc.Gens {
 		var next []int
 		for _, a := range sc.Codes {
 			for _, b := range g.Codes {
-				if c := report.Worse(a, b); !slices.Contains(next, c) {
+				if c := outcome.Worse(a, b); !slices.Contains(next, c) {
 					next = append(next, c)
 				}
 			}
@@ -516,7 +517,7 @@ func soakDraw(seed uint64) *soakScenario {
 // reported is the status results show for a step that answers one.
 func reported(s prismsim.Step) string {
 	if s.Status == "completed" && (s.NoVideo || s.VideoURL != nil) {
-		return report.StatusNoVideo
+		return outcome.StatusNoVideo
 	}
 	return s.Status
 }
@@ -800,7 +801,7 @@ func (c *soakCheck) check(action actionYML) {
 		c.errorf("status %q, but results say %q", status, want)
 	}
 	switch {
-	case c.code == report.ExitOK && status != "completed":
+	case c.code == outcome.ExitOK && status != "completed":
 		c.errorf("exit code 0 with status %q", status)
 	case status == "completed" && !(c.code == 0 || c.code == 5 || c.code == 3 && sc.DownloadDir != ""):
 		c.errorf("status completed with exit code %d", c.code)
@@ -810,7 +811,7 @@ func (c *soakCheck) check(action actionYML) {
 		c.errorf("status %q with exit code %d", status, c.code)
 	}
 	// The exit code again, from what results show of each generation.
-	observed := []int{report.ExitOK}
+	observed := []int{outcome.ExitOK}
 	for _, res := range results {
 		var codes []int
 		switch {
@@ -826,7 +827,7 @@ func (c *soakCheck) check(action actionYML) {
 		var next []int
 		for _, a := range observed {
 			for _, b := range codes {
-				next = append(next, report.Worse(a, b))
+				next = append(next, outcome.Worse(a, b))
 			}
 		}
 		observed = next
@@ -836,7 +837,7 @@ func (c *soakCheck) check(action actionYML) {
 	}
 
 	// Each generation: its status, its requests, its video.
-	refused := c.code == report.ExitRefused
+	refused := c.code == outcome.ExitRefused
 	for i, g := range sc.Gens {
 		res := results[i]
 		st := str(res.Status)

@@ -25,6 +25,7 @@ import (
 	"github.com/prism-wait/prism-wait/internal/config"
 	"github.com/prism-wait/prism-wait/internal/crash"
 	"github.com/prism-wait/prism-wait/internal/download"
+	"github.com/prism-wait/prism-wait/internal/outcome"
 	"github.com/prism-wait/prism-wait/internal/prism"
 	"github.com/prism-wait/prism-wait/internal/report"
 	"github.com/prism-wait/prism-wait/internal/wait"
@@ -71,9 +72,10 @@ func Run(ctx context.Context, env Env) (code int) {
 	}
 	log := report.NewLog(logw, env.getenv("GITHUB_ACTIONS") == "true")
 	defer crash.Recover(func(p *crash.Panic) {
-		log.Errorf("Internal error", "%v. This is a bug in prism-wait: please report it with the step's debug log (it has the stack).", p)
+		v := outcome.Of(outcome.Facts{Crash: p}, outcome.Settings{})
+		log.Errorf(v.Title, "%s", v.Advice)
 		debugStack(log, "prism-wait", p)
-		code = report.ExitFailed
+		code = v.Code
 	})
 	return run(ctx, env, log)
 }
@@ -85,10 +87,10 @@ func run(ctx context.Context, env Env, log *report.Log) int {
 	log.Mask(cfg.APIKey) // before anything else is printed
 	switch {
 	case errors.Is(err, config.ErrHelp):
-		return report.ExitOK
+		return outcome.ExitOK
 	case errors.Is(err, config.ErrVersion):
 		fmt.Fprintln(env.Stdout, "prism-wait", Version(env.Version))
-		return report.ExitOK
+		return outcome.ExitOK
 	case err != nil:
 		return invalid(env, log, cfg, strings.Split(err.Error(), "\n")...)
 	}
@@ -97,7 +99,7 @@ func run(ctx context.Context, env Env, log *report.Log) int {
 	var root *os.Root
 	if cfg.DownloadDir != "" {
 		if root, err = os.OpenRoot(cfg.Workspace); err != nil {
-			return invalid(env, log, cfg, fmt.Sprintf("{download_dir}: cannot open the workspace %s: %v", cfg.Workspace, err))
+			return invalid(env, log, cfg, fmt.Sprintf("%s: cannot open the workspace %s: %v", cfg.Term("download_dir"), cfg.Workspace, err))
 		}
 		defer root.Close()
 	}
@@ -118,12 +120,13 @@ func run(ctx context.Context, env Env, log *report.Log) int {
 	}
 	client := prism.New(cfg.BaseURL, cfg.APIKey, "prism-wait/"+Version(env.Version), transport)
 	client.Clock = clk
+	client.BaseURLSetting = cfg.Term("base_url")
 	// One budget for every request with this key: reads, refreshes, submits.
 	client.Budget = budget.New(clk, cfg.PollInterval, cfg.MaxInterval)
 	client.Budget.Shrunk = func(perSecond float64) {
 		log.Warningf("Prism API rate limit", "the API answered 429 Too Many Requests: every request paused (for its Retry-After, or a backoff step without one), and all requests now share a budget of %s, which grows back while the API accepts them.", report.PerSecond(perSecond))
 	}
-	out := report.Run{Timeout: cfg.Timeout, Scrub: log.Scrubber(), Terms: cfg.Terms(), IDs: cfg.IDs}
+	out := report.Run{Timeout: cfg.Timeout, Scrub: log.Scrubber(), Terms: cfg.Term, IDs: cfg.IDs}
 	waiter := &wait.Waiter{Client: client, PollInterval: cfg.PollInterval, MaxInterval: cfg.MaxInterval, Clock: clk}
 
 	var estimate time.Duration
@@ -330,17 +333,18 @@ func (dl *downloads) result(id string) report.Result {
 
 // invalid reports bad input, before any request, and returns ExitInput.
 func invalid(env Env, log *report.Log, cfg config.Config, problems ...string) int {
-	for _, p := range problems {
-		log.Errorf("Invalid input", "%s", cfg.Terms().Replace(p))
+	errs := make([]error, len(problems))
+	for i, p := range problems {
+		errs[i] = errors.New(p)
 	}
-	return finish(env, log, cfg, report.Run{Invalid: true, Scrub: log.Scrubber(), Terms: cfg.Terms()})
+	return finish(env, log, cfg, report.Run{Invalid: errs, Scrub: log.Scrubber(), Terms: cfg.Term})
 }
 
 // finish reports the run and returns its exit code: annotations for each
 // problem, a closing line, the results JSON on stdout from the CLI, and
 // outputs and summary inside GitHub Actions.
 func finish(env Env, log *report.Log, cfg config.Config, run report.Run) int {
-	code := run.ExitCode()
+	code := outcome.Code(run.Facts())
 	for _, p := range run.Problems() {
 		log.Errorf(p[0], "%s", p[1])
 	}
@@ -367,8 +371,9 @@ func finish(env Env, log *report.Log, cfg config.Config, run report.Run) int {
 		errs = append(errs, report.WriteSummary(p, run.Summary()))
 	}
 	if err := errors.Join(errs...); err != nil {
-		log.Errorf("Cannot write step outputs", "%v. Later steps would not see the results.", err)
-		code = report.Worse(code, report.ExitFailed) // never report success without the outputs
+		v := outcome.Of(outcome.Facts{Outputs: err}, outcome.Settings{})
+		log.Errorf(v.Title, "%s", v.Advice)
+		code = outcome.Worse(code, v.Code) // never report success without the outputs
 	}
 	return code
 }

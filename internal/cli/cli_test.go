@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/prism-wait/prism-wait/internal/clock"
+	"github.com/prism-wait/prism-wait/internal/outcome"
 	"github.com/prism-wait/prism-wait/internal/prismsim"
 	"github.com/prism-wait/prism-wait/internal/report"
 	"github.com/prism-wait/prism-wait/internal/wait"
@@ -94,13 +95,13 @@ func TestAction(t *testing.T) {
 		status  string
 		logSays string
 	}{
-		{"completed", map[string]string{"generation_id": "gen_ok"}, report.ExitOK, "completed", "gen_ok: completed"},
-		{"failed", map[string]string{"generation_id": "gen_fail"}, report.ExitFailed, "failed", "::error title=Generation failed::gen_fail failed: Generation timed out"},
-		{"several", map[string]string{"generation_id": "gen_ok, gen_fail\ngen_ok"}, report.ExitFailed, "failed", "2 generation(s)"},
-		{"deadline", map[string]string{"generation_id": "gen_ok gen_slow", "timeout": "100ms"}, report.ExitTimeout, "generating", "::error title=No verdict in time::gen_slow: timeout reached"},
-		{"not found", map[string]string{"generation_id": "gen_nope gen_slow"}, report.ExitRefused, "", "Check the ID, and that it belongs to the account"},
-		{"revoked key", map[string]string{"generation_id": "gen_ok", "api_key": prismsim.KeyRevoked}, report.ExitRefused, "", "Check that the secret passed as api_key"},
-		{"bad input", map[string]string{"generation_id": "gen_ok", "timeout": "forever", "base_url": "http://example.com"}, report.ExitInput, "", "::error title=Invalid input::timeout:"},
+		{"completed", map[string]string{"generation_id": "gen_ok"}, outcome.ExitOK, "completed", "gen_ok: completed"},
+		{"failed", map[string]string{"generation_id": "gen_fail"}, outcome.ExitFailed, "failed", "::error title=Generation failed::gen_fail failed: Generation timed out"},
+		{"several", map[string]string{"generation_id": "gen_ok, gen_fail\ngen_ok"}, outcome.ExitFailed, "failed", "2 generation(s)"},
+		{"deadline", map[string]string{"generation_id": "gen_ok gen_slow", "timeout": "100ms"}, outcome.ExitTimeout, "generating", "::error title=No verdict in time::gen_slow: timeout reached"},
+		{"not found", map[string]string{"generation_id": "gen_nope gen_slow"}, outcome.ExitRefused, "", "Check the ID, and that it belongs to the account"},
+		{"revoked key", map[string]string{"generation_id": "gen_ok", "api_key": prismsim.KeyRevoked}, outcome.ExitRefused, "", "Check that the secret passed as api_key"},
+		{"bad input", map[string]string{"generation_id": "gen_ok", "timeout": "forever", "base_url": "http://example.com"}, outcome.ExitInput, "", "::error title=Invalid input::timeout:"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -139,7 +140,7 @@ func TestBadInputSendsNoRequest(t *testing.T) {
 	t.Parallel()
 	s, base := sim(t, scenario)
 	r := action(t, context.Background(), base, map[string]string{"generation_id": "gen_ok ../../admin"})
-	if r.code != report.ExitInput || s.Stats("gen_ok").Requests != 0 {
+	if r.code != outcome.ExitInput || s.Stats("gen_ok").Requests != 0 {
 		t.Errorf("code %d after %d requests", r.code, s.Stats("gen_ok").Requests)
 	}
 }
@@ -148,7 +149,7 @@ func TestHungServerCannotStretchTheTimeout(t *testing.T) {
 	t.Parallel()
 	_, base := sim(t, scenario)
 	r := action(t, context.Background(), base, map[string]string{"generation_id": "gen_hang", "timeout": "200ms"})
-	if r.code != report.ExitTimeout || r.took > 10*time.Second {
+	if r.code != outcome.ExitTimeout || r.took > 10*time.Second {
 		t.Errorf("code %d after %s", r.code, r.took)
 	}
 }
@@ -159,7 +160,7 @@ func TestCancelWritesOutputsAndExits3(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(100*time.Millisecond, cancel)
 	r := action(t, ctx, base, map[string]string{"generation_id": "gen_slow gen_hang"})
-	if r.code != report.ExitTimeout || r.outputs["status"] != "generating" || !strings.Contains(r.stdout, wait.ErrCanceled.Error()) {
+	if r.code != outcome.ExitTimeout || r.outputs["status"] != "generating" || !strings.Contains(r.stdout, wait.ErrCanceled.Error()) {
 		t.Errorf("code %d status %q:\n%s", r.code, r.outputs["status"], r.stdout)
 	}
 	if r.took > 10*time.Second {
@@ -171,7 +172,7 @@ func TestDownload(t *testing.T) {
 	t.Parallel()
 	s, base := sim(t, scenario)
 	r := action(t, context.Background(), base, map[string]string{"generation_id": "gen_ok gen_fail", "download_dir": "out/videos"})
-	if r.code != report.ExitFailed || r.outputs["video_path"] != "out/videos/gen_ok.mp4\n" || len(strings.Split(r.outputs["video_sha256"], "\n")[0]) != 64 {
+	if r.code != outcome.ExitFailed || r.outputs["video_path"] != "out/videos/gen_ok.mp4\n" || len(strings.Split(r.outputs["video_sha256"], "\n")[0]) != 64 {
 		t.Errorf("code %d, outputs %q", r.code, r.outputs)
 	}
 	if s.Stats("gen_ok").VideoAuthz != 0 {
@@ -192,7 +193,7 @@ func TestCLIMode(t *testing.T) {
 	if err := json.Unmarshal(stdout.Bytes(), &results); err != nil || len(results) != 2 {
 		t.Fatalf("stdout is not the results JSON: %q", stdout.String())
 	}
-	if code != report.ExitFailed || !strings.Contains(stderr.String(), "error: Generation failed: gen_fail failed") || strings.Contains(stderr.String(), "::") {
+	if code != outcome.ExitFailed || !strings.Contains(stderr.String(), "error: Generation failed: gen_fail failed") || strings.Contains(stderr.String(), "::") {
 		t.Errorf("code %d, stderr:\n%s", code, stderr.String())
 	}
 	if strings.Contains(stdout.String()+stderr.String(), key) {
@@ -207,7 +208,7 @@ func TestOutputsThatCannotBeWrittenAreNotSuccess(t *testing.T) {
 		"INPUT_API_KEY": key, "INPUT_BASE_URL": base, "INPUT_GENERATION_ID": "gen_ok", "INPUT_POLL_INTERVAL": "10ms"}
 	var stdout bytes.Buffer
 	code := Run(context.Background(), Env{LookupEnv: lookup(env), Stdout: &stdout, Stderr: &stdout})
-	if code == report.ExitOK || !strings.Contains(stdout.String(), "Cannot write step outputs") {
+	if code == outcome.ExitOK || !strings.Contains(stdout.String(), "Cannot write step outputs") {
 		t.Errorf("code %d:\n%s", code, stdout.String())
 	}
 }
@@ -243,7 +244,7 @@ func TestAPanicIsAnInternalErrorWithExit1(t *testing.T) {
 	code := Run(context.Background(), Env{LookupEnv: lookup(env), Stdout: &stdout, Stderr: &stdout, Transport: panicTransport{}, Clock: clock.NewAuto(epoch)})
 	raw, _ := os.ReadFile(env["GITHUB_OUTPUT"])
 	outs, _ := report.ParseOutputs(string(raw))
-	if code != report.ExitFailed || !strings.Contains(stdout.String(), "::error title=Internal error::gen_1: internal error: transport exploded") ||
+	if code != outcome.ExitFailed || !strings.Contains(stdout.String(), "::error title=Internal error::gen_1: internal error: transport exploded") ||
 		!strings.Contains(stdout.String(), "::debug::gen_1: internal error: transport exploded; stack:\n::debug::goroutine ") || outs["generation_id"] != "gen_1\ngen_2" {
 		t.Errorf("code %d, outputs %v:\n%s", code, outs, stdout.String())
 	}
@@ -258,7 +259,7 @@ func TestUnwritableOutputsOutrankATimeout(t *testing.T) {
 		"INPUT_API_KEY": key, "INPUT_BASE_URL": base, "INPUT_GENERATION_ID": "gen_slow", "INPUT_POLL_INTERVAL": "10ms", "INPUT_TIMEOUT": "50ms"}
 	var stdout bytes.Buffer
 	code := Run(context.Background(), Env{LookupEnv: lookup(env), Stdout: &stdout, Stderr: &stdout})
-	if code != report.ExitFailed || !strings.Contains(stdout.String(), "Cannot write step outputs") {
+	if code != outcome.ExitFailed || !strings.Contains(stdout.String(), "Cannot write step outputs") {
 		t.Errorf("code %d, want 1:\n%s", code, stdout.String())
 	}
 }
@@ -272,7 +273,7 @@ func TestAnExpiredURLIsRefreshedThroughTransientErrors(t *testing.T) {
 		{"status": "completed"}, {"http": 503, "retry_after": "2", "times": 2}, {"status": "completed"}],
 		"video": {"bytes": 5000, "faults": ["expired_first"]}}}}`)
 	r := action(t, context.Background(), base, map[string]string{"generation_id": "gen_x", "download_dir": "v"})
-	if r.code != report.ExitOK || r.outputs["video_path"] != "v/gen_x.mp4" || r.outputs["status"] != "completed" {
+	if r.code != outcome.ExitOK || r.outputs["video_path"] != "v/gen_x.mp4" || r.outputs["status"] != "completed" {
 		t.Errorf("code %d, outputs %q:\n%s", r.code, r.outputs, r.stdout)
 	}
 	if n := s.Stats("gen_x").Requests; n != 4 {
@@ -287,7 +288,7 @@ func TestARefreshThatSaysGeneratingDoesNotReplaceTheVerdict(t *testing.T) {
 	_, base := sim(t, `{"generations": {"gen_x": {"steps": [{"status": "completed"}, {"status": "generating"}],
 		"video": {"bytes": 5000, "faults": ["expired_first"]}}}}`)
 	r := action(t, context.Background(), base, map[string]string{"generation_id": "gen_x", "download_dir": "v", "timeout": "300ms"})
-	if r.code == report.ExitOK || r.outputs["status"] != "completed" || r.outputs["video_path"] != "" {
+	if r.code == outcome.ExitOK || r.outputs["status"] != "completed" || r.outputs["video_path"] != "" {
 		t.Errorf("code %d, outputs %q:\n%s", r.code, r.outputs, r.stdout)
 	}
 }
@@ -307,7 +308,7 @@ func TestAPanicOutsideTheWaitIsExit1Too(t *testing.T) {
 		},
 		Stdout: &out, Stderr: &out,
 	})
-	if code != report.ExitFailed || !strings.Contains(out.String(), "::error title=Internal error::internal error: lookup exploded") || !strings.Contains(out.String(), "::debug::goroutine ") {
+	if code != outcome.ExitFailed || !strings.Contains(out.String(), "::error title=Internal error::internal error: lookup exploded") || !strings.Contains(out.String(), "::debug::goroutine ") {
 		t.Errorf("code %d:\n%s", code, out.String())
 	}
 }
@@ -329,7 +330,7 @@ func TestSubmitSaysWhatItDidAndWarnsOfAShortTimeout(t *testing.T) {
 	if strings.Contains(r.stdout, "secret title") {
 		t.Error("the request body's values reached the log")
 	}
-	if r.code != report.ExitOK || r.outputs["generation_id"] != "gen_tpl_x_1\ngen_tpl_x_2" || r.outputs["credits_charged"] != "20" {
+	if r.code != outcome.ExitOK || r.outputs["generation_id"] != "gen_tpl_x_1\ngen_tpl_x_2" || r.outputs["credits_charged"] != "20" {
 		t.Errorf("code %d outputs %q", r.code, r.outputs)
 	}
 	// The first status read comes one poll_interval after the submission:
@@ -346,7 +347,7 @@ func TestAWorkspaceThatCannotBeOpenedStopsBeforeTheSubmit(t *testing.T) {
 		"INPUT_API_KEY": key, "INPUT_BASE_URL": base, "INPUT_TEMPLATE_ID": "tpl_x", "INPUT_DOWNLOAD_DIR": "videos"}
 	var out bytes.Buffer
 	code := Run(context.Background(), Env{LookupEnv: lookup(env), Stdout: &out, Stderr: &out})
-	if code != report.ExitInput || s.Submits(prismsim.TemplatePath("tpl_x")).Posts != 0 || !strings.Contains(out.String(), "::error title=Invalid input::download_dir: cannot open the workspace") {
+	if code != outcome.ExitInput || s.Submits(prismsim.TemplatePath("tpl_x")).Posts != 0 || !strings.Contains(out.String(), "::error title=Invalid input::download_dir: cannot open the workspace") {
 		t.Errorf("code %d, %d POSTs:\n%s", code, s.Submits(prismsim.TemplatePath("tpl_x")).Posts, out.String())
 	}
 }
@@ -358,7 +359,7 @@ func TestASubmitThrottledPastTheDeadlineIsATimeout(t *testing.T) {
 	for _, retryAfter := range []string{"3600", ""} {
 		s, base := sim(t, `{"generations": {}, "templates": {"tpl_x": {"submit": [{"http": 429, "retry_after": "`+retryAfter+`"}]}}}`)
 		r := action(t, context.Background(), base, map[string]string{"template_id": "tpl_x", "timeout": "1s"})
-		if r.code != report.ExitTimeout || !strings.Contains(r.stdout, "::error title=Submit did not finish::") ||
+		if r.code != outcome.ExitTimeout || !strings.Contains(r.stdout, "::error title=Submit did not finish::") ||
 			!strings.Contains(r.stdout, "Nothing was created or charged") || strings.Contains(r.stdout, "base_url") {
 			t.Errorf("Retry-After %q: code %d, want 3:\n%s", retryAfter, r.code, r.stdout)
 		}
@@ -381,7 +382,7 @@ func TestTheCLIInARunStep(t *testing.T) {
 	code := Run(context.Background(), Env{LookupEnv: lookup(env), Args: []string{"--base-url", base, "gen_ok"}, Stdout: &stdout, Stderr: &stderr,
 		Wd: dir, Clock: clock.NewAuto(epoch)})
 	var results []map[string]any
-	if err := json.Unmarshal(stdout.Bytes(), &results); err != nil || len(results) != 1 || code != report.ExitOK {
+	if err := json.Unmarshal(stdout.Bytes(), &results); err != nil || len(results) != 1 || code != outcome.ExitOK {
 		t.Fatalf("code %d, stdout is not the results JSON: %q", code, stdout.String())
 	}
 	if !strings.HasPrefix(stderr.String(), "::add-mask::"+key+"\n") || !strings.Contains(stderr.String(), "gen_ok: completed") {

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/prism-wait/prism-wait/internal/report"
+	"github.com/prism-wait/prism-wait/internal/outcome"
 )
 
 // A submit refused again and again warns once, at the first refusal; the
@@ -27,8 +27,8 @@ func TestSubmitRefusalsWarnOnce(t *testing.T) {
 			_, base := sim(t, `{"generations": {}, "templates": {"tpl_busy": {"submit": [{"http": 429, "retry_after": "0", "times": `+strconv.Itoa(tt.refusals)+`}, {"ok": true}],
 				"lifecycle": {"steps": [{"status": "completed"}], "video": {"bytes": 100}}}}}`)
 			r := action(t, context.Background(), base, map[string]string{"template_id": "tpl_busy"})
-			if r.code != report.ExitOK {
-				t.Fatalf("code %d, want %d:\n%s", r.code, report.ExitOK, r.stdout)
+			if r.code != outcome.ExitOK {
+				t.Fatalf("code %d, want %d:\n%s", r.code, outcome.ExitOK, r.stdout)
 			}
 			if n := strings.Count(r.stdout, "::warning title=Submit not accepted yet::"); n != 1 {
 				t.Errorf("%d warnings of the refused submit, want 1:\n%s", n, r.stdout)

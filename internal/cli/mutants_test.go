@@ -12,6 +12,7 @@ import (
 
 	"github.com/prism-wait/prism-wait/internal/clock"
 	"github.com/prism-wait/prism-wait/internal/download"
+	"github.com/prism-wait/prism-wait/internal/outcome"
 	"github.com/prism-wait/prism-wait/internal/prism"
 	"github.com/prism-wait/prism-wait/internal/report"
 )
@@ -72,12 +73,12 @@ func TestSubmitThroughTheAction(t *testing.T) {
 		code    int
 		logSays []string
 	}{
-		{"template", map[string]string{"template_id": "tpl_ok"}, report.ExitOK, []string{
+		{"template", map[string]string{"template_id": "tpl_ok"}, outcome.ExitOK, []string{
 			"submitting template tpl_ok at " + base, "20 credits charged", "expected in about 2s (up to 4s when Prism is busy)"}},
-		{"retried after 429", map[string]string{"template_id": "tpl_busy"}, report.ExitOK, []string{
+		{"retried after 429", map[string]string{"template_id": "tpl_busy"}, outcome.ExitOK, []string{
 			"::warning title=Submit not accepted yet::HTTP 429 rate_limited", "so it is sent again when the API's rate limit allows"}},
-		{"refused", map[string]string{"template_id": "tpl_gone"}, report.ExitRefused, []string{"HTTP 404 not_found"}},
-		{"prompt", map[string]string{"prompt": "a cat", "model": "m"}, report.ExitOK, []string{"submitting a prompt at " + base}},
+		{"refused", map[string]string{"template_id": "tpl_gone"}, outcome.ExitRefused, []string{"HTTP 404 not_found"}},
+		{"prompt", map[string]string{"prompt": "a cat", "model": "m"}, outcome.ExitOK, []string{"submitting a prompt at " + base}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -102,7 +103,7 @@ func TestARefreshWarnsAboutItsTrouble(t *testing.T) {
 		{"status": "completed"}, {"http": 503, "retry_after": "2", "times": 2}, {"status": "completed"}],
 		"video": {"bytes": 5000, "faults": ["expired_first"]}}}}`)
 	r := action(t, context.Background(), base, map[string]string{"generation_id": "gen_x", "download_dir": "v"})
-	if r.code != report.ExitOK || !strings.Contains(r.stdout, "::warning title=Prism API trouble::gen_x: HTTP 503") {
+	if r.code != outcome.ExitOK || !strings.Contains(r.stdout, "::warning title=Prism API trouble::gen_x: HTTP 503") {
 		t.Errorf("code %d:\n%s", r.code, r.stdout)
 	}
 	if n := strings.Count(r.stdout, "gen_x: completed"); n != 1 {

@@ -25,6 +25,7 @@ import (
 
 	"github.com/sethvargo/go-envconfig"
 
+	"github.com/prism-wait/prism-wait/internal/outcome"
 	"github.com/prism-wait/prism-wait/internal/prism"
 	"github.com/prism-wait/prism-wait/internal/untrusted"
 )
@@ -124,19 +125,15 @@ func Flag(name string) string { return strings.ReplaceAll(name, "_", "-") }
 // envName is the variable suffix of an input: api_key → API_KEY.
 func envName(name string) string { return strings.ToUpper(name) }
 
-// Terms names each input the way the user sets it, for messages that say
-// what to do: {api_key} becomes "api_key" in the action and "--api-key
-// (PRISM_API_KEY)" in the CLI.
-func (c Config) Terms() *strings.Replacer {
-	var pairs []string
-	for _, in := range Inputs {
-		name := in.Name
-		if !c.Action {
-			name = "--" + Flag(in.Name) + " (PRISM_" + envName(in.Name) + ")"
-		}
-		pairs = append(pairs, "{"+in.Name+"}", name)
+// Term names an input the way the user sets it, for messages that say
+// what to do: "api_key" in the action, "--api-key (PRISM_API_KEY)" in the
+// CLI. Load's errors, and the advice of every later message, name inputs
+// with it.
+func (c Config) Term(input string) string {
+	if c.Action {
+		return input
 	}
-	return strings.NewReplacer(pairs...)
+	return "--" + Flag(input) + " (PRISM_" + envName(input) + ")"
 }
 
 // ErrHelp is returned when --help was asked for; the usage has been printed.
@@ -145,9 +142,6 @@ var ErrHelp = flag.ErrHelp
 // ErrVersion is returned when --version was asked for.
 var ErrVersion = errors.New("version requested")
 
-// Load reads and validates the settings. Its errors name inputs as
-// {name}: Terms says how, for where the user sets them.
-//
 // Load reads and validates the settings. lookup reads the environment
 // (os.LookupEnv), args are the command-line arguments without the program
 // name, wd is the working directory, and usage receives --help's text.
@@ -158,8 +152,10 @@ var ErrVersion = errors.New("version requested")
 // other steps, must not leak into the action, while the CLI run in a
 // `run:` step keeps its flags and PRISM_*.
 //
-// On error the returned Config still holds the API key, when one was
-// given, so that the caller can mask it before printing anything.
+// Its errors name each input the way the user sets it (see Term), one
+// problem a line. On error the returned Config still holds the API key,
+// when one was given, so that the caller can mask it before printing
+// anything.
 func Load(ctx context.Context, lookup func(string) (string, bool), args []string, wd string, usage io.Writer) (Config, error) {
 	get := func(k string) string { v, _ := lookup(k); return v }
 	c := Config{GitHub: get("GITHUB_ACTIONS") == "true", Action: ActionMode(lookup)}
@@ -176,7 +172,7 @@ func Load(ctx context.Context, lookup func(string) (string, bool), args []string
 
 	var errs []error
 	bad := func(input, format string, a ...any) {
-		errs = append(errs, fmt.Errorf("{%s}: "+format, append([]any{input}, a...)...))
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{c.Term(input)}, a...)...))
 	}
 	var r raw
 	for _, in := range Inputs {
@@ -203,7 +199,9 @@ func Load(ctx context.Context, lookup func(string) (string, bool), args []string
 	if c.Workspace, err = filepath.Abs(c.Workspace); err != nil {
 		errs = append(errs, fmt.Errorf("cannot resolve the workspace directory: %w", err))
 	} else if r.downloadDir != "" {
-		if c.DownloadDir, err = Within(c.Workspace, r.downloadDir); err != nil {
+		if c.DownloadDir, err = Within(c.Workspace, r.downloadDir); errors.Is(err, errNotADir) {
+			bad("download_dir", "%v; choose another %s", err, c.Term("download_dir"))
+		} else if err != nil {
 			bad("download_dir", "%v", err)
 		}
 	}
@@ -212,6 +210,7 @@ func Load(ctx context.Context, lookup func(string) (string, bool), args []string
 
 // check validates r into c, reporting each problem through bad.
 func (c *Config) check(r *raw, bad func(input, format string, a ...any)) {
+	t := c.Term
 	var err error
 	switch {
 	case c.APIKey == "":
@@ -229,16 +228,16 @@ func (c *Config) check(r *raw, bad func(input, format string, a ...any)) {
 	}
 	switch {
 	case modes == 0:
-		bad("generation_id", "required: give generation IDs to wait for, or {template_id} or {prompt} to submit")
+		bad("generation_id", "required: give generation IDs to wait for, or %s or %s to submit", t("template_id"), t("prompt"))
 	case modes > 1:
-		bad("generation_id", "give exactly one of {generation_id}, {template_id} and {prompt}")
+		bad("generation_id", "give exactly one of %s, %s and %s", t("generation_id"), t("template_id"), t("prompt"))
 	case r.templateID == "" && strings.TrimSpace(r.prompt) == "":
 		if c.IDs, err = ParseIDs(ids); err != nil {
 			bad("generation_id", "%v", err)
 		}
 		for _, id := range c.IDs {
 			if untrusted.New(c.APIKey).Secret(id) {
-				bad("generation_id", "one of the IDs is an API key (not shown); pass the key as {api_key} and the IDs here")
+				bad("generation_id", "one of the IDs is an API key (not shown); pass the key as %s and the IDs here", t("api_key"))
 				c.IDs = nil
 				break
 			}
@@ -247,21 +246,23 @@ func (c *Config) check(r *raw, bad func(input, format string, a ...any)) {
 		c.Submit = c.submit(r, bad)
 	}
 	if r.templateID == "" && r.variablesSet {
-		bad("variables", "only used with {template_id}")
+		bad("variables", "only used with %s", t("template_id"))
 	}
 	if strings.TrimSpace(r.prompt) == "" {
 		if r.modelSet {
-			bad("model", "only used with {prompt}")
+			bad("model", "only used with %s", t("prompt"))
 		}
 		if r.countSet && r.count != "1" {
-			bad("count", "only used with {prompt}")
+			bad("count", "only used with %s", t("prompt"))
 		}
 	}
 	if r.optionsSet && r.templateID == "" && strings.TrimSpace(r.prompt) == "" {
-		bad("options", "only used with {template_id} or {prompt}")
+		bad("options", "only used with %s or %s", t("template_id"), t("prompt"))
 	}
 
-	if c.BaseURL, err = ParseBaseURL(r.baseURL); err != nil {
+	if c.BaseURL, err = ParseBaseURL(r.baseURL); errors.Is(err, errCredentials) {
+		bad("base_url", "%v; pass the key as %s", err, t("api_key"))
+	} else if err != nil {
 		bad("base_url", "%v", err)
 	}
 	for _, d := range []struct {
@@ -281,7 +282,7 @@ func (c *Config) check(r *raw, bad func(input, format string, a ...any)) {
 		}
 	}
 	if c.PollInterval > 0 && c.MaxInterval > 0 && c.MaxInterval < c.PollInterval {
-		bad("max_interval", "%s is shorter than {poll_interval} (%s); make it at least as long", c.MaxInterval, c.PollInterval)
+		bad("max_interval", "%s is shorter than %s (%s); make it at least as long", c.MaxInterval, t("poll_interval"), c.PollInterval)
 	}
 }
 
@@ -294,7 +295,7 @@ func (c *Config) submit(r *raw, bad func(input, format string, a ...any)) *prism
 	taken := func(keys ...string) {
 		for _, k := range keys {
 			if _, ok := r.options[k]; ok {
-				bad("options", "%q is set by another input; remove it from {options}", k)
+				bad("options", "%q is set by another input; remove it from %s", k, c.Term("options"))
 			}
 		}
 	}
@@ -311,7 +312,7 @@ func (c *Config) submit(r *raw, bad func(input, format string, a ...any)) *prism
 	}
 	taken("prompt", "modelName", "count", "variables")
 	if r.model == "" {
-		bad("model", "required with {prompt}: name the model, e.g. veo-3.1")
+		bad("model", "required with %s: name the model, e.g. veo-3.1", c.Term("prompt"))
 	}
 	n, err := strconv.Atoi(r.count)
 	if err != nil || n < 1 || n > 4 {
@@ -396,10 +397,7 @@ Every flag can also be set as PRISM_<NAME> (PRISM_API_KEY, PRISM_TIMEOUT, …);
 flags win. Give exactly one of --generation-id (or positional IDs),
 --template-id and --prompt.
 
-Exit codes: 0 all completed, 1 a generation failed, 2 invalid input,
-3 timeout or cancelled, 4 the API refused (or a submit's outcome is
-unknown), 5 a download failed.
-
+`+outcome.Usage()+`
 Flags:
 `)
 		fs.PrintDefaults()
@@ -477,6 +475,10 @@ func ParseDuration(s string) (time.Duration, error) {
 	return d, nil
 }
 
+// errCredentials is ParseBaseURL's error for a URL that carries a
+// secret: Load adds where the key goes instead.
+var errCredentials = errors.New("must not carry credentials, a query or a fragment")
+
 // ParseBaseURL accepts an https URL, or http to a host that cannot be on
 // the internet: the API key must never cross it in clear text. Loopback
 // serves the simulator and tests; a private address is how a Docker action
@@ -490,7 +492,7 @@ func ParseBaseURL(s string) (*url.URL, error) {
 		return nil, fmt.Errorf("%q is not an absolute URL; use e.g. https://prismvideos.com/api", untrusted.Clip(withoutUserinfo(s), 100))
 	}
 	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return nil, errors.New("must not carry credentials, a query or a fragment; pass the key as {api_key}")
+		return nil, errCredentials
 	}
 	if p := u.Port(); p != "" {
 		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
@@ -535,6 +537,10 @@ func local(host string) bool {
 	return ip != nil && (ip.IsLoopback() || ip.IsPrivate())
 }
 
+// errNotADir is Within's error for a file where a directory must go: Load
+// adds what to do.
+var errNotADir = errors.New("not a directory")
+
 // Within resolves dir against workspace and returns it relative to the
 // workspace, slash-separated. It refuses a path outside the workspace,
 // through a symbolic link too, a path with control characters, and one
@@ -573,7 +579,7 @@ func Within(workspace, dir string) (string, error) {
 		case err != nil:
 			return "", fmt.Errorf("%q leads outside the workspace through a symbolic link, or cannot be read (%v); use a real directory inside it", untrusted.Clip(dir, 100), unwrapPath(err))
 		case !fi.IsDir():
-			return "", fmt.Errorf("%q: %s is a file, not a directory; choose another {download_dir}", untrusted.Clip(dir, 100), sub)
+			return "", fmt.Errorf("%q: %s is a file, %w", untrusted.Clip(dir, 100), sub, errNotADir)
 		}
 	}
 	return filepath.ToSlash(rel), nil

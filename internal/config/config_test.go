@@ -40,13 +40,8 @@ func load(t *testing.T, lookup func(string) (string, bool), args ...string) (Con
 	return loadIn(lookup, args, t.TempDir())
 }
 
-// loadIn loads, with errors in the action's terms.
 func loadIn(lookup func(string) (string, bool), args []string, wd string) (Config, error) {
-	c, err := Load(context.Background(), lookup, args, wd, io.Discard)
-	if err != nil && !errors.Is(err, ErrHelp) && !errors.Is(err, ErrVersion) {
-		err = errors.New((Config{Action: true}).Terms().Replace(err.Error()))
-	}
-	return c, err
+	return Load(context.Background(), lookup, args, wd, io.Discard)
 }
 
 func TestEmptyInputsTakeTheDefaults(t *testing.T) {
@@ -290,13 +285,13 @@ func TestMaxIntervalIsNoShorterThanPollInterval(t *testing.T) {
 	}
 }
 
-func TestTerms(t *testing.T) {
+func TestTerm(t *testing.T) {
 	t.Parallel()
-	msg := "check {api_key} and {timeout}"
-	if got := (Config{Action: true}).Terms().Replace(msg); got != "check api_key and timeout" {
+	msg := func(c Config) string { return "check " + c.Term("api_key") + " and " + c.Term("timeout") }
+	if got := msg(Config{Action: true}); got != "check api_key and timeout" {
 		t.Errorf("action: %q", got)
 	}
-	if got := (Config{}).Terms().Replace(msg); got != "check --api-key (PRISM_API_KEY) and --timeout (PRISM_TIMEOUT)" {
+	if got := msg(Config{}); got != "check --api-key (PRISM_API_KEY) and --timeout (PRISM_TIMEOUT)" {
 		t.Errorf("CLI: %q", got)
 	}
 }
@@ -596,8 +591,8 @@ func TestInputsAreActionYML(t *testing.T) {
 
 func TestErrorsNameInputsWhereTheUserSetsThem(t *testing.T) {
 	t.Parallel()
-	c, err := Load(context.Background(), mapEnv(nil), []string{"--template-id", "tpl_1", "--prompt", "p"}, t.TempDir(), io.Discard)
-	got := c.Terms().Replace(err.Error())
+	_, err := Load(context.Background(), mapEnv(nil), []string{"--template-id", "tpl_1", "--prompt", "p"}, t.TempDir(), io.Discard)
+	got := err.Error()
 	for _, want := range []string{"--api-key (PRISM_API_KEY): required", "give exactly one of --generation-id (PRISM_GENERATION_ID), --template-id (PRISM_TEMPLATE_ID)"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("CLI error lacks %q:\n%s", want, got)

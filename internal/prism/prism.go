@@ -153,6 +153,47 @@ func (e *Error) Kind() string {
 	}
 }
 
+// Meaning is what a failed request's answer says, for advice: which
+// setting or account fact the user should look at.
+type Meaning int
+
+// Meanings of a failed request, from its HTTP status.
+const (
+	Other         Meaning = iota // any other answer: a redirect not followed, a 5xx, a 409, …
+	NoAnswer                     // no HTTP answer arrived (a network error, a timeout)
+	Rejected                     // 400: the request names a field the API does not accept
+	KeyRefused                   // 401: the API key is unknown, revoked or expired
+	NoCredits                    // 402: the account has too few credits
+	NotAllowed                   // 403: the key lacks the scope
+	NotFound                     // 404: no such generation or template for this key
+	Unprocessable                // 422: the API cannot do this, e.g. generate this template
+	RateLimited                  // 429: too many requests; sent again after a pause
+)
+
+// Meaning says what the answer means. It is decided here only: no other
+// package reads StatusCode to tell the user what to do.
+func (e *Error) Meaning() Meaning {
+	switch e.StatusCode {
+	case 0:
+		return NoAnswer
+	case http.StatusBadRequest:
+		return Rejected
+	case http.StatusUnauthorized:
+		return KeyRefused
+	case http.StatusPaymentRequired:
+		return NoCredits
+	case http.StatusForbidden:
+		return NotAllowed
+	case http.StatusNotFound:
+		return NotFound
+	case http.StatusUnprocessableEntity:
+		return Unprocessable
+	case http.StatusTooManyRequests:
+		return RateLimited
+	}
+	return Other
+}
+
 // ErrRedirect is wrapped by the error for a redirect the client will not
 // follow: to another host (following it would send the key elsewhere),
 // without a usable Location, in a loop, or in answer to a POST.
@@ -194,6 +235,18 @@ type Client struct {
 	// Budget, when set, gives every request its turn and hears of every
 	// 429: one rate for the key, shared by all its requests.
 	Budget *budget.Budget
+	// BaseURLSetting names the base URL setting the way the user sets it,
+	// for messages that say what to change: "base_url" in the action (and
+	// when empty), "--base-url (PRISM_BASE_URL)" in the CLI.
+	BaseURLSetting string
+}
+
+// baseURLSetting is BaseURLSetting, or the action's input name.
+func (c *Client) baseURLSetting() string {
+	if c.BaseURLSetting == "" {
+		return "base_url"
+	}
+	return c.BaseURLSetting
 }
 
 // New returns a client for the API rooted at base (e.g.
@@ -351,16 +404,17 @@ func (c *Client) redirect(method string, from *url.URL, resp *http.Response, hop
 	}
 	loc := resp.Header.Get(stashedLocation)
 	next, err := from.Parse(loc)
+	setting := c.baseURLSetting()
 	switch {
 	case loc == "" || err != nil:
-		return nil, fmt.Errorf("%w: the API answered HTTP %d without a usable Location; check that {base_url} points at the Prism API", ErrRedirect, resp.StatusCode)
+		return nil, fmt.Errorf("%w: the API answered HTTP %d without a usable Location; check that %s points at the Prism API", ErrRedirect, resp.StatusCode, setting)
 	case next.Scheme != c.base.Scheme || next.Host != c.base.Host:
-		return nil, fmt.Errorf("%w: the API answered with a redirect to %s://%s; set {base_url} to that host if it is really Prism's",
-			ErrRedirect, next.Scheme, next.Host)
+		return nil, fmt.Errorf("%w: the API answered with a redirect to %s://%s; set %s to that host if it is really Prism's",
+			ErrRedirect, next.Scheme, next.Host, setting)
 	case method != http.MethodGet:
-		return nil, fmt.Errorf("%w: the API answered a %s with a redirect (HTTP %d): it may have acted on it; check that {base_url} points at the Prism API", ErrRedirect, method, resp.StatusCode)
+		return nil, fmt.Errorf("%w: the API answered a %s with a redirect (HTTP %d): it may have acted on it; check that %s points at the Prism API", ErrRedirect, method, resp.StatusCode, setting)
 	case hops >= maxRedirects:
-		return nil, fmt.Errorf("%w: stopped after %d redirects; check that {base_url} points at the Prism API", ErrRedirect, maxRedirects)
+		return nil, fmt.Errorf("%w: stopped after %d redirects; check that %s points at the Prism API", ErrRedirect, maxRedirects, setting)
 	}
 	return next, nil
 }

@@ -203,8 +203,25 @@ func TestRedirectToAnotherHostIsRefused(t *testing.T) {
 	if len(leaked) != 0 {
 		t.Errorf("the other host was asked %d times", len(leaked))
 	}
-	if !strings.Contains(err.Error(), "set {base_url}") {
+	if !strings.Contains(err.Error(), "set base_url to that host") {
 		t.Errorf("error does not say what to do: %v", err)
+	}
+	// The CLI names the setting as its user sets it.
+	c.BaseURLSetting = "--base-url (PRISM_BASE_URL)"
+	if _, err := c.Get(context.Background(), "gen_1"); err == nil || !strings.Contains(err.Error(), "set --base-url (PRISM_BASE_URL) to that host") {
+		t.Errorf("error does not name the CLI's setting: %v", err)
+	}
+}
+
+func TestMeaningOfAFailedAnswer(t *testing.T) {
+	t.Parallel()
+	for status, want := range map[int]Meaning{
+		0: NoAnswer, 400: Rejected, 401: KeyRefused, 402: NoCredits, 403: NotAllowed, 404: NotFound,
+		422: Unprocessable, 429: RateLimited, 200: Other, 302: Other, 409: Other, 500: Other, 503: Other,
+	} {
+		if got := (&Error{StatusCode: status}).Meaning(); got != want {
+			t.Errorf("HTTP %d means %d, want %d", status, got, want)
+		}
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/prism-wait/prism-wait/internal/download"
+	"github.com/prism-wait/prism-wait/internal/outcome"
 	"github.com/prism-wait/prism-wait/internal/prism"
 )
 
@@ -59,13 +60,13 @@ func (r Run) Summary() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "### Prism generations\n\n%s in %s, %s.\n\n", Tally(r.Results), r.Elapsed.Round(time.Second), r.RequestCount())
 	if r.Submit != nil {
-		p := submitProblem(r.Submit)
-		fmt.Fprintf(&b, "**%s:** %s\n\n", p[0], r.md(r.say(p[1]), 1000))
+		v := r.verdict(outcome.Facts{Submit: r.Submit})
+		fmt.Fprintf(&b, "**%s:** %s\n\n", v.Title, r.md(v.Advice, 1000))
 	}
 	b.WriteString("| Generation | Status | Time | Share page | Video | Problem |\n|---|---|---|---|---|---|\n")
 	for _, res := range r.Results {
 		row := fmt.Sprintf("| `%s` | %s | %s | %s | %s | %s |\n",
-			res.ID, r.md(res.status(), 40), took(res.Gen), r.link(res.Gen.ShareURL), r.video(res.File), r.md(r.say(res.Problem(r.Timeout)), 300))
+			res.ID, r.md(outcome.GenerationStatus(res.Gen), 40), took(res.Gen), r.link(res.Gen.ShareURL), r.video(res.File), r.md(r.verdict(res.facts()).Advice, 300))
 		if b.Len()+len(row) > maxSummary {
 			b.WriteString("\n(more generations left out: the summary is limited to 1 MiB)\n")
 			break
@@ -85,7 +86,7 @@ func Tally(rs []Result) string {
 			failed++
 		case r.Gen.Done():
 			done++
-		case r.status() == StatusNoVideo:
+		case outcome.GenerationStatus(r.Gen) == outcome.StatusNoVideo:
 			noVideo++
 		default:
 			other++

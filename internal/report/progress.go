@@ -3,12 +3,12 @@ package report
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/prism-wait/prism-wait/internal/download"
+	"github.com/prism-wait/prism-wait/internal/outcome"
 	"github.com/prism-wait/prism-wait/internal/prism"
 	"github.com/prism-wait/prism-wait/internal/untrusted"
 	"github.com/prism-wait/prism-wait/internal/wait"
@@ -58,7 +58,7 @@ func (p *Progress) poll(e wait.Event) {
 	g := e.Gen
 	// The status as reported: "completed" with and without a usable video
 	// are two states, each worth a line when it is reached.
-	status := Result{Result: wait.Result{Gen: g}}.status()
+	status := outcome.GenerationStatus(g)
 	p.mu.Lock()
 	prev := p.status[e.ID]
 	p.status[e.ID] = status
@@ -77,7 +77,7 @@ func (p *Progress) poll(e wait.Event) {
 			took = " in " + took
 		}
 		p.log.Infof("%s: completed%s; video at %s (signed URL, expires %s)", e.ID, took, download.Redact(g.VideoURL), or(ExpiresAt(g.VideoURL), "at an unknown time"))
-	case status == StatusNoVideo:
+	case status == outcome.StatusNoVideo:
 		p.log.Infof("%s: completed, but the API gives no usable video_url yet; still polling", e.ID)
 	case g.Status == prism.StatusFailed:
 		p.log.Infof("%s: failed: %s", e.ID, untrusted.Clip(or(g.Error, "no reason given"), 300))
@@ -99,7 +99,7 @@ func (p *Progress) retry(e wait.Event) {
 	p.warned[kind] = true
 	p.trouble[e.ID] = kind
 	p.mu.Unlock()
-	if pe != nil && pe.StatusCode == http.StatusTooManyRequests {
+	if pe != nil && pe.Meaning() == prism.RateLimited {
 		// The request budget says it once, with the rate it settles on.
 		p.log.Debugf("%s: %v; waiting for a turn in the request budget", e.ID, e.Err)
 		return
