@@ -17,10 +17,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/prism-wait/prism-wait/internal/config"
+	"github.com/prism-wait/prism-wait/internal/outcome"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -561,5 +564,44 @@ func TestReadmeIsForUsers(t *testing.T) {
 	}
 	if fi.Size() > limit {
 		t.Errorf("README.md is %d bytes, over %d: move what maintainers need into docs/ or CONTRIBUTING.md and link it", fi.Size(), limit)
+	}
+}
+
+// TestReadmeExitCodesAreTheOutcomeTable holds the README's exit-code table
+// and its precedence sentence to internal/outcome, which decides them and
+// lists them for --help.
+func TestReadmeExitCodesAreTheOutcomeTable(t *testing.T) {
+	t.Parallel()
+	md, err := os.ReadFile(filepath.Join(repoRoot(t), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var codes []int
+	for _, m := range regexp.MustCompile(`(?:: |, )(\d+) `).FindAllStringSubmatch(strings.Join(strings.Fields(outcome.Usage()), " "), -1) {
+		n, _ := strconv.Atoi(m[1])
+		codes = append(codes, n)
+	}
+	if len(codes) < 6 {
+		t.Fatalf("outcome.Usage() lists codes %v; is this test reading it right?\n%s", codes, outcome.Usage())
+	}
+	var rows []int
+	for _, m := range regexp.MustCompile(`(?m)^\| (\d+) \| `).FindAllStringSubmatch(string(md), -1) {
+		n, _ := strconv.Atoi(m[1])
+		rows = append(rows, n)
+	}
+	if !slices.Equal(rows, codes) {
+		t.Errorf("README.md's exit-code table has rows %v; internal/outcome has codes %v", rows, codes)
+	}
+	order := slices.Clone(codes)
+	slices.SortStableFunc(order, outcome.Compare)
+	var names []string
+	for _, c := range order {
+		if c != outcome.ExitOK {
+			names = append(names, strconv.Itoa(c))
+		}
+	}
+	want := "Where several apply, the first of " + strings.Join(names, ", ") + " wins."
+	if !strings.Contains(strings.Join(strings.Fields(string(md)), " "), want) {
+		t.Errorf("README.md does not say %q, the precedence internal/outcome decides", want)
 	}
 }
