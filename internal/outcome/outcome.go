@@ -19,6 +19,7 @@ import (
 	"github.com/prism-wait/prism-wait/internal/crash"
 	"github.com/prism-wait/prism-wait/internal/download"
 	"github.com/prism-wait/prism-wait/internal/prism"
+	"github.com/prism-wait/prism-wait/internal/rerun"
 	"github.com/prism-wait/prism-wait/internal/wait"
 )
 
@@ -113,6 +114,19 @@ var table = []row{
 	{"invalid input", ExitInput, "Invalid input",
 		func(f *Facts) bool { return f.Invalid != nil },
 		func(f *Facts, _ Settings) string { return f.Invalid.Error() }},
+
+	// A re-run found that an earlier attempt began this submit and kept no
+	// answer (internal/rerun): it may have paid, so nothing is sent.
+	{"earlier attempt may have paid", ExitRefused, "Earlier attempt may have paid",
+		func(f *Facts) bool { var u *rerun.Unrecorded; return errors.As(f.Submit, &u) },
+		func(f *Facts, s Settings) string {
+			var u *rerun.Unrecorded
+			errors.As(f.Submit, &u)
+			return fmt.Sprintf("Attempt %d of this run began to submit this same request at %s, and recorded no answer: it may have created (and been charged for) generations. "+
+				"Nothing was submitted now. Check the Prism dashboard for generations created around that time; "+
+				"to wait for them, set %s to their IDs (in place of %s or %s); to submit again anyway, set %s to off.",
+				u.Attempt, u.At.UTC().Format(time.RFC3339), s.name("generation_id"), s.name("template_id"), s.name("prompt"), s.name("rerun_guard"))
+		}},
 
 	// The submit reached the API and may have been acted on: never sent
 	// again, and no timeout either, even when the deadline cut it short.

@@ -11,6 +11,7 @@ import (
 	"github.com/prism-wait/prism-wait/internal/crash"
 	"github.com/prism-wait/prism-wait/internal/download"
 	"github.com/prism-wait/prism-wait/internal/prism"
+	"github.com/prism-wait/prism-wait/internal/rerun"
 	"github.com/prism-wait/prism-wait/internal/wait"
 )
 
@@ -32,6 +33,13 @@ var rowCases = func() []rowCase {
 	dlErr := &download.Error{ID: "gen_1", Want: -1, Attempts: 2, Err: errors.New("storage answered HTTP 500")}
 	return []rowCase{
 		{"invalid input", Facts{Invalid: errors.New(`timeout: "soon" is not a duration`)}, ExitInput, "Invalid input", `timeout: "soon" is not a duration`, ""},
+		{"earlier attempt may have paid", Facts{Submit: &rerun.Unrecorded{Attempt: 1, At: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)}}, ExitRefused, "Earlier attempt may have paid",
+			"Attempt 1 of this run began to submit this same request at 2026-12-01T10:00:00Z, and recorded no answer: it may have created (and been charged for) generations. " +
+				"Nothing was submitted now. Check the Prism dashboard for generations created around that time; to wait for them, set generation_id to their IDs " +
+				"(in place of template_id or prompt); to submit again anyway, set rerun_guard to off.",
+			"Attempt 1 of this run began to submit this same request at 2026-12-01T10:00:00Z, and recorded no answer: it may have created (and been charged for) generations. " +
+				"Nothing was submitted now. Check the Prism dashboard for generations created around that time; to wait for them, set --generation-id (PRISM_GENERATION_ID) to their IDs " +
+				"(in place of --template-id (PRISM_TEMPLATE_ID) or --prompt (PRISM_PROMPT)); to submit again anyway, set --rerun-guard (PRISM_RERUN_GUARD) to off."},
 		{"submit outcome unknown", Facts{Submit: &prism.Error{Method: "POST", StatusCode: 500, Unknown: true}}, ExitRefused, "Submit outcome unknown",
 			"The submit request reached Prism, but its answer was lost or unusable (HTTP 500). The generations may have been created and charged: " +
 				"check the Prism dashboard before re-running. It was not sent again; to wait for generations that exist, pass their IDs as generation_id.",

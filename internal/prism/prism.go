@@ -28,7 +28,6 @@ import (
 	"time"
 
 	"github.com/prism-wait/prism-wait/internal/budget"
-	"github.com/prism-wait/prism-wait/internal/clock"
 	"github.com/prism-wait/prism-wait/internal/untrusted"
 )
 
@@ -230,8 +229,6 @@ type Client struct {
 	// RequestTimeout bounds each request on its own (30s from New); the
 	// caller's context bounds them all.
 	RequestTimeout time.Duration
-	// Clock reads the time for Retry-After dates (nil: the system clock).
-	Clock clock.Clock
 	// Budget, when set, gives every request its turn and hears of every
 	// 429: one rate for the key, shared by all its requests.
 	Budget *budget.Budget
@@ -354,7 +351,7 @@ func (c *Client) do(ctx context.Context, id, method string, u *url.URL, body []b
 		}
 		if resp.StatusCode == http.StatusTooManyRequests {
 			c.refused.Add(1)
-			turn.Refused(ParseRetryAfter(resp.Header.Get("Retry-After"), clock.Or(c.Clock).Now()))
+			turn.Refused(ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()))
 		} else {
 			turn.Read()
 		}
@@ -471,7 +468,7 @@ func (c *Client) checkResponse(resp *http.Response) *Error {
 		sc := c.scrubber()
 		e.Code, e.Message = sc.Line(body.Error, 64), sc.Line(body.Message, maxText)
 	}
-	e.RetryAfter = ParseRetryAfter(resp.Header.Get("Retry-After"), clock.Or(c.Clock).Now())
+	e.RetryAfter = ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	return e
 }
 

@@ -47,6 +47,9 @@ type Run struct {
 	// Submit is why submitting failed, if it did: a *prism.Error, or the
 	// context's cause.
 	Submit error
+	// Resumed says the IDs are those an earlier attempt of the run
+	// submitted: this one sent no submit (the re-run guard).
+	Resumed bool
 	// Invalid are the problems of an invalid input, in the user's terms:
 	// nothing was sent.
 	Invalid []error
@@ -238,6 +241,7 @@ func (r Run) outputs(limit int) []Output {
 		{"status", r.Status()},
 		{"generation_id", strings.Join(r.IDs, "\n")},
 		{"credits_charged", r.Scrub.Line(r.Credits, 32)},
+		{"resumed", strconv.FormatBool(r.Resumed)},
 		// Usable URLs, normalised by prism and free of the key: the video's
 		// keeps its signature.
 		{"video_url", lines(func(res Result) string { return r.url(res.Gen.VideoURL) })},
