@@ -282,7 +282,7 @@ func TestMarkdownYAML(t *testing.T) {
 
 // TestReadmeYAMLChecker holds the extractor, the wrapper and the
 // injection check to a small README of known mistakes, so that
-// TestReadmeYAML would catch them.
+// TestMarkdownYAML would catch them.
 func TestReadmeYAMLChecker(t *testing.T) {
 	t.Parallel()
 	md := "# Title\n\n```sh\necho not yaml\n```\n\n" +
