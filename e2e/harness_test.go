@@ -539,7 +539,8 @@ var knownTitles = []string{
 	"Internal error", "Cannot write step outputs", "Submit outcome unknown",
 	"Prism API refused the submission", "Submit did not finish", "Submit not accepted yet",
 	"Timeout may be too short",
-	"Prism API rate limit",
+	"Prism API rate limit", "Cannot write the results", "Not waited for", "Unusable entries in the submit answer",
+	"Re-run guard unavailable", "Re-run guard incomplete", "Earlier attempt may have paid",
 }
 
 // commandProblems lists every command in one stream's text that the

@@ -33,7 +33,7 @@ type Env struct {
 	Args           []string                    // without the program name
 	Stdout, Stderr io.Writer
 	Wd             string            // the working directory
-	Transport      http.RoundTripper // nil for a bounded copy of http.DefaultTransport
+	Transport      http.RoundTripper // nil for newTransport's
 	Version        string            // stamped at build time; "" falls back to build info
 	Heartbeat      time.Duration     // how often a line says what is pending; 0 for report.DefaultHeartbeat
 }
@@ -42,10 +42,6 @@ func (env Env) getenv(k string) string {
 	v, _ := env.LookupEnv(k)
 	return v
 }
-
-// maxHeaderBytes bounds a response's headers, from the API or storage:
-// net/http's default would take 10 MiB of an endless header per request.
-const maxHeaderBytes = 64 << 10
 
 // Run runs prism-wait and returns the process's exit code. It returns soon
 // after ctx ends, with the outputs and summary written as far as known. A
@@ -60,6 +56,9 @@ func Run(ctx context.Context, env Env) (code int) {
 		logw = env.Stdout
 	}
 	log := report.NewLog(logw, env.getenv("GITHUB_ACTIONS") == "true")
+	// Nothing reaches stdout or stderr but through log: net/http prints on
+	// its own through the standard log package.
+	defer report.RouteStdLog(log)()
 	defer crash.Recover(func(p *crash.Panic) {
 		v := outcome.Of(outcome.Facts{Crash: p}, outcome.Settings{})
 		log.Errorf(v.Title, "%s", v.Advice)
@@ -102,9 +101,7 @@ func run(ctx context.Context, env Env, log *report.Log) int {
 
 	transport := env.Transport
 	if transport == nil {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.MaxResponseHeaderBytes = maxHeaderBytes
-		transport = t
+		transport = newTransport(env.getenv)
 	}
 	client := prism.New(cfg.BaseURL, cfg.APIKey, "prism-wait/"+Version(env.Version), transport)
 	client.BaseURLSetting = cfg.Term("base_url")
@@ -115,6 +112,7 @@ func run(ctx context.Context, env Env, log *report.Log) int {
 	waiter := &wait.Waiter{Client: client, PollInterval: cfg.PollInterval, MaxInterval: cfg.MaxInterval}
 
 	var estimate time.Duration
+	waitFor := cfg.IDs
 	if cfg.Submit != nil {
 		sub, resumed, err := guardedSubmit(ctx, env, cfg, waiter, log, transport)
 		var required *guardRequired
@@ -130,16 +128,20 @@ func run(ctx context.Context, env Env, log *report.Log) int {
 			estimate = report.Announce(log, sub, cfg.Timeout)
 			waiter.FirstDelay = cfg.PollInterval // a generation just created is not done yet
 		}
+		report.Caveats(log, sub)
 		if !cfg.Wait {
 			log.Infof("not waiting (wait is false): a later step or job can wait for them with generation_id set to the generation_id output")
 			out.Elapsed, out.Requests, out.Refused = time.Since(start), client.Requests(), client.Refused()
 			return finish(env, log, cfg, out)
 		}
+		// Every ID is in the outputs; one step waits for MaxIDs of them.
+		waitFor = sub.IDs[:min(len(sub.IDs), prism.MaxIDs)]
+		report.WarnNotWaited(log, sub.IDs, cfg.Term)
 	} else {
 		report.Waiting(log, cfg.IDs, cfg.BaseURL, cfg.Timeout)
 	}
 
-	progress := report.NewProgress(log, out.IDs, start)
+	progress := report.NewProgress(log, waitFor, start)
 	progress.Estimate(estimate)
 	progress.Rate = client.Budget.Rate
 	waiter.Events = progress.Event
@@ -171,7 +173,7 @@ func run(ctx context.Context, env Env, log *report.Log) int {
 			}
 		}
 	}
-	waited := waiter.All(ctx, out.IDs, then)
+	waited := waiter.All(ctx, waitFor, then)
 	stopHeartbeat()
 
 	out.Elapsed, out.Requests, out.Refused = time.Since(start), client.Requests(), client.Refused()
@@ -179,6 +181,9 @@ func run(ctx context.Context, env Env, log *report.Log) int {
 		r := report.Result{Result: w}
 		r.File, r.FileErr = pool.Result(w.ID)
 		out.Results = append(out.Results, r)
+	}
+	for _, id := range out.IDs[len(waitFor):] {
+		out.Results = append(out.Results, report.Result{Result: wait.Result{ID: id, Err: outcome.ErrNotWaited}})
 	}
 	return finish(env, log, cfg, out)
 }
@@ -203,8 +208,8 @@ func invalid(env Env, log *report.Log, cfg config.Config, problems ...string) in
 }
 
 // finish reports the run and returns its exit code: annotations for each
-// problem, a closing line, the results JSON on stdout from the CLI, and
-// outputs and summary inside GitHub Actions.
+// problem, a closing line, outputs and summary inside GitHub Actions, and
+// then the results JSON on stdout from the CLI.
 func finish(env Env, log *report.Log, cfg config.Config, run report.Run) int {
 	code := outcome.Code(run.Facts())
 	for _, p := range run.Problems() {
@@ -219,9 +224,7 @@ func finish(env Env, log *report.Log, cfg config.Config, run report.Run) int {
 	if len(run.Results) > 0 {
 		log.Infof("prism-wait: %s after %s, %s; exit code %d", report.Tally(run.Results), run.Elapsed.Round(time.Millisecond), run.RequestCount(), code)
 	}
-	if !cfg.Action && len(run.Results) > 0 {
-		fmt.Fprintf(env.Stdout, "%s\n", run.JSON())
-	}
+	defer printResults(env, log, cfg, run) // last: a closed stdout must not cost the outputs
 	if !cfg.GitHub {
 		return code
 	}

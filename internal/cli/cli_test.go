@@ -4,16 +4,20 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/prism-wait/prism-wait/internal/outcome"
+	"github.com/prism-wait/prism-wait/internal/prism"
 	"github.com/prism-wait/prism-wait/internal/prismsim"
 	"github.com/prism-wait/prism-wait/internal/report"
 	"github.com/prism-wait/prism-wait/internal/testnet"
@@ -588,4 +592,225 @@ func TestTheCLIInARunStep(t *testing.T) {
 			t.Errorf("outputs %q", outs)
 		}
 	})
+}
+
+// lenientAPI answers a submit with status and body, and every status read
+// with read(id, n) for its n-th read (completed, with completed_at as a
+// Unix time, when read is nil); it counts the reads per ID. Call it in a
+// bubble, as sim.
+func lenientAPI(t *testing.T, status int, body string, read func(id string, n int) string) (base api, reads func(id string) int) {
+	t.Helper()
+	var mu sync.Mutex
+	count := map[string]int{}
+	tr := testnet.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			w.WriteHeader(status)
+			io.WriteString(w, body)
+			return
+		}
+		id := strings.TrimPrefix(r.URL.Path, "/api/generations/")
+		mu.Lock()
+		count[id]++
+		n := count[id]
+		mu.Unlock()
+		if read != nil {
+			io.WriteString(w, read(id, n))
+			return
+		}
+		io.WriteString(w, `{"id":"`+id+`","status":"completed","video_url":"https://storage.example/`+id+`.mp4","completed_at":1767225600}`)
+	}))
+	return api{URL: apiBase, Transport: tr}, func(id string) int { mu.Lock(); defer mu.Unlock(); return count[id] }
+}
+
+func generations(n int) (list string, ids []string) {
+	entries := make([]string, n)
+	for i := range entries {
+		ids = append(ids, fmt.Sprintf("gen_%03d", i+1))
+		entries[i] = `{"generation_id":"` + ids[i] + `","status":"generating"}`
+	}
+	return "[" + strings.Join(entries, ",") + "]", ids
+}
+
+// TestASubmitAnswerKeepsEveryID: whatever else is wrong with a submit's
+// answer, every valid generation ID it lists is in generation_id and
+// results, and the step waits for them.
+func TestASubmitAnswerKeepsEveryID(t *testing.T) {
+	t.Parallel()
+	two := `"generations":[{"generation_id":"gen_a"},{"generation_id":"gen_b"}]`
+	for _, tc := range []struct {
+		name    string
+		status  int
+		body    string
+		credits string
+		logSays []string
+	}{
+		{"201", 201, `{` + two + `,"credits_charged":20}`, "20", nil},
+		{"202", 202, `{` + two + `}`, "", nil},
+		{"credits as a string", 200, `{` + two + `,"credits_charged":"twenty"}`, "",
+			[]string{`the submit answer's credits_charged is not a number: "twenty"; left empty`}},
+		{"latency as a number", 200, `{` + two + `,"latency_estimate_sec":127}`, "",
+			[]string{"the submit answer's latency_estimate_sec is not an object: 127; left empty"}},
+		{"latency with string fields", 200, `{` + two + `,"latency_estimate_sec":{"typical":"127","busy":"241"}}`, "",
+			[]string{`latency_estimate_sec.typical is not a number: "127"`, `latency_estimate_sec.busy is not a number: "241"`}},
+		{"an unusable entry beside two good IDs", 200, `{"generations":[{"generation_id":"gen_a"},{"generation_id":"##[stop-commands]x"},{"generation_id":"gen_b"}]}`, "",
+			[]string{`::warning title=Unusable entries in the submit answer::1 of the API's entries cannot be waited for: entry 2: generation_id "## [stop-commands]x" is not a plain ID.`,
+				"The step goes on with the 2 usable generation ID(s)."}},
+		{"the key as an entry", 200, `{"generations":[{"generation_id":"gen_a"},{"generation_id":"` + key + `"},{"generation_id":"gen_b"}]}`, "",
+			[]string{`entry 2: generation_id "***" is not a plain ID`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				base, reads := lenientAPI(t, tc.status, tc.body, nil)
+				r := action(t, context.Background(), base, map[string]string{"template_id": "tpl_x"})
+				var results []struct{ ID, Status string }
+				json.Unmarshal([]byte(r.outputs["results"]), &results)
+				if r.code != outcome.ExitOK || r.outputs["generation_id"] != "gen_a\ngen_b" || r.outputs["credits_charged"] != tc.credits ||
+					len(results) != 2 || results[1].ID != "gen_b" || results[1].Status != "completed" || r.outputs["completed_at"] != "1767225600\n1767225600" {
+					t.Errorf("code %d, outputs %q:\n%s", r.code, r.outputs, r.stdout)
+				}
+				if reads("gen_a") == 0 || reads("gen_b") == 0 {
+					t.Error("the step did not wait for both generations")
+				}
+				for _, want := range tc.logSays {
+					if !strings.Contains(r.stdout, want) {
+						t.Errorf("log lacks %q:\n%s", want, r.stdout)
+					}
+				}
+			})
+		})
+	}
+}
+
+// TestASubmitOfMoreThanOneStepWaitsFor: all the IDs are in the outputs;
+// the step waits for the first MaxIDs, says which it does not wait for
+// and how to, and does not report success for videos it never checked.
+func TestASubmitOfMoreThanOneStepWaitsFor(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		list, ids := generations(prism.MaxIDs + 12)
+		base, reads := lenientAPI(t, 200, `{"generations":`+list+`,"credits_charged":1120}`, nil)
+		r := action(t, context.Background(), base, map[string]string{"template_id": "tpl_x"})
+		if r.code != outcome.ExitTimeout || r.outputs["generation_id"] != strings.Join(ids, "\n") || r.outputs["status"] != outcome.StatusNotWaited {
+			t.Errorf("code %d, status %q, generation_id %q", r.code, r.outputs["status"], r.outputs["generation_id"])
+		}
+		var results []struct {
+			ID     string
+			Status *string
+		}
+		if err := json.Unmarshal([]byte(r.outputs["results"]), &results); err != nil || len(results) != len(ids) {
+			t.Fatalf("results: %d, %v", len(results), err)
+		}
+		for i, res := range results {
+			want := "completed"
+			if i >= prism.MaxIDs {
+				want = outcome.StatusNotWaited
+			}
+			if res.ID != ids[i] || res.Status == nil || *res.Status != want {
+				t.Errorf("result %d: %s %v, want %s %s", i, res.ID, res.Status, ids[i], want)
+			}
+			if waited := reads(ids[i]) > 0; waited != (i < prism.MaxIDs) {
+				t.Errorf("%s read %d times", ids[i], reads(ids[i]))
+			}
+		}
+		says := "this step waits for the first 100 and not for the other 12 (gen_101, gen_102, gen_103, gen_104, gen_105, gen_106, gen_107, gen_108, gen_109, gen_110 and 2 more). " +
+			"It ends with exit code 3 (no verdict) even when the 100 complete"
+		for _, want := range []string{
+			"::warning title=Not waited for::The API created 112 generations, more than the 100 one step waits for: " + says,
+			"::error title=Not waited for::The API created 112 generations",
+			"as generation_id to later steps that run even when this one fails.",
+			"prism-wait: 100 completed, 12 not waited for after ",
+		} {
+			if !strings.Contains(r.stdout, want) {
+				t.Errorf("log lacks %q:\n%s", want, r.stdout)
+			}
+		}
+		if n := strings.Count(r.stdout, "title=Not waited for"); n != 2 {
+			t.Errorf("%d annotations about them, want a warning and an error", n)
+		}
+	})
+}
+
+// TestASubmitAnswerWithoutUsableIDsIsAnUnknownOutcome: a 2xx that lists
+// no usable ID stays exit 4, with nothing to wait for.
+func TestASubmitAnswerWithoutUsableIDsIsAnUnknownOutcome(t *testing.T) {
+	t.Parallel()
+	for _, body := range []string{`{"credits_charged":10}`, `{"generations":[{"generation_id":"../x"}]}`} {
+		synctest.Test(t, func(t *testing.T) {
+			base, _ := lenientAPI(t, 202, body, nil)
+			r := action(t, context.Background(), base, map[string]string{"template_id": "tpl_x"})
+			if r.code != outcome.ExitRefused || r.outputs["generation_id"] != "" || !strings.Contains(r.stdout, "::error title=Submit outcome unknown::") {
+				t.Errorf("%s: code %d, outputs %q:\n%s", body, r.code, r.outputs, r.stdout)
+			}
+		})
+	}
+}
+
+// TestAStatusWithFieldsOfOtherTypesHasItsVerdict: the verdict comes from
+// status; optional fields of another type are shown as compact text.
+func TestAStatusWithFieldsOfOtherTypesHasItsVerdict(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		base, reads := lenientAPI(t, 200, "", func(id string, n int) string {
+			return `{"status":"failed","error":{"code":"x"}}`
+		})
+		r := action(t, context.Background(), base, map[string]string{"generation_id": "gen_a"})
+		if r.code != outcome.ExitFailed || r.outputs["status"] != "failed" || r.outputs["error"] != `{"code":"x"}` || reads("gen_a") != 1 {
+			t.Errorf("code %d after %d reads, outputs %q:\n%s", r.code, reads("gen_a"), r.outputs, r.stdout)
+		}
+		if !strings.Contains(r.stdout, `::error title=Generation failed::gen_a failed: {"code":"x"}`) {
+			t.Errorf("log:\n%s", r.stdout)
+		}
+	})
+}
+
+// TestAnAnswerForAnotherGenerationIsReadAgain: such an answer is not
+// trusted; the step warns once per generation, not on every retry.
+func TestAnAnswerForAnotherGenerationIsReadAgain(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		base, reads := lenientAPI(t, 200, "", func(id string, n int) string {
+			if n <= 3 {
+				return `{"id":"gen_other","status":"failed","error":"not yours"}`
+			}
+			return `{"id":"` + id + `","status":"completed","video_url":"https://storage.example/v.mp4"}`
+		})
+		r := action(t, context.Background(), base, map[string]string{"generation_id": "gen_a gen_b"})
+		if r.code != outcome.ExitOK || r.outputs["status"] != "completed" || reads("gen_a") != 4 || reads("gen_b") != 4 {
+			t.Errorf("code %d after %d and %d reads:\n%s", r.code, reads("gen_a"), reads("gen_b"), r.stdout)
+		}
+		for _, id := range []string{"gen_a", "gen_b"} {
+			warning := "::warning title=Prism API trouble::" + id + `: invalid response body: the API answered for generation "gen_other", not for ` + id
+			if n := strings.Count(r.stdout, warning); n != 1 {
+				t.Errorf("%d warnings for %s, want 1:\n%s", n, id, r.stdout)
+			}
+		}
+	})
+}
+
+// TestOwnWordsPrintAsWritten: prism-wait's own messages and --help name the
+// key's shape, prism_sk_…; only text from the network and the key itself
+// are redacted, so they print as written.
+func TestOwnWordsPrintAsWritten(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{"no key, action", map[string]string{"GITHUB_ACTIONS": "true", "INPUT_API_KEY": "", "INPUT_GENERATION_ID": "gen_ok"}, nil,
+			"::error title=Invalid input::api_key: required: the Prism API key (prism_sk_…), from a secret"},
+		{"no key, CLI", nil, []string{"gen_ok"}, "--api-key (PRISM_API_KEY): required: the Prism API key (prism_sk_…), from a secret"},
+		{"help", nil, []string{"--help"}, "Prism API key, prism_sk_… (prefer PRISM_API_KEY"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var out bytes.Buffer
+			Run(context.Background(), Env{LookupEnv: lookup(tc.env), Args: tc.args, Stdout: &out, Stderr: &out, Wd: t.TempDir()})
+			if !strings.Contains(out.String(), tc.want) {
+				t.Errorf("the output lacks %q:\n%s", tc.want, out.String())
+			}
+		})
+	}
 }

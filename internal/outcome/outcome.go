@@ -30,7 +30,7 @@ const (
 	ExitOK       = 0 // every generation completed (and downloaded, if asked)
 	ExitFailed   = 1 // a generation failed, prism-wait failed, or the outputs could not be written
 	ExitInput    = 2 // invalid input, before any request
-	ExitTimeout  = 3 // the timeout passed, or the job was cancelled, before a verdict
+	ExitTimeout  = 3 // the timeout passed, or the job was cancelled, before a verdict; or generations were not waited for
 	ExitRefused  = 4 // the API refused: 401, 403, 404, other 4xx; or a submit's outcome is unknown
 	ExitDownload = 5 // a download failed
 )
@@ -46,7 +46,7 @@ var codes = []exitCode{
 	{ExitOK, "all completed"},
 	{ExitFailed, "a generation failed"},
 	{ExitInput, "invalid input"},
-	{ExitTimeout, "timeout or cancelled"},
+	{ExitTimeout, "timeout or cancelled (or submitted generations past the first 100 not waited for)"},
 	{ExitRefused, "the API refused (or a submit's outcome is unknown)"},
 	{ExitDownload, "a download failed"},
 }
@@ -54,6 +54,16 @@ var codes = []exitCode{
 // StatusNoVideo is the status reported for a generation that the API calls
 // completed but that never gave a usable video_url: it is no success.
 const StatusNoVideo = "completed_without_video"
+
+// StatusNotWaited is the status reported for a submitted generation past
+// the first prism.MaxIDs, which one step does not wait for.
+const StatusNotWaited = "not_waited"
+
+// ErrNotWaited is the Wait error of a submitted generation past the first
+// prism.MaxIDs: no status was read, so there is no verdict. Exit code 3,
+// even when every generation waited for completed: exit 0 says that every
+// generation completed, and nobody looked at these.
+var ErrNotWaited = fmt.Errorf("not waited for: one step waits for the first %d generations", prism.MaxIDs)
 
 // Facts are what happened: to the whole run (Invalid, Submit, Outputs,
 // Crash) or to one generation (ID, Gen, Wait, Download). A run is judged
@@ -216,6 +226,8 @@ var table = []row{
 		func(f *Facts) bool { return errors.Is(f.Wait, wait.ErrStopped) }, waitAdvice},
 	{"cancelled", ExitTimeout, "Cancelled",
 		func(f *Facts) bool { return errors.Is(f.Wait, wait.ErrCanceled) }, waitAdvice},
+	{"not waited for", ExitTimeout, "Not waited for",
+		func(f *Facts) bool { return errors.Is(f.Wait, ErrNotWaited) }, waitAdvice},
 	{"no verdict in time", ExitTimeout, "No verdict in time",
 		func(f *Facts) bool { return f.Wait != nil }, waitAdvice},
 	{"download cancelled", ExitTimeout, "Cancelled",
@@ -308,26 +320,55 @@ func GenerationStatus(g prism.Generation) string {
 	return g.Status
 }
 
-// Status is the step's `status` output: completed only when every
-// generation completed with a usable video; failed when any failed; else
-// the status of the first generation still without a verdict
-// (StatusNoVideo for one completed without a usable video_url, "" when
-// none was ever read, or when there are no generations at all).
-func Status(gens []prism.Generation) string {
+// StatusOf is the status reported for one generation's facts:
+// StatusNotWaited for one not waited for, else GenerationStatus.
+func StatusOf(f Facts) string {
+	if errors.Is(f.Wait, ErrNotWaited) {
+		return StatusNotWaited
+	}
+	return GenerationStatus(f.Gen)
+}
+
+// Status is the step's `status` output, from each generation's facts:
+// completed only when every generation completed with a usable video;
+// failed when any failed; else the status of the first generation still
+// without a verdict (StatusNoVideo for one completed without a usable
+// video_url, StatusNotWaited for one not waited for, "" when none was
+// ever read, or when there are no generations at all).
+func Status(gens []Facts) string {
 	if len(gens) == 0 {
 		return ""
 	}
-	for _, g := range gens {
-		if g.Status == prism.StatusFailed {
+	for _, f := range gens {
+		if f.Gen.Status == prism.StatusFailed {
 			return prism.StatusFailed
 		}
 	}
-	for _, g := range gens {
-		if !g.Done() {
-			return GenerationStatus(g)
+	for _, f := range gens {
+		if !f.Gen.Done() {
+			return StatusOf(f)
 		}
 	}
 	return prism.StatusCompleted
+}
+
+// NotWaited says, for the IDs a submit returned, which ones one step does
+// not wait for (those past the first prism.MaxIDs), what that means for
+// the exit code, and how to wait for them; "" when it waits for all.
+func NotWaited(ids []string, s Settings) string {
+	if len(ids) <= prism.MaxIDs {
+		return ""
+	}
+	rest := ids[prism.MaxIDs:]
+	named := strings.Join(rest[:min(len(rest), 10)], ", ")
+	if len(rest) > 10 {
+		named += fmt.Sprintf(" and %d more", len(rest)-10)
+	}
+	return fmt.Sprintf("The API created %d generations, more than the %d one step waits for: this step waits for the first %d and not for the other %d (%s). "+
+		"It ends with exit code 3 (no verdict) even when the %d complete, so that no later step takes the others' videos as ready. "+
+		"To wait for them, pass their IDs (all %d are in the generation_id output and the results, in the API's order), at most %d per step, "+
+		"as %s to later steps that run even when this one fails.",
+		len(ids), prism.MaxIDs, prism.MaxIDs, len(rest), named, prism.MaxIDs, len(ids), prism.MaxIDs, s.name("generation_id"))
 }
 
 func asPrism(err error) *prism.Error {

@@ -11,7 +11,6 @@
 package prism
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -138,9 +137,14 @@ func (e *Error) Unwrap() error { return e.Err }
 // Kind names the class of failure in a few words ("HTTP 503", "timeout"),
 // so that a log can say each kind of trouble once instead of once per try.
 func (e *Error) Kind() string {
+	var other *OtherGenerationError
 	switch {
 	case errors.Is(e.Err, ErrRedirect):
 		return "redirect"
+	case errors.As(e.Err, &other):
+		// Said once per generation: another one's answer is no trouble of
+		// the API as a whole.
+		return "answer for another generation than " + other.Asked
 	case e.StatusCode == http.StatusOK:
 		return "invalid response body"
 	case e.StatusCode != 0:
@@ -294,9 +298,14 @@ func (c *Client) Refused() int64 { return c.refused.Load() }
 // Get fetches the status of one generation. It returns ctx's cause when
 // ctx ends, and an *Error for everything else.
 func (c *Client) Get(ctx context.Context, id string) (Generation, error) {
-	var g Generation
-	if err := c.do(ctx, id, http.MethodGet, c.base.JoinPath("generations", id), nil, &g); err != nil {
+	var b statusBody
+	if err := c.do(ctx, id, http.MethodGet, c.base.JoinPath("generations", id), nil, &b); err != nil {
 		return Generation{}, err
+	}
+	g := b.Generation
+	if b.HasID && g.ID != id {
+		return Generation{}, c.fail(http.MethodGet, &Error{StatusCode: http.StatusOK,
+			Err: &OtherGenerationError{Asked: id, Answer: c.scrubber().Line(g.ID, 80)}}, true)
 	}
 	g.VideoURL, g.ShareURL = UsableURL(g.VideoURL), usableURL(g.ShareURL, maxShareURL)
 	// A URL that carries the key would put it in outputs, which are not
@@ -376,13 +385,12 @@ func (c *Client) send(ctx context.Context, method string, u *url.URL, body []byt
 		WroteHeaderField: func(string, []string) { wrote.Store(true) },
 		WroteRequest:     func(httptrace.WroteRequestInfo) { wrote.Store(true) },
 	}
-	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), method, u.String(), bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), method, u.String(), oneShot(body))
 	if err != nil {
 		return nil, false, err
 	}
-	if body == nil {
-		req.Body, req.ContentLength = http.NoBody, 0
-	} else {
+	if body != nil {
+		req.ContentLength = int64(len(body))
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Authorization", "Bearer "+c.key)
@@ -417,12 +425,15 @@ func (c *Client) redirect(method string, from *url.URL, resp *http.Response, hop
 }
 
 // decode turns a response into out or an *Error: a non-200 through
-// checkResponse, a 200 through a bounded JSON decode.
+// checkResponse, a 200 through a bounded JSON decode. A POST's answer is
+// decoded on any 2xx: whatever its code, it may list the generations the
+// POST created.
 func (c *Client) decode(ctx context.Context, method string, resp *http.Response, out any) error {
-	if resp.StatusCode != http.StatusOK {
+	if ok := resp.StatusCode == http.StatusOK || method != http.MethodGet && resp.StatusCode/100 == 2; !ok {
 		return c.fail(method, c.checkResponse(resp), true)
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	body, release, err := readBody(ctx, resp.Body)
+	defer release()
 	switch {
 	case err != nil && ctx.Err() != nil && method == http.MethodGet:
 		return context.Cause(ctx)
