@@ -163,12 +163,14 @@ func checkBlocks(dir, prefix string, blocks []yamlBlock) (problems map[int][]str
 	return problems, files, nil
 }
 
-// actionlint runs actionlint once over files and returns its findings by
-// file. shellcheck and pyflakes are off: whether they are installed must
+// actionlint runs actionlint once over files (absolute paths) and returns
+// its findings by file. It is the version tools/go.mod pins, run from that
+// module. shellcheck and pyflakes are off: whether they are installed must
 // not change the verdict.
-func actionlint(t *testing.T, dir string, files map[string]int) map[string][]string {
+func actionlint(t *testing.T, files map[string]int) map[string][]string {
 	t.Helper()
-	args := []string{"run", "github.com/rhysd/actionlint/cmd/actionlint@v1.7.12", "-shellcheck=", "-pyflakes=", "-no-color", "-format", "{{range $err := .}}{{$err.Filepath}}\t{{$err.Line}}:{{$err.Column}}: {{$err.Message}} [{{$err.Kind}}]\n{{end}}"}
+	dir := filepath.Join(repoRoot(t), "tools")
+	args := []string{"tool", "actionlint", "-shellcheck=", "-pyflakes=", "-no-color", "-format", "{{range $err := .}}{{$err.Filepath}}\t{{$err.Line}}:{{$err.Column}}: {{$err.Message}} [{{$err.Kind}}]\n{{end}}"}
 	for f := range files {
 		args = append(args, f)
 	}
@@ -269,7 +271,7 @@ func TestMarkdownYAML(t *testing.T) {
 	if testing.Short() {
 		t.Skip("actionlint is slow to build; it runs without -short")
 	}
-	for file, findings := range actionlint(t, dir, all) {
+	for file, findings := range actionlint(t, all) {
 		where, ok := at[file]
 		if !ok {
 			t.Errorf("actionlint reports on %s, which is no block's file: %q", file, findings)
@@ -603,5 +605,49 @@ func TestReadmeExitCodesAreTheOutcomeTable(t *testing.T) {
 	want := "Where several apply, the first of " + strings.Join(names, ", ") + " wins."
 	if !strings.Contains(strings.Join(strings.Fields(string(md)), " "), want) {
 		t.Errorf("README.md does not say %q, the precedence internal/outcome decides", want)
+	}
+}
+
+// docPath is a repository document named in Go source: docs/api.md,
+// cmd/prism-sim/README.md.
+var docPath = regexp.MustCompile(`\b((?:[a-z0-9_-]+/)*[A-Za-z0-9_-]+\.md)\b`)
+
+// TestCodeNamesDocsThatExist checks that every Markdown file a Go file
+// names (comments point at docs/api.md, docs/runner.md, …) is one of the
+// repository's own, so that moving a page leaves no comment pointing at
+// nothing.
+func TestCodeNamesDocsThatExist(t *testing.T) {
+	t.Parallel()
+	root := repoRoot(t)
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, path)
+		if d.IsDir() && rel != "." && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata" || rel == "dist") {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, ".go") {
+			return nil
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for n, line := range strings.Split(string(src), "\n") {
+			for _, m := range docPath.FindAllStringSubmatch(line, -1) {
+				name := m[1]
+				if !strings.Contains(name, "/") && name != "README.md" && name != "CONTRIBUTING.md" {
+					continue // a bare name that is no repository document, such as a file in a test
+				}
+				if _, err := os.Stat(filepath.Join(root, filepath.FromSlash(name))); err != nil {
+					t.Errorf("%s line %d names %s, which the repository does not have: point it at the page that holds it now", rel, n+1, name)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
