@@ -8,7 +8,7 @@ import (
 )
 
 // RateLimit is a per-key budget for /api requests. Prism publishes no
-// limits (see PRISM-API.md), but 429s must be expected: this lets a
+// limits (see docs/api.md), but 429s must be expected: this lets a
 // rehearsal or a test meet them where a client does not script them.
 type RateLimit struct {
 	// PerSecond is the requests per second each key may make, and its
