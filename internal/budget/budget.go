@@ -4,22 +4,34 @@
 // every request down, not only the one that received it.
 //
 // Until the API first answers 429, the budget costs a lock and a clock
-// read per request: nothing waits. After a 429:
+// read per request: nothing waits. After a 429 a limited phase starts:
 //
 //   - every request pauses until its Retry-After has passed (a backoff
-//     step when there is none);
-//   - requests then go through a token bucket (golang.org/x/time/rate)
-//     holding one second's worth of requests. Its rate starts at half the
-//     cadence's, and never above what the API was seen to accept in the
-//     second before the first 429; each later 429 halves it
-//     (multiplicative decrease), and it grows by an eighth of that first
-//     figure each second of accepted requests (additive increase);
+//     step when there is none). The pause is only a pause: the rate after
+//     it does not depend on how long it was;
+//   - requests then go through a token bucket (golang.org/x/time/rate).
+//     Its rate starts from what the API is known to accept: the requests
+//     it accepted in the second before the first 429, or the cadence's own
+//     rate when it accepted none. Its burst is what the API accepted at
+//     once before that 429 (one second's worth when nothing is known);
+//   - while requests are accepted, the rate doubles each second up to the
+//     last rate that drew no 429, and grows by an eighth of its starting
+//     figure each second above it (additive increase);
+//   - one storm, every 429 until the next accepted request, halves the
+//     rate once (multiplicative decrease);
 //   - the rate never exceeds what the cadence needs, pending generations
-//     ÷ poll_interval, which falls as generations finish;
-//   - waiting requests take turns: the one whose generation got its last
-//     read the longest ago goes first (a generation never read goes before
-//     any other), so none starves however small the budget. A request
-//     refused with 429 does not count as a read: it keeps its place.
+//     ÷ poll_interval, which falls as generations finish. Once it covers
+//     that and no 429 has come for a while (two poll_intervals, at least
+//     2s), the limited phase ends and requests leave at once again;
+//   - waiting requests take turns: the one whose generation last asked the
+//     longest ago goes first (one that never asked before any other). A
+//     request refused with 429 has asked: it goes behind the others, so
+//     a generation refused again and again cannot take every turn.
+//
+// A generation refused again while other requests were accepted since
+// its last refusal, with no other storm in between, is refused on its
+// own, not by the key's limit: its 429 pauses only its own requests, and
+// neither pauses the others nor shrinks the rate.
 //
 // Whether to retry and how long a generation waits between its reads stay
 // with the caller; the budget only says when the next request may leave.
@@ -44,7 +56,7 @@ import (
 const window = time.Second
 
 // history is how many recent reads are remembered for that estimate: a
-// budget first shrinks to at most history/2 requests per second.
+// budget first shrinks to at most history requests per second.
 const history = 256
 
 // Budget is the scheduler for one API key. Its zero value is not usable;
@@ -61,27 +73,45 @@ type Budget struct {
 	pending int // generations waiting for a verdict
 	limited bool
 	// rate is the bucket's rate while limited; 0 until the first pause
-	// ends and the rate is estimated.
+	// of a limited phase ends and the rate is estimated.
 	rate     float64
-	increase float64 // additive increase, requests per second per second
+	safe     float64   // the last rate that drew no 429: doubling up to it
+	grown    time.Time // when the rate last doubled, or its phase began
+	increase float64   // additive increase, requests per second per second
+	burst    int       // what the API accepted at once before the first 429
 	lim      *rate.Limiter
-	epoch    uint64    // bumped by each decrease: one decrease per 429 storm
+	epoch    uint64    // bumped by each decrease: one decrease per storm
+	calm     bool      // a request was accepted since the latest 429
+	cut      bool      // the current storm has shrunk the rate already
+	storms   uint64    // storms so far: runs of 429s between accepted requests
+	accepts  uint64    // requests accepted so far
 	pause    time.Time // no request leaves before
-	first429 time.Time // when the first 429 came
+	first429 time.Time // when this limited phase's first 429 came
+	last429  time.Time // the latest 429 of the key's limit
 	step     time.Duration
 	shrunk   bool
-	lastRead map[string]time.Time
-	reads    [history]time.Time // when the latest reads were sent, a ring
+	asked    map[string]time.Time // when each generation's latest request left
+	refused  map[string]refusal   // each generation's latest 429, while it lasts
+	reads    [history]time.Time   // when the latest reads were sent, a ring
 	nreads   int
 	queue    queue
 	seq      uint64
 	disarm   func() // stops the goroutine armed to dispatch, if any
 }
 
+// refusal is what the budget knew when a generation's request was last
+// refused: a generation refused again, after others' requests were
+// accepted and with no new storm, is refused on its own.
+type refusal struct {
+	storms, accepts uint64
+	until           time.Time // its own requests pause until then
+}
+
 // New returns a budget for generations polled every interval. maxStep
 // caps the pause after a 429 that gives no Retry-After.
 func New(clk clock.Clock, interval, maxStep time.Duration) *Budget {
-	return &Budget{clk: clock.Or(clk), interval: interval, maxStep: max(maxStep, interval), lastRead: map[string]time.Time{}}
+	return &Budget{clk: clock.Or(clk), interval: interval, maxStep: max(maxStep, interval),
+		calm: true, asked: map[string]time.Time{}, refused: map[string]refusal{}}
 }
 
 // Turn is the permission to send one request. Tell the budget its
@@ -123,6 +153,9 @@ func (b *Budget) ceiling() float64 {
 	return float64(max(b.pending, 1)) / b.interval.Seconds()
 }
 
+// quiet is how long no 429 must come before a limited phase may end.
+func (b *Budget) quiet() time.Duration { return max(2*b.interval, 2*time.Second) }
+
 // Rate is the current rate in requests per second, and whether the budget
 // limits requests at all. It is 0 while limited during the first pause.
 func (b *Budget) Rate() (perSecond float64, limited bool) {
@@ -144,7 +177,18 @@ func (b *Budget) Wait(ctx context.Context, id string) (Turn, error) {
 	}
 	b.mu.Lock()
 	now := b.clk.Now()
+	if until := b.refused[id].until; now.Before(until) {
+		// Refused on its own: only its own requests wait, for its
+		// Retry-After, which the caller checked against the deadline.
+		b.mu.Unlock()
+		if err := clock.Sleep(ctx, b.clk, until.Sub(now)); err != nil {
+			return Turn{}, err
+		}
+		b.mu.Lock()
+		now = b.clk.Now()
+	}
 	if !b.limited {
+		b.asked[id] = now
 		t := Turn{b: b, id: id, at: now, epoch: b.epoch}
 		b.mu.Unlock()
 		return t, nil
@@ -155,7 +199,8 @@ func (b *Budget) Wait(ctx context.Context, id string) (Turn, error) {
 		return Turn{}, err
 	}
 	b.seq++
-	w := &waiter{id: id, last: b.lastRead[id], seq: b.seq, deadline: dl, ready: make(chan struct{})}
+	_, refused := b.refused[id]
+	w := &waiter{id: id, last: b.asked[id], refused: refused, seq: b.seq, deadline: dl, ready: make(chan struct{})}
 	heap.Push(&b.queue, w)
 	notify := b.dispatch(now)
 	b.mu.Unlock()
@@ -189,10 +234,16 @@ func (b *Budget) pastDeadline(now, dl time.Time) error {
 	return &PauseError{Left: left}
 }
 
-// dispatch hands out every turn that is due, oldest read first, and arms
-// the timer for the next one; b.mu is held and b is limited. It returns
+// dispatch hands out every turn that is due, the longest since it asked
+// first, and arms the timer for the next one; b.mu is held. It returns
 // the rate to announce when the budget has just started limiting, else 0.
 func (b *Budget) dispatch(now time.Time) (notify float64) {
+	if !b.limited {
+		for b.queue.Len() > 0 {
+			b.grant(heap.Pop(&b.queue).(*waiter), now)
+		}
+		return 0
+	}
 	if now.Before(b.pause) {
 		if b.queue.Len() > 0 {
 			b.arm(b.pause.Sub(now))
@@ -218,15 +269,17 @@ func (b *Budget) dispatch(now time.Time) (notify float64) {
 
 func (b *Budget) grant(w *waiter, now time.Time) {
 	w.at, w.epoch = now, b.epoch
+	b.asked[w.id] = now
 	close(w.ready)
 }
 
-// estimate sets the first rate of a limited spell, once its first pause
-// is over: the cadence's rate halved, and no more than the reads the API
-// accepted in the second before its first 429 (at least one). Reads still
-// in flight when the first 429 came back count, since they are answered
-// by now. The additive increase is an eighth of that count per second.
-// It returns the rate; b.mu is held.
+// estimate sets the first rate of a limited phase, once its first pause
+// is over: the reads the API accepted in the second before the phase's
+// first 429, or, when it accepted none, the cadence's own rate. Reads
+// still in flight when the first 429 came back count, since they are
+// answered by now. The burst is those reads too (one second's worth at
+// the cadence when there were none), and the additive increase an eighth
+// of the first rate per second. It returns the rate; b.mu is held.
 func (b *Budget) estimate(now time.Time) float64 {
 	accepted := 0
 	for _, at := range b.reads {
@@ -234,24 +287,26 @@ func (b *Budget) estimate(now time.Time) float64 {
 			accepted++
 		}
 	}
-	accepted = max(accepted, 1)
-	b.increase = float64(accepted) / 8
-	b.rate = b.clamp(min(b.ceiling()/2, float64(accepted)))
+	if accepted > 0 {
+		b.rate = b.clamp(float64(accepted) / window.Seconds())
+		b.burst = accepted
+	} else {
+		b.rate = b.clamp(b.ceiling())
+		b.burst = int(math.Ceil(b.rate))
+	}
+	b.safe, b.grown = math.Inf(1), now
+	b.increase = max(b.rate, 1) / 8
 	// Full, as the API's own bucket is after the pause.
-	b.lim = rate.NewLimiter(rate.Limit(b.rate), burst(b.rate))
+	b.lim = rate.NewLimiter(rate.Limit(b.rate), b.burstAt(b.rate))
 	return b.rate
 }
 
 // setRate sets the bucket's rate, between the floor and the ceiling, and
-// its burst to one second's worth; b.mu is held. At the ceiling it still
-// limits: the API's own bucket may be empty after a probe above its rate,
-// and a burst of the cadence's requests would meet 429s again. After a
-// pause the bucket is full, as the API's is: the waiting requests leave
-// in a burst of one second's worth, then at the rate.
+// its burst; b.mu is held.
 func (b *Budget) setRate(now time.Time, r float64) {
 	b.rate = b.clamp(r)
 	b.lim.SetLimitAt(now, rate.Limit(b.rate))
-	b.lim.SetBurstAt(now, burst(b.rate))
+	b.lim.SetBurstAt(now, b.burstAt(b.rate))
 }
 
 // clamp is r between the floor, one request per maxStep, and the
@@ -260,8 +315,17 @@ func (b *Budget) clamp(r float64) float64 {
 	return min(max(r, 1/b.maxStep.Seconds()), b.ceiling())
 }
 
-// burst is one second's worth of requests at r, at least one.
-func burst(r float64) int { return max(1, int(r)) }
+// burstAt is the bucket's burst at rate r: what the API accepted at once,
+// and no more than one second's worth at r; at least one.
+func (b *Budget) burstAt(r float64) int { return max(1, min(b.burst, int(r))) }
+
+// leave ends the limited phase when the rate covers what the pending
+// generations need and no 429 has come for a while; b.mu is held.
+func (b *Budget) leave(now time.Time) {
+	if b.limited && b.rate > 0 && b.rate >= b.ceiling() && now.Sub(b.last429) >= b.quiet() && !now.Before(b.pause) {
+		b.limited, b.rate, b.lim = false, 0, nil
+	}
+}
 
 // arm sets the timer to dispatch again after d; b.mu is held.
 //
@@ -311,8 +375,9 @@ func (b *Budget) notify(r float64) {
 }
 
 // Read tells the budget the API answered the request (anything but 429).
-// Its generation goes behind every generation read longer ago, and the
-// rate grows by the additive step, spread over a second's requests.
+// It ends a storm, and the rate grows: doubling each second of accepted
+// requests up to the last rate that drew no 429, and by the additive
+// step, spread over a second's requests, above it.
 func (t Turn) Read() {
 	b := t.b
 	if b == nil {
@@ -320,14 +385,26 @@ func (t Turn) Read() {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if t.at.After(b.lastRead[t.id]) {
-		b.lastRead[t.id] = t.at
-	}
 	b.reads[b.nreads%history] = t.at
 	b.nreads++
+	b.accepts++
+	b.calm = true
 	b.step = 0
+	delete(b.refused, t.id)
 	if b.limited && b.rate > 0 {
-		b.setRate(b.clk.Now(), b.rate+b.increase/b.rate)
+		now := b.clk.Now()
+		r := b.rate
+		if r < b.safe {
+			// Doubling per second of accepted requests; after an idle
+			// spell, no more than once.
+			r = min(r*math.Pow(2, min(now.Sub(b.grown).Seconds(), 1)), b.safe)
+			b.grown = now
+		} else {
+			r += b.increase / r
+		}
+		b.setRate(now, r)
+		b.leave(now)
+		b.dispatch(now)
 	}
 }
 
@@ -335,7 +412,8 @@ func (t Turn) Read() {
 // absent). Every request pauses until then (or a backoff step, doubling
 // from poll_interval up to the cap while 429s without Retry-After follow
 // each other). The first 429 of a storm halves the rate; the refusals of
-// requests sent before that decrease do not halve it again.
+// requests sent before that decrease do not halve it again. A generation
+// refused on its own pauses only its own requests.
 func (t Turn) Refused(retryAfter time.Duration) {
 	b := t.b
 	if b == nil {
@@ -348,17 +426,32 @@ func (t Turn) Refused(retryAfter time.Duration) {
 		b.step = min(max(2*b.step, b.interval), b.maxStep)
 		d = b.step
 	}
-	if until := now.Add(min(d, time.Duration(1<<62))); until.After(b.pause) {
+	until := now.Add(min(d, time.Duration(1<<62)))
+	prev, again := b.refused[t.id]
+	if t.id != "" && again && prev.storms == b.storms && b.accepts > prev.accepts {
+		b.refused[t.id] = refusal{storms: b.storms, accepts: b.accepts, until: until}
+		b.mu.Unlock()
+		return
+	}
+	if until.After(b.pause) {
 		b.pause = until
+	}
+	b.last429 = now
+	if b.calm {
+		b.storms, b.calm, b.cut = b.storms+1, false, false
 	}
 	switch {
 	case !b.limited:
-		b.limited, b.rate, b.first429 = true, 0, now
+		b.limited, b.rate, b.first429, b.cut = true, 0, now, true
 		b.epoch++
-	case t.epoch == b.epoch && b.rate > 0:
+	case !b.cut && t.epoch == b.epoch && b.rate > 0:
+		// Sent at the current rate, the storm's first such 429: the
+		// rate halves, and grows back additively from there.
 		b.epoch++
 		b.setRate(now, b.rate/2)
+		b.safe, b.cut = b.rate, true
 	}
+	b.refused[t.id] = refusal{storms: b.storms, accepts: b.accepts}
 	// Requests waiting past their deadline need not wait for nothing.
 	// Collected first: removing from a heap moves its other elements.
 	var late []*waiter
@@ -380,7 +473,8 @@ func (t Turn) Refused(retryAfter time.Duration) {
 // waiter is a request waiting for its turn.
 type waiter struct {
 	id       string
-	last     time.Time // when its generation last got a read; zero: never
+	last     time.Time // when its generation last asked; zero: never
+	refused  bool      // its generation's latest request was refused
 	seq      uint64    // arrival order, among equals
 	deadline time.Time
 	ready    chan struct{}
@@ -390,13 +484,16 @@ type waiter struct {
 	err      error
 }
 
-// queue orders waiters by the time their generation last got a read.
+// queue orders waiters by the time their generation last asked.
 type queue []*waiter
 
 func (q queue) Len() int { return len(q) }
 func (q queue) Less(i, j int) bool {
 	if !q[i].last.Equal(q[j].last) {
 		return q[i].last.Before(q[j].last)
+	}
+	if q[i].refused != q[j].refused {
+		return !q[i].refused // asked at the same time: the refused one goes behind
 	}
 	return q[i].seq < q[j].seq
 }

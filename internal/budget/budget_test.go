@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/prism-wait/prism-wait/internal/clock"
@@ -181,8 +182,8 @@ func TestPauseForEveryoneThenRate(t *testing.T) {
 	queued(t, b, 2)
 	clk.Advance(2*time.Second - time.Nanosecond)
 	queued(t, b, 2) // nobody leaves before Retry-After has passed
-	// The bucket is full after the pause: min(10 pending / 1s / 2, 3
-	// accepted) = 3 a second, so both leave at once.
+	// The bucket is full after the pause: the 3 requests accepted in the
+	// second before the 429, so both leave at once.
 	clk.Advance(time.Nanosecond)
 	for _, c := range calls {
 		if _, err := c.result(t); err != nil {
@@ -196,18 +197,6 @@ func TestPauseForEveryoneThenRate(t *testing.T) {
 	defer mu.Unlock()
 	if !slices.Equal(shrunk, []float64{3}) {
 		t.Errorf("Shrunk calls: %v, want one with 3", shrunk)
-	}
-}
-
-func TestFirstRateIsHalfTheCadenceAtMost(t *testing.T) {
-	t.Parallel()
-	b, clk := limit(t, 4, 10, time.Second) // the cadence needs 4/s; 10 were accepted
-	c := start(t.Context(), b, "gen_a")
-	queued(t, b, 1)
-	clk.Advance(time.Second)
-	c.result(t)
-	if r := rateOf(b); r != 2 {
-		t.Errorf("rate = %v, want 2: half the cadence's 4/s", r)
 	}
 }
 
@@ -245,80 +234,6 @@ func TestEstimateCountsOnlyTheSecondBefore(t *testing.T) {
 	}
 }
 
-func TestHalvedOncePerStorm(t *testing.T) {
-	t.Parallel()
-	b, clk := limit(t, 100, 8, time.Second)
-	stale := Turn{b: b, id: "stale"} // sent before the first 429
-	c := start(t.Context(), b, "gen_a")
-	queued(t, b, 1)
-	clk.Advance(time.Second)
-	turn, _ := c.result(t)
-	if r := rateOf(b); r != 8 {
-		t.Fatalf("rate = %v, want 8", r)
-	}
-	turn.Refused(time.Second) // sent at rate 8: halves it
-	if r := rateOf(b); r != 4 {
-		t.Errorf("rate after a 429 = %v, want 4", r)
-	}
-	stale.Refused(time.Second) // sent before that decrease: no second halving
-	if r := rateOf(b); r != 4 {
-		t.Errorf("rate after a stale 429 = %v, want still 4", r)
-	}
-	c = start(t.Context(), b, "gen_b")
-	queued(t, b, 1)
-	clk.Advance(time.Second)
-	turn, _ = c.result(t)
-	turn.Refused(0)
-	if r := rateOf(b); r != 2 {
-		t.Errorf("rate after the next storm's 429 = %v, want 2", r)
-	}
-}
-
-func TestFloor(t *testing.T) {
-	t.Parallel()
-	b, clk := limit(t, 100, 1, time.Second)
-	for range 12 {
-		c := start(t.Context(), b, "gen_a")
-		queued(t, b, 1)
-		clk.Advance(time.Minute)
-		turn, _ := c.result(t)
-		turn.Refused(time.Second)
-	}
-	if r := rateOf(b); !near(r, 1.0/60) {
-		t.Errorf("rate = %v, want the floor of one request per max step (1/60)", r)
-	}
-}
-
-func TestAdditiveIncreaseUpToTheCeiling(t *testing.T) {
-	t.Parallel()
-	b, clk := limit(t, 6, 8, time.Second) // rate min(3, 8) = 3; increase 8/8 = 1/s per s
-	c := start(t.Context(), b, "gen_a")
-	queued(t, b, 1)
-	clk.Advance(time.Second)
-	turn, _ := c.result(t)
-	if r := rateOf(b); r != 3 {
-		t.Fatalf("rate = %v, want 3", r)
-	}
-	turn.Read()
-	if r := rateOf(b); !near(r, 3+1.0/3) {
-		t.Errorf("rate after one read = %v, want 3 + 1/3: one a second, spread over the second's reads", r)
-	}
-	for range 100 {
-		turn.Read()
-	}
-	if r, limited := b.Rate(); r != 6 || !limited {
-		t.Errorf("Rate() after many reads = %v, %v; want the ceiling 6 (6 pending ÷ 1s), still limited", r, limited)
-	}
-	b.Add(-4)
-	if r := rateOf(b); r != 2 {
-		t.Errorf("rate with 2 pending = %v, want 2: the ceiling falls as generations finish", r)
-	}
-	b.Add(-10)
-	if r := rateOf(b); r != 1 {
-		t.Errorf("rate with none pending = %v, want 1: one request each interval", r)
-	}
-}
-
 func TestOldestReadGoesFirst(t *testing.T) {
 	t.Parallel()
 	b, clk := limit(t, 100, 1, time.Second) // rate 1: one turn a second
@@ -353,29 +268,6 @@ func turnOrder(t *testing.T, b *Budget, clk *clock.Fake, ids ...string) []string
 		one(b, clk)
 	}
 	return order
-}
-
-func TestRefusedKeepsItsPlace(t *testing.T) {
-	t.Parallel()
-	b, clk := limit(t, 100, 1, time.Second)
-	first := start(t.Context(), b, "gen_a")
-	queued(t, b, 1)
-	clk.Advance(time.Second)
-	turn, _ := first.result(t)
-	turn.Read() // gen_a read at 1s
-	one(b, clk)
-	c := start(t.Context(), b, "gen_b")
-	queued(t, b, 1)
-	clk.Advance(time.Second)
-	turn, _ = c.result(t)
-	turn.Refused(time.Second) // gen_b got a 429: still unread
-	calls := []*call{start(t.Context(), b, "gen_a")}
-	queued(t, b, 1)
-	calls = append(calls, start(t.Context(), b, "gen_b"))
-	queued(t, b, 2)
-	if got := next(t, clk, b, 2*time.Second, calls).id; got != "gen_b" { // the pause, and a turn at half the rate
-		t.Errorf("%s went first; want gen_b, whose turn ended in a 429", got)
-	}
 }
 
 // TestNoStarvation: many generations sharing a budget far below their
@@ -521,8 +413,8 @@ func TestCeilingUsesTheInterval(t *testing.T) {
 	queued(t, b, 1)
 	clk.Advance(time.Second)
 	c.result(t)
-	if r := rateOf(b); r != 2 {
-		t.Errorf("rate = %v, want 2: half of 8 generations ÷ 2s", r)
+	if r := rateOf(b); r != 4 {
+		t.Errorf("rate = %v, want 4: the 10 accepted, capped to 8 generations ÷ 2s", r)
 	}
 }
 
@@ -579,11 +471,11 @@ func TestEveryLateWaiterEndsAtOnce(t *testing.T) {
 	for late := 1; late < 1<<7; late++ { // every choice among seven waiters
 		b, _ := limit(t, 100, 1, time.Second)
 		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-		// Reads long ago in this order make the heap [1 5 2 6 7 3 4]:
+		// Asked long ago in this order make the heap [1 5 2 6 7 3 4]:
 		// removing the 6 moves the 4 up, past where a loop by index is.
 		b.mu.Lock()
 		for i, k := range []int{1, 5, 2, 6, 7, 3, 4} {
-			b.lastRead[fmt.Sprintf("gen_%d", i)] = time.Unix(int64(k), 0)
+			b.asked[fmt.Sprintf("gen_%d", i)] = time.Unix(int64(k), 0)
 		}
 		b.mu.Unlock()
 		var calls []*call
@@ -608,4 +500,278 @@ func TestEveryLateWaiterEndsAtOnce(t *testing.T) {
 		}
 		cancel()
 	}
+}
+
+// limited is a budget, inside a synctest bubble, for pending generations
+// polled every second, put into a limited phase: accepted reads answered
+// now, then one 429 with Retry-After retryAfter for "refused".
+func limited(t *testing.T, pending, accepted int, retryAfter time.Duration) *Budget {
+	t.Helper()
+	b := New(nil, time.Second, time.Minute)
+	b.Add(pending)
+	for i := range accepted {
+		turn, err := b.Wait(t.Context(), fmt.Sprintf("ok_%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		turn.Read()
+	}
+	turn, err := b.Wait(t.Context(), "refused")
+	if err != nil {
+		t.Fatal(err)
+	}
+	turn.Refused(retryAfter)
+	return b
+}
+
+// turn waits for id's turn, failing the test on an error.
+func turn(t *testing.T, b *Budget, id string) Turn {
+	t.Helper()
+	turn, err := b.Wait(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return turn
+}
+
+func TestFirstRateIsWhatTheAPIAcceptedCappedByTheCadence(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := limited(t, 4, 10, time.Second) // the cadence needs 4/s; 10 were accepted
+		turn(t, b, "gen_a")
+		if r := rateOf(b); r != 4 {
+			t.Errorf("rate = %v, want 4: the cadence's, below the 10 accepted", r)
+		}
+		b = limited(t, 100, 3, time.Second)
+		turn(t, b, "gen_a")
+		if r := rateOf(b); r != 3 {
+			t.Errorf("rate = %v, want 3: what the API accepted", r)
+		}
+	})
+}
+
+// When the API accepted nothing before its first 429, the rate after the
+// pause is the cadence's own, with one second's worth of burst: a long
+// Retry-After pauses the run, it does not leave it slow afterwards.
+func TestNothingAcceptedStartsAtTheCadence(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := limited(t, 6, 0, 3*time.Second)
+		start := time.Now()
+		var wg sync.WaitGroup
+		for i := range 6 {
+			wg.Go(func() { turn(t, b, fmt.Sprintf("gen_%d", i)) })
+		}
+		wg.Wait()
+		if got := time.Since(start); got != 3*time.Second {
+			t.Errorf("six requests left %v after the 429, want all at once when its Retry-After of 3s ended", got)
+		}
+		if r := rateOf(b); r != 6 {
+			t.Errorf("rate = %v, want 6: six generations every second", r)
+		}
+	})
+}
+
+// One storm, every 429 until the next accepted request, halves the rate
+// once; a 429 for a request sent before that decrease does not halve it
+// again, and neither starts a storm that the next one cannot halve.
+func TestHalvedOncePerStorm(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := limited(t, 8, 8, time.Second) // 8/s, the cadence's: reads do not raise it
+		stale := Turn{b: b, id: "stale"}   // sent before the first 429
+		turn(t, b, "gen_a").Refused(time.Second)
+		if r := rateOf(b); r != 8 {
+			t.Fatalf("rate after a 429 of the first storm = %v, want still 8", r)
+		}
+		turn(t, b, "gen_b").Read()
+		turn(t, b, "gen_c").Refused(time.Second) // a new storm
+		if r := rateOf(b); r != 4 {
+			t.Errorf("rate after the next storm's 429 = %v, want 4", r)
+		}
+		turn(t, b, "gen_d").Refused(time.Second) // the same storm
+		if r := rateOf(b); r != 4 {
+			t.Errorf("rate after a second 429 of that storm = %v, want still 4", r)
+		}
+		turn(t, b, "gen_e").Read() // additive above the halved rate: 4 + (8/8)/4
+		if r := rateOf(b); !near(r, 4.25) {
+			t.Fatalf("rate after a read = %v, want 4.25", r)
+		}
+		stale.Refused(time.Second) // sent before that decrease
+		if r := rateOf(b); !near(r, 4.25) {
+			t.Errorf("rate after a stale 429 = %v, want still 4.25", r)
+		}
+		turn(t, b, "gen_f").Refused(time.Second)
+		if r := rateOf(b); !near(r, 2.125) {
+			t.Errorf("rate after a fresh 429 of the storm the stale one began = %v, want 2.125", r)
+		}
+	})
+}
+
+func TestFloor(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := New(nil, time.Second, time.Second)
+		b.Add(4)
+		turn(t, b, "gen_a").Refused(time.Second)
+		for range 12 { // storm after storm
+			turn(t, b, "gen_a").Read()
+			turn(t, b, "gen_a").Refused(time.Second)
+		}
+		if r := rateOf(b); r != 1 {
+			t.Errorf("rate = %v, want the floor of one request per max step (1/s)", r)
+		}
+	})
+}
+
+// While requests are accepted the rate doubles each second's worth of
+// reads, up to the last rate that drew no 429; above it, it grows by an
+// eighth of the first rate each second; never above the ceiling.
+func TestGrowsBackFastThenAdditively(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := limited(t, 100, 4, time.Second) // 4/s; increase 4/8 = 1/2 per s
+		turn(t, b, "gen_a").Read()
+		if r := rateOf(b); r != 4 {
+			t.Fatalf("rate after a read at the end of the pause = %v, want 4", r)
+		}
+		time.Sleep(500 * time.Millisecond)
+		turn(t, b, "gen_a").Read()
+		if r := rateOf(b); !near(r, 4*math.Sqrt2) {
+			t.Fatalf("rate after half a second of reads = %v, want 4√2", r)
+		}
+		time.Sleep(500 * time.Millisecond)
+		turn(t, b, "gen_a").Read()
+		if r := rateOf(b); !near(r, 8) {
+			t.Fatalf("rate after a second of reads = %v, want 8: doubled", r)
+		}
+		time.Sleep(time.Minute)
+		turn(t, b, "gen_a").Read()
+		if r := rateOf(b); !near(r, 16) {
+			t.Fatalf("rate after a read a minute later = %v, want 16: doubled once", r)
+		}
+		turn(t, b, "gen_b").Read()
+		turn(t, b, "gen_c").Refused(time.Second) // 16 drew a 429: 8, the rate from now on
+		if r := rateOf(b); !near(r, 8) {
+			t.Fatalf("rate after a 429 = %v, want 8", r)
+		}
+		turn(t, b, "gen_a").Read()
+		if r := rateOf(b); !near(r, 8+0.5/8) {
+			t.Errorf("rate after a read = %v, want 4 + 1/8: additive above the last rate without a 429", r)
+		}
+		b.Add(-97)
+		if r, limited := b.Rate(); r != 3 || !limited {
+			t.Errorf("Rate() with 3 pending = %v, %v; want 3, still limited: the ceiling falls as generations finish", r, limited)
+		}
+	})
+}
+
+// Once the rate covers the cadence and no 429 has come for two
+// poll_intervals (at least 2s), requests leave at once again, waiters
+// included; a 429 after that starts a new limited phase.
+func TestLeavesTheLimitedPhase(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := limited(t, 2, 2, time.Second)
+		turn(t, b, "gen_a").Read()
+		if _, limited := b.Rate(); !limited {
+			t.Fatal("not limited a second after the 429")
+		}
+		time.Sleep(time.Second)
+		turn(t, b, "gen_a").Read()
+		if r, limited := b.Rate(); limited || r != 0 {
+			t.Errorf("Rate() 2s after the 429, at the ceiling = %v, %v; want 0, false", r, limited)
+		}
+		start := time.Now()
+		for range 10 {
+			turn(t, b, "gen_a").Read()
+		}
+		if time.Since(start) != 0 {
+			t.Errorf("requests waited %v after the limited phase", time.Since(start))
+		}
+		turn(t, b, "gen_b").Refused(time.Second)
+		if _, limited := b.Rate(); !limited {
+			t.Error("a new 429 did not start a new limited phase")
+		}
+	})
+}
+
+// A generation refused again and again goes behind the others: its turn
+// asked as theirs did, and the turn order is by when each last asked.
+func TestRefusedGoesBehind(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := limited(t, 100, 1, time.Second) // one turn a second
+		time.Sleep(time.Second)
+		turn(t, b, "gen_a").Read() // gen_a asked at 1s
+		time.Sleep(time.Second)
+		turn(t, b, "gen_b").Refused(time.Second) // gen_b at 2s, refused: it asked
+		var order []string
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for _, id := range []string{"gen_b", "gen_a"} {
+			wg.Go(func() {
+				turn(t, b, id)
+				mu.Lock()
+				order = append(order, id)
+				mu.Unlock()
+			})
+			synctest.Wait()
+		}
+		wg.Wait()
+		if want := []string{"gen_a", "gen_b"}; !slices.Equal(order, want) {
+			t.Errorf("turns in order %v, want %v: gen_a asked longer ago", order, want)
+		}
+	})
+}
+
+// A generation refused again after others were accepted, with no other
+// storm in between, is refused on its own: only its requests pause, and
+// neither the others nor the rate pay for it.
+func TestRefusedOnItsOwnPausesOnlyItself(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := limited(t, 100, 50, time.Second)
+		turn(t, b, "ok_0").Read()
+		rate := rateOf(b)
+		turn(t, b, "refused").Refused(5 * time.Second)
+		if r := rateOf(b); r != rate {
+			t.Errorf("rate after a lone 429 = %v, want still %v", r, rate)
+		}
+		start := time.Now()
+		turn(t, b, "ok_1").Read()
+		if d := time.Since(start); d != 0 {
+			t.Errorf("another generation waited %v after a lone 429", d)
+		}
+		turn(t, b, "refused").Read()
+		if d := time.Since(start); d != 5*time.Second {
+			t.Errorf("the refused generation's next request left after %v, want its Retry-After, 5s", d)
+		}
+		// Refused again, but another generation was refused since: the
+		// key's limit, again.
+		turn(t, b, "refused").Refused(time.Second)
+		turn(t, b, "ok_1").Read()
+		turn(t, b, "ok_2").Refused(time.Second)
+		turn(t, b, "ok_0").Read()
+		turn(t, b, "refused").Refused(time.Second)
+		start = time.Now()
+		turn(t, b, "ok_1").Read()
+		if d := time.Since(start); d < time.Second {
+			t.Errorf("another generation waited %v after a key-wide 429, want its Retry-After, 1s", d)
+		}
+	})
+}
+
+// The bucket's burst is what the API accepted at once before the first
+// 429, however high the rate grows.
+func TestBurstIsWhatTheAPIAccepted(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := limited(t, 100, 2, time.Second)
+		for range 40 {
+			turn(t, b, "gen_a").Read()
+		}
+		if r := rateOf(b); r < 20 {
+			t.Fatalf("rate = %v, want it grown past 20", r)
+		}
+		time.Sleep(time.Second) // the bucket refills
+		start := time.Now()
+		for range 3 {
+			turn(t, b, "gen_a")
+		}
+		if d := time.Since(start); d == 0 {
+			t.Errorf("three requests left at once after a full second, want a burst of 2")
+		}
+	})
 }

@@ -31,20 +31,20 @@ func TestNoPauseErrorWhenThePauseHasJustEnded(t *testing.T) {
 func TestNextTurnWhenATokenIsBack(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name    string
-		pending int
-		want    time.Duration // after the end of the pause, for the second turn
+		name     string
+		accepted int
+		want     time.Duration // after the end of the pause, for the turn after the burst
 	}{
-		{"one a second", 2, time.Second},            // min(2/1s/2, 8) = 1/s
-		{"two a second", 4, 500 * time.Millisecond}, // min(4/1s/2, 8) = 2/s, burst 2: the third turn
+		{"one a second", 1, time.Second},            // 1 accepted: 1/s, burst 1
+		{"two a second", 2, 500 * time.Millisecond}, // 2 accepted: 2/s, burst 2: the third turn
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			clk := clock.NewAuto(epoch)
 			b := New(clk, time.Second, time.Minute)
-			b.Add(tt.pending)
-			for range 8 {
+			b.Add(100)
+			for range tt.accepted {
 				turn, err := b.Wait(t.Context(), "ok")
 				if err != nil {
 					t.Fatal(err)
@@ -54,8 +54,7 @@ func TestNextTurnWhenATokenIsBack(t *testing.T) {
 			turn, _ := b.Wait(t.Context(), "refused")
 			turn.Refused(time.Second)
 			end := epoch.Add(time.Second)
-			burst := int(tt.pending / 2)
-			for range burst { // the full bucket, at the end of the pause
+			for range tt.accepted { // the full bucket, at the end of the pause
 				if _, err := b.Wait(t.Context(), "gen_a"); err != nil {
 					t.Fatal(err)
 				}
@@ -80,7 +79,7 @@ func TestNextTurnWhenATokenIsBack(t *testing.T) {
 // for ever.
 func TestPanicInDispatchEndsEveryWait(t *testing.T) {
 	t.Parallel()
-	b, clk := limit(t, 2, 8, time.Second) // rate 1/s, burst 1
+	b, clk := limit(t, 100, 1, time.Second) // rate 1/s, burst 1
 	b.Shrunk = func(float64) { panic("announcing the rate failed") }
 	calls := []*call{start(t.Context(), b, "gen_a")}
 	queued(t, b, 1)
@@ -120,7 +119,7 @@ func TestPanicInDispatchEndsEveryWait(t *testing.T) {
 // left alone.
 func TestCancelledAsItsTurnComes(t *testing.T) {
 	t.Parallel()
-	b, clk := limit(t, 2, 8, time.Second) // rate 1/s, burst 1
+	b, clk := limit(t, 100, 1, time.Second) // rate 1/s, burst 1
 	clk.Advance(time.Second)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()

@@ -418,8 +418,8 @@ func TestAllTellsTheBudgetWhatIsPending(t *testing.T) {
 	w, _, _ := newWaiter(t, map[string][]reply{"gen_1": {completed}, "gen_2": {generating, completed}})
 	w.Client.Budget = budget.New(w.Clock, w.PollInterval, w.MaxInterval)
 	w.All(context.Background(), []string{"gen_1", "gen_2"}, nil)
-	// Pending is back to zero: a first 429 now gives the floor of the
-	// ceiling, one request a poll_interval, whatever was accepted.
+	// Pending is back to zero: a first 429 now gives the ceiling's floor,
+	// one request a poll_interval, whatever more was accepted.
 	turn, _ := w.Client.Budget.Wait(t.Context(), "x")
 	turn.Read()
 	turn.Read()
@@ -428,7 +428,7 @@ func TestAllTellsTheBudgetWhatIsPending(t *testing.T) {
 	clk := w.Clock.(*clock.Fake)
 	clk.Advance(time.Second)
 	turn, _ = w.Client.Budget.Wait(t.Context(), "x")
-	if r, limited := w.Client.Budget.Rate(); r != 0.5 || !limited {
-		t.Errorf("Rate() = %v, %v; want half of one a second, limited", r, limited)
+	if r, limited := w.Client.Budget.Rate(); r != 1 || !limited {
+		t.Errorf("Rate() = %v, %v; want one a second, limited", r, limited)
 	}
 }
