@@ -185,6 +185,12 @@ func (s Scenario) validate() error {
 	if s.RateLimit.PerSecond < 0 {
 		errs = append(errs, fmt.Errorf("rate_limit: per_second is %d, want 0 (no limit) or more", s.RateLimit.PerSecond))
 	}
+	if s.RateLimit.Burst < 0 {
+		errs = append(errs, fmt.Errorf("rate_limit: burst is %d, want 0 (per_second) or more", s.RateLimit.Burst))
+	}
+	if s.RateLimit.Storm < 0 {
+		errs = append(errs, fmt.Errorf("rate_limit: storm is %s, want a duration of 0 or more", time.Duration(s.RateLimit.Storm)))
+	}
 	return errors.Join(errs...)
 }
 
@@ -242,13 +248,14 @@ type Server struct {
 	closing  chan struct{}
 	once     sync.Once
 
-	mu      sync.Mutex
-	state   map[string]*genState
-	created map[string]Lifecycle    // generations created by submissions
-	nextID  int                     // of the latest created generation
-	submits map[string]*submitState // by request path
-	buckets map[string]*bucket      // rate-limit budgets, by Authorization header
-	api     APIStats
+	mu       sync.Mutex
+	state    map[string]*genState
+	created  map[string]Lifecycle    // generations created by submissions
+	nextID   int                     // of the latest created generation
+	submits  map[string]*submitState // by request path
+	buckets  map[string]*bucket      // rate-limit budgets, by Authorization header
+	api      APIStats
+	apiFirst time.Time // the first /api request
 }
 
 type genState struct {
