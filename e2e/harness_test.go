@@ -27,6 +27,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -283,12 +284,25 @@ func (c *container) env(t testing.TB, with map[string]string) []string {
 		"GITHUB_WORKSPACE=" + c.path("/github/workspace"),
 		"GITHUB_OUTPUT=" + c.path("/github/file_commands/set_output_e2e"),
 		"GITHUB_STEP_SUMMARY=" + c.path("/github/file_commands/step_summary_e2e"),
+		// What the runner tells every Docker action about its run; each
+		// container is a run of its own, so that the re-run guard's
+		// entries of one test never meet another's.
+		fmt.Sprintf("GITHUB_RUN_ID=%d%04d", os.Getpid(), runs.Add(1)), "GITHUB_RUN_ATTEMPT=1",
+		"GITHUB_JOB=e2e", "GITHUB_ACTION=prism-wait", "ACTIONS_RUNTIME_TOKEN=runtime-token-e2e",
+	}
+	// The simulator serves the Actions cache service at its root, as
+	// ACTIONS_RESULTS_URL does on GitHub.
+	if base, ok := strings.CutSuffix(with["base_url"], "/api"); ok {
+		env = append(env, "ACTIONS_RESULTS_URL="+base+"/")
 	}
 	for k, v := range inputs {
 		env = append(env, k+"="+v)
 	}
 	return env
 }
+
+// runs numbers the containers of this test process.
+var runs atomic.Int64
 
 // process is the binary, started in a container.
 type process struct {

@@ -42,6 +42,7 @@ import (
 	"time"
 
 	"github.com/prism-wait/prism-wait/internal/cli"
+	"github.com/prism-wait/prism-wait/internal/download"
 	"github.com/prism-wait/prism-wait/internal/outcome"
 	"github.com/prism-wait/prism-wait/internal/prismsim"
 	"github.com/prism-wait/prism-wait/internal/report"
@@ -417,7 +418,7 @@ func soakDraw(seed uint64) *soakScenario {
 		}
 	}
 
-	// Downloads wait for one of cli.MaxDownloads slots: stuck and hopeless
+	// Downloads wait for one of download.MaxDownloads slots: stuck and hopeless
 	// downloads may hold them all until the deadline.
 	if sc.DownloadDir != "" {
 		holding := 0
@@ -431,7 +432,7 @@ func soakDraw(seed uint64) *soakScenario {
 			if g.Storage == "stuck" || g.Storage == "hopeless" {
 				mine = 1
 			}
-			if g.Storage != "" && holding-mine >= cli.MaxDownloads && !slices.Contains(g.Codes, 3) {
+			if g.Storage != "" && holding-mine >= download.MaxDownloads && !slices.Contains(g.Codes, 3) {
 				g.Codes, g.Exact = append(g.Codes, 3), 0
 			}
 		}

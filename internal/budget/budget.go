@@ -47,7 +47,6 @@ import (
 
 	"golang.org/x/time/rate"
 
-	"github.com/prism-wait/prism-wait/internal/clock"
 	"github.com/prism-wait/prism-wait/internal/crash"
 )
 
@@ -62,7 +61,6 @@ const history = 256
 // Budget is the scheduler for one API key. Its zero value is not usable;
 // build it with New. A nil *Budget never limits.
 type Budget struct {
-	clk      clock.Clock
 	interval time.Duration // poll_interval: the cadence each generation needs
 	maxStep  time.Duration // cap of the pause after a 429 without Retry-After
 	// Shrunk is called once, when the budget first limits requests, with
@@ -96,7 +94,7 @@ type Budget struct {
 	nreads   int
 	queue    queue
 	seq      uint64
-	disarm   func() // stops the goroutine armed to dispatch, if any
+	timer    *time.Timer // dispatches again when the next turn is due, if armed
 }
 
 // refusal is what the budget knew when a generation's request was last
@@ -109,8 +107,8 @@ type refusal struct {
 
 // New returns a budget for generations polled every interval. maxStep
 // caps the pause after a 429 that gives no Retry-After.
-func New(clk clock.Clock, interval, maxStep time.Duration) *Budget {
-	return &Budget{clk: clock.Or(clk), interval: interval, maxStep: max(maxStep, interval),
+func New(interval, maxStep time.Duration) *Budget {
+	return &Budget{interval: interval, maxStep: max(maxStep, interval),
 		calm: true, asked: map[string]time.Time{}, refused: map[string]refusal{}}
 }
 
@@ -143,7 +141,7 @@ func (b *Budget) Add(n int) {
 	defer b.mu.Unlock()
 	b.pending = max(b.pending+n, 0)
 	if b.limited && b.rate > 0 {
-		b.setRate(b.clk.Now(), b.rate)
+		b.setRate(time.Now(), b.rate)
 	}
 }
 
@@ -176,16 +174,16 @@ func (b *Budget) Wait(ctx context.Context, id string) (Turn, error) {
 		return Turn{}, nil
 	}
 	b.mu.Lock()
-	now := b.clk.Now()
+	now := time.Now()
 	if until := b.refused[id].until; now.Before(until) {
 		// Refused on its own: only its own requests wait, for its
 		// Retry-After, which the caller checked against the deadline.
 		b.mu.Unlock()
-		if err := clock.Sleep(ctx, b.clk, until.Sub(now)); err != nil {
+		if err := sleep(ctx, until.Sub(now)); err != nil {
 			return Turn{}, err
 		}
 		b.mu.Lock()
-		now = b.clk.Now()
+		now = time.Now()
 	}
 	if !b.limited {
 		b.asked[id] = now
@@ -211,7 +209,7 @@ func (b *Budget) Wait(ctx context.Context, id string) (Turn, error) {
 		b.mu.Lock()
 		if w.index >= 0 {
 			heap.Remove(&b.queue, w.index)
-			notify = b.dispatch(b.clk.Now())
+			notify = b.dispatch(time.Now())
 		}
 		b.mu.Unlock()
 		b.notify(notify)
@@ -224,11 +222,10 @@ func (b *Budget) Wait(ctx context.Context, id string) (Turn, error) {
 }
 
 // pastDeadline is a *PauseError when the pause ends after dl (zero: no
-// deadline); b.mu is held. Deadlines are wall-clock time, like the
-// context's own.
+// deadline); b.mu is held.
 func (b *Budget) pastDeadline(now, dl time.Time) error {
 	left := b.pause.Sub(now)
-	if dl.IsZero() || left <= 0 || time.Until(dl) >= left {
+	if dl.IsZero() || left <= 0 || dl.Sub(now) >= left {
 		return nil
 	}
 	return &PauseError{Left: left}
@@ -327,31 +324,39 @@ func (b *Budget) leave(now time.Time) {
 	}
 }
 
-// arm sets the timer to dispatch again after d; b.mu is held.
-//
-// It waits on a timer in a goroutine rather than with AfterFunc: this is
-// a wait that must end, which a test's automatic clock (clock.NewAuto)
-// ends at once, while AfterFunc there stands for watchdogs, which it
-// leaves alone.
+// arm sets the timer to dispatch again after d; b.mu is held. A timer
+// that fires late, after another dispatch, finds nothing due: harmless.
 func (b *Budget) arm(d time.Duration) {
-	if b.disarm != nil {
-		b.disarm()
-	}
-	t, stop := b.clk.NewTimer(d), make(chan struct{})
-	b.disarm = func() { t.Stop(); close(stop) }
-	go func() {
+	b.unarm()
+	b.timer = time.AfterFunc(d, func() {
 		defer crash.Recover(b.fail)
-		select {
-		case <-t.C():
-			b.tick()
-		case <-stop:
-		}
-	}()
+		b.tick()
+	})
+}
+
+// unarm stops the timer armed to dispatch, if any; b.mu is held.
+func (b *Budget) unarm() {
+	if b.timer != nil {
+		b.timer.Stop()
+		b.timer = nil
+	}
+}
+
+// sleep waits for d, or returns ctx's cause when ctx ends first.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	case <-t.C:
+		return nil
+	}
 }
 
 func (b *Budget) tick() {
 	b.mu.Lock()
-	notify := b.dispatch(b.clk.Now())
+	notify := b.dispatch(time.Now())
 	b.mu.Unlock()
 	b.notify(notify)
 }
@@ -392,7 +397,7 @@ func (t Turn) Read() {
 	b.step = 0
 	delete(b.refused, t.id)
 	if b.limited && b.rate > 0 {
-		now := b.clk.Now()
+		now := time.Now()
 		r := b.rate
 		if r < b.safe {
 			// Doubling per second of accepted requests; after an idle
@@ -420,7 +425,7 @@ func (t Turn) Refused(retryAfter time.Duration) {
 		return
 	}
 	b.mu.Lock()
-	now := b.clk.Now()
+	now := time.Now()
 	d := retryAfter
 	if d <= 0 {
 		b.step = min(max(2*b.step, b.interval), b.maxStep)

@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -27,6 +28,7 @@ import (
 
 	"github.com/prism-wait/prism-wait/internal/outcome"
 	"github.com/prism-wait/prism-wait/internal/prism"
+	"github.com/prism-wait/prism-wait/internal/rerun"
 	"github.com/prism-wait/prism-wait/internal/untrusted"
 )
 
@@ -61,6 +63,10 @@ type Config struct {
 	// Action is true when the settings come from the action's inputs:
 	// then flags and PRISM_* are not read.
 	Action bool
+	// RerunGuard is rerun_guard: auto, required or off (see internal/rerun).
+	RerunGuard string
+	// Wait is false for a submit-only step: submit, write the IDs, stop.
+	Wait bool
 }
 
 // raw holds the inputs as given, before the checks that need several.
@@ -70,8 +76,9 @@ type raw struct {
 	variables, options                           map[string]any
 	downloadDir                                  string
 	timeout, pollInterval, maxInterval, baseURL  string
-	apiKey                                       string
+	apiKey, rerunGuard, wait                     string
 	countSet, variablesSet, optionsSet, modelSet bool
+	waitSet                                      bool
 }
 
 // Input is one setting: the action input Name, INPUT_NAME in the action,
@@ -117,6 +124,10 @@ var Inputs = []Input{
 		set: func(r *raw, v string) error { r.maxInterval = v; return nil }},
 	{Name: "download_dir", Usage: "download the videos into this directory, inside the workspace (default: no download)",
 		set: func(r *raw, v string) error { r.downloadDir = strings.TrimSpace(v); return nil }},
+	{Name: "wait", Default: "true", Usage: "false to submit and stop, writing the generation IDs for a later step or job to wait for",
+		set: func(r *raw, v string) error { r.waitSet, r.wait = true, strings.TrimSpace(v); return nil }},
+	{Name: "rerun_guard", Default: "auto", Usage: "on a re-run of a GitHub Actions job, wait for what an earlier attempt submitted instead of paying again: auto, required or off",
+		set: func(r *raw, v string) error { r.rerunGuard = strings.ToLower(strings.TrimSpace(v)); return nil }},
 }
 
 // Flag is the CLI flag of an input: api_key → api-key.
@@ -258,6 +269,20 @@ func (c *Config) check(r *raw, bad func(input, format string, a ...any)) {
 	}
 	if r.optionsSet && r.templateID == "" && strings.TrimSpace(r.prompt) == "" {
 		bad("options", "only used with %s or %s", t("template_id"), t("prompt"))
+	}
+
+	switch strings.ToLower(r.wait) {
+	case "true":
+		c.Wait = true
+	case "false":
+		if c.Submit == nil && c.IDs != nil {
+			bad("wait", "false only makes sense with %s or %s: it submits and stops; remove it to wait for the IDs", t("template_id"), t("prompt"))
+		}
+	default:
+		bad("wait", "%q is not true or false", untrusted.Clip(r.wait, 20))
+	}
+	if c.RerunGuard = r.rerunGuard; !slices.Contains(rerun.Modes, c.RerunGuard) {
+		bad("rerun_guard", "%q is not one of %s", untrusted.Clip(r.rerunGuard, 20), strings.Join(rerun.Modes, ", "))
 	}
 
 	if c.BaseURL, err = ParseBaseURL(r.baseURL); errors.Is(err, errCredentials) {

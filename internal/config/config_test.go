@@ -599,3 +599,47 @@ func TestErrorsNameInputsWhereTheUserSetsThem(t *testing.T) {
 		}
 	}
 }
+
+func TestWaitAndRerunGuard(t *testing.T) {
+	t.Parallel()
+	submit := map[string]string{"INPUT_API_KEY": "prism_sk_x", "INPUT_TEMPLATE_ID": "tpl_a", "INPUT_WAIT": "true", "INPUT_RERUN_GUARD": "auto"}
+	with := func(kv ...string) map[string]string {
+		m := map[string]string{}
+		for k, v := range submit {
+			m[k] = v
+		}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	for _, tc := range []struct {
+		name    string
+		env     map[string]string
+		wait    bool
+		guard   string
+		wantErr string
+	}{
+		{name: "defaults", env: with(), wait: true, guard: "auto"},
+		{name: "omitted inputs take the defaults", env: with("INPUT_WAIT", "", "INPUT_RERUN_GUARD", ""), wait: true, guard: "auto"},
+		{name: "submit only", env: with("INPUT_WAIT", "False"), wait: false, guard: "auto"},
+		{name: "required", env: with("INPUT_RERUN_GUARD", " Required "), wait: true, guard: "required"},
+		{name: "off", env: with("INPUT_RERUN_GUARD", "off"), wait: true, guard: "off"},
+		{name: "not a boolean", env: with("INPUT_WAIT", "no"), wantErr: `wait: "no" is not true or false`},
+		{name: "not a mode", env: with("INPUT_RERUN_GUARD", "always"), wantErr: `rerun_guard: "always" is not one of auto, required, off`},
+		{name: "no submit to stop after", env: with("INPUT_TEMPLATE_ID", "", "INPUT_GENERATION_ID", "gen_a", "INPUT_WAIT", "false"),
+			wantErr: "wait: false only makes sense with template_id or prompt"},
+	} {
+		c, err := load(t, runnerEnv(tc.env))
+		switch {
+		case tc.wantErr != "":
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("%s: err = %v, want %q", tc.name, err, tc.wantErr)
+			}
+		case err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case c.Wait != tc.wait || c.RerunGuard != tc.guard:
+			t.Errorf("%s: Wait=%v RerunGuard=%q, want %v %q", tc.name, c.Wait, c.RerunGuard, tc.wait, tc.guard)
+		}
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"github.com/prism-wait/prism-wait/internal/crash"
 	"github.com/prism-wait/prism-wait/internal/download"
 	"github.com/prism-wait/prism-wait/internal/prism"
+	"github.com/prism-wait/prism-wait/internal/rerun"
 	"github.com/prism-wait/prism-wait/internal/wait"
 )
 
@@ -29,7 +30,7 @@ const (
 	ExitOK       = 0 // every generation completed (and downloaded, if asked)
 	ExitFailed   = 1 // a generation failed, prism-wait failed, or the outputs could not be written
 	ExitInput    = 2 // invalid input, before any request
-	ExitTimeout  = 3 // the timeout passed, or the job was cancelled, before a verdict
+	ExitTimeout  = 3 // the timeout passed, or the job was cancelled, before a verdict; or generations were not waited for
 	ExitRefused  = 4 // the API refused: 401, 403, 404, other 4xx; or a submit's outcome is unknown
 	ExitDownload = 5 // a download failed
 )
@@ -45,7 +46,7 @@ var codes = []exitCode{
 	{ExitOK, "all completed"},
 	{ExitFailed, "a generation failed"},
 	{ExitInput, "invalid input"},
-	{ExitTimeout, "timeout or cancelled"},
+	{ExitTimeout, "timeout or cancelled (or submitted generations past the first 100 not waited for)"},
 	{ExitRefused, "the API refused (or a submit's outcome is unknown)"},
 	{ExitDownload, "a download failed"},
 }
@@ -53,6 +54,16 @@ var codes = []exitCode{
 // StatusNoVideo is the status reported for a generation that the API calls
 // completed but that never gave a usable video_url: it is no success.
 const StatusNoVideo = "completed_without_video"
+
+// StatusNotWaited is the status reported for a submitted generation past
+// the first prism.MaxIDs, which one step does not wait for.
+const StatusNotWaited = "not_waited"
+
+// ErrNotWaited is the Wait error of a submitted generation past the first
+// prism.MaxIDs: no status was read, so there is no verdict. Exit code 3,
+// even when every generation waited for completed: exit 0 says that every
+// generation completed, and nobody looked at these.
+var ErrNotWaited = fmt.Errorf("not waited for: one step waits for the first %d generations", prism.MaxIDs)
 
 // Facts are what happened: to the whole run (Invalid, Submit, Outputs,
 // Crash) or to one generation (ID, Gen, Wait, Download). A run is judged
@@ -113,6 +124,19 @@ var table = []row{
 	{"invalid input", ExitInput, "Invalid input",
 		func(f *Facts) bool { return f.Invalid != nil },
 		func(f *Facts, _ Settings) string { return f.Invalid.Error() }},
+
+	// A re-run found that an earlier attempt began this submit and kept no
+	// answer (internal/rerun): it may have paid, so nothing is sent.
+	{"earlier attempt may have paid", ExitRefused, "Earlier attempt may have paid",
+		func(f *Facts) bool { var u *rerun.Unrecorded; return errors.As(f.Submit, &u) },
+		func(f *Facts, s Settings) string {
+			var u *rerun.Unrecorded
+			errors.As(f.Submit, &u)
+			return fmt.Sprintf("Attempt %d of this run began to submit this same request at %s, and recorded no answer: it may have created (and been charged for) generations. "+
+				"Nothing was submitted now. Check the Prism dashboard for generations created around that time; "+
+				"to wait for them, set %s to their IDs (in place of %s or %s); to submit again anyway, set %s to off.",
+				u.Attempt, u.At.UTC().Format(time.RFC3339), s.name("generation_id"), s.name("template_id"), s.name("prompt"), s.name("rerun_guard"))
+		}},
 
 	// The submit reached the API and may have been acted on: never sent
 	// again, and no timeout either, even when the deadline cut it short.
@@ -202,6 +226,8 @@ var table = []row{
 		func(f *Facts) bool { return errors.Is(f.Wait, wait.ErrStopped) }, waitAdvice},
 	{"cancelled", ExitTimeout, "Cancelled",
 		func(f *Facts) bool { return errors.Is(f.Wait, wait.ErrCanceled) }, waitAdvice},
+	{"not waited for", ExitTimeout, "Not waited for",
+		func(f *Facts) bool { return errors.Is(f.Wait, ErrNotWaited) }, waitAdvice},
 	{"no verdict in time", ExitTimeout, "No verdict in time",
 		func(f *Facts) bool { return f.Wait != nil }, waitAdvice},
 	{"download cancelled", ExitTimeout, "Cancelled",
@@ -294,26 +320,55 @@ func GenerationStatus(g prism.Generation) string {
 	return g.Status
 }
 
-// Status is the step's `status` output: completed only when every
-// generation completed with a usable video; failed when any failed; else
-// the status of the first generation still without a verdict
-// (StatusNoVideo for one completed without a usable video_url, "" when
-// none was ever read, or when there are no generations at all).
-func Status(gens []prism.Generation) string {
+// StatusOf is the status reported for one generation's facts:
+// StatusNotWaited for one not waited for, else GenerationStatus.
+func StatusOf(f Facts) string {
+	if errors.Is(f.Wait, ErrNotWaited) {
+		return StatusNotWaited
+	}
+	return GenerationStatus(f.Gen)
+}
+
+// Status is the step's `status` output, from each generation's facts:
+// completed only when every generation completed with a usable video;
+// failed when any failed; else the status of the first generation still
+// without a verdict (StatusNoVideo for one completed without a usable
+// video_url, StatusNotWaited for one not waited for, "" when none was
+// ever read, or when there are no generations at all).
+func Status(gens []Facts) string {
 	if len(gens) == 0 {
 		return ""
 	}
-	for _, g := range gens {
-		if g.Status == prism.StatusFailed {
+	for _, f := range gens {
+		if f.Gen.Status == prism.StatusFailed {
 			return prism.StatusFailed
 		}
 	}
-	for _, g := range gens {
-		if !g.Done() {
-			return GenerationStatus(g)
+	for _, f := range gens {
+		if !f.Gen.Done() {
+			return StatusOf(f)
 		}
 	}
 	return prism.StatusCompleted
+}
+
+// NotWaited says, for the IDs a submit returned, which ones one step does
+// not wait for (those past the first prism.MaxIDs), what that means for
+// the exit code, and how to wait for them; "" when it waits for all.
+func NotWaited(ids []string, s Settings) string {
+	if len(ids) <= prism.MaxIDs {
+		return ""
+	}
+	rest := ids[prism.MaxIDs:]
+	named := strings.Join(rest[:min(len(rest), 10)], ", ")
+	if len(rest) > 10 {
+		named += fmt.Sprintf(" and %d more", len(rest)-10)
+	}
+	return fmt.Sprintf("The API created %d generations, more than the %d one step waits for: this step waits for the first %d and not for the other %d (%s). "+
+		"It ends with exit code 3 (no verdict) even when the %d complete, so that no later step takes the others' videos as ready. "+
+		"To wait for them, pass their IDs (all %d are in the generation_id output and the results, in the API's order), at most %d per step, "+
+		"as %s to later steps that run even when this one fails.",
+		len(ids), prism.MaxIDs, prism.MaxIDs, len(rest), named, prism.MaxIDs, len(ids), prism.MaxIDs, s.name("generation_id"))
 }
 
 func asPrism(err error) *prism.Error {

@@ -11,6 +11,7 @@ import (
 	"github.com/prism-wait/prism-wait/internal/crash"
 	"github.com/prism-wait/prism-wait/internal/download"
 	"github.com/prism-wait/prism-wait/internal/prism"
+	"github.com/prism-wait/prism-wait/internal/rerun"
 	"github.com/prism-wait/prism-wait/internal/wait"
 )
 
@@ -32,6 +33,13 @@ var rowCases = func() []rowCase {
 	dlErr := &download.Error{ID: "gen_1", Want: -1, Attempts: 2, Err: errors.New("storage answered HTTP 500")}
 	return []rowCase{
 		{"invalid input", Facts{Invalid: errors.New(`timeout: "soon" is not a duration`)}, ExitInput, "Invalid input", `timeout: "soon" is not a duration`, ""},
+		{"earlier attempt may have paid", Facts{Submit: &rerun.Unrecorded{Attempt: 1, At: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)}}, ExitRefused, "Earlier attempt may have paid",
+			"Attempt 1 of this run began to submit this same request at 2026-12-01T10:00:00Z, and recorded no answer: it may have created (and been charged for) generations. " +
+				"Nothing was submitted now. Check the Prism dashboard for generations created around that time; to wait for them, set generation_id to their IDs " +
+				"(in place of template_id or prompt); to submit again anyway, set rerun_guard to off.",
+			"Attempt 1 of this run began to submit this same request at 2026-12-01T10:00:00Z, and recorded no answer: it may have created (and been charged for) generations. " +
+				"Nothing was submitted now. Check the Prism dashboard for generations created around that time; to wait for them, set --generation-id (PRISM_GENERATION_ID) to their IDs " +
+				"(in place of --template-id (PRISM_TEMPLATE_ID) or --prompt (PRISM_PROMPT)); to submit again anyway, set --rerun-guard (PRISM_RERUN_GUARD) to off."},
 		{"submit outcome unknown", Facts{Submit: &prism.Error{Method: "POST", StatusCode: 500, Unknown: true}}, ExitRefused, "Submit outcome unknown",
 			"The submit request reached Prism, but its answer was lost or unusable (HTTP 500). The generations may have been created and charged: " +
 				"check the Prism dashboard before re-running. It was not sent again; to wait for generations that exist, pass their IDs as generation_id.",
@@ -92,6 +100,8 @@ var rowCases = func() []rowCase {
 			`gen_2: stopped after another generation's permanent error while the generation was "generating"`, ""},
 		{"cancelled", Facts{ID: "gen_1", Wait: fmt.Errorf("%w before the API answered", wait.ErrCanceled)}, ExitTimeout, "Cancelled",
 			"gen_1: the job was cancelled before the API answered", ""},
+		{"not waited for", Facts{ID: "gen_101", Wait: ErrNotWaited}, ExitTimeout, "Not waited for",
+			"gen_101: not waited for: one step waits for the first 100 generations", ""},
 		{"no verdict in time", Facts{ID: "gen_1", Wait: fmt.Errorf("%w while the generation was %q", wait.ErrDeadline, "generating")}, ExitTimeout, "No verdict in time",
 			`gen_1: timeout reached while the generation was "generating". Raise timeout (now 10m0s) if generations take longer.`,
 			`gen_1: timeout reached while the generation was "generating". Raise --timeout (PRISM_TIMEOUT) (now 10m0s) if generations take longer.`},
@@ -253,7 +263,8 @@ func TestRowsOfACodeAreTogether(t *testing.T) {
 func TestUsageListsEveryExitCode(t *testing.T) {
 	t.Parallel()
 	want := "Exit codes: 0 all completed, 1 a generation failed, 2 invalid input,\n" +
-		"3 timeout or cancelled, 4 the API refused (or a submit's outcome is\n" +
+		"3 timeout or cancelled (or submitted generations past the first 100\n" +
+		"not waited for), 4 the API refused (or a submit's outcome is\n" +
 		"unknown), 5 a download failed.\n"
 	if got := Usage(); got != want {
 		t.Errorf("Usage() =\n%s\nwant\n%s", got, want)
@@ -340,7 +351,11 @@ func TestStatus(t *testing.T) {
 		{[]prism.Generation{gen("generating", ""), gen("completed", "")}, "generating"},
 		{[]prism.Generation{gen("completed", "u")}, "completed"},
 	} {
-		if got := Status(tc.gens); got != tc.want {
+		fs := make([]Facts, len(tc.gens))
+		for i, g := range tc.gens {
+			fs[i] = Facts{Gen: g}
+		}
+		if got := Status(fs); got != tc.want {
 			t.Errorf("Status(%v) = %q, want %q", tc.gens, got, tc.want)
 		}
 	}
@@ -350,5 +365,61 @@ func TestStatus(t *testing.T) {
 		if got := GenerationStatus(g); got != want {
 			t.Errorf("GenerationStatus(%v) = %q, want %q", g, got, want)
 		}
+	}
+}
+
+func TestStatusOf(t *testing.T) {
+	t.Parallel()
+	done := Facts{Gen: prism.Generation{Status: "completed", VideoURL: "u"}}
+	notWaited := Facts{ID: "gen_101", Wait: ErrNotWaited}
+	// Past the first MaxIDs: no success, below a failure.
+	for _, tc := range []struct {
+		fs   []Facts
+		want string
+	}{
+		{[]Facts{done, notWaited}, StatusNotWaited},
+		{[]Facts{notWaited, {Gen: prism.Generation{Status: "failed"}}}, "failed"},
+		{[]Facts{{Gen: prism.Generation{Status: "generating"}}, notWaited}, "generating"},
+	} {
+		if got := Status(tc.fs); got != tc.want {
+			t.Errorf("Status(%+v) = %q, want %q", tc.fs, got, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		f    Facts
+		want string
+	}{
+		{Facts{Wait: ErrNotWaited}, StatusNotWaited},
+		{Facts{Wait: fmt.Errorf("%w while the generation was %q", wait.ErrDeadline, "generating"), Gen: prism.Generation{Status: "generating"}}, "generating"},
+		{Facts{Gen: prism.Generation{Status: "completed"}}, StatusNoVideo},
+	} {
+		if got := StatusOf(tc.f); got != tc.want {
+			t.Errorf("StatusOf(%+v) = %q, want %q", tc.f, got, tc.want)
+		}
+	}
+}
+
+// TestNotWaitedNamesThoseNotWaitedFor: the advice names the generations
+// past the first MaxIDs (ten of them, and how many more), the exit code,
+// and how to wait for them, in the user's terms.
+func TestNotWaitedNamesThoseNotWaitedFor(t *testing.T) {
+	t.Parallel()
+	var ids []string
+	for i := range prism.MaxIDs + 12 {
+		ids = append(ids, fmt.Sprintf("gen_%d", i+1))
+	}
+	if got := NotWaited(ids[:prism.MaxIDs], Settings{}); got != "" {
+		t.Errorf("all waited for, yet: %s", got)
+	}
+	want := "The API created 112 generations, more than the 100 one step waits for: this step waits for the first 100 and not for the other 12 " +
+		"(gen_101, gen_102, gen_103, gen_104, gen_105, gen_106, gen_107, gen_108, gen_109, gen_110 and 2 more). " +
+		"It ends with exit code 3 (no verdict) even when the 100 complete, so that no later step takes the others' videos as ready. " +
+		"To wait for them, pass their IDs (all 112 are in the generation_id output and the results, in the API's order), at most 100 per step, " +
+		"as --generation-id (PRISM_GENERATION_ID) to later steps that run even when this one fails."
+	if got := NotWaited(ids, Settings{Name: cli}); got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+	if got := NotWaited(ids[:prism.MaxIDs+1], Settings{}); !strings.Contains(got, "not for the other 1 (gen_101).") {
+		t.Errorf("one past: %s", got)
 	}
 }

@@ -28,7 +28,6 @@ import (
 	"time"
 
 	"github.com/prism-wait/prism-wait/internal/budget"
-	"github.com/prism-wait/prism-wait/internal/clock"
 	"github.com/prism-wait/prism-wait/internal/untrusted"
 )
 
@@ -139,9 +138,14 @@ func (e *Error) Unwrap() error { return e.Err }
 // Kind names the class of failure in a few words ("HTTP 503", "timeout"),
 // so that a log can say each kind of trouble once instead of once per try.
 func (e *Error) Kind() string {
+	var other *OtherGenerationError
 	switch {
 	case errors.Is(e.Err, ErrRedirect):
 		return "redirect"
+	case errors.As(e.Err, &other):
+		// Said once per generation: another one's answer is no trouble of
+		// the API as a whole.
+		return "answer for another generation than " + other.Asked
 	case e.StatusCode == http.StatusOK:
 		return "invalid response body"
 	case e.StatusCode != 0:
@@ -230,8 +234,6 @@ type Client struct {
 	// RequestTimeout bounds each request on its own (30s from New); the
 	// caller's context bounds them all.
 	RequestTimeout time.Duration
-	// Clock reads the time for Retry-After dates (nil: the system clock).
-	Clock clock.Clock
 	// Budget, when set, gives every request its turn and hears of every
 	// 429: one rate for the key, shared by all its requests.
 	Budget *budget.Budget
@@ -297,9 +299,14 @@ func (c *Client) Refused() int64 { return c.refused.Load() }
 // Get fetches the status of one generation. It returns ctx's cause when
 // ctx ends, and an *Error for everything else.
 func (c *Client) Get(ctx context.Context, id string) (Generation, error) {
-	var g Generation
-	if err := c.do(ctx, id, http.MethodGet, c.base.JoinPath("generations", id), nil, &g); err != nil {
+	var b statusBody
+	if err := c.do(ctx, id, http.MethodGet, c.base.JoinPath("generations", id), nil, &b); err != nil {
 		return Generation{}, err
+	}
+	g := b.Generation
+	if b.HasID && g.ID != id {
+		return Generation{}, c.fail(http.MethodGet, &Error{StatusCode: http.StatusOK,
+			Err: &OtherGenerationError{Asked: id, Answer: c.scrubber().Line(g.ID, 80)}}, true)
 	}
 	g.VideoURL, g.ShareURL = UsableURL(g.VideoURL), usableURL(g.ShareURL, maxShareURL)
 	// A URL that carries the key would put it in outputs, which are not
@@ -354,7 +361,7 @@ func (c *Client) do(ctx context.Context, id, method string, u *url.URL, body []b
 		}
 		if resp.StatusCode == http.StatusTooManyRequests {
 			c.refused.Add(1)
-			turn.Refused(ParseRetryAfter(resp.Header.Get("Retry-After"), clock.Or(c.Clock).Now()))
+			turn.Refused(ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()))
 		} else {
 			turn.Read()
 		}
@@ -420,9 +427,11 @@ func (c *Client) redirect(method string, from *url.URL, resp *http.Response, hop
 }
 
 // decode turns a response into out or an *Error: a non-200 through
-// checkResponse, a 200 through a bounded JSON decode.
+// checkResponse, a 200 through a bounded JSON decode. A POST's answer is
+// decoded on any 2xx: whatever its code, it may list the generations the
+// POST created.
 func (c *Client) decode(ctx context.Context, method string, resp *http.Response, out any) error {
-	if resp.StatusCode != http.StatusOK {
+	if ok := resp.StatusCode == http.StatusOK || method != http.MethodGet && resp.StatusCode/100 == 2; !ok {
 		return c.fail(method, c.checkResponse(resp), true)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
@@ -471,7 +480,7 @@ func (c *Client) checkResponse(resp *http.Response) *Error {
 		sc := c.scrubber()
 		e.Code, e.Message = sc.Line(body.Error, 64), sc.Line(body.Message, maxText)
 	}
-	e.RetryAfter = ParseRetryAfter(resp.Header.Get("Retry-After"), clock.Or(c.Clock).Now())
+	e.RetryAfter = ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	return e
 }
 

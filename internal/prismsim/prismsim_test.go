@@ -2,6 +2,7 @@ package prismsim
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -278,7 +279,7 @@ func TestEtagAlwaysServesANewVideoEveryTime(t *testing.T) {
 			t.Fatalf("%v %v: every transfer must carry a new ETag", resp, err)
 		}
 		seen[resp.Header.Get("ETag")] = true
-		firstETag = or(firstETag, resp.Header.Get("ETag"))
+		firstETag = cmp.Or(firstETag, resp.Header.Get("ETag"))
 		bodies = append(bodies, body)
 	}
 	if bytes.Equal(bodies[0], bodies[1]) || bytes.Equal(bodies[1], bodies[2]) {

@@ -3,6 +3,7 @@ package report
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -66,7 +67,7 @@ func (r Run) Summary() string {
 	b.WriteString("| Generation | Status | Time | Share page | Video | Problem |\n|---|---|---|---|---|---|\n")
 	for _, res := range r.Results {
 		row := fmt.Sprintf("| `%s` | %s | %s | %s | %s | %s |\n",
-			res.ID, r.md(outcome.GenerationStatus(res.Gen), 40), took(res.Gen), r.link(res.Gen.ShareURL), r.video(res.File), r.md(r.verdict(res.facts()).Advice, 300))
+			res.ID, r.md(outcome.StatusOf(res.facts()), 40), took(res.Gen), r.link(res.Gen.ShareURL), r.video(res.File), r.md(r.verdict(res.facts()).Advice, 300))
 		if b.Len()+len(row) > maxSummary {
 			b.WriteString("\n(more generations left out: the summary is limited to 1 MiB)\n")
 			break
@@ -79,9 +80,11 @@ func (r Run) Summary() string {
 // Tally says how many generations ended how, e.g. "2 completed, 1 failed".
 func Tally(rs []Result) string {
 	var parts []string
-	var done, failed, noVideo, other int
+	var done, failed, noVideo, notWaited, other int
 	for _, r := range rs {
 		switch {
+		case errors.Is(r.Err, outcome.ErrNotWaited):
+			notWaited++
 		case r.Gen.Status == prism.StatusFailed:
 			failed++
 		case r.Gen.Done():
@@ -95,7 +98,7 @@ func Tally(rs []Result) string {
 	for _, p := range []struct {
 		n    int
 		what string
-	}{{done, "completed"}, {noVideo, "completed without a usable video"}, {failed, "failed"}, {other, "without a verdict"}} {
+	}{{done, "completed"}, {noVideo, "completed without a usable video"}, {failed, "failed"}, {other, "without a verdict"}, {notWaited, "not waited for"}} {
 		if p.n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", p.n, p.what))
 		}

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"strings"
@@ -51,6 +52,8 @@ func (p *Progress) Event(e wait.Event) {
 		p.poll(e)
 	case wait.Retry:
 		p.retry(e)
+	case wait.Resubmit:
+		p.resubmit(e)
 	}
 }
 
@@ -76,11 +79,11 @@ func (p *Progress) poll(e wait.Event) {
 		if took != "" {
 			took = " in " + took
 		}
-		p.log.Infof("%s: completed%s; video at %s (signed URL, expires %s)", e.ID, took, download.Redact(g.VideoURL), or(ExpiresAt(g.VideoURL), "at an unknown time"))
+		p.log.Infof("%s: completed%s; video at %s (signed URL, expires %s)", e.ID, took, download.Redact(g.VideoURL), cmp.Or(ExpiresAt(g.VideoURL), "at an unknown time"))
 	case status == outcome.StatusNoVideo:
 		p.log.Infof("%s: completed, but the API gives no usable video_url yet; still polling", e.ID)
 	case g.Status == prism.StatusFailed:
-		p.log.Infof("%s: failed: %s", e.ID, untrusted.Clip(or(g.Error, "no reason given"), 300))
+		p.log.Infof("%s: failed: %s", e.ID, untrusted.Clip(cmp.Or(g.Error, "no reason given"), 300))
 	case g.Status == prism.StatusGenerating:
 		p.log.Infof("%s: generating", e.ID)
 	default:
@@ -118,7 +121,7 @@ func (p *Progress) Heartbeat(now time.Time) {
 	var pending []string
 	for _, id := range p.ids {
 		if s, ok := p.status[id]; !ok || (s != prism.StatusFailed && s != prism.StatusCompleted) {
-			line := id + " " + or(untrusted.Clip(s, 40), "not read yet")
+			line := id + " " + cmp.Or(untrusted.Clip(s, 40), "not read yet")
 			if kind := p.trouble[id]; kind != "" {
 				line += " (retrying after " + kind + ")"
 			}
@@ -141,11 +144,4 @@ func (p *Progress) Heartbeat(now time.Time) {
 		}
 	}
 	p.log.Infof("still waiting after %s%s: %s", elapsed.Round(time.Second), past, strings.Join(pending, ", "))
-}
-
-func or(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }

@@ -47,6 +47,9 @@ type Run struct {
 	// Submit is why submitting failed, if it did: a *prism.Error, or the
 	// context's cause.
 	Submit error
+	// Resumed says the IDs are those an earlier attempt of the run
+	// submitted: this one sent no submit (the re-run guard).
+	Resumed bool
 	// Invalid are the problems of an invalid input, in the user's terms:
 	// nothing was sent.
 	Invalid []error
@@ -74,7 +77,11 @@ func (r Run) Facts() []outcome.Facts {
 
 // verdict is outcome's verdict on f, its advice in the user's terms.
 func (r Run) verdict(f outcome.Facts) outcome.Verdict {
-	return outcome.Of(f, outcome.Settings{Name: r.Terms, Timeout: r.Timeout})
+	return outcome.Of(f, r.settings())
+}
+
+func (r Run) settings() outcome.Settings {
+	return outcome.Settings{Name: r.Terms, Timeout: r.Timeout}
 }
 
 // RequestCount says how many requests were sent, and how many of them
@@ -113,19 +120,41 @@ func (r Run) Problems() [][2]string {
 	gens := vs[len(vs)-len(r.Results):] // after the run's own problems
 	slices.SortStableFunc(gens, func(a, b outcome.Verdict) int { return outcome.Compare(a.Code, b.Code) })
 	var out [][2]string
+	notWaited := false
 	for _, v := range vs {
-		if v.Code != outcome.ExitOK {
+		switch {
+		case v.Code == outcome.ExitOK:
+		case v.Kind == notWaitedKind:
+			// One annotation for them all, however many.
+			if !notWaited {
+				out = append(out, [2]string{v.Title, outcome.NotWaited(r.ids(), r.settings())})
+			}
+			notWaited = true
+		default:
 			out = append(out, [2]string{v.Title, v.Advice})
 		}
 	}
 	return out
 }
 
+// notWaitedKind is the kind of outcome's verdict on a generation not
+// waited for.
+var notWaitedKind = outcome.Of(outcome.Facts{Wait: outcome.ErrNotWaited}, outcome.Settings{}).Kind
+
+// ids are the results' IDs, in order.
+func (r Run) ids() []string {
+	ids := make([]string, len(r.Results))
+	for i, res := range r.Results {
+		ids[i] = res.ID
+	}
+	return ids
+}
+
 // Status is the step's `status` output: see outcome.Status.
 func (r Run) Status() string {
-	gens := make([]prism.Generation, len(r.Results))
+	gens := make([]outcome.Facts, len(r.Results))
 	for i, res := range r.Results {
-		gens[i] = res.Gen
+		gens[i] = res.facts()
 	}
 	return outcome.Status(gens)
 }
@@ -167,7 +196,7 @@ func (r Run) json(limit int) []byte {
 	for i, res := range r.Results {
 		g := res.Gen
 		out[i] = resultJSON{
-			ID: res.ID, Status: text(outcome.GenerationStatus(res.Gen)), VideoURL: opt(r.url(g.VideoURL)), ShareURL: opt(r.url(g.ShareURL)),
+			ID: res.ID, Status: text(outcome.StatusOf(res.facts())), VideoURL: opt(r.url(g.VideoURL)), ShareURL: opt(r.url(g.ShareURL)),
 			TemplateID: text(g.TemplateID), CreatedAt: text(g.CreatedAt), CompletedAt: text(g.CompletedAt),
 			Error: text(g.Error), VideoURLExpiresAt: opt(ExpiresAt(g.VideoURL)),
 		}
@@ -238,6 +267,7 @@ func (r Run) outputs(limit int) []Output {
 		{"status", r.Status()},
 		{"generation_id", strings.Join(r.IDs, "\n")},
 		{"credits_charged", r.Scrub.Line(r.Credits, 32)},
+		{"resumed", strconv.FormatBool(r.Resumed)},
 		// Usable URLs, normalised by prism and free of the key: the video's
 		// keeps its signature.
 		{"video_url", lines(func(res Result) string { return r.url(res.Gen.VideoURL) })},

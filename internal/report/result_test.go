@@ -379,3 +379,39 @@ func TestPerSecond(t *testing.T) {
 		}
 	}
 }
+
+// TestGenerationsNotWaitedForAreNoSuccess: a submitted generation past the
+// first prism.MaxIDs has status not_waited and no verdict (exit 3, below a
+// failure), and all of them are one annotation, however many.
+func TestGenerationsNotWaitedForAreNoSuccess(t *testing.T) {
+	t.Parallel()
+	var run Run
+	for i := range prism.MaxIDs + 15 {
+		res := Result{Result: wait.Result{ID: fmt.Sprintf("gen_%d", i+1), Gen: prism.Generation{Status: "completed", VideoURL: "https://s3/v.mp4"}}}
+		if i >= prism.MaxIDs {
+			res = Result{Result: wait.Result{ID: res.ID, Err: outcome.ErrNotWaited}}
+		}
+		run.Results = append(run.Results, res)
+		run.IDs = append(run.IDs, res.ID)
+	}
+	if code, status, tally := outcome.Code(run.Facts()), run.Status(), Tally(run.Results); code != outcome.ExitTimeout || status != outcome.StatusNotWaited || tally != "100 completed, 15 not waited for" {
+		t.Errorf("code %d, status %q, tally %q", code, status, tally)
+	}
+	problems := run.Problems()
+	if len(problems) != 1 || problems[0][0] != "Not waited for" ||
+		!strings.Contains(problems[0][1], "not for the other 15 (gen_101, gen_102, gen_103, gen_104, gen_105, gen_106, gen_107, gen_108, gen_109, gen_110 and 5 more)") {
+		t.Errorf("problems %q", problems)
+	}
+	var results []struct{ ID, Status string }
+	if err := json.Unmarshal(run.JSON(), &results); err != nil || results[99].Status != "completed" || results[100].Status != outcome.StatusNotWaited || results[114].ID != "gen_115" {
+		t.Errorf("results %+v, %v", results[99:], err)
+	}
+	if !strings.Contains(run.Summary(), "| `gen_115` | not\\_waited |") {
+		t.Errorf("summary:\n%s", run.Summary()[len(run.Summary())-400:])
+	}
+	// A failure among the waited ones still decides.
+	run.Results[0].Gen.Status = prism.StatusFailed
+	if code := outcome.Code(run.Facts()); code != outcome.ExitFailed {
+		t.Errorf("code %d with a failure", code)
+	}
+}
