@@ -4,7 +4,10 @@
 // every request down, not only the one that received it.
 //
 // Until the API first answers 429, the budget costs a lock and a clock
-// read per request: nothing waits. After a 429 a limited phase starts:
+// read per request: nothing waits. A first 429 pauses only the request's
+// own generation (for its Retry-After): one 429 is no proof of the key's
+// limit. Once a 429 comes for another request too, a limited phase
+// starts:
 //
 //   - every request pauses until its Retry-After has passed (a backoff
 //     step when there is none). The pause is only a pause: the rate after
@@ -14,24 +17,28 @@
 //     it accepted in the second before the first 429, or the cadence's own
 //     rate when it accepted none. Its burst is what the API accepted at
 //     once before that 429 (one second's worth when nothing is known);
-//   - while requests are accepted, the rate doubles each second up to the
-//     last rate that drew no 429, and grows by an eighth of its starting
-//     figure each second above it (additive increase);
-//   - one storm, every 429 until the next accepted request, halves the
-//     rate once (multiplicative decrease);
+//   - while requests are accepted, the rate doubles each second until a
+//     429 comes (the rate the API showed is a burst, not yet a rate);
+//   - one storm, every 429 until the next accepted request, shrinks the
+//     rate once, to 0.7 of it (multiplicative decrease); from there it
+//     grows by an eighth of the phase's first rate each second (additive
+//     increase);
 //   - the rate never exceeds what the cadence needs, pending generations
 //     ÷ poll_interval, which falls as generations finish. Once it covers
 //     that and no 429 has come for a while (two poll_intervals, at least
 //     2s), the limited phase ends and requests leave at once again;
 //   - waiting requests take turns: the one whose generation last asked the
 //     longest ago goes first (one that never asked before any other). A
-//     request refused with 429 has asked: it goes behind the others, so
-//     a generation refused again and again cannot take every turn.
+//     generation asks with each request the API answers; refused once in
+//     a row, it keeps its place, but refused again it has asked too, and
+//     goes behind the others: one refused again and again cannot take
+//     every turn. (One never read yet keeps going first.)
 //
 // A generation refused again while other requests were accepted since
-// its last refusal, with no other storm in between, is refused on its
-// own, not by the key's limit: its 429 pauses only its own requests, and
-// neither pauses the others nor shrinks the rate.
+// its last refusal, which was the only one of its storm, with no other
+// storm in between, is refused on its own, not by the key's limit: its
+// 429 pauses only its own requests, and neither pauses the others nor
+// shrinks the rate.
 //
 // Whether to retry and how long a generation waits between its reads stay
 // with the caller; the budget only says when the next request may leave.
@@ -54,6 +61,10 @@ import (
 // counted, to estimate the rate the API allows.
 const window = time.Second
 
+// decrease is what a storm leaves of the rate: gentler than halving, so
+// that a steady limit costs fewer pauses, each a whole Retry-After.
+const decrease = 0.7
+
 // history is how many recent reads are remembered for that estimate: a
 // budget first shrinks to at most history requests per second.
 const history = 256
@@ -72,34 +83,41 @@ type Budget struct {
 	limited bool
 	// rate is the bucket's rate while limited; 0 until the first pause
 	// of a limited phase ends and the rate is estimated.
-	rate     float64
-	safe     float64   // the last rate that drew no 429: doubling up to it
-	grown    time.Time // when the rate last doubled, or its phase began
-	increase float64   // additive increase, requests per second per second
-	burst    int       // what the API accepted at once before the first 429
-	lim      *rate.Limiter
-	epoch    uint64    // bumped by each decrease: one decrease per storm
-	calm     bool      // a request was accepted since the latest 429
-	cut      bool      // the current storm has shrunk the rate already
-	storms   uint64    // storms so far: runs of 429s between accepted requests
-	accepts  uint64    // requests accepted so far
-	pause    time.Time // no request leaves before
-	first429 time.Time // when this limited phase's first 429 came
-	last429  time.Time // the latest 429 of the key's limit
-	step     time.Duration
-	shrunk   bool
-	asked    map[string]time.Time // when each generation's latest request left
-	refused  map[string]refusal   // each generation's latest 429, while it lasts
-	reads    [history]time.Time   // when the latest reads were sent, a ring
-	nreads   int
-	queue    queue
-	seq      uint64
-	timer    *time.Timer // dispatches again when the next turn is due, if armed
+	rate      float64
+	safe      float64   // doubling up to it, additive above: where the last storm left the rate
+	grown     time.Time // when the rate last doubled, or its phase began
+	increase  float64   // additive increase, requests per second per second
+	burst     int       // what the API accepted at once before the first 429
+	burstSeen bool      // burst is what the API showed, not a guess
+	lim       *rate.Limiter
+	epoch     uint64          // bumped by each decrease: one decrease per storm
+	calm      bool            // a request was accepted since the latest 429
+	cut       bool            // the current storm has shrunk the rate already
+	storms    uint64          // storms so far: runs of 429s between accepted requests
+	stormIDs  map[string]bool // the generations the current storm refused
+	// suspect is the one generation a 429 paused while unlimited, until
+	// it is read or another request meets a 429 too; suspectAt is when.
+	suspect      string
+	suspectAt    time.Time
+	suspectUntil time.Time
+	accepts      uint64    // requests accepted so far
+	pause        time.Time // no request leaves before
+	first429     time.Time // when this limited phase's first 429 came
+	last429      time.Time // the latest 429 of the key's limit
+	step         time.Duration
+	shrunk       bool
+	asked        map[string]time.Time // when each generation last asked, for the turn order
+	refused      map[string]refusal   // each generation's latest 429, while it lasts
+	reads        [history]time.Time   // when the latest reads were sent, a ring
+	nreads       int
+	queue        queue
+	seq          uint64
+	timer        *time.Timer // dispatches again when the next turn is due, if armed
 }
 
 // refusal is what the budget knew when a generation's request was last
-// refused: a generation refused again, after others' requests were
-// accepted and with no new storm, is refused on its own.
+// refused: a generation refused again, alone in its storm, after others'
+// requests were accepted and with no new storm, is refused on its own.
 type refusal struct {
 	storms, accepts uint64
 	until           time.Time // its own requests pause until then
@@ -122,9 +140,9 @@ type Turn struct {
 	epoch uint64
 }
 
-// PauseError is what Wait returns, at once, when every request must wait
-// after a 429 until past the deadline of the request's context: waiting
-// for nothing helps no one.
+// PauseError is what Wait returns, at once, when the request must wait
+// after a 429 (every request's, or its own generation's) until past the
+// deadline of the request's context: waiting for nothing helps no one.
 type PauseError struct{ Left time.Duration }
 
 func (e *PauseError) Error() string {
@@ -177,7 +195,11 @@ func (b *Budget) Wait(ctx context.Context, id string) (Turn, error) {
 	now := time.Now()
 	if until := b.refused[id].until; now.Before(until) {
 		// Refused on its own: only its own requests wait, for its
-		// Retry-After, which the caller checked against the deadline.
+		// Retry-After, and not for nothing past the deadline.
+		if dl, ok := ctx.Deadline(); ok && dl.Before(until) {
+			b.mu.Unlock()
+			return Turn{}, &PauseError{Left: until.Sub(now)}
+		}
 		b.mu.Unlock()
 		if err := sleep(ctx, until.Sub(now)); err != nil {
 			return Turn{}, err
@@ -186,7 +208,6 @@ func (b *Budget) Wait(ctx context.Context, id string) (Turn, error) {
 		now = time.Now()
 	}
 	if !b.limited {
-		b.asked[id] = now
 		t := Turn{b: b, id: id, at: now, epoch: b.epoch}
 		b.mu.Unlock()
 		return t, nil
@@ -239,11 +260,14 @@ func (b *Budget) dispatch(now time.Time) (notify float64) {
 		for b.queue.Len() > 0 {
 			b.grant(heap.Pop(&b.queue).(*waiter), now)
 		}
+		b.unarm()
 		return 0
 	}
 	if now.Before(b.pause) {
 		if b.queue.Len() > 0 {
 			b.arm(b.pause.Sub(now))
+		} else {
+			b.unarm()
 		}
 		return 0
 	}
@@ -261,12 +285,14 @@ func (b *Budget) dispatch(now time.Time) (notify float64) {
 		}
 		b.grant(heap.Pop(&b.queue).(*waiter), now)
 	}
+	if b.queue.Len() == 0 {
+		b.unarm() // nobody is left to dispatch to
+	}
 	return notify
 }
 
 func (b *Budget) grant(w *waiter, now time.Time) {
 	w.at, w.epoch = now, b.epoch
-	b.asked[w.id] = now
 	close(w.ready)
 }
 
@@ -284,12 +310,20 @@ func (b *Budget) estimate(now time.Time) float64 {
 			accepted++
 		}
 	}
-	if accepted > 0 {
+	switch {
+	case accepted > 0:
 		b.rate = b.clamp(float64(accepted) / window.Seconds())
-		b.burst = accepted
-	} else {
+		if !b.burstSeen {
+			// The first phase's: what the API took at once from a run
+			// that sent without a budget. Later phases' reads came at
+			// the budget's rate: a rate, not a burst.
+			b.burst, b.burstSeen = accepted, true
+		}
+	case !b.burstSeen:
 		b.rate = b.clamp(b.ceiling())
 		b.burst = int(math.Ceil(b.rate))
+	default:
+		b.rate = b.clamp(b.ceiling())
 	}
 	b.safe, b.grown = math.Inf(1), now
 	b.increase = max(b.rate, 1) / 8
@@ -317,9 +351,10 @@ func (b *Budget) clamp(r float64) float64 {
 func (b *Budget) burstAt(r float64) int { return max(1, min(b.burst, int(r))) }
 
 // leave ends the limited phase when the rate covers what the pending
-// generations need and no 429 has come for a while; b.mu is held.
+// generations need, no request waits for its turn, and no 429 has come
+// for a while; b.mu is held.
 func (b *Budget) leave(now time.Time) {
-	if b.limited && b.rate > 0 && b.rate >= b.ceiling() && now.Sub(b.last429) >= b.quiet() && !now.Before(b.pause) {
+	if b.limited && b.rate > 0 && b.rate >= b.ceiling() && now.Sub(b.last429) >= b.quiet() && !now.Before(b.pause) && b.queue.Len() == 0 {
 		b.limited, b.rate, b.lim = false, 0, nil
 	}
 }
@@ -390,12 +425,18 @@ func (t Turn) Read() {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if t.at.After(b.asked[t.id]) {
+		b.asked[t.id] = t.at
+	}
 	b.reads[b.nreads%history] = t.at
 	b.nreads++
 	b.accepts++
 	b.calm = true
 	b.step = 0
 	delete(b.refused, t.id)
+	if t.id == b.suspect {
+		b.suspect = ""
+	}
 	if b.limited && b.rate > 0 {
 		now := time.Now()
 		r := b.rate
@@ -416,8 +457,8 @@ func (t Turn) Read() {
 // Refused tells the budget the API answered 429, with retryAfter (0 when
 // absent). Every request pauses until then (or a backoff step, doubling
 // from poll_interval up to the cap while 429s without Retry-After follow
-// each other). The first 429 of a storm halves the rate; the refusals of
-// requests sent before that decrease do not halve it again. A generation
+// each other). The first 429 of a storm shrinks the rate; the refusals of
+// requests sent before that decrease do not shrink it again. A generation
 // refused on its own pauses only its own requests.
 func (t Turn) Refused(retryAfter time.Duration) {
 	b := t.b
@@ -433,7 +474,23 @@ func (t Turn) Refused(retryAfter time.Duration) {
 	}
 	until := now.Add(min(d, time.Duration(1<<62)))
 	prev, again := b.refused[t.id]
-	if t.id != "" && again && prev.storms == b.storms && b.accepts > prev.accepts {
+	if last := b.asked[t.id]; again && !last.IsZero() && t.at.After(last) {
+		// Refused again in a row: it asked, and goes behind. One never
+		// read keeps going first: its first read is what it waits for.
+		b.asked[t.id] = t.at
+	}
+	if t.id != "" && again && prev.storms == b.storms && len(b.stormIDs) == 1 && b.stormIDs[t.id] && b.accepts > prev.accepts {
+		b.refused[t.id] = refusal{storms: b.storms, accepts: b.accepts, until: until}
+		b.mu.Unlock()
+		return
+	}
+	if !b.limited && t.id != "" && (b.suspect == "" || b.suspect == t.id) {
+		// One 429 is no proof of the key's limit: it pauses only its own
+		// generation, until a 429 for another request shows the limit.
+		if b.suspect == "" {
+			b.suspect, b.suspectAt = t.id, now
+		}
+		b.suspectUntil = until
 		b.refused[t.id] = refusal{storms: b.storms, accepts: b.accepts, until: until}
 		b.mu.Unlock()
 		return
@@ -444,19 +501,26 @@ func (t Turn) Refused(retryAfter time.Duration) {
 	b.last429 = now
 	if b.calm {
 		b.storms, b.calm, b.cut = b.storms+1, false, false
+		b.stormIDs = map[string]bool{}
 	}
 	switch {
 	case !b.limited:
 		b.limited, b.rate, b.first429, b.cut = true, 0, now, true
+		if b.suspect != "" {
+			// The suspect's 429 was the key's limit's first.
+			b.first429, b.pause = b.suspectAt, maxTime(b.pause, b.suspectUntil)
+			b.suspect = ""
+		}
 		b.epoch++
 	case !b.cut && t.epoch == b.epoch && b.rate > 0:
-		// Sent at the current rate, the storm's first such 429: the
-		// rate halves, and grows back additively from there.
+		// Sent at the current rate, the storm's first such 429: the rate
+		// shrinks, and grows back additively from there.
 		b.epoch++
-		b.setRate(now, b.rate/2)
+		b.setRate(now, b.rate*decrease)
 		b.safe, b.cut = b.rate, true
 	}
 	b.refused[t.id] = refusal{storms: b.storms, accepts: b.accepts}
+	b.stormIDs[t.id] = true
 	// Requests waiting past their deadline need not wait for nothing.
 	// Collected first: removing from a heap moves its other elements.
 	var late []*waiter
@@ -518,4 +582,11 @@ func (q *queue) Pop() any {
 	w.index = -1
 	*q = old[:len(old)-1]
 	return w
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }

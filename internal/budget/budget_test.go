@@ -109,8 +109,9 @@ func one(b *Budget) {
 }
 
 // limit puts a budget for pending generations polled every second into a
-// limited state: accepted reads answered now, then one 429 with
-// Retry-After retryAfter. Call it in a bubble.
+// limited state: accepted reads answered now, then 429s with Retry-After
+// retryAfter for two requests (one alone pauses only its generation).
+// Call it in a bubble.
 func limit(t *testing.T, pending, accepted int, retryAfter time.Duration) *Budget {
 	t.Helper()
 	b := New(time.Second, time.Minute)
@@ -122,11 +123,13 @@ func limit(t *testing.T, pending, accepted int, retryAfter time.Duration) *Budge
 		}
 		turn.Read()
 	}
-	turn, err := b.Wait(t.Context(), "refused")
-	if err != nil {
-		t.Fatal(err)
+	for _, id := range []string{"refused", "refused_too"} {
+		turn, err := b.Wait(t.Context(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		turn.Refused(retryAfter)
 	}
-	turn.Refused(retryAfter)
 	return b
 }
 
@@ -230,8 +233,10 @@ func TestEstimateCountsOnlyTheSecondBefore(t *testing.T) {
 		read("recent")
 		advance(time.Second - time.Nanosecond)
 		read("last")
-		turn, _ := b.Wait(t.Context(), "refused")
-		turn.Refused(time.Second)
+		for _, id := range []string{"refused", "refused_too"} {
+			turn, _ := b.Wait(t.Context(), id)
+			turn.Refused(time.Second)
+		}
 		inflight.Read()
 		c := start(t.Context(), b, "gen_a")
 		queued(t, b, 1)
@@ -461,9 +466,9 @@ func TestBackoffWithoutRetryAfter(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := New(time.Second, 4*time.Second)
 		b.Add(100)
-		pauses := []time.Duration{}
+		pauses := []time.Duration{} // of a submit's 429s: the key's at once
 		for range 5 {
-			turn, err := b.Wait(t.Context(), "gen_a")
+			turn, err := b.Wait(t.Context(), "")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -476,10 +481,10 @@ func TestBackoffWithoutRetryAfter(t *testing.T) {
 		if want := []time.Duration{1, 2, 4, 4, 4}; !slices.Equal(pauses, scale(want, time.Second)) {
 			t.Errorf("pauses %v, want %v seconds: doubling from poll_interval, capped", pauses, want)
 		}
-		turn, _ := b.Wait(t.Context(), "gen_a")
+		turn, _ := b.Wait(t.Context(), "")
 		turn.Read()
 		advance(time.Hour)
-		turn, _ = b.Wait(t.Context(), "gen_a")
+		turn, _ = b.Wait(t.Context(), "")
 		turn.Refused(0)
 		b.mu.Lock()
 		defer b.mu.Unlock()
@@ -506,8 +511,10 @@ func TestCeilingUsesTheInterval(t *testing.T) {
 			turn, _ := b.Wait(t.Context(), "ok")
 			turn.Read()
 		}
-		turn, _ := b.Wait(t.Context(), "refused")
-		turn.Refused(time.Second)
+		for _, id := range []string{"refused", "refused_too"} {
+			turn, _ := b.Wait(t.Context(), id)
+			turn.Refused(time.Second)
+		}
 		b.Add(0) // during the first pause: nothing to cap yet
 		if r, limited := b.Rate(); r != 0 || !limited {
 			t.Errorf("Rate() during the first pause = %v, %v", r, limited)
@@ -595,8 +602,10 @@ func TestNextTurnWhenATokenIsBack(t *testing.T) {
 					}
 					turn.Read()
 				}
-				turn, _ := b.Wait(t.Context(), "refused")
-				turn.Refused(time.Second)
+				for _, id := range []string{"refused", "refused_too"} {
+					turn, _ := b.Wait(t.Context(), id)
+					turn.Refused(time.Second)
+				}
 				end := epoch.Add(time.Second)
 				for range tt.accepted { // the full bucket, at the end of the pause
 					if _, err := b.Wait(t.Context(), "gen_a"); err != nil {
@@ -707,10 +716,10 @@ func TestNothingAcceptedStartsAtTheCadence(t *testing.T) {
 	})
 }
 
-// One storm, every 429 until the next accepted request, halves the rate
-// once; a 429 for a request sent before that decrease does not halve it
-// again, and neither starts a storm that the next one cannot halve.
-func TestHalvedOncePerStorm(t *testing.T) {
+// One storm, every 429 until the next accepted request, shrinks the rate
+// once, to 0.7 of it; a 429 for a request sent before that decrease does
+// not shrink it again, and neither starts a storm the next one cannot.
+func TestShrunkOncePerStorm(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		b := limit(t, 8, 8, time.Second) // 8/s, the cadence's: reads do not raise it
@@ -721,24 +730,25 @@ func TestHalvedOncePerStorm(t *testing.T) {
 		}
 		turn(t, b, "gen_b").Read()
 		turn(t, b, "gen_c").Refused(time.Second) // a new storm
-		if r := rateOf(b); r != 4 {
-			t.Errorf("rate after the next storm's 429 = %v, want 4", r)
+		if r := rateOf(b); !near(r, 5.6) {
+			t.Errorf("rate after the next storm's 429 = %v, want 5.6", r)
 		}
 		turn(t, b, "gen_d").Refused(time.Second) // the same storm
-		if r := rateOf(b); r != 4 {
-			t.Errorf("rate after a second 429 of that storm = %v, want still 4", r)
+		if r := rateOf(b); !near(r, 5.6) {
+			t.Errorf("rate after a second 429 of that storm = %v, want still 5.6", r)
 		}
-		turn(t, b, "gen_e").Read() // additive above the halved rate: 4 + (8/8)/4
-		if r := rateOf(b); !near(r, 4.25) {
-			t.Fatalf("rate after a read = %v, want 4.25", r)
+		turn(t, b, "gen_e").Read() // additive above the shrunk rate: 5.6 + (8/8)/5.6
+		want := 5.6 + 1/5.6
+		if r := rateOf(b); !near(r, want) {
+			t.Fatalf("rate after a read = %v, want %v", r, want)
 		}
 		stale.Refused(time.Second) // sent before that decrease
-		if r := rateOf(b); !near(r, 4.25) {
-			t.Errorf("rate after a stale 429 = %v, want still 4.25", r)
+		if r := rateOf(b); !near(r, want) {
+			t.Errorf("rate after a stale 429 = %v, want still %v", r, want)
 		}
 		turn(t, b, "gen_f").Refused(time.Second)
-		if r := rateOf(b); !near(r, 2.125) {
-			t.Errorf("rate after a fresh 429 of the storm the stale one began = %v, want 2.125", r)
+		if r := rateOf(b); !near(r, 0.7*want) {
+			t.Errorf("rate after a fresh 429 of the storm the stale one began = %v, want %v", r, 0.7*want)
 		}
 	})
 }
@@ -746,15 +756,15 @@ func TestHalvedOncePerStorm(t *testing.T) {
 func TestFloor(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		b := New(time.Second, time.Second)
-		b.Add(4)
-		turn(t, b, "gen_a").Refused(time.Second)
+		b := New(time.Second, 1500*time.Millisecond)
+		b.Add(1)
+		turn(t, b, "").Refused(time.Second)
 		for range 12 { // storm after storm
 			turn(t, b, "gen_a").Read()
 			turn(t, b, "gen_a").Refused(time.Second)
 		}
-		if r := rateOf(b); r != 1 {
-			t.Errorf("rate = %v, want the floor of one request per max step (1/s)", r)
+		if r := rateOf(b); !near(r, 1/1.5) {
+			t.Errorf("rate = %v, want the floor of one request per max step (1/1.5s)", r)
 		}
 	})
 }
@@ -786,13 +796,13 @@ func TestGrowsBackFastThenAdditively(t *testing.T) {
 			t.Fatalf("rate after a read a minute later = %v, want 16: doubled once", r)
 		}
 		turn(t, b, "gen_b").Read()
-		turn(t, b, "gen_c").Refused(time.Second) // 16 drew a 429: 8, the rate from now on
-		if r := rateOf(b); !near(r, 8) {
-			t.Fatalf("rate after a 429 = %v, want 8", r)
+		turn(t, b, "gen_c").Refused(time.Second) // 16 drew a 429: 11.2 from now on
+		if r := rateOf(b); !near(r, 11.2) {
+			t.Fatalf("rate after a 429 = %v, want 11.2", r)
 		}
 		turn(t, b, "gen_a").Read()
-		if r := rateOf(b); !near(r, 8+0.5/8) {
-			t.Errorf("rate after a read = %v, want 4 + 1/8: additive above the last rate without a 429", r)
+		if r := rateOf(b); !near(r, 11.2+0.5/11.2) {
+			t.Errorf("rate after a read = %v, want 11.2 + 0.5/11.2: additive after a storm", r)
 		}
 		b.Add(-97)
 		if r, limited := b.Rate(); r != 3 || !limited {
@@ -825,74 +835,126 @@ func TestLeavesTheLimitedPhase(t *testing.T) {
 			t.Errorf("requests waited %v after the limited phase", time.Since(start))
 		}
 		turn(t, b, "gen_b").Refused(time.Second)
+		turn(t, b, "gen_c").Refused(time.Second)
 		if _, limited := b.Rate(); !limited {
 			t.Error("a new 429 did not start a new limited phase")
 		}
 	})
 }
 
-// A generation refused again and again goes behind the others: its turn
-// asked as theirs did, and the turn order is by when each last asked.
-func TestRefusedGoesBehind(t *testing.T) {
+// A generation refused once keeps its place; refused again in a row, it
+// has asked as the others did, and goes behind the one that asked
+// longer ago, so that one refused again and again cannot take every turn.
+func TestRefusedAgainGoesBehind(t *testing.T) {
 	t.Parallel()
-	synctest.Test(t, func(t *testing.T) {
-		b := limit(t, 100, 1, time.Second) // one turn a second
-		time.Sleep(time.Second)
-		turn(t, b, "gen_a").Read() // gen_a asked at 1s
-		time.Sleep(time.Second)
-		turn(t, b, "gen_b").Refused(time.Second) // gen_b at 2s, refused: it asked
-		var order []string
-		var mu sync.Mutex
-		var wg sync.WaitGroup
-		for _, id := range []string{"gen_b", "gen_a"} {
-			wg.Go(func() {
-				turn(t, b, id)
-				mu.Lock()
-				order = append(order, id)
-				mu.Unlock()
-			})
-			synctest.Wait()
-		}
-		wg.Wait()
-		if want := []string{"gen_a", "gen_b"}; !slices.Equal(order, want) {
-			t.Errorf("turns in order %v, want %v: gen_a asked longer ago", order, want)
-		}
-	})
+	for _, tc := range []struct {
+		refusals int
+		want     []string
+	}{{1, []string{"gen_b", "gen_a"}}, {2, []string{"gen_a", "gen_b"}}} {
+		synctest.Test(t, func(t *testing.T) {
+			b := limit(t, 100, 1, time.Second) // one turn a second
+			turn(t, b, "gen_b").Read()         // gen_b asked at 1s
+			turn(t, b, "gen_a").Read()         // gen_a at 2s
+			for range tc.refusals {            // gen_b at 3s, refused (and at 4s)
+				turn(t, b, "gen_b").Refused(time.Nanosecond)
+			}
+			one(b)
+			var order []string
+			var mu sync.Mutex
+			var wg sync.WaitGroup
+			for _, id := range []string{"gen_b", "gen_a"} {
+				wg.Go(func() {
+					turn(t, b, id)
+					mu.Lock()
+					order = append(order, id)
+					mu.Unlock()
+				})
+				synctest.Wait()
+			}
+			wg.Wait()
+			if !slices.Equal(order, tc.want) {
+				t.Errorf("after %d refusals: turns in order %v, want %v", tc.refusals, order, tc.want)
+			}
+		})
+	}
 }
 
-// A generation refused again after others were accepted, with no other
-// storm in between, is refused on its own: only its requests pause, and
-// neither the others nor the rate pay for it.
+// A generation refused again after others were accepted, its previous
+// 429 the only one of its storm and no other storm since, is refused on
+// its own: only its requests pause, and neither the others nor the rate
+// pay for it. A 429 of the key's limit then pauses everyone again.
 func TestRefusedOnItsOwnPausesOnlyItself(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		b := limit(t, 100, 50, time.Second)
+		b := limit(t, 100, 50, time.Second) // the key's limit: "refused"'s 429
 		turn(t, b, "ok_0").Read()
+		turn(t, b, "gen_x").Refused(time.Second) // a storm of its own
+		turn(t, b, "ok_1").Read()
 		rate := rateOf(b)
-		turn(t, b, "refused").Refused(5 * time.Second)
-		if r := rateOf(b); r != rate {
-			t.Errorf("rate after a lone 429 = %v, want still %v", r, rate)
+		turn(t, b, "gen_x").Refused(5 * time.Second)
+		if r, limited := b.Rate(); r != rate || !limited {
+			t.Errorf("Rate() after a lone 429 = %v, %v; want still %v, limited", r, limited, rate)
 		}
 		start := time.Now()
 		turn(t, b, "ok_1").Read()
 		if d := time.Since(start); d != 0 {
 			t.Errorf("another generation waited %v after a lone 429", d)
 		}
-		turn(t, b, "refused").Read()
+		turn(t, b, "gen_x").Read()
 		if d := time.Since(start); d != 5*time.Second {
 			t.Errorf("the refused generation's next request left after %v, want its Retry-After, 5s", d)
 		}
 		// Refused again, but another generation was refused since: the
 		// key's limit, again.
-		turn(t, b, "refused").Refused(time.Second)
+		turn(t, b, "gen_x").Refused(time.Second)
 		turn(t, b, "ok_1").Read()
 		turn(t, b, "ok_2").Refused(time.Second)
 		turn(t, b, "ok_0").Read()
-		turn(t, b, "refused").Refused(time.Second)
+		turn(t, b, "gen_x").Refused(time.Second)
 		start = time.Now()
 		turn(t, b, "ok_1").Read()
 		if d := time.Since(start); d < time.Second {
 			t.Errorf("another generation waited %v after a key-wide 429, want its Retry-After, 1s", d)
+		}
+	})
+}
+
+// One 429, while unlimited, pauses only its own generation, for its
+// Retry-After: others go on at once, the budget does not limit. A 429 for
+// another request then starts the limited phase, its pause counted from
+// the first one.
+func TestOne429PausesOnlyItsGeneration(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		b := New(time.Second, time.Minute)
+		b.Add(10)
+		turn(t, b, "gen_a").Refused(3 * time.Second)
+		if _, limited := b.Rate(); limited {
+			t.Fatal("limited after a single 429")
+		}
+		start := time.Now()
+		for range 20 {
+			turn(t, b, "gen_b").Read()
+		}
+		if d := time.Since(start); d != 0 {
+			t.Errorf("another generation waited %v", d)
+		}
+		turn(t, b, "gen_a").Refused(3 * time.Second)
+		if d := time.Since(start); d != 3*time.Second {
+			t.Errorf("the refused generation's next request left after %v, want its Retry-After, 3s", d)
+		}
+		if _, limited := b.Rate(); limited {
+			t.Fatal("limited after a 429s for one generation only")
+		}
+		time.Sleep(time.Second)
+		turn(t, b, "gen_b").Refused(time.Second) // another one: the key's limit
+		if _, limited := b.Rate(); !limited {
+			t.Fatal("not limited after 429s for two generations")
+		}
+		start = time.Now()
+		turn(t, b, "gen_c")
+		if d := time.Since(start); d != 2*time.Second {
+			t.Errorf("a third generation waited %v, want 2s: until the first generation's Retry-After", d)
 		}
 	})
 }

@@ -61,7 +61,12 @@ type Scenario struct {
 
 // Lifecycle is one generation's script.
 type Lifecycle struct {
-	Steps      []Step `json:"steps"`
+	Steps []Step `json:"steps"`
+	// FromStart counts the steps' time from the server's first /api
+	// request instead of the generation's own first status request: the
+	// generation is done at the same moment however late its first read
+	// came, a 429 before it included.
+	FromStart  bool   `json:"from_start,omitempty"`
 	TemplateID string `json:"template_id,omitempty"`
 	Video      Video  `json:"video,omitempty"`
 }
@@ -413,9 +418,13 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request, id string) {
 	if st.requests == 0 {
 		st.first = now
 		if st.created.IsZero() {
-			// A scenario generation starts when it is first asked about;
-			// a submitted one started when it was created.
+			// A scenario generation starts when it is first asked about
+			// (or with the first /api request); a submitted one started
+			// when it was created.
 			st.stepStart = now
+			if lc.FromStart {
+				st.stepStart = s.apiFirst
+			}
 		}
 	}
 	st.requests++

@@ -22,9 +22,10 @@ type RateLimit struct {
 	// PerSecond: a burst smaller than the rate, say, that a client which
 	// sends a cadence's requests all at the same instant meets.
 	Burst int `json:"burst,omitempty"`
-	// Storm refuses every /api request, whatever the key, with 429 and
-	// Retry-After 1 for this long after the first one; then PerSecond
-	// applies (no limit when 0). It scripts a storm that passes.
+	// Storm refuses every /api request, whatever the key, with 429 for
+	// this long after the first one, Retry-After saying when it ends (in
+	// whole seconds); then PerSecond applies (no limit when 0). It
+	// scripts a storm that passes.
 	Storm Duration `json:"storm,omitempty"`
 }
 
@@ -62,10 +63,10 @@ func (s *Server) allow(w http.ResponseWriter, r *http.Request) bool {
 	if s.api.Requests == 1 {
 		s.apiFirst = now
 	}
-	if rl.Storm > 0 && now.Sub(s.apiFirst) < time.Duration(rl.Storm) {
+	if left := time.Duration(rl.Storm) - now.Sub(s.apiFirst); left > 0 {
 		s.api.RateLimited++
 		s.mu.Unlock()
-		w.Header().Set("Retry-After", "1")
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(left.Seconds()))))
 		apiError(w, http.StatusTooManyRequests, "rate_limited", "Too many requests")
 		return false
 	}

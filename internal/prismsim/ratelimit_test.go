@@ -168,9 +168,15 @@ func TestRateLimitStormThenNoLimit(t *testing.T) {
 
 func TestRateLimitStormThenTheLimit(t *testing.T) {
 	t.Parallel()
-	s, clk := limitedServer(t, `{"storm": "1s", "per_second": 2}`)
-	serveAt(s, "prism_sk_a")
+	s, clk := limitedServer(t, `{"storm": "2500ms", "per_second": 2}`)
+	if _, ra := serveAt(s, "prism_sk_a"); ra != "3" {
+		t.Errorf("Retry-After %q at the start of a 2.5s storm, want 3", ra)
+	}
 	clk.Advance(time.Second)
+	if _, ra := serveAt(s, "prism_sk_a"); ra != "2" {
+		t.Errorf("Retry-After %q 1s into a 2.5s storm, want 2", ra)
+	}
+	clk.Advance(1500 * time.Millisecond)
 	var codes []int
 	for range 3 {
 		c, _ := serveAt(s, "prism_sk_a")
