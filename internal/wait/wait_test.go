@@ -822,3 +822,78 @@ func TestScheduleSteadyLimit(t *testing.T) {
 		})
 	}
 }
+
+// estimateRun waits, in a bubble, for one generation that completes (or
+// fails) at done after the submit, with Prism's estimate typical, and
+// returns how many reads it cost and how long after done it was seen.
+func estimateRun(t *testing.T, typical, done, poll time.Duration) (reads int, late time.Duration) {
+	t.Helper()
+	synctest.Test(t, func(t *testing.T) {
+		sc, err := prismsim.ParseScenario([]byte(fmt.Sprintf(`{"generations": {"gen_1": {"from_start": true,
+			"steps": [{"status": "generating", "for": %q}, {"status": "completed"}]}}}`, done.String())))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sim := prismsim.New(sc)
+		u, _ := url.Parse("http://prism.test/api")
+		client := prism.New(u, "prism_sk_test", "t", testnet.Serve(t, sim))
+		// The simulator's clock starts with its first /api request: the
+		// submit, here one that creates nothing.
+		client.Get(t.Context(), "gen_none")
+		start := time.Now()
+		w := &Waiter{Client: client, PollInterval: poll, MaxInterval: time.Minute, FirstDelay: poll, Estimate: typical}
+		r := w.All(t.Context(), []string{"gen_1"}, nil)
+		if !r[0].Gen.Done() {
+			t.Fatalf("result %+v", r[0])
+		}
+		reads, late = sim.Stats("gen_1").Requests, time.Since(start)-done
+	})
+	return reads, late
+}
+
+// With Prism's estimate T, reads are sparse until 0.8 T: a generation
+// that ends at t before then is seen within max(poll_interval, t/2); from
+// 0.8 T on, and past the busy estimate, within poll_interval. One that
+// completes at T = 127s, polled every 5s, costs at most 15 reads.
+func TestEstimateAwareReads(t *testing.T) {
+	const typical, poll = 127 * time.Second, 5 * time.Second
+	for _, done := range []time.Duration{3 * time.Second, 20 * time.Second, typical / 4, typical / 2, 95 * time.Second,
+		typical, typical * 3 / 2, 300 * time.Second} {
+		t.Run(done.String(), func(t *testing.T) {
+			reads, late := estimateRun(t, typical, done, poll)
+			bound := poll
+			if done < typical*8/10 {
+				bound = max(poll, done/2)
+			}
+			if late > bound {
+				t.Errorf("seen %v after it ended, want within %v", late, bound)
+			}
+			if done == typical && reads > 15 {
+				t.Errorf("%d reads, want at most 15", reads)
+			}
+			t.Logf("ended at %v: %d reads, seen %v later", done, reads, late)
+		})
+	}
+}
+
+// Without an estimate nothing changes: a read every poll_interval.
+func TestNoEstimateKeepsTheCadence(t *testing.T) {
+	reads, late := estimateRun(t, 0, 127*time.Second, 5*time.Second)
+	if reads != 26 || late > 5*time.Second {
+		t.Errorf("%d reads, seen %v later; want 26 (one each 5s from 5s to 130s), within 5s", reads, late)
+	}
+}
+
+func TestPlan(t *testing.T) {
+	w := &Waiter{PollInterval: 5 * time.Second, FirstDelay: 5 * time.Second, Estimate: 127 * time.Second}
+	sparse, dense := w.Plan()
+	want := []time.Duration{5 * time.Second, 10 * time.Second, 15 * time.Second, 22500 * time.Millisecond,
+		33750 * time.Millisecond, 50625 * time.Millisecond, 75937500 * time.Microsecond}
+	if !slices.Equal(sparse, want) || dense != 101600*time.Millisecond {
+		t.Errorf("Plan() = %v, %v; want %v, 1m41.6s", sparse, dense, want)
+	}
+	w.Estimate = 0
+	if sparse, dense := w.Plan(); sparse != nil || dense != 0 {
+		t.Errorf("Plan() without an estimate = %v, %v", sparse, dense)
+	}
+}
