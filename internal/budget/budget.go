@@ -20,7 +20,8 @@
 //   - while requests are accepted, the rate doubles each second until a
 //     429 comes (the rate the API showed is a burst, not yet a rate);
 //   - one storm, every 429 until the next accepted request, shrinks the
-//     rate once, to 0.7 of it (multiplicative decrease); from there it
+//     rate once, to 0.7 of it (multiplicative decrease), and once more
+//     each time it outlasts the pause it brought; from there it
 //     grows by an eighth of the phase's first rate each second (additive
 //     increase);
 //   - the rate never exceeds what the cadence needs, pending generations
@@ -93,6 +94,7 @@ type Budget struct {
 	epoch     uint64          // bumped by each decrease: one decrease per storm
 	calm      bool            // a request was accepted since the latest 429
 	cut       bool            // the current storm has shrunk the rate already
+	cutUntil  time.Time       // the end of the pause that came with that decrease
 	storms    uint64          // storms so far: runs of 429s between accepted requests
 	stormIDs  map[string]bool // the generations the current storm refused
 	// suspect is the one generation a 429 paused while unlimited, until
@@ -512,12 +514,15 @@ func (t Turn) Refused(retryAfter time.Duration) {
 			b.suspect = ""
 		}
 		b.epoch++
-	case !b.cut && t.epoch == b.epoch && b.rate > 0:
-		// Sent at the current rate, the storm's first such 429: the rate
-		// shrinks, and grows back additively from there.
+		b.cutUntil = b.pause
+	case (!b.cut || !t.at.Before(b.cutUntil)) && t.epoch == b.epoch && b.rate > 0:
+		// Sent at the current rate, the storm's first such 429, or one
+		// sent after the pause of the storm's decrease (a storm that
+		// outlasts its pause is met again): the rate shrinks, and grows
+		// back additively from there.
 		b.epoch++
 		b.setRate(now, b.rate*decrease)
-		b.safe, b.cut = b.rate, true
+		b.safe, b.cut, b.cutUntil = b.rate, true, b.pause
 	}
 	b.refused[t.id] = refusal{storms: b.storms, accepts: b.accepts}
 	b.stormIDs[t.id] = true

@@ -717,38 +717,42 @@ func TestNothingAcceptedStartsAtTheCadence(t *testing.T) {
 }
 
 // One storm, every 429 until the next accepted request, shrinks the rate
-// once, to 0.7 of it; a 429 for a request sent before that decrease does
-// not shrink it again, and neither starts a storm the next one cannot.
+// once, to 0.7 of it: requests sent together at that rate do not shrink
+// it again, nor one sent before the decrease; one sent after the storm's
+// pause and still refused does, since the storm outlasted its pause.
 func TestShrunkOncePerStorm(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		b := limit(t, 8, 8, time.Second) // 8/s, the cadence's: reads do not raise it
 		stale := Turn{b: b, id: "stale"} // sent before the first 429
-		turn(t, b, "gen_a").Refused(time.Second)
-		if r := rateOf(b); r != 8 {
-			t.Fatalf("rate after a 429 of the first storm = %v, want still 8", r)
-		}
-		turn(t, b, "gen_b").Read()
-		turn(t, b, "gen_c").Refused(time.Second) // a new storm
+		a, c := turn(t, b, "gen_a"), turn(t, b, "gen_b")
+		a.Refused(time.Second)
 		if r := rateOf(b); !near(r, 5.6) {
-			t.Errorf("rate after the next storm's 429 = %v, want 5.6", r)
+			t.Fatalf("rate after a 429 = %v, want 5.6", r)
 		}
-		turn(t, b, "gen_d").Refused(time.Second) // the same storm
+		c.Refused(time.Second) // sent with it: the same storm
+		stale.Refused(time.Second)
 		if r := rateOf(b); !near(r, 5.6) {
-			t.Errorf("rate after a second 429 of that storm = %v, want still 5.6", r)
+			t.Errorf("rate after more 429s of that storm = %v, want still 5.6", r)
 		}
-		turn(t, b, "gen_e").Read() // additive above the shrunk rate: 5.6 + (8/8)/5.6
-		want := 5.6 + 1/5.6
+		turn(t, b, "gen_c").Refused(time.Second) // sent after its pause: the storm goes on
+		if r := rateOf(b); !near(r, 5.6*0.7) {
+			t.Errorf("rate after a 429 past the storm's pause = %v, want %v", r, 5.6*0.7)
+		}
+		turn(t, b, "gen_d").Read() // additive: + (8/8)/rate
+		want := 5.6*0.7 + 1/(5.6*0.7)
 		if r := rateOf(b); !near(r, want) {
 			t.Fatalf("rate after a read = %v, want %v", r, want)
 		}
-		stale.Refused(time.Second) // sent before that decrease
+		e, f := turn(t, b, "gen_e"), turn(t, b, "gen_f")
+		stale.Refused(time.Second) // a new storm, but sent before the decreases
 		if r := rateOf(b); !near(r, want) {
 			t.Errorf("rate after a stale 429 = %v, want still %v", r, want)
 		}
-		turn(t, b, "gen_f").Refused(time.Second)
+		e.Refused(time.Second)
+		f.Refused(time.Second)
 		if r := rateOf(b); !near(r, 0.7*want) {
-			t.Errorf("rate after a fresh 429 of the storm the stale one began = %v, want %v", r, 0.7*want)
+			t.Errorf("rate after two fresh 429s of the storm the stale one began = %v, want %v", r, 0.7*want)
 		}
 	})
 }
