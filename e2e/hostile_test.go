@@ -473,3 +473,25 @@ func TestInvalidBaseURLNeverShowsItsPassword(t *testing.T) {
 		})
 	}
 }
+
+// TestHostileMegabytesStayUnder64MiB: 100 IDs answered at once with
+// bodies near the 1 MiB limit, whatever they hold, peak at most 64 MiB of
+// resident memory (its VmHWM): bodies beyond the usual size
+// are read and decoded a few at a time.
+func TestHostileMegabytesStayUnder64MiB(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	t.Parallel()
+	for _, tc := range hostileBodies() {
+		if tc.name != "strings" && tc.name != "fields" {
+			continue // the benchmark measures the others
+		}
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if rss, _ := hostileRun(t, hostileServer(t, tc.body), t.TempDir()); rss > 64 {
+				t.Errorf("peak RSS %.1f MiB, want at most 64", rss)
+			}
+		})
+	}
+}

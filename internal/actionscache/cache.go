@@ -187,6 +187,7 @@ func (c *Client) Put(ctx context.Context, key, version string, data []byte) erro
 		if err != nil {
 			return false, err
 		}
+		req.GetBody = nil // tries are retry's to decide, not the transport's
 		req.Header.Set("x-ms-blob-type", "BlockBlob")
 		req.Header.Set("Content-Type", "application/octet-stream")
 		resp, err := c.http.Do(req)
@@ -248,6 +249,7 @@ func (c *Client) call(ctx context.Context, method string, in, out any) error {
 		if err != nil {
 			return false, err
 		}
+		req.GetBody = nil // tries are retry's to decide, not the transport's
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Authorization", "Bearer "+c.token)
 		resp, err := c.http.Do(req)

@@ -3,10 +3,14 @@ package actionscache_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/prism-wait/prism-wait/internal/actionscache"
 	"github.com/prism-wait/prism-wait/internal/prismsim"
@@ -168,6 +172,9 @@ func TestAnEntryTooLargeIsRefused(t *testing.T) {
 		if err := c.Put(context.Background(), "k", "v", make([]byte, actionscache.MaxEntry+1)); err == nil {
 			t.Error("Put of an oversized entry succeeded")
 		}
+		if err := c.Put(context.Background(), "k", "v", make([]byte, actionscache.MaxEntry)); err != nil {
+			t.Errorf("Put of an entry of exactly %d bytes: %v", actionscache.MaxEntry, err)
+		}
 	})
 }
 
@@ -180,6 +187,178 @@ func TestARedirectIsNotFollowed(t *testing.T) {
 		c, _ := actionscache.New("http://127.0.0.1:8787", "t", tr)
 		if _, _, err := c.Get(context.Background(), "k", "v"); err == nil || !strings.Contains(err.Error(), "HTTP 307") {
 			t.Errorf("Get = %v, want the redirect as an error", err)
+		}
+	})
+}
+
+// scripted serves answers by path, counting the requests to each.
+type scripted struct {
+	mu      sync.Mutex
+	calls   map[string]int
+	answers map[string]func(w http.ResponseWriter, r *http.Request)
+}
+
+func (s *scripted) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	s.calls[r.URL.Path]++
+	s.mu.Unlock()
+	if a, ok := s.answers[r.URL.Path]; ok {
+		a(w, r)
+		return
+	}
+	http.NotFound(w, r)
+}
+
+func (s *scripted) count(path string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls[path]
+}
+
+const twirp = "/" + "twirp/github.actions.results.api.v1.CacheService/"
+
+func script(t *testing.T, answers map[string]func(w http.ResponseWriter, r *http.Request)) (*scripted, *actionscache.Client) {
+	t.Helper()
+	s := &scripted{calls: map[string]int{}, answers: answers}
+	c, err := actionscache.New("http://127.0.0.1:8787", "t", testnet.Serve(t, s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, c
+}
+
+func status(code int, body string) func(http.ResponseWriter, *http.Request) {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(code)
+		io.WriteString(w, body)
+	}
+}
+
+func TestTransientAnswersAreTriedThreeTimesOneThenTwoSecondsApart(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		code  int
+		tries int
+	}{{429, 3}, {408, 3}, {500, 3}, {503, 3}, {400, 1}, {404, 1}, {409, 1}, {499, 1}} {
+		synctest.Test(t, func(t *testing.T) {
+			s, c := script(t, map[string]func(http.ResponseWriter, *http.Request){
+				twirp + "GetCacheEntryDownloadURL": status(tc.code, `{"code":"x","msg":"m"}`)})
+			start := time.Now()
+			_, _, err := c.Get(context.Background(), "k", "v")
+			took := time.Since(start)
+			want := map[int]time.Duration{1: 0, 3: 3 * time.Second}[tc.tries]
+			if n := s.count(twirp + "GetCacheEntryDownloadURL"); n != tc.tries || took != want {
+				t.Errorf("HTTP %d: %d tries in %s, want %d in %s", tc.code, n, took, tc.tries, want)
+			}
+			if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("GetCacheEntryDownloadURL answered HTTP %d x: m", tc.code)) {
+				t.Errorf("HTTP %d: err = %v", tc.code, err)
+			}
+		})
+	}
+}
+
+func TestACancelStopsTheWaitBetweenTries(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		_, c := script(t, map[string]func(http.ResponseWriter, *http.Request){twirp + "GetCacheEntryDownloadURL": status(503, "")})
+		ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+		defer cancel()
+		_, _, err := c.Get(ctx, "k", "v")
+		if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "HTTP 503") {
+			t.Errorf("err = %v, want the deadline and the last answer", err)
+		}
+	})
+}
+
+func TestAServiceThatNeverAnswersTimesOutEachTry(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		defer close(release)
+		_, c := script(t, map[string]func(http.ResponseWriter, *http.Request){
+			twirp + "CreateCacheEntry": func(_ http.ResponseWriter, r *http.Request) {
+				select {
+				case <-r.Context().Done():
+				case <-release:
+				}
+			}})
+		start := time.Now()
+		if err := c.Put(context.Background(), "k", "v", []byte("x")); err == nil {
+			t.Fatal("Put succeeded")
+		}
+		if took := time.Since(start); took != 3*30*time.Second+3*time.Second {
+			t.Errorf("took %s, want three 30 s tries with 1 s and 2 s between", took)
+		}
+	})
+}
+
+func TestAReservationTheServiceRefusesIsTaken(t *testing.T) {
+	t.Parallel()
+	for _, answer := range []func(http.ResponseWriter, *http.Request){
+		status(409, `{"code":"already_exists","msg":"cache entry exists"}`),
+		status(400, `{"code":"already_exists"}`),
+		status(409, `not json`),
+	} {
+		synctest.Test(t, func(t *testing.T) {
+			_, c := script(t, map[string]func(http.ResponseWriter, *http.Request){twirp + "CreateCacheEntry": answer})
+			if err := c.Put(context.Background(), "k", "v", []byte("x")); !errors.Is(err, actionscache.ErrTaken) {
+				t.Errorf("Put = %v, want ErrTaken", err)
+			}
+		})
+	}
+	synctest.Test(t, func(t *testing.T) {
+		_, c := script(t, map[string]func(http.ResponseWriter, *http.Request){twirp + "CreateCacheEntry": status(400, `{"code":"invalid_argument"}`)})
+		if err := c.Put(context.Background(), "k", "v", []byte("x")); err == nil || errors.Is(err, actionscache.ErrTaken) {
+			t.Errorf("Put after invalid_argument = %v, want another error", err)
+		}
+	})
+}
+
+func TestWhatTheSignedURLsAnswerIsChecked(t *testing.T) {
+	t.Parallel()
+	ok := func(field, url string) func(http.ResponseWriter, *http.Request) {
+		return status(200, fmt.Sprintf(`{"ok":true,%q:%q,"matched_key":"k"}`, field, url))
+	}
+	for _, tc := range []struct {
+		name    string
+		answers map[string]func(http.ResponseWriter, *http.Request)
+		get     bool
+		want    string
+	}{
+		{"download to a public http host", map[string]func(http.ResponseWriter, *http.Request){
+			twirp + "GetCacheEntryDownloadURL": ok("signed_download_url", "http://blob.example/x")}, true, "signed download URL"},
+		{"download answers 403", map[string]func(http.ResponseWriter, *http.Request){
+			twirp + "GetCacheEntryDownloadURL": ok("signed_download_url", "http://127.0.0.1/blob"), "/blob": status(403, "")}, true, "download of the entry answered HTTP 403"},
+		{"an entry too large", map[string]func(http.ResponseWriter, *http.Request){
+			twirp + "GetCacheEntryDownloadURL": ok("signed_download_url", "http://127.0.0.1/blob"), "/blob": status(200, strings.Repeat("x", actionscache.MaxEntry+1))}, true, "entry larger than"},
+		{"upload to a public http host", map[string]func(http.ResponseWriter, *http.Request){
+			twirp + "CreateCacheEntry": ok("signed_upload_url", "http://blob.example/x")}, false, "signed upload URL"},
+		{"upload refused", map[string]func(http.ResponseWriter, *http.Request){
+			twirp + "CreateCacheEntry": ok("signed_upload_url", "http://127.0.0.1/blob"), "/blob": status(400, "")}, false, "upload of the entry answered HTTP 400"},
+		{"finalize not ok", map[string]func(http.ResponseWriter, *http.Request){
+			twirp + "CreateCacheEntry": ok("signed_upload_url", "http://127.0.0.1/blob"), "/blob": status(201, ""),
+			twirp + "FinalizeCacheEntryUpload": status(200, `{"ok":false}`)}, false, "did not finalise"},
+		{"not JSON", map[string]func(http.ResponseWriter, *http.Request){
+			twirp + "CreateCacheEntry": status(200, `<html>`)}, false, "CreateCacheEntry: answer is not the expected JSON"},
+	} {
+		synctest.Test(t, func(t *testing.T) {
+			_, c := script(t, tc.answers)
+			var err error
+			if tc.get {
+				_, _, err = c.Get(context.Background(), "k", "v")
+			} else {
+				err = c.Put(context.Background(), "k", "v", []byte("x"))
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("%s: err = %v, want %q", tc.name, err, tc.want)
+			}
+		})
+	}
+	synctest.Test(t, func(t *testing.T) {
+		_, c := script(t, map[string]func(http.ResponseWriter, *http.Request){
+			twirp + "GetCacheEntryDownloadURL": status(200, `{"ok":true,"signed_download_url":"http://127.0.0.1/b","matched_key":"k-other"}`)})
+		if _, found, err := c.Get(context.Background(), "k", "v"); found || err != nil {
+			t.Errorf("a prefix match: found %v, %v; want a miss", found, err)
 		}
 	})
 }

@@ -33,7 +33,7 @@ type Env struct {
 	Args           []string                    // without the program name
 	Stdout, Stderr io.Writer
 	Wd             string            // the working directory
-	Transport      http.RoundTripper // nil for a bounded copy of http.DefaultTransport
+	Transport      http.RoundTripper // nil for newTransport's
 	Version        string            // stamped at build time; "" falls back to build info
 	Heartbeat      time.Duration     // how often a line says what is pending; 0 for report.DefaultHeartbeat
 	// NoBudget sends every request without the request budget, for tests
@@ -46,10 +46,6 @@ func (env Env) getenv(k string) string {
 	v, _ := env.LookupEnv(k)
 	return v
 }
-
-// maxHeaderBytes bounds a response's headers, from the API or storage:
-// net/http's default would take 10 MiB of an endless header per request.
-const maxHeaderBytes = 64 << 10
 
 // Run runs prism-wait and returns the process's exit code. It returns soon
 // after ctx ends, with the outputs and summary written as far as known. A
@@ -64,6 +60,9 @@ func Run(ctx context.Context, env Env) (code int) {
 		logw = env.Stdout
 	}
 	log := report.NewLog(logw, env.getenv("GITHUB_ACTIONS") == "true")
+	// Nothing reaches stdout or stderr but through log: net/http prints on
+	// its own through the standard log package.
+	defer report.RouteStdLog(log)()
 	defer crash.Recover(func(p *crash.Panic) {
 		v := outcome.Of(outcome.Facts{Crash: p}, outcome.Settings{})
 		log.Errorf(v.Title, "%s", v.Advice)
@@ -106,9 +105,7 @@ func run(ctx context.Context, env Env, log *report.Log) int {
 
 	transport := env.Transport
 	if transport == nil {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.MaxResponseHeaderBytes = maxHeaderBytes
-		transport = t
+		transport = newTransport(env.getenv)
 	}
 	client := prism.New(cfg.BaseURL, cfg.APIKey, "prism-wait/"+Version(env.Version), transport)
 	client.BaseURLSetting = cfg.Term("base_url")
@@ -175,6 +172,7 @@ func run(ctx context.Context, env Env, log *report.Log) int {
 			Dir:   cfg.DownloadDir,
 			Owner: owner(cfg.Workspace),
 			Logf:  log.Infof,
+			Warnf: log.Warningf,
 		})
 		// Each completed generation's video is fetched as soon as its wait
 		// ends; an expired URL is refreshed with the retries and deadline
@@ -220,8 +218,8 @@ func invalid(env Env, log *report.Log, cfg config.Config, problems ...string) in
 }
 
 // finish reports the run and returns its exit code: annotations for each
-// problem, a closing line, the results JSON on stdout from the CLI, and
-// outputs and summary inside GitHub Actions.
+// problem, a closing line, outputs and summary inside GitHub Actions, and
+// then the results JSON on stdout from the CLI.
 func finish(env Env, log *report.Log, cfg config.Config, run report.Run) int {
 	code := outcome.Code(run.Facts())
 	for _, p := range run.Problems() {
@@ -236,9 +234,7 @@ func finish(env Env, log *report.Log, cfg config.Config, run report.Run) int {
 	if len(run.Results) > 0 {
 		log.Infof("prism-wait: %s after %s, %s; exit code %d", report.Tally(run.Results), run.Elapsed.Round(time.Millisecond), run.RequestCount(), code)
 	}
-	if !cfg.Action && len(run.Results) > 0 {
-		fmt.Fprintf(env.Stdout, "%s\n", run.JSON())
-	}
+	defer printResults(env, log, cfg, run) // last: a closed stdout must not cost the outputs
 	if !cfg.GitHub {
 		return code
 	}

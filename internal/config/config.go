@@ -402,7 +402,10 @@ func nonEmpty(get func(string) string) envconfig.Lookuper {
 // for --api-key), and the positional arguments.
 func parseFlags(args []string, usage io.Writer) (map[string]string, []string, error) {
 	fs := flag.NewFlagSet("prism-wait", flag.ContinueOnError)
-	fs.SetOutput(usage)
+	// The flag package prints its errors with the argument as given (a
+	// workflow command, a key): it prints nothing here, and the caller
+	// reports the returned error through its scrubbing log.
+	fs.SetOutput(io.Discard)
 	vals := make(map[string]*string, len(Inputs))
 	for _, in := range Inputs {
 		u := in.Usage
@@ -412,7 +415,8 @@ func parseFlags(args []string, usage io.Writer) (map[string]string, []string, er
 		vals[in.Name] = fs.String(Flag(in.Name), "", u)
 	}
 	version := fs.Bool("version", false, "print the version and exit")
-	fs.Usage = func() {
+	fs.Usage = func() {} // on an error too: the usage is printed for --help only
+	help := func() {
 		fmt.Fprint(usage, `prism-wait waits for Prism video generations to finish, after
 submitting them when given a template or a prompt.
 
@@ -425,12 +429,14 @@ flags win. Give exactly one of --generation-id (or positional IDs),
 `+outcome.Usage()+`
 Flags:
 `)
+		fs.SetOutput(usage)
 		fs.PrintDefaults()
 	}
 	var positional []string
 	for { // flags may follow positional IDs
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
+				help()
 				return nil, nil, ErrHelp
 			}
 			return nil, nil, fmt.Errorf("%w (run with --help for the list of flags)", err)

@@ -600,6 +600,29 @@ func TestErrorsNameInputsWhereTheUserSetsThem(t *testing.T) {
 	}
 }
 
+// TestTheFlagPackagePrintsNothing: a bad flag or value is returned as an
+// error for the caller's scrubbing log; the flag package's own messages,
+// which quote the argument raw (a workflow command, a key), print nothing.
+// --help still prints the usage.
+func TestTheFlagPackagePrintsNothing(t *testing.T) {
+	t.Parallel()
+	env := mapEnv(map[string]string{"PRISM_API_KEY": "prism_sk_x"})
+	for _, args := range [][]string{{"--##[error]x"}, {"--version=prism_sk_flagvalue123"}, {"--timeout"}, {"gen_a", "-::error::x"}} {
+		var printed strings.Builder
+		_, err := Load(context.Background(), env, args, t.TempDir(), &printed)
+		if err == nil || !strings.Contains(err.Error(), "--help") {
+			t.Errorf("%q: error %v, want one that points at --help", args, err)
+		}
+		if printed.Len() != 0 {
+			t.Errorf("%q: printed %q, want nothing", args, printed.String())
+		}
+	}
+	var help strings.Builder
+	if _, err := Load(context.Background(), env, []string{"-h"}, t.TempDir(), &help); !errors.Is(err, ErrHelp) || !strings.HasPrefix(help.String(), "prism-wait waits for Prism video generations") || !strings.Contains(help.String(), "-api-key") {
+		t.Errorf("-h: %v, printed %q", err, help.String())
+	}
+}
+
 func TestWaitAndRerunGuard(t *testing.T) {
 	t.Parallel()
 	submit := map[string]string{"INPUT_API_KEY": "prism_sk_x", "INPUT_TEMPLATE_ID": "tpl_a", "INPUT_WAIT": "true", "INPUT_RERUN_GUARD": "auto"}

@@ -11,7 +11,6 @@
 package prism
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -386,13 +385,12 @@ func (c *Client) send(ctx context.Context, method string, u *url.URL, body []byt
 		WroteHeaderField: func(string, []string) { wrote.Store(true) },
 		WroteRequest:     func(httptrace.WroteRequestInfo) { wrote.Store(true) },
 	}
-	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), method, u.String(), bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), method, u.String(), oneShot(body))
 	if err != nil {
 		return nil, false, err
 	}
-	if body == nil {
-		req.Body, req.ContentLength = http.NoBody, 0
-	} else {
+	if body != nil {
+		req.ContentLength = int64(len(body))
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Authorization", "Bearer "+c.key)
@@ -434,7 +432,8 @@ func (c *Client) decode(ctx context.Context, method string, resp *http.Response,
 	if ok := resp.StatusCode == http.StatusOK || method != http.MethodGet && resp.StatusCode/100 == 2; !ok {
 		return c.fail(method, c.checkResponse(resp), true)
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	body, release, err := readBody(ctx, resp.Body)
+	defer release()
 	switch {
 	case err != nil && ctx.Err() != nil && method == http.MethodGet:
 		return context.Cause(ctx)

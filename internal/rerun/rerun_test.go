@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -170,6 +171,9 @@ func TestOpenSaysWhyTheGuardCannotBeUsed(t *testing.T) {
 		{drop: "ACTIONS_RESULTS_URL", want: "ACTIONS_RESULTS_URL is not set"},
 		{drop: "ACTIONS_RUNTIME_TOKEN", want: "ACTIONS_RUNTIME_TOKEN is not set"},
 		{drop: "GITHUB_RUN_ID", want: "not a GitHub Actions job"},
+		{drop: "GITHUB_JOB", want: "not a GitHub Actions job"},
+		{drop: "GITHUB_ACTION", want: "not a GitHub Actions job"},
+		{set: "GITHUB_RUN_ATTEMPT=0", want: "GITHUB_RUN_ATTEMPT is not a number from 1 on"},
 		{set: "GITHUB_RUN_ATTEMPT=zero", want: "GITHUB_RUN_ATTEMPT"},
 		{set: "ACTIONS_RESULTS_URL=http://results.example/", want: "loopback and private"},
 	} {
@@ -202,5 +206,107 @@ func TestACacheFaultIsAnError(t *testing.T) {
 		if err := g.Intend(context.Background(), when); err == nil || errors.Is(err, rerun.ErrTaken) {
 			t.Errorf("Intend against an unavailable service = %v", err)
 		}
+	})
+}
+
+func TestKeysHoldOnlySafeCharactersOfTheRunJobAndStep(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		sim, srv := start(t)
+		env := runner(srv.url, "1")
+		odd := map[string]string{"GITHUB_JOB": "build (linux, 1.2)", "GITHUB_ACTION": "__prism-wait_prism-wait.v2,x", "GITHUB_RUN_ID": "09AZaz@[`{/:"}
+		get := func(k string) string {
+			if v, ok := odd[k]; ok {
+				return v
+			}
+			return env(k)
+		}
+		g, err := rerun.Open(get, "https://prismvideos.com/api", req, srv.tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := g.Intend(context.Background(), when); err != nil {
+			t.Fatal(err)
+		}
+		e := sim.CacheEntries()
+		want := "prism-wait-rerun-guard/09AZaz______/build__linux__1.2_/__prism-wait_prism-wait.v2_x/"
+		if len(e) != 1 || !strings.HasPrefix(e[0].Key, want) || !strings.HasSuffix(e[0].Key, "/0/intent") {
+			t.Fatalf("entries %+v, want one key starting %q", e, want)
+		}
+		long := strings.Repeat("j", 300)
+		odd["GITHUB_JOB"] = long
+		g, _ = rerun.Open(get, "https://prismvideos.com/api", req, srv.tr)
+		if err := g.Intend(context.Background(), when); err != nil {
+			t.Fatalf("a 300-character job name: %v", err)
+		}
+		for _, e := range sim.CacheEntries() {
+			if strings.Contains(e.Key, long[:101]) {
+				t.Errorf("key %q keeps more than 100 characters of the job", e.Key)
+			}
+		}
+	})
+}
+
+func TestTenRefusedAttemptsAreAsManyAsTheGuardKeeps(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		_, srv := start(t)
+		ctx := context.Background()
+		for n := 1; n <= 10; n++ {
+			g := open(t, srv, strconv.Itoa(n), req)
+			if p, err := g.Check(ctx); err != nil || p.Intent != nil || p.Submitted != nil {
+				t.Fatalf("attempt %d: Check = %+v, %v", n, p, err)
+			}
+			if err := g.Intend(ctx, when); err != nil {
+				t.Fatal(err)
+			}
+			if err := g.Refused(ctx, when); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := open(t, srv, "11", req).Check(ctx); err == nil || !strings.Contains(err.Error(), "10 earlier attempts") {
+			t.Errorf("attempt 11: Check = %v, want the guard to say it keeps no more", err)
+		}
+	})
+}
+
+func TestEntriesPrismWaitDidNotWriteAreErrors(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, phase, data, want string
+	}{
+		{"not JSON", "submitted", `garbage`, "not one prism-wait wrote"},
+		{"attempt 0", "submitted", `{"attempt":0,"ids":["gen_a"]}`, "not one prism-wait wrote"},
+		{"a later attempt", "intent", `{"attempt":3}`, "not one prism-wait wrote"},
+		{"this attempt", "intent", `{"attempt":2}`, "not one prism-wait wrote"},
+		{"no usable ID", "submitted", `{"attempt":1,"ids":["../x","gen a"]}`, "holds no generation ID"},
+	} {
+		synctest.Test(t, func(t *testing.T) {
+			sim, srv := start(t)
+			first := open(t, srv, "1", req)
+			first.Intend(context.Background(), when)
+			key := ""
+			for _, e := range sim.CacheEntries() {
+				key = strings.TrimSuffix(e.Key, "intent") + tc.phase
+				if tc.phase == "intent" {
+					sim.DropCacheEntry(e.Key)
+				}
+				sim.PutCacheEntry(prismsim.CacheEntry{Key: key, Version: e.Version, Data: []byte(tc.data)})
+			}
+			if _, err := open(t, srv, "2", req).Check(context.Background()); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("%s: Check = %v, want %q", tc.name, err, tc.want)
+			}
+		})
+	}
+	synctest.Test(t, func(t *testing.T) {
+		sim, srv := start(t)
+		first := open(t, srv, "1", req)
+		first.Intend(context.Background(), when)
+		first.Submitted(context.Background(), when, []string{"gen_a", "../etc", "gen_b"})
+		p, err := open(t, srv, "2", req).Check(context.Background())
+		if err != nil || strings.Join(p.Submitted.IDs, ",") != "gen_a,gen_b" {
+			t.Errorf("Check = %+v, %v; want the plain IDs only", p.Submitted, err)
+		}
+		_ = sim
 	})
 }

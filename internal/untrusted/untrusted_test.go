@@ -147,7 +147,7 @@ func FuzzLine(f *testing.F) {
 			t.Fatalf("legacy command in %q", got)
 		case strings.HasPrefix(strings.TrimLeftFunc(got, unicode.IsSpace), "::"):
 			t.Fatalf("command at line start in %q", got)
-		case strings.Contains(got, key), strings.Contains(got, "prism_sk_") && !strings.Contains(s, "prism_sk_"):
+		case strings.Contains(got, key), strings.Contains(got, "prism_sk_") && !strings.Contains(s, "prism_sk_"), keyShape.MatchString(got):
 			t.Fatalf("key in %q", got)
 		case strings.Count(s, otherKey[:10]) == strings.Count(s, otherKey) && strings.Contains(other.Line(s, n), otherKey[:10]):
 			t.Fatalf("a head of a key not shaped like Prism's in %q", other.Line(s, n))
@@ -208,5 +208,42 @@ func TestSecret(t *testing.T) {
 		if got := sc.Secret(in); got != want {
 			t.Errorf("Secret(%q) = %v, want %v", in, got, want)
 		}
+	}
+}
+
+// TestKeyShapeNeedsKeyMaterial: "prism_sk_…", as prism-wait's own messages
+// name the shape, is no key and prints as written; the prefix followed by
+// any one character a key is made of is redacted, and the key in use is
+// redacted whatever surrounds it.
+func TestKeyShapeNeedsKeyMaterial(t *testing.T) {
+	t.Parallel()
+	sc := New(key)
+	for _, own := range []string{"required: the Prism API key (prism_sk_…), from a secret", "a key prism_sk_ alone", "prism_sk_"} {
+		if got := sc.Line(own, 1000); got != own {
+			t.Errorf("Line(%q) = %q, want it as written", own, got)
+		}
+		if sc.Secret(own) {
+			t.Errorf("Secret(%q) = true for text with no key material", own)
+		}
+	}
+	const material = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
+	for _, c := range material {
+		for _, in := range []string{"prism_sk_" + string(c), "x prism_sk_" + string(c) + "… y", "(prism_sk_" + string(c) + ")"} {
+			got := sc.Line(in, 1000)
+			if strings.Contains(got, "prism_sk_") {
+				t.Errorf("Line(%q) = %q: a key shape survived", in, got)
+			}
+			if !sc.Secret(in) {
+				t.Errorf("Secret(%q) = false", in)
+			}
+		}
+	}
+	for _, in := range []string{"prism_sk_" + key, key + "…", "(" + key + ")", "prism_sk_…" + key} {
+		if got := sc.Line(in, 1000); strings.Contains(got, key[len("prism_sk_"):]) {
+			t.Errorf("Line(%q) = %q: the key's material shows", in, got)
+		}
+	}
+	if got := New("sk-other").Line("use sk-other or prism_sk_…", 100); got != "use *** or prism_sk_…" {
+		t.Errorf("a key of another shape: %q", got)
 	}
 }
