@@ -985,3 +985,59 @@ func TestBurstIsWhatTheAPIAccepted(t *testing.T) {
 		}
 	})
 }
+
+// The limited phase ends no sooner than two poll_intervals (at least 2s)
+// after the latest 429: at 3s, 6s.
+func TestQuietIsTwoPollIntervals(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		b := New(3*time.Second, time.Minute)
+		b.Add(100)
+		turn(t, b, "").Refused(time.Second) // a submit's: the key's limit
+		time.Sleep(6*time.Second - time.Nanosecond)
+		turn(t, b, "gen_a").Read()
+		if _, limited := b.Rate(); !limited {
+			t.Fatal("the phase ended before two poll_intervals without a 429")
+		}
+		time.Sleep(time.Nanosecond)
+		turn(t, b, "gen_a").Read()
+		if _, limited := b.Rate(); limited {
+			t.Error("still limited two poll_intervals after the 429, at the cadence's rate")
+		}
+	})
+}
+
+// A read of the generation a lone 429 paused clears the suspicion: the
+// next 429, for another generation, is again no proof of the key's limit.
+func TestReadClearsTheSuspect(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		b := New(time.Second, time.Minute)
+		b.Add(10)
+		turn(t, b, "gen_a").Refused(time.Second)
+		turn(t, b, "gen_a").Read()
+		turn(t, b, "gen_b").Refused(time.Second)
+		if _, limited := b.Rate(); limited {
+			t.Error("limited by a 429 for one generation after the other's was read")
+		}
+	})
+}
+
+// Refused again with nothing accepted in between, a generation is not
+// refused on its own: the key's limit pauses everyone.
+func TestRefusedAgainWithNothingAcceptedIsTheKeys(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		b := limit(t, 100, 50, time.Second)
+		turn(t, b, "ok_0").Read()
+		x := turn(t, b, "gen_x")
+		x.Refused(time.Second) // a storm of its own
+		time.Sleep(time.Second)
+		turn(t, b, "gen_x").Refused(3 * time.Second) // nothing accepted since
+		start := time.Now()
+		turn(t, b, "ok_1")
+		if d := time.Since(start); d != 3*time.Second {
+			t.Errorf("another generation waited %v, want the key's pause, 3s", d)
+		}
+	})
+}
