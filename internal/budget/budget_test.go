@@ -987,24 +987,33 @@ func TestBurstIsWhatTheAPIAccepted(t *testing.T) {
 }
 
 // The limited phase ends no sooner than two poll_intervals (at least 2s)
-// after the latest 429: at 3s, 6s.
+// after the latest 429: at 3s, 6s; at 500ms, 2s.
 func TestQuietIsTwoPollIntervals(t *testing.T) {
 	t.Parallel()
-	synctest.Test(t, func(t *testing.T) {
-		b := New(3*time.Second, time.Minute)
-		b.Add(100)
-		turn(t, b, "").Refused(time.Second) // a submit's: the key's limit
-		time.Sleep(6*time.Second - time.Nanosecond)
-		turn(t, b, "gen_a").Read()
-		if _, limited := b.Rate(); !limited {
-			t.Fatal("the phase ended before two poll_intervals without a 429")
-		}
-		time.Sleep(time.Nanosecond)
-		turn(t, b, "gen_a").Read()
-		if _, limited := b.Rate(); limited {
-			t.Error("still limited two poll_intervals after the 429, at the cadence's rate")
-		}
-	})
+	for _, tc := range []struct{ interval, quiet time.Duration }{{3 * time.Second, 6 * time.Second}, {500 * time.Millisecond, 2 * time.Second}} {
+		synctest.Test(t, func(t *testing.T) {
+			quietAfter(t, tc.interval, tc.quiet)
+		})
+	}
+}
+
+// quietAfter checks that a budget polled every interval leaves its limited
+// phase quiet after the 429, not before.
+func quietAfter(t *testing.T, interval, quiet time.Duration) {
+	t.Helper()
+	b := New(interval, time.Minute)
+	b.Add(100)
+	turn(t, b, "").Refused(time.Second) // a submit's: the key's limit
+	time.Sleep(quiet - time.Nanosecond)
+	turn(t, b, "gen_a").Read()
+	if _, limited := b.Rate(); !limited {
+		t.Fatalf("the phase ended before %v without a 429 (poll_interval %v)", quiet, interval)
+	}
+	time.Sleep(time.Nanosecond)
+	turn(t, b, "gen_a").Read()
+	if _, limited := b.Rate(); limited {
+		t.Errorf("still limited %v after the 429, at the cadence's rate (poll_interval %v)", quiet, interval)
+	}
 }
 
 // A read of the generation a lone 429 paused clears the suspicion: the
