@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -328,6 +329,35 @@ func TestACacheThatNeverAnswersGetsABoundedShareOfTheRun(t *testing.T) {
 		}
 		if took := time.Since(start); took < guardTimeout || took > guardTimeout+recordTimeout+time.Second {
 			t.Errorf("took %s: the guard's share is %s before the submit, %s after", took, guardTimeout, recordTimeout)
+		}
+	})
+}
+
+func TestTheCLIThatDoesNotWaitPrintsTheSubmittedIDs(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		s, base, _ := guardSim(t)
+		var stdout, stderr bytes.Buffer
+		env := map[string]string{"PRISM_API_KEY": key}
+		code := Run(context.Background(), Env{LookupEnv: lookup(env), Args: []string{"--base-url", base.URL, "--template-id", "tpl_ok", "--wait=false"},
+			Stdout: &stdout, Stderr: &stderr, Wd: t.TempDir(), Transport: base.Transport})
+		var results []struct {
+			ID     string  `json:"id"`
+			Status string  `json:"status"`
+			URL    *string `json:"video_url"`
+		}
+		if err := json.Unmarshal(stdout.Bytes(), &results); err != nil || code != outcome.ExitOK || len(results) != 2 ||
+			results[0].Status != "submitted" || results[0].URL != nil || !strings.HasPrefix(results[0].ID, "gen_tpl_ok_") {
+			t.Fatalf("code %d, stdout %q (%v); want the two IDs as submitted", code, stdout.String(), err)
+		}
+		if !strings.Contains(stderr.String(), "not waiting (--wait (PRISM_WAIT) is false): a later step or job can wait for these IDs with --generation-id (PRISM_GENERATION_ID)") ||
+			strings.Contains(stderr.String(), "first reads") {
+			t.Errorf("stderr:\n%s", stderr.String())
+		}
+		for _, r := range results {
+			if n := s.Stats(r.ID).Requests; n != 0 {
+				t.Errorf("%s read %d times", r.ID, n)
+			}
 		}
 	})
 }
