@@ -11,3 +11,8 @@ require (
 require go.yaml.in/yaml/v3 v3.0.6
 
 require golang.org/x/time v0.16.0
+
+require (
+	golang.org/x/net v0.62.0
+	golang.org/x/text v0.43.0 // indirect
+)

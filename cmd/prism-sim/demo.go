@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/prism-wait/prism-wait/internal/cli"
+	"github.com/prism-wait/prism-wait/internal/outcome"
 	"github.com/prism-wait/prism-wait/internal/prismsim"
 	"github.com/prism-wait/prism-wait/internal/report"
 )
@@ -131,7 +132,7 @@ func check(scenario prismsim.Scenario, ids []string, results, workspace string, 
 		return []string{fmt.Sprintf("results output is not JSON: %v", err)}
 	}
 	var problems []string
-	wantCode := report.ExitOK
+	wantCode := outcome.ExitOK
 	for i, id := range ids {
 		lc, ok := scenario.Generations[id]
 		if !ok {
@@ -139,7 +140,7 @@ func check(scenario prismsim.Scenario, ids []string, results, workspace string, 
 		}
 		want := lc.Steps[len(lc.Steps)-1].Status
 		if want == "failed" {
-			wantCode = report.ExitFailed
+			wantCode = outcome.ExitFailed
 		}
 		if i >= len(got) || got[i].ID != id || got[i].Status == nil || *got[i].Status != want {
 			problems = append(problems, fmt.Sprintf("%s: want status %q in results[%d]", id, want, i))

@@ -35,7 +35,6 @@ import (
 
 	"golang.org/x/time/rate"
 
-	"github.com/prism-wait/prism-wait/internal/clock"
 	"github.com/prism-wait/prism-wait/internal/crash"
 )
 
@@ -50,7 +49,6 @@ const history = 256
 // Budget is the scheduler for one API key. Its zero value is not usable;
 // build it with New. A nil *Budget never limits.
 type Budget struct {
-	clk      clock.Clock
 	interval time.Duration // poll_interval: the cadence each generation needs
 	maxStep  time.Duration // cap of the pause after a 429 without Retry-After
 	// Shrunk is called once, when the budget first limits requests, with
@@ -75,13 +73,13 @@ type Budget struct {
 	nreads   int
 	queue    queue
 	seq      uint64
-	disarm   func() // stops the goroutine armed to dispatch, if any
+	timer    *time.Timer // dispatches again when the next turn is due, if armed
 }
 
 // New returns a budget for generations polled every interval. maxStep
 // caps the pause after a 429 that gives no Retry-After.
-func New(clk clock.Clock, interval, maxStep time.Duration) *Budget {
-	return &Budget{clk: clock.Or(clk), interval: interval, maxStep: max(maxStep, interval), lastRead: map[string]time.Time{}}
+func New(interval, maxStep time.Duration) *Budget {
+	return &Budget{interval: interval, maxStep: max(maxStep, interval), lastRead: map[string]time.Time{}}
 }
 
 // Turn is the permission to send one request. Tell the budget its
@@ -113,7 +111,7 @@ func (b *Budget) Add(n int) {
 	defer b.mu.Unlock()
 	b.pending = max(b.pending+n, 0)
 	if b.limited && b.rate > 0 {
-		b.setRate(b.clk.Now(), b.rate)
+		b.setRate(time.Now(), b.rate)
 	}
 }
 
@@ -143,7 +141,7 @@ func (b *Budget) Wait(ctx context.Context, id string) (Turn, error) {
 		return Turn{}, nil
 	}
 	b.mu.Lock()
-	now := b.clk.Now()
+	now := time.Now()
 	if !b.limited {
 		t := Turn{b: b, id: id, at: now, epoch: b.epoch}
 		b.mu.Unlock()
@@ -166,7 +164,7 @@ func (b *Budget) Wait(ctx context.Context, id string) (Turn, error) {
 		b.mu.Lock()
 		if w.index >= 0 {
 			heap.Remove(&b.queue, w.index)
-			notify = b.dispatch(b.clk.Now())
+			notify = b.dispatch(time.Now())
 		}
 		b.mu.Unlock()
 		b.notify(notify)
@@ -179,11 +177,10 @@ func (b *Budget) Wait(ctx context.Context, id string) (Turn, error) {
 }
 
 // pastDeadline is a *PauseError when the pause ends after dl (zero: no
-// deadline); b.mu is held. Deadlines are wall-clock time, like the
-// context's own.
+// deadline); b.mu is held.
 func (b *Budget) pastDeadline(now, dl time.Time) error {
 	left := b.pause.Sub(now)
-	if dl.IsZero() || left <= 0 || time.Until(dl) >= left {
+	if dl.IsZero() || left <= 0 || dl.Sub(now) >= left {
 		return nil
 	}
 	return &PauseError{Left: left}
@@ -263,31 +260,21 @@ func (b *Budget) clamp(r float64) float64 {
 // burst is one second's worth of requests at r, at least one.
 func burst(r float64) int { return max(1, int(r)) }
 
-// arm sets the timer to dispatch again after d; b.mu is held.
-//
-// It waits on a timer in a goroutine rather than with AfterFunc: this is
-// a wait that must end, which a test's automatic clock (clock.NewAuto)
-// ends at once, while AfterFunc there stands for watchdogs, which it
-// leaves alone.
+// arm sets the timer to dispatch again after d; b.mu is held. A timer
+// that fires late, after another dispatch, finds nothing due: harmless.
 func (b *Budget) arm(d time.Duration) {
-	if b.disarm != nil {
-		b.disarm()
+	if b.timer != nil {
+		b.timer.Stop()
 	}
-	t, stop := b.clk.NewTimer(d), make(chan struct{})
-	b.disarm = func() { t.Stop(); close(stop) }
-	go func() {
+	b.timer = time.AfterFunc(d, func() {
 		defer crash.Recover(b.fail)
-		select {
-		case <-t.C():
-			b.tick()
-		case <-stop:
-		}
-	}()
+		b.tick()
+	})
 }
 
 func (b *Budget) tick() {
 	b.mu.Lock()
-	notify := b.dispatch(b.clk.Now())
+	notify := b.dispatch(time.Now())
 	b.mu.Unlock()
 	b.notify(notify)
 }
@@ -327,7 +314,7 @@ func (t Turn) Read() {
 	b.nreads++
 	b.step = 0
 	if b.limited && b.rate > 0 {
-		b.setRate(b.clk.Now(), b.rate+b.increase/b.rate)
+		b.setRate(time.Now(), b.rate+b.increase/b.rate)
 	}
 }
 
@@ -342,7 +329,7 @@ func (t Turn) Refused(retryAfter time.Duration) {
 		return
 	}
 	b.mu.Lock()
-	now := b.clk.Now()
+	now := time.Now()
 	d := retryAfter
 	if d <= 0 {
 		b.step = min(max(2*b.step, b.interval), b.maxStep)

@@ -6,16 +6,14 @@ import (
 	"fmt"
 	"math"
 	"reflect"
-	"runtime"
 	"slices"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
-	"github.com/prism-wait/prism-wait/internal/clock"
+	"github.com/prism-wait/prism-wait/internal/crash"
 )
-
-var epoch = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // call is a Wait running in its own goroutine.
 type call struct {
@@ -43,39 +41,48 @@ func (c *call) ready() bool {
 	}
 }
 
-// result waits for the call to return. The timeout only keeps a broken
-// test from hanging; nothing is asserted about how long it took.
+// result is what the call returned, once every goroutine of the bubble
+// has settled at the current time; the call must have returned by then.
 func (c *call) result(t *testing.T) (Turn, error) {
 	t.Helper()
-	select {
-	case <-c.done:
-		return c.turn, c.err
-	case <-time.After(10 * time.Second):
-		t.Fatalf("Wait(%q) never returned", c.id)
-		return Turn{}, nil
+	synctest.Wait()
+	if !c.ready() {
+		t.Fatalf("Wait(%q) has not returned", c.id)
+	}
+	return c.turn, c.err
+}
+
+// queued checks that n requests wait in b's queue once every goroutine of
+// the bubble has settled at the current time.
+func queued(t *testing.T, b *Budget, n int) {
+	t.Helper()
+	synctest.Wait()
+	b.mu.Lock()
+	got := b.queue.Len()
+	b.mu.Unlock()
+	if got != n {
+		t.Fatalf("%d requests in the queue, want %d", got, n)
 	}
 }
 
-// queued waits until n requests wait in b's queue.
-func queued(t *testing.T, b *Budget, n int) {
-	t.Helper()
-	for range 100000 {
-		b.mu.Lock()
-		got := b.queue.Len()
-		b.mu.Unlock()
-		if got == n {
-			return
-		}
-		runtime.Gosched()
-		time.Sleep(50 * time.Microsecond)
-	}
-	t.Fatalf("never %d requests in the queue", n)
+// advance lets the bubble's clock move on by d, every timer due on the
+// way firing at its own time, and lets what they woke settle.
+func advance(d time.Duration) {
+	time.Sleep(d)
+	synctest.Wait()
+}
+
+// armed tells whether b has a timer set to dispatch again.
+func armed(b *Budget) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.timer != nil
 }
 
 // next advances the clock by d and returns the one call, of calls, that
 // got its turn; it fails unless exactly one of them did. Calls already
 // done when it is called do not count.
-func next(t *testing.T, clk *clock.Fake, b *Budget, d time.Duration, calls []*call) *call {
+func next(t *testing.T, b *Budget, d time.Duration, calls []*call) *call {
 	t.Helper()
 	var waiting []*call
 	for _, c := range calls {
@@ -83,7 +90,7 @@ func next(t *testing.T, clk *clock.Fake, b *Budget, d time.Duration, calls []*ca
 			waiting = append(waiting, c)
 		}
 	}
-	clk.Advance(d)
+	advance(d)
 	queued(t, b, len(waiting)-1) // one turn handed out, no more
 	cases := make([]reflect.SelectCase, len(waiting))
 	for i, c := range waiting {
@@ -94,20 +101,19 @@ func next(t *testing.T, clk *clock.Fake, b *Budget, d time.Duration, calls []*ca
 }
 
 // one sets b's rate back to one turn a second, undoing the increase.
-func one(b *Budget, clk *clock.Fake) {
+func one(b *Budget) {
 	b.mu.Lock()
-	b.lim.SetLimitAt(clk.Now(), 1)
+	b.lim.SetLimitAt(time.Now(), 1)
 	b.rate = 1
 	b.mu.Unlock()
 }
 
 // limit puts a budget for pending generations polled every second into a
-// limited state: accepted reads answered at epoch, then one 429 with
-// Retry-After retryAfter. It returns the budget and its clock.
-func limit(t *testing.T, pending, accepted int, retryAfter time.Duration) (*Budget, *clock.Fake) {
+// limited state: accepted reads answered now, then one 429 with
+// Retry-After retryAfter. Call it in a bubble.
+func limit(t *testing.T, pending, accepted int, retryAfter time.Duration) *Budget {
 	t.Helper()
-	clk := clock.NewFake(epoch)
-	b := New(clk, time.Second, time.Minute)
+	b := New(time.Second, time.Minute)
 	b.Add(pending)
 	for i := range accepted {
 		turn, err := b.Wait(t.Context(), fmt.Sprintf("ok_%d", i))
@@ -121,7 +127,7 @@ func limit(t *testing.T, pending, accepted int, retryAfter time.Duration) (*Budg
 		t.Fatal(err)
 	}
 	turn.Refused(retryAfter)
-	return b, clk
+	return b
 }
 
 func rateOf(b *Budget) float64 {
@@ -133,24 +139,25 @@ func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
 
 func TestUnlimitedNeverWaits(t *testing.T) {
 	t.Parallel()
-	clk := clock.NewFake(epoch)
-	b := New(clk, time.Second, time.Minute)
-	b.Add(2)
-	for i := range 1000 {
-		turn, err := b.Wait(t.Context(), "gen_a")
-		if err != nil {
-			t.Fatal(err)
+	synctest.Test(t, func(t *testing.T) {
+		b := New(time.Second, time.Minute)
+		b.Add(2)
+		for i := range 1000 {
+			turn, err := b.Wait(t.Context(), "gen_a")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if i%2 == 0 {
+				turn.Read()
+			}
 		}
-		if i%2 == 0 {
-			turn.Read()
+		if r, limited := b.Rate(); limited || r != 0 {
+			t.Errorf("Rate() = %v, %v without a 429; want 0, false", r, limited)
 		}
-	}
-	if r, limited := b.Rate(); limited || r != 0 {
-		t.Errorf("Rate() = %v, %v without a 429; want 0, false", r, limited)
-	}
-	if n := clk.Pending(); n != 0 {
-		t.Errorf("%d timers armed without a 429", n)
-	}
+		if armed(b) {
+			t.Error("a timer armed without a 429")
+		}
+	})
 }
 
 func TestNilBudget(t *testing.T) {
@@ -170,177 +177,190 @@ func TestNilBudget(t *testing.T) {
 
 func TestPauseForEveryoneThenRate(t *testing.T) {
 	t.Parallel()
-	var shrunk []float64
-	var mu sync.Mutex
-	b, clk := limit(t, 10, 3, 2*time.Second)
-	b.Shrunk = func(r float64) { mu.Lock(); shrunk = append(shrunk, r); mu.Unlock() }
-	if r, limited := b.Rate(); !limited || r != 0 {
-		t.Fatalf("Rate() during the first pause = %v, %v; want 0, true", r, limited)
-	}
-	calls := []*call{start(t.Context(), b, "gen_a"), start(t.Context(), b, "gen_b")}
-	queued(t, b, 2)
-	clk.Advance(2*time.Second - time.Nanosecond)
-	queued(t, b, 2) // nobody leaves before Retry-After has passed
-	// The bucket is full after the pause: min(10 pending / 1s / 2, 3
-	// accepted) = 3 a second, so both leave at once.
-	clk.Advance(time.Nanosecond)
-	for _, c := range calls {
-		if _, err := c.result(t); err != nil {
-			t.Fatal(err)
+	synctest.Test(t, func(t *testing.T) {
+		var shrunk []float64
+		var mu sync.Mutex
+		b := limit(t, 10, 3, 2*time.Second)
+		b.Shrunk = func(r float64) { mu.Lock(); shrunk = append(shrunk, r); mu.Unlock() }
+		if r, limited := b.Rate(); !limited || r != 0 {
+			t.Fatalf("Rate() during the first pause = %v, %v; want 0, true", r, limited)
 		}
-	}
-	if r := rateOf(b); r != 3 {
-		t.Errorf("rate after the first pause = %v, want 3 (what the API accepted)", r)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if !slices.Equal(shrunk, []float64{3}) {
-		t.Errorf("Shrunk calls: %v, want one with 3", shrunk)
-	}
+		calls := []*call{start(t.Context(), b, "gen_a"), start(t.Context(), b, "gen_b")}
+		queued(t, b, 2)
+		advance(2*time.Second - time.Nanosecond)
+		queued(t, b, 2) // nobody leaves before Retry-After has passed
+		// The bucket is full after the pause: min(10 pending / 1s / 2, 3
+		// accepted) = 3 a second, so both leave at once.
+		advance(time.Nanosecond)
+		for _, c := range calls {
+			if _, err := c.result(t); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if r := rateOf(b); r != 3 {
+			t.Errorf("rate after the first pause = %v, want 3 (what the API accepted)", r)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if !slices.Equal(shrunk, []float64{3}) {
+			t.Errorf("Shrunk calls: %v, want one with 3", shrunk)
+		}
+	})
 }
 
 func TestFirstRateIsHalfTheCadenceAtMost(t *testing.T) {
 	t.Parallel()
-	b, clk := limit(t, 4, 10, time.Second) // the cadence needs 4/s; 10 were accepted
-	c := start(t.Context(), b, "gen_a")
-	queued(t, b, 1)
-	clk.Advance(time.Second)
-	c.result(t)
-	if r := rateOf(b); r != 2 {
-		t.Errorf("rate = %v, want 2: half the cadence's 4/s", r)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		b := limit(t, 4, 10, time.Second) // the cadence needs 4/s; 10 were accepted
+		c := start(t.Context(), b, "gen_a")
+		queued(t, b, 1)
+		advance(time.Second)
+		c.result(t)
+		if r := rateOf(b); r != 2 {
+			t.Errorf("rate = %v, want 2: half the cadence's 4/s", r)
+		}
+	})
 }
 
 func TestEstimateCountsOnlyTheSecondBefore(t *testing.T) {
 	t.Parallel()
-	clk := clock.NewFake(epoch)
-	b := New(clk, time.Second, time.Minute)
-	b.Add(100)
-	read := func(id string) {
-		turn, err := b.Wait(t.Context(), id)
-		if err != nil {
-			t.Fatal(err)
+	synctest.Test(t, func(t *testing.T) {
+		b := New(time.Second, time.Minute)
+		b.Add(100)
+		read := func(id string) {
+			turn, err := b.Wait(t.Context(), id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			turn.Read()
 		}
-		turn.Read()
-	}
-	for range 5 {
-		read("old") // two seconds before the 429: not counted
-	}
-	clk.Advance(2*time.Second - time.Nanosecond)
-	read("edge") // exactly a second before the 429: not counted
-	clk.Advance(time.Nanosecond)
-	inflight, _ := b.Wait(t.Context(), "inflight") // answered after the 429: counted
-	read("recent")
-	clk.Advance(time.Second - time.Nanosecond)
-	read("last")
-	turn, _ := b.Wait(t.Context(), "refused")
-	turn.Refused(time.Second)
-	inflight.Read()
-	c := start(t.Context(), b, "gen_a")
-	queued(t, b, 1)
-	clk.Advance(time.Second)
-	c.result(t)
-	if r := rateOf(b); r != 3 {
-		t.Errorf("rate = %v, want 3: the reads sent in the second before the first 429", r)
-	}
+		for range 5 {
+			read("old") // two seconds before the 429: not counted
+		}
+		advance(2*time.Second - time.Nanosecond)
+		read("edge") // exactly a second before the 429: not counted
+		advance(time.Nanosecond)
+		inflight, _ := b.Wait(t.Context(), "inflight") // answered after the 429: counted
+		read("recent")
+		advance(time.Second - time.Nanosecond)
+		read("last")
+		turn, _ := b.Wait(t.Context(), "refused")
+		turn.Refused(time.Second)
+		inflight.Read()
+		c := start(t.Context(), b, "gen_a")
+		queued(t, b, 1)
+		advance(time.Second)
+		c.result(t)
+		if r := rateOf(b); r != 3 {
+			t.Errorf("rate = %v, want 3: the reads sent in the second before the first 429", r)
+		}
+	})
 }
 
 func TestHalvedOncePerStorm(t *testing.T) {
 	t.Parallel()
-	b, clk := limit(t, 100, 8, time.Second)
-	stale := Turn{b: b, id: "stale"} // sent before the first 429
-	c := start(t.Context(), b, "gen_a")
-	queued(t, b, 1)
-	clk.Advance(time.Second)
-	turn, _ := c.result(t)
-	if r := rateOf(b); r != 8 {
-		t.Fatalf("rate = %v, want 8", r)
-	}
-	turn.Refused(time.Second) // sent at rate 8: halves it
-	if r := rateOf(b); r != 4 {
-		t.Errorf("rate after a 429 = %v, want 4", r)
-	}
-	stale.Refused(time.Second) // sent before that decrease: no second halving
-	if r := rateOf(b); r != 4 {
-		t.Errorf("rate after a stale 429 = %v, want still 4", r)
-	}
-	c = start(t.Context(), b, "gen_b")
-	queued(t, b, 1)
-	clk.Advance(time.Second)
-	turn, _ = c.result(t)
-	turn.Refused(0)
-	if r := rateOf(b); r != 2 {
-		t.Errorf("rate after the next storm's 429 = %v, want 2", r)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		b := limit(t, 100, 8, time.Second)
+		stale := Turn{b: b, id: "stale"} // sent before the first 429
+		c := start(t.Context(), b, "gen_a")
+		queued(t, b, 1)
+		advance(time.Second)
+		turn, _ := c.result(t)
+		if r := rateOf(b); r != 8 {
+			t.Fatalf("rate = %v, want 8", r)
+		}
+		turn.Refused(time.Second) // sent at rate 8: halves it
+		if r := rateOf(b); r != 4 {
+			t.Errorf("rate after a 429 = %v, want 4", r)
+		}
+		stale.Refused(time.Second) // sent before that decrease: no second halving
+		if r := rateOf(b); r != 4 {
+			t.Errorf("rate after a stale 429 = %v, want still 4", r)
+		}
+		c = start(t.Context(), b, "gen_b")
+		queued(t, b, 1)
+		advance(time.Second)
+		turn, _ = c.result(t)
+		turn.Refused(0)
+		if r := rateOf(b); r != 2 {
+			t.Errorf("rate after the next storm's 429 = %v, want 2", r)
+		}
+	})
 }
 
 func TestFloor(t *testing.T) {
 	t.Parallel()
-	b, clk := limit(t, 100, 1, time.Second)
-	for range 12 {
-		c := start(t.Context(), b, "gen_a")
-		queued(t, b, 1)
-		clk.Advance(time.Minute)
-		turn, _ := c.result(t)
-		turn.Refused(time.Second)
-	}
-	if r := rateOf(b); !near(r, 1.0/60) {
-		t.Errorf("rate = %v, want the floor of one request per max step (1/60)", r)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		b := limit(t, 100, 1, time.Second)
+		for range 12 {
+			c := start(t.Context(), b, "gen_a")
+			queued(t, b, 1)
+			advance(time.Minute)
+			turn, _ := c.result(t)
+			turn.Refused(time.Second)
+		}
+		if r := rateOf(b); !near(r, 1.0/60) {
+			t.Errorf("rate = %v, want the floor of one request per max step (1/60)", r)
+		}
+	})
 }
 
 func TestAdditiveIncreaseUpToTheCeiling(t *testing.T) {
 	t.Parallel()
-	b, clk := limit(t, 6, 8, time.Second) // rate min(3, 8) = 3; increase 8/8 = 1/s per s
-	c := start(t.Context(), b, "gen_a")
-	queued(t, b, 1)
-	clk.Advance(time.Second)
-	turn, _ := c.result(t)
-	if r := rateOf(b); r != 3 {
-		t.Fatalf("rate = %v, want 3", r)
-	}
-	turn.Read()
-	if r := rateOf(b); !near(r, 3+1.0/3) {
-		t.Errorf("rate after one read = %v, want 3 + 1/3: one a second, spread over the second's reads", r)
-	}
-	for range 100 {
+	synctest.Test(t, func(t *testing.T) {
+		b := limit(t, 6, 8, time.Second) // rate min(3, 8) = 3; increase 8/8 = 1/s per s
+		c := start(t.Context(), b, "gen_a")
+		queued(t, b, 1)
+		advance(time.Second)
+		turn, _ := c.result(t)
+		if r := rateOf(b); r != 3 {
+			t.Fatalf("rate = %v, want 3", r)
+		}
 		turn.Read()
-	}
-	if r, limited := b.Rate(); r != 6 || !limited {
-		t.Errorf("Rate() after many reads = %v, %v; want the ceiling 6 (6 pending ÷ 1s), still limited", r, limited)
-	}
-	b.Add(-4)
-	if r := rateOf(b); r != 2 {
-		t.Errorf("rate with 2 pending = %v, want 2: the ceiling falls as generations finish", r)
-	}
-	b.Add(-10)
-	if r := rateOf(b); r != 1 {
-		t.Errorf("rate with none pending = %v, want 1: one request each interval", r)
-	}
+		if r := rateOf(b); !near(r, 3+1.0/3) {
+			t.Errorf("rate after one read = %v, want 3 + 1/3: one a second, spread over the second's reads", r)
+		}
+		for range 100 {
+			turn.Read()
+		}
+		if r, limited := b.Rate(); r != 6 || !limited {
+			t.Errorf("Rate() after many reads = %v, %v; want the ceiling 6 (6 pending ÷ 1s), still limited", r, limited)
+		}
+		b.Add(-4)
+		if r := rateOf(b); r != 2 {
+			t.Errorf("rate with 2 pending = %v, want 2: the ceiling falls as generations finish", r)
+		}
+		b.Add(-10)
+		if r := rateOf(b); r != 1 {
+			t.Errorf("rate with none pending = %v, want 1: one request each interval", r)
+		}
+	})
 }
 
 func TestOldestReadGoesFirst(t *testing.T) {
 	t.Parallel()
-	b, clk := limit(t, 100, 1, time.Second) // rate 1: one turn a second
-	// The history: gen_c read long ago, gen_b more recently, gen_a never.
-	for _, id := range []string{"gen_c", "gen_b"} {
-		c := start(t.Context(), b, id)
-		queued(t, b, 1)
-		clk.Advance(time.Second)
-		turn, _ := c.result(t)
-		turn.Read()
-		one(b, clk)
-	}
-	// They ask in the opposite order of who should go first.
-	order := turnOrder(t, b, clk, "gen_b", "gen_c", "gen_a")
-	if want := []string{"gen_a", "gen_c", "gen_b"}; !slices.Equal(order, want) {
-		t.Errorf("turns in order %v, want %v: never read, then oldest read first", order, want)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		b := limit(t, 100, 1, time.Second) // rate 1: one turn a second
+		// The history: gen_c read long ago, gen_b more recently, gen_a never.
+		for _, id := range []string{"gen_c", "gen_b"} {
+			c := start(t.Context(), b, id)
+			queued(t, b, 1)
+			advance(time.Second)
+			turn, _ := c.result(t)
+			turn.Read()
+			one(b)
+		}
+		// They ask in the opposite order of who should go first.
+		order := turnOrder(t, b, "gen_b", "gen_c", "gen_a")
+		if want := []string{"gen_a", "gen_c", "gen_b"}; !slices.Equal(order, want) {
+			t.Errorf("turns in order %v, want %v: never read, then oldest read first", order, want)
+		}
+	})
 }
 
 // turnOrder queues a request for each id, in that order, then lets one
 // turn go each second and returns the order the turns went in.
-func turnOrder(t *testing.T, b *Budget, clk *clock.Fake, ids ...string) []string {
+func turnOrder(t *testing.T, b *Budget, ids ...string) []string {
 	t.Helper()
 	var calls []*call
 	for _, id := range ids {
@@ -349,146 +369,243 @@ func turnOrder(t *testing.T, b *Budget, clk *clock.Fake, ids ...string) []string
 	}
 	var order []string
 	for range calls {
-		order = append(order, next(t, clk, b, time.Second, calls).id)
-		one(b, clk)
+		order = append(order, next(t, b, time.Second, calls).id)
+		one(b)
 	}
 	return order
 }
 
 func TestRefusedKeepsItsPlace(t *testing.T) {
 	t.Parallel()
-	b, clk := limit(t, 100, 1, time.Second)
-	first := start(t.Context(), b, "gen_a")
-	queued(t, b, 1)
-	clk.Advance(time.Second)
-	turn, _ := first.result(t)
-	turn.Read() // gen_a read at 1s
-	one(b, clk)
-	c := start(t.Context(), b, "gen_b")
-	queued(t, b, 1)
-	clk.Advance(time.Second)
-	turn, _ = c.result(t)
-	turn.Refused(time.Second) // gen_b got a 429: still unread
-	calls := []*call{start(t.Context(), b, "gen_a")}
-	queued(t, b, 1)
-	calls = append(calls, start(t.Context(), b, "gen_b"))
-	queued(t, b, 2)
-	if got := next(t, clk, b, 2*time.Second, calls).id; got != "gen_b" { // the pause, and a turn at half the rate
-		t.Errorf("%s went first; want gen_b, whose turn ended in a 429", got)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		b := limit(t, 100, 1, time.Second)
+		first := start(t.Context(), b, "gen_a")
+		queued(t, b, 1)
+		advance(time.Second)
+		turn, _ := first.result(t)
+		turn.Read() // gen_a read at 1s
+		one(b)
+		c := start(t.Context(), b, "gen_b")
+		queued(t, b, 1)
+		advance(time.Second)
+		turn, _ = c.result(t)
+		turn.Refused(time.Second) // gen_b got a 429: still unread
+		calls := []*call{start(t.Context(), b, "gen_a")}
+		queued(t, b, 1)
+		calls = append(calls, start(t.Context(), b, "gen_b"))
+		queued(t, b, 2)
+		if got := next(t, b, 2*time.Second, calls).id; got != "gen_b" { // the pause, and a turn at half the rate
+			t.Errorf("%s went first; want gen_b, whose turn ended in a 429", got)
+		}
+	})
 }
 
 // TestNoStarvation: many generations sharing a budget far below their
 // cadence each get a turn in every round, whoever asks first.
 func TestNoStarvation(t *testing.T) {
 	t.Parallel()
-	b, clk := limit(t, 100, 1, time.Second)
-	const gens, rounds = 5, 4
-	var calls []*call
-	for i := range gens {
-		calls = append(calls, start(t.Context(), b, fmt.Sprintf("gen_%d", i)))
-		queued(t, b, i+1)
-	}
-	count := map[string]int{}
-	for range gens * rounds {
-		got := next(t, clk, b, time.Second, calls)
-		turn, _ := got.result(t)
-		turn.Read()
-		one(b, clk)
-		count[got.id]++
-		// The generation read just now asks again at once: it must wait
-		// for every other one.
-		i := slices.Index(calls, got)
-		calls[i] = start(t.Context(), b, got.id)
-		queued(t, b, gens)
-	}
-	for i := range gens {
-		if n := count[fmt.Sprintf("gen_%d", i)]; n != rounds {
-			t.Errorf("gen_%d got %d turns in %d rounds: %v", i, n, rounds, count)
+	synctest.Test(t, func(t *testing.T) {
+		b := limit(t, 100, 1, time.Second)
+		const gens, rounds = 5, 4
+		var calls []*call
+		for i := range gens {
+			calls = append(calls, start(t.Context(), b, fmt.Sprintf("gen_%d", i)))
+			queued(t, b, i+1)
 		}
-	}
+		count := map[string]int{}
+		for range gens * rounds {
+			got := next(t, b, time.Second, calls)
+			turn, _ := got.result(t)
+			turn.Read()
+			one(b)
+			count[got.id]++
+			// The generation read just now asks again at once: it must wait
+			// for every other one.
+			i := slices.Index(calls, got)
+			calls[i] = start(t.Context(), b, got.id)
+			queued(t, b, gens)
+		}
+		for i := range gens {
+			if n := count[fmt.Sprintf("gen_%d", i)]; n != rounds {
+				t.Errorf("gen_%d got %d turns in %d rounds: %v", i, n, rounds, count)
+			}
+		}
+	})
 }
 
 func TestCancelWhileQueued(t *testing.T) {
 	t.Parallel()
-	b, clk := limit(t, 100, 1, time.Second)
-	cause := errors.New("the job was cancelled")
-	ctx, cancel := context.WithCancelCause(t.Context())
-	gone := start(ctx, b, "gen_a")
-	queued(t, b, 1)
-	other := start(t.Context(), b, "gen_b")
-	queued(t, b, 2)
-	cancel(cause)
-	if _, err := gone.result(t); !errors.Is(err, cause) {
-		t.Errorf("Wait = %v, want the context's cause", err)
-	}
-	queued(t, b, 1)
-	clk.Advance(time.Second)
-	if _, err := other.result(t); err != nil {
-		t.Errorf("the other request: %v", err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		b := limit(t, 100, 1, time.Second)
+		cause := errors.New("the job was cancelled")
+		ctx, cancel := context.WithCancelCause(t.Context())
+		gone := start(ctx, b, "gen_a")
+		queued(t, b, 1)
+		other := start(t.Context(), b, "gen_b")
+		queued(t, b, 2)
+		cancel(cause)
+		if _, err := gone.result(t); !errors.Is(err, cause) {
+			t.Errorf("Wait = %v, want the context's cause", err)
+		}
+		queued(t, b, 1)
+		advance(time.Second)
+		if _, err := other.result(t); err != nil {
+			t.Errorf("the other request: %v", err)
+		}
+	})
+}
+
+// A request whose context has ended by the time its turn is handed out
+// may return either; whichever it returns, the queue of the others is
+// left alone.
+func TestCancelledAsItsTurnComes(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		b := limit(t, 2, 8, time.Second) // rate 1/s, burst 1
+		advance(time.Second)
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		// Each round, the bucket holds one token again, so the cancelled
+		// request is granted its turn at once, and its select then sees both
+		// its turn and its context's end.
+		for i := range 200 {
+			_, err := b.Wait(ctx, "gen_a")
+			if err != nil && !errors.Is(err, context.Canceled) {
+				t.Fatalf("round %d: Wait = %v", i, err)
+			}
+			b.mu.Lock()
+			n := b.queue.Len()
+			b.mu.Unlock()
+			if n != 0 {
+				t.Fatalf("round %d: %d requests queued, want 0", i, n)
+			}
+			advance(time.Second)
+		}
+	})
+}
+
+// A panic while handing out turns from the timer's goroutine ends every
+// request still waiting with that panic, rather than leaving them waiting
+// for ever.
+func TestPanicInDispatchEndsEveryWait(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		b := limit(t, 2, 8, time.Second) // rate 1/s, burst 1
+		b.Shrunk = func(float64) { panic("announcing the rate failed") }
+		calls := []*call{start(t.Context(), b, "gen_a")}
+		queued(t, b, 1)
+		calls = append(calls, start(t.Context(), b, "gen_b"))
+		queued(t, b, 2)
+		calls = append(calls, start(t.Context(), b, "gen_c"))
+		queued(t, b, 3)
+		advance(time.Second) // the timer's goroutine estimates, grants one, then panics
+		var granted, failed int
+		for _, c := range calls {
+			_, err := c.result(t)
+			var p *crash.Panic
+			switch {
+			case err == nil:
+				granted++
+			case errors.As(err, &p):
+				failed++
+				if p.Value != "announcing the rate failed" {
+					t.Errorf("panic value %v", p.Value)
+				}
+			default:
+				t.Errorf("Wait = %v, want nil or a *crash.Panic", err)
+			}
+		}
+		if granted != 1 || failed != 2 {
+			t.Errorf("%d granted, %d failed with the panic; want 1 and 2", granted, failed)
+		}
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if n := b.queue.Len(); n != 0 {
+			t.Errorf("%d requests still queued", n)
+		}
+	})
 }
 
 func TestPauseAfterDeadlineEndsAtOnce(t *testing.T) {
 	t.Parallel()
-	b, _ := limit(t, 100, 1, time.Hour)
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-	defer cancel()
-	var pe *PauseError
-	if _, err := b.Wait(ctx, "gen_a"); !errors.As(err, &pe) || pe.Left != time.Hour {
-		t.Errorf("Wait = %v, want a *PauseError with an hour left", err)
-	}
-	start(t.Context(), b, "gen_b") // no deadline: it waits
-	queued(t, b, 1)
+	synctest.Test(t, func(t *testing.T) {
+		b := limit(t, 100, 1, time.Hour)
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		defer cancel()
+		var pe *PauseError
+		if _, err := b.Wait(ctx, "gen_a"); !errors.As(err, &pe) || pe.Left != time.Hour {
+			t.Errorf("Wait = %v, want a *PauseError with an hour left", err)
+		}
+		start(t.Context(), b, "gen_b") // no deadline: it waits
+		queued(t, b, 1)
 
-	// Already waiting when a later 429 moves the pause past the deadline.
-	b, _ = limit(t, 100, 1, time.Second)
-	waiting := start(ctx, b, "gen_a")
-	patient := start(t.Context(), b, "gen_b")
-	queued(t, b, 2)
-	Turn{b: b, id: "gen_c"}.Refused(2 * time.Hour)
-	if _, err := waiting.result(t); !errors.As(err, &pe) || pe.Left != 2*time.Hour {
-		t.Errorf("queued Wait = %v, want a *PauseError with 2h left", err)
-	}
-	queued(t, b, 1)
-	if patient.ready() {
-		t.Error("the request without a deadline stopped waiting")
-	}
-	if got, want := pe.Error(), "every request waits 2h0m0s after a 429, which is past the deadline"; got != want {
-		t.Errorf("message %q, want %q", got, want)
-	}
+		// Already waiting when a later 429 moves the pause past the deadline.
+		b = limit(t, 100, 1, time.Second)
+		waiting := start(ctx, b, "gen_a")
+		patient := start(t.Context(), b, "gen_b")
+		queued(t, b, 2)
+		Turn{b: b, id: "gen_c"}.Refused(2 * time.Hour)
+		if _, err := waiting.result(t); !errors.As(err, &pe) || pe.Left != 2*time.Hour {
+			t.Errorf("queued Wait = %v, want a *PauseError with 2h left", err)
+		}
+		queued(t, b, 1)
+		if patient.ready() {
+			t.Error("the request without a deadline stopped waiting")
+		}
+		if got, want := pe.Error(), "every request waits 2h0m0s after a 429, which is past the deadline"; got != want {
+			t.Errorf("message %q, want %q", got, want)
+		}
+	})
+}
+
+// A request that arrives at the very instant the pause ends is not told
+// that the pause outlasts its deadline: nothing is left of the pause.
+func TestNoPauseErrorWhenThePauseHasJustEnded(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		b := limit(t, 100, 1, time.Second)
+		advance(time.Second) // now == the end of the pause
+		ctx, cancel := context.WithDeadline(t.Context(), time.Now().Add(-time.Second))
+		defer cancel()
+		_, err := b.Wait(ctx, "gen_a")
+		var pe *PauseError
+		if errors.As(err, &pe) {
+			t.Errorf("Wait = %v at the end of the pause, want no *PauseError", err)
+		}
+	})
 }
 
 func TestBackoffWithoutRetryAfter(t *testing.T) {
 	t.Parallel()
-	clk := clock.NewFake(epoch)
-	b := New(clk, time.Second, 4*time.Second)
-	b.Add(100)
-	pauses := []time.Duration{}
-	for range 5 {
-		turn, err := b.Wait(t.Context(), "gen_a")
-		if err != nil {
-			t.Fatal(err)
+	synctest.Test(t, func(t *testing.T) {
+		b := New(time.Second, 4*time.Second)
+		b.Add(100)
+		pauses := []time.Duration{}
+		for range 5 {
+			turn, err := b.Wait(t.Context(), "gen_a")
+			if err != nil {
+				t.Fatal(err)
+			}
+			turn.Refused(0)
+			b.mu.Lock()
+			pauses = append(pauses, b.pause.Sub(time.Now()))
+			b.mu.Unlock()
+			advance(time.Hour)
 		}
+		if want := []time.Duration{1, 2, 4, 4, 4}; !slices.Equal(pauses, scale(want, time.Second)) {
+			t.Errorf("pauses %v, want %v seconds: doubling from poll_interval, capped", pauses, want)
+		}
+		turn, _ := b.Wait(t.Context(), "gen_a")
+		turn.Read()
+		advance(time.Hour)
+		turn, _ = b.Wait(t.Context(), "gen_a")
 		turn.Refused(0)
 		b.mu.Lock()
-		pauses = append(pauses, b.pause.Sub(clk.Now()))
-		b.mu.Unlock()
-		clk.Advance(time.Hour)
-	}
-	if want := []time.Duration{1, 2, 4, 4, 4}; !slices.Equal(pauses, scale(want, time.Second)) {
-		t.Errorf("pauses %v, want %v seconds: doubling from poll_interval, capped", pauses, want)
-	}
-	turn, _ := b.Wait(t.Context(), "gen_a")
-	turn.Read()
-	clk.Advance(time.Hour)
-	turn, _ = b.Wait(t.Context(), "gen_a")
-	turn.Refused(0)
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if p := b.pause.Sub(clk.Now()); p != time.Second {
-		t.Errorf("pause after a read = %v, want 1s again", p)
-	}
+		defer b.mu.Unlock()
+		if p := b.pause.Sub(time.Now()); p != time.Second {
+			t.Errorf("pause after a read = %v, want 1s again", p)
+		}
+	})
 }
 
 func scale(ds []time.Duration, unit time.Duration) []time.Duration {
@@ -501,73 +618,123 @@ func scale(ds []time.Duration, unit time.Duration) []time.Duration {
 
 func TestCeilingUsesTheInterval(t *testing.T) {
 	t.Parallel()
-	clk := clock.NewFake(epoch)
-	b := New(clk, 2*time.Second, time.Minute)
-	b.Add(8) // 8 generations every 2s: 4 requests a second
-	for range 10 {
-		turn, _ := b.Wait(t.Context(), "ok")
-		turn.Read()
-	}
-	turn, _ := b.Wait(t.Context(), "refused")
-	turn.Refused(time.Second)
-	b.Add(0) // during the first pause: nothing to cap yet
-	if r, limited := b.Rate(); r != 0 || !limited {
-		t.Errorf("Rate() during the first pause = %v, %v", r, limited)
-	}
-	if n := clk.Pending(); n != 0 {
-		t.Errorf("%d timers armed with nobody waiting", n)
-	}
-	c := start(t.Context(), b, "gen_a")
-	queued(t, b, 1)
-	clk.Advance(time.Second)
-	c.result(t)
-	if r := rateOf(b); r != 2 {
-		t.Errorf("rate = %v, want 2: half of 8 generations ÷ 2s", r)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		b := New(2*time.Second, time.Minute)
+		b.Add(8) // 8 generations every 2s: 4 requests a second
+		for range 10 {
+			turn, _ := b.Wait(t.Context(), "ok")
+			turn.Read()
+		}
+		turn, _ := b.Wait(t.Context(), "refused")
+		turn.Refused(time.Second)
+		b.Add(0) // during the first pause: nothing to cap yet
+		if r, limited := b.Rate(); r != 0 || !limited {
+			t.Errorf("Rate() during the first pause = %v, %v", r, limited)
+		}
+		if armed(b) {
+			t.Error("a timer armed with nobody waiting")
+		}
+		c := start(t.Context(), b, "gen_a")
+		queued(t, b, 1)
+		advance(time.Second)
+		c.result(t)
+		if r := rateOf(b); r != 2 {
+			t.Errorf("rate = %v, want 2: half of 8 generations ÷ 2s", r)
+		}
+	})
 }
 
 func TestEqualsGoInArrivalOrder(t *testing.T) {
 	t.Parallel()
-	b, clk := limit(t, 100, 1, time.Second)
-	order := turnOrder(t, b, clk, "gen_x", "gen_y", "gen_z") // never read, all three
-	if want := []string{"gen_x", "gen_y", "gen_z"}; !slices.Equal(order, want) {
-		t.Errorf("turns in order %v, want %v", order, want)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		b := limit(t, 100, 1, time.Second)
+		order := turnOrder(t, b, "gen_x", "gen_y", "gen_z") // never read, all three
+		if want := []string{"gen_x", "gen_y", "gen_z"}; !slices.Equal(order, want) {
+			t.Errorf("turns in order %v, want %v", order, want)
+		}
+	})
 }
 
 // TestTurnsAtTheRate: after the pause, a burst of one second's worth,
 // then one turn each 1/rate, counted from the tokens left.
 func TestTurnsAtTheRate(t *testing.T) {
 	t.Parallel()
-	b, clk := limit(t, 100, 4, time.Second) // 4 a second, burst 4
-	var calls []*call
-	for i := range 5 {
-		calls = append(calls, start(t.Context(), b, fmt.Sprintf("gen_%d", i)))
-		queued(t, b, i+1)
+	synctest.Test(t, func(t *testing.T) {
+		b := limit(t, 100, 4, time.Second) // 4 a second, burst 4
+		var calls []*call
+		for i := range 5 {
+			calls = append(calls, start(t.Context(), b, fmt.Sprintf("gen_%d", i)))
+			queued(t, b, i+1)
+		}
+		advance(time.Second)
+		queued(t, b, 1) // the burst: four at once
+		advance(250*time.Millisecond - time.Nanosecond)
+		queued(t, b, 1)
+		advance(time.Nanosecond)
+		queued(t, b, 0) // the fifth, a quarter second later
+		for _, c := range calls {
+			c.result(t)
+		}
+		advance(100 * time.Millisecond) // 0.4 of a token
+		last := start(t.Context(), b, "gen_5")
+		queued(t, b, 1)
+		advance(150*time.Millisecond - time.Nanosecond)
+		queued(t, b, 1)
+		advance(time.Nanosecond)
+		if _, err := last.result(t); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// When the bucket is empty, the next turn comes exactly when a whole token
+// has come back, not before and not in a string of tiny wake-ups: in a
+// bubble, time jumps straight to it.
+func TestNextTurnWhenATokenIsBack(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		pending int
+		want    time.Duration // after the end of the pause, for the second turn
+	}{
+		{"one a second", 2, time.Second},            // min(2/1s/2, 8) = 1/s
+		{"two a second", 4, 500 * time.Millisecond}, // min(4/1s/2, 8) = 2/s, burst 2: the third turn
 	}
-	clk.Advance(time.Second)
-	queued(t, b, 1) // the burst: four at once
-	if err := clk.BlockUntil(t.Context(), 1); err != nil {
-		t.Fatal(err)
-	}
-	clk.Advance(250*time.Millisecond - time.Nanosecond)
-	queued(t, b, 1)
-	clk.Advance(time.Nanosecond)
-	queued(t, b, 0) // the fifth, a quarter second later
-	for _, c := range calls {
-		c.result(t)
-	}
-	clk.Advance(100 * time.Millisecond) // 0.4 of a token
-	last := start(t.Context(), b, "gen_5")
-	queued(t, b, 1)
-	if err := clk.BlockUntil(t.Context(), 1); err != nil {
-		t.Fatal(err)
-	}
-	clk.Advance(150*time.Millisecond - time.Nanosecond)
-	queued(t, b, 1)
-	clk.Advance(time.Nanosecond)
-	if _, err := last.result(t); err != nil {
-		t.Fatal(err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				epoch := time.Now()
+				b := New(time.Second, time.Minute)
+				b.Add(tt.pending)
+				for range 8 {
+					turn, err := b.Wait(t.Context(), "ok")
+					if err != nil {
+						t.Fatal(err)
+					}
+					turn.Read()
+				}
+				turn, _ := b.Wait(t.Context(), "refused")
+				turn.Refused(time.Second)
+				end := epoch.Add(time.Second)
+				burst := int(tt.pending / 2)
+				for range burst { // the full bucket, at the end of the pause
+					if _, err := b.Wait(t.Context(), "gen_a"); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if got := time.Now(); !got.Equal(end) {
+					t.Fatalf("the bucket's turns came at %v, want %v", got.Sub(epoch), time.Second)
+				}
+				got, err := b.Wait(t.Context(), "gen_b") // the bubble's clock moves on to it
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !got.at.Equal(end.Add(tt.want)) {
+					t.Errorf("next turn %v after the pause, want %v", got.at.Sub(end), tt.want)
+				}
+			})
+		})
 	}
 }
 
@@ -576,36 +743,38 @@ func TestTurnsAtTheRate(t *testing.T) {
 // heap must not make the loop skip another.
 func TestEveryLateWaiterEndsAtOnce(t *testing.T) {
 	t.Parallel()
-	for late := 1; late < 1<<7; late++ { // every choice among seven waiters
-		b, _ := limit(t, 100, 1, time.Second)
-		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-		// Reads long ago in this order make the heap [1 5 2 6 7 3 4]:
-		// removing the 6 moves the 4 up, past where a loop by index is.
-		b.mu.Lock()
-		for i, k := range []int{1, 5, 2, 6, 7, 3, 4} {
-			b.lastRead[fmt.Sprintf("gen_%d", i)] = time.Unix(int64(k), 0)
-		}
-		b.mu.Unlock()
-		var calls []*call
-		for i := range 7 {
-			c := t.Context()
-			if late&(1<<i) != 0 {
-				c = ctx
+	synctest.Test(t, func(t *testing.T) {
+		for late := 1; late < 1<<7; late++ { // every choice among seven waiters
+			b := limit(t, 100, 1, time.Second)
+			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+			// Reads long ago in this order make the heap [1 5 2 6 7 3 4]:
+			// removing the 6 moves the 4 up, past where a loop by index is.
+			b.mu.Lock()
+			for i, k := range []int{1, 5, 2, 6, 7, 3, 4} {
+				b.lastRead[fmt.Sprintf("gen_%d", i)] = time.Unix(int64(k), 0)
 			}
-			calls = append(calls, start(c, b, fmt.Sprintf("gen_%d", i)))
-			queued(t, b, i+1) // in this order
-		}
-		queued(t, b, 7)
-		Turn{b: b, id: "gen_x"}.Refused(2 * time.Hour)
-		for i, c := range calls {
-			if late&(1<<i) == 0 {
-				continue
+			b.mu.Unlock()
+			var calls []*call
+			for i := range 7 {
+				c := t.Context()
+				if late&(1<<i) != 0 {
+					c = ctx
+				}
+				calls = append(calls, start(c, b, fmt.Sprintf("gen_%d", i)))
+				queued(t, b, i+1) // in this order
 			}
-			var pe *PauseError
-			if _, err := c.result(t); !errors.As(err, &pe) {
-				t.Fatalf("late set %07b: waiter %d: %v, want a *PauseError at once", late, i, err)
+			queued(t, b, 7)
+			Turn{b: b, id: "gen_x"}.Refused(2 * time.Hour)
+			for i, c := range calls {
+				if late&(1<<i) == 0 {
+					continue
+				}
+				var pe *PauseError
+				if _, err := c.result(t); !errors.As(err, &pe) {
+					t.Fatalf("late set %07b: waiter %d: %v, want a *PauseError at once", late, i, err)
+				}
 			}
+			cancel()
 		}
-		cancel()
-	}
+	})
 }

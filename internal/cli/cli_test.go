@@ -4,38 +4,54 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
-	"github.com/prism-wait/prism-wait/internal/clock"
+	"github.com/prism-wait/prism-wait/internal/outcome"
+	"github.com/prism-wait/prism-wait/internal/prism"
 	"github.com/prism-wait/prism-wait/internal/prismsim"
 	"github.com/prism-wait/prism-wait/internal/report"
+	"github.com/prism-wait/prism-wait/internal/testnet"
 	"github.com/prism-wait/prism-wait/internal/wait"
 )
 
 const key = "prism_sk_cli_test_key"
 
-var epoch = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
-
 func lookup(env map[string]string) func(string) (string, bool) {
 	return func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 }
 
-func sim(t *testing.T, js string) (*prismsim.Server, string) {
+// apiBase is where the simulator seems to be: the in-memory transport
+// reaches it whatever the host, and storage's URLs point back at it.
+const apiBase = "http://127.0.0.1/api"
+
+// api is a simulator as the command reaches it.
+type api struct {
+	URL       string
+	Transport http.RoundTripper
+}
+
+// sim plays the scenario js over an in-memory transport. Call it in a
+// bubble: the simulator, the command and their deadlines share its clock.
+func sim(t *testing.T, js string) (*prismsim.Server, api) {
 	t.Helper()
 	sc, err := prismsim.ParseScenario([]byte(js))
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := prismsim.New(sc)
-	srv := httptest.NewServer(s)
-	t.Cleanup(func() { s.Close(); srv.Close() })
-	return s, srv.URL + "/api"
+	tr := testnet.Serve(t, s)
+	t.Cleanup(s.Close) // before the server: hanging requests let go
+	return s, api{URL: apiBase, Transport: tr}
 }
 
 const scenario = `{"generations": {
@@ -54,13 +70,13 @@ type result struct {
 }
 
 // action runs the command as the runner would, with inputs over defaults.
-func action(t *testing.T, ctx context.Context, base string, inputs map[string]string) result {
+func action(t *testing.T, ctx context.Context, base api, inputs map[string]string) result {
 	t.Helper()
 	ws := t.TempDir()
 	env := map[string]string{
 		"GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": ws,
 		"GITHUB_OUTPUT": filepath.Join(ws, "..", "output"), "GITHUB_STEP_SUMMARY": filepath.Join(ws, "..", "summary"),
-		"INPUT_API_KEY": key, "INPUT_BASE_URL": base, "INPUT_POLL_INTERVAL": "10ms", "INPUT_MAX_INTERVAL": "40ms",
+		"INPUT_API_KEY": key, "INPUT_BASE_URL": base.URL, "INPUT_POLL_INTERVAL": "10ms", "INPUT_MAX_INTERVAL": "40ms",
 		"INPUT_TIMEOUT": "", "INPUT_DOWNLOAD_DIR": "", "INPUT_GENERATION_ID": "",
 	}
 	for k, v := range inputs {
@@ -68,7 +84,7 @@ func action(t *testing.T, ctx context.Context, base string, inputs map[string]st
 	}
 	var stdout, stderr bytes.Buffer
 	start := time.Now()
-	code := Run(ctx, Env{LookupEnv: lookup(env), Stdout: &stdout, Stderr: &stderr, Wd: "/nonexistent", Version: "v0-test", Clock: clock.NewAuto(epoch)})
+	code := Run(ctx, Env{LookupEnv: lookup(env), Stdout: &stdout, Stderr: &stderr, Wd: "/nonexistent", Version: "v0-test", Transport: base.Transport})
 	r := result{code: code, stdout: stdout.String(), stderr: stderr.String(), took: time.Since(start)}
 	raw, _ := os.ReadFile(env["GITHUB_OUTPUT"])
 	var err error
@@ -86,7 +102,6 @@ func action(t *testing.T, ctx context.Context, base string, inputs map[string]st
 
 func TestAction(t *testing.T) {
 	t.Parallel()
-	_, base := sim(t, scenario)
 	for _, tc := range []struct {
 		name    string
 		inputs  map[string]string
@@ -94,122 +109,192 @@ func TestAction(t *testing.T) {
 		status  string
 		logSays string
 	}{
-		{"completed", map[string]string{"generation_id": "gen_ok"}, report.ExitOK, "completed", "gen_ok: completed"},
-		{"failed", map[string]string{"generation_id": "gen_fail"}, report.ExitFailed, "failed", "::error title=Generation failed::gen_fail failed: Generation timed out"},
-		{"several", map[string]string{"generation_id": "gen_ok, gen_fail\ngen_ok"}, report.ExitFailed, "failed", "2 generation(s)"},
-		{"deadline", map[string]string{"generation_id": "gen_ok gen_slow", "timeout": "100ms"}, report.ExitTimeout, "generating", "::error title=No verdict in time::gen_slow: timeout reached"},
-		{"not found", map[string]string{"generation_id": "gen_nope gen_slow"}, report.ExitRefused, "", "Check the ID, and that it belongs to the account"},
-		{"revoked key", map[string]string{"generation_id": "gen_ok", "api_key": prismsim.KeyRevoked}, report.ExitRefused, "", "Check that the secret passed as api_key"},
-		{"bad input", map[string]string{"generation_id": "gen_ok", "timeout": "forever", "base_url": "http://example.com"}, report.ExitInput, "", "::error title=Invalid input::timeout:"},
+		{"completed", map[string]string{"generation_id": "gen_ok"}, outcome.ExitOK, "completed", "gen_ok: completed"},
+		{"failed", map[string]string{"generation_id": "gen_fail"}, outcome.ExitFailed, "failed", "::error title=Generation failed::gen_fail failed: Generation timed out"},
+		{"several", map[string]string{"generation_id": "gen_ok, gen_fail\ngen_ok"}, outcome.ExitFailed, "failed", "2 generation(s)"},
+		{"deadline", map[string]string{"generation_id": "gen_ok gen_slow", "timeout": "100ms"}, outcome.ExitTimeout, "generating", "::error title=No verdict in time::gen_slow: timeout reached"},
+		{"not found", map[string]string{"generation_id": "gen_nope gen_slow"}, outcome.ExitRefused, "", "Check the ID, and that it belongs to the account"},
+		{"revoked key", map[string]string{"generation_id": "gen_ok", "api_key": prismsim.KeyRevoked}, outcome.ExitRefused, "", "Check that the secret passed as api_key"},
+		{"bad input", map[string]string{"generation_id": "gen_ok", "timeout": "forever", "base_url": "http://example.com"}, outcome.ExitInput, "", "::error title=Invalid input::timeout:"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			r := action(t, context.Background(), base, tc.inputs)
-			if r.code != tc.code || r.outputs["status"] != tc.status || !strings.Contains(r.stdout, tc.logSays) {
-				t.Errorf("code %d status %q, want %d %q and a log saying %q:\n%s", r.code, r.outputs["status"], tc.code, tc.status, tc.logSays, r.stdout)
-			}
-			if r.stderr != "" {
-				t.Errorf("stderr: %s", r.stderr)
-			}
-			for _, name := range []string{"status", "video_url", "share_url", "template_id", "created_at", "completed_at", "error", "video_path", "video_sha256", "results"} {
-				if _, ok := r.outputs[name]; !ok {
-					t.Errorf("output %s not written", name)
+			synctest.Test(t, func(t *testing.T) {
+				_, base := sim(t, scenario)
+				r := action(t, context.Background(), base, tc.inputs)
+				if r.code != tc.code || r.outputs["status"] != tc.status || !strings.Contains(r.stdout, tc.logSays) {
+					t.Errorf("code %d status %q, want %d %q and a log saying %q:\n%s", r.code, r.outputs["status"], tc.code, tc.status, tc.logSays, r.stdout)
 				}
-			}
+				if r.stderr != "" {
+					t.Errorf("stderr: %s", r.stderr)
+				}
+				for _, name := range []string{"status", "video_url", "share_url", "template_id", "created_at", "completed_at", "error", "video_path", "video_sha256", "results"} {
+					if _, ok := r.outputs[name]; !ok {
+						t.Errorf("output %s not written", name)
+					}
+				}
+			})
 		})
 	}
 }
 
 func TestSeveralIDsKeepInputOrder(t *testing.T) {
 	t.Parallel()
-	_, base := sim(t, scenario)
-	r := action(t, context.Background(), base, map[string]string{"generation_id": "gen_fail gen_ok"})
-	var results []struct{ ID, Status string }
-	json.Unmarshal([]byte(r.outputs["results"]), &results)
-	if len(results) != 2 || results[0].ID != "gen_fail" || results[1].Status != "completed" {
-		t.Errorf("results %+v", results)
-	}
-	lines := strings.Split(r.outputs["error"], "\n")
-	if len(lines) != 2 || lines[0] != "Generation timed out" || lines[1] != "" {
-		t.Errorf("error output %q", r.outputs["error"])
-	}
+	synctest.Test(t, func(t *testing.T) {
+		_, base := sim(t, scenario)
+		r := action(t, context.Background(), base, map[string]string{"generation_id": "gen_fail gen_ok"})
+		var results []struct{ ID, Status string }
+		json.Unmarshal([]byte(r.outputs["results"]), &results)
+		if len(results) != 2 || results[0].ID != "gen_fail" || results[1].Status != "completed" {
+			t.Errorf("results %+v", results)
+		}
+		lines := strings.Split(r.outputs["error"], "\n")
+		if len(lines) != 2 || lines[0] != "Generation timed out" || lines[1] != "" {
+			t.Errorf("error output %q", r.outputs["error"])
+		}
+	})
 }
 
 func TestBadInputSendsNoRequest(t *testing.T) {
 	t.Parallel()
-	s, base := sim(t, scenario)
-	r := action(t, context.Background(), base, map[string]string{"generation_id": "gen_ok ../../admin"})
-	if r.code != report.ExitInput || s.Stats("gen_ok").Requests != 0 {
-		t.Errorf("code %d after %d requests", r.code, s.Stats("gen_ok").Requests)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		s, base := sim(t, scenario)
+		r := action(t, context.Background(), base, map[string]string{"generation_id": "gen_ok ../../admin"})
+		if r.code != outcome.ExitInput || s.Stats("gen_ok").Requests != 0 {
+			t.Errorf("code %d after %d requests", r.code, s.Stats("gen_ok").Requests)
+		}
+	})
 }
 
 func TestHungServerCannotStretchTheTimeout(t *testing.T) {
 	t.Parallel()
-	_, base := sim(t, scenario)
-	r := action(t, context.Background(), base, map[string]string{"generation_id": "gen_hang", "timeout": "200ms"})
-	if r.code != report.ExitTimeout || r.took > 10*time.Second {
-		t.Errorf("code %d after %s", r.code, r.took)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		_, base := sim(t, scenario)
+		r := action(t, context.Background(), base, map[string]string{"generation_id": "gen_hang", "timeout": "200ms"})
+		if r.code != outcome.ExitTimeout || r.took != 200*time.Millisecond {
+			t.Errorf("code %d after %s, want 3 at the 200ms timeout", r.code, r.took)
+		}
+	})
 }
 
 func TestCancelWritesOutputsAndExits3(t *testing.T) {
 	t.Parallel()
-	_, base := sim(t, scenario)
-	ctx, cancel := context.WithCancel(context.Background())
-	time.AfterFunc(100*time.Millisecond, cancel)
-	r := action(t, ctx, base, map[string]string{"generation_id": "gen_slow gen_hang"})
-	if r.code != report.ExitTimeout || r.outputs["status"] != "generating" || !strings.Contains(r.stdout, wait.ErrCanceled.Error()) {
-		t.Errorf("code %d status %q:\n%s", r.code, r.outputs["status"], r.stdout)
-	}
-	if r.took > 10*time.Second {
-		t.Errorf("took %s to stop after the cancel", r.took)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		_, base := sim(t, scenario)
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(100*time.Millisecond, cancel)
+		r := action(t, ctx, base, map[string]string{"generation_id": "gen_slow gen_hang"})
+		if r.code != outcome.ExitTimeout || r.outputs["status"] != "generating" || !strings.Contains(r.stdout, wait.ErrCanceled.Error()) {
+			t.Errorf("code %d status %q:\n%s", r.code, r.outputs["status"], r.stdout)
+		}
+		if r.took != 100*time.Millisecond {
+			t.Errorf("took %s to stop after a cancel at 100ms, want no more", r.took)
+		}
+	})
 }
 
 func TestDownload(t *testing.T) {
 	t.Parallel()
-	s, base := sim(t, scenario)
-	r := action(t, context.Background(), base, map[string]string{"generation_id": "gen_ok gen_fail", "download_dir": "out/videos"})
-	if r.code != report.ExitFailed || r.outputs["video_path"] != "out/videos/gen_ok.mp4\n" || len(strings.Split(r.outputs["video_sha256"], "\n")[0]) != 64 {
-		t.Errorf("code %d, outputs %q", r.code, r.outputs)
-	}
-	if s.Stats("gen_ok").VideoAuthz != 0 {
-		t.Error("the API key was sent to the storage host")
-	}
+	synctest.Test(t, func(t *testing.T) {
+		s, base := sim(t, scenario)
+		r := action(t, context.Background(), base, map[string]string{"generation_id": "gen_ok gen_fail", "download_dir": "out/videos"})
+		if r.code != outcome.ExitFailed || r.outputs["video_path"] != "out/videos/gen_ok.mp4\n" || len(strings.Split(r.outputs["video_sha256"], "\n")[0]) != 64 {
+			t.Errorf("code %d, outputs %q", r.code, r.outputs)
+		}
+		if s.Stats("gen_ok").VideoAuthz != 0 {
+			t.Error("the API key was sent to the storage host")
+		}
+	})
 }
 
 func TestCLIMode(t *testing.T) {
 	t.Parallel()
-	_, base := sim(t, scenario)
-	env := map[string]string{"PRISM_API_KEY": key, "PRISM_BASE_URL": base, "PRISM_POLL_INTERVAL": "10ms"}
-	var stdout, stderr bytes.Buffer
-	code := Run(context.Background(), Env{
-		LookupEnv: lookup(env), Args: []string{"gen_ok", "gen_fail"},
-		Stdout: &stdout, Stderr: &stderr, Wd: t.TempDir(),
+	synctest.Test(t, func(t *testing.T) {
+		_, base := sim(t, scenario)
+		env := map[string]string{"PRISM_API_KEY": key, "PRISM_BASE_URL": base.URL, "PRISM_POLL_INTERVAL": "10ms"}
+		var stdout, stderr bytes.Buffer
+		code := Run(context.Background(), Env{
+			LookupEnv: lookup(env), Args: []string{"gen_ok", "gen_fail"},
+			Stdout: &stdout, Stderr: &stderr, Wd: t.TempDir(), Transport: base.Transport,
+		})
+		var results []map[string]any
+		if err := json.Unmarshal(stdout.Bytes(), &results); err != nil || len(results) != 2 {
+			t.Fatalf("stdout is not the results JSON: %q", stdout.String())
+		}
+		if code != outcome.ExitFailed || !strings.Contains(stderr.String(), "error: Generation failed: gen_fail failed") || strings.Contains(stderr.String(), "::") {
+			t.Errorf("code %d, stderr:\n%s", code, stderr.String())
+		}
+		if strings.Contains(stdout.String()+stderr.String(), key) {
+			t.Error("the key was printed")
+		}
 	})
-	var results []map[string]any
-	if err := json.Unmarshal(stdout.Bytes(), &results); err != nil || len(results) != 2 {
-		t.Fatalf("stdout is not the results JSON: %q", stdout.String())
-	}
-	if code != report.ExitFailed || !strings.Contains(stderr.String(), "error: Generation failed: gen_fail failed") || strings.Contains(stderr.String(), "::") {
-		t.Errorf("code %d, stderr:\n%s", code, stderr.String())
-	}
-	if strings.Contains(stdout.String()+stderr.String(), key) {
-		t.Error("the key was printed")
-	}
 }
 
 func TestOutputsThatCannotBeWrittenAreNotSuccess(t *testing.T) {
 	t.Parallel()
-	_, base := sim(t, scenario)
-	env := map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": filepath.Join(t.TempDir(), "missing", "output"),
-		"INPUT_API_KEY": key, "INPUT_BASE_URL": base, "INPUT_GENERATION_ID": "gen_ok", "INPUT_POLL_INTERVAL": "10ms"}
-	var stdout bytes.Buffer
-	code := Run(context.Background(), Env{LookupEnv: lookup(env), Stdout: &stdout, Stderr: &stdout})
-	if code == report.ExitOK || !strings.Contains(stdout.String(), "Cannot write step outputs") {
-		t.Errorf("code %d:\n%s", code, stdout.String())
-	}
+	synctest.Test(t, func(t *testing.T) {
+		_, base := sim(t, scenario)
+		env := map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": filepath.Join(t.TempDir(), "missing", "output"),
+			"INPUT_API_KEY": key, "INPUT_BASE_URL": base.URL, "INPUT_GENERATION_ID": "gen_ok", "INPUT_POLL_INTERVAL": "10ms"}
+		var stdout bytes.Buffer
+		code := Run(context.Background(), Env{LookupEnv: lookup(env), Stdout: &stdout, Stderr: &stdout, Transport: base.Transport})
+		if code == outcome.ExitOK || !strings.Contains(stdout.String(), "Cannot write step outputs") {
+			t.Errorf("code %d:\n%s", code, stdout.String())
+		}
+	})
+}
+
+// TestFinishWritesOnlyWhatIsKnown: invalid input leaves no results JSON,
+// no closing line and no summary; a run with results has all three.
+func TestFinishWritesOnlyWhatIsKnown(t *testing.T) {
+	t.Parallel()
+	t.Run("cli", func(t *testing.T) {
+		t.Parallel()
+		synctest.Test(t, func(t *testing.T) {
+			_, base := sim(t, scenario)
+			for _, tc := range []struct {
+				args    []string
+				results bool
+			}{
+				{[]string{"gen_ok"}, true},
+				{[]string{"../bad"}, false},
+			} {
+				var stdout, stderr bytes.Buffer
+				env := map[string]string{"PRISM_API_KEY": key, "PRISM_BASE_URL": base.URL, "PRISM_POLL_INTERVAL": "10ms"}
+				Run(context.Background(), Env{LookupEnv: lookup(env), Args: tc.args, Stdout: &stdout, Stderr: &stderr, Wd: t.TempDir(), Transport: base.Transport})
+				var results []map[string]any
+				gotJSON := json.Unmarshal(stdout.Bytes(), &results) == nil && len(results) == 1
+				closing := strings.Contains(stderr.String(), " requests; exit code ")
+				if gotJSON != tc.results || closing != tc.results || (!tc.results && stdout.Len() != 0) {
+					t.Errorf("%v: stdout %q, closing line %v; want results %v:\n%s", tc.args, stdout.String(), closing, tc.results, stderr.String())
+				}
+			}
+		})
+	})
+	t.Run("action", func(t *testing.T) {
+		t.Parallel()
+		for _, tc := range []struct {
+			id      string
+			results bool
+		}{
+			{"gen_ok", true},
+			{"../bad", false},
+		} {
+			// A subtest each: action's output files sit beside its TempDir.
+			t.Run(tc.id, func(t *testing.T) {
+				t.Parallel()
+				synctest.Test(t, func(t *testing.T) {
+					_, base := sim(t, scenario)
+					r := action(t, context.Background(), base, map[string]string{"generation_id": tc.id})
+					closing := strings.Contains(r.stdout, " requests; exit code ")
+					summary := strings.Contains(r.summary, "### Prism generations")
+					if closing != tc.results || summary != tc.results {
+						t.Errorf("%s: closing line %v, summary %v; want %v:\n%s", tc.id, closing, summary, tc.results, r.stdout)
+					}
+				})
+			})
+		}
+	})
 }
 
 func TestHelpAndVersion(t *testing.T) {
@@ -230,6 +315,16 @@ func TestHelpAndVersion(t *testing.T) {
 	}
 }
 
+func TestVersion(t *testing.T) {
+	t.Parallel()
+	if got := Version("v1.2.3"); got != "v1.2.3" {
+		t.Errorf("Version(stamped) = %q", got)
+	}
+	if got := Version(""); got == "" {
+		t.Error(`Version("") is empty, want the build info's version or "(devel)"`)
+	}
+}
+
 // panicTransport stands for a bug anywhere under a status read.
 type panicTransport struct{}
 
@@ -237,30 +332,34 @@ func (panicTransport) RoundTrip(*http.Request) (*http.Response, error) { panic("
 
 func TestAPanicIsAnInternalErrorWithExit1(t *testing.T) {
 	t.Parallel()
-	env := map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": filepath.Join(t.TempDir(), "out"),
-		"INPUT_API_KEY": key, "INPUT_GENERATION_ID": "gen_1 gen_2"}
-	var stdout bytes.Buffer
-	code := Run(context.Background(), Env{LookupEnv: lookup(env), Stdout: &stdout, Stderr: &stdout, Transport: panicTransport{}, Clock: clock.NewAuto(epoch)})
-	raw, _ := os.ReadFile(env["GITHUB_OUTPUT"])
-	outs, _ := report.ParseOutputs(string(raw))
-	if code != report.ExitFailed || !strings.Contains(stdout.String(), "::error title=Internal error::gen_1: internal error: transport exploded") ||
-		!strings.Contains(stdout.String(), "::debug::gen_1: internal error: transport exploded; stack:\n::debug::goroutine ") || outs["generation_id"] != "gen_1\ngen_2" {
-		t.Errorf("code %d, outputs %v:\n%s", code, outs, stdout.String())
-	}
+	synctest.Test(t, func(t *testing.T) {
+		env := map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": filepath.Join(t.TempDir(), "out"),
+			"INPUT_API_KEY": key, "INPUT_GENERATION_ID": "gen_1 gen_2"}
+		var stdout bytes.Buffer
+		code := Run(context.Background(), Env{LookupEnv: lookup(env), Stdout: &stdout, Stderr: &stdout, Transport: panicTransport{}})
+		raw, _ := os.ReadFile(env["GITHUB_OUTPUT"])
+		outs, _ := report.ParseOutputs(string(raw))
+		if code != outcome.ExitFailed || !strings.Contains(stdout.String(), "::error title=Internal error::gen_1: internal error: transport exploded") ||
+			!strings.Contains(stdout.String(), "::debug::gen_1: internal error: transport exploded; stack:\n::debug::goroutine ") || outs["generation_id"] != "gen_1\ngen_2" {
+			t.Errorf("code %d, outputs %v:\n%s", code, outs, stdout.String())
+		}
+	})
 }
 
 // TestUnwritableOutputsOutrankTimeoutsAndDownloads: exit 1 ranks above 5
 // and 3 (README), so a timeout with outputs lost is 1.
 func TestUnwritableOutputsOutrankATimeout(t *testing.T) {
 	t.Parallel()
-	_, base := sim(t, scenario)
-	env := map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": filepath.Join(t.TempDir(), "missing", "output"),
-		"INPUT_API_KEY": key, "INPUT_BASE_URL": base, "INPUT_GENERATION_ID": "gen_slow", "INPUT_POLL_INTERVAL": "10ms", "INPUT_TIMEOUT": "50ms"}
-	var stdout bytes.Buffer
-	code := Run(context.Background(), Env{LookupEnv: lookup(env), Stdout: &stdout, Stderr: &stdout})
-	if code != report.ExitFailed || !strings.Contains(stdout.String(), "Cannot write step outputs") {
-		t.Errorf("code %d, want 1:\n%s", code, stdout.String())
-	}
+	synctest.Test(t, func(t *testing.T) {
+		_, base := sim(t, scenario)
+		env := map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": filepath.Join(t.TempDir(), "missing", "output"),
+			"INPUT_API_KEY": key, "INPUT_BASE_URL": base.URL, "INPUT_GENERATION_ID": "gen_slow", "INPUT_POLL_INTERVAL": "10ms", "INPUT_TIMEOUT": "50ms"}
+		var stdout bytes.Buffer
+		code := Run(context.Background(), Env{LookupEnv: lookup(env), Stdout: &stdout, Stderr: &stdout, Transport: base.Transport})
+		if code != outcome.ExitFailed || !strings.Contains(stdout.String(), "Cannot write step outputs") {
+			t.Errorf("code %d, want 1:\n%s", code, stdout.String())
+		}
+	})
 }
 
 // TestAnExpiredURLIsRefreshedThroughTransientErrors: storage says the URL
@@ -268,28 +367,50 @@ func TestUnwritableOutputsOutrankATimeout(t *testing.T) {
 // with a fresh URL: the download succeeds, and the verdict stands.
 func TestAnExpiredURLIsRefreshedThroughTransientErrors(t *testing.T) {
 	t.Parallel()
-	s, base := sim(t, `{"generations": {"gen_x": {"steps": [
-		{"status": "completed"}, {"http": 503, "retry_after": "2", "times": 2}, {"status": "completed"}],
-		"video": {"bytes": 5000, "faults": ["expired_first"]}}}}`)
-	r := action(t, context.Background(), base, map[string]string{"generation_id": "gen_x", "download_dir": "v"})
-	if r.code != report.ExitOK || r.outputs["video_path"] != "v/gen_x.mp4" || r.outputs["status"] != "completed" {
-		t.Errorf("code %d, outputs %q:\n%s", r.code, r.outputs, r.stdout)
-	}
-	if n := s.Stats("gen_x").Requests; n != 4 {
-		t.Errorf("%d status reads, want 4: the verdict, two 503s, the fresh URL", n)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		s, base := sim(t, `{"generations": {"gen_x": {"steps": [
+			{"status": "completed"}, {"http": 503, "retry_after": "2", "times": 2}, {"status": "completed"}],
+			"video": {"bytes": 5000, "faults": ["expired_first"]}}}}`)
+		r := action(t, context.Background(), base, map[string]string{"generation_id": "gen_x", "download_dir": "v"})
+		if r.code != outcome.ExitOK || r.outputs["video_path"] != "v/gen_x.mp4" || r.outputs["status"] != "completed" {
+			t.Errorf("code %d, outputs %q:\n%s", r.code, r.outputs, r.stdout)
+		}
+		if n := s.Stats("gen_x").Requests; n != 4 {
+			t.Errorf("%d status reads, want 4: the verdict, two 503s, the fresh URL", n)
+		}
+	})
 }
 
 // TestARefreshThatSaysGeneratingDoesNotReplaceTheVerdict: a refresh that
 // reads "generating" gives no URL, and the result stays completed.
 func TestARefreshThatSaysGeneratingDoesNotReplaceTheVerdict(t *testing.T) {
 	t.Parallel()
-	_, base := sim(t, `{"generations": {"gen_x": {"steps": [{"status": "completed"}, {"status": "generating"}],
-		"video": {"bytes": 5000, "faults": ["expired_first"]}}}}`)
-	r := action(t, context.Background(), base, map[string]string{"generation_id": "gen_x", "download_dir": "v", "timeout": "300ms"})
-	if r.code == report.ExitOK || r.outputs["status"] != "completed" || r.outputs["video_path"] != "" {
-		t.Errorf("code %d, outputs %q:\n%s", r.code, r.outputs, r.stdout)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		_, base := sim(t, `{"generations": {"gen_x": {"steps": [{"status": "completed"}, {"status": "generating"}],
+			"video": {"bytes": 5000, "faults": ["expired_first"]}}}}`)
+		r := action(t, context.Background(), base, map[string]string{"generation_id": "gen_x", "download_dir": "v", "timeout": "300ms"})
+		if r.code == outcome.ExitOK || r.outputs["status"] != "completed" || r.outputs["video_path"] != "" {
+			t.Errorf("code %d, outputs %q:\n%s", r.code, r.outputs, r.stdout)
+		}
+	})
+}
+
+// TestARefreshWarnsAboutItsTrouble: a refresh's transient errors reach
+// the log like any status read's.
+func TestARefreshWarnsAboutItsTrouble(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		_, base := sim(t, `{"generations": {"gen_x": {"steps": [
+			{"status": "completed"}, {"http": 503, "retry_after": "2", "times": 2}, {"status": "completed"}],
+			"video": {"bytes": 5000, "faults": ["expired_first"]}}}}`)
+		r := action(t, context.Background(), base, map[string]string{"generation_id": "gen_x", "download_dir": "v"})
+		if r.code != outcome.ExitOK || !strings.Contains(r.stdout, "::warning title=Prism API trouble::gen_x: HTTP 503") {
+			t.Errorf("code %d:\n%s", r.code, r.stdout)
+		}
+		if n := strings.Count(r.stdout, "gen_x: completed"); n != 1 {
+			t.Errorf("completed logged %d times, want once (the refresh's reads are not news):\n%s", n, r.stdout)
+		}
+	})
 }
 
 func TestAPanicOutsideTheWaitIsExit1Too(t *testing.T) {
@@ -307,65 +428,143 @@ func TestAPanicOutsideTheWaitIsExit1Too(t *testing.T) {
 		},
 		Stdout: &out, Stderr: &out,
 	})
-	if code != report.ExitFailed || !strings.Contains(out.String(), "::error title=Internal error::internal error: lookup exploded") || !strings.Contains(out.String(), "::debug::goroutine ") {
+	if code != outcome.ExitFailed || !strings.Contains(out.String(), "::error title=Internal error::internal error: lookup exploded") || !strings.Contains(out.String(), "::debug::goroutine ") {
 		t.Errorf("code %d:\n%s", code, out.String())
 	}
 }
 
 func TestSubmitSaysWhatItDidAndWarnsOfAShortTimeout(t *testing.T) {
 	t.Parallel()
-	s, base := sim(t, `{"generations": {}, "templates": {"tpl_x": {"variables": ["title"], "videos": 2, "credits": 20,
-		"latency": {"typical": 120, "busy": 240}, "lifecycle": {"steps": [{"status": "generating", "times": 1}, {"status": "completed"}]}}}}`)
-	r := action(t, context.Background(), base, map[string]string{"template_id": "tpl_x", "variables": `{"title": "secret title"}`, "timeout": "3m"})
-	for _, want := range []string{
-		"submitted 2 generation(s), 20 credits charged: gen_tpl_x_1, gen_tpl_x_2\n",
-		"expected in about 2m0s (up to 4m0s when Prism is busy)\n",
-		"::warning title=Timeout may be too short::Prism expects up to 4m0s when busy, and the timeout is 3m0s.",
-	} {
-		if !strings.Contains(r.stdout, want) {
-			t.Errorf("log lacks %q:\n%s", want, r.stdout)
+	synctest.Test(t, func(t *testing.T) {
+		s, base := sim(t, `{"generations": {}, "templates": {"tpl_x": {"variables": ["title"], "videos": 2, "credits": 20,
+			"latency": {"typical": 120, "busy": 240}, "lifecycle": {"steps": [{"status": "generating", "times": 1}, {"status": "completed"}]}}}}`)
+		r := action(t, context.Background(), base, map[string]string{"template_id": "tpl_x", "variables": `{"title": "secret title"}`, "timeout": "3m"})
+		for _, want := range []string{
+			"submitted 2 generation(s), 20 credits charged: gen_tpl_x_1, gen_tpl_x_2\n",
+			"expected in about 2m0s (up to 4m0s when Prism is busy)\n",
+			"::warning title=Timeout may be too short::Prism expects up to 4m0s when busy, and the timeout is 3m0s.",
+		} {
+			if !strings.Contains(r.stdout, want) {
+				t.Errorf("log lacks %q:\n%s", want, r.stdout)
+			}
 		}
+		if strings.Contains(r.stdout, "secret title") {
+			t.Error("the request body's values reached the log")
+		}
+		if r.code != outcome.ExitOK || r.outputs["generation_id"] != "gen_tpl_x_1\ngen_tpl_x_2" || r.outputs["credits_charged"] != "20" {
+			t.Errorf("code %d outputs %q", r.code, r.outputs)
+		}
+		// The first status read comes one poll_interval after the submission:
+		// one read while generating, one completed, per generation.
+		if n := s.Stats("gen_tpl_x_1").Requests; n != 2 {
+			t.Errorf("%d status reads, want 2", n)
+		}
+	})
+}
+
+func TestSubmitThroughTheAction(t *testing.T) {
+	t.Parallel()
+	const js = `{"generations": {},
+		"templates": {
+			"tpl_ok": {"credits": 20, "latency": {"typical": 2, "busy": 4}, "lifecycle": {"steps": [{"status": "completed"}], "video": {"bytes": 100}}},
+			"tpl_busy": {"submit": [{"http": 429, "retry_after": "0", "times": 2}, {"ok": true}], "lifecycle": {"steps": [{"status": "completed"}], "video": {"bytes": 100}}},
+			"tpl_gone": {"submit": [{"http": 404}]}},
+		"prompt": {"lifecycle": {"steps": [{"status": "completed"}], "video": {"bytes": 100}}}}`
+	for _, tc := range []struct {
+		name    string
+		inputs  map[string]string
+		code    int
+		logSays []string
+	}{
+		{"template", map[string]string{"template_id": "tpl_ok"}, outcome.ExitOK, []string{
+			"submitting template tpl_ok at " + apiBase, "20 credits charged", "expected in about 2s (up to 4s when Prism is busy)"}},
+		{"retried after 429", map[string]string{"template_id": "tpl_busy"}, outcome.ExitOK, []string{
+			"::warning title=Submit not accepted yet::HTTP 429 rate_limited", "so it is sent again when the API's rate limit allows"}},
+		{"refused", map[string]string{"template_id": "tpl_gone"}, outcome.ExitRefused, []string{"HTTP 404 not_found"}},
+		{"prompt", map[string]string{"prompt": "a cat", "model": "m"}, outcome.ExitOK, []string{"submitting a prompt at " + apiBase}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				_, base := sim(t, js)
+				r := action(t, context.Background(), base, tc.inputs)
+				if r.code != tc.code {
+					t.Errorf("code %d, want %d:\n%s", r.code, tc.code, r.stdout)
+				}
+				for _, want := range tc.logSays {
+					if !strings.Contains(r.stdout, want) {
+						t.Errorf("log lacks %q:\n%s", want, r.stdout)
+					}
+				}
+			})
+		})
 	}
-	if strings.Contains(r.stdout, "secret title") {
-		t.Error("the request body's values reached the log")
+}
+
+// A submit refused again and again warns once, at the first refusal; the
+// later ones are debug lines, so the job's annotations are not flooded.
+func TestSubmitRefusalsWarnOnce(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		refusals  int
+		wantDebug int
+	}{
+		{"once", 1, 0},
+		{"three times", 3, 2},
 	}
-	if r.code != report.ExitOK || r.outputs["generation_id"] != "gen_tpl_x_1\ngen_tpl_x_2" || r.outputs["credits_charged"] != "20" {
-		t.Errorf("code %d outputs %q", r.code, r.outputs)
-	}
-	// The first status read comes one poll_interval after the submission:
-	// one read while generating, one completed, per generation.
-	if n := s.Stats("gen_tpl_x_1").Requests; n != 2 {
-		t.Errorf("%d status reads, want 2", n)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				_, base := sim(t, `{"generations": {}, "templates": {"tpl_busy": {"submit": [{"http": 429, "retry_after": "0", "times": `+strconv.Itoa(tt.refusals)+`}, {"ok": true}],
+					"lifecycle": {"steps": [{"status": "completed"}], "video": {"bytes": 100}}}}}`)
+				r := action(t, context.Background(), base, map[string]string{"template_id": "tpl_busy"})
+				if r.code != outcome.ExitOK {
+					t.Fatalf("code %d, want %d:\n%s", r.code, outcome.ExitOK, r.stdout)
+				}
+				if n := strings.Count(r.stdout, "::warning title=Submit not accepted yet::"); n != 1 {
+					t.Errorf("%d warnings of the refused submit, want 1:\n%s", n, r.stdout)
+				}
+				if n := strings.Count(r.stdout, "::debug::submit: HTTP 429"); n != tt.wantDebug {
+					t.Errorf("%d debug lines of later refusals, want %d:\n%s", n, tt.wantDebug, r.stdout)
+				}
+			})
+		})
 	}
 }
 
 func TestAWorkspaceThatCannotBeOpenedStopsBeforeTheSubmit(t *testing.T) {
 	t.Parallel()
-	s, base := sim(t, `{"generations": {}, "templates": {"tpl_x": {}}}`)
-	env := map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": filepath.Join(t.TempDir(), "missing"),
-		"INPUT_API_KEY": key, "INPUT_BASE_URL": base, "INPUT_TEMPLATE_ID": "tpl_x", "INPUT_DOWNLOAD_DIR": "videos"}
-	var out bytes.Buffer
-	code := Run(context.Background(), Env{LookupEnv: lookup(env), Stdout: &out, Stderr: &out})
-	if code != report.ExitInput || s.Submits(prismsim.TemplatePath("tpl_x")).Posts != 0 || !strings.Contains(out.String(), "::error title=Invalid input::download_dir: cannot open the workspace") {
-		t.Errorf("code %d, %d POSTs:\n%s", code, s.Submits(prismsim.TemplatePath("tpl_x")).Posts, out.String())
-	}
+	synctest.Test(t, func(t *testing.T) {
+		s, base := sim(t, `{"generations": {}, "templates": {"tpl_x": {}}}`)
+		env := map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": filepath.Join(t.TempDir(), "missing"),
+			"INPUT_API_KEY": key, "INPUT_BASE_URL": base.URL, "INPUT_TEMPLATE_ID": "tpl_x", "INPUT_DOWNLOAD_DIR": "videos"}
+		var out bytes.Buffer
+		code := Run(context.Background(), Env{LookupEnv: lookup(env), Stdout: &out, Stderr: &out, Transport: base.Transport})
+		if code != outcome.ExitInput || s.Submits(prismsim.TemplatePath("tpl_x")).Posts != 0 || !strings.Contains(out.String(), "::error title=Invalid input::download_dir: cannot open the workspace") {
+			t.Errorf("code %d, %d POSTs:\n%s", code, s.Submits(prismsim.TemplatePath("tpl_x")).Posts, out.String())
+		}
+	})
 }
 
 // TestASubmitThrottledPastTheDeadlineIsATimeout: the API refused every
 // attempt with 429, so nothing was created: exit 3, and say so.
 func TestASubmitThrottledPastTheDeadlineIsATimeout(t *testing.T) {
 	t.Parallel()
-	for _, retryAfter := range []string{"3600", ""} {
-		s, base := sim(t, `{"generations": {}, "templates": {"tpl_x": {"submit": [{"http": 429, "retry_after": "`+retryAfter+`"}]}}}`)
-		r := action(t, context.Background(), base, map[string]string{"template_id": "tpl_x", "timeout": "1s"})
-		if r.code != report.ExitTimeout || !strings.Contains(r.stdout, "::error title=Submit did not finish::") ||
-			!strings.Contains(r.stdout, "Nothing was created or charged") || strings.Contains(r.stdout, "base_url") {
-			t.Errorf("Retry-After %q: code %d, want 3:\n%s", retryAfter, r.code, r.stdout)
+	synctest.Test(t, func(t *testing.T) {
+		for _, retryAfter := range []string{"3600", ""} {
+			s, base := sim(t, `{"generations": {}, "templates": {"tpl_x": {"submit": [{"http": 429, "retry_after": "`+retryAfter+`"}]}}}`)
+			r := action(t, context.Background(), base, map[string]string{"template_id": "tpl_x", "timeout": "1s"})
+			if r.code != outcome.ExitTimeout || !strings.Contains(r.stdout, "::error title=Submit did not finish::") ||
+				!strings.Contains(r.stdout, "Nothing was created or charged") || strings.Contains(r.stdout, "base_url") {
+				t.Errorf("Retry-After %q: code %d, want 3:\n%s", retryAfter, r.code, r.stdout)
+			}
+			if retryAfter != "" && s.Submits(prismsim.TemplatePath("tpl_x")).Posts != 1 {
+				t.Errorf("%d POSTs, want 1: a Retry-After past the deadline ends at once", s.Submits(prismsim.TemplatePath("tpl_x")).Posts)
+			}
 		}
-		if retryAfter != "" && s.Submits(prismsim.TemplatePath("tpl_x")).Posts != 1 {
-			t.Errorf("%d POSTs, want 1: a Retry-After past the deadline ends at once", s.Submits(prismsim.TemplatePath("tpl_x")).Posts)
-		}
-	}
+	})
 }
 
 // TestTheCLIInARunStep: GITHUB_ACTIONS=true without INPUT_*: flags and
@@ -373,22 +572,245 @@ func TestASubmitThrottledPastTheDeadlineIsATimeout(t *testing.T) {
 // included) goes to stderr, and the outputs are written too.
 func TestTheCLIInARunStep(t *testing.T) {
 	t.Parallel()
-	_, base := sim(t, scenario)
-	dir := t.TempDir()
-	env := map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": filepath.Join(dir, "out"), "GITHUB_STEP_SUMMARY": filepath.Join(dir, "sum"),
-		"PRISM_API_KEY": key, "PRISM_POLL_INTERVAL": "10ms"}
-	var stdout, stderr bytes.Buffer
-	code := Run(context.Background(), Env{LookupEnv: lookup(env), Args: []string{"--base-url", base, "gen_ok"}, Stdout: &stdout, Stderr: &stderr,
-		Wd: dir, Clock: clock.NewAuto(epoch)})
-	var results []map[string]any
-	if err := json.Unmarshal(stdout.Bytes(), &results); err != nil || len(results) != 1 || code != report.ExitOK {
-		t.Fatalf("code %d, stdout is not the results JSON: %q", code, stdout.String())
+	synctest.Test(t, func(t *testing.T) {
+		_, base := sim(t, scenario)
+		dir := t.TempDir()
+		env := map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": filepath.Join(dir, "out"), "GITHUB_STEP_SUMMARY": filepath.Join(dir, "sum"),
+			"PRISM_API_KEY": key, "PRISM_POLL_INTERVAL": "10ms"}
+		var stdout, stderr bytes.Buffer
+		code := Run(context.Background(), Env{LookupEnv: lookup(env), Args: []string{"--base-url", base.URL, "gen_ok"}, Stdout: &stdout, Stderr: &stderr,
+			Wd: dir, Transport: base.Transport})
+		var results []map[string]any
+		if err := json.Unmarshal(stdout.Bytes(), &results); err != nil || len(results) != 1 || code != outcome.ExitOK {
+			t.Fatalf("code %d, stdout is not the results JSON: %q", code, stdout.String())
+		}
+		if !strings.HasPrefix(stderr.String(), "::add-mask::"+key+"\n") || !strings.Contains(stderr.String(), "gen_ok: completed") {
+			t.Errorf("stderr:\n%s", stderr.String())
+		}
+		raw, _ := os.ReadFile(env["GITHUB_OUTPUT"])
+		if outs, _ := report.ParseOutputs(string(raw)); outs["status"] != "completed" {
+			t.Errorf("outputs %q", outs)
+		}
+	})
+}
+
+// lenientAPI answers a submit with status and body, and every status read
+// with read(id, n) for its n-th read (completed, with completed_at as a
+// Unix time, when read is nil); it counts the reads per ID. Call it in a
+// bubble, as sim.
+func lenientAPI(t *testing.T, status int, body string, read func(id string, n int) string) (base api, reads func(id string) int) {
+	t.Helper()
+	var mu sync.Mutex
+	count := map[string]int{}
+	tr := testnet.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			w.WriteHeader(status)
+			io.WriteString(w, body)
+			return
+		}
+		id := strings.TrimPrefix(r.URL.Path, "/api/generations/")
+		mu.Lock()
+		count[id]++
+		n := count[id]
+		mu.Unlock()
+		if read != nil {
+			io.WriteString(w, read(id, n))
+			return
+		}
+		io.WriteString(w, `{"id":"`+id+`","status":"completed","video_url":"https://storage.example/`+id+`.mp4","completed_at":1767225600}`)
+	}))
+	return api{URL: apiBase, Transport: tr}, func(id string) int { mu.Lock(); defer mu.Unlock(); return count[id] }
+}
+
+func generations(n int) (list string, ids []string) {
+	entries := make([]string, n)
+	for i := range entries {
+		ids = append(ids, fmt.Sprintf("gen_%03d", i+1))
+		entries[i] = `{"generation_id":"` + ids[i] + `","status":"generating"}`
 	}
-	if !strings.HasPrefix(stderr.String(), "::add-mask::"+key+"\n") || !strings.Contains(stderr.String(), "gen_ok: completed") {
-		t.Errorf("stderr:\n%s", stderr.String())
+	return "[" + strings.Join(entries, ",") + "]", ids
+}
+
+// TestASubmitAnswerKeepsEveryID: whatever else is wrong with a submit's
+// answer, every valid generation ID it lists is in generation_id and
+// results, and the step waits for them.
+func TestASubmitAnswerKeepsEveryID(t *testing.T) {
+	t.Parallel()
+	two := `"generations":[{"generation_id":"gen_a"},{"generation_id":"gen_b"}]`
+	for _, tc := range []struct {
+		name    string
+		status  int
+		body    string
+		credits string
+		logSays []string
+	}{
+		{"201", 201, `{` + two + `,"credits_charged":20}`, "20", nil},
+		{"202", 202, `{` + two + `}`, "", nil},
+		{"credits as a string", 200, `{` + two + `,"credits_charged":"twenty"}`, "",
+			[]string{`the submit answer's credits_charged is not a number: "twenty"; left empty`}},
+		{"latency as a number", 200, `{` + two + `,"latency_estimate_sec":127}`, "",
+			[]string{"the submit answer's latency_estimate_sec is not an object: 127; left empty"}},
+		{"latency with string fields", 200, `{` + two + `,"latency_estimate_sec":{"typical":"127","busy":"241"}}`, "",
+			[]string{`latency_estimate_sec.typical is not a number: "127"`, `latency_estimate_sec.busy is not a number: "241"`}},
+		{"an unusable entry beside two good IDs", 200, `{"generations":[{"generation_id":"gen_a"},{"generation_id":"##[stop-commands]x"},{"generation_id":"gen_b"}]}`, "",
+			[]string{`::warning title=Unusable entries in the submit answer::1 of the API's entries cannot be waited for: entry 2: generation_id "## [stop-commands]x" is not a plain ID.`,
+				"The step goes on with the 2 usable generation ID(s)."}},
+		{"the key as an entry", 200, `{"generations":[{"generation_id":"gen_a"},{"generation_id":"` + key + `"},{"generation_id":"gen_b"}]}`, "",
+			[]string{`entry 2: generation_id "***" is not a plain ID`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				base, reads := lenientAPI(t, tc.status, tc.body, nil)
+				r := action(t, context.Background(), base, map[string]string{"template_id": "tpl_x"})
+				var results []struct{ ID, Status string }
+				json.Unmarshal([]byte(r.outputs["results"]), &results)
+				if r.code != outcome.ExitOK || r.outputs["generation_id"] != "gen_a\ngen_b" || r.outputs["credits_charged"] != tc.credits ||
+					len(results) != 2 || results[1].ID != "gen_b" || results[1].Status != "completed" || r.outputs["completed_at"] != "1767225600\n1767225600" {
+					t.Errorf("code %d, outputs %q:\n%s", r.code, r.outputs, r.stdout)
+				}
+				if reads("gen_a") == 0 || reads("gen_b") == 0 {
+					t.Error("the step did not wait for both generations")
+				}
+				for _, want := range tc.logSays {
+					if !strings.Contains(r.stdout, want) {
+						t.Errorf("log lacks %q:\n%s", want, r.stdout)
+					}
+				}
+			})
+		})
 	}
-	raw, _ := os.ReadFile(env["GITHUB_OUTPUT"])
-	if outs, _ := report.ParseOutputs(string(raw)); outs["status"] != "completed" {
-		t.Errorf("outputs %q", outs)
+}
+
+// TestASubmitOfMoreThanOneStepWaitsFor: all the IDs are in the outputs;
+// the step waits for the first MaxIDs, says which it does not wait for
+// and how to, and does not report success for videos it never checked.
+func TestASubmitOfMoreThanOneStepWaitsFor(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		list, ids := generations(prism.MaxIDs + 12)
+		base, reads := lenientAPI(t, 200, `{"generations":`+list+`,"credits_charged":1120}`, nil)
+		r := action(t, context.Background(), base, map[string]string{"template_id": "tpl_x"})
+		if r.code != outcome.ExitTimeout || r.outputs["generation_id"] != strings.Join(ids, "\n") || r.outputs["status"] != outcome.StatusNotWaited {
+			t.Errorf("code %d, status %q, generation_id %q", r.code, r.outputs["status"], r.outputs["generation_id"])
+		}
+		var results []struct {
+			ID     string
+			Status *string
+		}
+		if err := json.Unmarshal([]byte(r.outputs["results"]), &results); err != nil || len(results) != len(ids) {
+			t.Fatalf("results: %d, %v", len(results), err)
+		}
+		for i, res := range results {
+			want := "completed"
+			if i >= prism.MaxIDs {
+				want = outcome.StatusNotWaited
+			}
+			if res.ID != ids[i] || res.Status == nil || *res.Status != want {
+				t.Errorf("result %d: %s %v, want %s %s", i, res.ID, res.Status, ids[i], want)
+			}
+			if waited := reads(ids[i]) > 0; waited != (i < prism.MaxIDs) {
+				t.Errorf("%s read %d times", ids[i], reads(ids[i]))
+			}
+		}
+		says := "this step waits for the first 100 and not for the other 12 (gen_101, gen_102, gen_103, gen_104, gen_105, gen_106, gen_107, gen_108, gen_109, gen_110 and 2 more). " +
+			"It ends with exit code 3 (no verdict) even when the 100 complete"
+		for _, want := range []string{
+			"::warning title=Not waited for::The API created 112 generations, more than the 100 one step waits for: " + says,
+			"::error title=Not waited for::The API created 112 generations",
+			"as generation_id to later steps that run even when this one fails.",
+			"prism-wait: 100 completed, 12 not waited for after ",
+		} {
+			if !strings.Contains(r.stdout, want) {
+				t.Errorf("log lacks %q:\n%s", want, r.stdout)
+			}
+		}
+		if n := strings.Count(r.stdout, "title=Not waited for"); n != 2 {
+			t.Errorf("%d annotations about them, want a warning and an error", n)
+		}
+	})
+}
+
+// TestASubmitAnswerWithoutUsableIDsIsAnUnknownOutcome: a 2xx that lists
+// no usable ID stays exit 4, with nothing to wait for.
+func TestASubmitAnswerWithoutUsableIDsIsAnUnknownOutcome(t *testing.T) {
+	t.Parallel()
+	for _, body := range []string{`{"credits_charged":10}`, `{"generations":[{"generation_id":"../x"}]}`} {
+		synctest.Test(t, func(t *testing.T) {
+			base, _ := lenientAPI(t, 202, body, nil)
+			r := action(t, context.Background(), base, map[string]string{"template_id": "tpl_x"})
+			if r.code != outcome.ExitRefused || r.outputs["generation_id"] != "" || !strings.Contains(r.stdout, "::error title=Submit outcome unknown::") {
+				t.Errorf("%s: code %d, outputs %q:\n%s", body, r.code, r.outputs, r.stdout)
+			}
+		})
+	}
+}
+
+// TestAStatusWithFieldsOfOtherTypesHasItsVerdict: the verdict comes from
+// status; optional fields of another type are shown as compact text.
+func TestAStatusWithFieldsOfOtherTypesHasItsVerdict(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		base, reads := lenientAPI(t, 200, "", func(id string, n int) string {
+			return `{"status":"failed","error":{"code":"x"}}`
+		})
+		r := action(t, context.Background(), base, map[string]string{"generation_id": "gen_a"})
+		if r.code != outcome.ExitFailed || r.outputs["status"] != "failed" || r.outputs["error"] != `{"code":"x"}` || reads("gen_a") != 1 {
+			t.Errorf("code %d after %d reads, outputs %q:\n%s", r.code, reads("gen_a"), r.outputs, r.stdout)
+		}
+		if !strings.Contains(r.stdout, `::error title=Generation failed::gen_a failed: {"code":"x"}`) {
+			t.Errorf("log:\n%s", r.stdout)
+		}
+	})
+}
+
+// TestAnAnswerForAnotherGenerationIsReadAgain: such an answer is not
+// trusted; the step warns once per generation, not on every retry.
+func TestAnAnswerForAnotherGenerationIsReadAgain(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		base, reads := lenientAPI(t, 200, "", func(id string, n int) string {
+			if n <= 3 {
+				return `{"id":"gen_other","status":"failed","error":"not yours"}`
+			}
+			return `{"id":"` + id + `","status":"completed","video_url":"https://storage.example/v.mp4"}`
+		})
+		r := action(t, context.Background(), base, map[string]string{"generation_id": "gen_a gen_b"})
+		if r.code != outcome.ExitOK || r.outputs["status"] != "completed" || reads("gen_a") != 4 || reads("gen_b") != 4 {
+			t.Errorf("code %d after %d and %d reads:\n%s", r.code, reads("gen_a"), reads("gen_b"), r.stdout)
+		}
+		for _, id := range []string{"gen_a", "gen_b"} {
+			warning := "::warning title=Prism API trouble::" + id + `: invalid response body: the API answered for generation "gen_other", not for ` + id
+			if n := strings.Count(r.stdout, warning); n != 1 {
+				t.Errorf("%d warnings for %s, want 1:\n%s", n, id, r.stdout)
+			}
+		}
+	})
+}
+
+// TestOwnWordsPrintAsWritten: prism-wait's own messages and --help name the
+// key's shape, prism_sk_…; only text from the network and the key itself
+// are redacted, so they print as written.
+func TestOwnWordsPrintAsWritten(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{"no key, action", map[string]string{"GITHUB_ACTIONS": "true", "INPUT_API_KEY": "", "INPUT_GENERATION_ID": "gen_ok"}, nil,
+			"::error title=Invalid input::api_key: required: the Prism API key (prism_sk_…), from a secret"},
+		{"no key, CLI", nil, []string{"gen_ok"}, "--api-key (PRISM_API_KEY): required: the Prism API key (prism_sk_…), from a secret"},
+		{"help", nil, []string{"--help"}, "Prism API key, prism_sk_… (prefer PRISM_API_KEY"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var out bytes.Buffer
+			Run(context.Background(), Env{LookupEnv: lookup(tc.env), Args: tc.args, Stdout: &out, Stderr: &out, Wd: t.TempDir()})
+			if !strings.Contains(out.String(), tc.want) {
+				t.Errorf("the output lacks %q:\n%s", tc.want, out.String())
+			}
+		})
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -25,7 +26,9 @@ import (
 
 	"github.com/sethvargo/go-envconfig"
 
+	"github.com/prism-wait/prism-wait/internal/outcome"
 	"github.com/prism-wait/prism-wait/internal/prism"
+	"github.com/prism-wait/prism-wait/internal/rerun"
 	"github.com/prism-wait/prism-wait/internal/untrusted"
 )
 
@@ -60,6 +63,10 @@ type Config struct {
 	// Action is true when the settings come from the action's inputs:
 	// then flags and PRISM_* are not read.
 	Action bool
+	// RerunGuard is rerun_guard: auto, required or off (see internal/rerun).
+	RerunGuard string
+	// Wait is false for a submit-only step: submit, write the IDs, stop.
+	Wait bool
 }
 
 // raw holds the inputs as given, before the checks that need several.
@@ -69,8 +76,9 @@ type raw struct {
 	variables, options                           map[string]any
 	downloadDir                                  string
 	timeout, pollInterval, maxInterval, baseURL  string
-	apiKey                                       string
+	apiKey, rerunGuard, wait                     string
 	countSet, variablesSet, optionsSet, modelSet bool
+	waitSet                                      bool
 }
 
 // Input is one setting: the action input Name, INPUT_NAME in the action,
@@ -116,6 +124,10 @@ var Inputs = []Input{
 		set: func(r *raw, v string) error { r.maxInterval = v; return nil }},
 	{Name: "download_dir", Usage: "download the videos into this directory, inside the workspace (default: no download)",
 		set: func(r *raw, v string) error { r.downloadDir = strings.TrimSpace(v); return nil }},
+	{Name: "wait", Default: "true", Usage: "false to submit and stop, writing the generation IDs for a later step or job to wait for",
+		set: func(r *raw, v string) error { r.waitSet, r.wait = true, strings.TrimSpace(v); return nil }},
+	{Name: "rerun_guard", Default: "auto", Usage: "on a re-run of a GitHub Actions job, wait for what an earlier attempt submitted instead of paying again: auto, required or off",
+		set: func(r *raw, v string) error { r.rerunGuard = strings.ToLower(strings.TrimSpace(v)); return nil }},
 }
 
 // Flag is the CLI flag of an input: api_key → api-key.
@@ -124,19 +136,15 @@ func Flag(name string) string { return strings.ReplaceAll(name, "_", "-") }
 // envName is the variable suffix of an input: api_key → API_KEY.
 func envName(name string) string { return strings.ToUpper(name) }
 
-// Terms names each input the way the user sets it, for messages that say
-// what to do: {api_key} becomes "api_key" in the action and "--api-key
-// (PRISM_API_KEY)" in the CLI.
-func (c Config) Terms() *strings.Replacer {
-	var pairs []string
-	for _, in := range Inputs {
-		name := in.Name
-		if !c.Action {
-			name = "--" + Flag(in.Name) + " (PRISM_" + envName(in.Name) + ")"
-		}
-		pairs = append(pairs, "{"+in.Name+"}", name)
+// Term names an input the way the user sets it, for messages that say
+// what to do: "api_key" in the action, "--api-key (PRISM_API_KEY)" in the
+// CLI. Load's errors, and the advice of every later message, name inputs
+// with it.
+func (c Config) Term(input string) string {
+	if c.Action {
+		return input
 	}
-	return strings.NewReplacer(pairs...)
+	return "--" + Flag(input) + " (PRISM_" + envName(input) + ")"
 }
 
 // ErrHelp is returned when --help was asked for; the usage has been printed.
@@ -145,9 +153,6 @@ var ErrHelp = flag.ErrHelp
 // ErrVersion is returned when --version was asked for.
 var ErrVersion = errors.New("version requested")
 
-// Load reads and validates the settings. Its errors name inputs as
-// {name}: Terms says how, for where the user sets them.
-//
 // Load reads and validates the settings. lookup reads the environment
 // (os.LookupEnv), args are the command-line arguments without the program
 // name, wd is the working directory, and usage receives --help's text.
@@ -158,8 +163,10 @@ var ErrVersion = errors.New("version requested")
 // other steps, must not leak into the action, while the CLI run in a
 // `run:` step keeps its flags and PRISM_*.
 //
-// On error the returned Config still holds the API key, when one was
-// given, so that the caller can mask it before printing anything.
+// Its errors name each input the way the user sets it (see Term), one
+// problem a line. On error the returned Config still holds the API key,
+// when one was given, so that the caller can mask it before printing
+// anything.
 func Load(ctx context.Context, lookup func(string) (string, bool), args []string, wd string, usage io.Writer) (Config, error) {
 	get := func(k string) string { v, _ := lookup(k); return v }
 	c := Config{GitHub: get("GITHUB_ACTIONS") == "true", Action: ActionMode(lookup)}
@@ -176,7 +183,7 @@ func Load(ctx context.Context, lookup func(string) (string, bool), args []string
 
 	var errs []error
 	bad := func(input, format string, a ...any) {
-		errs = append(errs, fmt.Errorf("{%s}: "+format, append([]any{input}, a...)...))
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{c.Term(input)}, a...)...))
 	}
 	var r raw
 	for _, in := range Inputs {
@@ -203,7 +210,9 @@ func Load(ctx context.Context, lookup func(string) (string, bool), args []string
 	if c.Workspace, err = filepath.Abs(c.Workspace); err != nil {
 		errs = append(errs, fmt.Errorf("cannot resolve the workspace directory: %w", err))
 	} else if r.downloadDir != "" {
-		if c.DownloadDir, err = Within(c.Workspace, r.downloadDir); err != nil {
+		if c.DownloadDir, err = Within(c.Workspace, r.downloadDir); errors.Is(err, errNotADir) {
+			bad("download_dir", "%v; choose another %s", err, c.Term("download_dir"))
+		} else if err != nil {
 			bad("download_dir", "%v", err)
 		}
 	}
@@ -212,6 +221,7 @@ func Load(ctx context.Context, lookup func(string) (string, bool), args []string
 
 // check validates r into c, reporting each problem through bad.
 func (c *Config) check(r *raw, bad func(input, format string, a ...any)) {
+	t := c.Term
 	var err error
 	switch {
 	case c.APIKey == "":
@@ -229,16 +239,16 @@ func (c *Config) check(r *raw, bad func(input, format string, a ...any)) {
 	}
 	switch {
 	case modes == 0:
-		bad("generation_id", "required: give generation IDs to wait for, or {template_id} or {prompt} to submit")
+		bad("generation_id", "required: give generation IDs to wait for, or %s or %s to submit", t("template_id"), t("prompt"))
 	case modes > 1:
-		bad("generation_id", "give exactly one of {generation_id}, {template_id} and {prompt}")
+		bad("generation_id", "give exactly one of %s, %s and %s", t("generation_id"), t("template_id"), t("prompt"))
 	case r.templateID == "" && strings.TrimSpace(r.prompt) == "":
 		if c.IDs, err = ParseIDs(ids); err != nil {
 			bad("generation_id", "%v", err)
 		}
 		for _, id := range c.IDs {
 			if untrusted.New(c.APIKey).Secret(id) {
-				bad("generation_id", "one of the IDs is an API key (not shown); pass the key as {api_key} and the IDs here")
+				bad("generation_id", "one of the IDs is an API key (not shown); pass the key as %s and the IDs here", t("api_key"))
 				c.IDs = nil
 				break
 			}
@@ -247,21 +257,37 @@ func (c *Config) check(r *raw, bad func(input, format string, a ...any)) {
 		c.Submit = c.submit(r, bad)
 	}
 	if r.templateID == "" && r.variablesSet {
-		bad("variables", "only used with {template_id}")
+		bad("variables", "only used with %s", t("template_id"))
 	}
 	if strings.TrimSpace(r.prompt) == "" {
 		if r.modelSet {
-			bad("model", "only used with {prompt}")
+			bad("model", "only used with %s", t("prompt"))
 		}
 		if r.countSet && r.count != "1" {
-			bad("count", "only used with {prompt}")
+			bad("count", "only used with %s", t("prompt"))
 		}
 	}
 	if r.optionsSet && r.templateID == "" && strings.TrimSpace(r.prompt) == "" {
-		bad("options", "only used with {template_id} or {prompt}")
+		bad("options", "only used with %s or %s", t("template_id"), t("prompt"))
 	}
 
-	if c.BaseURL, err = ParseBaseURL(r.baseURL); err != nil {
+	switch strings.ToLower(r.wait) {
+	case "true":
+		c.Wait = true
+	case "false":
+		if c.Submit == nil && c.IDs != nil {
+			bad("wait", "false only makes sense with %s or %s: it submits and stops; remove it to wait for the IDs", t("template_id"), t("prompt"))
+		}
+	default:
+		bad("wait", "%q is not true or false", untrusted.Clip(r.wait, 20))
+	}
+	if c.RerunGuard = r.rerunGuard; !slices.Contains(rerun.Modes, c.RerunGuard) {
+		bad("rerun_guard", "%q is not one of %s", untrusted.Clip(r.rerunGuard, 20), strings.Join(rerun.Modes, ", "))
+	}
+
+	if c.BaseURL, err = ParseBaseURL(r.baseURL); errors.Is(err, errCredentials) {
+		bad("base_url", "%v; pass the key as %s", err, t("api_key"))
+	} else if err != nil {
 		bad("base_url", "%v", err)
 	}
 	for _, d := range []struct {
@@ -281,7 +307,7 @@ func (c *Config) check(r *raw, bad func(input, format string, a ...any)) {
 		}
 	}
 	if c.PollInterval > 0 && c.MaxInterval > 0 && c.MaxInterval < c.PollInterval {
-		bad("max_interval", "%s is shorter than {poll_interval} (%s); make it at least as long", c.MaxInterval, c.PollInterval)
+		bad("max_interval", "%s is shorter than %s (%s); make it at least as long", c.MaxInterval, t("poll_interval"), c.PollInterval)
 	}
 }
 
@@ -294,7 +320,7 @@ func (c *Config) submit(r *raw, bad func(input, format string, a ...any)) *prism
 	taken := func(keys ...string) {
 		for _, k := range keys {
 			if _, ok := r.options[k]; ok {
-				bad("options", "%q is set by another input; remove it from {options}", k)
+				bad("options", "%q is set by another input; remove it from %s", k, c.Term("options"))
 			}
 		}
 	}
@@ -311,7 +337,7 @@ func (c *Config) submit(r *raw, bad func(input, format string, a ...any)) *prism
 	}
 	taken("prompt", "modelName", "count", "variables")
 	if r.model == "" {
-		bad("model", "required with {prompt}: name the model, e.g. veo-3.1")
+		bad("model", "required with %s: name the model, e.g. veo-3.1", c.Term("prompt"))
 	}
 	n, err := strconv.Atoi(r.count)
 	if err != nil || n < 1 || n > 4 {
@@ -376,7 +402,10 @@ func nonEmpty(get func(string) string) envconfig.Lookuper {
 // for --api-key), and the positional arguments.
 func parseFlags(args []string, usage io.Writer) (map[string]string, []string, error) {
 	fs := flag.NewFlagSet("prism-wait", flag.ContinueOnError)
-	fs.SetOutput(usage)
+	// The flag package prints its errors with the argument as given (a
+	// workflow command, a key): it prints nothing here, and the caller
+	// reports the returned error through its scrubbing log.
+	fs.SetOutput(io.Discard)
 	vals := make(map[string]*string, len(Inputs))
 	for _, in := range Inputs {
 		u := in.Usage
@@ -386,7 +415,8 @@ func parseFlags(args []string, usage io.Writer) (map[string]string, []string, er
 		vals[in.Name] = fs.String(Flag(in.Name), "", u)
 	}
 	version := fs.Bool("version", false, "print the version and exit")
-	fs.Usage = func() {
+	fs.Usage = func() {} // on an error too: the usage is printed for --help only
+	help := func() {
 		fmt.Fprint(usage, `prism-wait waits for Prism video generations to finish, after
 submitting them when given a template or a prompt.
 
@@ -396,18 +426,17 @@ Every flag can also be set as PRISM_<NAME> (PRISM_API_KEY, PRISM_TIMEOUT, …);
 flags win. Give exactly one of --generation-id (or positional IDs),
 --template-id and --prompt.
 
-Exit codes: 0 all completed, 1 a generation failed, 2 invalid input,
-3 timeout or cancelled, 4 the API refused (or a submit's outcome is
-unknown), 5 a download failed.
-
+`+outcome.Usage()+`
 Flags:
 `)
+		fs.SetOutput(usage)
 		fs.PrintDefaults()
 	}
 	var positional []string
 	for { // flags may follow positional IDs
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
+				help()
 				return nil, nil, ErrHelp
 			}
 			return nil, nil, fmt.Errorf("%w (run with --help for the list of flags)", err)
@@ -477,6 +506,10 @@ func ParseDuration(s string) (time.Duration, error) {
 	return d, nil
 }
 
+// errCredentials is ParseBaseURL's error for a URL that carries a
+// secret: Load adds where the key goes instead.
+var errCredentials = errors.New("must not carry credentials, a query or a fragment")
+
 // ParseBaseURL accepts an https URL, or http to a host that cannot be on
 // the internet: the API key must never cross it in clear text. Loopback
 // serves the simulator and tests; a private address is how a Docker action
@@ -490,7 +523,7 @@ func ParseBaseURL(s string) (*url.URL, error) {
 		return nil, fmt.Errorf("%q is not an absolute URL; use e.g. https://prismvideos.com/api", untrusted.Clip(withoutUserinfo(s), 100))
 	}
 	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return nil, errors.New("must not carry credentials, a query or a fragment; pass the key as {api_key}")
+		return nil, errCredentials
 	}
 	if p := u.Port(); p != "" {
 		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
@@ -535,6 +568,10 @@ func local(host string) bool {
 	return ip != nil && (ip.IsLoopback() || ip.IsPrivate())
 }
 
+// errNotADir is Within's error for a file where a directory must go: Load
+// adds what to do.
+var errNotADir = errors.New("not a directory")
+
 // Within resolves dir against workspace and returns it relative to the
 // workspace, slash-separated. It refuses a path outside the workspace,
 // through a symbolic link too, a path with control characters, and one
@@ -573,7 +610,7 @@ func Within(workspace, dir string) (string, error) {
 		case err != nil:
 			return "", fmt.Errorf("%q leads outside the workspace through a symbolic link, or cannot be read (%v); use a real directory inside it", untrusted.Clip(dir, 100), unwrapPath(err))
 		case !fi.IsDir():
-			return "", fmt.Errorf("%q: %s is a file, not a directory; choose another {download_dir}", untrusted.Clip(dir, 100), sub)
+			return "", fmt.Errorf("%q: %s is a file, %w", untrusted.Clip(dir, 100), sub, errNotADir)
 		}
 	}
 	return filepath.ToSlash(rel), nil

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -39,13 +40,8 @@ func load(t *testing.T, lookup func(string) (string, bool), args ...string) (Con
 	return loadIn(lookup, args, t.TempDir())
 }
 
-// loadIn loads, with errors in the action's terms.
 func loadIn(lookup func(string) (string, bool), args []string, wd string) (Config, error) {
-	c, err := Load(context.Background(), lookup, args, wd, io.Discard)
-	if err != nil && !errors.Is(err, ErrHelp) && !errors.Is(err, ErrVersion) {
-		err = errors.New((Config{Action: true}).Terms().Replace(err.Error()))
-	}
-	return c, err
+	return Load(context.Background(), lookup, args, wd, io.Discard)
 }
 
 func TestEmptyInputsTakeTheDefaults(t *testing.T) {
@@ -171,6 +167,10 @@ func TestSubmitInputs(t *testing.T) {
 	if c.Submit.Body["count"] != 1 {
 		t.Errorf("count default: %v", c.Submit.Body)
 	}
+	c = ok(map[string]string{"INPUT_PROMPT": "x", "INPUT_MODEL": "m", "INPUT_COUNT": "4"})
+	if c.Submit.Body["count"] != 4 {
+		t.Errorf("count 4, the largest: %v", c.Submit.Body)
+	}
 
 	for _, tc := range []struct {
 		set  map[string]string
@@ -198,6 +198,31 @@ func TestSubmitInputs(t *testing.T) {
 				t.Errorf("%v: err = %v, want %q", tc.set, err, want)
 			}
 		}
+	}
+}
+
+// TestJSONErrorsQuoteTheTextNearTheError: a JSON input's error shows the
+// text from ten bytes before the byte where it breaks.
+func TestJSONErrorsQuoteTheTextNearTheError(t *testing.T) {
+	t.Parallel()
+	const s = "0123456789abcdefghij"
+	for _, tc := range []struct {
+		off  int64
+		want string
+	}{
+		{0, s},
+		{10, s},
+		{15, "56789abcdefghij"},
+		{20, "abcdefghij"},
+		{40, ""},
+	} {
+		if got := near(s, tc.off); got != tc.want {
+			t.Errorf("near(%q, %d) = %q, want %q", s, tc.off, got, tc.want)
+		}
+	}
+	_, err := jsonObject(`{"title": "Launch", "count": 2,}`)
+	if err == nil || !strings.Contains(err.Error(), `at byte 32, near "ount\": 2,}"`) {
+		t.Errorf("err = %v", err)
 	}
 }
 
@@ -231,13 +256,42 @@ func TestBadValuesAreFoundBeforeAnyRequest(t *testing.T) {
 	}
 }
 
-func TestTerms(t *testing.T) {
+func TestMaxIntervalIsNoShorterThanPollInterval(t *testing.T) {
 	t.Parallel()
-	msg := "check {api_key} and {timeout}"
-	if got := (Config{Action: true}).Terms().Replace(msg); got != "check api_key and timeout" {
+	for _, tc := range []struct {
+		name      string
+		poll, max string
+		want      string // a substring of the error; "" for none
+		notWant   string
+	}{
+		{"equal", "5s", "5s", "", ""},
+		{"shortest accepted", "10ms", "10ms", "", ""},
+		{"max under poll", "10s", "5s", "max_interval: 5s is shorter than poll_interval (10s)", ""},
+		{"bad max is not also too short", "5s", "soon", "max_interval: \"soon\" is not a duration", "shorter than"},
+		{"bad poll is not also too long", "soon", "5s", "poll_interval: \"soon\" is not a duration", "shorter than"},
+	} {
+		c, err := load(t, runnerEnv(map[string]string{"INPUT_API_KEY": "prism_sk_x", "INPUT_GENERATION_ID": "gen_1",
+			"INPUT_POLL_INTERVAL": tc.poll, "INPUT_MAX_INTERVAL": tc.max}))
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case tc.want == "" && (c.PollInterval.String() != strings.TrimSpace(tc.poll) || c.MaxInterval.String() != tc.max):
+			t.Errorf("%s: poll %s, max %s", tc.name, c.PollInterval, c.MaxInterval)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%s: err = %v, want %q", tc.name, err, tc.want)
+		case tc.notWant != "" && err != nil && strings.Contains(err.Error(), tc.notWant):
+			t.Errorf("%s: err = %v, want no %q", tc.name, err, tc.notWant)
+		}
+	}
+}
+
+func TestTerm(t *testing.T) {
+	t.Parallel()
+	msg := func(c Config) string { return "check " + c.Term("api_key") + " and " + c.Term("timeout") }
+	if got := msg(Config{Action: true}); got != "check api_key and timeout" {
 		t.Errorf("action: %q", got)
 	}
-	if got := (Config{}).Terms().Replace(msg); got != "check --api-key (PRISM_API_KEY) and --timeout (PRISM_TIMEOUT)" {
+	if got := msg(Config{}); got != "check --api-key (PRISM_API_KEY) and --timeout (PRISM_TIMEOUT)" {
 		t.Errorf("CLI: %q", got)
 	}
 }
@@ -254,6 +308,12 @@ func TestAPIKey(t *testing.T) {
 	}
 	if c.APIKey == "" {
 		t.Error("the key must come back even on error, so that it can be masked")
+	}
+	for _, k := range []string{"\x7fprism_sk_x", "\x01prism_sk_x", "prism_sk_x\x00"} {
+		_, err := load(t, runnerEnv(map[string]string{"INPUT_API_KEY": k, "INPUT_GENERATION_ID": "gen_1"}))
+		if err == nil || !strings.Contains(err.Error(), "api_key: contains spaces or control characters") {
+			t.Errorf("key %q: err = %v", k, err)
+		}
 	}
 }
 
@@ -292,6 +352,19 @@ func TestParseIDs(t *testing.T) {
 			t.Errorf("ParseIDs(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
 		}
 	}
+	ids := func(n int) string {
+		var b strings.Builder
+		for i := range n {
+			b.WriteString("gen_" + strconv.Itoa(i) + " ")
+		}
+		return b.String()
+	}
+	if got, err := ParseIDs(ids(MaxIDs)); err != nil || len(got) != MaxIDs {
+		t.Errorf("%d IDs: %d, %v", MaxIDs, len(got), err)
+	}
+	if _, err := ParseIDs(ids(MaxIDs + 1)); err == nil || !strings.Contains(err.Error(), "101 IDs given, at most 100") {
+		t.Errorf("%d IDs: err = %v", MaxIDs+1, err)
+	}
 }
 
 func TestParseDuration(t *testing.T) {
@@ -307,6 +380,17 @@ func TestParseDuration(t *testing.T) {
 	for _, in := range []string{"", "0", "0s", "-1s", "-3", "soon", "NaN", "Inf", "1e300", "5 minutes"} {
 		if got, err := ParseDuration(in); err == nil {
 			t.Errorf("ParseDuration(%q) = %s, want an error", in, got)
+		}
+	}
+	// Seconds up to the largest duration the code accepts, 1<<62 ns, and
+	// none beyond.
+	largest := strconv.FormatFloat((1<<62)/float64(time.Second), 'g', -1, 64)
+	if d, err := ParseDuration(largest); err != nil || d != 1<<62 {
+		t.Errorf("ParseDuration(%s) = %d, %v; want %d", largest, d, err, int64(1<<62))
+	}
+	for _, in := range []string{"4611686019", "5000000000", "9300000000", "1e19"} {
+		if d, err := ParseDuration(in); err == nil || !strings.Contains(err.Error(), "is not a duration") {
+			t.Errorf("ParseDuration(%s) = %d, %v; want not a duration", in, d, err)
 		}
 	}
 }
@@ -332,6 +416,50 @@ func TestParseBaseURL(t *testing.T) {
 	} {
 		if got, err := ParseBaseURL(in); err == nil {
 			t.Errorf("ParseBaseURL(%q) = %v, want an error", in, got)
+		}
+	}
+	for _, tc := range []struct {
+		port string
+		ok   bool
+	}{
+		{"0", false}, {"1", true}, {"443", true}, {"65535", true}, {"65536", false},
+	} {
+		u, err := ParseBaseURL("https://prismvideos.com:" + tc.port + "/api")
+		if tc.ok && (err != nil || u.Port() != tc.port) {
+			t.Errorf("port %s: %v, %v", tc.port, u, err)
+		}
+		if !tc.ok && (err == nil || !strings.Contains(err.Error(), "is not a port number")) {
+			t.Errorf("port %s: err = %v, want a port error", tc.port, err)
+		}
+	}
+	for in, want := range map[string]string{
+		"http://prismvideos.com/api": "http is allowed only to loopback and private addresses; use https://prismvideos.com/api",
+		"ftp://prismvideos.com/api":  `scheme "ftp" is not supported; use https`,
+		"ws://127.0.0.1/api":         `scheme "ws" is not supported; use https`,
+	} {
+		if _, err := ParseBaseURL(in); err == nil || err.Error() != want {
+			t.Errorf("ParseBaseURL(%q) = %v, want %q", in, err, want)
+		}
+	}
+}
+
+// TestWithoutUserinfo: what base_url's errors show of a URL hides exactly
+// its userinfo.
+func TestWithoutUserinfo(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"https://user:pw@h":       "https://***@h",
+		"https://user:pw@h/p?q#f": "https://***@h/p?q#f",
+		"https://a@b:pw@h/x":      "https://***@h/x",
+		"https://@h/x":            "https://***@h/x",
+		"https://h/p@q":           "https://h/p@q",
+		"https://h?u=a@b":         "https://h?u=a@b",
+		"https:///a@b":            "https:///a@b",
+		"no scheme user:pw@h":     "no scheme user:pw@h",
+		"https://h":               "https://h",
+	} {
+		if got := withoutUserinfo(in); got != want {
+			t.Errorf("withoutUserinfo(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
@@ -360,6 +488,11 @@ func TestDownloadDirStaysInTheWorkspace(t *testing.T) {
 	for _, dir := range []string{"..", "../x", "/tmp", outside, "link", "link/deeper/still"} {
 		if got, err := Within(ws, dir); err == nil {
 			t.Errorf("Within(%q) = %q, want it refused", dir, got)
+		}
+	}
+	for _, dir := range []string{"\nvideos", "\tvideos", "vid\x00eos", "videos\r"} {
+		if _, err := Within(ws, dir); err == nil || !strings.Contains(err.Error(), "control characters") {
+			t.Errorf("Within(%q) = %v, want a control-character error", dir, err)
 		}
 	}
 }
@@ -458,11 +591,78 @@ func TestInputsAreActionYML(t *testing.T) {
 
 func TestErrorsNameInputsWhereTheUserSetsThem(t *testing.T) {
 	t.Parallel()
-	c, err := Load(context.Background(), mapEnv(nil), []string{"--template-id", "tpl_1", "--prompt", "p"}, t.TempDir(), io.Discard)
-	got := c.Terms().Replace(err.Error())
+	_, err := Load(context.Background(), mapEnv(nil), []string{"--template-id", "tpl_1", "--prompt", "p"}, t.TempDir(), io.Discard)
+	got := err.Error()
 	for _, want := range []string{"--api-key (PRISM_API_KEY): required", "give exactly one of --generation-id (PRISM_GENERATION_ID), --template-id (PRISM_TEMPLATE_ID)"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("CLI error lacks %q:\n%s", want, got)
+		}
+	}
+}
+
+// TestTheFlagPackagePrintsNothing: a bad flag or value is returned as an
+// error for the caller's scrubbing log; the flag package's own messages,
+// which quote the argument raw (a workflow command, a key), print nothing.
+// --help still prints the usage.
+func TestTheFlagPackagePrintsNothing(t *testing.T) {
+	t.Parallel()
+	env := mapEnv(map[string]string{"PRISM_API_KEY": "prism_sk_x"})
+	for _, args := range [][]string{{"--##[error]x"}, {"--version=prism_sk_flagvalue123"}, {"--timeout"}, {"gen_a", "-::error::x"}} {
+		var printed strings.Builder
+		_, err := Load(context.Background(), env, args, t.TempDir(), &printed)
+		if err == nil || !strings.Contains(err.Error(), "--help") {
+			t.Errorf("%q: error %v, want one that points at --help", args, err)
+		}
+		if printed.Len() != 0 {
+			t.Errorf("%q: printed %q, want nothing", args, printed.String())
+		}
+	}
+	var help strings.Builder
+	if _, err := Load(context.Background(), env, []string{"-h"}, t.TempDir(), &help); !errors.Is(err, ErrHelp) || !strings.HasPrefix(help.String(), "prism-wait waits for Prism video generations") || !strings.Contains(help.String(), "-api-key") {
+		t.Errorf("-h: %v, printed %q", err, help.String())
+	}
+}
+
+func TestWaitAndRerunGuard(t *testing.T) {
+	t.Parallel()
+	submit := map[string]string{"INPUT_API_KEY": "prism_sk_x", "INPUT_TEMPLATE_ID": "tpl_a", "INPUT_WAIT": "true", "INPUT_RERUN_GUARD": "auto"}
+	with := func(kv ...string) map[string]string {
+		m := map[string]string{}
+		for k, v := range submit {
+			m[k] = v
+		}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	for _, tc := range []struct {
+		name    string
+		env     map[string]string
+		wait    bool
+		guard   string
+		wantErr string
+	}{
+		{name: "defaults", env: with(), wait: true, guard: "auto"},
+		{name: "omitted inputs take the defaults", env: with("INPUT_WAIT", "", "INPUT_RERUN_GUARD", ""), wait: true, guard: "auto"},
+		{name: "submit only", env: with("INPUT_WAIT", "False"), wait: false, guard: "auto"},
+		{name: "required", env: with("INPUT_RERUN_GUARD", " Required "), wait: true, guard: "required"},
+		{name: "off", env: with("INPUT_RERUN_GUARD", "off"), wait: true, guard: "off"},
+		{name: "not a boolean", env: with("INPUT_WAIT", "no"), wantErr: `wait: "no" is not true or false`},
+		{name: "not a mode", env: with("INPUT_RERUN_GUARD", "always"), wantErr: `rerun_guard: "always" is not one of auto, required, off`},
+		{name: "no submit to stop after", env: with("INPUT_TEMPLATE_ID", "", "INPUT_GENERATION_ID", "gen_a", "INPUT_WAIT", "false"),
+			wantErr: "wait: false only makes sense with template_id or prompt"},
+	} {
+		c, err := load(t, runnerEnv(tc.env))
+		switch {
+		case tc.wantErr != "":
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("%s: err = %v, want %q", tc.name, err, tc.wantErr)
+			}
+		case err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case c.Wait != tc.wait || c.RerunGuard != tc.guard:
+			t.Errorf("%s: Wait=%v RerunGuard=%q, want %v %q", tc.name, c.Wait, c.RerunGuard, tc.wait, tc.guard)
 		}
 	}
 }

@@ -10,6 +10,7 @@
 package download
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -31,7 +32,6 @@ import (
 
 	"github.com/cenkalti/backoff/v4"
 
-	"github.com/prism-wait/prism-wait/internal/clock"
 	"github.com/prism-wait/prism-wait/internal/crash"
 )
 
@@ -62,7 +62,6 @@ type Downloader struct {
 	Owner *Owner
 
 	Logf      func(format string, args ...any) // progress and completion lines
-	Clock     clock.Clock                      // backoff, stall watchdog, progress timing (clock.Real)
 	RetryBase time.Duration                    // first backoff step (500ms)
 	// StallTimeout abandons an attempt that receives nothing for this
 	// long, headers included (30s). The attempt is then resumed.
@@ -141,11 +140,10 @@ func (d *Downloader) Fetch(ctx context.Context, id, rawURL string, refresh Refre
 		}
 	}()
 
-	clk := clock.Or(d.Clock)
 	t := &transfer{id: id, url: rawURL, file: tmp, sum: sha256.New(), total: -1}
-	start := clk.Now()
+	start := time.Now()
 	b := backoff.NewExponentialBackOff(
-		backoff.WithInitialInterval(or(d.RetryBase, 500*time.Millisecond)),
+		backoff.WithInitialInterval(cmp.Or(d.RetryBase, 500*time.Millisecond)),
 		backoff.WithMaxInterval(10*time.Second),
 		backoff.WithMaxElapsedTime(0),
 	)
@@ -196,7 +194,7 @@ func (d *Downloader) Fetch(ctx context.Context, id, rawURL string, refresh Refre
 		}
 		delay := b.NextBackOff()
 		d.logf("%s: %v; retrying in %s from byte %d", id, err, delay.Round(time.Millisecond), t.offset)
-		if clock.Sleep(ctx, clk, delay) != nil {
+		if sleep(ctx, delay) != nil {
 			return stopped()
 		}
 	}
@@ -205,7 +203,7 @@ func (d *Downloader) Fetch(ctx context.Context, id, rawURL string, refresh Refre
 	if err := d.commit(tmp, tmpName, final); err != nil {
 		return File{}, &Error{ID: id, Got: t.offset, Want: t.total, Attempts: attempts, Err: err}
 	}
-	elapsed := clk.Now().Sub(start)
+	elapsed := time.Since(start)
 	d.logf("%s: saved %s (%s in %s, %s/s)", id, final, Size(t.offset), elapsed.Round(time.Millisecond),
 		Size(int64(float64(t.offset)/max(elapsed.Seconds(), 1e-3))))
 	return File{Path: final, Bytes: t.offset, SHA256: hex.EncodeToString(t.sum.Sum(nil))}, nil
@@ -233,8 +231,8 @@ func (d *Downloader) attempt(ctx context.Context, t *transfer) error {
 	// A stalled attempt ends, not the whole wait: it is resumed. The
 	// watchdog runs from before the request, so that a host that never
 	// answers is abandoned like one that stops sending.
-	stall := or(d.StallTimeout, 30*time.Second)
-	watchdog := clock.Or(d.Clock).AfterFunc(stall, func() { abandon(fmt.Errorf("storage sent nothing for %s", stall)) })
+	stall := cmp.Or(d.StallTimeout, 30*time.Second)
+	watchdog := time.AfterFunc(stall, func() { abandon(fmt.Errorf("storage sent nothing for %s", stall)) })
 	defer watchdog.Stop()
 	resp, err := d.HTTP.Do(req)
 	if err != nil {
@@ -282,7 +280,7 @@ func (d *Downloader) attempt(ctx context.Context, t *transfer) error {
 		return permanent{fmt.Errorf("storage answered HTTP %d for %s", resp.StatusCode, Redact(t.url))}
 	}
 
-	maxBytes := or(d.MaxBytes, DefaultMaxBytes)
+	maxBytes := cmp.Or(d.MaxBytes, DefaultMaxBytes)
 	limit := t.total // the size declared, else the cap
 	switch {
 	case t.total > maxBytes:
@@ -299,7 +297,7 @@ func (d *Downloader) attempt(ctx context.Context, t *transfer) error {
 		}
 	}
 	body := io.LimitReader(resp.Body, limit-t.offset+1) // one byte more reveals a long body
-	p := &progress{d: d, t: t, watchdog: watchdog, stall: stall, last: clock.Or(d.Clock).Now(), lastOff: t.offset, synced: t.offset}
+	p := &progress{d: d, t: t, watchdog: watchdog, stall: stall, last: time.Now(), lastOff: t.offset, synced: t.offset}
 	err = p.copyFrom(body)
 	switch {
 	case t.offset > limit && t.total < 0:
@@ -340,7 +338,7 @@ func (t *transfer) restartf(format string, a ...any) error {
 type progress struct {
 	d        *Downloader
 	t        *transfer
-	watchdog clock.Timer
+	watchdog *time.Timer
 	stall    time.Duration
 	last     time.Time
 	lastOff  int64
@@ -429,7 +427,7 @@ func (p *progress) advance() {
 		startWriteback(p.t.file, p.synced, p.t.offset-p.synced)
 		p.synced = p.t.offset
 	}
-	if now := clock.Or(p.d.Clock).Now(); now.Sub(p.last) >= progressEvery {
+	if now := time.Now(); now.Sub(p.last) >= progressEvery {
 		rate := float64(p.t.offset-p.lastOff) / now.Sub(p.last).Seconds()
 		of := ""
 		if p.t.total >= 0 {
@@ -594,10 +592,15 @@ func Size(n int64) string {
 	return fmt.Sprintf("%d B", n)
 }
 
-func or[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
+// sleep waits for d. It returns nil when d has passed, and ctx's cause
+// when ctx ends first.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	case <-t.C:
+		return nil
 	}
-	return v
 }

@@ -10,18 +10,18 @@ import (
 	"hash"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
+	"testing/synctest"
 	"time"
 
-	"github.com/prism-wait/prism-wait/internal/clock"
 	"github.com/prism-wait/prism-wait/internal/crash"
 	"github.com/prism-wait/prism-wait/internal/prismsim"
+	"github.com/prism-wait/prism-wait/internal/testnet"
 )
 
 const size = 300_000
@@ -31,6 +31,7 @@ const size = 300_000
 type storage struct {
 	mu       sync.Mutex
 	requests []*http.Request
+	times    []time.Time // when each request came
 	hook     func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool)
 	version  int
 	size     int64 // of the video; the const size when zero
@@ -40,6 +41,7 @@ func (s *storage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	n := len(s.requests)
 	s.requests = append(s.requests, r.Clone(context.Background()))
+	s.times = append(s.times, time.Now())
 	version := max(s.version, 1)
 	s.mu.Unlock()
 	c := prismsim.NewContent("gen_1", version, cmp.Or(s.size, size))
@@ -52,6 +54,17 @@ func (s *storage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("ETag", c.ETag())
 	w.Header().Set("Content-Type", "video/mp4")
 	http.ServeContent(w, r, "", time.Time{}, c)
+}
+
+// waits are the times between one request and the next.
+func (s *storage) waits() []time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var waits []time.Duration
+	for i := 1; i < len(s.times); i++ {
+		waits = append(waits, s.times[i].Sub(s.times[i-1]))
+	}
+	return waits
 }
 
 func (s *storage) seen() []*http.Request {
@@ -82,35 +95,19 @@ func sum(version int) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// testClock is a fake clock on which the backoff's waits (timers made by
-// NewTimer, through clock.Sleep) end at once and are recorded, while the
-// stall watchdog (AfterFunc) fires only when a test advances the clock.
-type testClock struct {
-	*clock.Fake
-	mu    sync.Mutex
-	waits []time.Duration
-}
-
-func (c *testClock) NewTimer(d time.Duration) clock.Timer {
-	c.mu.Lock()
-	c.waits = append(c.waits, d)
-	c.mu.Unlock()
-	return c.Fake.NewTimer(0)
-}
-
-// setup serves s and returns a Downloader on a testClock, whose stall
-// timeout passes only when a test advances the clock, and a signed URL.
-func setup(t *testing.T, s *storage) (*Downloader, string) {
+// setup serves h over an in-memory connection and returns a Downloader
+// whose stall timeout is an hour, and a signed URL. Call it in a bubble:
+// the backoff's waits take no time, and a stall passes only when every
+// goroutine waits for an hour of the bubble's clock.
+func setup(t *testing.T, h http.Handler) (*Downloader, string) {
 	t.Helper()
-	srv := httptest.NewServer(s)
-	t.Cleanup(srv.Close)
 	root, err := os.OpenRoot(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { root.Close() })
-	clk := &testClock{Fake: clock.NewFake(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))}
-	return &Downloader{HTTP: srv.Client(), Root: root, Dir: "videos", Clock: clk, StallTimeout: time.Hour}, srv.URL + "/v/gen_1.mp4?X-Amz-Signature=SIG"
+	return &Downloader{HTTP: &http.Client{Transport: testnet.Serve(t, h)}, Root: root, Dir: "videos", StallTimeout: time.Hour},
+		"http://storage.test/v/gen_1.mp4?X-Amz-Signature=SIG"
 }
 
 // dir is the download directory's path on disk.
@@ -157,13 +154,6 @@ func (t *tap) handled(n int64) {
 		if read >= n {
 			return
 		}
-	}
-}
-
-// advanceWhileWaiting fires every timer the downloader arms, until stop.
-func advanceWhileWaiting(clk *testClock, d time.Duration, stop context.Context) {
-	for clk.BlockUntil(stop, 1) == nil {
-		clk.Advance(d)
 	}
 }
 
@@ -215,121 +205,130 @@ func TestFetch(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			s := &storage{hook: tc.hook}
-			d, url := setup(t, s)
-			var logs strings.Builder
-			d.Logf = func(format string, a ...any) { fmt.Fprintf(&logs, format+"\n", a...) }
-			f, err := d.Fetch(context.Background(), "gen_1", url, noRefresh)
-			if err != nil {
-				t.Fatal(err)
-			}
-			// The fake clock has not moved: the rate is taken over a millisecond.
-			if !strings.HasSuffix(logs.String(), "gen_1: saved videos/gen_1.mp4 (293.0 KiB in 0s, 286.1 MiB/s)\n") {
-				t.Errorf("no saved line at the end of the log:\n%s", logs.String())
-			}
-			if again := strings.Contains(logs.String(), "whole video again"); again != (tc.name == "no Range support starts over") {
-				t.Errorf("the log says the whole video was sent again: %t\n%s", again, logs.String())
-			}
-			if f.Path != "videos/gen_1.mp4" || f.Bytes != size || f.SHA256 != sum(tc.version) {
-				t.Errorf("got %+v", f)
-			}
-			data, _ := d.Root.ReadFile(f.Path)
-			if h := sha256.Sum256(data); hex.EncodeToString(h[:]) != sum(tc.version) {
-				t.Error("the file on disk is not the video")
-			}
-			reqs := s.seen()
-			if len(reqs) != tc.requests {
-				t.Fatalf("%d requests, want %d", len(reqs), tc.requests)
-			}
-			for i, r := range reqs {
-				if r.Header.Get("Range") != tc.ranges[i] {
-					t.Errorf("request %d: Range %q, want %q", i, r.Header.Get("Range"), tc.ranges[i])
+			synctest.Test(t, func(t *testing.T) {
+				s := &storage{hook: tc.hook}
+				d, url := setup(t, s)
+				d.RetryBase = time.Nanosecond // the retries take next to no time
+				var logs strings.Builder
+				d.Logf = func(format string, a ...any) { fmt.Fprintf(&logs, format+"\n", a...) }
+				f, err := d.Fetch(context.Background(), "gen_1", url, noRefresh)
+				if err != nil {
+					t.Fatal(err)
 				}
-				if r.Header.Get("Range") != "" && r.Header.Get("If-Range") == "" {
-					t.Errorf("request %d resumes without If-Range", i)
+				// The bubble's clock has barely moved: the rate is taken over a millisecond.
+				if !strings.HasSuffix(logs.String(), "gen_1: saved videos/gen_1.mp4 (293.0 KiB in 0s, 286.1 MiB/s)\n") {
+					t.Errorf("no saved line at the end of the log:\n%s", logs.String())
 				}
-				if r.Header.Get("Authorization") != "" {
-					t.Errorf("request %d carries Authorization", i)
+				if again := strings.Contains(logs.String(), "whole video again"); again != (tc.name == "no Range support starts over") {
+					t.Errorf("the log says the whole video was sent again: %t\n%s", again, logs.String())
 				}
-				if r.Header.Get("Accept-Encoding") != "identity" {
-					t.Errorf("request %d accepts %q: a compressed body breaks resuming", i, r.Header.Get("Accept-Encoding"))
+				if f.Path != "videos/gen_1.mp4" || f.Bytes != size || f.SHA256 != sum(tc.version) {
+					t.Errorf("got %+v", f)
 				}
-			}
-			if extra := leftovers(t, dir(d), "gen_1.mp4"); len(extra) > 0 {
-				t.Errorf("left behind: %v", extra)
-			}
+				data, _ := d.Root.ReadFile(f.Path)
+				if h := sha256.Sum256(data); hex.EncodeToString(h[:]) != sum(tc.version) {
+					t.Error("the file on disk is not the video")
+				}
+				reqs := s.seen()
+				if len(reqs) != tc.requests {
+					t.Fatalf("%d requests, want %d", len(reqs), tc.requests)
+				}
+				for i, r := range reqs {
+					if r.Header.Get("Range") != tc.ranges[i] {
+						t.Errorf("request %d: Range %q, want %q", i, r.Header.Get("Range"), tc.ranges[i])
+					}
+					if r.Header.Get("Range") != "" && r.Header.Get("If-Range") == "" {
+						t.Errorf("request %d resumes without If-Range", i)
+					}
+					if r.Header.Get("Authorization") != "" {
+						t.Errorf("request %d carries Authorization", i)
+					}
+					if r.Header.Get("Accept-Encoding") != "identity" {
+						t.Errorf("request %d accepts %q: a compressed body breaks resuming", i, r.Header.Get("Accept-Encoding"))
+					}
+				}
+				if extra := leftovers(t, dir(d), "gen_1.mp4"); len(extra) > 0 {
+					t.Errorf("left behind: %v", extra)
+				}
+			})
 		})
 	}
 }
 
 func TestETagChangeMidResumeStartsOver(t *testing.T) {
 	t.Parallel()
-	s := &storage{}
-	s.hook = func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
-		if n == 0 {
-			s.mu.Lock()
-			s.version = 2 // the object changes while the first transfer runs
-			s.mu.Unlock()
-			return &cut{ResponseWriter: w, left: 100_000}, false
+	synctest.Test(t, func(t *testing.T) {
+		s := &storage{}
+		s.hook = func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
+			if n == 0 {
+				s.mu.Lock()
+				s.version = 2 // the object changes while the first transfer runs
+				s.mu.Unlock()
+				return &cut{ResponseWriter: w, left: 100_000}, false
+			}
+			return w, false
 		}
-		return w, false
-	}
-	d, url := setup(t, s)
-	f, err := d.Fetch(context.Background(), "gen_1", url, noRefresh)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if f.SHA256 != sum(2) {
-		t.Error("the saved file mixes two versions")
-	}
+		d, url := setup(t, s)
+		f, err := d.Fetch(context.Background(), "gen_1", url, noRefresh)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.SHA256 != sum(2) {
+			t.Error("the saved file mixes two versions")
+		}
+	})
 }
 
 func TestETagChangeIgnoringIfRangeStartsOver(t *testing.T) {
 	t.Parallel()
-	// A server that ignores If-Range and answers 206 from the new version.
-	s := &storage{}
-	s.hook = func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
-		switch n {
-		case 0:
-			return &cut{ResponseWriter: w, left: 100_000}, false
-		case 1:
-			r.Header.Del("If-Range")
-			s.mu.Lock()
-			s.version = 2
-			s.mu.Unlock()
-			c2 := prismsim.NewContent("gen_1", 2, size)
-			w.Header().Set("ETag", c2.ETag())
-			http.ServeContent(w, r, "", time.Time{}, c2)
-			return w, true
+	synctest.Test(t, func(t *testing.T) {
+		// A server that ignores If-Range and answers 206 from the new version.
+		s := &storage{}
+		s.hook = func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
+			switch n {
+			case 0:
+				return &cut{ResponseWriter: w, left: 100_000}, false
+			case 1:
+				r.Header.Del("If-Range")
+				s.mu.Lock()
+				s.version = 2
+				s.mu.Unlock()
+				c2 := prismsim.NewContent("gen_1", 2, size)
+				w.Header().Set("ETag", c2.ETag())
+				http.ServeContent(w, r, "", time.Time{}, c2)
+				return w, true
+			}
+			return w, false
 		}
-		return w, false
-	}
-	d, url := setup(t, s)
-	f, err := d.Fetch(context.Background(), "gen_1", url, noRefresh)
-	if err != nil || f.SHA256 != sum(2) {
-		t.Fatalf("got %+v, %v; want version 2 whole", f, err)
-	}
+		d, url := setup(t, s)
+		f, err := d.Fetch(context.Background(), "gen_1", url, noRefresh)
+		if err != nil || f.SHA256 != sum(2) {
+			t.Fatalf("got %+v, %v; want version 2 whole", f, err)
+		}
+	})
 }
 
 func TestExpiredURLIsRefreshed(t *testing.T) {
 	t.Parallel()
-	s := &storage{}
-	s.hook = func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
-		if r.URL.Query().Get("X-Amz-Signature") != "FRESH" {
-			w.WriteHeader(http.StatusForbidden)
-			return w, true
+	synctest.Test(t, func(t *testing.T) {
+		s := &storage{}
+		s.hook = func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
+			if r.URL.Query().Get("X-Amz-Signature") != "FRESH" {
+				w.WriteHeader(http.StatusForbidden)
+				return w, true
+			}
+			return w, false
 		}
-		return w, false
-	}
-	d, url := setup(t, s)
-	refreshes := 0
-	f, err := d.Fetch(context.Background(), "gen_1", url, func(context.Context) (string, error) {
-		refreshes++
-		return strings.Replace(url, "SIG", "FRESH", 1), nil
+		d, url := setup(t, s)
+		refreshes := 0
+		f, err := d.Fetch(context.Background(), "gen_1", url, func(context.Context) (string, error) {
+			refreshes++
+			return strings.Replace(url, "SIG", "FRESH", 1), nil
+		})
+		if err != nil || f.SHA256 != sum(1) || refreshes != 1 {
+			t.Fatalf("got %+v, %v after %d refreshes", f, err, refreshes)
+		}
 	})
-	if err != nil || f.SHA256 != sum(1) || refreshes != 1 {
-		t.Fatalf("got %+v, %v after %d refreshes", f, err, refreshes)
-	}
 }
 
 func TestFailures(t *testing.T) {
@@ -388,146 +387,146 @@ func TestFailures(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			d, url := setup(t, &storage{hook: tc.hook})
-			_, err := d.Fetch(context.Background(), "gen_1", url, func(context.Context) (string, error) { return url, nil })
-			var de *Error
-			if !errors.As(err, &de) {
-				t.Fatalf("err = %v, want *Error", err)
-			}
-			for _, s := range append(tc.says, "gen_1") {
-				if !strings.Contains(err.Error(), s) {
-					t.Errorf("error %q does not say %q", err, s)
+			synctest.Test(t, func(t *testing.T) {
+				d, url := setup(t, &storage{hook: tc.hook})
+				_, err := d.Fetch(context.Background(), "gen_1", url, func(context.Context) (string, error) { return url, nil })
+				var de *Error
+				if !errors.As(err, &de) {
+					t.Fatalf("err = %v, want *Error", err)
 				}
-			}
-			if strings.Contains(err.Error(), "SIG") {
-				t.Errorf("error shows the URL's signature: %v", err)
-			}
-			if extra := leftovers(t, dir(d)); len(extra) > 0 {
-				t.Errorf("left behind: %v", extra)
-			}
+				for _, s := range append(tc.says, "gen_1") {
+					if !strings.Contains(err.Error(), s) {
+						t.Errorf("error %q does not say %q", err, s)
+					}
+				}
+				if strings.Contains(err.Error(), "SIG") {
+					t.Errorf("error shows the URL's signature: %v", err)
+				}
+				if extra := leftovers(t, dir(d)); len(extra) > 0 {
+					t.Errorf("left behind: %v", extra)
+				}
+			})
 		})
 	}
 }
 
 func TestCancelMidDownloadLeavesNothing(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithCancelCause(context.Background())
-	s := &storage{hook: func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
-		w.Header().Set("Content-Length", fmt.Sprint(size))
-		w.WriteHeader(200)
-		w.Write(make([]byte, 1000))
-		w.(http.Flusher).Flush()
-		cancel(errors.New("the job was cancelled"))
-		<-r.Context().Done()
-		return w, true
-	}}
-	d, url := setup(t, s)
-	_, err := d.Fetch(ctx, "gen_1", url, noRefresh)
-	if err == nil || !strings.Contains(err.Error(), "the job was cancelled") {
-		t.Fatalf("err = %v", err)
-	}
-	if extra := leftovers(t, dir(d)); len(extra) > 0 {
-		t.Errorf("left behind: %v", extra)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithCancelCause(context.Background())
+		s := &storage{hook: func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
+			w.Header().Set("Content-Length", fmt.Sprint(size))
+			w.WriteHeader(200)
+			w.Write(make([]byte, 1000))
+			w.(http.Flusher).Flush()
+			cancel(errors.New("the job was cancelled"))
+			<-r.Context().Done()
+			return w, true
+		}}
+		d, url := setup(t, s)
+		_, err := d.Fetch(ctx, "gen_1", url, noRefresh)
+		if err == nil || !strings.Contains(err.Error(), "the job was cancelled") {
+			t.Fatalf("err = %v", err)
+		}
+		if extra := leftovers(t, dir(d)); len(extra) > 0 {
+			t.Errorf("left behind: %v", extra)
+		}
+	})
 }
 
 func TestStalledTransferIsResumed(t *testing.T) {
 	t.Parallel()
-	s := &storage{hook: func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
-		if n == 0 {
-			w.Header().Set("ETag", c.ETag())
-			w.Header().Set("Content-Length", fmt.Sprint(size))
-			w.WriteHeader(200)
-			io.CopyN(w, c, 1000)
-			w.(http.Flusher).Flush()
-			<-r.Context().Done()
-			return w, true
-		}
-		return w, false
-	}}
-	d, url := setup(t, s)
-	var tp *tap
-	d.HTTP.Transport, tp = tapped(d.HTTP.Transport)
-	var logs strings.Builder
-	d.Logf = func(format string, a ...any) { fmt.Fprintf(&logs, format+"\n", a...) }
-	type result struct {
-		f   File
-		err error
-	}
-	done := make(chan result)
-	go func() {
+	synctest.Test(t, func(t *testing.T) {
+		s := &storage{hook: func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
+			if n == 0 {
+				w.Header().Set("ETag", c.ETag())
+				w.Header().Set("Content-Length", fmt.Sprint(size))
+				w.WriteHeader(200)
+				io.CopyN(w, c, 1000)
+				w.(http.Flusher).Flush()
+				<-r.Context().Done()
+				return w, true
+			}
+			return w, false
+		}}
+		d, url := setup(t, s)
+		var logs strings.Builder
+		d.Logf = func(format string, a ...any) { fmt.Fprintf(&logs, format+"\n", a...) }
+		// Once the first 1000 bytes are in, every goroutine waits: the
+		// bubble's clock moves on to the stall timeout.
+		start := time.Now()
 		f, err := d.Fetch(context.Background(), "gen_1", url, noRefresh)
-		done <- result{f, err}
-	}()
-	tp.handled(1000)
-	d.Clock.(*testClock).Advance(time.Hour)
-	r := <-done
-	if r.err != nil || r.f.SHA256 != sum(1) {
-		t.Fatalf("got %+v, %v", r.f, r.err)
-	}
-	if reqs := s.seen(); len(reqs) != 2 || reqs[1].Header.Get("Range") != "bytes=1000-" {
-		t.Errorf("expected a resume from byte 1000")
-	}
-	if !strings.Contains(logs.String(), "storage sent nothing for 1h0m0s") {
-		t.Errorf("the log does not say why the attempt ended:\n%s", logs.String())
-	}
+		if err != nil || f.SHA256 != sum(1) {
+			t.Fatalf("got %+v, %v", f, err)
+		}
+		if w := s.waits(); len(w) != 1 || w[0] < time.Hour || time.Since(start) != w[0] {
+			t.Errorf("resumed after %v, want after the hour of the stall timeout and a backoff step", w)
+		}
+		if reqs := s.seen(); len(reqs) != 2 || reqs[1].Header.Get("Range") != "bytes=1000-" {
+			t.Errorf("expected a resume from byte 1000")
+		}
+		if !strings.Contains(logs.String(), "storage sent nothing for 1h0m0s") {
+			t.Errorf("the log does not say why the attempt ended:\n%s", logs.String())
+		}
+	})
 }
 
 func TestSilentHostIsAbandoned(t *testing.T) {
 	t.Parallel()
-	s := &storage{hook: func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
-		<-r.Context().Done() // accepts the connection, never answers
-		return w, true
-	}}
-	d, url := setup(t, s)
-	d.StallTimeout = 0 // the default, 30s
-	stop, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go advanceWhileWaiting(d.Clock.(*testClock), 30*time.Second, stop)
-	_, err := d.Fetch(context.Background(), "gen_1", url, noRefresh)
-	var de *Error
-	if !errors.As(err, &de) || !strings.Contains(err.Error(), "storage sent nothing for 30s") {
-		t.Fatalf("err = %v, want a *Error naming the stall", err)
-	}
-	if de.Attempts != 6 {
-		t.Errorf("gave up after %d attempts, want 6", de.Attempts)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		s := &storage{hook: func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
+			<-r.Context().Done() // accepts the connection, never answers
+			return w, true
+		}}
+		d, url := setup(t, s)
+		d.StallTimeout = 0 // the default, 30s
+		_, err := d.Fetch(context.Background(), "gen_1", url, noRefresh)
+		var de *Error
+		if !errors.As(err, &de) || !strings.Contains(err.Error(), "storage sent nothing for 30s") {
+			t.Fatalf("err = %v, want a *Error naming the stall", err)
+		}
+		if de.Attempts != 6 {
+			t.Errorf("gave up after %d attempts, want 6", de.Attempts)
+		}
+	})
 }
 
 func TestOwnership(t *testing.T) {
 	t.Parallel()
-	if os.Geteuid() != 0 {
-		t.Skip("handing files to another owner needs root, as in the action's container")
-	}
-	d, url := setup(t, &storage{})
-	if err := d.Root.Mkdir("old", 0o755); err != nil {
-		t.Fatal(err)
-	}
-	d.Dir = "old/videos/deep er"
-	d.Owner = &Owner{UID: 4242, GID: 4343}
-	f, err := d.Fetch(context.Background(), "gen_1", url, noRefresh)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if f.Path != "old/videos/deep er/gen_1.mp4" {
-		t.Errorf("Path = %q", f.Path)
-	}
-	for _, p := range []string{f.Path, d.Dir, "old/videos"} {
-		p = filepath.Join(d.Root.Name(), p)
-		fi, err := os.Stat(p)
+	synctest.Test(t, func(t *testing.T) {
+		if os.Geteuid() != 0 {
+			t.Skip("handing files to another owner needs root, as in the action's container")
+		}
+		d, url := setup(t, &storage{})
+		if err := d.Root.Mkdir("old", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		d.Dir = "old/videos/deep er"
+		d.Owner = &Owner{UID: 4242, GID: 4343}
+		f, err := d.Fetch(context.Background(), "gen_1", url, noRefresh)
 		if err != nil {
 			t.Fatal(err)
 		}
-		st := fi.Sys().(*syscall.Stat_t)
-		if st.Uid != 4242 || st.Gid != 4343 {
-			t.Errorf("%s is owned by %d:%d", p, st.Uid, st.Gid)
+		if f.Path != "old/videos/deep er/gen_1.mp4" {
+			t.Errorf("Path = %q", f.Path)
 		}
-	}
-	for _, p := range []string{"old", "."} {
-		if fi, _ := d.Root.Stat(p); fi.Sys().(*syscall.Stat_t).Uid == 4242 {
-			t.Errorf("%s existed before and was given away", p)
+		for _, p := range []string{f.Path, d.Dir, "old/videos"} {
+			p = filepath.Join(d.Root.Name(), p)
+			fi, err := os.Stat(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st := fi.Sys().(*syscall.Stat_t)
+			if st.Uid != 4242 || st.Gid != 4343 {
+				t.Errorf("%s is owned by %d:%d", p, st.Uid, st.Gid)
+			}
 		}
-	}
+		for _, p := range []string{"old", "."} {
+			if fi, _ := d.Root.Stat(p); fi.Sys().(*syscall.Stat_t).Uid == 4242 {
+				t.Errorf("%s existed before and was given away", p)
+			}
+		}
+	})
 }
 
 func TestExtension(t *testing.T) {
@@ -578,26 +577,32 @@ func FuzzContentRange(f *testing.F) {
 
 func TestRedirectToAnotherHostCarriesNoCredentials(t *testing.T) {
 	t.Parallel()
-	final := &storage{}
-	finalSrv := httptest.NewServer(final)
-	defer finalSrv.Close()
-	first := &storage{hook: func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
-		http.Redirect(w, r, finalSrv.URL+"/elsewhere/gen_1.mp4?X-Amz-Signature=OTHER", http.StatusTemporaryRedirect)
-		return w, true
-	}}
-	d, url := setup(t, first)
-	f, err := d.Fetch(context.Background(), "gen_1", url, noRefresh)
-	if err != nil || f.SHA256 != sum(1) {
-		t.Fatalf("got %+v, %v", f, err)
-	}
-	for _, r := range append(first.seen(), final.seen()...) {
-		if r.Header.Get("Authorization") != "" || r.Header.Get("Cookie") != "" {
-			t.Errorf("%s carried credentials: %v", r.URL, r.Header)
+	synctest.Test(t, func(t *testing.T) {
+		final := &storage{}
+		first := &storage{hook: func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
+			http.Redirect(w, r, "http://other.test/elsewhere/gen_1.mp4?X-Amz-Signature=OTHER", http.StatusTemporaryRedirect)
+			return w, true
+		}}
+		d, url := setup(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Host == "other.test" {
+				final.ServeHTTP(w, r)
+				return
+			}
+			first.ServeHTTP(w, r)
+		}))
+		f, err := d.Fetch(context.Background(), "gen_1", url, noRefresh)
+		if err != nil || f.SHA256 != sum(1) {
+			t.Fatalf("got %+v, %v", f, err)
 		}
-	}
-	if len(final.seen()) != 1 {
-		t.Errorf("the other host saw %d requests, want 1", len(final.seen()))
-	}
+		for _, r := range append(first.seen(), final.seen()...) {
+			if r.Header.Get("Authorization") != "" || r.Header.Get("Cookie") != "" {
+				t.Errorf("%s carried credentials: %v", r.URL, r.Header)
+			}
+		}
+		if len(final.seen()) != 1 {
+			t.Errorf("the other host saw %d requests, want 1", len(final.seen()))
+		}
+	})
 }
 
 func TestSymlinkOutOfWorkspaceIsRefused(t *testing.T) {
@@ -621,36 +626,38 @@ func TestSymlinkOutOfWorkspaceIsRefused(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			outside := t.TempDir()
-			s := &storage{}
-			d, url := setup(t, s)
-			workspace := d.Root.Name()
-			s.hook = func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
-				if n == 0 && !tc.before {
-					return &cut{ResponseWriter: w, left: 100_000}, false
+			synctest.Test(t, func(t *testing.T) {
+				outside := t.TempDir()
+				s := &storage{}
+				d, url := setup(t, s)
+				workspace := d.Root.Name()
+				s.hook = func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
+					if n == 0 && !tc.before {
+						return &cut{ResponseWriter: w, left: 100_000}, false
+					}
+					if n == 1 {
+						plant(t, workspace, outside)
+					}
+					return w, false
 				}
-				if n == 1 {
+				if tc.before {
+					if err := os.Mkdir(filepath.Join(workspace, "videos"), 0o755); err != nil {
+						t.Fatal(err)
+					}
 					plant(t, workspace, outside)
 				}
-				return w, false
-			}
-			if tc.before {
-				if err := os.Mkdir(filepath.Join(workspace, "videos"), 0o755); err != nil {
-					t.Fatal(err)
+				_, err := d.Fetch(context.Background(), "gen_1", url, noRefresh)
+				var de *Error
+				if !errors.As(err, &de) {
+					t.Fatalf("err = %v, want *Error", err)
 				}
-				plant(t, workspace, outside)
-			}
-			_, err := d.Fetch(context.Background(), "gen_1", url, noRefresh)
-			var de *Error
-			if !errors.As(err, &de) {
-				t.Fatalf("err = %v, want *Error", err)
-			}
-			if entries, _ := os.ReadDir(outside); len(entries) > 0 {
-				t.Errorf("written outside the workspace: %v", entries)
-			}
-			if tc.before && len(s.seen()) > 0 {
-				t.Error("downloaded a video with nowhere to put it")
-			}
+				if entries, _ := os.ReadDir(outside); len(entries) > 0 {
+					t.Errorf("written outside the workspace: %v", entries)
+				}
+				if tc.before && len(s.seen()) > 0 {
+					t.Error("downloaded a video with nowhere to put it")
+				}
+			})
 		})
 	}
 }
@@ -660,47 +667,51 @@ func TestPathIsExact(t *testing.T) {
 	for _, dir := range []string{".", "my videos", "a/b c/d"} {
 		t.Run(dir, func(t *testing.T) {
 			t.Parallel()
-			d, url := setup(t, &storage{})
-			d.Dir = dir
-			f, err := d.Fetch(context.Background(), "gen_1", url, noRefresh)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if want := strings.TrimPrefix(dir+"/gen_1.mp4", "./"); f.Path != want {
-				t.Errorf("Path = %q, want %q", f.Path, want)
-			}
-			if data, err := d.Root.ReadFile(f.Path); err != nil || int64(len(data)) != f.Bytes {
-				t.Errorf("the file at Path holds %d bytes (%v), want %d", len(data), err, f.Bytes)
-			}
+			synctest.Test(t, func(t *testing.T) {
+				d, url := setup(t, &storage{})
+				d.Dir = dir
+				f, err := d.Fetch(context.Background(), "gen_1", url, noRefresh)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if want := strings.TrimPrefix(dir+"/gen_1.mp4", "./"); f.Path != want {
+					t.Errorf("Path = %q, want %q", f.Path, want)
+				}
+				if data, err := d.Root.ReadFile(f.Path); err != nil || int64(len(data)) != f.Bytes {
+					t.Errorf("the file at Path holds %d bytes (%v), want %d", len(data), err, f.Bytes)
+				}
+			})
 		})
 	}
 }
 
 func TestNoSignatureInErrors(t *testing.T) {
 	t.Parallel()
-	s := &storage{hook: func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
-		w.Header().Set("Location", "https://bad host/v/gen_1.mp4?X-Amz-Signature=SIG")
-		w.WriteHeader(http.StatusFound)
-		return w, true
-	}}
-	d, url := setup(t, s)
-	var logs strings.Builder
-	d.Logf = func(format string, a ...any) { fmt.Fprintf(&logs, format+"\n", a...) }
-	_, err := d.Fetch(context.Background(), "gen_1", url, noRefresh)
-	var de *Error
-	if !errors.As(err, &de) {
-		t.Fatalf("err = %v, want *Error", err)
-	}
-	if !strings.Contains(err.Error(), "Location") {
-		t.Errorf("error %q does not say what failed", err)
-	}
-	if out := err.Error() + logs.String(); strings.Contains(out, "SIG") {
-		t.Errorf("the signature is shown:\n%s", out)
-	}
-	_, err = d.Fetch(context.Background(), "gen_1", "https://bad host/v/gen_1.mp4?X-Amz-Signature=SIG", noRefresh)
-	if !errors.As(err, &de) || strings.Contains(err.Error(), "SIG") {
-		t.Errorf("err = %v, want a *Error without the signature", err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		s := &storage{hook: func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
+			w.Header().Set("Location", "https://bad host/v/gen_1.mp4?X-Amz-Signature=SIG")
+			w.WriteHeader(http.StatusFound)
+			return w, true
+		}}
+		d, url := setup(t, s)
+		var logs strings.Builder
+		d.Logf = func(format string, a ...any) { fmt.Fprintf(&logs, format+"\n", a...) }
+		_, err := d.Fetch(context.Background(), "gen_1", url, noRefresh)
+		var de *Error
+		if !errors.As(err, &de) {
+			t.Fatalf("err = %v, want *Error", err)
+		}
+		if !strings.Contains(err.Error(), "Location") {
+			t.Errorf("error %q does not say what failed", err)
+		}
+		if out := err.Error() + logs.String(); strings.Contains(out, "SIG") {
+			t.Errorf("the signature is shown:\n%s", out)
+		}
+		_, err = d.Fetch(context.Background(), "gen_1", "https://bad host/v/gen_1.mp4?X-Amz-Signature=SIG", noRefresh)
+		if !errors.As(err, &de) || strings.Contains(err.Error(), "SIG") {
+			t.Errorf("err = %v, want a *Error without the signature", err)
+		}
+	})
 }
 
 func TestLimits(t *testing.T) {
@@ -749,79 +760,85 @@ func TestLimits(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			s := &storage{hook: tc.hook}
-			d, url := setup(t, s)
-			d.MaxBytes, d.freeSpace = tc.maxBytes, tc.free
-			f, err := d.Fetch(context.Background(), "gen_1", url, noRefresh)
-			if n := len(s.seen()); n != tc.requests {
-				t.Errorf("%d requests, want %d", n, tc.requests)
-			}
-			if tc.says == nil {
-				if err != nil || f.Bytes != size {
-					t.Fatalf("got %+v, %v", f, err)
+			synctest.Test(t, func(t *testing.T) {
+				s := &storage{hook: tc.hook}
+				d, url := setup(t, s)
+				d.MaxBytes, d.freeSpace = tc.maxBytes, tc.free
+				f, err := d.Fetch(context.Background(), "gen_1", url, noRefresh)
+				if n := len(s.seen()); n != tc.requests {
+					t.Errorf("%d requests, want %d", n, tc.requests)
 				}
-				return
-			}
-			var de *Error
-			if !errors.As(err, &de) {
-				t.Fatalf("err = %v, want *Error", err)
-			}
-			for _, s := range tc.says {
-				if !strings.Contains(err.Error(), s) {
-					t.Errorf("error %q does not say %q", err, s)
+				if tc.says == nil {
+					if err != nil || f.Bytes != size {
+						t.Fatalf("got %+v, %v", f, err)
+					}
+					return
 				}
-			}
-			if extra := leftovers(t, dir(d)); len(extra) > 0 {
-				t.Errorf("left behind: %v", extra)
-			}
+				var de *Error
+				if !errors.As(err, &de) {
+					t.Fatalf("err = %v, want *Error", err)
+				}
+				for _, s := range tc.says {
+					if !strings.Contains(err.Error(), s) {
+						t.Errorf("error %q does not say %q", err, s)
+					}
+				}
+				if extra := leftovers(t, dir(d)); len(extra) > 0 {
+					t.Errorf("left behind: %v", extra)
+				}
+			})
 		})
 	}
 }
 
 func TestSlowTransferIsNotAbandoned(t *testing.T) {
 	t.Parallel()
-	next := make(chan struct{})
-	s := &storage{hook: func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
-		w.Header().Set("ETag", c.ETag())
-		w.Header().Set("Content-Length", fmt.Sprint(size))
-		for i := range 3 {
-			if i > 0 {
-				<-next
+	synctest.Test(t, func(t *testing.T) {
+		next := make(chan struct{})
+		s := &storage{hook: func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
+			w.Header().Set("ETag", c.ETag())
+			w.Header().Set("Content-Length", fmt.Sprint(size))
+			for i := range 3 {
+				if i > 0 {
+					<-next
+				}
+				io.CopyN(w, c, size/3)
+				w.(http.Flusher).Flush()
 			}
-			io.CopyN(w, c, size/3)
-			w.(http.Flusher).Flush()
+			return w, true
+		}}
+		d, url := setup(t, s)
+		var tp *tap
+		d.HTTP.Transport, tp = tapped(d.HTTP.Transport)
+		done := make(chan error)
+		go func() {
+			_, err := d.Fetch(context.Background(), "gen_1", url, noRefresh)
+			done <- err
+		}()
+		for i := range int64(2) {
+			tp.handled((i + 1) * size / 3)
+			time.Sleep(time.Hour - time.Second) // two of these pass the stall timeout
+			next <- struct{}{}
 		}
-		return w, true
-	}}
-	d, url := setup(t, s)
-	var tp *tap
-	d.HTTP.Transport, tp = tapped(d.HTTP.Transport)
-	done := make(chan error)
-	go func() {
-		_, err := d.Fetch(context.Background(), "gen_1", url, noRefresh)
-		done <- err
-	}()
-	for i := range int64(2) {
-		tp.handled((i + 1) * size / 3)
-		d.Clock.(*testClock).Advance(time.Hour - time.Second) // two of these pass the stall timeout
-		next <- struct{}{}
-	}
-	if err := <-done; err != nil || len(s.seen()) != 1 {
-		t.Errorf("err = %v after %d requests; want one request that never stalled", err, len(s.seen()))
-	}
+		if err := <-done; err != nil || len(s.seen()) != 1 {
+			t.Errorf("err = %v after %d requests; want one request that never stalled", err, len(s.seen()))
+		}
+	})
 }
 
 func TestLargeVideo(t *testing.T) {
 	t.Parallel()
-	const large = blocks*blockSize + 12345 // fills every block, then some
-	s := &storage{size: large}
-	d, url := setup(t, s)
-	f, err := d.Fetch(context.Background(), "gen_1", url, noRefresh)
-	h := sha256.New()
-	io.Copy(h, prismsim.NewContent("gen_1", 1, large))
-	if err != nil || f.Bytes != large || f.SHA256 != hex.EncodeToString(h.Sum(nil)) {
-		t.Fatalf("got %+v, %v", f, err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		const large = blocks*blockSize + 12345 // fills every block, then some
+		s := &storage{size: large}
+		d, url := setup(t, s)
+		f, err := d.Fetch(context.Background(), "gen_1", url, noRefresh)
+		h := sha256.New()
+		io.Copy(h, prismsim.NewContent("gen_1", 1, large))
+		if err != nil || f.Bytes != large || f.SHA256 != hex.EncodeToString(h.Sum(nil)) {
+			t.Fatalf("got %+v, %v", f, err)
+		}
+	})
 }
 
 func TestProgress(t *testing.T) {
@@ -843,24 +860,25 @@ func TestProgress(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			clk := clock.NewFake(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
-			var logs strings.Builder
-			d := &Downloader{Clock: clk, Logf: func(format string, a ...any) { fmt.Fprintf(&logs, format+"\n", a...) }}
-			tmp, err := os.CreateTemp(t.TempDir(), "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer tmp.Close()
-			tr := &transfer{id: "gen_1", file: tmp, offset: tc.offset, total: tc.total}
-			p := &progress{d: d, t: tr, last: clk.Now(), lastOff: 1000, synced: tc.synced}
-			clk.Advance(tc.after)
-			p.advance()
-			if logs.String() != tc.want {
-				t.Errorf("logged %q, want %q", logs.String(), tc.want)
-			}
-			if p.synced != tc.wantSynced {
-				t.Errorf("writeback started up to %d, want %d", p.synced, tc.wantSynced)
-			}
+			synctest.Test(t, func(t *testing.T) {
+				var logs strings.Builder
+				d := &Downloader{Logf: func(format string, a ...any) { fmt.Fprintf(&logs, format+"\n", a...) }}
+				tmp, err := os.CreateTemp(t.TempDir(), "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer tmp.Close()
+				tr := &transfer{id: "gen_1", file: tmp, offset: tc.offset, total: tc.total}
+				p := &progress{d: d, t: tr, last: time.Now(), lastOff: 1000, synced: tc.synced}
+				time.Sleep(tc.after)
+				p.advance()
+				if logs.String() != tc.want {
+					t.Errorf("logged %q, want %q", logs.String(), tc.want)
+				}
+				if p.synced != tc.wantSynced {
+					t.Errorf("writeback started up to %d, want %d", p.synced, tc.wantSynced)
+				}
+			})
 		})
 	}
 }
@@ -925,20 +943,22 @@ func TestCannotCreate(t *testing.T) {
 	} {
 		t.Run(tc.dir, func(t *testing.T) {
 			t.Parallel()
-			s := &storage{}
-			d, url := setup(t, s)
-			if err := d.Root.WriteFile("file", nil, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			d.Dir = tc.dir
-			_, err := d.Fetch(context.Background(), "gen_1", url, noRefresh)
-			var de *Error
-			if !errors.As(err, &de) || !strings.Contains(err.Error(), tc.says) || !strings.Contains(err.Error(), "at 0 bytes:") {
-				t.Errorf("err = %v, want a *Error saying %q at 0 bytes", err, tc.says)
-			}
-			if len(s.seen()) > 0 {
-				t.Error("downloaded a video with nowhere to put it")
-			}
+			synctest.Test(t, func(t *testing.T) {
+				s := &storage{}
+				d, url := setup(t, s)
+				if err := d.Root.WriteFile("file", nil, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				d.Dir = tc.dir
+				_, err := d.Fetch(context.Background(), "gen_1", url, noRefresh)
+				var de *Error
+				if !errors.As(err, &de) || !strings.Contains(err.Error(), tc.says) || !strings.Contains(err.Error(), "at 0 bytes:") {
+					t.Errorf("err = %v, want a *Error saying %q at 0 bytes", err, tc.says)
+				}
+				if len(s.seen()) > 0 {
+					t.Error("downloaded a video with nowhere to put it")
+				}
+			})
 		})
 	}
 }
@@ -955,24 +975,27 @@ func TestBackoff(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			d, url := setup(t, &storage{hook: func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
-				w.WriteHeader(http.StatusServiceUnavailable)
-				return w, true
-			}})
-			d.RetryBase = tc.base
-			d.Fetch(context.Background(), "gen_1", url, noRefresh)
-			clk := d.Clock.(*testClock)
-			if len(clk.waits) != maxFutile-1 {
-				t.Errorf("%d waits, want %d", len(clk.waits), maxFutile-1)
-			}
-			if tc.base == 0 && clk.waits[0] > 750*time.Millisecond {
-				t.Errorf("first wait %s, want at most 750ms", clk.waits[0])
-			}
-			for _, w := range clk.waits {
-				if w < tc.min || w > tc.max {
-					t.Errorf("waited %s, want %s to %s: %v", w, tc.min, tc.max, clk.waits)
+			synctest.Test(t, func(t *testing.T) {
+				s := &storage{hook: func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
+					w.WriteHeader(http.StatusServiceUnavailable)
+					return w, true
+				}}
+				d, url := setup(t, s)
+				d.RetryBase = tc.base
+				d.Fetch(context.Background(), "gen_1", url, noRefresh)
+				waits := s.waits()
+				if len(waits) != maxFutile-1 {
+					t.Fatalf("%d waits, want %d", len(waits), maxFutile-1)
 				}
-			}
+				if tc.base == 0 && waits[0] > 750*time.Millisecond {
+					t.Errorf("first wait %s, want at most 750ms", waits[0])
+				}
+				for _, w := range waits {
+					if w < tc.min || w > tc.max {
+						t.Errorf("waited %s, want %s to %s: %v", w, tc.min, tc.max, waits)
+					}
+				}
+			})
 		})
 	}
 }
@@ -985,18 +1008,21 @@ func (panicky) Write([]byte) (int, error) { panic("hash exploded") }
 
 func TestAPanicWhileHashingIsAPermanentInternalError(t *testing.T) {
 	t.Parallel()
-	f, err := os.Create(filepath.Join(t.TempDir(), "part"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	fake := clock.NewFake(time.Now())
-	p := &progress{d: &Downloader{Clock: fake}, t: &transfer{file: f, sum: panicky{sha256.New()}, total: -1},
-		watchdog: fake.AfterFunc(time.Hour, func() {}), stall: time.Hour, last: fake.Now()}
-	err = p.copyFrom(strings.NewReader(strings.Repeat("x", 3*blockSize)))
-	var perm permanent
-	var cp *crash.Panic
-	if !errors.As(err, &perm) || !errors.As(err, &cp) || cp.Value != "hash exploded" {
-		t.Fatalf("err = %#v, want a permanent *crash.Panic", err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		f, err := os.Create(filepath.Join(t.TempDir(), "part"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		watchdog := time.AfterFunc(time.Hour, func() {})
+		defer watchdog.Stop()
+		p := &progress{d: &Downloader{}, t: &transfer{file: f, sum: panicky{sha256.New()}, total: -1},
+			watchdog: watchdog, stall: time.Hour, last: time.Now()}
+		err = p.copyFrom(strings.NewReader(strings.Repeat("x", 3*blockSize)))
+		var perm permanent
+		var cp *crash.Panic
+		if !errors.As(err, &perm) || !errors.As(err, &cp) || cp.Value != "hash exploded" {
+			t.Fatalf("err = %#v, want a permanent *crash.Panic", err)
+		}
+	})
 }

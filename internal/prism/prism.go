@@ -11,7 +11,6 @@
 package prism
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -28,7 +27,6 @@ import (
 	"time"
 
 	"github.com/prism-wait/prism-wait/internal/budget"
-	"github.com/prism-wait/prism-wait/internal/clock"
 	"github.com/prism-wait/prism-wait/internal/untrusted"
 )
 
@@ -139,9 +137,14 @@ func (e *Error) Unwrap() error { return e.Err }
 // Kind names the class of failure in a few words ("HTTP 503", "timeout"),
 // so that a log can say each kind of trouble once instead of once per try.
 func (e *Error) Kind() string {
+	var other *OtherGenerationError
 	switch {
 	case errors.Is(e.Err, ErrRedirect):
 		return "redirect"
+	case errors.As(e.Err, &other):
+		// Said once per generation: another one's answer is no trouble of
+		// the API as a whole.
+		return "answer for another generation than " + other.Asked
 	case e.StatusCode == http.StatusOK:
 		return "invalid response body"
 	case e.StatusCode != 0:
@@ -151,6 +154,47 @@ func (e *Error) Kind() string {
 	default:
 		return "network error"
 	}
+}
+
+// Meaning is what a failed request's answer says, for advice: which
+// setting or account fact the user should look at.
+type Meaning int
+
+// Meanings of a failed request, from its HTTP status.
+const (
+	Other         Meaning = iota // any other answer: a redirect not followed, a 5xx, a 409, …
+	NoAnswer                     // no HTTP answer arrived (a network error, a timeout)
+	Rejected                     // 400: the request names a field the API does not accept
+	KeyRefused                   // 401: the API key is unknown, revoked or expired
+	NoCredits                    // 402: the account has too few credits
+	NotAllowed                   // 403: the key lacks the scope
+	NotFound                     // 404: no such generation or template for this key
+	Unprocessable                // 422: the API cannot do this, e.g. generate this template
+	RateLimited                  // 429: too many requests; sent again after a pause
+)
+
+// Meaning says what the answer means. It is decided here only: no other
+// package reads StatusCode to tell the user what to do.
+func (e *Error) Meaning() Meaning {
+	switch e.StatusCode {
+	case 0:
+		return NoAnswer
+	case http.StatusBadRequest:
+		return Rejected
+	case http.StatusUnauthorized:
+		return KeyRefused
+	case http.StatusPaymentRequired:
+		return NoCredits
+	case http.StatusForbidden:
+		return NotAllowed
+	case http.StatusNotFound:
+		return NotFound
+	case http.StatusUnprocessableEntity:
+		return Unprocessable
+	case http.StatusTooManyRequests:
+		return RateLimited
+	}
+	return Other
 }
 
 // ErrRedirect is wrapped by the error for a redirect the client will not
@@ -189,11 +233,21 @@ type Client struct {
 	// RequestTimeout bounds each request on its own (30s from New); the
 	// caller's context bounds them all.
 	RequestTimeout time.Duration
-	// Clock reads the time for Retry-After dates (nil: the system clock).
-	Clock clock.Clock
 	// Budget, when set, gives every request its turn and hears of every
 	// 429: one rate for the key, shared by all its requests.
 	Budget *budget.Budget
+	// BaseURLSetting names the base URL setting the way the user sets it,
+	// for messages that say what to change: "base_url" in the action (and
+	// when empty), "--base-url (PRISM_BASE_URL)" in the CLI.
+	BaseURLSetting string
+}
+
+// baseURLSetting is BaseURLSetting, or the action's input name.
+func (c *Client) baseURLSetting() string {
+	if c.BaseURLSetting == "" {
+		return "base_url"
+	}
+	return c.BaseURLSetting
 }
 
 // New returns a client for the API rooted at base (e.g.
@@ -244,9 +298,14 @@ func (c *Client) Refused() int64 { return c.refused.Load() }
 // Get fetches the status of one generation. It returns ctx's cause when
 // ctx ends, and an *Error for everything else.
 func (c *Client) Get(ctx context.Context, id string) (Generation, error) {
-	var g Generation
-	if err := c.do(ctx, id, http.MethodGet, c.base.JoinPath("generations", id), nil, &g); err != nil {
+	var b statusBody
+	if err := c.do(ctx, id, http.MethodGet, c.base.JoinPath("generations", id), nil, &b); err != nil {
 		return Generation{}, err
+	}
+	g := b.Generation
+	if b.HasID && g.ID != id {
+		return Generation{}, c.fail(http.MethodGet, &Error{StatusCode: http.StatusOK,
+			Err: &OtherGenerationError{Asked: id, Answer: c.scrubber().Line(g.ID, 80)}}, true)
 	}
 	g.VideoURL, g.ShareURL = UsableURL(g.VideoURL), usableURL(g.ShareURL, maxShareURL)
 	// A URL that carries the key would put it in outputs, which are not
@@ -301,7 +360,7 @@ func (c *Client) do(ctx context.Context, id, method string, u *url.URL, body []b
 		}
 		if resp.StatusCode == http.StatusTooManyRequests {
 			c.refused.Add(1)
-			turn.Refused(ParseRetryAfter(resp.Header.Get("Retry-After"), clock.Or(c.Clock).Now()))
+			turn.Refused(ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()))
 		} else {
 			turn.Read()
 		}
@@ -326,13 +385,12 @@ func (c *Client) send(ctx context.Context, method string, u *url.URL, body []byt
 		WroteHeaderField: func(string, []string) { wrote.Store(true) },
 		WroteRequest:     func(httptrace.WroteRequestInfo) { wrote.Store(true) },
 	}
-	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), method, u.String(), bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), method, u.String(), oneShot(body))
 	if err != nil {
 		return nil, false, err
 	}
-	if body == nil {
-		req.Body, req.ContentLength = http.NoBody, 0
-	} else {
+	if body != nil {
+		req.ContentLength = int64(len(body))
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Authorization", "Bearer "+c.key)
@@ -351,27 +409,31 @@ func (c *Client) redirect(method string, from *url.URL, resp *http.Response, hop
 	}
 	loc := resp.Header.Get(stashedLocation)
 	next, err := from.Parse(loc)
+	setting := c.baseURLSetting()
 	switch {
 	case loc == "" || err != nil:
-		return nil, fmt.Errorf("%w: the API answered HTTP %d without a usable Location; check that {base_url} points at the Prism API", ErrRedirect, resp.StatusCode)
+		return nil, fmt.Errorf("%w: the API answered HTTP %d without a usable Location; check that %s points at the Prism API", ErrRedirect, resp.StatusCode, setting)
 	case next.Scheme != c.base.Scheme || next.Host != c.base.Host:
-		return nil, fmt.Errorf("%w: the API answered with a redirect to %s://%s; set {base_url} to that host if it is really Prism's",
-			ErrRedirect, next.Scheme, next.Host)
+		return nil, fmt.Errorf("%w: the API answered with a redirect to %s://%s; set %s to that host if it is really Prism's",
+			ErrRedirect, next.Scheme, next.Host, setting)
 	case method != http.MethodGet:
-		return nil, fmt.Errorf("%w: the API answered a %s with a redirect (HTTP %d): it may have acted on it; check that {base_url} points at the Prism API", ErrRedirect, method, resp.StatusCode)
+		return nil, fmt.Errorf("%w: the API answered a %s with a redirect (HTTP %d): it may have acted on it; check that %s points at the Prism API", ErrRedirect, method, resp.StatusCode, setting)
 	case hops >= maxRedirects:
-		return nil, fmt.Errorf("%w: stopped after %d redirects; check that {base_url} points at the Prism API", ErrRedirect, maxRedirects)
+		return nil, fmt.Errorf("%w: stopped after %d redirects; check that %s points at the Prism API", ErrRedirect, maxRedirects, setting)
 	}
 	return next, nil
 }
 
 // decode turns a response into out or an *Error: a non-200 through
-// checkResponse, a 200 through a bounded JSON decode.
+// checkResponse, a 200 through a bounded JSON decode. A POST's answer is
+// decoded on any 2xx: whatever its code, it may list the generations the
+// POST created.
 func (c *Client) decode(ctx context.Context, method string, resp *http.Response, out any) error {
-	if resp.StatusCode != http.StatusOK {
+	if ok := resp.StatusCode == http.StatusOK || method != http.MethodGet && resp.StatusCode/100 == 2; !ok {
 		return c.fail(method, c.checkResponse(resp), true)
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	body, release, err := readBody(ctx, resp.Body)
+	defer release()
 	switch {
 	case err != nil && ctx.Err() != nil && method == http.MethodGet:
 		return context.Cause(ctx)
@@ -417,7 +479,7 @@ func (c *Client) checkResponse(resp *http.Response) *Error {
 		sc := c.scrubber()
 		e.Code, e.Message = sc.Line(body.Error, 64), sc.Line(body.Message, maxText)
 	}
-	e.RetryAfter = ParseRetryAfter(resp.Header.Get("Retry-After"), clock.Or(c.Clock).Now())
+	e.RetryAfter = ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	return e
 }
 

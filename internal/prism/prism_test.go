@@ -4,15 +4,18 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/prism-wait/prism-wait/internal/budget"
+	"github.com/prism-wait/prism-wait/internal/testnet"
 )
 
 const key = "prism_sk_test_secret"
@@ -31,6 +34,14 @@ func mustURL(t testing.TB, s string) *url.URL {
 		t.Fatal(err)
 	}
 	return u
+}
+
+// memClient answers every request with status and body, in memory.
+func memClient(t *testing.T, status int, body string) *Client {
+	t.Helper()
+	return New(mustURL(t, "https://api.example/api"), key, "t", roundTrip(func(r *http.Request) (*http.Response, error) {
+		return &http.Response{StatusCode: status, Header: http.Header{}, Body: io.NopCloser(strings.NewReader(body)), Request: r}, nil
+	}))
 }
 
 func TestGetDecodesLeniently(t *testing.T) {
@@ -77,6 +88,31 @@ func TestFinal(t *testing.T) {
 	} {
 		if got := tc.g.Final(); got != tc.want {
 			t.Errorf("%+v.Final() = %v, want %v", tc.g, got, tc.want)
+		}
+	}
+}
+
+func TestErrorText(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		e    Error
+		want string
+		kind string
+	}{
+		{Error{Err: errors.New("connection refused")}, "request failed: connection refused", "network error"},
+		{Error{Err: context.DeadlineExceeded}, "request failed: context deadline exceeded", "request timeout"},
+		{Error{Err: fmt.Errorf("%w: loop", ErrRedirect)}, "request failed: unusable redirect: loop", "redirect"},
+		{Error{StatusCode: 200, Message: "not the expected JSON"}, "invalid response body: not the expected JSON", "invalid response body"},
+		{Error{StatusCode: 404, Code: "not_found", Message: "Generation not found"}, "HTTP 404 not_found: Generation not found", "HTTP 404"},
+		{Error{StatusCode: 503}, "HTTP 503", "HTTP 503"},
+		{Error{StatusCode: 429, Code: "rate_limited"}, "HTTP 429 rate_limited", "HTTP 429"},
+		{Error{StatusCode: 500, Message: "boom", Err: io.ErrUnexpectedEOF}, "HTTP 500: boom: unexpected EOF", "HTTP 500"},
+	} {
+		if got := tc.e.Error(); got != tc.want {
+			t.Errorf("Error() = %q, want %q", got, tc.want)
+		}
+		if got := tc.e.Kind(); got != tc.kind {
+			t.Errorf("%q: Kind() = %q, want %q", tc.want, got, tc.kind)
 		}
 	}
 }
@@ -140,6 +176,35 @@ func TestGetBoundsErrorText(t *testing.T) {
 	}
 }
 
+func TestBodyLimit(t *testing.T) {
+	t.Parallel()
+	const doc = `{"id":"gen_1","status":"generating"}`
+	for _, tc := range []struct {
+		size    int
+		wantErr bool
+	}{
+		{maxBody - 1, false},
+		{maxBody, false},
+		{maxBody + 1, true},
+	} {
+		t.Run(fmt.Sprint(tc.size), func(t *testing.T) {
+			t.Parallel()
+			c := memClient(t, http.StatusOK, doc+strings.Repeat(" ", tc.size-len(doc)))
+			g, err := c.Get(context.Background(), "gen_1")
+			if !tc.wantErr {
+				if err != nil || g.Status != StatusGenerating {
+					t.Fatalf("got %+v, %v", g, err)
+				}
+				return
+			}
+			var pe *Error
+			if !errors.As(err, &pe) || pe.StatusCode != http.StatusOK || !strings.Contains(pe.Message, "larger than 1 MiB") || !pe.Transient {
+				t.Fatalf("err = %#v, want a transient oversized-body error", err)
+			}
+		})
+	}
+}
+
 func TestGetNetworkErrorsAreTransient(t *testing.T) {
 	t.Parallel()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
@@ -154,20 +219,26 @@ func TestGetNetworkErrorsAreTransient(t *testing.T) {
 
 func TestGetRequestTimeout(t *testing.T) {
 	t.Parallel()
-	release := make(chan struct{})
-	defer close(release)
-	c := serve(t, func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-r.Context().Done():
-		case <-release:
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		defer close(release)
+		c := New(mustURL(t, "http://127.0.0.1/api"), key, "prism-wait/test", testnet.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case <-r.Context().Done():
+			case <-release:
+			}
+		})))
+		c.RequestTimeout = 20 * time.Millisecond
+		start := time.Now()
+		_, err := c.Get(context.Background(), "gen_1")
+		var pe *Error
+		if !errors.As(err, &pe) || !pe.Transient || pe.Kind() != "request timeout" {
+			t.Fatalf("err = %v, want a transient request timeout", err)
+		}
+		if took := time.Since(start); took != c.RequestTimeout {
+			t.Errorf("gave up after %s, want the request timeout, %s", took, c.RequestTimeout)
 		}
 	})
-	c.RequestTimeout = 20 * time.Millisecond
-	_, err := c.Get(context.Background(), "gen_1")
-	var pe *Error
-	if !errors.As(err, &pe) || !pe.Transient || pe.Kind() != "request timeout" {
-		t.Fatalf("err = %v, want a transient request timeout", err)
-	}
 }
 
 func TestGetReturnsContextCause(t *testing.T) {
@@ -182,6 +253,55 @@ func TestGetReturnsContextCause(t *testing.T) {
 	if !errors.Is(err, cause) {
 		t.Fatalf("err = %v, want the context's cause", err)
 	}
+}
+
+// failingBody yields some bytes, then calls before and fails.
+type failingBody struct {
+	sent   bool
+	before func()
+}
+
+func (b *failingBody) Read(p []byte) (int, error) {
+	if !b.sent {
+		b.sent = true
+		return copy(p, `{"id":"gen_1",`), nil
+	}
+	if b.before != nil {
+		b.before()
+	}
+	return 0, io.ErrUnexpectedEOF
+}
+
+func (b *failingBody) Close() error { return nil }
+
+func TestBodyReadFailure(t *testing.T) {
+	t.Parallel()
+	get := func(ctx context.Context, body *failingBody) error {
+		c := New(mustURL(t, "https://api.example/api"), key, "t", roundTrip(func(r *http.Request) (*http.Response, error) {
+			return &http.Response{StatusCode: http.StatusOK, Header: http.Header{}, Body: body, Request: r}, nil
+		}))
+		_, err := c.Get(ctx, "gen_1")
+		return err
+	}
+	t.Run("transient error while the context lives", func(t *testing.T) {
+		t.Parallel()
+		err := get(context.Background(), &failingBody{})
+		var pe *Error
+		if !errors.As(err, &pe) || pe.StatusCode != http.StatusOK || !pe.Transient || !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Fatalf("err = %#v, want a transient invalid-body error", err)
+		}
+	})
+	t.Run("the context's cause once it ended", func(t *testing.T) {
+		t.Parallel()
+		cause := errors.New("the job was cancelled")
+		ctx, cancel := context.WithCancelCause(context.Background())
+		defer cancel(nil)
+		err := get(ctx, &failingBody{before: func() { cancel(cause) }})
+		var pe *Error
+		if !errors.Is(err, cause) || errors.As(err, &pe) {
+			t.Fatalf("err = %#v, want the context's cause", err)
+		}
+	})
 }
 
 func TestRedirectToAnotherHostIsRefused(t *testing.T) {
@@ -203,8 +323,25 @@ func TestRedirectToAnotherHostIsRefused(t *testing.T) {
 	if len(leaked) != 0 {
 		t.Errorf("the other host was asked %d times", len(leaked))
 	}
-	if !strings.Contains(err.Error(), "set {base_url}") {
+	if !strings.Contains(err.Error(), "set base_url to that host") {
 		t.Errorf("error does not say what to do: %v", err)
+	}
+	// The CLI names the setting as its user sets it.
+	c.BaseURLSetting = "--base-url (PRISM_BASE_URL)"
+	if _, err := c.Get(context.Background(), "gen_1"); err == nil || !strings.Contains(err.Error(), "set --base-url (PRISM_BASE_URL) to that host") {
+		t.Errorf("error does not name the CLI's setting: %v", err)
+	}
+}
+
+func TestMeaningOfAFailedAnswer(t *testing.T) {
+	t.Parallel()
+	for status, want := range map[int]Meaning{
+		0: NoAnswer, 400: Rejected, 401: KeyRefused, 402: NoCredits, 403: NotAllowed, 404: NotFound,
+		422: Unprocessable, 429: RateLimited, 200: Other, 302: Other, 409: Other, 500: Other, 503: Other,
+	} {
+		if got := (&Error{StatusCode: status}).Meaning(); got != want {
+			t.Errorf("HTTP %d means %d, want %d", status, got, want)
+		}
 	}
 }
 
@@ -225,6 +362,42 @@ func TestRedirectOnTheSameHostIsFollowed(t *testing.T) {
 	if err != nil || g.Status != "generating" {
 		t.Fatalf("got %+v, %v", g, err)
 	}
+}
+
+// TestStatusClassBoundaries pins where redirects begin and end: every 3xx
+// but 304 is a redirect (300 included), and a 400 is an API error.
+func TestStatusClassBoundaries(t *testing.T) {
+	t.Parallel()
+	t.Run("300 on the same host is followed", func(t *testing.T) {
+		t.Parallel()
+		c := serve(t, func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/api/generations/gen_1" {
+				w.Header().Set("Location", "/v2/generations/gen_1")
+				w.WriteHeader(http.StatusMultipleChoices)
+				return
+			}
+			io.WriteString(w, `{"id":"gen_1","status":"generating"}`)
+		})
+		g, err := c.Get(context.Background(), "gen_1")
+		if err != nil || g.Status != StatusGenerating {
+			t.Fatalf("got %+v, %v", g, err)
+		}
+		if c.Requests() != 2 {
+			t.Errorf("%d requests, want 2", c.Requests())
+		}
+	})
+	t.Run("400 is an API error, not a redirect", func(t *testing.T) {
+		t.Parallel()
+		c := serve(t, func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusBadRequest)
+			io.WriteString(w, `{"error":"bad_request","message":"no"}`)
+		})
+		_, err := c.Get(context.Background(), "gen_1")
+		var pe *Error
+		if !errors.As(err, &pe) || errors.Is(err, ErrRedirect) || pe.StatusCode != 400 || pe.Code != "bad_request" || pe.Transient {
+			t.Fatalf("err = %#v, want a permanent HTTP 400 bad_request", err)
+		}
+	})
 }
 
 func TestParseRetryAfter(t *testing.T) {
@@ -248,6 +421,23 @@ func TestParseRetryAfter(t *testing.T) {
 	} {
 		if got := ParseRetryAfter(tc.in, now); got != tc.want {
 			t.Errorf("ParseRetryAfter(%q) = %s, want %s", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestParseRetryAfterLargestSeconds(t *testing.T) {
+	t.Parallel()
+	largest := uint64(Forever / time.Second) // 9223372036
+	for _, tc := range []struct {
+		in   string
+		want time.Duration
+	}{
+		{fmt.Sprint(largest - 1), time.Duration(largest-1) * time.Second},
+		{fmt.Sprint(largest), time.Duration(largest) * time.Second},
+		{fmt.Sprint(largest + 1), Forever},
+	} {
+		if got := ParseRetryAfter(tc.in, time.Time{}); got != tc.want {
+			t.Errorf("ParseRetryAfter(%q) = %d, want %d", tc.in, got, tc.want)
 		}
 	}
 }
@@ -309,7 +499,7 @@ func TestBudgetHearsEveryAnswer(t *testing.T) {
 		}
 		io.WriteString(w, `{"id":"gen_1","status":"generating"}`)
 	})
-	c.Budget = budget.New(nil, time.Second, time.Minute)
+	c.Budget = budget.New(time.Second, time.Minute)
 	var pe *Error
 	if _, err := c.Get(t.Context(), "gen_1"); !errors.As(err, &pe) || pe.StatusCode != 429 || pe.RetryAfter != 2*time.Hour {
 		t.Fatalf("first Get: %v", err)
@@ -333,5 +523,121 @@ func TestBudgetHearsEveryAnswer(t *testing.T) {
 	ccancel(cause)
 	if _, err := c.Get(cctx, "gen_1"); !errors.Is(err, cause) {
 		t.Errorf("Get with a cancelled context: %v, want its cause", err)
+	}
+}
+
+// A request whose context ends while it waits for its turn in the budget
+// was never sent: the caller gets the context's bare cause, not an *Error
+// that a retry loop would take for the API's trouble. This holds for a
+// submit too, since nothing reached the API.
+func TestCancelledWhileWaitingForATurnIsTheBareCause(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		send func(ctx context.Context, c *Client) error
+	}{
+		{"get", func(ctx context.Context, c *Client) error {
+			_, err := c.Get(ctx, "gen_1")
+			return err
+		}},
+		{"submit", func(ctx context.Context, c *Client) error {
+			_, err := c.Submit(ctx, SubmitRequest{Body: map[string]any{}})
+			return err
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := New(mustURL(t, "https://api.example/api"), key, "t", roundTrip(func(r *http.Request) (*http.Response, error) {
+				t.Errorf("%s %s sent during the pause", r.Method, r.URL)
+				return nil, errors.New("not expected")
+			}))
+			b := budget.New(time.Second, time.Minute)
+			turn, err := b.Wait(t.Context(), "gen_0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			turn.Refused(time.Hour) // every request now waits an hour
+			c.Budget = b
+			cause := errors.New("the job was cancelled")
+			ctx, cancel := context.WithCancelCause(t.Context())
+			cancel(cause)
+			err = tt.send(ctx, c)
+			var pe *Error
+			if !errors.Is(err, cause) || errors.As(err, &pe) {
+				t.Errorf("err = %#v, want the context's bare cause", err)
+			}
+			if n := c.Requests(); n != 0 {
+				t.Errorf("Requests() = %d, want 0", n)
+			}
+		})
+	}
+}
+
+func TestRetryable(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		method string
+		status int
+		wrote  bool
+		want   bool
+	}{
+		{"GET", 0, true, true},
+		{"GET", 200, true, true},
+		{"GET", 408, true, true},
+		{"GET", 429, true, true},
+		{"GET", 500, true, true},
+		{"GET", 501, true, false},
+		{"GET", 404, true, false},
+		{"GET", 302, true, false}, // a redirect that was not followed
+		{"POST", 429, true, true},
+		{"POST", 0, false, true},
+		{"POST", 0, true, false},
+		{"POST", 500, true, false},
+		{"POST", 408, true, false},
+		{"POST", 200, true, false},
+		{"POST", 307, true, false},
+	} {
+		if got := retryable(tc.method, tc.status, tc.wrote); got != tc.want {
+			t.Errorf("retryable(%s, %d, wrote %v) = %v, want %v", tc.method, tc.status, tc.wrote, got, tc.want)
+		}
+	}
+}
+
+func TestUsableURL(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"https://s3.example/v.mp4?X-Amz-Signature=a":    "https://s3.example/v.mp4?X-Amz-Signature=a",
+		"  http://127.0.0.1:8/v.mp4\n":                  "http://127.0.0.1:8/v.mp4",
+		" \t ":                                          "",
+		"javascript:alert(1)":                           "",
+		"/relative/v.mp4":                               "",
+		"https:///nohost":                               "",
+		"ftp://h/v.mp4":                                 "",
+		"https://user:pw@h/v.mp4":                       "",
+		"https://h/" + strings.Repeat("a", MaxVideoURL): "",
+		"https://h/v\x00.mp4":                           "",
+	} {
+		if got := UsableURL(in); got != want {
+			t.Errorf("UsableURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestUsableURLLengthBound(t *testing.T) {
+	t.Parallel()
+	const head = "https://h/"
+	for _, tc := range []struct {
+		n      int
+		usable bool
+	}{
+		{MaxVideoURL - 1, true},
+		{MaxVideoURL, true},
+		{MaxVideoURL + 1, false},
+	} {
+		in := head + strings.Repeat("a", tc.n-len(head))
+		if got := UsableURL(in); (got != "") != tc.usable {
+			t.Errorf("UsableURL(%d bytes) = %d bytes, want usable %v", tc.n, len(got), tc.usable)
+		}
 	}
 }

@@ -3,14 +3,13 @@ package prism
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/url"
-	"strings"
 )
 
 // MaxIDs bounds how many generations one step waits for: outputs hold a
-// line per ID, and GitHub caps a job's outputs at 1 MB.
+// line per ID, and GitHub caps a job's outputs at 1 MB. A submit may
+// answer with more; the caller says which it waits for.
 const MaxIDs = 100
 
 // SubmitRequest is one request that creates generations: from a template
@@ -23,10 +22,20 @@ type SubmitRequest struct {
 
 // Submission is what the API answered to a submit.
 type Submission struct {
-	IDs            []string    // in the API's order
-	CreditsCharged json.Number // "" when absent
+	// IDs are every usable generation ID of the answer, in the API's
+	// order, each once; there may be more than MaxIDs.
+	IDs            []string
+	CreditsCharged json.Number // "" when absent or not a number
 	// Typical and Busy are latency_estimate_sec's figures; 0 when absent.
 	Typical, Busy float64
+	// Unusable describes the first entries of generations that are not
+	// waited for (no plain generation_id, the key, listed again),
+	// scrubbed; UnusableCount counts them all.
+	Unusable      []string
+	UnusableCount int
+	// Ignored describes the side fields that did not parse and were left
+	// empty, scrubbed.
+	Ignored []string
 }
 
 // Submit sends req once. It is repeated only where the API certainly did
@@ -44,45 +53,15 @@ func (c *Client) Submit(ctx context.Context, req SubmitRequest) (Submission, err
 	if err != nil {
 		return Submission{}, &Error{Method: http.MethodPost, Message: "cannot encode the request", Err: err}
 	}
-	var out struct {
-		Generations []struct {
-			ID string `json:"generation_id"`
-		} `json:"generations"`
-		CreditsCharged json.Number `json:"credits_charged"`
-		Latency        *struct {
-			Typical float64 `json:"typical"`
-			Busy    float64 `json:"busy"`
-		} `json:"latency_estimate_sec"`
-	}
+	var out submitBody
 	if err := c.do(ctx, "", http.MethodPost, u, body, &out); err != nil {
 		return Submission{}, err
 	}
-	s := Submission{CreditsCharged: out.CreditsCharged}
-	if out.Latency != nil {
-		s.Typical, s.Busy = out.Latency.Typical, out.Latency.Busy
-	}
-	// The IDs are written out unscrubbed, polled and used as file names:
-	// plain, not the key, without duplicates, and no more than one step
-	// can wait for. Anything else is an answer not understood: the
-	// generations may exist all the same.
-	invalid := func(format string, a ...any) (Submission, error) {
-		return Submission{}, c.fail(http.MethodPost, &Error{StatusCode: http.StatusOK, Message: fmt.Sprintf(format, a...)}, true)
-	}
-	seen := map[string]bool{}
-	for _, g := range out.Generations {
-		switch {
-		case !ValidID(g.ID) || c.scrubber().Secret(g.ID):
-			return invalid("generation_id %q is not a plain ID", c.scrubber().Line(g.ID, 80))
-		case !seen[g.ID]:
-			seen[g.ID] = true
-			s.IDs = append(s.IDs, g.ID)
-		}
-	}
-	switch {
-	case len(s.IDs) == 0:
-		return invalid("no generations in the answer")
-	case len(s.IDs) > MaxIDs:
-		return invalid("%d generations in the answer, more than the %d one step can wait for: %s …", len(s.IDs), MaxIDs, strings.Join(s.IDs[:10], ", "))
+	// An answer without a usable ID is not understood: the generations
+	// may exist all the same.
+	s, why := c.submission(out)
+	if why != "" {
+		return Submission{}, c.fail(http.MethodPost, &Error{StatusCode: http.StatusOK, Message: why}, true)
 	}
 	return s, nil
 }

@@ -14,6 +14,7 @@ package prismsim
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/hmac"
 	"crypto/sha256"
 	_ "embed"
@@ -22,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -52,6 +54,9 @@ type Scenario struct {
 	Prompt *SubmitConfig `json:"prompt,omitempty"`
 	// RateLimit limits every /api request per key; no limit when zero.
 	RateLimit RateLimit `json:"rate_limit,omitzero"`
+	// Cache scripts the fake Actions cache service; it works without faults
+	// when nil.
+	Cache *CacheConfig `json:"cache,omitempty"`
 }
 
 // Lifecycle is one generation's script.
@@ -156,14 +161,14 @@ func ParseScenario(b []byte) (Scenario, error) {
 // fixed in one go.
 func (s Scenario) validate() error {
 	var errs []error
-	for _, id := range sortedKeys(s.Generations) {
+	for _, id := range slices.Sorted(maps.Keys(s.Generations)) {
 		lc := s.Generations[id]
 		if len(lc.Steps) == 0 {
 			errs = append(errs, fmt.Errorf("generation %q has no steps", id))
 		}
 		errs = append(errs, lc.validate(id))
 	}
-	for _, id := range sortedKeys(s.Templates) {
+	for _, id := range slices.Sorted(maps.Keys(s.Templates)) {
 		t := s.Templates[id]
 		name := fmt.Sprintf("template %q", id)
 		if id == "" || strings.Contains(id, "/") {
@@ -181,6 +186,13 @@ func (s Scenario) validate() error {
 	}
 	if s.Prompt != nil {
 		errs = append(errs, s.Prompt.validate("prompt"))
+	}
+	if s.Cache != nil {
+		for _, f := range s.Cache.Faults {
+			if !slices.Contains(cacheFaults, f) {
+				errs = append(errs, fmt.Errorf("cache: unknown fault %q, valid faults are %q", f, cacheFaults))
+			}
+		}
 	}
 	if s.RateLimit.PerSecond < 0 {
 		errs = append(errs, fmt.Errorf("rate_limit: per_second is %d, want 0 (no limit) or more", s.RateLimit.PerSecond))
@@ -216,15 +228,6 @@ func (lc Lifecycle) validate(name string) error {
 	return errors.Join(errs...)
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
-
 // LoadScenario reads a scenario file.
 func LoadScenario(path string) (Scenario, error) {
 	b, err := os.ReadFile(path)
@@ -249,6 +252,8 @@ type Server struct {
 	submits map[string]*submitState // by request path
 	buckets map[string]*bucket      // rate-limit budgets, by Authorization header
 	api     APIStats
+
+	cache cacheSim // the fake Actions cache service, with its own lock
 }
 
 type genState struct {
@@ -346,6 +351,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch {
+	case strings.HasPrefix(r.URL.Path, cacheService):
+		s.twirp(w, r)
+	case strings.HasPrefix(r.URL.Path, "/cache-blob/"):
+		s.blob(w, r)
 	case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/api/generations/"):
 		s.status(w, r, strings.TrimPrefix(r.URL.Path, "/api/generations/"))
 	case r.Method == http.MethodPost && r.URL.Path == "/api/generations":
@@ -433,7 +442,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request, id string) {
 			videoURL = s.sign(r, id, lc.Video, st.urls == 1 && has(lc.Video.Faults, "expired_first"))
 		}
 	}
-	completed, createdAt := st.completed, or(st.created, st.first)
+	completed, createdAt := st.completed, cmp.Or(st.created, st.first)
 	s.mu.Unlock()
 
 	switch {
@@ -552,11 +561,11 @@ func (s *Server) video(w http.ResponseWriter, r *http.Request, name string) {
 	case has(lc.Video.Faults, "etag_change") && transfer > 1:
 		version = 2
 	}
-	content := NewContent(id, version, or(lc.Video.Bytes, 256<<10))
+	content := NewContent(id, version, cmp.Or(lc.Video.Bytes, 256<<10))
 	if has(lc.Video.Faults, "no_range") {
 		r.Header.Del("Range")
 	}
-	w.Header().Set("Content-Type", or(lc.Video.ContentType, "video/mp4"))
+	w.Header().Set("Content-Type", cmp.Or(lc.Video.ContentType, "video/mp4"))
 	w.Header().Set("ETag", content.ETag())
 	switch {
 	case has(lc.Video.Faults, "endless"):
@@ -737,12 +746,4 @@ func has(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-func or[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
 }

@@ -1,6 +1,7 @@
 package prismsim
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -234,7 +235,7 @@ func (s *Server) submitTemplate(w http.ResponseWriter, r *http.Request) {
 	}
 	lc := t.Lifecycle
 	lc.TemplateID = id
-	s.answerSubmission(w, r, t.SubmitConfig, lc, max(t.Videos, 1), or(t.Credits, 10), id)
+	s.answerSubmission(w, r, t.SubmitConfig, lc, max(t.Videos, 1), cmp.Or(t.Credits, 10), id)
 }
 
 // submitPrompt answers POST /api/generations.
@@ -262,7 +263,7 @@ func (s *Server) submitPrompt(w http.ResponseWriter, r *http.Request) {
 	if s.scenario.Prompt != nil {
 		c = *s.scenario.Prompt
 	}
-	s.answerSubmission(w, r, c, c.Lifecycle, count, or(c.Credits, 10)*count, "")
+	s.answerSubmission(w, r, c, c.Lifecycle, count, cmp.Or(c.Credits, 10)*count, "")
 }
 
 // readSubmission checks a POST's key, Content-Type and body,
@@ -313,7 +314,7 @@ func (s *Server) answerSubmission(w http.ResponseWriter, r *http.Request, c Subm
 	}
 	var gens []map[string]string
 	if step.OK {
-		source := or(template, "prompt")
+		source := cmp.Or(template, "prompt")
 		for range videos {
 			id := s.newID(source)
 			s.created[id] = lc
@@ -339,8 +340,8 @@ func (s *Server) answerSubmission(w http.ResponseWriter, r *http.Request, c Subm
 		if step.RetryAfter != "" {
 			w.Header().Set("Retry-After", step.RetryAfter)
 		}
-		code := or(step.Code, errorCodes[step.HTTP])
-		apiError(w, step.HTTP, code, or(step.Message, or(errorMessages[code], http.StatusText(step.HTTP))))
+		code := cmp.Or(step.Code, errorCodes[step.HTTP])
+		apiError(w, step.HTTP, code, cmp.Or(step.Message, cmp.Or(errorMessages[code], http.StatusText(step.HTTP))))
 		return
 	}
 	resp := map[string]any{"generations": gens, "template_id": nil, "credits_charged": credits, "latency_estimate_sec": c.Latency}
@@ -365,7 +366,7 @@ func (s *Server) newID(source string) string {
 	}, source)
 	for {
 		s.nextID++
-		id := fmt.Sprintf("gen_%s_%d", or(clean, "sim"), s.nextID)
+		id := fmt.Sprintf("gen_%s_%d", cmp.Or(clean, "sim"), s.nextID)
 		if _, taken := s.scenario.Generations[id]; !taken {
 			return id
 		}

@@ -3,12 +3,14 @@ package report
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/prism-wait/prism-wait/internal/download"
+	"github.com/prism-wait/prism-wait/internal/outcome"
 	"github.com/prism-wait/prism-wait/internal/prism"
 )
 
@@ -59,13 +61,13 @@ func (r Run) Summary() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "### Prism generations\n\n%s in %s, %s.\n\n", Tally(r.Results), r.Elapsed.Round(time.Second), r.RequestCount())
 	if r.Submit != nil {
-		p := submitProblem(r.Submit)
-		fmt.Fprintf(&b, "**%s:** %s\n\n", p[0], r.md(r.say(p[1]), 1000))
+		v := r.verdict(outcome.Facts{Submit: r.Submit})
+		fmt.Fprintf(&b, "**%s:** %s\n\n", v.Title, r.md(v.Advice, 1000))
 	}
 	b.WriteString("| Generation | Status | Time | Share page | Video | Problem |\n|---|---|---|---|---|---|\n")
 	for _, res := range r.Results {
 		row := fmt.Sprintf("| `%s` | %s | %s | %s | %s | %s |\n",
-			res.ID, r.md(res.status(), 40), took(res.Gen), r.link(res.Gen.ShareURL), r.video(res.File), r.md(r.say(res.Problem(r.Timeout)), 300))
+			res.ID, r.md(outcome.StatusOf(res.facts()), 40), took(res.Gen), r.link(res.Gen.ShareURL), r.video(res.File), r.md(r.verdict(res.facts()).Advice, 300))
 		if b.Len()+len(row) > maxSummary {
 			b.WriteString("\n(more generations left out: the summary is limited to 1 MiB)\n")
 			break
@@ -78,14 +80,16 @@ func (r Run) Summary() string {
 // Tally says how many generations ended how, e.g. "2 completed, 1 failed".
 func Tally(rs []Result) string {
 	var parts []string
-	var done, failed, noVideo, other int
+	var done, failed, noVideo, notWaited, other int
 	for _, r := range rs {
 		switch {
+		case errors.Is(r.Err, outcome.ErrNotWaited):
+			notWaited++
 		case r.Gen.Status == prism.StatusFailed:
 			failed++
 		case r.Gen.Done():
 			done++
-		case r.status() == StatusNoVideo:
+		case outcome.GenerationStatus(r.Gen) == outcome.StatusNoVideo:
 			noVideo++
 		default:
 			other++
@@ -94,7 +98,7 @@ func Tally(rs []Result) string {
 	for _, p := range []struct {
 		n    int
 		what string
-	}{{done, "completed"}, {noVideo, "completed without a usable video"}, {failed, "failed"}, {other, "without a verdict"}} {
+	}{{done, "completed"}, {noVideo, "completed without a usable video"}, {failed, "failed"}, {other, "without a verdict"}, {notWaited, "not waited for"}} {
 		if p.n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", p.n, p.what))
 		}

@@ -1,6 +1,7 @@
 // Package report tells the user and the next steps what happened: log
-// lines and annotations, GitHub step outputs and summary, the results JSON,
-// and the exit code. Every line, output and summary cell passes through
+// lines and annotations, GitHub step outputs and summary, the results JSON.
+// What it all means (exit code, status, titles and advice) is decided by
+// outcome; report renders it. Every line, output and summary cell passes through
 // one untrusted.Scrubber on its way out, so that nothing from the network
 // can form a workflow command, show the key or a signature, or run on
 // without bound, whatever the format string was given.

@@ -1,14 +1,15 @@
 package report
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/prism-wait/prism-wait/internal/download"
+	"github.com/prism-wait/prism-wait/internal/outcome"
 	"github.com/prism-wait/prism-wait/internal/prism"
 	"github.com/prism-wait/prism-wait/internal/untrusted"
 	"github.com/prism-wait/prism-wait/internal/wait"
@@ -51,6 +52,8 @@ func (p *Progress) Event(e wait.Event) {
 		p.poll(e)
 	case wait.Retry:
 		p.retry(e)
+	case wait.Resubmit:
+		p.resubmit(e)
 	}
 }
 
@@ -58,7 +61,7 @@ func (p *Progress) poll(e wait.Event) {
 	g := e.Gen
 	// The status as reported: "completed" with and without a usable video
 	// are two states, each worth a line when it is reached.
-	status := Result{Result: wait.Result{Gen: g}}.status()
+	status := outcome.GenerationStatus(g)
 	p.mu.Lock()
 	prev := p.status[e.ID]
 	p.status[e.ID] = status
@@ -76,11 +79,11 @@ func (p *Progress) poll(e wait.Event) {
 		if took != "" {
 			took = " in " + took
 		}
-		p.log.Infof("%s: completed%s; video at %s (signed URL, expires %s)", e.ID, took, download.Redact(g.VideoURL), or(ExpiresAt(g.VideoURL), "at an unknown time"))
-	case status == StatusNoVideo:
+		p.log.Infof("%s: completed%s; video at %s (signed URL, expires %s)", e.ID, took, download.Redact(g.VideoURL), cmp.Or(ExpiresAt(g.VideoURL), "at an unknown time"))
+	case status == outcome.StatusNoVideo:
 		p.log.Infof("%s: completed, but the API gives no usable video_url yet; still polling", e.ID)
 	case g.Status == prism.StatusFailed:
-		p.log.Infof("%s: failed: %s", e.ID, untrusted.Clip(or(g.Error, "no reason given"), 300))
+		p.log.Infof("%s: failed: %s", e.ID, untrusted.Clip(cmp.Or(g.Error, "no reason given"), 300))
 	case g.Status == prism.StatusGenerating:
 		p.log.Infof("%s: generating", e.ID)
 	default:
@@ -99,7 +102,7 @@ func (p *Progress) retry(e wait.Event) {
 	p.warned[kind] = true
 	p.trouble[e.ID] = kind
 	p.mu.Unlock()
-	if pe != nil && pe.StatusCode == http.StatusTooManyRequests {
+	if pe != nil && pe.Meaning() == prism.RateLimited {
 		// The request budget says it once, with the rate it settles on.
 		p.log.Debugf("%s: %v; waiting for a turn in the request budget", e.ID, e.Err)
 		return
@@ -118,7 +121,7 @@ func (p *Progress) Heartbeat(now time.Time) {
 	var pending []string
 	for _, id := range p.ids {
 		if s, ok := p.status[id]; !ok || (s != prism.StatusFailed && s != prism.StatusCompleted) {
-			line := id + " " + or(untrusted.Clip(s, 40), "not read yet")
+			line := id + " " + cmp.Or(untrusted.Clip(s, 40), "not read yet")
 			if kind := p.trouble[id]; kind != "" {
 				line += " (retrying after " + kind + ")"
 			}
@@ -141,11 +144,4 @@ func (p *Progress) Heartbeat(now time.Time) {
 		}
 	}
 	p.log.Infof("still waiting after %s%s: %s", elapsed.Round(time.Second), past, strings.Join(pending, ", "))
-}
-
-func or(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }

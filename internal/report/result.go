@@ -3,48 +3,19 @@ package report
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/prism-wait/prism-wait/internal/crash"
 	"github.com/prism-wait/prism-wait/internal/download"
+	"github.com/prism-wait/prism-wait/internal/outcome"
 	"github.com/prism-wait/prism-wait/internal/prism"
 	"github.com/prism-wait/prism-wait/internal/untrusted"
 	"github.com/prism-wait/prism-wait/internal/wait"
 )
-
-// StatusNoVideo is the status reported for a generation that the API calls
-// completed but that never gave a usable video_url: it is no success.
-const StatusNoVideo = "completed_without_video"
-
-// Exit codes, documented in README and --help. Where several apply, the
-// first in this order wins: ExitInput, ExitRefused, ExitFailed,
-// ExitDownload, ExitTimeout.
-const (
-	ExitOK       = 0 // every generation completed (and downloaded, if asked)
-	ExitFailed   = 1 // a generation failed
-	ExitInput    = 2 // invalid input, before any request
-	ExitTimeout  = 3 // the timeout passed, or the job was cancelled, before a verdict
-	ExitRefused  = 4 // the API refused: 401, 403, 404, other 4xx
-	ExitDownload = 5 // a download failed
-)
-
-var precedence = map[int]int{ExitInput: 5, ExitRefused: 4, ExitFailed: 3, ExitDownload: 2, ExitTimeout: 1, ExitOK: 0}
-
-// Worse is whichever of two exit codes takes precedence.
-func Worse(a, b int) int {
-	if precedence[b] > precedence[a] {
-		return b
-	}
-	return a
-}
 
 // Result is everything known about one generation at the end.
 type Result struct {
@@ -53,130 +24,9 @@ type Result struct {
 	FileErr error          // why the download did not happen
 }
 
-// Code is this generation's exit code.
-func (r Result) Code() int {
-	var pe *prism.Error
-	var de *download.Error
-	var p *crash.Panic
-	switch {
-	case errors.As(r.Err, &pe) && !pe.Transient:
-		return ExitRefused
-	case errors.As(r.Err, &p) || errors.As(r.FileErr, &p):
-		return ExitFailed
-	case r.Err != nil:
-		return ExitTimeout
-	case r.Gen.Status == prism.StatusFailed:
-		return ExitFailed
-	case errors.Is(r.FileErr, wait.ErrDeadline) || errors.Is(r.FileErr, wait.ErrCanceled):
-		return ExitTimeout // e.g. a URL refresh told to wait past the deadline
-	case errors.As(r.FileErr, &de):
-		return ExitDownload
-	case r.FileErr != nil: // the download was cut short by the deadline or a cancel
-		return ExitTimeout
-	}
-	return ExitOK
-}
-
-// Title names this generation's problem for an annotation.
-func (r Result) Title() string {
-	var p *crash.Panic
-	switch {
-	case errors.As(r.Err, &p) || errors.As(r.FileErr, &p):
-		return "Internal error"
-	case errors.Is(r.Err, wait.ErrStopped):
-		return "Stopped early"
-	case errors.Is(r.Err, wait.ErrCanceled) || errors.Is(r.FileErr, wait.ErrCanceled):
-		return "Cancelled"
-	}
-	return map[int]string{
-		ExitFailed:   "Generation failed",
-		ExitTimeout:  "No verdict in time",
-		ExitRefused:  "Prism API refused the request",
-		ExitDownload: "Download failed",
-	}[r.Code()]
-}
-
-// Problem explains in one line, with what to do next, why this generation
-// is not a success. It is "" for a success.
-func (r Result) Problem(timeout time.Duration) string {
-	var pe *prism.Error
-	var p *crash.Panic
-	switch {
-	case errors.As(r.Err, &pe) && !pe.Transient:
-		return refusal(r.ID, pe)
-	case errors.As(r.Err, &p) || errors.As(r.FileErr, &p):
-		return fmt.Sprintf("%s: %v. This is a bug in prism-wait: please report it with the step's debug log (it has the stack).", r.ID, p)
-	case errors.Is(r.Err, wait.ErrDeadline):
-		return fmt.Sprintf("%s: %v. Raise {timeout} (now %s) if generations take longer.", r.ID, r.Err, timeout)
-	case r.Err != nil:
-		return fmt.Sprintf("%s: %v", r.ID, r.Err)
-	case r.Gen.Status == prism.StatusFailed:
-		msg := r.Gen.Error
-		if msg == "" {
-			msg = "the API gave no reason"
-		}
-		return fmt.Sprintf("%s failed: %s", r.ID, msg)
-	case errors.Is(r.FileErr, wait.ErrDeadline):
-		return fmt.Sprintf("%v. Raise {timeout} (now %s): it covers the downloads too.", r.FileErr, timeout)
-	case r.FileErr != nil:
-		return r.FileErr.Error()
-	}
-	return ""
-}
-
-// refusal explains a permanent API error and what to do about it.
-func refusal(id string, e *prism.Error) string {
-	switch e.StatusCode {
-	case http.StatusUnauthorized:
-		return fmt.Sprintf("Prism refused the API key (%v). Check that the secret passed as {api_key} holds a current key (prism_sk_…); keys can be revoked or expire.", e)
-	case http.StatusForbidden:
-		return fmt.Sprintf("The API key may not read generations (%v). Create a key with the templates:read scope and store it in the secret.", e)
-	case http.StatusNotFound:
-		return fmt.Sprintf("Generation %s was not found (%v). Check the ID, and that it belongs to the account of this API key.", id, e)
-	case 0:
-		return fmt.Sprintf("%s: %v", id, e)
-	}
-	return fmt.Sprintf("The API refused the request for %s (%v). This is not retried; check that {base_url} points at the Prism API.", id, e)
-}
-
-// submitCode is the exit code of a failed submit: 4 when the API refused
-// it or may have acted on it, 3 when the deadline or a cancel came first
-// (a 429 until the deadline included: nothing was created).
-func submitCode(err error) int {
-	var pe *prism.Error
-	switch {
-	case errors.As(err, &pe) && pe.Unknown:
-		return ExitRefused
-	case errors.Is(err, wait.ErrDeadline) || errors.Is(err, wait.ErrCanceled):
-		return ExitTimeout
-	case errors.As(err, &pe) && !pe.Transient:
-		return ExitRefused
-	}
-	return ExitTimeout
-}
-
-// submitProblem explains a failed submit and what to do about it.
-func submitProblem(err error) [2]string {
-	var pe *prism.Error
-	if submitCode(err) == ExitTimeout {
-		return [2]string{"Submit did not finish", fmt.Sprintf("The generations were not submitted: %v. Nothing was created or charged: the API did not accept the request. Re-run, or raise {timeout}.", err)}
-	}
-	errors.As(err, &pe)
-	switch {
-	case pe.Unknown:
-		return [2]string{"Submit outcome unknown", fmt.Sprintf("The submit request reached Prism, but its answer was lost or unusable (%v). "+
-			"The generations may have been created and charged: check the Prism dashboard before re-running. "+
-			"It was not sent again; to wait for generations that exist, pass their IDs as {generation_id}.", pe)}
-	case pe.StatusCode == http.StatusPaymentRequired:
-		return [2]string{"Prism API refused the submission", fmt.Sprintf("Not enough credits (%v). Top up the account's credits in Prism, then re-run.", pe)}
-	case pe.StatusCode == http.StatusUnprocessableEntity:
-		return [2]string{"Prism API refused the submission", fmt.Sprintf("This template cannot be generated through the API (%v). Use another {template_id}, or generate it in the Prism app.", pe)}
-	case pe.StatusCode == http.StatusBadRequest:
-		return [2]string{"Prism API refused the submission", fmt.Sprintf("The request was rejected (%v). Fix the variable or field it names in {variables} or {options}.", pe)}
-	case pe.StatusCode == http.StatusNotFound:
-		return [2]string{"Prism API refused the submission", fmt.Sprintf("Not found (%v). Check {template_id}, and that the template belongs to the account of this API key.", pe)}
-	}
-	return [2]string{"Prism API refused the submission", refusal("the submission", pe)}
+// facts are what happened to this generation, for outcome to judge.
+func (r Result) facts() outcome.Facts {
+	return outcome.Facts{ID: r.ID, Gen: r.Gen, Wait: r.Err, Download: r.FileErr}
 }
 
 // Run is the whole outcome of one invocation.
@@ -197,11 +47,41 @@ type Run struct {
 	// Submit is why submitting failed, if it did: a *prism.Error, or the
 	// context's cause.
 	Submit error
-	// Invalid says the input was invalid: nothing was sent.
-	Invalid bool
-	// Terms names each input where the user sets it: {api_key} in a
-	// message becomes "api_key" in the action, "--api-key" in the CLI.
-	Terms *strings.Replacer
+	// Resumed says the IDs are those an earlier attempt of the run
+	// submitted: this one sent no submit (the re-run guard).
+	Resumed bool
+	// Invalid are the problems of an invalid input, in the user's terms:
+	// nothing was sent.
+	Invalid []error
+	// Terms names an input the way the user sets it, for advice: "api_key"
+	// in the action, "--api-key (PRISM_API_KEY)" in the CLI. nil: the
+	// action's input names.
+	Terms func(input string) string
+}
+
+// Facts are what happened in the run, for outcome to judge: each problem
+// of the input, the failed submit, then each generation in input order.
+func (r Run) Facts() []outcome.Facts {
+	var fs []outcome.Facts
+	for _, p := range r.Invalid {
+		fs = append(fs, outcome.Facts{Invalid: p})
+	}
+	if r.Submit != nil {
+		fs = append(fs, outcome.Facts{Submit: r.Submit})
+	}
+	for _, res := range r.Results {
+		fs = append(fs, res.facts())
+	}
+	return fs
+}
+
+// verdict is outcome's verdict on f, its advice in the user's terms.
+func (r Run) verdict(f outcome.Facts) outcome.Verdict {
+	return outcome.Of(f, r.settings())
+}
+
+func (r Run) settings() outcome.Settings {
+	return outcome.Settings{Name: r.Terms, Timeout: r.Timeout}
 }
 
 // RequestCount says how many requests were sent, and how many of them
@@ -227,80 +107,56 @@ func PerSecond(r float64) string {
 	return fmt.Sprintf("%.3g requests/s", r)
 }
 
-// say puts the user's names for inputs into a message of ours: Terms,
-// else the action's input names.
-func (r Run) say(msg string) string {
-	if r.Terms == nil {
-		return placeholder.ReplaceAllString(msg, "$1")
-	}
-	return r.Terms.Replace(msg)
-}
-
-var placeholder = regexp.MustCompile(`\{([a-z_]+)\}`)
-
 // Problems are the annotations to show: a title and a line with what to
-// do next for each generation that is not a success, the decisive ones
-// (by exit code precedence) first, then in input order.
+// do next for the input's problems and a failed submit, then for each
+// generation that is not a success, the decisive ones (by exit code
+// precedence) first, then in input order.
 func (r Run) Problems() [][2]string {
-	sorted := slices.Clone(r.Results)
-	slices.SortStableFunc(sorted, func(a, b Result) int { return precedence[b.Code()] - precedence[a.Code()] })
-	var out [][2]string
-	if r.Submit != nil {
-		p := submitProblem(r.Submit)
-		out = append(out, [2]string{p[0], r.say(p[1])})
+	fs := r.Facts()
+	vs := make([]outcome.Verdict, len(fs))
+	for i, f := range fs {
+		vs[i] = r.verdict(f)
 	}
-	for _, res := range sorted {
-		if p := res.Problem(r.Timeout); p != "" {
-			out = append(out, [2]string{res.Title(), r.say(p)})
+	gens := vs[len(vs)-len(r.Results):] // after the run's own problems
+	slices.SortStableFunc(gens, func(a, b outcome.Verdict) int { return outcome.Compare(a.Code, b.Code) })
+	var out [][2]string
+	notWaited := false
+	for _, v := range vs {
+		switch {
+		case v.Code == outcome.ExitOK:
+		case v.Kind == notWaitedKind:
+			// One annotation for them all, however many.
+			if !notWaited {
+				out = append(out, [2]string{v.Title, outcome.NotWaited(r.ids(), r.settings())})
+			}
+			notWaited = true
+		default:
+			out = append(out, [2]string{v.Title, v.Advice})
 		}
 	}
 	return out
 }
 
-// ExitCode decides the process's exit code from all results.
-func (r Run) ExitCode() int {
-	code := ExitOK
-	switch {
-	case r.Invalid:
-		return ExitInput
-	case r.Submit != nil:
-		code = submitCode(r.Submit)
+// notWaitedKind is the kind of outcome's verdict on a generation not
+// waited for.
+var notWaitedKind = outcome.Of(outcome.Facts{Wait: outcome.ErrNotWaited}, outcome.Settings{}).Kind
+
+// ids are the results' IDs, in order.
+func (r Run) ids() []string {
+	ids := make([]string, len(r.Results))
+	for i, res := range r.Results {
+		ids[i] = res.ID
 	}
-	for _, res := range r.Results {
-		code = Worse(code, res.Code())
-	}
-	return code
+	return ids
 }
 
-// Status is the step's `status` output: completed only when every
-// generation completed with a usable video; failed when any failed; else
-// the status of the first generation still without a verdict
-// (StatusNoVideo for one completed without a usable video_url, "" when
-// none was ever read).
+// Status is the step's `status` output: see outcome.Status.
 func (r Run) Status() string {
-	if len(r.Results) == 0 {
-		return ""
+	gens := make([]outcome.Facts, len(r.Results))
+	for i, res := range r.Results {
+		gens[i] = res.facts()
 	}
-	for _, res := range r.Results {
-		if res.Gen.Status == prism.StatusFailed {
-			return prism.StatusFailed
-		}
-	}
-	for _, res := range r.Results {
-		if !res.Gen.Done() {
-			return res.status()
-		}
-	}
-	return prism.StatusCompleted
-}
-
-// status is this generation's status as reported: the API's, except
-// StatusNoVideo for completed without a usable video.
-func (r Result) status() string {
-	if r.Gen.Status == prism.StatusCompleted && !r.Gen.Done() {
-		return StatusNoVideo
-	}
-	return r.Gen.Status
+	return outcome.Status(gens)
 }
 
 // resultJSON is one element of the `results` output. Absent values are
@@ -340,7 +196,7 @@ func (r Run) json(limit int) []byte {
 	for i, res := range r.Results {
 		g := res.Gen
 		out[i] = resultJSON{
-			ID: res.ID, Status: text(res.status()), VideoURL: opt(r.url(g.VideoURL)), ShareURL: opt(r.url(g.ShareURL)),
+			ID: res.ID, Status: text(outcome.StatusOf(res.facts())), VideoURL: opt(r.url(g.VideoURL)), ShareURL: opt(r.url(g.ShareURL)),
 			TemplateID: text(g.TemplateID), CreatedAt: text(g.CreatedAt), CompletedAt: text(g.CompletedAt),
 			Error: text(g.Error), VideoURLExpiresAt: opt(ExpiresAt(g.VideoURL)),
 		}
@@ -411,6 +267,7 @@ func (r Run) outputs(limit int) []Output {
 		{"status", r.Status()},
 		{"generation_id", strings.Join(r.IDs, "\n")},
 		{"credits_charged", r.Scrub.Line(r.Credits, 32)},
+		{"resumed", strconv.FormatBool(r.Resumed)},
 		// Usable URLs, normalised by prism and free of the key: the video's
 		// keeps its signature.
 		{"video_url", lines(func(res Result) string { return r.url(res.Gen.VideoURL) })},

@@ -43,8 +43,11 @@ func New(secrets ...string) Scrubber {
 
 var (
 	// keyShape is any Prism key, not only the one in use: an API that
-	// echoes a key echoes it whole.
-	keyShape = regexp.MustCompile(`prism_sk_[A-Za-z0-9_\-]*`)
+	// echoes a key echoes it whole. It needs key material after the
+	// prefix, so that prism-wait's own "prism_sk_…", which names the
+	// shape, is printed as written; the key in use is redacted whatever
+	// its shape (Scrubber.secrets).
+	keyShape = regexp.MustCompile(`prism_sk_[A-Za-z0-9_\-]+`)
 	// urlQuery is the query (and fragment) of anything URL-shaped.
 	urlQuery = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.\-]*://[^\s?#"'<>]*)[?#][^\s"'<>]*`)
 	// amzParam catches signature parameters outside a whole URL.

@@ -44,26 +44,16 @@ func TestKeyRedactedBeforeClipping(t *testing.T) {
 	}
 }
 
-func TestClip(t *testing.T) {
+func TestLineReadsOnlyAPrefix(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct {
-		in   string
-		n    int
-		want string
-	}{
-		{"short", 10, "short"},
-		{"exactly10!", 10, "exactly10!"},
-		{"0123456789abcdef", 12, "0123" + CutMarker},
-		{"éééééé", 11, "é" + CutMarker}, // 2-byte runes: never half of one
-		{"abcdef", 2, CutMarker},
-	} {
-		got := Clip(tc.in, tc.n)
-		if got != tc.want {
-			t.Errorf("Clip(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
-		}
-		if !utf8.ValidString(got) {
-			t.Errorf("Clip(%q, %d) is not valid UTF-8", tc.in, tc.n)
-		}
+	sc := New(key)
+	head := strings.Repeat("a", 90) + key // the key starts within the bound
+	got := sc.Line(head+strings.Repeat("z", 10<<20), 100)
+	if strings.Contains(got, "prism_sk") || !strings.HasPrefix(got, strings.Repeat("a", 90)+"*") || !strings.HasSuffix(got, CutMarker) {
+		t.Errorf("got %q", got)
+	}
+	if len(got) > 100 {
+		t.Errorf("%d bytes", len(got))
 	}
 }
 
@@ -82,6 +72,66 @@ func TestASecretCutByThePrefixNeverSlidesIntoView(t *testing.T) {
 	}
 }
 
+// TestALongSecretStartingInViewIsRedactedWhole: the prefix Line reads is
+// longer than n by more than twice the longest secret, so a long secret
+// that starts within the first n bytes is redacted whole, never clipped
+// into view.
+func TestALongSecretStartingInViewIsRedactedWhole(t *testing.T) {
+	t.Parallel()
+	for _, size := range []int{100, 300, 1000} {
+		secret := "S" + strings.Repeat("s", size-1)
+		in := strings.Repeat("x", 10) + secret + strings.Repeat("y", 4096)
+		got := New(secret).Line(in, 40)
+		if strings.Contains(got, "Ss") {
+			t.Errorf("secret of %d bytes: a prefix of it survived: %q", size, got)
+		}
+		if want := strings.Repeat("x", 10) + Redacted; !strings.HasPrefix(got, want) {
+			t.Errorf("secret of %d bytes: got %q, want prefix %q", size, got, want)
+		}
+	}
+}
+
+// TestLineStaysBoundedAroundThePrefixLength runs Line on inputs around the
+// length at which it starts to work on a prefix, and on inputs with no rune
+// start at all: the result is never longer than n, and valid UTF-8.
+func TestLineStaysBoundedAroundThePrefixLength(t *testing.T) {
+	t.Parallel()
+	const n = 10
+	pre := n + 256 + 2*64 // the prefix length with no secret longer than a key
+	for _, tc := range []struct {
+		name string
+		in   string
+	}{
+		{"one short of the prefix", strings.Repeat("a", pre-1)},
+		{"exactly the prefix", strings.Repeat("a", pre)},
+		{"one past the prefix", strings.Repeat("a", pre+1)},
+		{"continuation bytes only", strings.Repeat("\x80", 4*pre)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got := Scrubber{}.Line(tc.in, n)
+			if len(got) > n || !utf8.ValidString(got) {
+				t.Errorf("Line(%d bytes, %d) = %q", len(tc.in), n, got)
+			}
+		})
+	}
+}
+
+// TestThePrefixCutKeepsRunesWhole checks that the prefix cut backs up to a
+// rune start: valid input must not gain a replacement character. Line
+// separators shrink from three bytes to one, so the end of the prefix is
+// in view.
+func TestThePrefixCutKeepsRunesWhole(t *testing.T) {
+	t.Parallel()
+	const n = 200
+	pre := n + 256 + 2*64               // 584 = 3*194 + 2: the cut falls inside a separator
+	in := strings.Repeat("\u2028", pre) // longer than the prefix
+	got := Scrubber{}.Line(in, n)
+	if want := strings.Repeat(" ", pre/3); got != want {
+		t.Errorf("Line(%d separators, %d) = %q, want %d spaces", pre, n, got, pre/3)
+	}
+}
+
 func FuzzLine(f *testing.F) {
 	for _, s := range []string{"##[error]x", "::add-mask::y", key, "\x1b\x00\r\n", "https://a/b?X-Amz-Signature=s", "ééé##[", " ::x", "#\u2028#[", "prism_sk_"} {
 		f.Add(s, 40)
@@ -97,7 +147,7 @@ func FuzzLine(f *testing.F) {
 			t.Fatalf("legacy command in %q", got)
 		case strings.HasPrefix(strings.TrimLeftFunc(got, unicode.IsSpace), "::"):
 			t.Fatalf("command at line start in %q", got)
-		case strings.Contains(got, key), strings.Contains(got, "prism_sk_") && !strings.Contains(s, "prism_sk_"):
+		case strings.Contains(got, key), strings.Contains(got, "prism_sk_") && !strings.Contains(s, "prism_sk_"), keyShape.MatchString(got):
 			t.Fatalf("key in %q", got)
 		case strings.Count(s, otherKey[:10]) == strings.Count(s, otherKey) && strings.Contains(other.Line(s, n), otherKey[:10]):
 			t.Fatalf("a head of a key not shaped like Prism's in %q", other.Line(s, n))
@@ -116,25 +166,38 @@ func FuzzLine(f *testing.F) {
 	})
 }
 
-func TestLineReadsOnlyAPrefix(t *testing.T) {
-	t.Parallel()
-	sc := New(key)
-	head := strings.Repeat("a", 90) + key // the key starts within the bound
-	got := sc.Line(head+strings.Repeat("z", 10<<20), 100)
-	if strings.Contains(got, "prism_sk") || !strings.HasPrefix(got, strings.Repeat("a", 90)+"*") || !strings.HasSuffix(got, CutMarker) {
-		t.Errorf("got %q", got)
-	}
-	if len(got) > 100 {
-		t.Errorf("%d bytes", len(got))
-	}
-}
-
 func BenchmarkLineMegabyte(b *testing.B) {
 	sc := New(key)
 	s := strings.Repeat("é##[x\x00 https://h/p?X-Amz-Signature=s ", 1<<15)
 	b.SetBytes(int64(len(s)))
 	for b.Loop() {
 		sc.Line(s, 2048)
+	}
+}
+
+func TestClip(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"short", 10, "short"},
+		{"exactly10!", 10, "exactly10!"},
+		{"0123456789abcdef", 12, "0123" + CutMarker},
+		{"éééééé", 11, "é" + CutMarker}, // 2-byte runes: never half of one
+		{"abcdef", 2, CutMarker},
+		// Invalid UTF-8: no rune start to back up to.
+		{strings.Repeat("\x80", 20), 10, CutMarker},
+		{"ab" + strings.Repeat("\x80", 20), 12, "a" + CutMarker},
+	} {
+		got := Clip(tc.in, tc.n)
+		if got != tc.want {
+			t.Errorf("Clip(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
+		}
+		if !utf8.ValidString(got) {
+			t.Errorf("Clip(%q, %d) is not valid UTF-8", tc.in, tc.n)
+		}
 	}
 }
 
@@ -145,5 +208,42 @@ func TestSecret(t *testing.T) {
 		if got := sc.Secret(in); got != want {
 			t.Errorf("Secret(%q) = %v, want %v", in, got, want)
 		}
+	}
+}
+
+// TestKeyShapeNeedsKeyMaterial: "prism_sk_…", as prism-wait's own messages
+// name the shape, is no key and prints as written; the prefix followed by
+// any one character a key is made of is redacted, and the key in use is
+// redacted whatever surrounds it.
+func TestKeyShapeNeedsKeyMaterial(t *testing.T) {
+	t.Parallel()
+	sc := New(key)
+	for _, own := range []string{"required: the Prism API key (prism_sk_…), from a secret", "a key prism_sk_ alone", "prism_sk_"} {
+		if got := sc.Line(own, 1000); got != own {
+			t.Errorf("Line(%q) = %q, want it as written", own, got)
+		}
+		if sc.Secret(own) {
+			t.Errorf("Secret(%q) = true for text with no key material", own)
+		}
+	}
+	const material = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
+	for _, c := range material {
+		for _, in := range []string{"prism_sk_" + string(c), "x prism_sk_" + string(c) + "… y", "(prism_sk_" + string(c) + ")"} {
+			got := sc.Line(in, 1000)
+			if strings.Contains(got, "prism_sk_") {
+				t.Errorf("Line(%q) = %q: a key shape survived", in, got)
+			}
+			if !sc.Secret(in) {
+				t.Errorf("Secret(%q) = false", in)
+			}
+		}
+	}
+	for _, in := range []string{"prism_sk_" + key, key + "…", "(" + key + ")", "prism_sk_…" + key} {
+		if got := sc.Line(in, 1000); strings.Contains(got, key[len("prism_sk_"):]) {
+			t.Errorf("Line(%q) = %q: the key's material shows", in, got)
+		}
+	}
+	if got := New("sk-other").Line("use sk-other or prism_sk_…", 100); got != "use *** or prism_sk_…" {
+		t.Errorf("a key of another shape: %q", got)
 	}
 }

@@ -2,6 +2,7 @@
 // passes or the API refuses. Each generation has its own schedule: a steady
 // cadence while it is generating, jittered exponential backoff after
 // transient errors, and Retry-After honoured whenever the API sends it.
+// Submits go through the same retry loop as status reads.
 package wait
 
 import (
@@ -14,7 +15,6 @@ import (
 
 	"github.com/cenkalti/backoff/v4"
 
-	"github.com/prism-wait/prism-wait/internal/clock"
 	"github.com/prism-wait/prism-wait/internal/crash"
 	"github.com/prism-wait/prism-wait/internal/prism"
 )
@@ -39,21 +39,26 @@ type Result struct {
 	Err error
 }
 
-// Event is something worth telling the user about one generation.
+// Event is something worth telling the user about one generation, or
+// about the submit.
 type Event struct {
-	ID   string
+	ID   string // "" for the submit
 	Kind EventKind
 	Gen  prism.Generation // Poll: the status just read
-	Err  error            // Retry: the transient error
-	Wait time.Duration    // Poll, Retry: until the next request
+	Err  error            // Retry, Resubmit: the transient error
+	// Wait is the time until the next request. For a Resubmit it is 0
+	// when the request budget holds the submit until the API's rate limit
+	// allows it.
+	Wait time.Duration
 }
 
 // EventKind tells events apart.
 type EventKind int
 
 const (
-	Poll  EventKind = iota // a status was read
-	Retry                  // a request failed and will be tried again
+	Poll     EventKind = iota // a status was read
+	Retry                     // a status read failed and will be tried again
+	Resubmit                  // a submit was refused and will be sent again
 )
 
 // Waiter polls through a Client. Client, PollInterval and MaxInterval are
@@ -66,7 +71,6 @@ type Waiter struct {
 	// submission, since a generation just created cannot be done yet.
 	FirstDelay time.Duration
 	Events     func(Event) // called from several goroutines at once; may be nil
-	Clock      clock.Clock // nil: the system clock
 }
 
 // All waits for every ID at once and returns their results in input order.
@@ -104,21 +108,23 @@ func (w *Waiter) All(ctx context.Context, ids []string, then func(context.Contex
 // One polls a single generation until it is final, ctx ends, or the API
 // answers with a permanent error.
 func (w *Waiter) One(ctx context.Context, id string) Result {
-	clk := clock.Or(w.Clock)
-	b := backoff.NewExponentialBackOff(
-		backoff.WithInitialInterval(w.PollInterval),
-		backoff.WithMaxInterval(w.MaxInterval),
-		backoff.WithMaxElapsedTime(0), // the context's deadline bounds the wait
-	)
+	b := w.backoff()
 	r := Result{ID: id}
 	var trouble error // the last transient error, for the final message
 	delay := w.FirstDelay
 	for {
-		if err := clock.Sleep(ctx, clk, delay); err != nil {
+		if err := sleep(ctx, delay); err != nil {
 			r.Err = stopped(ctx, r, trouble)
 			return r
 		}
-		g, err := w.Client.Get(ctx, id)
+		var g prism.Generation
+		err := w.retry(ctx, b, func() (err error) {
+			g, err = w.Client.Get(ctx, id)
+			return err
+		}, func(err error, pe *prism.Error, delay time.Duration) {
+			trouble = err
+			w.emit(Event{ID: id, Kind: Retry, Err: err, Wait: max(delay, pe.RetryAfter)})
+		})
 		switch {
 		case err == nil:
 			b.Reset()
@@ -137,19 +143,108 @@ func (w *Waiter) One(ctx context.Context, id string) Result {
 			r.Err = stopped(ctx, r, trouble)
 			return r
 		default:
-			var pe *prism.Error
-			if !errors.As(err, &pe) || !pe.Transient {
-				r.Err = err
-				return r
-			}
-			trouble = err
-			if err := PastDeadline(ctx, pe); err != nil {
-				r.Err = err
-				return r
-			}
-			delay = w.RetryDelay(b, pe)
-			w.emit(Event{ID: id, Kind: Retry, Err: err, Wait: max(delay, pe.RetryAfter)})
+			r.Err = err
+			return r
 		}
+	}
+}
+
+// Submit sends the submit request. It is sent again only where the API
+// certainly did not act on it (prism says which), after Retry-After or a
+// backoff step, and not past the deadline; each refusal is a Resubmit
+// event.
+func (w *Waiter) Submit(ctx context.Context, req prism.SubmitRequest) (prism.Submission, error) {
+	var sub prism.Submission
+	err := w.retry(ctx, w.backoff(), func() (err error) {
+		sub, err = w.Client.Submit(ctx, req)
+		return err
+	}, func(err error, _ *prism.Error, delay time.Duration) {
+		w.emit(Event{Kind: Resubmit, Err: err, Wait: delay})
+	})
+	if i, ok := errors.AsType[*interrupted](err); ok {
+		return sub, fmt.Errorf("%w while submitting; nothing was created: the API refused every attempt (last: %w)", i.cause, i.last)
+	}
+	return sub, err
+}
+
+// retry is the one retry loop, for status reads and submits alike. It
+// calls send until it returns anything but a transient *prism.Error (nil
+// included), or a Retry-After reaches past ctx's deadline, or ctx ends
+// before the next attempt (an *interrupted). Before each new attempt it
+// tells retried of the transient error and of the delay it waits.
+func (w *Waiter) retry(ctx context.Context, b *backoff.ExponentialBackOff, send func() error, retried func(err error, pe *prism.Error, delay time.Duration)) error {
+	for {
+		err := send()
+		var pe *prism.Error
+		if err == nil || !errors.As(err, &pe) || !pe.Transient {
+			return err
+		}
+		if ctx.Err() != nil {
+			return &interrupted{cause: context.Cause(ctx), last: pe}
+		}
+		if err := PastDeadline(ctx, pe); err != nil {
+			return err
+		}
+		delay := w.RetryDelay(b, pe)
+		retried(err, pe, delay)
+		if err := sleep(ctx, delay); err != nil {
+			return &interrupted{cause: err, last: pe}
+		}
+	}
+}
+
+// interrupted is a retry loop whose context ended before the next attempt,
+// after the transient error last.
+type interrupted struct {
+	cause error
+	last  *prism.Error
+}
+
+func (i *interrupted) Error() string   { return fmt.Sprintf("%v; last problem: %v", i.cause, i.last) }
+func (i *interrupted) Unwrap() []error { return []error{i.cause, i.last} }
+
+// backoff is a fresh schedule of steps after transient errors, from
+// PollInterval up to MaxInterval; ctx's deadline bounds the whole wait.
+func (w *Waiter) backoff() *backoff.ExponentialBackOff {
+	return backoff.NewExponentialBackOff(
+		backoff.WithInitialInterval(w.PollInterval),
+		backoff.WithMaxInterval(w.MaxInterval),
+		backoff.WithMaxElapsedTime(0),
+	)
+}
+
+// sleep waits for d. It returns nil when d has passed, and ctx's cause
+// when ctx ends first.
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return context.Cause(ctx) // nil while ctx lives
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	case <-t.C:
+		return nil
+	}
+}
+
+// FreshURL is a callback for a download whose signed URL expired: it
+// reads r's generation again, with the retries and deadline of any status
+// read, for a freshly signed video URL. The verdict is never replaced:
+// only a fresh URL for the same completed generation is taken from that
+// read, and kept in r as the URL that worked.
+func (w *Waiter) FreshURL(r *Result) func(context.Context) (string, error) {
+	return func(ctx context.Context) (string, error) {
+		fresh := w.One(ctx, r.ID)
+		switch {
+		case fresh.Err != nil:
+			return "", fresh.Err
+		case !fresh.Gen.Done():
+			return "", fmt.Errorf("the API now answers %q without a usable video_url", fresh.Gen.Status)
+		}
+		r.Gen.VideoURL = fresh.Gen.VideoURL
+		return fresh.Gen.VideoURL, nil
 	}
 }
 
@@ -169,7 +264,6 @@ func (w *Waiter) RetryDelay(b *backoff.ExponentialBackOff, pe *prism.Error) time
 
 // PastDeadline is ErrDeadline, at once, when the API asks to be left
 // alone until after ctx's deadline: waiting for nothing helps no one.
-// Deadlines are wall-clock time, like the context's own.
 func PastDeadline(ctx context.Context, pe *prism.Error) error {
 	dl, ok := ctx.Deadline()
 	if !ok || pe.RetryAfter <= 0 || time.Until(dl) >= pe.RetryAfter {

@@ -6,23 +6,21 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
 
 	"github.com/prism-wait/prism-wait/internal/budget"
-	"github.com/prism-wait/prism-wait/internal/clock"
 	"github.com/prism-wait/prism-wait/internal/crash"
 	"github.com/prism-wait/prism-wait/internal/prism"
+	"github.com/prism-wait/prism-wait/internal/testnet"
 )
-
-var epoch = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 
 // reply is one scripted answer: a status body, or an HTTP error.
 type reply struct {
@@ -104,18 +102,20 @@ func (r *recorder) kinds(k EventKind) []Event {
 	return out
 }
 
+// apiURL is where the tests' API seems to be: testnet reaches the handler
+// whatever the host.
+var apiURL, _ = url.Parse("http://127.0.0.1/api")
+
+// newWaiter polls the scripted replies over an in-memory connection. Call
+// it in a bubble: waits take no time, and their lengths are what the
+// bubble's clock says.
 func newWaiter(t *testing.T, replies map[string][]reply) (*Waiter, *script, *recorder) {
 	t.Helper()
 	s := &script{replies: replies, hits: map[string]int{}}
-	srv := httptest.NewServer(s)
-	t.Cleanup(srv.Close)
-	u, _ := url.Parse(srv.URL + "/api")
 	rec := &recorder{}
-	c := prism.New(u, "prism_sk_test", "t", nil)
+	c := prism.New(apiURL, "prism_sk_test", "t", testnet.Serve(t, s))
 	c.RequestTimeout = time.Second
-	// The clock moves by itself: waits take no time, and their lengths are
-	// what the events say.
-	return &Waiter{Client: c, PollInterval: time.Second, MaxInterval: 4 * time.Second, Events: rec.add, Clock: clock.NewAuto(epoch)}, s, rec
+	return &Waiter{Client: c, PollInterval: time.Second, MaxInterval: 4 * time.Second, Events: rec.add}, s, rec
 }
 
 var (
@@ -141,111 +141,152 @@ func TestOne(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			w, s, rec := newWaiter(t, map[string][]reply{"gen_1": tc.replies})
-			r := w.One(context.Background(), "gen_1")
-			if r.Err != nil || r.Gen.Status != tc.status || !r.Gen.Final() {
-				t.Fatalf("result %+v, want a final %q", r, tc.status)
-			}
-			if n := s.count("gen_1"); n != tc.requests {
-				t.Errorf("%d requests, want %d", n, tc.requests)
-			}
-			if n := len(rec.kinds(Retry)); n != tc.retries {
-				t.Errorf("%d retry events, want %d", n, tc.retries)
-			}
-			for _, e := range rec.kinds(Retry) {
-				if e.Wait <= 0 || e.Wait > w.MaxInterval {
-					t.Errorf("backoff wait %s outside (0, %s]", e.Wait, w.MaxInterval)
+			synctest.Test(t, func(t *testing.T) {
+				w, s, rec := newWaiter(t, map[string][]reply{"gen_1": tc.replies})
+				r := w.One(context.Background(), "gen_1")
+				if r.Err != nil || r.Gen.Status != tc.status || !r.Gen.Final() {
+					t.Fatalf("result %+v, want a final %q", r, tc.status)
 				}
-			}
+				if n := s.count("gen_1"); n != tc.requests {
+					t.Errorf("%d requests, want %d", n, tc.requests)
+				}
+				if n := len(rec.kinds(Retry)); n != tc.retries {
+					t.Errorf("%d retry events, want %d", n, tc.retries)
+				}
+				for _, e := range rec.kinds(Retry) {
+					if e.Wait <= 0 || e.Wait > w.MaxInterval {
+						t.Errorf("backoff wait %s outside (0, %s]", e.Wait, w.MaxInterval)
+					}
+				}
+			})
 		})
 	}
 }
 
 func TestPollEventsFollowTheCadence(t *testing.T) {
 	t.Parallel()
-	w, _, rec := newWaiter(t, map[string][]reply{"gen_1": {generating, generating, completed}})
-	w.FirstDelay = 3 * time.Second
-	start := w.Clock.Now()
-	w.One(context.Background(), "gen_1")
-	var got []string
-	for _, e := range rec.kinds(Poll) {
-		got = append(got, fmt.Sprintf("%s/%s", e.Gen.Status, e.Wait))
-	}
-	if s := strings.Join(got, " "); s != "generating/1s generating/1s completed/0s" {
-		t.Errorf("polls %q", s)
-	}
-	// The first read waits FirstDelay, then one PollInterval per read.
-	if took := w.Clock.Now().Sub(start); took != 5*time.Second {
-		t.Errorf("took %s on the clock, want 3s + 2 × 1s", took)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		w, _, rec := newWaiter(t, map[string][]reply{"gen_1": {generating, generating, completed}})
+		w.FirstDelay = 3 * time.Second
+		start := time.Now()
+		w.One(context.Background(), "gen_1")
+		var got []string
+		for _, e := range rec.kinds(Poll) {
+			got = append(got, fmt.Sprintf("%s/%s", e.Gen.Status, e.Wait))
+		}
+		if s := strings.Join(got, " "); s != "generating/1s generating/1s completed/0s" {
+			t.Errorf("polls %q", s)
+		}
+		// The first read waits FirstDelay, then one PollInterval per read.
+		if took := time.Since(start); took != 5*time.Second {
+			t.Errorf("took %s on the clock, want 3s + 2 × 1s", took)
+		}
+	})
 }
 
 func TestUnusableVideoURLIsNoVerdict(t *testing.T) {
 	t.Parallel()
-	s := &script{hits: map[string]int{}}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n := s.count("x")
-		s.mu.Lock()
-		s.hits["x"]++
-		s.mu.Unlock()
-		url := []string{`" \t "`, `"javascript:alert(1)"`, `"/relative.mp4"`, `"https://storage.test/v.mp4"`}[min(n, 3)]
-		fmt.Fprintf(w, `{"status":"completed","video_url":%s}`, url)
-	}))
-	defer srv.Close()
-	u, _ := url.Parse(srv.URL + "/api")
-	w := &Waiter{Client: prism.New(u, "prism_sk_t", "t", nil), PollInterval: time.Second, MaxInterval: time.Second, Clock: clock.NewAuto(epoch)}
-	r := w.One(context.Background(), "gen_1")
-	if r.Err != nil || r.Gen.VideoURL != "https://storage.test/v.mp4" || s.count("x") != 4 {
-		t.Errorf("result %+v after %d reads; want the first usable URL after 4", r, s.count("x"))
-	}
+	synctest.Test(t, func(t *testing.T) {
+		s := &script{hits: map[string]int{}}
+		tr := testnet.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			n := s.count("x")
+			s.mu.Lock()
+			s.hits["x"]++
+			s.mu.Unlock()
+			url := []string{`" \t "`, `"javascript:alert(1)"`, `"/relative.mp4"`, `"https://storage.test/v.mp4"`}[min(n, 3)]
+			fmt.Fprintf(w, `{"status":"completed","video_url":%s}`, url)
+		}))
+		w := &Waiter{Client: prism.New(apiURL, "prism_sk_t", "t", tr), PollInterval: time.Second, MaxInterval: time.Second}
+		r := w.One(context.Background(), "gen_1")
+		if r.Err != nil || r.Gen.VideoURL != "https://storage.test/v.mp4" || s.count("x") != 4 {
+			t.Errorf("result %+v after %d reads; want the first usable URL after 4", r, s.count("x"))
+		}
+	})
 }
 
 func TestPermanentErrorStopsAtOnce(t *testing.T) {
 	t.Parallel()
-	for _, code := range []int{400, 401, 403, 404, 422} {
-		w, s, _ := newWaiter(t, map[string][]reply{"gen_1": {{code: code}}})
-		r := w.One(context.Background(), "gen_1")
-		var pe *prism.Error
-		if !errors.As(r.Err, &pe) || pe.Transient || pe.StatusCode != code {
-			t.Errorf("HTTP %d: err = %v, want a permanent *prism.Error", code, r.Err)
+	synctest.Test(t, func(t *testing.T) {
+		for _, code := range []int{400, 401, 403, 404, 422} {
+			w, s, _ := newWaiter(t, map[string][]reply{"gen_1": {{code: code}}})
+			r := w.One(context.Background(), "gen_1")
+			var pe *prism.Error
+			if !errors.As(r.Err, &pe) || pe.Transient || pe.StatusCode != code {
+				t.Errorf("HTTP %d: err = %v, want a permanent *prism.Error", code, r.Err)
+			}
+			if n := s.count("gen_1"); n != 1 {
+				t.Errorf("HTTP %d: %d requests, want 1", code, n)
+			}
 		}
-		if n := s.count("gen_1"); n != 1 {
-			t.Errorf("HTTP %d: %d requests, want 1", code, n)
-		}
-	}
+	})
 }
 
 func TestRetryAfterIsHonouredAboveMaxInterval(t *testing.T) {
 	t.Parallel()
-	w, _, _ := newWaiter(t, map[string][]reply{"gen_1": {{code: 429, retryAfter: "3"}, completed}})
-	w.MaxInterval = time.Second
-	start := w.Clock.Now()
-	r := w.One(context.Background(), "gen_1")
-	if took := w.Clock.Now().Sub(start); took != 3*time.Second {
-		t.Errorf("waited %s after Retry-After: 3, want 3s", took)
-	}
-	if r.Err != nil {
-		t.Errorf("err = %v", r.Err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		w, _, _ := newWaiter(t, map[string][]reply{"gen_1": {{code: 429, retryAfter: "3"}, completed}})
+		w.MaxInterval = time.Second
+		start := time.Now()
+		r := w.One(context.Background(), "gen_1")
+		if took := time.Since(start); took != 3*time.Second {
+			t.Errorf("waited %s after Retry-After: 3, want 3s", took)
+		}
+		if r.Err != nil {
+			t.Errorf("err = %v", r.Err)
+		}
+	})
 }
 
 func TestRetryAfterPastTheDeadlineEndsNow(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct{ retryAfter, says string }{
-		{"120", "Retry-After 2m0s"},
-		{"10800", "Retry-After 3h0m0s"},
-		{"99999999999999999999", "Retry-After longer than can be represented"},
-		{"Fri, 01 Jan 2100 00:00:00 GMT", "Retry-After"},
-	} {
-		w, s, rec := newWaiter(t, map[string][]reply{"gen_1": {{code: 429, retryAfter: tc.retryAfter}, completed}})
-		ctx, cancel := context.WithTimeoutCause(context.Background(), time.Minute, ErrDeadline)
-		r := w.One(ctx, "gen_1")
-		cancel()
-		if !errors.Is(r.Err, ErrDeadline) || !strings.Contains(r.Err.Error(), tc.says) {
-			t.Errorf("Retry-After %s: err = %v, want ErrDeadline saying %q", tc.retryAfter, r.Err, tc.says)
+	synctest.Test(t, func(t *testing.T) {
+		for _, tc := range []struct{ retryAfter, says string }{
+			{"120", "Retry-After 2m0s"},
+			{"10800", "Retry-After 3h0m0s"},
+			{"99999999999999999999", "Retry-After longer than can be represented"},
+			{"Fri, 01 Jan 2100 00:00:00 GMT", "Retry-After"},
+		} {
+			w, s, rec := newWaiter(t, map[string][]reply{"gen_1": {{code: 429, retryAfter: tc.retryAfter}, completed}})
+			ctx, cancel := context.WithTimeoutCause(context.Background(), time.Minute, ErrDeadline)
+			r := w.One(ctx, "gen_1")
+			cancel()
+			if !errors.Is(r.Err, ErrDeadline) || !strings.Contains(r.Err.Error(), tc.says) {
+				t.Errorf("Retry-After %s: err = %v, want ErrDeadline saying %q", tc.retryAfter, r.Err, tc.says)
+			}
+			if s.count("gen_1") != 1 || len(rec.kinds(Retry)) != 0 {
+				t.Errorf("Retry-After %s: %d requests, %d retries, want 1 and none", tc.retryAfter, s.count("gen_1"), len(rec.kinds(Retry)))
+			}
 		}
-		if s.count("gen_1") != 1 || len(rec.kinds(Retry)) != 0 {
-			t.Errorf("Retry-After %s: %d requests, %d retries, want 1 and none", tc.retryAfter, s.count("gen_1"), len(rec.kinds(Retry)))
+	})
+}
+
+// TestPastDeadline uses deadlines far from now, in the past or the
+// future, so that the wall clock cannot tip any case.
+func TestPastDeadline(t *testing.T) {
+	t.Parallel()
+	past, cancelPast := context.WithDeadline(context.Background(), time.Unix(0, 0))
+	defer cancelPast()
+	future, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	for _, tc := range []struct {
+		name       string
+		ctx        context.Context
+		retryAfter time.Duration
+		want       string // "" for nil
+	}{
+		{"no deadline", context.Background(), prism.Forever, ""},
+		{"no Retry-After, deadline passed", past, 0, ""},
+		{"Retry-After within the deadline", future, time.Minute, ""},
+		{"Retry-After past the deadline", future, 2 * time.Hour, "timeout reached before the API would answer again (Retry-After 2h0m0s); last problem: HTTP 429"},
+		{"Retry-After forever", future, prism.Forever, "(Retry-After longer than can be represented)"},
+		{"Retry-After after a passed deadline", past, time.Second, "(Retry-After 1s)"},
+	} {
+		err := PastDeadline(tc.ctx, &prism.Error{StatusCode: 429, RetryAfter: tc.retryAfter, Transient: true})
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: %v, want nil", tc.name, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, ErrDeadline)):
+			t.Errorf("%s: %v, want ErrDeadline with %q", tc.name, err, tc.want)
 		}
 	}
 }
@@ -264,171 +305,341 @@ func TestDeadline(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			w, _, _ := newWaiter(t, map[string][]reply{"gen_1": tc.replies})
-			// Real time here: the deadline is the context's.
-			w.Clock, w.PollInterval, w.MaxInterval = nil, time.Millisecond, 4*time.Millisecond
-			w.Client.RequestTimeout = time.Minute // the deadline must cut a hung request
-			ctx, cancel := context.WithTimeoutCause(context.Background(), 50*time.Millisecond, ErrDeadline)
-			defer cancel()
-			start := time.Now()
-			r := w.One(ctx, "gen_1")
-			if !errors.Is(r.Err, ErrDeadline) || !strings.Contains(r.Err.Error(), tc.says) {
-				t.Errorf("err = %v, want ErrDeadline saying %q", r.Err, tc.says)
-			}
-			if took := time.Since(start); took > 10*time.Second {
-				t.Errorf("returned %s after a 50ms deadline", took)
-			}
+			synctest.Test(t, func(t *testing.T) {
+				w, _, _ := newWaiter(t, map[string][]reply{"gen_1": tc.replies})
+				w.PollInterval, w.MaxInterval = time.Millisecond, 4*time.Millisecond
+				w.Client.RequestTimeout = time.Minute // the deadline must cut a hung request
+				ctx, cancel := context.WithTimeoutCause(context.Background(), 50*time.Millisecond, ErrDeadline)
+				defer cancel()
+				start := time.Now()
+				r := w.One(ctx, "gen_1")
+				if !errors.Is(r.Err, ErrDeadline) || !strings.Contains(r.Err.Error(), tc.says) {
+					t.Errorf("err = %v, want ErrDeadline saying %q", r.Err, tc.says)
+				}
+				if took := time.Since(start); took != 50*time.Millisecond {
+					t.Errorf("returned %s after a 50ms deadline, want at the deadline", took)
+				}
+			})
 		})
 	}
 }
 
 func TestAllKeepsInputOrderAndWaitsForEveryone(t *testing.T) {
 	t.Parallel()
-	w, _, _ := newWaiter(t, map[string][]reply{
-		"gen_a": {generating, generating, generating, generating, completed},
-		"gen_b": {{status: "failed"}},
-		"gen_c": {generating, completed},
+	synctest.Test(t, func(t *testing.T) {
+		w, _, _ := newWaiter(t, map[string][]reply{
+			"gen_a": {generating, generating, generating, generating, completed},
+			"gen_b": {{status: "failed"}},
+			"gen_c": {generating, completed},
+		})
+		rs := w.All(context.Background(), []string{"gen_a", "gen_b", "gen_c"}, nil)
+		var got []string
+		for _, r := range rs {
+			got = append(got, r.ID+":"+r.Gen.Status)
+		}
+		if s := strings.Join(got, " "); s != "gen_a:completed gen_b:failed gen_c:completed" {
+			t.Errorf("results %s", s)
+		}
 	})
-	rs := w.All(context.Background(), []string{"gen_a", "gen_b", "gen_c"}, nil)
-	var got []string
-	for _, r := range rs {
-		got = append(got, r.ID+":"+r.Gen.Status)
-	}
-	if s := strings.Join(got, " "); s != "gen_a:completed gen_b:failed gen_c:completed" {
-		t.Errorf("results %s", s)
-	}
 }
 
 func TestAllStopsOthersAfterAPermanentError(t *testing.T) {
 	t.Parallel()
-	w, _, _ := newWaiter(t, map[string][]reply{"gen_a": {generating}})
-	rs := w.All(context.Background(), []string{"gen_a", "gen_missing"}, nil)
-	if !errors.Is(rs[0].Err, ErrStopped) {
-		t.Errorf("gen_a: err = %v, want ErrStopped", rs[0].Err)
-	}
-	var pe *prism.Error
-	if !errors.As(rs[1].Err, &pe) || pe.StatusCode != 404 {
-		t.Errorf("gen_missing: err = %v, want 404", rs[1].Err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		w, _, _ := newWaiter(t, map[string][]reply{"gen_a": {generating}})
+		rs := w.All(context.Background(), []string{"gen_a", "gen_missing"}, nil)
+		if !errors.Is(rs[0].Err, ErrStopped) {
+			t.Errorf("gen_a: err = %v, want ErrStopped", rs[0].Err)
+		}
+		var pe *prism.Error
+		if !errors.As(rs[1].Err, &pe) || pe.StatusCode != 404 {
+			t.Errorf("gen_missing: err = %v, want 404", rs[1].Err)
+		}
+	})
 }
 
 func TestAllRunsThenAsSoonAsOneIsDone(t *testing.T) {
 	t.Parallel()
-	var thenRan atomic.Bool
-	w, s, _ := newWaiter(t, map[string][]reply{"gen_fast": {completed}, "gen_slow": {generating}})
-	// gen_slow completes only once gen_fast's follow-up has run.
-	s.onHit = func(id string, n int) {
-		if id == "gen_slow" && thenRan.Load() {
-			s.mu.Lock()
-			s.replies["gen_slow"] = []reply{completed}
-			s.mu.Unlock()
+	synctest.Test(t, func(t *testing.T) {
+		var thenRan atomic.Bool
+		w, s, _ := newWaiter(t, map[string][]reply{"gen_fast": {completed}, "gen_slow": {generating}})
+		// gen_slow completes only once gen_fast's follow-up has run.
+		s.onHit = func(id string, n int) {
+			if id == "gen_slow" && thenRan.Load() {
+				s.mu.Lock()
+				s.replies["gen_slow"] = []reply{completed}
+				s.mu.Unlock()
+			}
 		}
-	}
-	ctx, cancel := context.WithTimeoutCause(context.Background(), 5*time.Second, ErrDeadline)
-	defer cancel()
-	rs := w.All(ctx, []string{"gen_slow", "gen_fast"}, func(ctx context.Context, r *Result) {
-		if r.ID == "gen_fast" {
-			thenRan.Store(true)
+		ctx, cancel := context.WithTimeoutCause(context.Background(), 5*time.Second, ErrDeadline)
+		defer cancel()
+		rs := w.All(ctx, []string{"gen_slow", "gen_fast"}, func(ctx context.Context, r *Result) {
+			if r.ID == "gen_fast" {
+				thenRan.Store(true)
+			}
+			r.Gen.TemplateID = "touched by then"
+		})
+		if rs[0].Err != nil || rs[0].Gen.Status != "completed" {
+			t.Fatalf("gen_slow: %+v; then should have run while it was still generating", rs[0])
 		}
-		r.Gen.TemplateID = "touched by then"
+		if rs[1].Gen.TemplateID != "touched by then" {
+			t.Errorf("then's changes to the result were lost")
+		}
 	})
-	if rs[0].Err != nil || rs[0].Gen.Status != "completed" {
-		t.Fatalf("gen_slow: %+v; then should have run while it was still generating", rs[0])
-	}
-	if rs[1].Gen.TemplateID != "touched by then" {
-		t.Errorf("then's changes to the result were lost")
-	}
 }
 
 func TestCancelReturnsPromptly(t *testing.T) {
 	t.Parallel()
-	w, _, _ := newWaiter(t, map[string][]reply{"gen_1": {generating}})
-	w.PollInterval, w.MaxInterval = time.Hour, time.Hour
-	ctx, cancel := context.WithCancelCause(context.Background())
-	w.Events = func(e Event) { cancel(ErrCanceled) }
-	r := w.One(ctx, "gen_1")
-	if !errors.Is(r.Err, ErrCanceled) || r.Gen.Status != "generating" {
-		t.Fatalf("result %+v, want ErrCanceled with the last status kept", r)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		w, _, _ := newWaiter(t, map[string][]reply{"gen_1": {generating}})
+		w.PollInterval, w.MaxInterval = time.Hour, time.Hour
+		ctx, cancel := context.WithCancelCause(context.Background())
+		w.Events = func(e Event) { cancel(ErrCanceled) }
+		r := w.One(ctx, "gen_1")
+		if !errors.Is(r.Err, ErrCanceled) || r.Gen.Status != "generating" {
+			t.Fatalf("result %+v, want ErrCanceled with the last status kept", r)
+		}
+	})
 }
 
 func TestAllRecoversAPanic(t *testing.T) {
 	t.Parallel()
-	w, _, _ := newWaiter(t, map[string][]reply{"gen_a": {completed}, "gen_b": {completed}})
-	rs := w.All(context.Background(), []string{"gen_a", "gen_b"}, func(ctx context.Context, r *Result) {
-		if r.ID == "gen_b" {
-			panic("boom")
+	synctest.Test(t, func(t *testing.T) {
+		w, _, _ := newWaiter(t, map[string][]reply{"gen_a": {completed}, "gen_b": {completed}})
+		rs := w.All(context.Background(), []string{"gen_a", "gen_b"}, func(ctx context.Context, r *Result) {
+			if r.ID == "gen_b" {
+				panic("boom")
+			}
+		})
+		var p *crash.Panic
+		if rs[0].Err != nil || !errors.As(rs[1].Err, &p) || p.Value != "boom" || !strings.Contains(string(p.Stack), "wait_test.go") || rs[1].ID != "gen_b" {
+			t.Errorf("results %+v, want gen_b to carry the panic and its stack", rs)
 		}
 	})
-	var p *crash.Panic
-	if rs[0].Err != nil || !errors.As(rs[1].Err, &p) || p.Value != "boom" || !strings.Contains(string(p.Stack), "wait_test.go") || rs[1].ID != "gen_b" {
-		t.Errorf("results %+v, want gen_b to carry the panic and its stack", rs)
-	}
 }
 
 func TestRetryDelay(t *testing.T) {
 	t.Parallel()
-	w, _, _ := newWaiter(t, nil)
-	tooMany := &prism.Error{StatusCode: 429, RetryAfter: 3 * time.Second, Transient: true}
-	unavailable := &prism.Error{StatusCode: 503, Transient: true}
-	b := backoff.NewExponentialBackOff(backoff.WithInitialInterval(time.Second), backoff.WithMaxInterval(4*time.Second),
-		backoff.WithMaxElapsedTime(0), backoff.WithRandomizationFactor(0))
-	if d := w.RetryDelay(b, tooMany); d != 3*time.Second {
-		t.Errorf("429 without a budget: %s, want Retry-After's 3s", d)
-	}
-	w.Client.Budget = budget.New(w.Clock, w.PollInterval, w.MaxInterval)
-	for range 3 {
-		if d := w.RetryDelay(b, tooMany); d != 0 {
-			t.Errorf("429 with a budget: %s, want 0: the budget pauses every request", d)
+	synctest.Test(t, func(t *testing.T) {
+		w, _, _ := newWaiter(t, nil)
+		tooMany := &prism.Error{StatusCode: 429, RetryAfter: 3 * time.Second, Transient: true}
+		unavailable := &prism.Error{StatusCode: 503, Transient: true}
+		b := backoff.NewExponentialBackOff(backoff.WithInitialInterval(time.Second), backoff.WithMaxInterval(4*time.Second),
+			backoff.WithMaxElapsedTime(0), backoff.WithRandomizationFactor(0))
+		if d := w.RetryDelay(b, tooMany); d != 3*time.Second {
+			t.Errorf("429 without a budget: %s, want Retry-After's 3s", d)
 		}
-	}
-	// The 429s did not step the generation's own backoff: 1.5s is the
-	// second step, after the 1s step taken without a budget.
-	if d := w.RetryDelay(b, unavailable); d != 1500*time.Millisecond {
-		t.Errorf("503 after the 429s: %s, want the backoff's next step, 1.5s", d)
-	}
+		w.Client.Budget = budget.New(w.PollInterval, w.MaxInterval)
+		for range 3 {
+			if d := w.RetryDelay(b, tooMany); d != 0 {
+				t.Errorf("429 with a budget: %s, want 0: the budget pauses every request", d)
+			}
+		}
+		// The 429s did not step the generation's own backoff: 1.5s is the
+		// second step, after the 1s step taken without a budget.
+		if d := w.RetryDelay(b, unavailable); d != 1500*time.Millisecond {
+			t.Errorf("503 after the 429s: %s, want the backoff's next step, 1.5s", d)
+		}
+	})
 }
 
 func TestTooManyRequestsWaitsInTheBudget(t *testing.T) {
 	t.Parallel()
-	w, s, rec := newWaiter(t, map[string][]reply{"gen_1": {{code: 429, retryAfter: "3"}, completed}})
-	clk := clock.NewFake(epoch)
-	w.Clock, w.Client.Clock = clk, clk
-	w.Client.Budget = budget.New(clk, w.PollInterval, w.MaxInterval)
-	done := make(chan Result)
-	go func() { done <- w.One(context.Background(), "gen_1") }()
-	if err := clk.BlockUntil(t.Context(), 1); err != nil { // the budget's pause
-		t.Fatal(err)
-	}
-	clk.Advance(3 * time.Second)
-	r := <-done
-	if r.Err != nil || !r.Gen.Done() || s.count("gen_1") != 2 {
-		t.Errorf("result %+v after %d requests, want completed after 2", r, s.count("gen_1"))
-	}
-	if retries := rec.kinds(Retry); len(retries) != 1 || retries[0].Wait != 3*time.Second {
-		t.Errorf("retry events %+v, want one saying 3s", retries)
-	}
-	if n := w.Client.Refused(); n != 1 {
-		t.Errorf("Refused() = %d, want 1", n)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		w, s, rec := newWaiter(t, map[string][]reply{"gen_1": {{code: 429, retryAfter: "3"}, completed}})
+		w.Client.Budget = budget.New(w.PollInterval, w.MaxInterval)
+		start := time.Now()
+		r := w.One(context.Background(), "gen_1")
+		if r.Err != nil || !r.Gen.Done() || s.count("gen_1") != 2 {
+			t.Errorf("result %+v after %d requests, want completed after 2", r, s.count("gen_1"))
+		}
+		if took := time.Since(start); took != 3*time.Second {
+			t.Errorf("the second read went %s after the 429, want at the end of the budget's 3s pause", took)
+		}
+		if retries := rec.kinds(Retry); len(retries) != 1 || retries[0].Wait != 3*time.Second {
+			t.Errorf("retry events %+v, want one saying 3s", retries)
+		}
+		if n := w.Client.Refused(); n != 1 {
+			t.Errorf("Refused() = %d, want 1", n)
+		}
+	})
 }
 
 func TestAllTellsTheBudgetWhatIsPending(t *testing.T) {
 	t.Parallel()
-	w, _, _ := newWaiter(t, map[string][]reply{"gen_1": {completed}, "gen_2": {generating, completed}})
-	w.Client.Budget = budget.New(w.Clock, w.PollInterval, w.MaxInterval)
-	w.All(context.Background(), []string{"gen_1", "gen_2"}, nil)
-	// Pending is back to zero: a first 429 now gives the floor of the
-	// ceiling, one request a poll_interval, whatever was accepted.
-	turn, _ := w.Client.Budget.Wait(t.Context(), "x")
-	turn.Read()
-	turn.Read()
-	turn, _ = w.Client.Budget.Wait(t.Context(), "x")
-	turn.Refused(time.Nanosecond)
-	clk := w.Clock.(*clock.Fake)
-	clk.Advance(time.Second)
-	turn, _ = w.Client.Budget.Wait(t.Context(), "x")
-	if r, limited := w.Client.Budget.Rate(); r != 0.5 || !limited {
-		t.Errorf("Rate() = %v, %v; want half of one a second, limited", r, limited)
+	synctest.Test(t, func(t *testing.T) {
+		w, _, _ := newWaiter(t, map[string][]reply{"gen_1": {completed}, "gen_2": {generating, completed}})
+		w.Client.Budget = budget.New(w.PollInterval, w.MaxInterval)
+		w.All(context.Background(), []string{"gen_1", "gen_2"}, nil)
+		// Pending is back to zero: a first 429 now gives the floor of the
+		// ceiling, one request a poll_interval, whatever was accepted.
+		turn, _ := w.Client.Budget.Wait(t.Context(), "x")
+		turn.Read()
+		turn.Read()
+		turn, _ = w.Client.Budget.Wait(t.Context(), "x")
+		turn.Refused(time.Nanosecond)
+		time.Sleep(time.Second)
+		turn, _ = w.Client.Budget.Wait(t.Context(), "x")
+		if r, limited := w.Client.Budget.Rate(); r != 0.5 || !limited {
+			t.Errorf("Rate() = %v, %v; want half of one a second, limited", r, limited)
+		}
+	})
+}
+
+// submitter answers each submit with the next of replies, the last one
+// repeated, over an in-memory connection; it counts the POSTs. Call it in
+// a bubble.
+func submitter(t *testing.T, replies ...reply) (*Waiter, *atomic.Int32, *recorder) {
+	t.Helper()
+	var posts atomic.Int32
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rp := replies[min(int(posts.Add(1))-1, len(replies)-1)]
+		if rp.code != 0 {
+			if rp.retryAfter != "" {
+				w.Header().Set("Retry-After", rp.retryAfter)
+			}
+			w.WriteHeader(rp.code)
+			return
+		}
+		io.WriteString(w, `{"generations": [{"generation_id": "gen_new"}], "credits_charged": 10}`)
+	})
+	rec := &recorder{}
+	c := prism.New(apiURL, "prism_sk_test", "t", testnet.Serve(t, h))
+	return &Waiter{Client: c, PollInterval: time.Second, MaxInterval: 4 * time.Second, Events: rec.add}, &posts, rec
+}
+
+var submitted = reply{}
+
+func TestSubmitIsSentAgainOnlyWhereTheAPIDidNotAct(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		replies []reply
+		budget  bool
+		posts   int
+		waits   []time.Duration // of the Resubmit events; -1: a backoff step
+		took    time.Duration
+		refused bool
+	}{
+		{"accepted", []reply{submitted}, false, 1, nil, 0, false},
+		{"429 with Retry-After", []reply{{code: 429, retryAfter: "2"}, submitted}, false, 2, []time.Duration{2 * time.Second}, 2 * time.Second, false},
+		{"429 without Retry-After", []reply{{code: 429}, {code: 429}, submitted}, false, 3, []time.Duration{-1, -1}, -1, false},
+		{"429 held by the budget", []reply{{code: 429, retryAfter: "2"}, submitted}, true, 2, []time.Duration{0}, 2 * time.Second, false},
+		{"503 may have acted", []reply{{code: 503}, submitted}, false, 1, nil, 0, true},
+		{"404", []reply{{code: 404}, submitted}, false, 1, nil, 0, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				w, posts, rec := submitter(t, tc.replies...)
+				if tc.budget {
+					w.Client.Budget = budget.New(w.PollInterval, w.MaxInterval)
+				}
+				start := time.Now()
+				sub, err := w.Submit(t.Context(), prism.SubmitRequest{TemplateID: "tpl_x", Body: map[string]any{}})
+				var pe *prism.Error
+				switch {
+				case tc.refused && (!errors.As(err, &pe) || pe.Transient):
+					t.Errorf("err = %v, want a permanent *prism.Error", err)
+				case !tc.refused && (err != nil || len(sub.IDs) != 1 || sub.IDs[0] != "gen_new"):
+					t.Errorf("Submit = %+v, %v; want gen_new", sub, err)
+				}
+				if n := int(posts.Load()); n != tc.posts {
+					t.Errorf("%d POSTs, want %d", n, tc.posts)
+				}
+				events := rec.kinds(Resubmit)
+				if len(events) != len(tc.waits) {
+					t.Fatalf("%d Resubmit events, want %d: %+v", len(events), len(tc.waits), events)
+				}
+				var steps time.Duration
+				for i, e := range events {
+					var pe *prism.Error
+					if !errors.As(e.Err, &pe) || pe.StatusCode != 429 || e.ID != "" {
+						t.Errorf("event %d: %+v, want the 429 of the submit", i, e)
+					}
+					switch want := tc.waits[i]; {
+					case want >= 0 && e.Wait != want:
+						t.Errorf("event %d waits %s, want %s", i, e.Wait, want)
+					case want < 0 && (e.Wait <= 0 || e.Wait > w.MaxInterval):
+						t.Errorf("event %d waits %s, want a backoff step in (0, %s]", i, e.Wait, w.MaxInterval)
+					}
+					steps += e.Wait
+				}
+				if tc.took < 0 {
+					tc.took = steps
+				}
+				if took := time.Since(start); took != tc.took {
+					t.Errorf("took %s, want %s", took, tc.took)
+				}
+			})
+		})
+	}
+}
+
+func TestSubmitStoppedBeforeItsNextAttemptSaysNothingWasCreated(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		w, posts, _ := submitter(t, reply{code: 429, retryAfter: "30"})
+		ctx, cancel := context.WithCancelCause(t.Context())
+		defer cancel(nil)
+		time.AfterFunc(45*time.Second, func() { cancel(ErrCanceled) })
+		_, err := w.Submit(ctx, prism.SubmitRequest{Body: map[string]any{}})
+		var pe *prism.Error
+		if !errors.Is(err, ErrCanceled) || !errors.As(err, &pe) || pe.StatusCode != 429 ||
+			!strings.HasPrefix(err.Error(), "the job was cancelled while submitting; nothing was created: the API refused every attempt (last: HTTP 429") {
+			t.Errorf("err = %v, want ErrCanceled while submitting, with the last 429", err)
+		}
+		if n := posts.Load(); n != 2 {
+			t.Errorf("%d POSTs, want 2: at 0s and 30s, then the cancel at 45s", n)
+		}
+	})
+}
+
+func TestSubmitWithRetryAfterPastTheDeadlineEndsAtOnce(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		w, posts, rec := submitter(t, reply{code: 429, retryAfter: "3600"})
+		ctx, cancel := context.WithTimeoutCause(t.Context(), time.Minute, ErrDeadline)
+		defer cancel()
+		start := time.Now()
+		_, err := w.Submit(ctx, prism.SubmitRequest{Body: map[string]any{}})
+		if !errors.Is(err, ErrDeadline) || !strings.Contains(err.Error(), "Retry-After 1h0m0s") {
+			t.Errorf("err = %v, want ErrDeadline naming the Retry-After", err)
+		}
+		if posts.Load() != 1 || len(rec.kinds(Resubmit)) != 0 || time.Since(start) != 0 {
+			t.Errorf("%d POSTs, %d Resubmit events after %s; want 1, none, at once", posts.Load(), len(rec.kinds(Resubmit)), time.Since(start))
+		}
+	})
+}
+
+func TestFreshURL(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		replies []reply
+		url     string // "" for an error
+		says    string
+	}{
+		{"a fresh URL, through transient errors", []reply{{code: 503}, completed}, "https://storage.test/gen_1.mp4?X-Amz-Signature=s", ""},
+		{"failed now", []reply{{status: "failed"}}, "", `the API now answers "failed" without a usable video_url`},
+		{"gone", []reply{{code: 404}}, "", "HTTP 404"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				w, _, _ := newWaiter(t, map[string][]reply{"gen_1": tc.replies})
+				r := &Result{ID: "gen_1", Gen: prism.Generation{ID: "gen_1", Status: "completed", VideoURL: "https://storage.test/old.mp4"}}
+				u, err := w.FreshURL(r)(t.Context())
+				switch {
+				case tc.url != "" && (err != nil || u != tc.url || r.Gen.VideoURL != tc.url):
+					t.Errorf("FreshURL = %q, %v, result's URL %q; want %q in both", u, err, r.Gen.VideoURL, tc.url)
+				case tc.url == "" && (err == nil || !strings.Contains(err.Error(), tc.says) || r.Gen.VideoURL != "https://storage.test/old.mp4"):
+					t.Errorf("FreshURL = %q, %v, result's URL %q; want an error saying %q, the URL kept", u, err, r.Gen.VideoURL, tc.says)
+				}
+				if r.Gen.Status != "completed" {
+					t.Errorf("the verdict became %q", r.Gen.Status)
+				}
+			})
+		})
 	}
 }

@@ -1,0 +1,137 @@
+package binary_test
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// publishStep is the release workflow's step that makes the release
+// commit and moves the tags.
+func publishStep(t *testing.T) (script string, env map[string]string) {
+	t.Helper()
+	raw, err := os.ReadFile("../.github/workflows/release.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wf struct {
+		Jobs map[string]struct {
+			Steps []struct {
+				Name string            `yaml:"name"`
+				Env  map[string]string `yaml:"env"`
+				Run  string            `yaml:"run"`
+			} `yaml:"steps"`
+		} `yaml:"jobs"`
+	}
+	if err := yaml.Unmarshal(raw, &wf); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range wf.Jobs["publish"].Steps {
+		if strings.HasPrefix(s.Name, "Point the tags at a release commit") {
+			return s.Run, s.Env
+		}
+	}
+	t.Fatal("release.yml: no publish step 'Point the tags at a release commit…'")
+	return "", nil
+}
+
+func git(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %v: %v\n%s", args, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func TestTheReleaseCommitPinsTheImageAndTheBinaries(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("no git")
+	}
+	script, _ := publishStep(t)
+	root := t.TempDir()
+	origin, work, bin, temp := filepath.Join(root, "origin.git"), filepath.Join(root, "work"), filepath.Join(root, "bin"), filepath.Join(root, "temp")
+	for _, d := range []string{work, bin, temp, filepath.Join(work, "binary")} {
+		os.MkdirAll(d, 0o755)
+	}
+	git(t, root, "init", "-q", "--bare", origin)
+	git(t, work, "init", "-q", "-b", "main")
+	action, err := os.ReadFile("../action.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(work, "action.yml"), action, 0o644)
+	os.WriteFile(filepath.Join(work, "binary", "VERSION"), nil, 0o644)
+	os.WriteFile(filepath.Join(work, "binary", "SHA256SUMS"), nil, 0o644)
+	git(t, work, "add", ".")
+	git(t, work, "commit", "-qm", "tested commit")
+	git(t, work, "remote", "add", "origin", origin)
+	git(t, work, "tag", "v1.2.3")
+	git(t, work, "push", "-q", "origin", "main", "v1.2.3")
+	tested := git(t, work, "rev-parse", "HEAD")
+
+	// gh: the draft release's SHA256SUMS, as GoReleaser writes it (SBOMs too).
+	var sums strings.Builder
+	for i, p := range platforms {
+		fmt.Fprintf(&sums, "%064x  %s\n", i+1, assetName(p[0], p[1]))
+		fmt.Fprintf(&sums, "%064x  %s.sbom.json\n", i+10, assetName(p[0], p[1]))
+	}
+	os.WriteFile(filepath.Join(temp, "sums"), []byte(sums.String()), 0o644)
+	gh := `#!/bin/sh
+# release download TAG --pattern SHA256SUMS --dir DIR --clobber
+[ "$1 $2 $4 $5" = "release download --pattern SHA256SUMS" ] || { echo "unexpected gh $*" >&2; exit 2; }
+mkdir -p "$7" && cp "` + filepath.Join(temp, "sums") + `" "$7/SHA256SUMS"
+`
+	os.WriteFile(filepath.Join(bin, "gh"), []byte(gh), 0o755)
+
+	image := "ghcr.io/prism-wait/prism-wait@sha256:" + strings.Repeat("a", 64)
+	run := func() string {
+		cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
+		cmd.Dir = work
+		cmd.Env = append(os.Environ(), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"), "TAG=v1.2.3", "IMAGE="+image,
+			"GITHUB_SHA="+tested, "RUNNER_TEMP="+temp, "GH_TOKEN=t",
+			"GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("publish step: %v\n%s", err, out)
+		}
+		return string(out)
+	}
+	run()
+	release := git(t, origin, "rev-parse", "v1.2.3^{commit}")
+	if parent := git(t, origin, "rev-parse", release+"^"); parent != tested || release == tested {
+		t.Fatalf("v1.2.3 -> %s with parent %s, want a release commit on top of %s", release, parent, tested)
+	}
+	if got := git(t, origin, "show", release+":binary/VERSION"); got != "v1.2.3" {
+		t.Errorf("binary/VERSION = %q", got)
+	}
+	pinned := git(t, origin, "show", release+":binary/SHA256SUMS")
+	if lines := strings.Split(pinned, "\n"); len(lines) != 6 || strings.Contains(pinned, "sbom") {
+		t.Errorf("binary/SHA256SUMS pins:\n%s\nwant the six binaries only", pinned)
+	}
+	if !slices.Contains(strings.Split(git(t, origin, "show", release+":action.yml"), "\n"), "  image: docker://"+image) {
+		t.Error("the release commit's action.yml does not run the image by digest")
+	}
+	if major := git(t, origin, "rev-parse", "v1^{commit}"); major != release {
+		t.Errorf("v1 -> %s, want %s", major, release)
+	}
+	// A re-run finds the release commit and moves nothing.
+	git(t, work, "fetch", "-q", "--force", "origin", "+refs/tags/*:refs/tags/*")
+	git(t, work, "checkout", "-q", "-f", tested)
+	if out := run(); !strings.Contains(out, "already points at its release commit") {
+		t.Errorf("re-run said:\n%s", out)
+	}
+	if again := git(t, origin, "rev-parse", "v1.2.3^{commit}"); again != release {
+		t.Errorf("the re-run moved v1.2.3 to %s", again)
+	}
+}

@@ -1,0 +1,102 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prism-wait/prism-wait/internal/config"
+	"github.com/prism-wait/prism-wait/internal/prism"
+	"github.com/prism-wait/prism-wait/internal/report"
+	"github.com/prism-wait/prism-wait/internal/rerun"
+	"github.com/prism-wait/prism-wait/internal/wait"
+)
+
+// recordTimeout bounds writing the submitted IDs to the cache: it runs
+// after the deadline or a cancel too, within the runner's grace period.
+const recordTimeout = 5 * time.Second
+
+// guardRequired says that rerun_guard: required could not be met, in the
+// user's terms; no request was sent.
+type guardRequired struct{ msg string }
+
+func (g *guardRequired) Error() string { return g.msg }
+
+// guardedSubmit submits cfg.Submit under the re-run guard (internal/rerun):
+// on a re-run that finds the IDs an earlier attempt submitted, it returns
+// them with resumed set and sends nothing. It returns a *guardRequired
+// when rerun_guard is required and cannot be met.
+func guardedSubmit(ctx context.Context, env Env, cfg config.Config, w *wait.Waiter, log *report.Log, transport http.RoundTripper) (sub prism.Submission, resumed bool, err error) {
+	if cfg.RerunGuard == rerun.Off || !cfg.GitHub {
+		sub, err := submit(ctx, w, *cfg.Submit, log)
+		return sub, false, err
+	}
+	t := cfg.Term
+	unusable := func(why error) error {
+		if cfg.RerunGuard == rerun.Required {
+			return &guardRequired{fmt.Sprintf("%s is required, but %s. Nothing was submitted. Set %s to auto to submit without the guard (a re-run would then submit and pay again).",
+				t("rerun_guard"), untrustedLine(log, why), t("rerun_guard"))}
+		}
+		log.Warningf("Re-run guard unavailable", "%s. Submitting without it: a re-run of this job would submit (and pay) again. Set %s to off to silence this warning.",
+			untrustedLine(log, why), t("rerun_guard"))
+		return nil
+	}
+	g, err := rerun.Open(env.getenv, cfg.BaseURL.String(), *cfg.Submit, transport)
+	if err == nil {
+		var prior rerun.Prior
+		prior, err = g.Check(ctx)
+		switch {
+		case err != nil:
+			err = &rerun.Unavailable{Reason: "the Actions cache could not be read (" + err.Error() + ")"}
+		case prior.Submitted != nil:
+			ids := prior.Submitted.IDs
+			log.Infof("attempt %d of this run submitted this request already (%s): %s; waiting for those instead of submitting again",
+				prior.Submitted.Attempt, prior.Submitted.At.UTC().Format(time.RFC3339), strings.Join(ids, ", "))
+			return prism.Submission{IDs: ids}, true, nil
+		case prior.Intent != nil:
+			return prism.Submission{}, false, &rerun.Unrecorded{Attempt: prior.Intent.Attempt, At: prior.Intent.At}
+		default:
+			err = g.Intend(ctx, time.Now())
+			if errors.Is(err, rerun.ErrTaken) {
+				err = &rerun.Unavailable{Reason: err.Error()}
+			} else if err != nil {
+				err = &rerun.Unavailable{Reason: "the Actions cache could not be written (" + err.Error() + ")"}
+			}
+		}
+	}
+	if err != nil {
+		if err := unusable(err); err != nil {
+			return prism.Submission{}, false, err
+		}
+		g = nil
+	}
+	sub, err = submit(ctx, w, *cfg.Submit, log)
+	if g == nil {
+		return sub, false, err
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	var pe *prism.Error
+	switch {
+	case err == nil:
+		if rerr := g.Submitted(rctx, time.Now(), sub.IDs); rerr != nil {
+			log.Warningf("Re-run guard incomplete", "the submitted IDs could not be recorded in the Actions cache (%s). A re-run of this job will stop before submitting, as it cannot tell what this attempt paid for; the IDs are in the generation_id output.",
+				untrustedLine(log, rerr))
+		}
+	case !errors.As(err, &pe) || !pe.Unknown:
+		// Nothing was created: a later attempt may send the request again.
+		if rerr := g.Refused(rctx, time.Now()); rerr != nil {
+			log.Debugf("re-run guard: recording the refused submit: %v", rerr)
+		}
+	}
+	return sub, false, err
+}
+
+// untrustedLine is err's text as one scrubbed line: cache errors may quote
+// the service.
+func untrustedLine(log *report.Log, err error) string {
+	return log.Scrubber().Line(err.Error(), 400)
+}

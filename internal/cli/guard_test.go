@@ -1,0 +1,273 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/synctest"
+
+	"github.com/prism-wait/prism-wait/internal/outcome"
+	"github.com/prism-wait/prism-wait/internal/prismsim"
+	"github.com/prism-wait/prism-wait/internal/report"
+	"github.com/prism-wait/prism-wait/internal/testnet"
+)
+
+// guardScenario has one template whose generations complete at once, and
+// one whose first submit is refused for want of credits.
+const guardScenario = `{"generations": {}, "templates": {
+	"tpl_ok":   {"videos": 2, "lifecycle": {"steps": [{"status": "completed"}]}},
+	"tpl_poor": {"lifecycle": {"steps": [{"status": "completed"}]}, "submit": [{"http": 402}, {"ok": true}]}
+}}`
+
+type attempt struct {
+	code    int
+	log     string
+	outputs map[string]string
+}
+
+// runAttempt runs the action as attempt n of run 7001 would, with the cache
+// service of the simulator at root (results "" for none).
+func runAttempt(t *testing.T, base api, results string, n string, inputs map[string]string) attempt {
+	t.Helper()
+	ws := t.TempDir()
+	env := map[string]string{
+		"GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": ws,
+		"GITHUB_OUTPUT": filepath.Join(ws, "..", "output"), "GITHUB_STEP_SUMMARY": filepath.Join(ws, "..", "summary"),
+		"GITHUB_RUN_ID": "7001", "GITHUB_RUN_ATTEMPT": n, "GITHUB_JOB": "release", "GITHUB_ACTION": "videos",
+		"ACTIONS_RUNTIME_TOKEN": "runtime-token",
+		"INPUT_API_KEY":         key, "INPUT_BASE_URL": base.URL, "INPUT_POLL_INTERVAL": "10ms", "INPUT_MAX_INTERVAL": "40ms",
+		"INPUT_TIMEOUT": "", "INPUT_DOWNLOAD_DIR": "", "INPUT_GENERATION_ID": "", "INPUT_RERUN_GUARD": "", "INPUT_WAIT": "",
+	}
+	if results != "" {
+		env["ACTIONS_RESULTS_URL"] = results
+	}
+	for k, v := range inputs {
+		env["INPUT_"+strings.ToUpper(k)] = v
+	}
+	var stdout, stderr bytes.Buffer
+	code := Run(context.Background(), Env{LookupEnv: lookup(env), Stdout: &stdout, Stderr: &stderr, Wd: "/nonexistent", Version: "v0-test", Transport: base.Transport})
+	raw, _ := os.ReadFile(env["GITHUB_OUTPUT"])
+	outputs, err := report.ParseOutputs(string(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stderr.Len() > 0 {
+		t.Errorf("stderr: %s", stderr.String())
+	}
+	return attempt{code: code, log: stdout.String(), outputs: outputs}
+}
+
+// guardSim serves the simulator, the Actions cache service at its root
+// included, over an in-memory transport. Call it in a bubble.
+func guardSim(t *testing.T, faults ...string) (*prismsim.Server, api, string) {
+	t.Helper()
+	sc := mustScenario(t)
+	if len(faults) > 0 {
+		sc.Cache = &prismsim.CacheConfig{Faults: faults}
+	}
+	s := prismsim.New(sc)
+	tr := testnet.Serve(t, s)
+	t.Cleanup(s.Close) // before the server: hanging requests let go
+	return s, api{URL: apiBase, Transport: tr}, strings.TrimSuffix(apiBase, "/api")
+}
+
+func TestAReRunWaitsForWhatTheFirstAttemptSubmitted(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		s, base, root := guardSim(t)
+		tpl := map[string]string{"template_id": "tpl_ok"}
+		first := runAttempt(t, base, root, "1", tpl)
+		if first.code != outcome.ExitOK || first.outputs["resumed"] != "false" || first.outputs["credits_charged"] != "10" {
+			t.Fatalf("first attempt: code %d, outputs %v\n%s", first.code, first.outputs, first.log)
+		}
+		ids := first.outputs["generation_id"]
+		if strings.Count(ids, "\n") != 1 {
+			t.Fatalf("first attempt generation_id = %q, want two IDs", ids)
+		}
+		second := runAttempt(t, base, root, "2", tpl)
+		if got := s.Submits("/api/templates/tpl_ok/generate").Posts; got != 1 {
+			t.Errorf("%d POSTs after the re-run, want 1: the re-run must not submit", got)
+		}
+		if second.code != outcome.ExitOK || second.outputs["generation_id"] != ids || second.outputs["resumed"] != "true" ||
+			second.outputs["credits_charged"] != "" || second.outputs["status"] != "completed" {
+			t.Errorf("re-run: code %d, outputs %v, want attempt 1's IDs %q resumed and completed", second.code, second.outputs, ids)
+		}
+		if !strings.Contains(second.log, "attempt 1 of this run submitted this request already") || !strings.Contains(second.log, strings.ReplaceAll(ids, "\n", ", ")) {
+			t.Errorf("the re-run's log does not say which attempt submitted which IDs:\n%s", second.log)
+		}
+		for _, id := range strings.Split(ids, "\n") {
+			if s.Stats(id).Requests == 0 {
+				t.Errorf("%s was not read on the re-run", id)
+			}
+		}
+	})
+}
+
+func TestAReRunAfterAnUnrecordedSubmitStopsBeforeSending(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		s, base, root := guardSim(t)
+		// Attempt 1 recorded its intent and died before the answer was kept.
+		first := runAttempt(t, base, root, "1", map[string]string{"template_id": "tpl_ok"})
+		if first.code != outcome.ExitOK {
+			t.Fatal(first.log)
+		}
+		dropped := 0
+		for _, e := range s.CacheEntries() {
+			if strings.HasSuffix(e.Key, "/submitted") {
+				s.DropCacheEntry(e.Key)
+				dropped++
+			}
+		}
+		if dropped != 1 {
+			t.Fatalf("%d submitted entries, want 1", dropped)
+		}
+		got := runAttempt(t, base, root, "2", map[string]string{"template_id": "tpl_ok"})
+		if n := s.Submits("/api/templates/tpl_ok/generate").Posts; got.code != outcome.ExitRefused || n != 1 {
+			t.Errorf("code %d, %d POSTs in all; want exit 4 and no second POST\n%s", got.code, n, got.log)
+		}
+		for _, want := range []string{"::error title=Earlier attempt may have paid::Attempt 1 of this run", "Check the Prism dashboard", "set generation_id to their IDs", "set rerun_guard to off"} {
+			if !strings.Contains(got.log, want) {
+				t.Errorf("log lacks %q:\n%s", want, got.log)
+			}
+		}
+		if got.outputs["resumed"] != "false" {
+			t.Errorf("resumed = %q", got.outputs["resumed"])
+		}
+	})
+}
+
+func mustScenario(t *testing.T) prismsim.Scenario {
+	t.Helper()
+	sc, err := prismsim.ParseScenario([]byte(guardScenario))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sc
+}
+
+func TestARefusedSubmitIsSentAgainOnTheReRun(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		s, base, root := guardSim(t)
+		tpl := map[string]string{"template_id": "tpl_poor"}
+		if first := runAttempt(t, base, root, "1", tpl); first.code != outcome.ExitRefused {
+			t.Fatalf("first attempt: code %d\n%s", first.code, first.log)
+		}
+		second := runAttempt(t, base, root, "2", tpl)
+		if second.code != outcome.ExitOK || second.outputs["resumed"] != "false" || s.Submits("/api/templates/tpl_poor/generate").Posts != 2 {
+			t.Errorf("re-run after a 402: code %d, outputs %v\n%s", second.code, second.outputs, second.log)
+		}
+		// And a third attempt resumes the second's.
+		third := runAttempt(t, base, root, "3", tpl)
+		if third.outputs["resumed"] != "true" || third.outputs["generation_id"] != second.outputs["generation_id"] {
+			t.Errorf("third attempt: %v\n%s", third.outputs, third.log)
+		}
+	})
+}
+
+func TestWithoutACacheServiceAutoWarnsAndRequiredRefuses(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		s, base, _ := guardSim(t)
+		auto := runAttempt(t, base, "", "1", map[string]string{"template_id": "tpl_ok"})
+		if auto.code != outcome.ExitOK || !strings.Contains(auto.log, "::warning title=Re-run guard unavailable::") ||
+			!strings.Contains(auto.log, "ACTIONS_RESULTS_URL is not set") || strings.Count(auto.log, "Re-run guard") != 1 {
+			t.Errorf("auto without a cache: code %d\n%s", auto.code, auto.log)
+		}
+		required := runAttempt(t, base, "", "1", map[string]string{"template_id": "tpl_ok", "rerun_guard": "required"})
+		if required.code != outcome.ExitInput || !strings.Contains(required.log, "::error title=Invalid input::rerun_guard is required, but") {
+			t.Errorf("required without a cache: code %d\n%s", required.code, required.log)
+		}
+		if n := s.Submits("/api/templates/tpl_ok/generate").Posts; n != 1 {
+			t.Errorf("%d POSTs, want 1 (auto only)", n)
+		}
+	})
+}
+
+func TestACacheFaultIsAWarningInAutoAndAnInputErrorInRequired(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		for _, fault := range []string{"unavailable", "create_not_ok"} {
+			s, base, root := guardSim(t, fault)
+			auto := runAttempt(t, base, root, "1", map[string]string{"template_id": "tpl_ok"})
+			if auto.code != outcome.ExitOK || !strings.Contains(auto.log, "::warning title=Re-run guard unavailable::") {
+				t.Errorf("%s, auto: code %d\n%s", fault, auto.code, auto.log)
+			}
+			required := runAttempt(t, base, root, "1", map[string]string{"template_id": "tpl_ok", "rerun_guard": "required"})
+			if required.code != outcome.ExitInput {
+				t.Errorf("%s, required: code %d\n%s", fault, required.code, required.log)
+			}
+			if n := s.Submits("/api/templates/tpl_ok/generate").Posts; n != 1 {
+				t.Errorf("%s: %d POSTs, want 1", fault, n)
+			}
+		}
+	})
+}
+
+func TestOffNeverTouchesTheCache(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		s, base, root := guardSim(t)
+		got := runAttempt(t, base, root, "2", map[string]string{"template_id": "tpl_ok", "rerun_guard": "off"})
+		if got.code != outcome.ExitOK || strings.Contains(got.log, "Re-run guard") {
+			t.Errorf("off: code %d\n%s", got.code, got.log)
+		}
+		for _, m := range []string{"GetCacheEntryDownloadURL", "CreateCacheEntry"} {
+			if n := s.CacheCalls(m); n != 0 {
+				t.Errorf("%d %s calls with rerun_guard off", n, m)
+			}
+		}
+	})
+}
+
+func TestWaitFalseSubmitsAndStops(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		s, base, root := guardSim(t)
+		got := runAttempt(t, base, root, "1", map[string]string{"template_id": "tpl_ok", "wait": "false"})
+		ids := strings.Split(got.outputs["generation_id"], "\n")
+		if got.code != outcome.ExitOK || len(ids) != 2 || got.outputs["credits_charged"] != "10" || got.outputs["status"] != "" || got.outputs["resumed"] != "false" {
+			t.Fatalf("wait false: code %d outputs %v\n%s", got.code, got.outputs, got.log)
+		}
+		for _, id := range ids {
+			if n := s.Stats(id).Requests; n != 0 {
+				t.Errorf("%s read %d times by a submit-only step", id, n)
+			}
+		}
+		if !strings.Contains(got.log, "not waiting (wait is false)") {
+			t.Errorf("log does not say it stops:\n%s", got.log)
+		}
+	})
+}
+
+func TestAMatrixLegWithTheSameRequestWarnsAndSubmits(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		s, base, root := guardSim(t)
+		tpl := map[string]string{"template_id": "tpl_ok"}
+		runAttempt(t, base, root, "1", tpl)
+		leg := runAttempt(t, base, root, "1", tpl)
+		if leg.code != outcome.ExitOK || leg.outputs["resumed"] != "false" || !strings.Contains(leg.log, "a matrix leg?") ||
+			s.Submits("/api/templates/tpl_ok/generate").Posts != 2 {
+			t.Errorf("second leg: code %d outputs %v\n%s", leg.code, leg.outputs, leg.log)
+		}
+	})
+}
+
+func TestTheCLIOutsideGitHubHasNoGuard(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		s, base, root := guardSim(t)
+		var stdout, stderr bytes.Buffer
+		env := map[string]string{"PRISM_API_KEY": key, "PRISM_POLL_INTERVAL": "10ms", "ACTIONS_RESULTS_URL": root, "ACTIONS_RUNTIME_TOKEN": "t",
+			"GITHUB_RUN_ID": "1", "GITHUB_RUN_ATTEMPT": "2", "GITHUB_JOB": "j", "GITHUB_ACTION": "a"}
+		code := Run(context.Background(), Env{LookupEnv: lookup(env), Args: []string{"--base-url", base.URL, "--template-id", "tpl_ok"}, Stdout: &stdout, Stderr: &stderr, Wd: t.TempDir(), Transport: base.Transport})
+		if code != outcome.ExitOK || strings.Contains(stderr.String(), "guard") || s.CacheCalls("GetCacheEntryDownloadURL")+s.CacheCalls("CreateCacheEntry") != 0 {
+			t.Errorf("CLI: code %d, cache calls made or guard mentioned:\n%s", code, stderr.String())
+		}
+	})
+}

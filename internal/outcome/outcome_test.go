@@ -1,0 +1,425 @@
+package outcome
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prism-wait/prism-wait/internal/crash"
+	"github.com/prism-wait/prism-wait/internal/download"
+	"github.com/prism-wait/prism-wait/internal/prism"
+	"github.com/prism-wait/prism-wait/internal/rerun"
+	"github.com/prism-wait/prism-wait/internal/wait"
+)
+
+// cli names inputs as the CLI's user sets them.
+func cli(input string) string {
+	return "--" + strings.ReplaceAll(input, "_", "-") + " (PRISM_" + strings.ToUpper(input) + ")"
+}
+
+// rowCases reach each row of the table, with the exact title and advice,
+// in the action's terms and in the CLI's.
+var rowCases = func() []rowCase {
+	get := func(status int) *prism.Error {
+		return &prism.Error{Method: "GET", StatusCode: status, Code: "c", Message: "m"}
+	}
+	post := func(status int) *prism.Error {
+		return &prism.Error{Method: "POST", StatusCode: status, Code: "c", Message: "m"}
+	}
+	done := prism.Generation{Status: prism.StatusCompleted, VideoURL: "https://x/v.mp4"}
+	dlErr := &download.Error{ID: "gen_1", Want: -1, Attempts: 2, Err: errors.New("storage answered HTTP 500")}
+	return []rowCase{
+		{"invalid input", Facts{Invalid: errors.New(`timeout: "soon" is not a duration`)}, ExitInput, "Invalid input", `timeout: "soon" is not a duration`, ""},
+		{"earlier attempt may have paid", Facts{Submit: &rerun.Unrecorded{Attempt: 1, At: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)}}, ExitRefused, "Earlier attempt may have paid",
+			"Attempt 1 of this run began to submit this same request at 2026-12-01T10:00:00Z, and recorded no answer: it may have created (and been charged for) generations. " +
+				"Nothing was submitted now. Check the Prism dashboard for generations created around that time; to wait for them, set generation_id to their IDs " +
+				"(in place of template_id or prompt); to submit again anyway, set rerun_guard to off.",
+			"Attempt 1 of this run began to submit this same request at 2026-12-01T10:00:00Z, and recorded no answer: it may have created (and been charged for) generations. " +
+				"Nothing was submitted now. Check the Prism dashboard for generations created around that time; to wait for them, set --generation-id (PRISM_GENERATION_ID) to their IDs " +
+				"(in place of --template-id (PRISM_TEMPLATE_ID) or --prompt (PRISM_PROMPT)); to submit again anyway, set --rerun-guard (PRISM_RERUN_GUARD) to off."},
+		{"submit outcome unknown", Facts{Submit: &prism.Error{Method: "POST", StatusCode: 500, Unknown: true}}, ExitRefused, "Submit outcome unknown",
+			"The submit request reached Prism, but its answer was lost or unusable (HTTP 500). The generations may have been created and charged: " +
+				"check the Prism dashboard before re-running. It was not sent again; to wait for generations that exist, pass their IDs as generation_id.",
+			"The submit request reached Prism, but its answer was lost or unusable (HTTP 500). The generations may have been created and charged: " +
+				"check the Prism dashboard before re-running. It was not sent again; to wait for generations that exist, pass their IDs as --generation-id (PRISM_GENERATION_ID)."},
+		{"no credits", Facts{Submit: post(402)}, ExitRefused, "Prism API refused the submission",
+			"Not enough credits (HTTP 402 c: m). Top up the account's credits in Prism, then re-run.", ""},
+		{"template not generatable", Facts{Submit: post(422)}, ExitRefused, "Prism API refused the submission",
+			"This template cannot be generated through the API (HTTP 422 c: m). Use another template_id, or generate it in the Prism app.",
+			"This template cannot be generated through the API (HTTP 422 c: m). Use another --template-id (PRISM_TEMPLATE_ID), or generate it in the Prism app."},
+		{"submission rejected", Facts{Submit: post(400)}, ExitRefused, "Prism API refused the submission",
+			"The request was rejected (HTTP 400 c: m). Fix the variable or field it names in variables or options.",
+			"The request was rejected (HTTP 400 c: m). Fix the variable or field it names in --variables (PRISM_VARIABLES) or --options (PRISM_OPTIONS)."},
+		{"template not found", Facts{Submit: post(404)}, ExitRefused, "Prism API refused the submission",
+			"Not found (HTTP 404 c: m). Check template_id, and that the template belongs to the account of this API key.",
+			"Not found (HTTP 404 c: m). Check --template-id (PRISM_TEMPLATE_ID), and that the template belongs to the account of this API key."},
+		{"submission: key refused", Facts{Submit: post(401)}, ExitRefused, "Prism API refused the submission",
+			"Prism refused the API key (HTTP 401 c: m). Check that the secret passed as api_key holds a current key (prism_sk_…); keys can be revoked or expire.",
+			"Prism refused the API key (HTTP 401 c: m). Check that the secret passed as --api-key (PRISM_API_KEY) holds a current key (prism_sk_…); keys can be revoked or expire."},
+		{"submission: key not allowed", Facts{Submit: post(403)}, ExitRefused, "Prism API refused the submission",
+			"The API key may not read generations (HTTP 403 c: m). Create a key with the templates:read scope and store it in the secret.", ""},
+		{"submission: no answer", Facts{Submit: &prism.Error{Method: "POST", Err: errors.New("no such host")}}, ExitRefused, "Prism API refused the submission",
+			"the submission: request failed: no such host", ""},
+		{"submission refused", Facts{Submit: post(409)}, ExitRefused, "Prism API refused the submission",
+			"The API refused the request for the submission (HTTP 409 c: m). This is not retried; check that base_url points at the Prism API.",
+			"The API refused the request for the submission (HTTP 409 c: m). This is not retried; check that --base-url (PRISM_BASE_URL) points at the Prism API."},
+		{"key refused", Facts{ID: "gen_1", Wait: get(401)}, ExitRefused, "Prism API refused the request",
+			"Prism refused the API key (HTTP 401 c: m). Check that the secret passed as api_key holds a current key (prism_sk_…); keys can be revoked or expire.",
+			"Prism refused the API key (HTTP 401 c: m). Check that the secret passed as --api-key (PRISM_API_KEY) holds a current key (prism_sk_…); keys can be revoked or expire."},
+		{"key not allowed", Facts{ID: "gen_1", Wait: get(403)}, ExitRefused, "Prism API refused the request",
+			"The API key may not read generations (HTTP 403 c: m). Create a key with the templates:read scope and store it in the secret.", ""},
+		{"generation not found", Facts{ID: "gen_1", Wait: get(404)}, ExitRefused, "Prism API refused the request",
+			"Generation gen_1 was not found (HTTP 404 c: m). Check the ID, and that it belongs to the account of this API key.", ""},
+		{"no answer", Facts{ID: "gen_1", Wait: &prism.Error{Method: "GET", Err: errors.New("x")}}, ExitRefused, "Prism API refused the request", "gen_1: request failed: x", ""},
+		{"refused", Facts{ID: "gen_1", Wait: get(302)}, ExitRefused, "Prism API refused the request",
+			"The API refused the request for gen_1 (HTTP 302 c: m). This is not retried; check that base_url points at the Prism API.",
+			"The API refused the request for gen_1 (HTTP 302 c: m). This is not retried; check that --base-url (PRISM_BASE_URL) points at the Prism API."},
+		{"internal error", Facts{ID: "gen_1", Wait: &crash.Panic{Value: "boom"}}, ExitFailed, "Internal error",
+			"gen_1: internal error: boom. This is a bug in prism-wait: please report it with the step's debug log (it has the stack).", ""},
+		{"internal error", Facts{ID: "gen_1", Gen: done, Download: fmt.Errorf("saving: %w", &crash.Panic{Value: "boom"})}, ExitFailed, "Internal error",
+			"gen_1: internal error: boom. This is a bug in prism-wait: please report it with the step's debug log (it has the stack).", ""},
+		{"internal error", Facts{Crash: &crash.Panic{Value: "lookup exploded"}}, ExitFailed, "Internal error",
+			"internal error: lookup exploded. This is a bug in prism-wait: please report it with the step's debug log (it has the stack).", ""},
+		{"generation failed", Facts{ID: "gen_1", Gen: prism.Generation{Status: "failed", Error: "Generation timed out"}}, ExitFailed, "Generation failed",
+			"gen_1 failed: Generation timed out", ""},
+		{"generation failed", Facts{ID: "gen_1", Gen: prism.Generation{Status: "failed"}}, ExitFailed, "Generation failed", "gen_1 failed: the API gave no reason", ""},
+		{"outputs not written", Facts{Outputs: errors.New("failed to open /x: permission denied")}, ExitFailed, "Cannot write step outputs",
+			"failed to open /x: permission denied. Later steps would not see the results.", ""},
+		{"download failed", Facts{ID: "gen_1", Gen: done, Download: dlErr}, ExitDownload, "Download failed",
+			"download of gen_1 failed after 2 attempt(s) at 0 bytes: storage answered HTTP 500", ""},
+		{"submit did not finish", Facts{Submit: fmt.Errorf("%w while submitting", wait.ErrDeadline)}, ExitTimeout, "Submit did not finish",
+			"The generations were not submitted: timeout reached while submitting. Nothing was created or charged: the API did not accept the request. Re-run, or raise timeout.",
+			"The generations were not submitted: timeout reached while submitting. Nothing was created or charged: the API did not accept the request. Re-run, or raise --timeout (PRISM_TIMEOUT)."},
+		{"submit did not finish", Facts{Submit: fmt.Errorf("%w; last: %w", wait.ErrCanceled, post(400))}, ExitTimeout, "Submit did not finish",
+			"The generations were not submitted: the job was cancelled; last: HTTP 400 c: m. Nothing was created or charged: the API did not accept the request. Re-run, or raise timeout.",
+			"The generations were not submitted: the job was cancelled; last: HTTP 400 c: m. Nothing was created or charged: the API did not accept the request. Re-run, or raise --timeout (PRISM_TIMEOUT)."},
+		{"stopped early", Facts{ID: "gen_2", Wait: fmt.Errorf("%w while the generation was %q", wait.ErrStopped, "generating")}, ExitTimeout, "Stopped early",
+			`gen_2: stopped after another generation's permanent error while the generation was "generating"`, ""},
+		{"cancelled", Facts{ID: "gen_1", Wait: fmt.Errorf("%w before the API answered", wait.ErrCanceled)}, ExitTimeout, "Cancelled",
+			"gen_1: the job was cancelled before the API answered", ""},
+		{"not waited for", Facts{ID: "gen_101", Wait: ErrNotWaited}, ExitTimeout, "Not waited for",
+			"gen_101: not waited for: one step waits for the first 100 generations", ""},
+		{"no verdict in time", Facts{ID: "gen_1", Wait: fmt.Errorf("%w while the generation was %q", wait.ErrDeadline, "generating")}, ExitTimeout, "No verdict in time",
+			`gen_1: timeout reached while the generation was "generating". Raise timeout (now 10m0s) if generations take longer.`,
+			`gen_1: timeout reached while the generation was "generating". Raise --timeout (PRISM_TIMEOUT) (now 10m0s) if generations take longer.`},
+		{"no verdict in time", Facts{ID: "gen_1", Wait: errors.New("the API reports completed but gives no usable video_url")}, ExitTimeout, "No verdict in time",
+			"gen_1: the API reports completed but gives no usable video_url", ""},
+		{"download cancelled", Facts{ID: "gen_1", Gen: done, Download: fmt.Errorf("download of gen_1 stopped at 5 bytes: %w", wait.ErrCanceled)}, ExitTimeout, "Cancelled",
+			"download of gen_1 stopped at 5 bytes: the job was cancelled", ""},
+		{"download not finished", Facts{ID: "gen_1", Gen: done, Download: &download.Error{ID: "gen_1", Want: 9, Attempts: 1, Err: fmt.Errorf("no fresh URL: %w", wait.ErrDeadline)}},
+			ExitTimeout, "No verdict in time",
+			"download of gen_1 failed after 1 attempt(s) at 0 of 9 bytes: no fresh URL: timeout reached. Raise timeout (now 10m0s): it covers the downloads too.",
+			"download of gen_1 failed after 1 attempt(s) at 0 of 9 bytes: no fresh URL: timeout reached. Raise --timeout (PRISM_TIMEOUT) (now 10m0s): it covers the downloads too."},
+		{"download not finished", Facts{ID: "gen_1", Gen: done, Download: fmt.Errorf("download of gen_1 did not start: %w", wait.ErrStopped)}, ExitTimeout, "No verdict in time",
+			"download of gen_1 did not start: stopped after another generation's permanent error", ""},
+		{"completed", Facts{ID: "gen_1", Gen: done}, ExitOK, "", "", ""},
+		{"completed", Facts{}, ExitOK, "", "", ""},
+	}
+}()
+
+type rowCase struct {
+	kind  string
+	facts Facts
+	code  int
+	title string
+	// advice in the action's terms; cliAdvice, when set, in the CLI's
+	advice, cliAdvice string
+}
+
+func TestEveryRow(t *testing.T) {
+	t.Parallel()
+	for _, tc := range rowCases {
+		got := Of(tc.facts, Settings{Timeout: 10 * time.Minute})
+		if want := (Verdict{Kind: tc.kind, Code: tc.code, Title: tc.title, Advice: tc.advice}); got != want {
+			t.Errorf("%s:\n got %+v\nwant %+v", tc.kind, got, want)
+		}
+		want := tc.cliAdvice
+		if want == "" {
+			want = tc.advice
+		}
+		if got := Of(tc.facts, Settings{Name: cli, Timeout: 10 * time.Minute}).Advice; got != want {
+			t.Errorf("%s in the CLI's terms:\n got %q\nwant %q", tc.kind, got, want)
+		}
+	}
+}
+
+// TestEveryRowIsReached holds rowCases against the table: each row has
+// its own name, and a case that reaches it.
+func TestEveryRowIsReached(t *testing.T) {
+	t.Parallel()
+	kinds := map[string]int{}
+	for _, r := range table {
+		kinds[r.kind]++
+	}
+	for _, tc := range rowCases {
+		if _, ok := kinds[tc.kind]; !ok {
+			t.Errorf("a case expects row %q, which the table does not have", tc.kind)
+		}
+	}
+	for kind, n := range kinds {
+		if n != 1 {
+			t.Errorf("%d rows are named %q", n, kind)
+		}
+		if !slices.ContainsFunc(rowCases, func(tc rowCase) bool { return tc.kind == kind }) {
+			t.Errorf("no case reaches row %q", kind)
+		}
+	}
+}
+
+func TestExitCodePrecedence(t *testing.T) {
+	t.Parallel()
+	refused := Facts{Wait: &prism.Error{StatusCode: 404}}
+	failed := Facts{Gen: prism.Generation{Status: "failed"}}
+	refreshPastDeadline := Facts{Gen: prism.Generation{Status: "completed", VideoURL: "x"},
+		Download: &download.Error{Err: fmt.Errorf("no fresh URL: %w", wait.ErrDeadline)}}
+	download := Facts{Gen: prism.Generation{Status: "completed", VideoURL: "x"}, Download: &download.Error{}}
+	timeout := Facts{Wait: wait.ErrDeadline}
+	cancelledDownload := Facts{Gen: prism.Generation{Status: "completed", VideoURL: "x"}, Download: wait.ErrCanceled}
+	transientAtDeadline := Facts{Wait: fmt.Errorf("%w: %w", wait.ErrDeadline, &prism.Error{StatusCode: 503, Transient: true})}
+	ok := Facts{Gen: prism.Generation{Status: "completed", VideoURL: "x"}}
+	outputs := Facts{Outputs: errors.New("disk full")}
+	for _, tc := range []struct {
+		fs   []Facts
+		want int
+	}{
+		{nil, ExitOK},
+		{[]Facts{ok, ok}, ExitOK},
+		{[]Facts{ok, timeout}, ExitTimeout},
+		{[]Facts{transientAtDeadline}, ExitTimeout},
+		{[]Facts{cancelledDownload}, ExitTimeout},
+		{[]Facts{refreshPastDeadline}, ExitTimeout},
+		{[]Facts{refreshPastDeadline, download}, ExitDownload},
+		{[]Facts{timeout, download}, ExitDownload},
+		{[]Facts{download, failed, timeout}, ExitFailed},
+		{[]Facts{failed, refused, timeout, download}, ExitRefused},
+		// Outputs that could not be written turn a success, a timeout or
+		// a failed download into a failure, and leave a refusal be.
+		{[]Facts{ok, outputs}, ExitFailed},
+		{[]Facts{timeout, download, outputs}, ExitFailed},
+		{[]Facts{refused, outputs}, ExitRefused},
+		// Invalid input is decided before anything else happened.
+		{[]Facts{{Submit: errors.New("x")}, {Invalid: errors.New("x")}}, ExitInput},
+	} {
+		if got := Code(tc.fs); got != tc.want {
+			t.Errorf("Code(%d facts) = %d, want %d", len(tc.fs), got, tc.want)
+		}
+	}
+}
+
+func TestWorse(t *testing.T) {
+	t.Parallel()
+	order := []int{ExitOK, ExitTimeout, ExitDownload, ExitFailed, ExitRefused, ExitInput}
+	for i, a := range order {
+		for j, b := range order {
+			want := order[max(i, j)]
+			if got := Worse(a, b); got != want {
+				t.Errorf("Worse(%d, %d) = %d, want %d", a, b, got, want)
+			}
+			if got := Compare(a, b); (got < 0) != (i > j) || (got == 0) != (i == j) {
+				t.Errorf("Compare(%d, %d) = %d", a, b, got)
+			}
+		}
+	}
+	// A code outside the table comes after every code in it; between two
+	// such codes, the first stays.
+	if Worse(ExitOK, 99) != ExitOK || Worse(99, ExitOK) != ExitOK || Compare(99, ExitOK) <= 0 {
+		t.Error("an unknown code takes precedence over ExitOK")
+	}
+	if Worse(98, 99) != 98 || Worse(99, 98) != 99 {
+		t.Error("of two codes outside the table, Worse does not keep the first")
+	}
+}
+
+// TestRowsOfACodeAreTogether: the first row that applies decides a
+// verdict, and the first row of a code decides its precedence. For the
+// two orders to be one, no code comes back after another, and the last
+// row applies to everything.
+func TestRowsOfACodeAreTogether(t *testing.T) {
+	t.Parallel()
+	var order []int
+	for _, r := range table {
+		if len(order) == 0 || order[len(order)-1] != r.code {
+			if slices.Contains(order, r.code) {
+				t.Errorf("row %q: code %d comes back after %v", r.kind, r.code, order)
+			}
+			order = append(order, r.code)
+		}
+		if (r.code == ExitOK) != (r.title == "") {
+			t.Errorf("row %q: code %d with title %q", r.kind, r.code, r.title)
+		}
+	}
+	if want := []int{ExitInput, ExitRefused, ExitFailed, ExitDownload, ExitTimeout, ExitOK}; !slices.Equal(order, want) {
+		t.Errorf("codes in the order %v, want %v", order, want)
+	}
+	last := table[len(table)-1]
+	if !last.when(&Facts{}) || last.code != ExitOK {
+		t.Errorf("the last row %q does not take what no other row took", last.kind)
+	}
+}
+
+func TestUsageListsEveryExitCode(t *testing.T) {
+	t.Parallel()
+	want := "Exit codes: 0 all completed, 1 a generation failed, 2 invalid input,\n" +
+		"3 timeout or cancelled (or submitted generations past the first 100\n" +
+		"not waited for), 4 the API refused (or a submit's outcome is\n" +
+		"unknown), 5 a download failed.\n"
+	if got := Usage(); got != want {
+		t.Errorf("Usage() =\n%s\nwant\n%s", got, want)
+	}
+	for _, r := range table {
+		if !slices.ContainsFunc(codes, func(c exitCode) bool { return c.code == r.code }) {
+			t.Errorf("row %q: exit code %d is not in --help", r.kind, r.code)
+		}
+	}
+	if len(codes) != 6 {
+		t.Errorf("%d exit codes in --help, want 6", len(codes))
+	}
+}
+
+func TestWrapBreaksBetweenWords(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		s     string
+		width int
+		want  string
+	}{
+		{"aa bb cc", 5, "aa bb\ncc\n"},  // a line of exactly width
+		{"aa bb cc", 4, "aa\nbb\ncc\n"}, // one byte short
+		{"aa bb cc", 8, "aa bb cc\n"},
+		{"aaaaaa b", 3, "aaaaaa\nb\n"}, // a word longer than width
+		{"  aa \n bb ", 80, "aa bb\n"},
+	} {
+		if got := wrap(tc.s, tc.width); got != tc.want {
+			t.Errorf("wrap(%q, %d) = %q, want %q", tc.s, tc.width, got, tc.want)
+		}
+	}
+}
+
+func TestAdviceSaysWhatToDo(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{&prism.Error{StatusCode: 401, Code: "unauthorized"}, "Check that the secret passed as api_key"},
+		{&prism.Error{StatusCode: 403}, "templates:read"},
+		{&prism.Error{StatusCode: 404}, "Check the ID, and that it belongs to the account"},
+		{&prism.Error{StatusCode: 400}, "check that base_url"},
+		{fmt.Errorf("%w while the generation was %q", wait.ErrDeadline, "generating"), "Raise timeout (now 10m0s)"},
+	} {
+		if got := Of(Facts{ID: "gen_1", Wait: tc.err}, Settings{Timeout: 10 * time.Minute}).Advice; !strings.Contains(got, tc.want) {
+			t.Errorf("advice on %v = %q, want it to say %q", tc.err, got, tc.want)
+		}
+	}
+	if got := Of(Facts{Download: errors.New("x")}, Settings{Timeout: time.Minute}).Advice; got != "x" {
+		t.Errorf("download advice %q", got)
+	}
+}
+
+func TestPanicIsAnInternalError(t *testing.T) {
+	t.Parallel()
+	f := Facts{ID: "gen_1", Wait: &crash.Panic{Value: "boom"}}
+	if v := Of(f, Settings{Timeout: time.Minute}); v.Code != ExitFailed || v.Title != "Internal error" || !strings.Contains(v.Advice, "This is a bug in prism-wait") {
+		t.Errorf("code %d title %q advice %q", v.Code, v.Title, v.Advice)
+	}
+	if got := Code([]Facts{f, {Wait: wait.ErrDeadline}}); got != ExitFailed {
+		t.Errorf("exit %d, want 1 above a timeout", got)
+	}
+}
+
+func TestStatus(t *testing.T) {
+	t.Parallel()
+	gen := func(status, url string) prism.Generation {
+		return prism.Generation{Status: status, VideoURL: url}
+	}
+	for _, tc := range []struct {
+		gens []prism.Generation
+		want string
+	}{
+		{[]prism.Generation{gen("completed", "u"), gen("completed", "u")}, "completed"},
+		{[]prism.Generation{gen("completed", "u"), gen("generating", ""), gen("failed", "")}, "failed"},
+		{[]prism.Generation{gen("completed", "u"), gen("generating", "")}, "generating"},
+		{[]prism.Generation{gen("queued", "")}, "queued"},
+		{[]prism.Generation{gen("", "")}, ""},
+		{nil, ""}, // invalid input: nothing was waited for
+		// completed only with usable videos
+		{[]prism.Generation{gen("completed", "u"), gen("completed", "")}, StatusNoVideo},
+		{[]prism.Generation{gen("completed", ""), gen("failed", "")}, "failed"},
+		{[]prism.Generation{gen("generating", ""), gen("completed", "")}, "generating"},
+		{[]prism.Generation{gen("completed", "u")}, "completed"},
+	} {
+		fs := make([]Facts, len(tc.gens))
+		for i, g := range tc.gens {
+			fs[i] = Facts{Gen: g}
+		}
+		if got := Status(fs); got != tc.want {
+			t.Errorf("Status(%v) = %q, want %q", tc.gens, got, tc.want)
+		}
+	}
+	for g, want := range map[prism.Generation]string{
+		gen("completed", "u"): "completed", gen("completed", ""): StatusNoVideo, gen("failed", "u"): "failed", gen("queued", ""): "queued",
+	} {
+		if got := GenerationStatus(g); got != want {
+			t.Errorf("GenerationStatus(%v) = %q, want %q", g, got, want)
+		}
+	}
+}
+
+func TestStatusOf(t *testing.T) {
+	t.Parallel()
+	done := Facts{Gen: prism.Generation{Status: "completed", VideoURL: "u"}}
+	notWaited := Facts{ID: "gen_101", Wait: ErrNotWaited}
+	// Past the first MaxIDs: no success, below a failure.
+	for _, tc := range []struct {
+		fs   []Facts
+		want string
+	}{
+		{[]Facts{done, notWaited}, StatusNotWaited},
+		{[]Facts{notWaited, {Gen: prism.Generation{Status: "failed"}}}, "failed"},
+		{[]Facts{{Gen: prism.Generation{Status: "generating"}}, notWaited}, "generating"},
+	} {
+		if got := Status(tc.fs); got != tc.want {
+			t.Errorf("Status(%+v) = %q, want %q", tc.fs, got, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		f    Facts
+		want string
+	}{
+		{Facts{Wait: ErrNotWaited}, StatusNotWaited},
+		{Facts{Wait: fmt.Errorf("%w while the generation was %q", wait.ErrDeadline, "generating"), Gen: prism.Generation{Status: "generating"}}, "generating"},
+		{Facts{Gen: prism.Generation{Status: "completed"}}, StatusNoVideo},
+	} {
+		if got := StatusOf(tc.f); got != tc.want {
+			t.Errorf("StatusOf(%+v) = %q, want %q", tc.f, got, tc.want)
+		}
+	}
+}
+
+// TestNotWaitedNamesThoseNotWaitedFor: the advice names the generations
+// past the first MaxIDs (ten of them, and how many more), the exit code,
+// and how to wait for them, in the user's terms.
+func TestNotWaitedNamesThoseNotWaitedFor(t *testing.T) {
+	t.Parallel()
+	var ids []string
+	for i := range prism.MaxIDs + 12 {
+		ids = append(ids, fmt.Sprintf("gen_%d", i+1))
+	}
+	if got := NotWaited(ids[:prism.MaxIDs], Settings{}); got != "" {
+		t.Errorf("all waited for, yet: %s", got)
+	}
+	want := "The API created 112 generations, more than the 100 one step waits for: this step waits for the first 100 and not for the other 12 " +
+		"(gen_101, gen_102, gen_103, gen_104, gen_105, gen_106, gen_107, gen_108, gen_109, gen_110 and 2 more). " +
+		"It ends with exit code 3 (no verdict) even when the 100 complete, so that no later step takes the others' videos as ready. " +
+		"To wait for them, pass their IDs (all 112 are in the generation_id output and the results, in the API's order), at most 100 per step, " +
+		"as --generation-id (PRISM_GENERATION_ID) to later steps that run even when this one fails."
+	if got := NotWaited(ids, Settings{Name: cli}); got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+	if got := NotWaited(ids[:prism.MaxIDs+1], Settings{}); !strings.Contains(got, "not for the other 1 (gen_101).") {
+		t.Errorf("one past: %s", got)
+	}
+}

@@ -1,0 +1,230 @@
+package prism
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+)
+
+// The API's answers are decoded leniently, as its documentation asks: new
+// fields may appear at any time, and a field of an unexpected type must
+// not cost the user what the answer does say. Each body is first split
+// into its fields as raw JSON (any value fits), then each field is read
+// on its own: only what the verdict rests on is required.
+
+// statusBody is a status read's body. Only status decides: it must be a
+// string, or the answer is not understood (and the read is tried again).
+// Every other field is optional; one of another type than documented is
+// kept as best it can be, never a reason to retry.
+type statusBody struct {
+	Generation
+	// HasID says the answer names a generation (a string id), which must
+	// be the one asked for.
+	HasID bool
+}
+
+// errNoStatus is the decode error of a JSON body without a string status.
+var errNoStatus = errors.New(`no "status" string in the answer`)
+
+func (b *statusBody) UnmarshalJSON(data []byte) error {
+	var raw struct {
+		ID          json.RawMessage `json:"id"`
+		Status      json.RawMessage `json:"status"`
+		TemplateID  json.RawMessage `json:"template_id"`
+		VideoURL    json.RawMessage `json:"video_url"`
+		ShareURL    json.RawMessage `json:"share_url"`
+		CreatedAt   json.RawMessage `json:"created_at"`
+		CompletedAt json.RawMessage `json:"completed_at"`
+		Error       json.RawMessage `json:"error"`
+	}
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return err
+	}
+	status, ok := jsonString(raw.Status)
+	if !ok {
+		return errNoStatus
+	}
+	id, hasID := jsonString(raw.ID)
+	// A URL of another type is no URL: treated as missing, like any
+	// unusable URL.
+	video, _ := jsonString(raw.VideoURL)
+	share, _ := jsonString(raw.ShareURL)
+	*b = statusBody{HasID: hasID, Generation: Generation{
+		ID: id, Status: status, VideoURL: video, ShareURL: share,
+		TemplateID: jsonText(raw.TemplateID), CreatedAt: jsonText(raw.CreatedAt),
+		CompletedAt: jsonText(raw.CompletedAt), Error: jsonText(raw.Error),
+	}}
+	return nil
+}
+
+// OtherGenerationError says a status read answered for another generation
+// than the one asked for: the answer is not trusted, and the read is tried
+// again.
+type OtherGenerationError struct {
+	Asked  string // the ID asked for, a plain ID
+	Answer string // the ID in the answer, scrubbed and bounded
+}
+
+func (e *OtherGenerationError) Error() string {
+	return fmt.Sprintf("the API answered for generation %q, not for %s", e.Answer, e.Asked)
+}
+
+// submitBody is a submit's body, each field raw: see Client.submission.
+type submitBody struct {
+	Generations    json.RawMessage `json:"generations"`
+	CreditsCharged json.RawMessage `json:"credits_charged"`
+	Latency        json.RawMessage `json:"latency_estimate_sec"`
+}
+
+// maxUnusable bounds how many unusable entries a Submission describes.
+const maxUnusable = 10
+
+// submission reads a submit's answer. Every valid generation ID in it is
+// kept, whatever else is wrong with the body: the generations exist and
+// were charged. Entries that cannot be waited for, and side fields that
+// do not parse, are described (scrubbed, bounded) beside the IDs. It
+// returns a reason, and no IDs, only when there is no generations array or
+// no usable ID in it.
+func (c *Client) submission(b submitBody) (Submission, string) {
+	var s Submission
+	sc := c.scrubber()
+	show := func(raw json.RawMessage) string { return sc.Line(compact(raw), 80) }
+
+	if n, ok := jsonNumber(b.CreditsCharged); ok {
+		s.CreditsCharged = n
+	} else if !null(b.CreditsCharged) {
+		s.Ignored = append(s.Ignored, "credits_charged is not a number: "+show(b.CreditsCharged))
+	}
+	var latency struct {
+		Typical json.RawMessage `json:"typical"`
+		Busy    json.RawMessage `json:"busy"`
+	}
+	switch {
+	case null(b.Latency):
+	case json.Unmarshal(b.Latency, &latency) != nil:
+		s.Ignored = append(s.Ignored, "latency_estimate_sec is not an object: "+show(b.Latency))
+	default:
+		for _, f := range []struct {
+			name string
+			raw  json.RawMessage
+			to   *float64
+		}{{"typical", latency.Typical, &s.Typical}, {"busy", latency.Busy, &s.Busy}} {
+			raw := f.raw
+			n, ok := jsonNumber(raw)
+			v, err := n.Float64()
+			switch {
+			case ok && err == nil:
+				*f.to = v
+			case !null(raw):
+				s.Ignored = append(s.Ignored, "latency_estimate_sec."+f.name+" is not a number: "+show(raw))
+			}
+		}
+	}
+
+	var entries []json.RawMessage
+	switch {
+	case null(b.Generations):
+		return s, "no generations in the answer"
+	case json.Unmarshal(b.Generations, &entries) != nil:
+		return s, "generations is not a list: " + show(b.Generations)
+	}
+	// The IDs are written out unscrubbed, polled and used as file names:
+	// plain, not the key, and each once.
+	seen := map[string]bool{}
+	for i, raw := range entries {
+		why := ""
+		var e struct {
+			ID json.RawMessage `json:"generation_id"`
+		}
+		id, ok := "", false
+		if json.Unmarshal(raw, &e) == nil {
+			id, ok = jsonString(e.ID)
+		}
+		switch {
+		case !ok:
+			why = "no generation_id string in " + show(raw)
+		case !ValidID(id) || sc.Secret(id):
+			why = fmt.Sprintf("generation_id %q is not a plain ID", sc.Line(id, 80))
+		case seen[id]:
+			why = id + " is listed again"
+		default:
+			seen[id] = true
+			s.IDs = append(s.IDs, id)
+			continue
+		}
+		if s.UnusableCount++; len(s.Unusable) < maxUnusable {
+			s.Unusable = append(s.Unusable, "entry "+strconv.Itoa(i+1)+": "+why)
+		}
+	}
+	switch {
+	case len(entries) == 0:
+		return s, "no generations in the answer"
+	case len(s.IDs) == 0:
+		return s, "no usable generation ID in the answer: " + s.UnusableText()
+	}
+	return s, ""
+}
+
+// UnusableText lists the unusable entries on one line, "" when none.
+func (s Submission) UnusableText() string {
+	var b bytes.Buffer
+	for i, u := range s.Unusable {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(u)
+	}
+	if more := s.UnusableCount - len(s.Unusable); more > 0 {
+		fmt.Fprintf(&b, "; and %d more", more)
+	}
+	return b.String()
+}
+
+// null reports whether raw is absent or JSON null.
+func null(raw json.RawMessage) bool {
+	return len(raw) == 0 || string(raw) == "null"
+}
+
+// jsonString is raw's value when it is a JSON string.
+func jsonString(raw json.RawMessage) (string, bool) {
+	var s string
+	if len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
+		return "", false
+	}
+	return s, true
+}
+
+// jsonNumber is raw's value when it is a JSON number.
+func jsonNumber(raw json.RawMessage) (json.Number, bool) {
+	if null(raw) || raw[0] == '"' {
+		return "", false
+	}
+	var n json.Number
+	if json.Unmarshal(raw, &n) != nil {
+		return "", false
+	}
+	return n, true
+}
+
+// jsonText shows raw as text: a string as itself, null (or nothing) as
+// "", any other value as compact JSON. The caller scrubs and bounds it.
+func jsonText(raw json.RawMessage) string {
+	if s, ok := jsonString(raw); ok {
+		return s
+	}
+	if null(raw) {
+		return ""
+	}
+	return compact(raw)
+}
+
+// compact is raw as compact JSON text, "null" when absent.
+func compact(raw json.RawMessage) string {
+	var b bytes.Buffer
+	if json.Compact(&b, raw) != nil {
+		return "null"
+	}
+	return b.String()
+}

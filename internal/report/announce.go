@@ -1,0 +1,102 @@
+package report
+
+import (
+	"maps"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/prism-wait/prism-wait/internal/outcome"
+	"github.com/prism-wait/prism-wait/internal/prism"
+	"github.com/prism-wait/prism-wait/internal/wait"
+)
+
+// Submitting logs the submit about to be sent to the API at base: what it
+// submits, and, as debug, the names of the request's fields (never their
+// values, which may be secret).
+func Submitting(log *Log, req prism.SubmitRequest, base *url.URL) {
+	what := "a prompt"
+	if req.TemplateID != "" {
+		what = "template " + req.TemplateID
+	}
+	log.Infof("submitting %s at %s", what, base)
+	log.Debugf("submit request fields: %s", strings.Join(slices.Sorted(maps.Keys(req.Body)), ", "))
+}
+
+// Waiting logs the generations about to be waited for, without a submit.
+func Waiting(log *Log, ids []string, base *url.URL, timeout time.Duration) {
+	log.Infof("waiting for %d generation(s) at %s (timeout %s): %s", len(ids), base, timeout, strings.Join(ids, ", "))
+}
+
+// Announce logs what was submitted and when the videos are expected, and
+// warns when the timeout looks too short. It returns the typical estimate.
+func Announce(log *Log, sub prism.Submission, timeout time.Duration) time.Duration {
+	credits := ""
+	if sub.CreditsCharged != "" {
+		credits = ", " + sub.CreditsCharged.String() + " credits charged"
+	}
+	log.Infof("submitted %d generation(s)%s: %s", len(sub.IDs), credits, strings.Join(sub.IDs, ", "))
+	typical, busy := seconds(sub.Typical), seconds(sub.Busy)
+	if typical > 0 {
+		log.Infof("expected in about %s (up to %s when Prism is busy)", typical, max(busy, typical))
+	}
+	if busy > 0 && timeout < busy {
+		log.Warningf("Timeout may be too short", "Prism expects up to %s when busy, and the timeout is %s. Raise timeout if the step ends before the videos.", busy, timeout)
+	}
+	return typical
+}
+
+// seconds is an estimate in seconds as a duration; 0 for none, or for one
+// beyond a day, which no generation takes.
+func seconds(s float64) time.Duration {
+	if s <= 0 || s > 24*3600 {
+		return 0
+	}
+	return time.Duration(s * float64(time.Second)).Round(time.Second)
+}
+
+// resubmit tells of a refused submit that is sent again: a warning the
+// first time, debug lines after, as for any transient trouble.
+func (p *Progress) resubmit(e wait.Event) {
+	when := "when the API's rate limit allows" // the request budget holds it
+	if e.Wait > 0 {
+		when = "in " + e.Wait.Round(time.Millisecond).String()
+	}
+	if p.firstOf("submit") {
+		p.log.Warningf("Submit not accepted yet", "%v; the API did not act on it, so it is sent again %s. Further refusals are logged as debug only.", e.Err, when)
+		return
+	}
+	p.log.Debugf("submit: %v; sent again %s", e.Err, when)
+}
+
+// firstOf tells whether this is the first trouble of kind, and marks it
+// warned about.
+func (p *Progress) firstOf(kind string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	first := !p.warned[kind]
+	p.warned[kind] = true
+	return first
+}
+
+// Caveats says what of a submit's answer is not used: side fields that did
+// not parse (left empty) and entries that cannot be waited for.
+func Caveats(log *Log, sub prism.Submission) {
+	for _, s := range sub.Ignored {
+		log.Infof("the submit answer's %s; left empty", s)
+	}
+	if sub.UnusableCount > 0 {
+		log.Warningf("Unusable entries in the submit answer", "%d of the API's entries cannot be waited for: %s. They may be generations that were created and charged: check the Prism dashboard. The step goes on with the %d usable generation ID(s).",
+			sub.UnusableCount, sub.UnusableText(), len(sub.IDs))
+	}
+}
+
+// WarnNotWaited says, before the wait, which of the submitted ids one
+// step does not wait for (see outcome.NotWaited), if any. term names an
+// input as Run.Terms does.
+func WarnNotWaited(log *Log, ids []string, term func(input string) string) {
+	if advice := outcome.NotWaited(ids, outcome.Settings{Name: term}); advice != "" {
+		log.Warningf("Not waited for", "%s", advice)
+	}
+}

@@ -1,0 +1,151 @@
+package report
+
+import (
+	"bytes"
+	"fmt"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prism-wait/prism-wait/internal/prism"
+	"github.com/prism-wait/prism-wait/internal/wait"
+)
+
+func TestSeconds(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in   float64
+		want time.Duration
+	}{
+		{-1, 0}, {0, 0}, {0.4, 0}, {1.5, 2 * time.Second}, {90, 90 * time.Second},
+		{24 * 3600, 24 * time.Hour}, {24*3600 + 1, 0},
+	} {
+		if got := seconds(tc.in); got != tc.want {
+			t.Errorf("seconds(%v) = %s, want %s", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestAnnounce(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		sub     prism.Submission
+		timeout time.Duration
+		want    string
+	}{
+		{"no estimate, no credits", prism.Submission{IDs: []string{"gen_1"}}, time.Minute,
+			"submitted 1 generation(s): gen_1\n"},
+		{"estimate and credits", prism.Submission{IDs: []string{"gen_1", "gen_2"}, CreditsCharged: "20", Typical: 60, Busy: 120}, time.Hour,
+			"submitted 2 generation(s), 20 credits charged: gen_1, gen_2\nexpected in about 1m0s (up to 2m0s when Prism is busy)\n"},
+		{"busy below typical", prism.Submission{IDs: []string{"gen_1"}, Typical: 60, Busy: 30}, time.Hour,
+			"submitted 1 generation(s): gen_1\nexpected in about 1m0s (up to 1m0s when Prism is busy)\n"},
+		{"timeout equal to busy", prism.Submission{IDs: []string{"gen_1"}, Typical: 60, Busy: 120}, 2 * time.Minute,
+			"submitted 1 generation(s): gen_1\nexpected in about 1m0s (up to 2m0s when Prism is busy)\n"},
+		{"timeout under busy", prism.Submission{IDs: []string{"gen_1"}, Busy: 120}, time.Minute,
+			"submitted 1 generation(s): gen_1\nwarning: Timeout may be too short: Prism expects up to 2m0s when busy, and the timeout is 1m0s. Raise timeout if the step ends before the videos.\n"},
+	} {
+		var b bytes.Buffer
+		typical := Announce(NewLog(&b, false), tc.sub, tc.timeout)
+		if b.String() != tc.want || typical != seconds(tc.sub.Typical) {
+			t.Errorf("%s: returned %s, logged\n%s\nwant\n%s", tc.name, typical, b.String(), tc.want)
+		}
+	}
+}
+
+func TestWaiting(t *testing.T) {
+	t.Parallel()
+	var b bytes.Buffer
+	base, _ := url.Parse("https://prismvideos.com/api")
+	Waiting(NewLog(&b, false), []string{"gen_1", "gen_2"}, base, 15*time.Minute)
+	if want := "waiting for 2 generation(s) at https://prismvideos.com/api (timeout 15m0s): gen_1, gen_2\n"; b.String() != want {
+		t.Errorf("logged %q, want %q", b.String(), want)
+	}
+}
+
+func TestSubmittingNamesTheFieldsButNotTheirValues(t *testing.T) {
+	t.Parallel()
+	base, _ := url.Parse("https://prismvideos.com/api")
+	for _, tc := range []struct {
+		req  prism.SubmitRequest
+		want string
+	}{
+		{prism.SubmitRequest{TemplateID: "tpl_x", Body: map[string]any{"variables": map[string]any{"title": "secret"}, "model": "m"}},
+			"submitting template tpl_x at https://prismvideos.com/api\n::debug::submit request fields: model, variables\n"},
+		{prism.SubmitRequest{Body: map[string]any{"prompt": "a cat"}},
+			"submitting a prompt at https://prismvideos.com/api\n::debug::submit request fields: prompt\n"},
+	} {
+		var b bytes.Buffer
+		Submitting(NewLog(&b, true), tc.req, base)
+		if b.String() != tc.want {
+			t.Errorf("logged\n%s\nwant\n%s", b.String(), tc.want)
+		}
+	}
+}
+
+// A submit refused again and again warns once, at the first refusal; the
+// later ones are debug lines, so the job's annotations are not flooded.
+func TestResubmitWarnsOnceThenDebugs(t *testing.T) {
+	t.Parallel()
+	var b bytes.Buffer
+	p := NewProgress(NewLog(&b, true), nil, time.Time{})
+	refused := &prism.Error{StatusCode: 429, Code: "rate_limited", Transient: true}
+	p.Event(wait.Event{Kind: wait.Resubmit, Err: refused})
+	p.Event(wait.Event{Kind: wait.Resubmit, Err: refused, Wait: 1500 * time.Millisecond})
+	p.Event(wait.Event{Kind: wait.Resubmit, Err: refused})
+	want := "::warning title=Submit not accepted yet::HTTP 429 rate_limited; the API did not act on it, so it is sent again when the API's rate limit allows. Further refusals are logged as debug only.\n" +
+		"::debug::submit: HTTP 429 rate_limited; sent again in 1.5s\n" +
+		"::debug::submit: HTTP 429 rate_limited; sent again when the API's rate limit allows\n"
+	if b.String() != want {
+		t.Errorf("logged\n%s\nwant\n%s", b.String(), want)
+	}
+	if strings.Contains(b.String(), "Prism API trouble") {
+		t.Error("a refused submit was told as a status read's trouble")
+	}
+}
+
+func TestCaveatsSayWhatOfTheAnswerIsNotUsed(t *testing.T) {
+	t.Parallel()
+	var ids []string
+	for i := range prism.MaxIDs + 1 {
+		ids = append(ids, fmt.Sprintf("gen_%d", i+1))
+	}
+	for _, tc := range []struct {
+		name string
+		sub  prism.Submission
+		want string
+	}{
+		{"nothing", prism.Submission{IDs: ids[:2]}, ""},
+		{"side fields", prism.Submission{IDs: ids[:2], Ignored: []string{`credits_charged is not a number: "twenty"`, "latency_estimate_sec is not an object: 127"}},
+			"the submit answer's credits_charged is not a number: \"twenty\"; left empty\nthe submit answer's latency_estimate_sec is not an object: 127; left empty\n"},
+		{"unusable entries", prism.Submission{IDs: ids[:2], Unusable: []string{"entry 3: gen_a is listed again"}, UnusableCount: 4},
+			"warning: Unusable entries in the submit answer: 4 of the API's entries cannot be waited for: entry 3: gen_a is listed again; and 3 more. " +
+				"They may be generations that were created and charged: check the Prism dashboard. The step goes on with the 2 usable generation ID(s).\n"},
+		{"more than one step waits for", prism.Submission{IDs: ids}, ""},
+	} {
+		var b bytes.Buffer
+		Caveats(NewLog(&b, false), tc.sub)
+		if got := b.String(); !strings.HasPrefix(got, tc.want) || (tc.want == "") != (got == "") {
+			t.Errorf("%s: logged\n%s\nwant\n%s", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestWarnNotWaitedNamesThemBeforeTheWait(t *testing.T) {
+	t.Parallel()
+	var ids []string
+	for i := range prism.MaxIDs + 1 {
+		ids = append(ids, fmt.Sprintf("gen_%d", i+1))
+	}
+	var b bytes.Buffer
+	WarnNotWaited(NewLog(&b, false), ids[:prism.MaxIDs], nil)
+	if b.Len() != 0 {
+		t.Errorf("all waited for, yet: %s", b.String())
+	}
+	WarnNotWaited(NewLog(&b, false), ids, func(in string) string { return "--" + strings.ReplaceAll(in, "_", "-") })
+	if got := b.String(); !strings.HasPrefix(got, "warning: Not waited for: The API created 101 generations, more than the 100 one step waits for: "+
+		"this step waits for the first 100 and not for the other 1 (gen_101).") || !strings.Contains(got, "as --generation-id to later steps") {
+		t.Errorf("logged %s", got)
+	}
+}

@@ -1,0 +1,222 @@
+// Package rerun is the re-run guard: it keeps a submit from being paid for
+// twice when a job is re-run. Prism's API has no idempotency key and no
+// list endpoint, so the API cannot tell what an earlier attempt of the run
+// submitted; the Actions cache can, since its entries outlive an attempt.
+//
+// Before the POST the guard records an intent entry; right after the
+// answer, a submitted entry with the generation IDs. Both are keyed by the
+// run, the job, the step and a hash of the request — never the attempt —
+// and entries are immutable, so each phase has its own key. On a later
+// attempt, a submitted entry means "wait for these, don't submit"; an
+// intent without it means "an earlier attempt may have paid".
+// docs/rerun-guard.md tells users the same, limits included.
+package rerun
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prism-wait/prism-wait/internal/actionscache"
+	"github.com/prism-wait/prism-wait/internal/prism"
+)
+
+// Modes of the rerun_guard input.
+const (
+	Auto     = "auto"     // use the cache when it can be used, else warn and submit
+	Required = "required" // refuse to submit without the guard
+	Off      = "off"      // never touch the cache
+)
+
+// Modes lists the accepted rerun_guard values.
+var Modes = []string{Auto, Required, Off}
+
+// version is the cache entries' version: it changes when their format does.
+var version = func() string {
+	h := sha256.Sum256([]byte("prism-wait rerun guard v1"))
+	return hex.EncodeToString(h[:])
+}()
+
+// maxRounds bounds how many refused submits of one request a run records.
+const maxRounds = 10
+
+// Guard guards one submit request of one step of one run.
+type Guard struct {
+	cache   *actionscache.Client
+	attempt int
+	key     string // the key without its round and phase
+	// round counts the earlier attempts whose submit the API refused
+	// (nothing created): each gets its own pair of keys, since entries
+	// are immutable.
+	round int
+}
+
+// Entry is what a phase's entry holds: the attempt that wrote it, when,
+// and (submitted only) the generation IDs, or that the API refused the
+// request. Never the key, never URLs.
+type Entry struct {
+	Attempt int       `json:"attempt"`
+	At      time.Time `json:"at"`
+	IDs     []string  `json:"ids,omitempty"`
+	Refused bool      `json:"refused,omitempty"`
+}
+
+// Unavailable is why the guard cannot be used in this run.
+type Unavailable struct{ Reason string }
+
+func (u *Unavailable) Error() string { return "the re-run guard cannot be used here: " + u.Reason }
+
+// Open returns the guard for req in this run, from the variables the
+// runner passes a Docker action. base is the API root (part of what makes
+// two requests the same). It returns an *Unavailable when the run has no
+// usable cache service.
+func Open(getenv func(string) string, base string, req prism.SubmitRequest, transport http.RoundTripper) (*Guard, error) {
+	run, job, step := getenv("GITHUB_RUN_ID"), getenv("GITHUB_JOB"), getenv("GITHUB_ACTION")
+	attempt, err := strconv.Atoi(strings.TrimSpace(getenv("GITHUB_RUN_ATTEMPT")))
+	switch {
+	case run == "" || job == "" || step == "":
+		return nil, &Unavailable{"GITHUB_RUN_ID, GITHUB_JOB or GITHUB_ACTION is not set (not a GitHub Actions job)"}
+	case err != nil || attempt < 1:
+		return nil, &Unavailable{"GITHUB_RUN_ATTEMPT is not a number from 1 on"}
+	}
+	cache, err := actionscache.New(getenv("ACTIONS_RESULTS_URL"), getenv("ACTIONS_RUNTIME_TOKEN"), transport)
+	if err != nil {
+		return nil, &Unavailable{err.Error()}
+	}
+	body, err := json.Marshal(req.Body) // maps marshal with sorted keys
+	if err != nil {
+		return nil, &Unavailable{"cannot hash the submit request: " + err.Error()}
+	}
+	h := sha256.New()
+	for _, part := range []string{base, req.TemplateID, string(body)} {
+		h.Write([]byte(part))
+		h.Write([]byte{0})
+	}
+	key := fmt.Sprintf("prism-wait-rerun-guard/%s/%s/%s/%s", segment(run), segment(job), segment(step), hex.EncodeToString(h.Sum(nil))[:32])
+	return &Guard{cache: cache, attempt: attempt, key: key}, nil
+}
+
+// segment makes s safe in a key: letters, digits and ._- only, clipped.
+func segment(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if !(c == '.' || c == '_' || c == '-' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			b[i] = '_'
+		}
+	}
+	return string(b[:min(len(b), 100)])
+}
+
+// Attempt is this run's attempt number.
+func (g *Guard) Attempt() int { return g.attempt }
+
+func (g *Guard) phaseKey(phase string) string { return fmt.Sprintf("%s/%d/%s", g.key, g.round, phase) }
+
+// Prior is what earlier attempts recorded for this request.
+type Prior struct {
+	Intent    *Entry // an earlier attempt began to submit
+	Submitted *Entry // an earlier attempt got the answer: its IDs
+}
+
+// Check reads what earlier attempts recorded. On the first attempt there
+// is none to read: an entry found then belongs to another leg of a matrix
+// that made the same request, never to this step. A submit the API
+// refused (nothing created) is passed over: its attempt may be repeated.
+func (g *Guard) Check(ctx context.Context) (Prior, error) {
+	if g.attempt == 1 {
+		return Prior{}, nil
+	}
+	for ; g.round < maxRounds; g.round++ {
+		sub, err := g.get(ctx, "submitted")
+		switch {
+		case err != nil:
+			return Prior{}, err
+		case sub != nil && sub.Refused:
+			continue
+		case sub != nil:
+			return Prior{Submitted: sub}, nil
+		}
+		intent, err := g.get(ctx, "intent")
+		if err != nil {
+			return Prior{}, err
+		}
+		return Prior{Intent: intent}, nil
+	}
+	return Prior{}, fmt.Errorf("%d earlier attempts of this run had their submit refused; the re-run guard keeps no more", maxRounds)
+}
+
+func (g *Guard) get(ctx context.Context, phase string) (*Entry, error) {
+	data, found, err := g.cache.Get(ctx, g.phaseKey(phase), version)
+	if err != nil || !found {
+		return nil, err
+	}
+	var e Entry
+	if err := json.Unmarshal(data, &e); err != nil || e.Attempt < 1 || e.Attempt >= g.attempt {
+		return nil, fmt.Errorf("the %s entry of an earlier attempt is not one prism-wait wrote", phase)
+	}
+	if phase == "submitted" && !e.Refused {
+		ids := e.IDs[:0:0]
+		for _, id := range e.IDs {
+			if prism.ValidID(id) {
+				ids = append(ids, id)
+			}
+		}
+		if len(ids) == 0 {
+			return nil, errors.New("the submitted entry of an earlier attempt holds no generation ID")
+		}
+		e.IDs = ids
+	}
+	return &e, nil
+}
+
+// ErrTaken is returned by Intend when the intent key is taken already in
+// this attempt: another leg of a matrix made the same request in the same
+// step, and the guard cannot tell the two apart.
+var ErrTaken = errors.New("another job of this run (a matrix leg?) made the same submit request in a step with the same id, so the re-run guard cannot tell them apart: make each leg's request differ (e.g. a variable from the matrix)")
+
+// Intend records that this attempt is about to submit.
+func (g *Guard) Intend(ctx context.Context, now time.Time) error {
+	return g.put(ctx, "intent", Entry{Attempt: g.attempt, At: now.UTC()})
+}
+
+// Submitted records the IDs the API answered.
+func (g *Guard) Submitted(ctx context.Context, now time.Time, ids []string) error {
+	return g.put(ctx, "submitted", Entry{Attempt: g.attempt, At: now.UTC(), IDs: ids})
+}
+
+// Refused records that the API refused this attempt's request, so that
+// nothing was created and a later attempt may submit it again.
+func (g *Guard) Refused(ctx context.Context, now time.Time) error {
+	return g.put(ctx, "submitted", Entry{Attempt: g.attempt, At: now.UTC(), Refused: true})
+}
+
+func (g *Guard) put(ctx context.Context, phase string, e Entry) error {
+	data, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	err = g.cache.Put(ctx, g.phaseKey(phase), version, data)
+	if errors.Is(err, actionscache.ErrTaken) {
+		return ErrTaken
+	}
+	return err
+}
+
+// Unrecorded is the answer to an attempt that finds an intent of an
+// earlier one without its submitted entry: that attempt sent the request
+// (or was about to) and never recorded the answer, so it may have paid.
+type Unrecorded struct {
+	Attempt int       // the earlier attempt
+	At      time.Time // when it was about to send
+}
+
+func (u *Unrecorded) Error() string {
+	return fmt.Sprintf("attempt %d of this run began this submit at %s and recorded no answer", u.Attempt, u.At.UTC().Format(time.RFC3339))
+}

@@ -1,0 +1,312 @@
+package rerun_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/prism-wait/prism-wait/internal/prism"
+	"github.com/prism-wait/prism-wait/internal/prismsim"
+	"github.com/prism-wait/prism-wait/internal/rerun"
+	"github.com/prism-wait/prism-wait/internal/testnet"
+)
+
+var (
+	req   = prism.SubmitRequest{TemplateID: "tpl_a", Body: map[string]any{"variables": map[string]any{"title": "Launch"}}}
+	when  = time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	later = when.Add(time.Hour)
+)
+
+// runner is the environment the runner gives a Docker action's container.
+func runner(url string, attempt string) func(string) string {
+	env := map[string]string{
+		"GITHUB_RUN_ID": "7001", "GITHUB_RUN_ATTEMPT": attempt, "GITHUB_JOB": "release", "GITHUB_ACTION": "submit",
+		"ACTIONS_RESULTS_URL": url + "/", "ACTIONS_RUNTIME_TOKEN": "runtime-token",
+	}
+	return func(k string) string { return env[k] }
+}
+
+// server is the simulator's cache service, served in memory: call start
+// inside a synctest bubble, so that retries take no time.
+type server struct {
+	url string
+	tr  http.RoundTripper
+}
+
+func start(t *testing.T, faults ...string) (*prismsim.Server, server) {
+	t.Helper()
+	sim := prismsim.New(prismsim.Scenario{Cache: &prismsim.CacheConfig{Faults: faults}})
+	return sim, server{"http://127.0.0.1:8787", testnet.Serve(t, sim)}
+}
+
+func open(t *testing.T, srv server, attempt string, r prism.SubmitRequest) *rerun.Guard {
+	t.Helper()
+	g, err := rerun.Open(runner(srv.url, attempt), "https://prismvideos.com/api", r, srv.tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+func TestAReRunFindsTheIDsTheFirstAttemptSubmitted(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		sim, url := start(t)
+		ctx := context.Background()
+		first := open(t, url, "1", req)
+		if p, err := first.Check(ctx); err != nil || p.Intent != nil || p.Submitted != nil {
+			t.Fatalf("first attempt Check = %+v, %v; want nothing", p, err)
+		}
+		if err := first.Intend(ctx, when); err != nil {
+			t.Fatal(err)
+		}
+		if err := first.Submitted(ctx, when, []string{"gen_a", "gen_b"}); err != nil {
+			t.Fatal(err)
+		}
+		p, err := open(t, url, "2", req).Check(ctx)
+		if err != nil || p.Submitted == nil || strings.Join(p.Submitted.IDs, ",") != "gen_a,gen_b" || p.Submitted.Attempt != 1 {
+			t.Fatalf("second attempt Check = %+v, %v; want attempt 1's IDs", p.Submitted, err)
+		}
+		for _, e := range sim.CacheEntries() {
+			for _, leak := range []string{"runtime-token", "prism_sk_", "http"} {
+				if strings.Contains(e.Key, leak) || strings.Contains(string(e.Data), leak) {
+					t.Errorf("entry %q = %s holds %q", e.Key, e.Data, leak)
+				}
+			}
+			if strings.Contains(e.Key, "attempt") || strings.Contains(e.Key, ",") {
+				t.Errorf("key %q names the attempt or holds a comma", e.Key)
+			}
+		}
+	})
+}
+
+func TestAnIntentWithoutItsAnswerIsReported(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		_, url := start(t)
+		ctx := context.Background()
+		if err := open(t, url, "1", req).Intend(ctx, when); err != nil {
+			t.Fatal(err)
+		}
+		p, err := open(t, url, "3", req).Check(ctx)
+		if err != nil || p.Submitted != nil || p.Intent == nil || p.Intent.Attempt != 1 || !p.Intent.At.Equal(when) {
+			t.Fatalf("Check = %+v, %v; want attempt 1's intent", p, err)
+		}
+	})
+}
+
+func TestARefusedSubmitMaySendAgainOnTheNextAttempt(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		_, url := start(t)
+		ctx := context.Background()
+		first := open(t, url, "1", req)
+		if err := first.Intend(ctx, when); err != nil {
+			t.Fatal(err)
+		}
+		if err := first.Refused(ctx, when); err != nil {
+			t.Fatal(err)
+		}
+		second := open(t, url, "2", req)
+		if p, err := second.Check(ctx); err != nil || p.Intent != nil || p.Submitted != nil {
+			t.Fatalf("Check after a refusal = %+v, %v; want a free round", p, err)
+		}
+		// The second attempt records under its own keys, and a third finds it.
+		if err := second.Intend(ctx, later); err != nil {
+			t.Fatal(err)
+		}
+		if err := second.Submitted(ctx, later, []string{"gen_c"}); err != nil {
+			t.Fatal(err)
+		}
+		p, err := open(t, url, "3", req).Check(ctx)
+		if err != nil || p.Submitted == nil || p.Submitted.Attempt != 2 || p.Submitted.IDs[0] != "gen_c" {
+			t.Fatalf("third attempt Check = %+v, %v", p.Submitted, err)
+		}
+	})
+}
+
+func TestAnotherRequestIsAnotherEntry(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		_, url := start(t)
+		ctx := context.Background()
+		first := open(t, url, "1", req)
+		first.Intend(ctx, when)
+		first.Submitted(ctx, when, []string{"gen_a"})
+		other := prism.SubmitRequest{TemplateID: "tpl_a", Body: map[string]any{"variables": map[string]any{"title": "Other"}}}
+		if p, err := open(t, url, "2", other).Check(ctx); err != nil || p.Submitted != nil || p.Intent != nil {
+			t.Fatalf("Check of another request = %+v, %v; want nothing", p, err)
+		}
+	})
+}
+
+func TestAMatrixLegWithTheSameRequestIsTakenNotResumed(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		_, url := start(t)
+		ctx := context.Background()
+		if err := open(t, url, "1", req).Intend(ctx, when); err != nil {
+			t.Fatal(err)
+		}
+		leg := open(t, url, "1", req)
+		if p, err := leg.Check(ctx); err != nil || p.Intent != nil || p.Submitted != nil {
+			t.Fatalf("first-attempt Check = %+v, %v: a first attempt never resumes", p, err)
+		}
+		if err := leg.Intend(ctx, when); !errors.Is(err, rerun.ErrTaken) {
+			t.Fatalf("Intend of the second leg = %v, want ErrTaken", err)
+		}
+	})
+}
+
+func TestOpenSaysWhyTheGuardCannotBeUsed(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		drop, set, want string
+	}{
+		{drop: "ACTIONS_RESULTS_URL", want: "ACTIONS_RESULTS_URL is not set"},
+		{drop: "ACTIONS_RUNTIME_TOKEN", want: "ACTIONS_RUNTIME_TOKEN is not set"},
+		{drop: "GITHUB_RUN_ID", want: "not a GitHub Actions job"},
+		{drop: "GITHUB_JOB", want: "not a GitHub Actions job"},
+		{drop: "GITHUB_ACTION", want: "not a GitHub Actions job"},
+		{set: "GITHUB_RUN_ATTEMPT=0", want: "GITHUB_RUN_ATTEMPT is not a number from 1 on"},
+		{set: "GITHUB_RUN_ATTEMPT=zero", want: "GITHUB_RUN_ATTEMPT"},
+		{set: "ACTIONS_RESULTS_URL=http://results.example/", want: "loopback and private"},
+	} {
+		env := runner("http://127.0.0.1:1", "1")
+		get := func(k string) string {
+			if k == tc.drop {
+				return ""
+			}
+			if name, v, _ := strings.Cut(tc.set, "="); k == name {
+				return v
+			}
+			return env(k)
+		}
+		_, err := rerun.Open(get, "https://prismvideos.com/api", req, nil)
+		var u *rerun.Unavailable
+		if !errors.As(err, &u) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("drop %q set %q: Open = %v, want Unavailable naming %q", tc.drop, tc.set, err, tc.want)
+		}
+	}
+}
+
+func TestACacheFaultIsAnError(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		_, url := start(t, "unavailable")
+		g := open(t, url, "2", req)
+		if _, err := g.Check(context.Background()); err == nil {
+			t.Error("Check against an unavailable service succeeded")
+		}
+		if err := g.Intend(context.Background(), when); err == nil || errors.Is(err, rerun.ErrTaken) {
+			t.Errorf("Intend against an unavailable service = %v", err)
+		}
+	})
+}
+
+func TestKeysHoldOnlySafeCharactersOfTheRunJobAndStep(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		sim, srv := start(t)
+		env := runner(srv.url, "1")
+		odd := map[string]string{"GITHUB_JOB": "build (linux, 1.2)", "GITHUB_ACTION": "__prism-wait_prism-wait.v2,x", "GITHUB_RUN_ID": "99"}
+		get := func(k string) string {
+			if v, ok := odd[k]; ok {
+				return v
+			}
+			return env(k)
+		}
+		g, err := rerun.Open(get, "https://prismvideos.com/api", req, srv.tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := g.Intend(context.Background(), when); err != nil {
+			t.Fatal(err)
+		}
+		e := sim.CacheEntries()
+		want := "prism-wait-rerun-guard/99/build__linux__1.2_/__prism-wait_prism-wait.v2_x/"
+		if len(e) != 1 || !strings.HasPrefix(e[0].Key, want) || !strings.HasSuffix(e[0].Key, "/0/intent") {
+			t.Fatalf("entries %+v, want one key starting %q", e, want)
+		}
+		long := strings.Repeat("j", 300)
+		odd["GITHUB_JOB"] = long
+		g, _ = rerun.Open(get, "https://prismvideos.com/api", req, srv.tr)
+		if err := g.Intend(context.Background(), when); err != nil {
+			t.Fatalf("a 300-character job name: %v", err)
+		}
+		for _, e := range sim.CacheEntries() {
+			if strings.Contains(e.Key, long[:101]) {
+				t.Errorf("key %q keeps more than 100 characters of the job", e.Key)
+			}
+		}
+	})
+}
+
+func TestTenRefusedAttemptsAreAsManyAsTheGuardKeeps(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		_, srv := start(t)
+		ctx := context.Background()
+		for n := 1; n <= 10; n++ {
+			g := open(t, srv, strconv.Itoa(n), req)
+			if p, err := g.Check(ctx); err != nil || p.Intent != nil || p.Submitted != nil {
+				t.Fatalf("attempt %d: Check = %+v, %v", n, p, err)
+			}
+			if err := g.Intend(ctx, when); err != nil {
+				t.Fatal(err)
+			}
+			if err := g.Refused(ctx, when); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := open(t, srv, "11", req).Check(ctx); err == nil || !strings.Contains(err.Error(), "10 earlier attempts") {
+			t.Errorf("attempt 11: Check = %v, want the guard to say it keeps no more", err)
+		}
+	})
+}
+
+func TestEntriesPrismWaitDidNotWriteAreErrors(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, phase, data, want string
+	}{
+		{"not JSON", "submitted", `garbage`, "not one prism-wait wrote"},
+		{"attempt 0", "submitted", `{"attempt":0,"ids":["gen_a"]}`, "not one prism-wait wrote"},
+		{"a later attempt", "intent", `{"attempt":3}`, "not one prism-wait wrote"},
+		{"this attempt", "intent", `{"attempt":2}`, "not one prism-wait wrote"},
+		{"no usable ID", "submitted", `{"attempt":1,"ids":["../x","gen a"]}`, "holds no generation ID"},
+	} {
+		synctest.Test(t, func(t *testing.T) {
+			sim, srv := start(t)
+			first := open(t, srv, "1", req)
+			first.Intend(context.Background(), when)
+			key := ""
+			for _, e := range sim.CacheEntries() {
+				key = strings.TrimSuffix(e.Key, "intent") + tc.phase
+				if tc.phase == "intent" {
+					sim.DropCacheEntry(e.Key)
+				}
+				sim.PutCacheEntry(prismsim.CacheEntry{Key: key, Version: e.Version, Data: []byte(tc.data)})
+			}
+			if _, err := open(t, srv, "2", req).Check(context.Background()); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("%s: Check = %v, want %q", tc.name, err, tc.want)
+			}
+		})
+	}
+	synctest.Test(t, func(t *testing.T) {
+		sim, srv := start(t)
+		first := open(t, srv, "1", req)
+		first.Intend(context.Background(), when)
+		first.Submitted(context.Background(), when, []string{"gen_a", "../etc", "gen_b"})
+		p, err := open(t, srv, "2", req).Check(context.Background())
+		if err != nil || strings.Join(p.Submitted.IDs, ",") != "gen_a,gen_b" {
+			t.Errorf("Check = %+v, %v; want the plain IDs only", p.Submitted, err)
+		}
+		_ = sim
+	})
+}
