@@ -1,12 +1,13 @@
-package main
+package e2e
 
 // The action in a real container, started as GitHub's runner starts a
-// Docker action: `docker run --workdir /github/workspace --rm`, -e for
-// every input action.yml declares (the workflow's value, else its
-// default, else ""), the GITHUB_* variables and the file-command files,
-// the runner's mounts and the Docker socket. The simulator runs on the
-// host and listens only on the default bridge's gateway, the one address
-// of the host a container on that bridge can reach (never 127.0.0.1).
+// Docker action (docs/runner.md): `docker run --workdir /github/workspace
+// --rm`, -e for every input action.yml declares (the workflow's value,
+// else its default, else ""), the GITHUB_* variables and the file-command
+// files, the runner's mounts and the Docker socket. The simulator runs on
+// the host and listens only on the default bridge's gateway, the one
+// address of the host a container on that bridge can reach (never
+// 127.0.0.1).
 //
 // The image is the Dockerfile's, built with BuildKit by
 // scripts/container-test, which names it in PRISM_WAIT_IMAGE. Without that
@@ -16,8 +17,10 @@ package main
 import (
 	"archive/tar"
 	"bytes"
+	"crypto/sha256"
 	"crypto/x509"
 	"debug/elf"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -29,6 +32,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -36,49 +40,44 @@ import (
 	"time"
 
 	"github.com/prism-wait/prism-wait/internal/prismsim"
-	"github.com/prism-wait/prism-wait/internal/report"
 )
 
-// engine is the Docker client and the image under test.
+// engine is the Docker client, the image under test, and the host's
+// address on the default bridge.
 type engine struct {
 	docker, image, gateway string
 }
 
-var (
-	engineOnce sync.Once
-	theEngine  engine
-	engineErr  error
-)
+// theEngine is found once per test process.
+var theEngine = sync.OnceValues(func() (engine, error) {
+	image := os.Getenv("PRISM_WAIT_IMAGE")
+	docker := os.Getenv("PRISM_WAIT_DOCKER")
+	if docker == "" {
+		docker = "docker"
+	}
+	if out, err := exec.Command(docker, "image", "inspect", "--format", "{{.Id}}", image).CombinedOutput(); err != nil {
+		return engine{}, fmt.Errorf("PRISM_WAIT_IMAGE is %s, but the engine does not give it (%v: %s); run scripts/container-test", image, err, bytes.TrimSpace(out))
+	}
+	gw, err := bridgeGateway(docker)
+	if err != nil {
+		return engine{}, err
+	}
+	return engine{docker: docker, image: image, gateway: gw}, nil
+})
 
 // needImage returns the engine and the image, skips when there is no
 // image to run, and fails when PRISM_WAIT_IMAGE names one the engine
 // cannot give.
 func needImage(t testing.TB) engine {
 	t.Helper()
-	image := os.Getenv("PRISM_WAIT_IMAGE")
-	if image == "" {
+	if os.Getenv("PRISM_WAIT_IMAGE") == "" {
 		t.Skip("no image to run the action in: scripts/container-test builds the Dockerfile and runs this test in real containers (PRISM_WAIT_IMAGE names the image)")
 	}
-	engineOnce.Do(func() {
-		docker := os.Getenv("PRISM_WAIT_DOCKER")
-		if docker == "" {
-			docker = "docker"
-		}
-		if out, err := exec.Command(docker, "image", "inspect", "--format", "{{.Id}}", image).CombinedOutput(); err != nil {
-			engineErr = fmt.Errorf("PRISM_WAIT_IMAGE is %s, but the engine does not give it (%v: %s); run scripts/container-test", image, err, bytes.TrimSpace(out))
-			return
-		}
-		gw, err := bridgeGateway(docker)
-		if err != nil {
-			engineErr = err
-			return
-		}
-		theEngine = engine{docker: docker, image: image, gateway: gw}
-	})
-	if engineErr != nil {
-		t.Fatal(engineErr)
+	e, err := theEngine()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return theEngine
+	return e
 }
 
 // bridgeGateway is the host's address on Docker's default bridge: the
@@ -100,9 +99,9 @@ func bridgeGateway(docker string) (string, error) {
 	return "", errors.New("Docker's bridge network reports no gateway and docker0 has no IPv4 address: a container cannot reach the simulator on this host; check `docker network inspect bridge` and the engine's log")
 }
 
-// listenGateway listens on a free port of the bridge's gateway address
-// only: reachable from containers on the bridge and from this host,
-// from nowhere else.
+// listenGateway serves h on a free port of the bridge's gateway address
+// only: reachable from containers on the bridge and from this host, from
+// nowhere else. It returns the server's URL.
 func listenGateway(t testing.TB, e engine, h http.Handler) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", net.JoinHostPort(e.gateway, "0"))
@@ -117,10 +116,11 @@ func listenGateway(t testing.TB, e engine, h http.Handler) string {
 	return srv.URL
 }
 
-// simOnGateway serves a scenario file on the gateway.
+// simOnGateway serves the scenario file at file, a path from the module
+// root, on the gateway.
 func simOnGateway(t testing.TB, e engine, file string) simulator {
 	t.Helper()
-	sc, err := prismsim.LoadScenario(file)
+	sc, err := prismsim.LoadScenario(repoPath(t, file))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,155 +129,110 @@ func simOnGateway(t testing.TB, e engine, file string) simulator {
 	return simulator{s, listenGateway(t, e, s) + "/api"}
 }
 
-// dockerStep is one step's container: the host directories the runner
-// mounts, and the container's name.
-type dockerStep struct {
-	engine
-	name                                                string
-	workspace, home, fileCommands, workflow, runnerTemp string
-}
+// dockerRun is the launcher of a real container: `docker run` as the
+// runner writes it, each variable as `-e NAME` with its value in the
+// client's environment (so the key is not in the process list either).
+type dockerRun struct{ engine }
 
-func newDockerStep(t testing.TB, e engine) *dockerStep {
+// newDockerContainer is a container that dockerRun runs.
+func newDockerContainer(t testing.TB, e engine) *container {
 	t.Helper()
-	root := t.TempDir()
-	d := &dockerStep{engine: e, name: fmt.Sprintf("prism-wait-e2e-%d-%d", os.Getpid(), time.Now().UnixNano())}
-	for _, p := range []*string{&d.workspace, &d.home, &d.fileCommands, &d.workflow, &d.runnerTemp} {
-		dir, err := os.MkdirTemp(root, "")
-		if err != nil {
+	c := newContainerWith(t, dockerRun{e})
+	for _, d := range []string{"github/workflow", "github/runner_temp"} {
+		if err := os.MkdirAll(filepath.Join(c.root, d), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		*p = dir
 	}
-	if err := os.WriteFile(filepath.Join(d.workflow, "event.json"), []byte(`{}`), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(c.root, "github/workflow/event.json"), []byte("{}"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { exec.Command(e.docker, "rm", "-f", d.name).Run() })
-	return d
+	name := containerName(c)
+	t.Cleanup(func() { exec.Command(e.docker, "rm", "-f", name).Run() })
+	return c
 }
 
-// command is `docker run` as the runner writes it. Variables go as
-// `-e NAME` with the value in the client's environment, as the runner
-// passes them (so the key is not in the process list either).
-func (d *dockerStep) command(t testing.TB, with map[string]string) *exec.Cmd {
-	t.Helper()
-	a := readActionYML(t)
-	vars := map[string]string{
-		"HOME": "/github/home", "GITHUB_ACTIONS": "true", "CI": "true",
-		"GITHUB_WORKSPACE": "/github/workspace", "GITHUB_EVENT_PATH": "/github/workflow/event.json",
-		"GITHUB_OUTPUT":       "/github/file_commands/set_output_e2e",
-		"GITHUB_STEP_SUMMARY": "/github/file_commands/step_summary_e2e",
-		"GITHUB_ENV":          "/github/file_commands/set_env_e2e",
-		"GITHUB_PATH":         "/github/file_commands/add_path_e2e",
-		"GITHUB_STATE":        "/github/file_commands/save_state_e2e",
-		"GITHUB_REPOSITORY":   "octo/pipeline", "GITHUB_SHA": "0123456789abcdef0123456789abcdef01234567",
-		"GITHUB_REF": "refs/heads/main", "GITHUB_RUN_ID": "4242", "GITHUB_RUN_ATTEMPT": "1",
-		"GITHUB_JOB": "render", "GITHUB_ACTION": "wait", "GITHUB_EVENT_NAME": "push",
-		"RUNNER_OS": "Linux", "RUNNER_ARCH": "X64", "RUNNER_TEMP": "/github/runner_temp",
+// containerName is the name of c's container, unique per container root.
+func containerName(c *container) string {
+	sum := sha256.Sum256([]byte(c.root))
+	return "prism-wait-e2e-" + hex.EncodeToString(sum[:8])
+}
+
+// runnerVars are what the runner also passes every Docker action, beside
+// what the harness sets.
+var runnerVars = []string{
+	"GITHUB_EVENT_PATH=/github/workflow/event.json", "GITHUB_EVENT_NAME=push",
+	"GITHUB_ENV=/github/file_commands/set_env_e2e", "GITHUB_PATH=/github/file_commands/add_path_e2e",
+	"GITHUB_STATE=/github/file_commands/save_state_e2e",
+	"GITHUB_REPOSITORY=octo/pipeline", "GITHUB_SHA=0123456789abcdef0123456789abcdef01234567", "GITHUB_REF=refs/heads/main",
+	"RUNNER_OS=Linux", "RUNNER_ARCH=X64", "RUNNER_TEMP=/github/runner_temp",
+}
+
+func (d dockerRun) command(c *container, env, args []string) *exec.Cmd {
+	run := []string{"run", "--name", containerName(c), "--label", "prism-wait-e2e", "--workdir", "/github/workspace", "--rm"}
+	clientEnv := []string{"PATH=" + os.Getenv("PATH")}
+	if h, ok := os.LookupEnv("DOCKER_HOST"); ok {
+		clientEnv = append(clientEnv, "DOCKER_HOST="+h)
 	}
-	for name, in := range a.Inputs {
-		v := ""
-		if in.Default != nil {
-			v = *in.Default
-		}
-		if w, ok := with[name]; ok {
-			v = w
-		}
-		vars["INPUT_"+strings.ToUpper(strings.ReplaceAll(name, " ", "_"))] = v
+	seen := map[string]bool{}
+	for _, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		seen[k] = true
 	}
-	for name := range with {
-		if _, ok := a.Inputs[name]; !ok {
-			t.Fatalf("test uses input %q, which action.yml does not declare", name)
+	for _, kv := range runnerVars {
+		if k, _, _ := strings.Cut(kv, "="); !seen[k] {
+			env = append(env, kv)
 		}
 	}
-	args := []string{"run", "--name", d.name, "--label", "prism-wait-e2e", "--workdir", "/github/workspace", "--rm"}
-	env := []string{"PATH=" + os.Getenv("PATH")}
-	if h := os.Getenv("DOCKER_HOST"); h != "" {
-		env = append(env, "DOCKER_HOST="+h)
+	for _, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		run = append(run, "-e", k)
+		clientEnv = append(clientEnv, kv)
 	}
-	for k, v := range vars {
-		args = append(args, "-e", k)
-		env = append(env, k+"="+v)
-	}
-	args = append(args,
+	host := func(p string) string { return filepath.Join(c.root, p) }
+	run = append(run,
 		"-v", "/var/run/docker.sock:/var/run/docker.sock",
-		"-v", d.home+":/github/home",
-		"-v", d.workflow+":/github/workflow",
-		"-v", d.fileCommands+":/github/file_commands",
-		"-v", d.runnerTemp+":/github/runner_temp",
-		"-v", d.workspace+":/github/workspace",
+		"-v", host("github/home")+":/github/home",
+		"-v", host("github/workflow")+":/github/workflow",
+		"-v", host("github/file_commands")+":/github/file_commands",
+		"-v", host("github/runner_temp")+":/github/runner_temp",
+		"-v", c.workspace+":/github/workspace",
 		d.image)
-	cmd := exec.Command(d.docker, args...)
-	cmd.Env = env
+	cmd := exec.Command(d.docker, append(run, args...)...)
+	cmd.Env = clientEnv
 	return cmd
 }
 
-// collect reads a finished container's results as the runner does.
-func (d *dockerStep) collect(t testing.TB, cmd *exec.Cmd, stdout, stderr *bytes.Buffer, err error, took time.Duration) run {
-	t.Helper()
-	r := run{stdout: stdout.String(), stderr: stderr.String(), took: took}
-	checkCommands(t, r.stdout, r.stderr, keyOf(cmd.Env))
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		r.code = ee.ExitCode()
-	case err != nil:
-		t.Fatal(err)
-	}
-	raw, _ := os.ReadFile(filepath.Join(d.fileCommands, "set_output_e2e"))
-	if r.outputs, err = report.ParseOutputs(string(raw)); err != nil {
-		t.Fatalf("GITHUB_OUTPUT: %v\n%s", err, raw)
-	}
-	sum, _ := os.ReadFile(filepath.Join(d.fileCommands, "step_summary_e2e"))
-	r.summary = string(sum)
-	return r
-}
+func (dockerRun) path(c *container, p string) string { return p }
 
-// act runs the step to its end.
-func (d *dockerStep) act(t testing.TB, with map[string]string) run {
-	t.Helper()
-	cmd := d.command(t, with)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	start := time.Now()
-	err := cmd.Run()
-	return d.collect(t, cmd, &stdout, &stderr, err, time.Since(start))
+// signal sends sig to the container's PID 1 through the engine, as
+// `docker kill --signal` does.
+func (d dockerRun) signal(cmd *exec.Cmd, sig syscall.Signal) error {
+	i := slices.Index(cmd.Args, "--name")
+	if i < 0 || i+1 >= len(cmd.Args) {
+		return errors.New("docker run without --name")
+	}
+	if out, err := exec.Command(d.docker, "kill", "--signal", strconv.Itoa(int(sig)), cmd.Args[i+1]).CombinedOutput(); err != nil {
+		return fmt.Errorf("docker kill --signal %d: %v: %s", sig, err, bytes.TrimSpace(out))
+	}
+	return nil
 }
 
 func TestDockerRunAsTheRunnerDoes(t *testing.T) {
 	e := needImage(t)
 	t.Parallel()
-	type ccheck func(t *testing.T, d *dockerStep, r run, sim simulator)
-	outputs := func(want map[string]string) ccheck {
-		return func(t *testing.T, d *dockerStep, r run, sim simulator) {
-			for name, v := range want {
-				if r.outputs[name] != v {
-					t.Errorf("output %s = %q, want %q", name, r.outputs[name], v)
-				}
-			}
-		}
-	}
-	says := func(s ...string) ccheck {
-		return func(t *testing.T, d *dockerStep, r run, sim simulator) {
-			for _, want := range s {
-				if !strings.Contains(r.stdout, want) {
-					t.Errorf("log lacks %q:\n%s", want, r.stdout)
-				}
-			}
-		}
-	}
 	for _, tc := range []struct {
 		name   string
 		with   map[string]string
 		code   int
-		checks []ccheck
+		checks []check
 	}{
-		{"completed, downloaded and verified", fast(map[string]string{"generation_id": "gen_ok gen_flaky", "download_dir": "videos"}), 0, []ccheck{
-			outputs(map[string]string{"status": "completed", "template_id": "tpl_e2e\n", "video_path": "videos/gen_ok.mp4\nvideos/gen_flaky.mp4"}),
-			says("gen_ok: completed", "; exit code 0"),
-			func(t *testing.T, d *dockerStep, r run, sim simulator) {
+		{"completed, downloaded and verified", fast(map[string]string{"generation_id": "gen_ok gen_flaky", "download_dir": "videos"}), 0, []check{
+			outputsAre(map[string]string{"status": "completed", "template_id": "tpl_e2e\n", "video_path": "videos/gen_ok.mp4\nvideos/gen_flaky.mp4"}),
+			logSays("gen_ok: completed", "; exit code 0"),
+			func(t *testing.T, c *container, r run, sim simulator) {
 				sums := strings.Split(r.outputs["video_sha256"], "\n")
 				for i, rel := range strings.Split(r.outputs["video_path"], "\n") {
-					p := filepath.Join(d.workspace, filepath.FromSlash(rel))
+					p := filepath.Join(c.workspace, filepath.FromSlash(rel))
 					if got := sha256File(t, p); i >= len(sums) || got != sums[i] {
 						t.Errorf("%s: SHA-256 %s, the output says %q", rel, got, sums)
 					}
@@ -308,42 +263,42 @@ func TestDockerRunAsTheRunnerDoes(t *testing.T) {
 				}
 			},
 		}},
-		{"failed", fast(map[string]string{"generation_id": "gen_failed"}), 1, []ccheck{
-			outputs(map[string]string{"status": "failed", "error": "Generation timed out", "video_url": ""}),
-			says("::error title=Generation failed::gen_failed failed: Generation timed out"),
+		{"failed", fast(map[string]string{"generation_id": "gen_failed"}), 1, []check{
+			outputsAre(map[string]string{"status": "failed", "error": "Generation timed out", "video_url": ""}),
+			logSays("::error title=Generation failed::gen_failed failed: Generation timed out"),
 		}},
-		{"timeout", fast(map[string]string{"generation_id": "gen_slow", "timeout": "1s"}), 3, []ccheck{
-			outputs(map[string]string{"status": "generating", "generation_id": "gen_slow", "video_url": ""}),
-			says("::error title=No verdict in time::gen_slow: timeout reached while the generation was \"generating\". Raise timeout (now 1s)"),
+		{"timeout", fast(map[string]string{"generation_id": "gen_slow", "timeout": "1s"}), 3, []check{
+			outputsAre(map[string]string{"status": "generating", "generation_id": "gen_slow", "video_url": ""}),
+			logSays("::error title=No verdict in time::gen_slow: timeout reached while the generation was \"generating\". Raise timeout (now 1s)"),
 		}},
-		{"injection from the API", fast(map[string]string{"generation_id": "gen_injection"}), 1, []ccheck{
-			func(t *testing.T, d *dockerStep, r run, sim simulator) {
+		{"injection from the API", fast(map[string]string{"generation_id": "gen_injection"}), 1, []check{
+			func(t *testing.T, c *container, r run, sim simulator) {
 				if len(r.outputs) != len(readActionYML(t).Outputs) || r.outputs["status"] != "failed" {
 					t.Errorf("outputs were injected: %q", r.outputs)
 				}
 			},
 		}},
-		{"submit from a template", fast(map[string]string{"template_id": "tpl_e2e", "variables": `{"title": "Launch"}`, "timeout": "30s"}), 0, []ccheck{
-			outputs(map[string]string{"status": "completed", "generation_id": "gen_tpl_e2e_1\ngen_tpl_e2e_2", "credits_charged": "10"}),
-			func(t *testing.T, d *dockerStep, r run, sim simulator) {
+		{"submit from a template", fast(map[string]string{"template_id": "tpl_e2e", "variables": `{"title": "Launch"}`, "timeout": "30s"}), 0, []check{
+			outputsAre(map[string]string{"status": "completed", "generation_id": "gen_tpl_e2e_1\ngen_tpl_e2e_2", "credits_charged": "10"}),
+			func(t *testing.T, c *container, r run, sim simulator) {
 				if n := sim.Submits(prismsim.TemplatePath("tpl_e2e")).Posts; n != 1 {
 					t.Errorf("%d POSTs, want exactly 1", n)
 				}
 			},
 		}},
-		{"bad inputs", fast(map[string]string{"generation_id": "gen_ok", "download_dir": "../../etc"}), 2, []ccheck{
-			says("::error title=Invalid input::download_dir:"),
+		{"bad inputs", fast(map[string]string{"generation_id": "gen_ok", "download_dir": "../../etc"}), 2, []check{
+			logSays("::error title=Invalid input::download_dir:"),
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			sim := simOnGateway(t, e, filepath.Join("testdata", "scenarios", "e2e.json"))
+			sim := simOnGateway(t, e, e2eScenarios)
 			tc.with["base_url"] = sim.base
-			d := newDockerStep(t, e)
+			c := newDockerContainer(t, e)
 			if os.Geteuid() == 0 {
-				os.Chown(d.workspace, 1001, 1002) // like a runner's workspace
+				os.Chown(c.workspace, 1001, 1002) // like a runner's workspace
 			}
-			r := d.act(t, tc.with)
+			r := c.act(t, tc.with)
 			if r.code != tc.code {
 				t.Errorf("exit code %d, want %d\n%s%s", r.code, tc.code, r.stdout, r.stderr)
 			}
@@ -359,15 +314,15 @@ func TestDockerRunAsTheRunnerDoes(t *testing.T) {
 				}
 			}
 			for _, ch := range tc.checks {
-				ch(t, d, r, sim)
+				ch(t, c, r, sim)
 			}
 		})
 	}
 }
 
-// TestDockerRunHostileText: a status body full of workflow commands,
-// the key, a heredoc delimiter and terminal escapes reaches no command,
-// no output and no log line as it is.
+// TestDockerRunHostileText: a status body full of workflow commands, the
+// key, a heredoc delimiter and terminal escapes reaches no command, no
+// output and no log line as it is.
 func TestDockerRunHostileText(t *testing.T) {
 	e := needImage(t)
 	t.Parallel()
@@ -377,8 +332,8 @@ func TestDockerRunHostileText(t *testing.T) {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(map[string]any{"id": "gen_x", "status": "failed", "error": hostile, "template_id": "tpl ##[error]x", "share_url": "javascript:alert(1)"})
 	}))
-	d := newDockerStep(t, e)
-	r := d.act(t, fast(map[string]string{"generation_id": "gen_x", "base_url": base + "/api"}))
+	c := newDockerContainer(t, e)
+	r := c.act(t, fast(map[string]string{"generation_id": "gen_x", "base_url": base + "/api", "rerun_guard": "off"}))
 	if r.code != 1 || r.outputs["status"] != "failed" || len(r.outputs) != len(readActionYML(t).Outputs) {
 		t.Errorf("exit %d, outputs %q\n%s", r.code, r.outputs, r.stdout)
 	}
@@ -397,37 +352,30 @@ func TestDockerRunCancelled(t *testing.T) {
 	for _, how := range []string{"docker stop", "SIGINT to docker run"} {
 		t.Run(how, func(t *testing.T) {
 			t.Parallel()
-			sim := simOnGateway(t, e, filepath.Join("testdata", "scenarios", "e2e.json"))
-			d := newDockerStep(t, e)
-			cmd := d.command(t, map[string]string{"generation_id": "gen_slow gen_hang gen_dl_stall", "api_key": e2eKey, "base_url": sim.base, "download_dir": "videos"})
-			var stdout, stderr bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			videos := filepath.Join(d.workspace, "videos")
-			for i := 0; sim.Stats("gen_slow").Requests == 0 || sim.Stats("gen_hang").Requests == 0 || !partFile(videos); i++ {
+			sim := simOnGateway(t, e, e2eScenarios)
+			c := newDockerContainer(t, e)
+			p := c.start(t, c.env(t, map[string]string{"generation_id": "gen_slow gen_hang gen_dl_stall", "api_key": e2eKey, "base_url": sim.base, "download_dir": "videos"}))
+			for i := 0; sim.Stats("gen_slow").Requests == 0 || sim.Stats("gen_hang").Requests == 0 || !partial(c); i++ {
 				if i > 1200 {
-					exec.Command(d.docker, "kill", d.name).Run()
-					cmd.Wait()
-					t.Fatalf("not every request under way within 60s\n%s%s", stdout.String(), stderr.String())
+					p.signal(syscall.SIGKILL)
+					p.wait(t)
+					t.Fatal("not every request under way within 60s")
 				}
 				time.Sleep(50 * time.Millisecond)
 			}
 			sent := time.Now()
 			if how == "docker stop" {
-				// Ten seconds before docker's own SIGKILL, like the runner's 7.5 + 2.5.
-				go exec.Command(d.docker, "stop", "--time", "10", d.name).Run()
-			} else {
-				cmd.Process.Signal(os.Interrupt)
+				// Ten seconds before the engine's SIGKILL, as the runner's 7.5 + 2.5.
+				go exec.Command(e.docker, "stop", "--time", "10", containerName(c)).Run()
+			} else if err := p.cmd.Process.Signal(os.Interrupt); err != nil {
+				t.Fatal(err)
 			}
-			guard := time.AfterFunc(30*time.Second, func() { exec.Command(d.docker, "kill", d.name).Run() }) // never hang the suite
+			guard := time.AfterFunc(30*time.Second, func() { p.signal(syscall.SIGKILL) }) // never hang the suite
 			defer guard.Stop()
-			err := cmd.Wait()
+			r := p.wait(t)
 			took := time.Since(sent)
-			r := d.collect(t, cmd, &stdout, &stderr, err, took)
 			t.Logf("%s: exit %d after %s", how, r.code, took.Round(time.Millisecond))
-			// A generous bound (a loaded machine); the runner kills after 10 s.
+			// A generous bound for a loaded machine; the runner kills after 10 s.
 			if r.code != 3 || took > 8*time.Second {
 				t.Errorf("exit %d after %s, want 3 well within the runner's 10 s\n%s", r.code, took, r.stdout)
 			}
@@ -435,27 +383,16 @@ func TestDockerRunCancelled(t *testing.T) {
 				!strings.Contains(r.summary, "the job was cancelled") || !strings.Contains(r.stdout, "::error title=Cancelled::") {
 				t.Errorf("outputs %q\nsummary %s\nlog %s", r.outputs, r.summary, r.stdout)
 			}
-			if entries, _ := os.ReadDir(videos); len(entries) != 0 {
+			if entries, _ := os.ReadDir(filepath.Join(c.workspace, "videos")); len(entries) != 0 {
 				t.Errorf("the cancelled download left %d entries behind", len(entries))
 			}
 		})
 	}
 }
 
-// partFile reports whether a download has written part of a video in dir.
-func partFile(dir string) bool {
-	entries, _ := os.ReadDir(dir)
-	for _, e := range entries {
-		if fi, err := e.Info(); err == nil && strings.HasSuffix(e.Name(), ".part") && fi.Size() > 0 {
-			return true
-		}
-	}
-	return false
-}
-
-// TestDockerImageIsTheStaticBinaryOnScratch: what the Dockerfile builds is what
-// the runner needs: nothing but the static binary and the CA bundle, an
-// absolute entrypoint, and no USER or WORKDIR (RUNNER.md, "The container").
+// TestDockerImageIsTheStaticBinaryOnScratch: what the Dockerfile builds is
+// what the runner needs: nothing but the static binary and the CA bundle,
+// an absolute entrypoint, and no USER or WORKDIR (docs/runner.md).
 func TestDockerImageIsTheStaticBinaryOnScratch(t *testing.T) {
 	e := needImage(t)
 	t.Parallel()

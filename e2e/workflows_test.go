@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // Every workflow example in the documentation runs: each YAML block that
 // uses the action is part of a workflow under testdata/workflows/, which
@@ -14,9 +14,6 @@ import (
 	"strings"
 	"testing"
 )
-
-// repoRoot is the repository's root, seen from this package.
-const repoRoot = "."
 
 // exampleDocs are the documents whose examples must run.
 var exampleDocs = []string{"README.md", "cmd/prism-sim/README.md"}
@@ -49,7 +46,7 @@ func actionExamples(t *testing.T) []example {
 	t.Helper()
 	var out []example
 	for _, doc := range exampleDocs {
-		raw, err := os.ReadFile(filepath.Join(repoRoot, doc))
+		raw, err := os.ReadFile(repoPath(t, doc))
 		if os.IsNotExist(err) {
 			continue
 		}
@@ -117,7 +114,7 @@ func TestDocumentedWorkflowsAreRunByAct(t *testing.T) {
 	if len(examples) == 0 {
 		t.Fatalf("no YAML example using the action in %q", exampleDocs)
 	}
-	files, err := filepath.Glob(filepath.Join(repoRoot, "testdata", "workflows", "*.yml"))
+	files, err := filepath.Glob(repoPath(t, "testdata/workflows/*.yml"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no workflow in testdata/workflows: %v", err)
 	}
@@ -182,7 +179,7 @@ func TestDockerWorkflowsUnderAct(t *testing.T) {
 	if id("act-dockeraction:latest") != id(e.image) {
 		t.Fatalf("act-dockeraction:latest is not %s: scripts/container-test tags it", e.image)
 	}
-	files, _ := filepath.Glob(filepath.Join(repoRoot, "testdata", "workflows", "*.yml"))
+	files, _ := filepath.Glob(repoPath(t, "testdata/workflows/*.yml"))
 	if len(files) == 0 {
 		t.Fatal("no workflow in testdata/workflows")
 	}
@@ -194,15 +191,16 @@ func TestDockerWorkflowsUnderAct(t *testing.T) {
 	// each run starts two or three containers.
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
-			sim := simOnGateway(t, e, filepath.Join(repoRoot, "testdata", "scenarios", "readme.json"))
-			rel, _ := filepath.Rel(repoRoot, f)
+			sim := simOnGateway(t, e, "testdata/scenarios/readme.json")
+			root := repoPath(t, ".")
+			rel, _ := filepath.Rel(root, f)
 			cmd := exec.Command(act, "push", "-W", rel, "-P", "ubuntu-latest="+runner,
 				"--pull=false", "--rebuild=false", "--action-offline-mode", "--rm",
 				"-s", "PRISM_API_KEY", "--env", "PRISM_SIM_API="+sim.base,
 				// Go's caches outlive the job: the recipe's go install then
 				// takes seconds, not minutes, from the second run on.
 				"--container-options", "-v prism-wait-ci-gocache:/root/.cache/go-build -v prism-wait-ci-gomod:/go/pkg/mod")
-			cmd.Dir = repoRoot
+			cmd.Dir = root
 			cmd.Env = append(os.Environ(), "ACT_DISABLE_VERSION_CHECK=1", "HOME="+home, "XDG_CACHE_HOME="+filepath.Join(home, "cache"), "PRISM_API_KEY="+e2eKey)
 			out, err := cmd.CombinedOutput()
 			log := string(out)
