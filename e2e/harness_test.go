@@ -12,12 +12,14 @@ package e2e
 //
 // How the binary is started is a launcher: unshare (PID 1 in an empty
 // root) where it is permitted, else the binary run directly, and the tests
-// say so. A launcher of `docker run` fits the same three methods.
+// say so. A launcher of `docker run` fits the same three methods, with the
+// simulator on an address the container reaches (startSimOn).
 
 import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -156,8 +158,8 @@ type launcher interface {
 	// path is where the binary sees p, an absolute path in the container.
 	path(c *container, p string) string
 	// signal sends sig to the action's process (PID 1 in the container)
-	// of a started command.
-	signal(cmd *exec.Cmd, sig syscall.Signal) error
+	// of cmd, started from command.
+	signal(c *container, cmd *exec.Cmd, sig syscall.Signal) error
 }
 
 // unshared runs the binary as PID 1 in the container's root, which holds
@@ -173,7 +175,7 @@ func (unshared) command(c *container, env, args []string) *exec.Cmd {
 func (unshared) path(c *container, p string) string { return p }
 
 // signal signals unshare's child, the binary, not unshare itself.
-func (unshared) signal(cmd *exec.Cmd, sig syscall.Signal) error {
+func (unshared) signal(c *container, cmd *exec.Cmd, sig syscall.Signal) error {
 	for range 6000 { // up to 30s on a loaded machine
 		raw, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", cmd.Process.Pid, cmd.Process.Pid))
 		if f := strings.Fields(string(raw)); len(f) > 0 {
@@ -201,7 +203,9 @@ func (direct) command(c *container, env, args []string) *exec.Cmd {
 
 func (direct) path(c *container, p string) string { return filepath.Join(c.root, p) }
 
-func (direct) signal(cmd *exec.Cmd, sig syscall.Signal) error { return cmd.Process.Signal(sig) }
+func (direct) signal(c *container, cmd *exec.Cmd, sig syscall.Signal) error {
+	return cmd.Process.Signal(sig)
+}
 
 // defaultLauncher is unshared where unshare is permitted, else direct; note
 // says why when it is not.
@@ -327,7 +331,7 @@ func (c *container) start(t testing.TB, env []string, args ...string) *process {
 }
 
 // signal sends sig to the action's process.
-func (p *process) signal(sig syscall.Signal) error { return p.c.launcher.signal(p.cmd, sig) }
+func (p *process) signal(sig syscall.Signal) error { return p.c.launcher.signal(p.c, p.cmd, sig) }
 
 // run is a finished run.
 type run struct {
@@ -405,26 +409,46 @@ type simulator struct {
 	base string
 }
 
-// startSim serves the scenario file at file, a path from the module root.
+// startSim serves the scenario file at file, a path from the module root,
+// on loopback, where the binary of the default launcher reaches it.
 func startSim(t testing.TB, file string) simulator {
+	t.Helper()
+	return startSimOn(t, "127.0.0.1", file)
+}
+
+// startSimOn serves the scenario file at file on host, an address of this
+// machine: the one where a binary with a network of its own (a container
+// on a bridge) reaches it.
+func startSimOn(t testing.TB, host, file string) simulator {
 	t.Helper()
 	sc, err := prismsim.LoadScenario(repoPath(t, file))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return serveSim(t, sc, nil)
+	return serveSimOn(t, host, sc, nil)
 }
 
-// serveSim serves sc until the test ends. front, when set, gets every
-// request first, with the simulator to hand it on to.
+// serveSim serves sc on loopback until the test ends. front, when set,
+// gets every request first, with the simulator to hand it on to.
 func serveSim(t testing.TB, sc prismsim.Scenario, front func(sim http.Handler) http.Handler) simulator {
+	t.Helper()
+	return serveSimOn(t, "127.0.0.1", sc, front)
+}
+
+// serveSimOn is serveSim on host.
+func serveSimOn(t testing.TB, host string, sc prismsim.Scenario, front func(sim http.Handler) http.Handler) simulator {
 	t.Helper()
 	s := prismsim.New(sc)
 	var h http.Handler = s
 	if front != nil {
 		h = front(s)
 	}
-	srv := httptest.NewServer(h)
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		t.Fatalf("listen on %s: %v", host, err)
+	}
+	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: h}}
+	srv.Start()
 	t.Cleanup(func() { s.Close(); srv.Close() })
 	return simulator{s, srv.URL + "/api"}
 }
@@ -473,7 +497,8 @@ func logSays(s ...string) check {
 // runner tries every stdout and stderr line of a Docker action; a line
 // whose trimmed start is "::" is a command "::name key=val,key=val::message",
 // and otherwise "##[name params]message" anywhere in the line is a legacy
-// command. Every run's output passes through checkCommands.
+// command. Every run's output passes through checkCommands; the soak's,
+// which runs in-process, through commandProblems.
 
 // wfCommand is one workflow command as the runner reads it.
 type wfCommand struct {
@@ -532,7 +557,7 @@ func parseCommands(line string) []wfCommand {
 }
 
 // knownTitles are the annotation titles the action's own code uses
-// (internal/report, internal/cli).
+// (internal/outcome, internal/report, internal/cli).
 var knownTitles = []string{
 	"Invalid input", "Prism API trouble", "Generation failed", "No verdict in time",
 	"Prism API refused the request", "Download failed", "Cancelled", "Stopped early",

@@ -172,6 +172,9 @@ func TestAnEntryTooLargeIsRefused(t *testing.T) {
 		if err := c.Put(context.Background(), "k", "v", make([]byte, actionscache.MaxEntry+1)); err == nil {
 			t.Error("Put of an oversized entry succeeded")
 		}
+		if err := c.Put(context.Background(), "k", "v", make([]byte, actionscache.MaxEntry)); err != nil {
+			t.Errorf("Put of an entry of exactly %d bytes: %v", actionscache.MaxEntry, err)
+		}
 	})
 }
 

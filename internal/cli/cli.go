@@ -163,6 +163,7 @@ func run(ctx context.Context, env Env, log *report.Log) int {
 			Dir:   cfg.DownloadDir,
 			Owner: owner(cfg.Workspace),
 			Logf:  log.Infof,
+			Warnf: log.Warningf,
 		})
 		// Each completed generation's video is fetched as soon as its wait
 		// ends; an expired URL is refreshed with the retries and deadline

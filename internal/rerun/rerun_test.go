@@ -214,7 +214,7 @@ func TestKeysHoldOnlySafeCharactersOfTheRunJobAndStep(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		sim, srv := start(t)
 		env := runner(srv.url, "1")
-		odd := map[string]string{"GITHUB_JOB": "build (linux, 1.2)", "GITHUB_ACTION": "__prism-wait_prism-wait.v2,x", "GITHUB_RUN_ID": "99"}
+		odd := map[string]string{"GITHUB_JOB": "build (linux, 1.2)", "GITHUB_ACTION": "__prism-wait_prism-wait.v2,x", "GITHUB_RUN_ID": "09AZaz@[`{/:"}
 		get := func(k string) string {
 			if v, ok := odd[k]; ok {
 				return v
@@ -229,7 +229,7 @@ func TestKeysHoldOnlySafeCharactersOfTheRunJobAndStep(t *testing.T) {
 			t.Fatal(err)
 		}
 		e := sim.CacheEntries()
-		want := "prism-wait-rerun-guard/99/build__linux__1.2_/__prism-wait_prism-wait.v2_x/"
+		want := "prism-wait-rerun-guard/09AZaz______/build__linux__1.2_/__prism-wait_prism-wait.v2_x/"
 		if len(e) != 1 || !strings.HasPrefix(e[0].Key, want) || !strings.HasSuffix(e[0].Key, "/0/intent") {
 			t.Fatalf("entries %+v, want one key starting %q", e, want)
 		}
