@@ -206,12 +206,8 @@ func (dockerRun) path(c *container, p string) string { return p }
 
 // signal sends sig to the container's PID 1 through the engine, as
 // `docker kill --signal` does.
-func (d dockerRun) signal(cmd *exec.Cmd, sig syscall.Signal) error {
-	i := slices.Index(cmd.Args, "--name")
-	if i < 0 || i+1 >= len(cmd.Args) {
-		return errors.New("docker run without --name")
-	}
-	if out, err := exec.Command(d.docker, "kill", "--signal", strconv.Itoa(int(sig)), cmd.Args[i+1]).CombinedOutput(); err != nil {
+func (d dockerRun) signal(c *container, cmd *exec.Cmd, sig syscall.Signal) error {
+	if out, err := exec.Command(d.docker, "kill", "--signal", strconv.Itoa(int(sig)), containerName(c)).CombinedOutput(); err != nil {
 		return fmt.Errorf("docker kill --signal %d: %v: %s", sig, err, bytes.TrimSpace(out))
 	}
 	return nil
