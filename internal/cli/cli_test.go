@@ -509,6 +509,7 @@ func TestSubmitSaysWhatItDidAndWarnsOfAShortTimeout(t *testing.T) {
 		for _, want := range []string{
 			"submitted 2 generation(s), 20 credits charged: gen_tpl_x_1, gen_tpl_x_2\n",
 			"expected in about 2m0s (up to 4m0s when Prism is busy)\n",
+			"\nfirst reads at 10ms, 20ms, 30ms, 45ms, 68ms, 101ms, 152ms, 228ms, … after the submit, then every 10ms from 1m36s on (0.8 × the typical estimate)\n",
 			"::warning title=Timeout may be too short::Prism expects up to 4m0s when busy, and the timeout is 3m0s.",
 		} {
 			if !strings.Contains(r.stdout, want) {

@@ -61,7 +61,12 @@ type Scenario struct {
 
 // Lifecycle is one generation's script.
 type Lifecycle struct {
-	Steps      []Step `json:"steps"`
+	Steps []Step `json:"steps"`
+	// FromStart counts the steps' time from the server's first /api
+	// request instead of the generation's own first status request: the
+	// generation is done at the same moment however late its first read
+	// came, a 429 before it included.
+	FromStart  bool   `json:"from_start,omitempty"`
 	TemplateID string `json:"template_id,omitempty"`
 	Video      Video  `json:"video,omitempty"`
 }
@@ -217,6 +222,12 @@ func (s Scenario) validate() error {
 	if s.RateLimit.PerSecond < 0 {
 		errs = append(errs, fmt.Errorf("rate_limit: per_second is %d, want 0 (no limit) or more", s.RateLimit.PerSecond))
 	}
+	if s.RateLimit.Burst < 0 {
+		errs = append(errs, fmt.Errorf("rate_limit: burst is %d, want 0 (per_second) or more", s.RateLimit.Burst))
+	}
+	if s.RateLimit.Storm < 0 {
+		errs = append(errs, fmt.Errorf("rate_limit: storm is %s, want a duration of 0 or more", time.Duration(s.RateLimit.Storm)))
+	}
 	return errors.Join(errs...)
 }
 
@@ -266,13 +277,14 @@ type Server struct {
 	closing  chan struct{}
 	once     sync.Once
 
-	mu      sync.Mutex
-	state   map[string]*genState
-	created map[string]Lifecycle    // generations created by submissions
-	nextID  int                     // of the latest created generation
-	submits map[string]*submitState // by request path
-	buckets map[string]*bucket      // rate-limit budgets, by Authorization header
-	api     APIStats
+	mu       sync.Mutex
+	state    map[string]*genState
+	created  map[string]Lifecycle    // generations created by submissions
+	nextID   int                     // of the latest created generation
+	submits  map[string]*submitState // by request path
+	buckets  map[string]*bucket      // rate-limit budgets, by Authorization header
+	api      APIStats
+	apiFirst time.Time // the first /api request
 
 	cache cacheSim // the fake Actions cache service, with its own lock
 }
@@ -427,9 +439,13 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request, id string) {
 	if st.requests == 0 {
 		st.first = now
 		if st.created.IsZero() {
-			// A scenario generation starts when it is first asked about;
-			// a submitted one started when it was created.
+			// A scenario generation starts when it is first asked about
+			// (or with the first /api request); a submitted one started
+			// when it was created.
 			st.stepStart = now
+			if lc.FromStart {
+				st.stepStart = s.apiFirst
+			}
 		}
 	}
 	st.requests++

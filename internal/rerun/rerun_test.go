@@ -46,7 +46,7 @@ func start(t *testing.T, faults ...string) (*prismsim.Server, server) {
 
 func open(t *testing.T, srv server, attempt string, r prism.SubmitRequest) *rerun.Guard {
 	t.Helper()
-	g, err := rerun.Open(runner(srv.url, attempt), "https://prismvideos.com/api", r, srv.tr)
+	g, err := rerun.Open(runner(srv.url, attempt), "https://prismvideos.com/api", "prism_sk_one", r, srv.tr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +187,7 @@ func TestOpenSaysWhyTheGuardCannotBeUsed(t *testing.T) {
 			}
 			return env(k)
 		}
-		_, err := rerun.Open(get, "https://prismvideos.com/api", req, nil)
+		_, err := rerun.Open(get, "https://prismvideos.com/api", "prism_sk_one", req, nil)
 		var u *rerun.Unavailable
 		if !errors.As(err, &u) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("drop %q set %q: Open = %v, want Unavailable naming %q", tc.drop, tc.set, err, tc.want)
@@ -221,7 +221,7 @@ func TestKeysHoldOnlySafeCharactersOfTheRunJobAndStep(t *testing.T) {
 			}
 			return env(k)
 		}
-		g, err := rerun.Open(get, "https://prismvideos.com/api", req, srv.tr)
+		g, err := rerun.Open(get, "https://prismvideos.com/api", "prism_sk_one", req, srv.tr)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -235,7 +235,7 @@ func TestKeysHoldOnlySafeCharactersOfTheRunJobAndStep(t *testing.T) {
 		}
 		long := strings.Repeat("j", 300)
 		odd["GITHUB_JOB"] = long
-		g, _ = rerun.Open(get, "https://prismvideos.com/api", req, srv.tr)
+		g, _ = rerun.Open(get, "https://prismvideos.com/api", "prism_sk_one", req, srv.tr)
 		if err := g.Intend(context.Background(), when); err != nil {
 			t.Fatalf("a 300-character job name: %v", err)
 		}
@@ -308,5 +308,28 @@ func TestEntriesPrismWaitDidNotWriteAreErrors(t *testing.T) {
 			t.Errorf("Check = %+v, %v; want the plain IDs only", p.Submitted, err)
 		}
 		_ = sim
+	})
+}
+
+func TestTheSameRequestUnderAnotherKeyIsAnotherEntry(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		sim, srv := start(t)
+		ctx := context.Background()
+		first := open(t, srv, "1", req)
+		first.Intend(ctx, when)
+		first.Submitted(ctx, when, []string{"gen_a"})
+		other, err := rerun.Open(runner(srv.url, "2"), "https://prismvideos.com/api", "prism_sk_two", req, srv.tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p, err := other.Check(ctx); err != nil || p.Submitted != nil || p.Intent != nil {
+			t.Fatalf("another key's Check = %+v, %v; want nothing: its account did not submit", p, err)
+		}
+		for _, e := range sim.CacheEntries() {
+			if strings.Contains(e.Key, "prism_sk") || strings.Contains(string(e.Data), "prism_sk") {
+				t.Errorf("entry %q holds the key", e.Key)
+			}
+		}
 	})
 }
