@@ -77,6 +77,7 @@ func run(ctx context.Context, env Env, log *report.Log) int {
 	start := time.Now()
 	cfg, err := config.Load(ctx, env.LookupEnv, env.Args, env.Wd, env.Stderr)
 	log.Mask(cfg.APIKey) // before anything else is printed
+	log.Redact(env.getenv("ACTIONS_RUNTIME_TOKEN"))
 	switch {
 	case errors.Is(err, config.ErrHelp):
 		return outcome.ExitOK

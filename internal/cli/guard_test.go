@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -256,6 +257,35 @@ func TestAMatrixLegWithTheSameRequestWarnsAndSubmits(t *testing.T) {
 		if leg.code != outcome.ExitOK || leg.outputs["resumed"] != "false" || !strings.Contains(leg.log, "a matrix leg?") ||
 			s.Submits("/api/templates/tpl_ok/generate").Posts != 2 {
 			t.Errorf("second leg: code %d outputs %v\n%s", leg.code, leg.outputs, leg.log)
+		}
+		// A re-run of either leg cannot tell whose generations the record
+		// holds: it stops, never resuming the other's, never paying again.
+		rerun := runAttempt(t, base, root, "2", tpl)
+		if rerun.code != outcome.ExitRefused || rerun.outputs["resumed"] != "false" || !strings.Contains(rerun.log, "several jobs of this run made this same request") ||
+			s.Submits("/api/templates/tpl_ok/generate").Posts != 2 {
+			t.Errorf("re-run of a leg: code %d outputs %v\n%s", rerun.code, rerun.outputs, rerun.log)
+		}
+	})
+}
+
+func TestTheRuntimeTokenNeverReachesTheLog(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		s := prismsim.New(mustScenario(t))
+		tr := testnet.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasPrefix(r.URL.Path, "/twirp/") {
+				// A service that echoes the request's credentials.
+				w.WriteHeader(http.StatusBadRequest)
+				fmt.Fprintf(w, `{"code":"invalid_argument","msg":"bad header %s"}`, r.Header.Get("Authorization"))
+				return
+			}
+			s.ServeHTTP(w, r)
+		}))
+		t.Cleanup(s.Close)
+		got := runAttempt(t, api{URL: apiBase, Transport: tr}, strings.TrimSuffix(apiBase, "/api"), "2", map[string]string{"template_id": "tpl_ok"})
+		if got.code != outcome.ExitOK || !strings.Contains(got.log, "Re-run guard unavailable") || !strings.Contains(got.log, "bad header Bearer") ||
+			strings.Contains(got.log, "runtime-token") {
+			t.Errorf("code %d; the warning must quote the service without the token:\n%s", got.code, got.log)
 		}
 	})
 }
