@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # The action's image: one static binary on scratch, with CA certificates.
 # The runner runs it as root with --workdir /github/workspace, so there is
 # no USER and no WORKDIR here, and the entrypoint is absolute.
