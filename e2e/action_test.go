@@ -132,7 +132,8 @@ func TestActionReportsEachLifecycle(t *testing.T) {
 			},
 		}},
 		{"download", fast(map[string]string{"generation_id": "gen_ok gen_flaky", "download_dir": "out/videos"}), 0, []check{
-			outputsAre(map[string]string{"video_path": "out/videos/gen_ok.mp4\nout/videos/gen_flaky.mp4"}),
+			outputsAre(map[string]string{"video_path": "out/videos/gen_ok.mp4\nout/videos/gen_flaky.mp4",
+				"video_duration": "8\n8", "video_width": "1920\n1280", "video_height": "1080\n720"}),
 			func(t *testing.T, c *container, r run, sim simulator) {
 				for i, id := range []string{"gen_ok", "gen_flaky"} {
 					p := filepath.Join(c.workspace, "out", "videos", id+".mp4")
@@ -153,6 +154,19 @@ func TestActionReportsEachLifecycle(t *testing.T) {
 				entries, _ := os.ReadDir(filepath.Join(c.workspace, "out", "videos"))
 				if len(entries) != 2 {
 					t.Errorf("the directory holds %d entries, want the 2 videos", len(entries))
+				}
+			},
+		}},
+		{"storage that sends no whole video", fast(map[string]string{"generation_id": "gen_dl_html gen_dl_cut gen_dl_png gen_dl_webm", "download_dir": "videos"}), 5, []check{
+			logSays("::error title=Download failed::download of gen_dl_html failed after 1 attempt(s) at 0 of 74 bytes: storage answered HTTP 200 with Content-Type text/html, not a video",
+				"::error title=Download failed::download of gen_dl_cut failed after 1 attempt(s) at 300000 bytes: the file is not a whole ISO base media (MP4) video: top-level boxes end at 300000 bytes of 1048576",
+				"::error title=Download failed::download of gen_dl_png failed after 1 attempt(s) at 252 of 252 bytes: storage sent a PNG image, not a video. Nothing was saved.",
+				"gen_dl_webm: verified videos/gen_dl_webm.webm: WEBM, vp09, 640x360, 2.5s"),
+			outputsAre(map[string]string{"video_path": "\n\n\nvideos/gen_dl_webm.webm", "video_duration": "\n\n\n2.5", "video_width": "\n\n\n640", "video_height": "\n\n\n360"}),
+			func(t *testing.T, c *container, r run, sim simulator) {
+				entries, _ := os.ReadDir(filepath.Join(c.workspace, "videos"))
+				if len(entries) != 1 || entries[0].Name() != "gen_dl_webm.webm" {
+					t.Errorf("the directory holds %v, want only the WebM", entries)
 				}
 			},
 		}},

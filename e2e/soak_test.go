@@ -202,6 +202,14 @@ var storageFaults = []struct {
 	{[]string{"etag_always", "cut_first"}, "ok", 2, true},
 	{[]string{"missing"}, "missing", 0, false},
 	{[]string{"missing", "expired_first"}, "missing", 0, false},
+	// Storage that answers 200 with no whole video: refused at once (exit 5).
+	{[]string{"html_200"}, "refused", 0, false},
+	{[]string{"xml_200"}, "refused", 0, false},
+	{[]string{"empty_200"}, "refused", 0, false},
+	{[]string{"cut_no_length"}, "refused", 0, false},
+	{[]string{"no_moov"}, "refused", 0, false},
+	{[]string{"png"}, "refused", 0, false},
+	{[]string{"png", "cut_first"}, "refused", 0, true},
 	{[]string{"stall"}, "stuck", 0, false},
 	{[]string{"slow_headers"}, "stuck", 0, false},
 	{[]string{"short_always"}, "hopeless", 0, false},
@@ -348,7 +356,7 @@ func soakDraw(seed uint64) *soakScenario {
 				need += 750 * time.Millisecond
 			}
 			switch g.Storage {
-			case "missing":
+			case "missing", "refused":
 				g.Codes = []int{5}
 			case "stuck":
 				g.Codes = []int{3}
@@ -737,6 +745,11 @@ type soakResult struct {
 	VideoPath   *string `json:"video_path"`
 	VideoSHA256 *string `json:"video_sha256"`
 	VideoBytes  *int64  `json:"video_bytes"`
+	// What the verified container says.
+	VideoCodec     *string  `json:"video_codec"`
+	VideoWidth     *int     `json:"video_width"`
+	VideoHeight    *int     `json:"video_height"`
+	VideoDurationS *float64 `json:"video_duration_s"`
 }
 
 func str(p *string) string {
@@ -1003,8 +1016,14 @@ func (c *soakCheck) video(g *soakGen, res soakResult) {
 		c.errorf("%s: saved, but video_url expires at %q: not the URL that worked", g.ID, str(res.ExpiresAt))
 	}
 	ext := map[string]string{"video/webm": ".webm"}[g.Lifecycle.Video.ContentType]
+	codec := map[string]string{".webm": "vp09"}[ext]
 	if ext == "" {
-		ext = ".mp4"
+		ext, codec = ".mp4", "avc1"
+	}
+	if str(res.VideoCodec) != codec || res.VideoWidth == nil || *res.VideoWidth != prismsim.DefaultWidth || res.VideoHeight == nil || *res.VideoHeight != prismsim.DefaultHeight ||
+		res.VideoDurationS == nil || *res.VideoDurationS != prismsim.DefaultDuration.Seconds() {
+		c.errorf("%s: saved without the media facts of a %s %dx%d %s video: codec %q, %v x %v, %v s", g.ID, codec, prismsim.DefaultWidth, prismsim.DefaultHeight,
+			prismsim.DefaultDuration, str(res.VideoCodec), res.VideoWidth, res.VideoHeight, res.VideoDurationS)
 	}
 	if want := path.Join(c.sc.DownloadDir, g.ID+ext); *res.VideoPath != want {
 		c.errorf("%s: video_path %q, want %q", g.ID, *res.VideoPath, want)
@@ -1023,7 +1042,7 @@ func (c *soakCheck) video(g *soakGen, res soakResult) {
 		versions = []int{1, 2, 3, 4, 5, 6, 7, 8}
 	}
 	for _, v := range versions {
-		content := prismsim.NewContent(g.ID, v, g.Lifecycle.Video.Bytes)
+		content := g.Lifecycle.Video.Content(g.ID, v)
 		want := make([]byte, content.Size())
 		content.ReadAt(want, 0)
 		if bytes.Equal(got, want) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/prism-wait/prism-wait/internal/cli"
 	"github.com/prism-wait/prism-wait/internal/outcome"
@@ -81,7 +83,7 @@ func demo(ctx context.Context, stdout, stderr io.Writer) int {
 			return code, nil, false
 		}
 		fmt.Fprintf(stdout, "\n== the step outputs (exit code %d) ==\n", code)
-		for _, name := range []string{"status", "generation_id", "credits_charged", "video_url", "video_path", "video_sha256", "completed_at", "error", "results"} {
+		for _, name := range []string{"status", "generation_id", "credits_charged", "video_url", "video_path", "video_sha256", "video_duration", "video_width", "video_height", "completed_at", "error", "results"} {
 			fmt.Fprintf(stdout, "%s:\n", name)
 			for _, line := range strings.Split(outputs[name], "\n") {
 				fmt.Fprintf(stdout, "  %s\n", line)
@@ -122,11 +124,14 @@ func demo(ctx context.Context, stdout, stderr io.Writer) int {
 // the generation's own, or its template's lifecycle.
 func check(scenario prismsim.Scenario, ids []string, results, workspace string, code int) []string {
 	var got []struct {
-		ID          string  `json:"id"`
-		Status      *string `json:"status"`
-		VideoPath   *string `json:"video_path"`
-		VideoSHA256 *string `json:"video_sha256"`
-		VideoBytes  *int64  `json:"video_bytes"`
+		ID          string   `json:"id"`
+		Status      *string  `json:"status"`
+		VideoPath   *string  `json:"video_path"`
+		VideoSHA256 *string  `json:"video_sha256"`
+		VideoBytes  *int64   `json:"video_bytes"`
+		Width       *int     `json:"video_width"`
+		Height      *int     `json:"video_height"`
+		Seconds     *float64 `json:"video_duration_s"`
 	}
 	if err := json.Unmarshal([]byte(results), &got); err != nil {
 		return []string{fmt.Sprintf("results output is not JSON: %v", err)}
@@ -153,13 +158,18 @@ func check(scenario prismsim.Scenario, ids []string, results, workspace string, 
 			problems = append(problems, fmt.Sprintf("%s: not downloaded", id))
 			continue
 		}
-		content := prismsim.NewContent(id, 1, max(lc.Video.Bytes, 256<<10))
+		content := lc.Video.Content(id, 1)
 		h := sha256.New()
 		io.Copy(h, content)
 		file, err := os.ReadFile(filepath.Join(workspace, *got[i].VideoPath))
 		fileSum := sha256.Sum256(file)
 		if want := hex.EncodeToString(h.Sum(nil)); err != nil || *got[i].VideoSHA256 != want || hex.EncodeToString(fileSum[:]) != want {
 			problems = append(problems, fmt.Sprintf("%s: the saved video is not the one served", id))
+		}
+		// The container was verified: its facts are the scenario's.
+		w, h2, d := cmp.Or(lc.Video.Width, prismsim.DefaultWidth), cmp.Or(lc.Video.Height, prismsim.DefaultHeight), cmp.Or(time.Duration(lc.Video.Duration), prismsim.DefaultDuration)
+		if got[i].Width == nil || *got[i].Width != w || got[i].Height == nil || *got[i].Height != h2 || got[i].Seconds == nil || *got[i].Seconds != d.Seconds() {
+			problems = append(problems, fmt.Sprintf("%s: want a verified %dx%d video of %s in results[%d]", id, w, h2, d, i))
 		}
 	}
 	if code != wantCode {

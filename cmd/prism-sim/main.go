@@ -1,6 +1,6 @@
 // Command prism-sim is a local fake of the Prism API.
 //
-//	prism-sim serve [--addr 127.0.0.1:8787] [--scenarios FILE] [--rate-limit N]
+//	prism-sim serve [--addr 127.0.0.1:8787] [--scenarios FILE] [--rate-limit N] [--burst N]
 //	prism-sim demo
 //
 // serve answers like the Prism API from scripted lifecycles and
@@ -28,7 +28,7 @@ func main() {
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: prism-sim serve [--addr 127.0.0.1:8787] [--scenarios FILE] [--rate-limit N] | prism-sim demo")
+		fmt.Fprintln(stderr, "usage: prism-sim serve [--addr 127.0.0.1:8787] [--scenarios FILE] [--rate-limit N] [--burst N] | prism-sim demo")
 		return 2
 	}
 	switch args[0] {

@@ -113,21 +113,24 @@ func TestServeConfig(t *testing.T) {
 		code      int
 		perSecond int
 		addr      string
+		burst     int
 	}{
-		{"defaults", nil, 0, 0, "127.0.0.1:8787"},
-		{"flag", []string{"--rate-limit", "3", "--addr", ":9"}, 0, 3, ":9"},
-		{"the file's limit", []string{"--scenarios", limited}, 0, 7, "127.0.0.1:8787"},
-		{"the flag overrides the file", []string{"--scenarios", limited, "--rate-limit", "2"}, 0, 2, "127.0.0.1:8787"},
-		{"0 lifts the file's limit", []string{"--scenarios", limited, "--rate-limit", "0"}, 0, 0, "127.0.0.1:8787"},
-		{"negative", []string{"--rate-limit", "-1"}, 2, 0, ""},
-		{"not a number", []string{"--rate-limit", "fast"}, 2, 0, ""},
-		{"an invalid file", []string{"--scenarios", bad}, 2, 0, ""},
+		{"defaults", nil, 0, 0, "127.0.0.1:8787", 0},
+		{"flag", []string{"--rate-limit", "3", "--addr", ":9"}, 0, 3, ":9", 0},
+		{"the file's limit", []string{"--scenarios", limited}, 0, 7, "127.0.0.1:8787", 0},
+		{"the flag overrides the file", []string{"--scenarios", limited, "--rate-limit", "2"}, 0, 2, "127.0.0.1:8787", 0},
+		{"0 lifts the file's limit", []string{"--scenarios", limited, "--rate-limit", "0"}, 0, 0, "127.0.0.1:8787", 0},
+		{"negative", []string{"--rate-limit", "-1"}, 2, 0, "", 0},
+		{"not a number", []string{"--rate-limit", "fast"}, 2, 0, "", 0},
+		{"an invalid file", []string{"--scenarios", bad}, 2, 0, "", 0},
+		{"a burst", []string{"--rate-limit", "10", "--burst", "3"}, 0, 10, "127.0.0.1:8787", 3},
+		{"a negative burst", []string{"--rate-limit", "10", "--burst", "-3"}, 2, 0, "", 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			addr, sc, code := serveConfig(tc.args, io.Discard)
-			if code != tc.code || sc.RateLimit.PerSecond != tc.perSecond || addr != tc.addr {
-				t.Errorf("got %q, %d per second, exit %d; want %q, %d, %d", addr, sc.RateLimit.PerSecond, code, tc.addr, tc.perSecond, tc.code)
+			if code != tc.code || sc.RateLimit.PerSecond != tc.perSecond || addr != tc.addr || sc.RateLimit.Burst != tc.burst {
+				t.Errorf("got %q, %d per second, burst %d, exit %d; want %q, %d, %d, %d", addr, sc.RateLimit.PerSecond, sc.RateLimit.Burst, code, tc.addr, tc.perSecond, tc.burst, tc.code)
 			}
 			if tc.code == 0 && len(tc.args) == 0 && len(sc.Templates) == 0 {
 				t.Error("the built-in scenario has no templates")

@@ -58,7 +58,7 @@ type Client struct {
 func New(resultsURL, token string, transport http.RoundTripper) (*Client, error) {
 	switch {
 	case strings.TrimSpace(resultsURL) == "":
-		return nil, errors.New("ACTIONS_RESULTS_URL is not set (no cache service: an older runner, GitHub Enterprise Server without cache v2, or act)")
+		return nil, errors.New("ACTIONS_RESULTS_URL is not set: the runner gives the Actions cache service only to Docker and JavaScript actions (not to run: steps, nor to the binary sub-action's), and there is none on GitHub Enterprise Server without cache v2 or under act")
 	case strings.TrimSpace(token) == "":
 		return nil, errors.New("ACTIONS_RUNTIME_TOKEN is not set")
 	}
@@ -115,7 +115,7 @@ func (c *Client) Get(ctx context.Context, key, version string) (data []byte, fou
 		SignedDownloadURL string `json:"signed_download_url"`
 		MatchedKey        string `json:"matched_key"`
 	}
-	if err := c.call(ctx, "GetCacheEntryDownloadURL", map[string]any{"key": key, "restore_keys": []string{}, "version": version}, &out); err != nil {
+	if err := c.call(ctx, "GetCacheEntryDownloadURL", false, map[string]any{"key": key, "restore_keys": []string{}, "version": version}, &out); err != nil {
 		return nil, false, err
 	}
 	if !out.OK || out.MatchedKey != key {
@@ -168,7 +168,7 @@ func (c *Client) Put(ctx context.Context, key, version string, data []byte) erro
 		OK              bool   `json:"ok"`
 		SignedUploadURL string `json:"signed_upload_url"`
 	}
-	if err := c.call(ctx, "CreateCacheEntry", map[string]any{"key": key, "version": version}, &created); err != nil {
+	if err := c.call(ctx, "CreateCacheEntry", true, map[string]any{"key": key, "version": version}, &created); err != nil {
 		var te *twirpError
 		if errors.As(err, &te) && (te.Code == "already_exists" || te.Status == http.StatusConflict) {
 			return ErrTaken
@@ -207,7 +207,7 @@ func (c *Client) Put(ctx context.Context, key, version string, data []byte) erro
 		OK      bool   `json:"ok"`
 		EntryID string `json:"entry_id"`
 	}
-	if err := c.call(ctx, "FinalizeCacheEntryUpload", map[string]any{"key": key, "size_bytes": strconv.Itoa(len(data)), "version": version}, &final); err != nil {
+	if err := c.call(ctx, "FinalizeCacheEntryUpload", true, map[string]any{"key": key, "size_bytes": strconv.Itoa(len(data)), "version": version}, &final); err != nil {
 		return err
 	}
 	if !final.OK {
@@ -236,9 +236,11 @@ func (e *twirpError) Error() string {
 }
 
 // call posts in to method and decodes the answer into out, trying again
-// after a 429, a 5xx or a network error (Twirp calls here are idempotent:
-// a reservation that was made answers "already exists" the second time).
-func (c *Client) call(ctx context.Context, method string, in, out any) error {
+// after a 429. A call that reads (writes false) is tried again after a 5xx
+// or a network error too; one that writes is not, since it may have been
+// acted on: a reservation tried again would answer "already exists" for
+// its own first try.
+func (c *Client) call(ctx context.Context, method string, writes bool, in, out any) error {
 	body, err := json.Marshal(in)
 	if err != nil {
 		return err
@@ -254,12 +256,12 @@ func (c *Client) call(ctx context.Context, method string, in, out any) error {
 		req.Header.Set("Authorization", "Bearer "+c.token)
 		resp, err := c.http.Do(req)
 		if err != nil {
-			return true, transportError(err)
+			return !writes, transportError(err)
 		}
 		defer drain(resp)
 		raw, err := io.ReadAll(io.LimitReader(resp.Body, maxReply))
 		if err != nil {
-			return true, transportError(err)
+			return !writes, transportError(err)
 		}
 		if resp.StatusCode != http.StatusOK {
 			te := &twirpError{Method: method, Status: resp.StatusCode}
@@ -270,7 +272,7 @@ func (c *Client) call(ctx context.Context, method string, in, out any) error {
 			if json.Unmarshal(raw, &e) == nil {
 				te.Code, te.Msg = untrusted.Clip(e.Code, 40), untrusted.Clip(e.Msg, 200)
 			}
-			return transient(resp.StatusCode), te
+			return resp.StatusCode == http.StatusTooManyRequests || !writes && transient(resp.StatusCode), te
 		}
 		if err := json.Unmarshal(raw, out); err != nil {
 			return false, fmt.Errorf("cache service %s: answer is not the expected JSON", method)

@@ -172,6 +172,9 @@ func TestAnEntryTooLargeIsRefused(t *testing.T) {
 		if err := c.Put(context.Background(), "k", "v", make([]byte, actionscache.MaxEntry+1)); err == nil {
 			t.Error("Put of an oversized entry succeeded")
 		}
+		if err := c.Put(context.Background(), "k", "v", make([]byte, actionscache.MaxEntry)); err != nil {
+			t.Errorf("Put of an entry of exactly %d bytes: %v", actionscache.MaxEntry, err)
+		}
 	})
 }
 
@@ -254,6 +257,34 @@ func TestTransientAnswersAreTriedThreeTimesOneThenTwoSecondsApart(t *testing.T) 
 	}
 }
 
+func TestAWriteIsTriedAgainOnlyAfterA429(t *testing.T) {
+	t.Parallel()
+	// A reservation that may have reached the service is not sent again:
+	// its second try would answer "already exists" for the first.
+	for _, tc := range []struct {
+		code, tries int
+	}{{429, 3}, {500, 1}, {503, 1}} {
+		synctest.Test(t, func(t *testing.T) {
+			s, c := script(t, map[string]func(http.ResponseWriter, *http.Request){twirp + "CreateCacheEntry": status(tc.code, "")})
+			if err := c.Put(context.Background(), "k", "v", []byte("x")); err == nil || errors.Is(err, actionscache.ErrTaken) {
+				t.Errorf("HTTP %d: Put = %v", tc.code, err)
+			}
+			if n := s.count(twirp + "CreateCacheEntry"); n != tc.tries {
+				t.Errorf("HTTP %d: %d tries, want %d", tc.code, n, tc.tries)
+			}
+		})
+	}
+	synctest.Test(t, func(t *testing.T) {
+		s, c := script(t, map[string]func(http.ResponseWriter, *http.Request){twirp + "CreateCacheEntry": func(w http.ResponseWriter, r *http.Request) {
+			panic(http.ErrAbortHandler) // the connection drops without an answer
+		}})
+		c.Put(context.Background(), "k", "v", []byte("x"))
+		if n := s.count(twirp + "CreateCacheEntry"); n != 1 {
+			t.Errorf("a dropped connection: %d tries, want 1", n)
+		}
+	})
+}
+
 func TestACancelStopsTheWaitBetweenTries(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
@@ -269,24 +300,38 @@ func TestACancelStopsTheWaitBetweenTries(t *testing.T) {
 
 func TestAServiceThatNeverAnswersTimesOutEachTry(t *testing.T) {
 	t.Parallel()
-	synctest.Test(t, func(t *testing.T) {
-		release := make(chan struct{})
-		defer close(release)
-		_, c := script(t, map[string]func(http.ResponseWriter, *http.Request){
-			twirp + "CreateCacheEntry": func(_ http.ResponseWriter, r *http.Request) {
-				select {
-				case <-r.Context().Done():
-				case <-release:
-				}
-			}})
-		start := time.Now()
-		if err := c.Put(context.Background(), "k", "v", []byte("x")); err == nil {
-			t.Fatal("Put succeeded")
-		}
-		if took := time.Since(start); took != 3*30*time.Second+3*time.Second {
-			t.Errorf("took %s, want three 30 s tries with 1 s and 2 s between", took)
-		}
-	})
+	for _, tc := range []struct {
+		method string
+		want   time.Duration
+	}{
+		{"GetCacheEntryDownloadURL", 3*30*time.Second + 3*time.Second}, // a read: three tries, 1 s and 2 s apart
+		{"CreateCacheEntry", 30 * time.Second},                         // a write: one
+	} {
+		synctest.Test(t, func(t *testing.T) {
+			release := make(chan struct{})
+			defer close(release)
+			_, c := script(t, map[string]func(http.ResponseWriter, *http.Request){
+				twirp + tc.method: func(_ http.ResponseWriter, r *http.Request) {
+					select {
+					case <-r.Context().Done():
+					case <-release:
+					}
+				}})
+			start := time.Now()
+			var err error
+			if tc.method == "CreateCacheEntry" {
+				err = c.Put(context.Background(), "k", "v", []byte("x"))
+			} else {
+				_, _, err = c.Get(context.Background(), "k", "v")
+			}
+			if err == nil {
+				t.Fatalf("%s succeeded", tc.method)
+			}
+			if took := time.Since(start); took != tc.want {
+				t.Errorf("%s took %s, want %s", tc.method, took, tc.want)
+			}
+		})
+	}
 }
 
 func TestAReservationTheServiceRefusesIsTaken(t *testing.T) {

@@ -4,22 +4,42 @@
 // every request down, not only the one that received it.
 //
 // Until the API first answers 429, the budget costs a lock and a clock
-// read per request: nothing waits. After a 429:
+// read per request: nothing waits. A first 429 pauses only the request's
+// own generation (for its Retry-After): one 429 is no proof of the key's
+// limit. Once a 429 comes for another request too, a limited phase
+// starts:
 //
 //   - every request pauses until its Retry-After has passed (a backoff
-//     step when there is none);
-//   - requests then go through a token bucket (golang.org/x/time/rate)
-//     holding one second's worth of requests. Its rate starts at half the
-//     cadence's, and never above what the API was seen to accept in the
-//     second before the first 429; each later 429 halves it
-//     (multiplicative decrease), and it grows by an eighth of that first
-//     figure each second of accepted requests (additive increase);
+//     step when there is none). The pause is only a pause: the rate after
+//     it does not depend on how long it was;
+//   - requests then go through a token bucket (golang.org/x/time/rate).
+//     Its rate starts from what the API is known to accept: the requests
+//     it accepted in the second before the first 429, or the cadence's own
+//     rate when it accepted none. Its burst is what the API accepted at
+//     once before that 429 (one second's worth when nothing is known);
+//   - while requests are accepted, the rate doubles each second until a
+//     429 comes (the rate the API showed is a burst, not yet a rate);
+//   - one storm, every 429 until the next accepted request, shrinks the
+//     rate once, to 0.7 of it (multiplicative decrease), and once more
+//     each time it outlasts the pause it brought; from there it
+//     grows by an eighth of the phase's first rate each second (additive
+//     increase);
 //   - the rate never exceeds what the cadence needs, pending generations
-//     ÷ poll_interval, which falls as generations finish;
-//   - waiting requests take turns: the one whose generation got its last
-//     read the longest ago goes first (a generation never read goes before
-//     any other), so none starves however small the budget. A request
-//     refused with 429 does not count as a read: it keeps its place.
+//     ÷ poll_interval, which falls as generations finish. Once it covers
+//     that and no 429 has come for a while (two poll_intervals, at least
+//     2s), the limited phase ends and requests leave at once again;
+//   - waiting requests take turns: the one whose generation last asked the
+//     longest ago goes first (one that never asked before any other). A
+//     generation asks with each request the API answers; refused once in
+//     a row, it keeps its place, but refused again it has asked too, and
+//     goes behind the others: one refused again and again cannot take
+//     every turn. (One never read yet keeps going first.)
+//
+// A generation refused again while other requests were accepted since
+// its last refusal, which was the only one of its storm, with no other
+// storm in between, is refused on its own, not by the key's limit: its
+// 429 pauses only its own requests, and neither pauses the others nor
+// shrinks the rate.
 //
 // Whether to retry and how long a generation waits between its reads stay
 // with the caller; the budget only says when the next request may leave.
@@ -42,8 +62,12 @@ import (
 // counted, to estimate the rate the API allows.
 const window = time.Second
 
+// decrease is what a storm leaves of the rate: gentler than halving, so
+// that a steady limit costs fewer pauses, each a whole Retry-After.
+const decrease = 0.7
+
 // history is how many recent reads are remembered for that estimate: a
-// budget first shrinks to at most history/2 requests per second.
+// budget first shrinks to at most history requests per second.
 const history = 256
 
 // Budget is the scheduler for one API key. Its zero value is not usable;
@@ -59,27 +83,53 @@ type Budget struct {
 	pending int // generations waiting for a verdict
 	limited bool
 	// rate is the bucket's rate while limited; 0 until the first pause
-	// ends and the rate is estimated.
-	rate     float64
-	increase float64 // additive increase, requests per second per second
-	lim      *rate.Limiter
-	epoch    uint64    // bumped by each decrease: one decrease per 429 storm
-	pause    time.Time // no request leaves before
-	first429 time.Time // when the first 429 came
-	step     time.Duration
-	shrunk   bool
-	lastRead map[string]time.Time
-	reads    [history]time.Time // when the latest reads were sent, a ring
-	nreads   int
-	queue    queue
-	seq      uint64
-	timer    *time.Timer // dispatches again when the next turn is due, if armed
+	// of a limited phase ends and the rate is estimated.
+	rate      float64
+	safe      float64   // doubling up to it, additive above: where the last storm left the rate
+	grown     time.Time // when the rate last doubled, or its phase began
+	increase  float64   // additive increase, requests per second per second
+	burst     int       // what the API accepted at once before the first 429
+	burstSeen bool      // burst is what the API showed, not a guess
+	lim       *rate.Limiter
+	epoch     uint64          // bumped by each decrease: one decrease per storm
+	calm      bool            // a request was accepted since the latest 429
+	cut       bool            // the current storm has shrunk the rate already
+	cutUntil  time.Time       // the end of the pause that came with that decrease
+	storms    uint64          // storms so far: runs of 429s between accepted requests
+	stormIDs  map[string]bool // the generations the current storm refused
+	// suspect is the one generation a 429 paused while unlimited, until
+	// it is read or another request meets a 429 too; suspectAt is when.
+	suspect      string
+	suspectAt    time.Time
+	suspectUntil time.Time
+	accepts      uint64    // requests accepted so far
+	pause        time.Time // no request leaves before
+	first429     time.Time // when this limited phase's first 429 came
+	last429      time.Time // the latest 429 of the key's limit
+	step         time.Duration
+	shrunk       bool
+	asked        map[string]time.Time // when each generation last asked, for the turn order
+	refused      map[string]refusal   // each generation's latest 429, while it lasts
+	reads        [history]time.Time   // when the latest reads were sent, a ring
+	nreads       int
+	queue        queue
+	seq          uint64
+	timer        *time.Timer // dispatches again when the next turn is due, if armed
+}
+
+// refusal is what the budget knew when a generation's request was last
+// refused: a generation refused again, alone in its storm, after others'
+// requests were accepted and with no new storm, is refused on its own.
+type refusal struct {
+	storms, accepts uint64
+	until           time.Time // its own requests pause until then
 }
 
 // New returns a budget for generations polled every interval. maxStep
 // caps the pause after a 429 that gives no Retry-After.
 func New(interval, maxStep time.Duration) *Budget {
-	return &Budget{interval: interval, maxStep: max(maxStep, interval), lastRead: map[string]time.Time{}}
+	return &Budget{interval: interval, maxStep: max(maxStep, interval),
+		calm: true, asked: map[string]time.Time{}, refused: map[string]refusal{}}
 }
 
 // Turn is the permission to send one request. Tell the budget its
@@ -92,9 +142,9 @@ type Turn struct {
 	epoch uint64
 }
 
-// PauseError is what Wait returns, at once, when every request must wait
-// after a 429 until past the deadline of the request's context: waiting
-// for nothing helps no one.
+// PauseError is what Wait returns, at once, when the request must wait
+// after a 429 (every request's, or its own generation's) until past the
+// deadline of the request's context: waiting for nothing helps no one.
 type PauseError struct{ Left time.Duration }
 
 func (e *PauseError) Error() string {
@@ -121,6 +171,9 @@ func (b *Budget) ceiling() float64 {
 	return float64(max(b.pending, 1)) / b.interval.Seconds()
 }
 
+// quiet is how long no 429 must come before a limited phase may end.
+func (b *Budget) quiet() time.Duration { return max(2*b.interval, 2*time.Second) }
+
 // Rate is the current rate in requests per second, and whether the budget
 // limits requests at all. It is 0 while limited during the first pause.
 func (b *Budget) Rate() (perSecond float64, limited bool) {
@@ -142,6 +195,20 @@ func (b *Budget) Wait(ctx context.Context, id string) (Turn, error) {
 	}
 	b.mu.Lock()
 	now := time.Now()
+	if until := b.refused[id].until; now.Before(until) {
+		// Refused on its own: only its own requests wait, for its
+		// Retry-After, and not for nothing past the deadline.
+		if dl, ok := ctx.Deadline(); ok && dl.Before(until) {
+			b.mu.Unlock()
+			return Turn{}, &PauseError{Left: until.Sub(now)}
+		}
+		b.mu.Unlock()
+		if err := sleep(ctx, until.Sub(now)); err != nil {
+			return Turn{}, err
+		}
+		b.mu.Lock()
+		now = time.Now()
+	}
 	if !b.limited {
 		t := Turn{b: b, id: id, at: now, epoch: b.epoch}
 		b.mu.Unlock()
@@ -153,7 +220,8 @@ func (b *Budget) Wait(ctx context.Context, id string) (Turn, error) {
 		return Turn{}, err
 	}
 	b.seq++
-	w := &waiter{id: id, last: b.lastRead[id], seq: b.seq, deadline: dl, ready: make(chan struct{})}
+	_, refused := b.refused[id]
+	w := &waiter{id: id, last: b.asked[id], refused: refused, seq: b.seq, deadline: dl, ready: make(chan struct{})}
 	heap.Push(&b.queue, w)
 	notify := b.dispatch(now)
 	b.mu.Unlock()
@@ -186,13 +254,22 @@ func (b *Budget) pastDeadline(now, dl time.Time) error {
 	return &PauseError{Left: left}
 }
 
-// dispatch hands out every turn that is due, oldest read first, and arms
-// the timer for the next one; b.mu is held and b is limited. It returns
+// dispatch hands out every turn that is due, the longest since it asked
+// first, and arms the timer for the next one; b.mu is held. It returns
 // the rate to announce when the budget has just started limiting, else 0.
 func (b *Budget) dispatch(now time.Time) (notify float64) {
+	if !b.limited {
+		for b.queue.Len() > 0 {
+			b.grant(heap.Pop(&b.queue).(*waiter), now)
+		}
+		b.unarm()
+		return 0
+	}
 	if now.Before(b.pause) {
 		if b.queue.Len() > 0 {
 			b.arm(b.pause.Sub(now))
+		} else {
+			b.unarm()
 		}
 		return 0
 	}
@@ -210,6 +287,9 @@ func (b *Budget) dispatch(now time.Time) (notify float64) {
 		}
 		b.grant(heap.Pop(&b.queue).(*waiter), now)
 	}
+	if b.queue.Len() == 0 {
+		b.unarm() // nobody is left to dispatch to
+	}
 	return notify
 }
 
@@ -218,12 +298,13 @@ func (b *Budget) grant(w *waiter, now time.Time) {
 	close(w.ready)
 }
 
-// estimate sets the first rate of a limited spell, once its first pause
-// is over: the cadence's rate halved, and no more than the reads the API
-// accepted in the second before its first 429 (at least one). Reads still
-// in flight when the first 429 came back count, since they are answered
-// by now. The additive increase is an eighth of that count per second.
-// It returns the rate; b.mu is held.
+// estimate sets the first rate of a limited phase, once its first pause
+// is over: the reads the API accepted in the second before the phase's
+// first 429, or, when it accepted none, the cadence's own rate. Reads
+// still in flight when the first 429 came back count, since they are
+// answered by now. The burst is those reads too (one second's worth at
+// the cadence when there were none), and the additive increase an eighth
+// of the first rate per second. It returns the rate; b.mu is held.
 func (b *Budget) estimate(now time.Time) float64 {
 	accepted := 0
 	for _, at := range b.reads {
@@ -231,24 +312,34 @@ func (b *Budget) estimate(now time.Time) float64 {
 			accepted++
 		}
 	}
-	accepted = max(accepted, 1)
-	b.increase = float64(accepted) / 8
-	b.rate = b.clamp(min(b.ceiling()/2, float64(accepted)))
+	switch {
+	case accepted > 0:
+		b.rate = b.clamp(float64(accepted) / window.Seconds())
+		if !b.burstSeen {
+			// The first phase's: what the API took at once from a run
+			// that sent without a budget. Later phases' reads came at
+			// the budget's rate: a rate, not a burst.
+			b.burst, b.burstSeen = accepted, true
+		}
+	case !b.burstSeen:
+		b.rate = b.clamp(b.ceiling())
+		b.burst = int(math.Ceil(b.rate))
+	default:
+		b.rate = b.clamp(b.ceiling())
+	}
+	b.safe, b.grown = math.Inf(1), now
+	b.increase = max(b.rate, 1) / 8
 	// Full, as the API's own bucket is after the pause.
-	b.lim = rate.NewLimiter(rate.Limit(b.rate), burst(b.rate))
+	b.lim = rate.NewLimiter(rate.Limit(b.rate), b.burstAt(b.rate))
 	return b.rate
 }
 
 // setRate sets the bucket's rate, between the floor and the ceiling, and
-// its burst to one second's worth; b.mu is held. At the ceiling it still
-// limits: the API's own bucket may be empty after a probe above its rate,
-// and a burst of the cadence's requests would meet 429s again. After a
-// pause the bucket is full, as the API's is: the waiting requests leave
-// in a burst of one second's worth, then at the rate.
+// its burst; b.mu is held.
 func (b *Budget) setRate(now time.Time, r float64) {
 	b.rate = b.clamp(r)
 	b.lim.SetLimitAt(now, rate.Limit(b.rate))
-	b.lim.SetBurstAt(now, burst(b.rate))
+	b.lim.SetBurstAt(now, b.burstAt(b.rate))
 }
 
 // clamp is r between the floor, one request per maxStep, and the
@@ -257,19 +348,47 @@ func (b *Budget) clamp(r float64) float64 {
 	return min(max(r, 1/b.maxStep.Seconds()), b.ceiling())
 }
 
-// burst is one second's worth of requests at r, at least one.
-func burst(r float64) int { return max(1, int(r)) }
+// burstAt is the bucket's burst at rate r: what the API accepted at once,
+// and no more than one second's worth at r; at least one.
+func (b *Budget) burstAt(r float64) int { return max(1, min(b.burst, int(r))) }
+
+// leave ends the limited phase when the rate covers what the pending
+// generations need, no request waits for its turn, and no 429 has come
+// for a while; b.mu is held.
+func (b *Budget) leave(now time.Time) {
+	if b.limited && b.rate > 0 && b.rate >= b.ceiling() && now.Sub(b.last429) >= b.quiet() && !now.Before(b.pause) && b.queue.Len() == 0 {
+		b.limited, b.rate, b.lim = false, 0, nil
+	}
+}
 
 // arm sets the timer to dispatch again after d; b.mu is held. A timer
 // that fires late, after another dispatch, finds nothing due: harmless.
 func (b *Budget) arm(d time.Duration) {
-	if b.timer != nil {
-		b.timer.Stop()
-	}
+	b.unarm()
 	b.timer = time.AfterFunc(d, func() {
 		defer crash.Recover(b.fail)
 		b.tick()
 	})
+}
+
+// unarm stops the timer armed to dispatch, if any; b.mu is held.
+func (b *Budget) unarm() {
+	if b.timer != nil {
+		b.timer.Stop()
+		b.timer = nil
+	}
+}
+
+// sleep waits for d, or returns ctx's cause when ctx ends first.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	case <-t.C:
+		return nil
+	}
 }
 
 func (b *Budget) tick() {
@@ -298,8 +417,9 @@ func (b *Budget) notify(r float64) {
 }
 
 // Read tells the budget the API answered the request (anything but 429).
-// Its generation goes behind every generation read longer ago, and the
-// rate grows by the additive step, spread over a second's requests.
+// It ends a storm, and the rate grows: doubling each second of accepted
+// requests up to the last rate that drew no 429, and by the additive
+// step, spread over a second's requests, above it.
 func (t Turn) Read() {
 	b := t.b
 	if b == nil {
@@ -307,22 +427,41 @@ func (t Turn) Read() {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if t.at.After(b.lastRead[t.id]) {
-		b.lastRead[t.id] = t.at
+	if t.at.After(b.asked[t.id]) {
+		b.asked[t.id] = t.at
 	}
 	b.reads[b.nreads%history] = t.at
 	b.nreads++
+	b.accepts++
+	b.calm = true
 	b.step = 0
+	delete(b.refused, t.id)
+	if t.id == b.suspect {
+		b.suspect = ""
+	}
 	if b.limited && b.rate > 0 {
-		b.setRate(time.Now(), b.rate+b.increase/b.rate)
+		now := time.Now()
+		r := b.rate
+		if r < b.safe {
+			// Doubling per second of accepted requests; after an idle
+			// spell, no more than once.
+			r = min(r*math.Pow(2, min(now.Sub(b.grown).Seconds(), 1)), b.safe)
+			b.grown = now
+		} else {
+			r += b.increase / r
+		}
+		b.setRate(now, r)
+		b.leave(now)
+		b.dispatch(now)
 	}
 }
 
 // Refused tells the budget the API answered 429, with retryAfter (0 when
 // absent). Every request pauses until then (or a backoff step, doubling
 // from poll_interval up to the cap while 429s without Retry-After follow
-// each other). The first 429 of a storm halves the rate; the refusals of
-// requests sent before that decrease do not halve it again.
+// each other). The first 429 of a storm shrinks the rate; the refusals of
+// requests sent before that decrease do not shrink it again. A generation
+// refused on its own pauses only its own requests.
 func (t Turn) Refused(retryAfter time.Duration) {
 	b := t.b
 	if b == nil {
@@ -335,17 +474,58 @@ func (t Turn) Refused(retryAfter time.Duration) {
 		b.step = min(max(2*b.step, b.interval), b.maxStep)
 		d = b.step
 	}
-	if until := now.Add(min(d, time.Duration(1<<62))); until.After(b.pause) {
+	until := now.Add(min(d, time.Duration(1<<62)))
+	prev, again := b.refused[t.id]
+	if last := b.asked[t.id]; again && !last.IsZero() && t.at.After(last) {
+		// Refused again in a row: it asked, and goes behind. One never
+		// read keeps going first: its first read is what it waits for.
+		b.asked[t.id] = t.at
+	}
+	if t.id != "" && again && prev.storms == b.storms && len(b.stormIDs) == 1 && b.stormIDs[t.id] && b.accepts > prev.accepts {
+		b.refused[t.id] = refusal{storms: b.storms, accepts: b.accepts, until: until}
+		b.mu.Unlock()
+		return
+	}
+	if !b.limited && t.id != "" && (b.suspect == "" || b.suspect == t.id) {
+		// One 429 is no proof of the key's limit: it pauses only its own
+		// generation, until a 429 for another request shows the limit.
+		if b.suspect == "" {
+			b.suspect, b.suspectAt = t.id, now
+		}
+		b.suspectUntil = until
+		b.refused[t.id] = refusal{storms: b.storms, accepts: b.accepts, until: until}
+		b.mu.Unlock()
+		return
+	}
+	if until.After(b.pause) {
 		b.pause = until
+	}
+	b.last429 = now
+	if b.calm {
+		b.storms, b.calm, b.cut = b.storms+1, false, false
+		b.stormIDs = map[string]bool{}
 	}
 	switch {
 	case !b.limited:
-		b.limited, b.rate, b.first429 = true, 0, now
+		b.limited, b.rate, b.first429, b.cut = true, 0, now, true
+		if b.suspect != "" {
+			// The suspect's 429 was the key's limit's first.
+			b.first429, b.pause = b.suspectAt, maxTime(b.pause, b.suspectUntil)
+			b.suspect = ""
+		}
 		b.epoch++
-	case t.epoch == b.epoch && b.rate > 0:
+		b.cutUntil = b.pause
+	case (!b.cut || !t.at.Before(b.cutUntil)) && t.epoch == b.epoch && b.rate > 0:
+		// Sent at the current rate, the storm's first such 429, or one
+		// sent after the pause of the storm's decrease (a storm that
+		// outlasts its pause is met again): the rate shrinks, and grows
+		// back additively from there.
 		b.epoch++
-		b.setRate(now, b.rate/2)
+		b.setRate(now, b.rate*decrease)
+		b.safe, b.cut, b.cutUntil = b.rate, true, b.pause
 	}
+	b.refused[t.id] = refusal{storms: b.storms, accepts: b.accepts}
+	b.stormIDs[t.id] = true
 	// Requests waiting past their deadline need not wait for nothing.
 	// Collected first: removing from a heap moves its other elements.
 	var late []*waiter
@@ -367,7 +547,8 @@ func (t Turn) Refused(retryAfter time.Duration) {
 // waiter is a request waiting for its turn.
 type waiter struct {
 	id       string
-	last     time.Time // when its generation last got a read; zero: never
+	last     time.Time // when its generation last asked; zero: never
+	refused  bool      // its generation's latest request was refused
 	seq      uint64    // arrival order, among equals
 	deadline time.Time
 	ready    chan struct{}
@@ -377,13 +558,16 @@ type waiter struct {
 	err      error
 }
 
-// queue orders waiters by the time their generation last got a read.
+// queue orders waiters by the time their generation last asked.
 type queue []*waiter
 
 func (q queue) Len() int { return len(q) }
 func (q queue) Less(i, j int) bool {
 	if !q[i].last.Equal(q[j].last) {
 		return q[i].last.Before(q[j].last)
+	}
+	if q[i].refused != q[j].refused {
+		return !q[i].refused // asked at the same time: the refused one goes behind
 	}
 	return q[i].seq < q[j].seq
 }
@@ -403,4 +587,11 @@ func (q *queue) Pop() any {
 	w.index = -1
 	*q = old[:len(old)-1]
 	return w
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }

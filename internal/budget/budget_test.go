@@ -109,8 +109,9 @@ func one(b *Budget) {
 }
 
 // limit puts a budget for pending generations polled every second into a
-// limited state: accepted reads answered now, then one 429 with
-// Retry-After retryAfter. Call it in a bubble.
+// limited state: accepted reads answered now, then 429s with Retry-After
+// retryAfter for two requests (one alone pauses only its generation).
+// Call it in a bubble.
 func limit(t *testing.T, pending, accepted int, retryAfter time.Duration) *Budget {
 	t.Helper()
 	b := New(time.Second, time.Minute)
@@ -122,11 +123,13 @@ func limit(t *testing.T, pending, accepted int, retryAfter time.Duration) *Budge
 		}
 		turn.Read()
 	}
-	turn, err := b.Wait(t.Context(), "refused")
-	if err != nil {
-		t.Fatal(err)
+	for _, id := range []string{"refused", "refused_too"} {
+		turn, err := b.Wait(t.Context(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		turn.Refused(retryAfter)
 	}
-	turn.Refused(retryAfter)
 	return b
 }
 
@@ -189,8 +192,8 @@ func TestPauseForEveryoneThenRate(t *testing.T) {
 		queued(t, b, 2)
 		advance(2*time.Second - time.Nanosecond)
 		queued(t, b, 2) // nobody leaves before Retry-After has passed
-		// The bucket is full after the pause: min(10 pending / 1s / 2, 3
-		// accepted) = 3 a second, so both leave at once.
+		// The bucket is full after the pause: the 3 requests accepted in
+		// the second before the 429, so both leave at once.
 		advance(time.Nanosecond)
 		for _, c := range calls {
 			if _, err := c.result(t); err != nil {
@@ -204,20 +207,6 @@ func TestPauseForEveryoneThenRate(t *testing.T) {
 		defer mu.Unlock()
 		if !slices.Equal(shrunk, []float64{3}) {
 			t.Errorf("Shrunk calls: %v, want one with 3", shrunk)
-		}
-	})
-}
-
-func TestFirstRateIsHalfTheCadenceAtMost(t *testing.T) {
-	t.Parallel()
-	synctest.Test(t, func(t *testing.T) {
-		b := limit(t, 4, 10, time.Second) // the cadence needs 4/s; 10 were accepted
-		c := start(t.Context(), b, "gen_a")
-		queued(t, b, 1)
-		advance(time.Second)
-		c.result(t)
-		if r := rateOf(b); r != 2 {
-			t.Errorf("rate = %v, want 2: half the cadence's 4/s", r)
 		}
 	})
 }
@@ -244,8 +233,10 @@ func TestEstimateCountsOnlyTheSecondBefore(t *testing.T) {
 		read("recent")
 		advance(time.Second - time.Nanosecond)
 		read("last")
-		turn, _ := b.Wait(t.Context(), "refused")
-		turn.Refused(time.Second)
+		for _, id := range []string{"refused", "refused_too"} {
+			turn, _ := b.Wait(t.Context(), id)
+			turn.Refused(time.Second)
+		}
 		inflight.Read()
 		c := start(t.Context(), b, "gen_a")
 		queued(t, b, 1)
@@ -253,86 +244,6 @@ func TestEstimateCountsOnlyTheSecondBefore(t *testing.T) {
 		c.result(t)
 		if r := rateOf(b); r != 3 {
 			t.Errorf("rate = %v, want 3: the reads sent in the second before the first 429", r)
-		}
-	})
-}
-
-func TestHalvedOncePerStorm(t *testing.T) {
-	t.Parallel()
-	synctest.Test(t, func(t *testing.T) {
-		b := limit(t, 100, 8, time.Second)
-		stale := Turn{b: b, id: "stale"} // sent before the first 429
-		c := start(t.Context(), b, "gen_a")
-		queued(t, b, 1)
-		advance(time.Second)
-		turn, _ := c.result(t)
-		if r := rateOf(b); r != 8 {
-			t.Fatalf("rate = %v, want 8", r)
-		}
-		turn.Refused(time.Second) // sent at rate 8: halves it
-		if r := rateOf(b); r != 4 {
-			t.Errorf("rate after a 429 = %v, want 4", r)
-		}
-		stale.Refused(time.Second) // sent before that decrease: no second halving
-		if r := rateOf(b); r != 4 {
-			t.Errorf("rate after a stale 429 = %v, want still 4", r)
-		}
-		c = start(t.Context(), b, "gen_b")
-		queued(t, b, 1)
-		advance(time.Second)
-		turn, _ = c.result(t)
-		turn.Refused(0)
-		if r := rateOf(b); r != 2 {
-			t.Errorf("rate after the next storm's 429 = %v, want 2", r)
-		}
-	})
-}
-
-func TestFloor(t *testing.T) {
-	t.Parallel()
-	synctest.Test(t, func(t *testing.T) {
-		b := limit(t, 100, 1, time.Second)
-		for range 12 {
-			c := start(t.Context(), b, "gen_a")
-			queued(t, b, 1)
-			advance(time.Minute)
-			turn, _ := c.result(t)
-			turn.Refused(time.Second)
-		}
-		if r := rateOf(b); !near(r, 1.0/60) {
-			t.Errorf("rate = %v, want the floor of one request per max step (1/60)", r)
-		}
-	})
-}
-
-func TestAdditiveIncreaseUpToTheCeiling(t *testing.T) {
-	t.Parallel()
-	synctest.Test(t, func(t *testing.T) {
-		b := limit(t, 6, 8, time.Second) // rate min(3, 8) = 3; increase 8/8 = 1/s per s
-		c := start(t.Context(), b, "gen_a")
-		queued(t, b, 1)
-		advance(time.Second)
-		turn, _ := c.result(t)
-		if r := rateOf(b); r != 3 {
-			t.Fatalf("rate = %v, want 3", r)
-		}
-		turn.Read()
-		if r := rateOf(b); !near(r, 3+1.0/3) {
-			t.Errorf("rate after one read = %v, want 3 + 1/3: one a second, spread over the second's reads", r)
-		}
-		for range 100 {
-			turn.Read()
-		}
-		if r, limited := b.Rate(); r != 6 || !limited {
-			t.Errorf("Rate() after many reads = %v, %v; want the ceiling 6 (6 pending ÷ 1s), still limited", r, limited)
-		}
-		b.Add(-4)
-		if r := rateOf(b); r != 2 {
-			t.Errorf("rate with 2 pending = %v, want 2: the ceiling falls as generations finish", r)
-		}
-		b.Add(-10)
-		if r := rateOf(b); r != 1 {
-			t.Errorf("rate with none pending = %v, want 1: one request each interval", r)
 		}
 	})
 }
@@ -373,31 +284,6 @@ func turnOrder(t *testing.T, b *Budget, ids ...string) []string {
 		one(b)
 	}
 	return order
-}
-
-func TestRefusedKeepsItsPlace(t *testing.T) {
-	t.Parallel()
-	synctest.Test(t, func(t *testing.T) {
-		b := limit(t, 100, 1, time.Second)
-		first := start(t.Context(), b, "gen_a")
-		queued(t, b, 1)
-		advance(time.Second)
-		turn, _ := first.result(t)
-		turn.Read() // gen_a read at 1s
-		one(b)
-		c := start(t.Context(), b, "gen_b")
-		queued(t, b, 1)
-		advance(time.Second)
-		turn, _ = c.result(t)
-		turn.Refused(time.Second) // gen_b got a 429: still unread
-		calls := []*call{start(t.Context(), b, "gen_a")}
-		queued(t, b, 1)
-		calls = append(calls, start(t.Context(), b, "gen_b"))
-		queued(t, b, 2)
-		if got := next(t, b, 2*time.Second, calls).id; got != "gen_b" { // the pause, and a turn at half the rate
-			t.Errorf("%s went first; want gen_b, whose turn ended in a 429", got)
-		}
-	})
 }
 
 // TestNoStarvation: many generations sharing a budget far below their
@@ -461,7 +347,7 @@ func TestCancelWhileQueued(t *testing.T) {
 func TestCancelledAsItsTurnComes(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		b := limit(t, 2, 8, time.Second) // rate 1/s, burst 1
+		b := limit(t, 100, 1, time.Second) // rate 1/s, burst 1
 		advance(time.Second)
 		ctx, cancel := context.WithCancel(t.Context())
 		cancel()
@@ -490,7 +376,7 @@ func TestCancelledAsItsTurnComes(t *testing.T) {
 func TestPanicInDispatchEndsEveryWait(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		b := limit(t, 2, 8, time.Second) // rate 1/s, burst 1
+		b := limit(t, 100, 1, time.Second) // rate 1/s, burst 1
 		b.Shrunk = func(float64) { panic("announcing the rate failed") }
 		calls := []*call{start(t.Context(), b, "gen_a")}
 		queued(t, b, 1)
@@ -580,9 +466,9 @@ func TestBackoffWithoutRetryAfter(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := New(time.Second, 4*time.Second)
 		b.Add(100)
-		pauses := []time.Duration{}
+		pauses := []time.Duration{} // of a submit's 429s: the key's at once
 		for range 5 {
-			turn, err := b.Wait(t.Context(), "gen_a")
+			turn, err := b.Wait(t.Context(), "")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -595,10 +481,10 @@ func TestBackoffWithoutRetryAfter(t *testing.T) {
 		if want := []time.Duration{1, 2, 4, 4, 4}; !slices.Equal(pauses, scale(want, time.Second)) {
 			t.Errorf("pauses %v, want %v seconds: doubling from poll_interval, capped", pauses, want)
 		}
-		turn, _ := b.Wait(t.Context(), "gen_a")
+		turn, _ := b.Wait(t.Context(), "")
 		turn.Read()
 		advance(time.Hour)
-		turn, _ = b.Wait(t.Context(), "gen_a")
+		turn, _ = b.Wait(t.Context(), "")
 		turn.Refused(0)
 		b.mu.Lock()
 		defer b.mu.Unlock()
@@ -625,8 +511,10 @@ func TestCeilingUsesTheInterval(t *testing.T) {
 			turn, _ := b.Wait(t.Context(), "ok")
 			turn.Read()
 		}
-		turn, _ := b.Wait(t.Context(), "refused")
-		turn.Refused(time.Second)
+		for _, id := range []string{"refused", "refused_too"} {
+			turn, _ := b.Wait(t.Context(), id)
+			turn.Refused(time.Second)
+		}
 		b.Add(0) // during the first pause: nothing to cap yet
 		if r, limited := b.Rate(); r != 0 || !limited {
 			t.Errorf("Rate() during the first pause = %v, %v", r, limited)
@@ -638,8 +526,8 @@ func TestCeilingUsesTheInterval(t *testing.T) {
 		queued(t, b, 1)
 		advance(time.Second)
 		c.result(t)
-		if r := rateOf(b); r != 2 {
-			t.Errorf("rate = %v, want 2: half of 8 generations ÷ 2s", r)
+		if r := rateOf(b); r != 4 {
+			t.Errorf("rate = %v, want 4: the 10 accepted, capped to 8 generations ÷ 2s", r)
 		}
 	})
 }
@@ -693,12 +581,12 @@ func TestTurnsAtTheRate(t *testing.T) {
 func TestNextTurnWhenATokenIsBack(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name    string
-		pending int
-		want    time.Duration // after the end of the pause, for the second turn
+		name     string
+		accepted int
+		want     time.Duration // after the end of the pause, for the turn after the burst
 	}{
-		{"one a second", 2, time.Second},            // min(2/1s/2, 8) = 1/s
-		{"two a second", 4, 500 * time.Millisecond}, // min(4/1s/2, 8) = 2/s, burst 2: the third turn
+		{"one a second", 1, time.Second},            // 1 accepted: 1/s, burst 1
+		{"two a second", 2, 500 * time.Millisecond}, // 2 accepted: 2/s, burst 2: the third turn
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -706,19 +594,20 @@ func TestNextTurnWhenATokenIsBack(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				epoch := time.Now()
 				b := New(time.Second, time.Minute)
-				b.Add(tt.pending)
-				for range 8 {
+				b.Add(100)
+				for range tt.accepted {
 					turn, err := b.Wait(t.Context(), "ok")
 					if err != nil {
 						t.Fatal(err)
 					}
 					turn.Read()
 				}
-				turn, _ := b.Wait(t.Context(), "refused")
-				turn.Refused(time.Second)
+				for _, id := range []string{"refused", "refused_too"} {
+					turn, _ := b.Wait(t.Context(), id)
+					turn.Refused(time.Second)
+				}
 				end := epoch.Add(time.Second)
-				burst := int(tt.pending / 2)
-				for range burst { // the full bucket, at the end of the pause
+				for range tt.accepted { // the full bucket, at the end of the pause
 					if _, err := b.Wait(t.Context(), "gen_a"); err != nil {
 						t.Fatal(err)
 					}
@@ -747,11 +636,11 @@ func TestEveryLateWaiterEndsAtOnce(t *testing.T) {
 		for late := 1; late < 1<<7; late++ { // every choice among seven waiters
 			b := limit(t, 100, 1, time.Second)
 			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-			// Reads long ago in this order make the heap [1 5 2 6 7 3 4]:
+			// Asked long ago in this order make the heap [1 5 2 6 7 3 4]:
 			// removing the 6 moves the 4 up, past where a loop by index is.
 			b.mu.Lock()
 			for i, k := range []int{1, 5, 2, 6, 7, 3, 4} {
-				b.lastRead[fmt.Sprintf("gen_%d", i)] = time.Unix(int64(k), 0)
+				b.asked[fmt.Sprintf("gen_%d", i)] = time.Unix(int64(k), 0)
 			}
 			b.mu.Unlock()
 			var calls []*call
@@ -775,6 +664,389 @@ func TestEveryLateWaiterEndsAtOnce(t *testing.T) {
 				}
 			}
 			cancel()
+		}
+	})
+}
+
+// turn waits for id's turn, failing the test on an error.
+func turn(t *testing.T, b *Budget, id string) Turn {
+	t.Helper()
+	turn, err := b.Wait(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return turn
+}
+
+func TestFirstRateIsWhatTheAPIAcceptedCappedByTheCadence(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		b := limit(t, 4, 10, time.Second) // the cadence needs 4/s; 10 were accepted
+		turn(t, b, "gen_a")
+		if r := rateOf(b); r != 4 {
+			t.Errorf("rate = %v, want 4: the cadence's, below the 10 accepted", r)
+		}
+		b = limit(t, 100, 3, time.Second)
+		turn(t, b, "gen_a")
+		if r := rateOf(b); r != 3 {
+			t.Errorf("rate = %v, want 3: what the API accepted", r)
+		}
+	})
+}
+
+// When the API accepted nothing before its first 429, the rate after the
+// pause is the cadence's own, with one second's worth of burst: a long
+// Retry-After pauses the run, it does not leave it slow afterwards.
+func TestNothingAcceptedStartsAtTheCadence(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		b := limit(t, 6, 0, 3*time.Second)
+		start := time.Now()
+		var wg sync.WaitGroup
+		for i := range 6 {
+			wg.Go(func() { turn(t, b, fmt.Sprintf("gen_%d", i)) })
+		}
+		wg.Wait()
+		if got := time.Since(start); got != 3*time.Second {
+			t.Errorf("six requests left %v after the 429, want all at once when its Retry-After of 3s ended", got)
+		}
+		if r := rateOf(b); r != 6 {
+			t.Errorf("rate = %v, want 6: six generations every second", r)
+		}
+	})
+}
+
+// One storm, every 429 until the next accepted request, shrinks the rate
+// once, to 0.7 of it: requests sent together at that rate do not shrink
+// it again, nor one sent before the decrease; one sent after the storm's
+// pause and still refused does, since the storm outlasted its pause.
+func TestShrunkOncePerStorm(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		b := limit(t, 8, 8, time.Second) // 8/s, the cadence's: reads do not raise it
+		stale := Turn{b: b, id: "stale"} // sent before the first 429
+		a, c := turn(t, b, "gen_a"), turn(t, b, "gen_b")
+		a.Refused(time.Second)
+		if r := rateOf(b); !near(r, 5.6) {
+			t.Fatalf("rate after a 429 = %v, want 5.6", r)
+		}
+		c.Refused(time.Second) // sent with it: the same storm
+		stale.Refused(time.Second)
+		if r := rateOf(b); !near(r, 5.6) {
+			t.Errorf("rate after more 429s of that storm = %v, want still 5.6", r)
+		}
+		turn(t, b, "gen_c").Refused(time.Second) // sent after its pause: the storm goes on
+		if r := rateOf(b); !near(r, 5.6*0.7) {
+			t.Errorf("rate after a 429 past the storm's pause = %v, want %v", r, 5.6*0.7)
+		}
+		turn(t, b, "gen_d").Read() // additive: + (8/8)/rate
+		want := 5.6*0.7 + 1/(5.6*0.7)
+		if r := rateOf(b); !near(r, want) {
+			t.Fatalf("rate after a read = %v, want %v", r, want)
+		}
+		e, f := turn(t, b, "gen_e"), turn(t, b, "gen_f")
+		stale.Refused(time.Second) // a new storm, but sent before the decreases
+		if r := rateOf(b); !near(r, want) {
+			t.Errorf("rate after a stale 429 = %v, want still %v", r, want)
+		}
+		e.Refused(time.Second)
+		f.Refused(time.Second)
+		if r := rateOf(b); !near(r, 0.7*want) {
+			t.Errorf("rate after two fresh 429s of the storm the stale one began = %v, want %v", r, 0.7*want)
+		}
+	})
+}
+
+func TestFloor(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		b := New(time.Second, 1500*time.Millisecond)
+		b.Add(1)
+		turn(t, b, "").Refused(time.Second)
+		for range 12 { // storm after storm
+			turn(t, b, "gen_a").Read()
+			turn(t, b, "gen_a").Refused(time.Second)
+		}
+		if r := rateOf(b); !near(r, 1/1.5) {
+			t.Errorf("rate = %v, want the floor of one request per max step (1/1.5s)", r)
+		}
+	})
+}
+
+// While requests are accepted the rate doubles each second's worth of
+// reads, up to the last rate that drew no 429; above it, it grows by an
+// eighth of the first rate each second; never above the ceiling.
+func TestGrowsBackFastThenAdditively(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		b := limit(t, 100, 4, time.Second) // 4/s; increase 4/8 = 1/2 per s
+		turn(t, b, "gen_a").Read()
+		if r := rateOf(b); r != 4 {
+			t.Fatalf("rate after a read at the end of the pause = %v, want 4", r)
+		}
+		time.Sleep(500 * time.Millisecond)
+		turn(t, b, "gen_a").Read()
+		if r := rateOf(b); !near(r, 4*math.Sqrt2) {
+			t.Fatalf("rate after half a second of reads = %v, want 4√2", r)
+		}
+		time.Sleep(500 * time.Millisecond)
+		turn(t, b, "gen_a").Read()
+		if r := rateOf(b); !near(r, 8) {
+			t.Fatalf("rate after a second of reads = %v, want 8: doubled", r)
+		}
+		time.Sleep(time.Minute)
+		turn(t, b, "gen_a").Read()
+		if r := rateOf(b); !near(r, 16) {
+			t.Fatalf("rate after a read a minute later = %v, want 16: doubled once", r)
+		}
+		turn(t, b, "gen_b").Read()
+		turn(t, b, "gen_c").Refused(time.Second) // 16 drew a 429: 11.2 from now on
+		if r := rateOf(b); !near(r, 11.2) {
+			t.Fatalf("rate after a 429 = %v, want 11.2", r)
+		}
+		turn(t, b, "gen_a").Read()
+		if r := rateOf(b); !near(r, 11.2+0.5/11.2) {
+			t.Errorf("rate after a read = %v, want 11.2 + 0.5/11.2: additive after a storm", r)
+		}
+		b.Add(-97)
+		if r, limited := b.Rate(); r != 3 || !limited {
+			t.Errorf("Rate() with 3 pending = %v, %v; want 3, still limited: the ceiling falls as generations finish", r, limited)
+		}
+	})
+}
+
+// Once the rate covers the cadence and no 429 has come for two
+// poll_intervals (at least 2s), requests leave at once again, waiters
+// included; a 429 after that starts a new limited phase.
+func TestLeavesTheLimitedPhase(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		b := limit(t, 2, 2, time.Second)
+		turn(t, b, "gen_a").Read()
+		if _, limited := b.Rate(); !limited {
+			t.Fatal("not limited a second after the 429")
+		}
+		time.Sleep(time.Second)
+		turn(t, b, "gen_a").Read()
+		if r, limited := b.Rate(); limited || r != 0 {
+			t.Errorf("Rate() 2s after the 429, at the ceiling = %v, %v; want 0, false", r, limited)
+		}
+		start := time.Now()
+		for range 10 {
+			turn(t, b, "gen_a").Read()
+		}
+		if time.Since(start) != 0 {
+			t.Errorf("requests waited %v after the limited phase", time.Since(start))
+		}
+		turn(t, b, "gen_b").Refused(time.Second)
+		turn(t, b, "gen_c").Refused(time.Second)
+		if _, limited := b.Rate(); !limited {
+			t.Error("a new 429 did not start a new limited phase")
+		}
+	})
+}
+
+// A generation refused once keeps its place; refused again in a row, it
+// has asked as the others did, and goes behind the one that asked
+// longer ago, so that one refused again and again cannot take every turn.
+func TestRefusedAgainGoesBehind(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		refusals int
+		want     []string
+	}{{1, []string{"gen_b", "gen_a"}}, {2, []string{"gen_a", "gen_b"}}} {
+		synctest.Test(t, func(t *testing.T) {
+			b := limit(t, 100, 1, time.Second) // one turn a second
+			turn(t, b, "gen_b").Read()         // gen_b asked at 1s
+			turn(t, b, "gen_a").Read()         // gen_a at 2s
+			for range tc.refusals {            // gen_b at 3s, refused (and at 4s)
+				turn(t, b, "gen_b").Refused(time.Nanosecond)
+			}
+			one(b)
+			var order []string
+			var mu sync.Mutex
+			var wg sync.WaitGroup
+			for _, id := range []string{"gen_b", "gen_a"} {
+				wg.Go(func() {
+					turn(t, b, id)
+					mu.Lock()
+					order = append(order, id)
+					mu.Unlock()
+				})
+				synctest.Wait()
+			}
+			wg.Wait()
+			if !slices.Equal(order, tc.want) {
+				t.Errorf("after %d refusals: turns in order %v, want %v", tc.refusals, order, tc.want)
+			}
+		})
+	}
+}
+
+// A generation refused again after others were accepted, its previous
+// 429 the only one of its storm and no other storm since, is refused on
+// its own: only its requests pause, and neither the others nor the rate
+// pay for it. A 429 of the key's limit then pauses everyone again.
+func TestRefusedOnItsOwnPausesOnlyItself(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		b := limit(t, 100, 50, time.Second) // the key's limit: "refused"'s 429
+		turn(t, b, "ok_0").Read()
+		turn(t, b, "gen_x").Refused(time.Second) // a storm of its own
+		turn(t, b, "ok_1").Read()
+		rate := rateOf(b)
+		turn(t, b, "gen_x").Refused(5 * time.Second)
+		if r, limited := b.Rate(); r != rate || !limited {
+			t.Errorf("Rate() after a lone 429 = %v, %v; want still %v, limited", r, limited, rate)
+		}
+		start := time.Now()
+		turn(t, b, "ok_1").Read()
+		if d := time.Since(start); d != 0 {
+			t.Errorf("another generation waited %v after a lone 429", d)
+		}
+		turn(t, b, "gen_x").Read()
+		if d := time.Since(start); d != 5*time.Second {
+			t.Errorf("the refused generation's next request left after %v, want its Retry-After, 5s", d)
+		}
+		// Refused again, but another generation was refused since: the
+		// key's limit, again.
+		turn(t, b, "gen_x").Refused(time.Second)
+		turn(t, b, "ok_1").Read()
+		turn(t, b, "ok_2").Refused(time.Second)
+		turn(t, b, "ok_0").Read()
+		turn(t, b, "gen_x").Refused(time.Second)
+		start = time.Now()
+		turn(t, b, "ok_1").Read()
+		if d := time.Since(start); d < time.Second {
+			t.Errorf("another generation waited %v after a key-wide 429, want its Retry-After, 1s", d)
+		}
+	})
+}
+
+// One 429, while unlimited, pauses only its own generation, for its
+// Retry-After: others go on at once, the budget does not limit. A 429 for
+// another request then starts the limited phase, its pause counted from
+// the first one.
+func TestOne429PausesOnlyItsGeneration(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		b := New(time.Second, time.Minute)
+		b.Add(10)
+		turn(t, b, "gen_a").Refused(3 * time.Second)
+		if _, limited := b.Rate(); limited {
+			t.Fatal("limited after a single 429")
+		}
+		start := time.Now()
+		for range 20 {
+			turn(t, b, "gen_b").Read()
+		}
+		if d := time.Since(start); d != 0 {
+			t.Errorf("another generation waited %v", d)
+		}
+		turn(t, b, "gen_a").Refused(3 * time.Second)
+		if d := time.Since(start); d != 3*time.Second {
+			t.Errorf("the refused generation's next request left after %v, want its Retry-After, 3s", d)
+		}
+		if _, limited := b.Rate(); limited {
+			t.Fatal("limited after a 429s for one generation only")
+		}
+		time.Sleep(time.Second)
+		turn(t, b, "gen_b").Refused(time.Second) // another one: the key's limit
+		if _, limited := b.Rate(); !limited {
+			t.Fatal("not limited after 429s for two generations")
+		}
+		start = time.Now()
+		turn(t, b, "gen_c")
+		if d := time.Since(start); d != 2*time.Second {
+			t.Errorf("a third generation waited %v, want 2s: until the first generation's Retry-After", d)
+		}
+	})
+}
+
+// The bucket's burst is what the API accepted at once before the first
+// 429, however high the rate grows.
+func TestBurstIsWhatTheAPIAccepted(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		b := limit(t, 100, 2, time.Second)
+		for range 40 {
+			turn(t, b, "gen_a").Read()
+		}
+		if r := rateOf(b); r < 20 {
+			t.Fatalf("rate = %v, want it grown past 20", r)
+		}
+		time.Sleep(time.Second) // the bucket refills
+		start := time.Now()
+		for range 3 {
+			turn(t, b, "gen_a")
+		}
+		if d := time.Since(start); d == 0 {
+			t.Errorf("three requests left at once after a full second, want a burst of 2")
+		}
+	})
+}
+
+// The limited phase ends no sooner than two poll_intervals (at least 2s)
+// after the latest 429: at 3s, 6s; at 500ms, 2s.
+func TestQuietIsTwoPollIntervals(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ interval, quiet time.Duration }{{3 * time.Second, 6 * time.Second}, {500 * time.Millisecond, 2 * time.Second}} {
+		synctest.Test(t, func(t *testing.T) {
+			quietAfter(t, tc.interval, tc.quiet)
+		})
+	}
+}
+
+// quietAfter checks that a budget polled every interval leaves its limited
+// phase quiet after the 429, not before.
+func quietAfter(t *testing.T, interval, quiet time.Duration) {
+	t.Helper()
+	b := New(interval, time.Minute)
+	b.Add(100)
+	turn(t, b, "").Refused(time.Second) // a submit's: the key's limit
+	time.Sleep(quiet - time.Nanosecond)
+	turn(t, b, "gen_a").Read()
+	if _, limited := b.Rate(); !limited {
+		t.Fatalf("the phase ended before %v without a 429 (poll_interval %v)", quiet, interval)
+	}
+	time.Sleep(time.Nanosecond)
+	turn(t, b, "gen_a").Read()
+	if _, limited := b.Rate(); limited {
+		t.Errorf("still limited %v after the 429, at the cadence's rate (poll_interval %v)", quiet, interval)
+	}
+}
+
+// A read of the generation a lone 429 paused clears the suspicion: the
+// next 429, for another generation, is again no proof of the key's limit.
+func TestReadClearsTheSuspect(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		b := New(time.Second, time.Minute)
+		b.Add(10)
+		turn(t, b, "gen_a").Refused(time.Second)
+		turn(t, b, "gen_a").Read()
+		turn(t, b, "gen_b").Refused(time.Second)
+		if _, limited := b.Rate(); limited {
+			t.Error("limited by a 429 for one generation after the other's was read")
+		}
+	})
+}
+
+// Refused again with nothing accepted in between, a generation is not
+// refused on its own: the key's limit pauses everyone.
+func TestRefusedAgainWithNothingAcceptedIsTheKeys(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		b := limit(t, 100, 50, time.Second)
+		turn(t, b, "ok_0").Read()
+		x := turn(t, b, "gen_x")
+		x.Refused(time.Second) // a storm of its own
+		time.Sleep(time.Second)
+		turn(t, b, "gen_x").Refused(3 * time.Second) // nothing accepted since
+		start := time.Now()
+		turn(t, b, "ok_1")
+		if d := time.Since(start); d != 3*time.Second {
+			t.Errorf("another generation waited %v, want the key's pause, 3s", d)
 		}
 	})
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/prism-wait/prism-wait/internal/outcome"
 	"github.com/prism-wait/prism-wait/internal/prism"
 	"github.com/prism-wait/prism-wait/internal/report"
+	"github.com/prism-wait/prism-wait/internal/rerun"
 	"github.com/prism-wait/prism-wait/internal/wait"
 )
 
@@ -36,6 +37,10 @@ type Env struct {
 	Transport      http.RoundTripper // nil for newTransport's
 	Version        string            // stamped at build time; "" falls back to build info
 	Heartbeat      time.Duration     // how often a line says what is pending; 0 for report.DefaultHeartbeat
+	// NoBudget sends every request without the request budget, for tests
+	// and benchmarks that compare a run with and without it; never set
+	// from the user's inputs.
+	NoBudget bool
 }
 
 func (env Env) getenv(k string) string {
@@ -106,8 +111,10 @@ func run(ctx context.Context, env Env, log *report.Log) int {
 	client := prism.New(cfg.BaseURL, cfg.APIKey, "prism-wait/"+Version(env.Version), transport)
 	client.BaseURLSetting = cfg.Term("base_url")
 	// One budget for every request with this key: reads, refreshes, submits.
-	client.Budget = budget.New(cfg.PollInterval, cfg.MaxInterval)
-	client.Budget.Shrunk = report.RateLimited(log)
+	if !env.NoBudget {
+		client.Budget = budget.New(cfg.PollInterval, cfg.MaxInterval)
+		client.Budget.Shrunk = report.RateLimited(log)
+	}
 	out := report.Run{Timeout: cfg.Timeout, Scrub: log.Scrubber(), Terms: cfg.Term, IDs: cfg.IDs}
 	waiter := &wait.Waiter{Client: client, PollInterval: cfg.PollInterval, MaxInterval: cfg.MaxInterval}
 
@@ -115,7 +122,7 @@ func run(ctx context.Context, env Env, log *report.Log) int {
 	waitFor := cfg.IDs
 	if cfg.Submit != nil {
 		sub, resumed, err := guardedSubmit(ctx, env, cfg, waiter, log, transport)
-		var required *guardRequired
+		var required *rerun.RequiredUnmet
 		switch {
 		case errors.As(err, &required):
 			return finish(env, log, cfg, report.Run{Invalid: []error{err}, Scrub: log.Scrubber(), Terms: cfg.Term})
@@ -127,6 +134,9 @@ func run(ctx context.Context, env Env, log *report.Log) int {
 		if !resumed {
 			estimate = report.Announce(log, sub, cfg.Timeout)
 			waiter.FirstDelay = cfg.PollInterval // a generation just created is not done yet
+			waiter.Estimate = estimate           // reads sparse until near it
+			sparse, dense := waiter.Plan()
+			report.ReadPlan(log, cfg.PollInterval, sparse, dense)
 		}
 		report.Caveats(log, sub)
 		if !cfg.Wait {
@@ -163,6 +173,7 @@ func run(ctx context.Context, env Env, log *report.Log) int {
 			Dir:   cfg.DownloadDir,
 			Owner: owner(cfg.Workspace),
 			Logf:  log.Infof,
+			Warnf: log.Warningf,
 		})
 		// Each completed generation's video is fetched as soon as its wait
 		// ends; an expired URL is refreshed with the retries and deadline

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -67,6 +68,7 @@ type result struct {
 	outputs        map[string]string
 	summary        string
 	took           time.Duration
+	workspace      string
 }
 
 // action runs the command as the runner would, with inputs over defaults.
@@ -85,7 +87,7 @@ func action(t *testing.T, ctx context.Context, base api, inputs map[string]strin
 	var stdout, stderr bytes.Buffer
 	start := time.Now()
 	code := Run(ctx, Env{LookupEnv: lookup(env), Stdout: &stdout, Stderr: &stderr, Wd: "/nonexistent", Version: "v0-test", Transport: base.Transport})
-	r := result{code: code, stdout: stdout.String(), stderr: stderr.String(), took: time.Since(start)}
+	r := result{code: code, stdout: stdout.String(), stderr: stderr.String(), took: time.Since(start), workspace: ws}
 	raw, _ := os.ReadFile(env["GITHUB_OUTPUT"])
 	var err error
 	if r.outputs, err = report.ParseOutputs(string(raw)); err != nil {
@@ -205,6 +207,71 @@ func TestDownload(t *testing.T) {
 			t.Error("the API key was sent to the storage host")
 		}
 	})
+}
+
+// TestStorageThatSendsNoWholeVideo: each way storage answers 200 with
+// something other than the whole video ends the step with exit code 5,
+// no file, and the reason; a verified video's media facts reach the
+// outputs; a format without a check is saved with a warning.
+func TestStorageThatSendsNoWholeVideo(t *testing.T) {
+	t.Parallel()
+	_, base := sim(t, `{"generations": {
+		"gen_html":    {"steps": [{"status": "completed"}], "video": {"faults": ["html_200"]}},
+		"gen_xml":     {"steps": [{"status": "completed"}], "video": {"faults": ["xml_200"]}},
+		"gen_empty":   {"steps": [{"status": "completed"}], "video": {"faults": ["empty_200"]}},
+		"gen_cut":     {"steps": [{"status": "completed"}], "video": {"bytes": 1048576, "faults": ["cut_no_length"]}},
+		"gen_webm_cut": {"steps": [{"status": "completed"}], "video": {"bytes": 1048576, "content_type": "video/webm", "faults": ["cut_no_length"]}},
+		"gen_no_moov": {"steps": [{"status": "completed"}], "video": {"faults": ["no_moov"]}},
+		"gen_png":     {"steps": [{"status": "completed"}], "video": {"faults": ["png"]}},
+		"gen_mp4":     {"steps": [{"status": "completed"}], "video": {"width": 1920, "height": 1080, "duration": "8s", "codec": "hvc1"}},
+		"gen_webm":    {"steps": [{"status": "completed"}], "video": {"content_type": "video/webm", "width": 640, "height": 360, "duration": "2.5s"}},
+		"gen_avi":     {"steps": [{"status": "completed"}], "video": {"content_type": "video/x-msvideo"}}}}`)
+	for _, tc := range []struct {
+		id                      string
+		code                    int
+		says                    string
+		file                    string
+		duration, width, height string
+		codec                   any
+	}{
+		{"gen_html", outcome.ExitDownload, `storage answered HTTP 200 with Content-Type text/html, not a video; it begins: "<html><body><h1>502 Bad Gateway</h1>`, "", "", "", "", nil},
+		{"gen_xml", outcome.ExitDownload, `storage answered HTTP 200 with Content-Type application/xml, not a video; it begins: "<?xml version="1.0"?><Error><Code>SlowDown</Code></Error>"`, "", "", "", "", nil},
+		{"gen_empty", outcome.ExitDownload, "storage sent an empty file (HTTP 200 with Content-Length: 0)", "", "", "", "", nil},
+		{"gen_cut", outcome.ExitDownload, "the file is not a whole ISO base media (MP4) video: top-level boxes end at 300000 bytes of 1048576", "", "", "", "", nil},
+		{"gen_webm_cut", outcome.ExitDownload, "the file is not a whole Matroska (WebM) video: the Segment at byte 36 ends at byte 1048576 of a 300000-byte file", "", "", "", "", nil},
+		{"gen_no_moov", outcome.ExitDownload, "the file is not a whole ISO base media (MP4) video: moov box missing", "", "", "", "", nil},
+		{"gen_png", outcome.ExitDownload, "storage sent a PNG image, not a video", "", "", "", "", nil},
+		{"gen_mp4", outcome.ExitOK, "gen_mp4: verified v/gen_mp4.mp4: MP4, hvc1, 1920x1080, 8s", "gen_mp4.mp4", "8", "1920", "1080", "hvc1"},
+		{"gen_webm", outcome.ExitOK, "gen_webm: verified v/gen_webm.webm: WEBM, vp09, 640x360, 2.5s", "gen_webm.webm", "2.5", "640", "360", "vp09"},
+		{"gen_avi", outcome.ExitOK, "::warning title=Video not verified::gen_avi: saved v/gen_avi.avi without checking that it is a whole video", "gen_avi.avi", "", "", "", nil},
+	} {
+		t.Run(tc.id, func(t *testing.T) {
+			t.Parallel()
+			r := action(t, context.Background(), base, map[string]string{"generation_id": tc.id, "download_dir": "v"})
+			if r.code != tc.code || !strings.Contains(r.stdout, tc.says) {
+				t.Errorf("code %d, want %d and a log saying %q:\n%s", r.code, tc.code, tc.says, r.stdout)
+			}
+			if tc.code == outcome.ExitDownload && !strings.Contains(r.stdout, "::error title=Download failed::download of "+tc.id) {
+				t.Errorf("no annotation of the failed download:\n%s", r.stdout)
+			}
+			var names []string
+			entries, _ := os.ReadDir(filepath.Join(r.workspace, "v"))
+			for _, e := range entries {
+				names = append(names, e.Name())
+			}
+			if want := []string{tc.file}; tc.file == "" && len(names) > 0 || tc.file != "" && !slices.Equal(names, want) {
+				t.Errorf("the download directory holds %q, want %q", names, tc.file)
+			}
+			if r.outputs["video_duration"] != tc.duration || r.outputs["video_width"] != tc.width || r.outputs["video_height"] != tc.height {
+				t.Errorf("video_duration %q, video_width %q, video_height %q; want %q %q %q",
+					r.outputs["video_duration"], r.outputs["video_width"], r.outputs["video_height"], tc.duration, tc.width, tc.height)
+			}
+			var results []map[string]any
+			if err := json.Unmarshal([]byte(r.outputs["results"]), &results); err != nil || len(results) != 1 || results[0]["video_codec"] != tc.codec {
+				t.Errorf("results %s, want video_codec %v", r.outputs["results"], tc.codec)
+			}
+		})
+	}
 }
 
 func TestCLIMode(t *testing.T) {
@@ -442,6 +509,7 @@ func TestSubmitSaysWhatItDidAndWarnsOfAShortTimeout(t *testing.T) {
 		for _, want := range []string{
 			"submitted 2 generation(s), 20 credits charged: gen_tpl_x_1, gen_tpl_x_2\n",
 			"expected in about 2m0s (up to 4m0s when Prism is busy)\n",
+			"\nfirst reads at 10ms, 20ms, 30ms, 45ms, 68ms, 101ms, 152ms, 228ms, … after the submit, then every 10ms from 1m36s on (0.8 × the typical estimate)\n",
 			"::warning title=Timeout may be too short::Prism expects up to 4m0s when busy, and the timeout is 3m0s.",
 		} {
 			if !strings.Contains(r.stdout, want) {

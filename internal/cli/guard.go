@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -19,15 +18,12 @@ import (
 // after the deadline or a cancel too, within the runner's grace period.
 const recordTimeout = 5 * time.Second
 
-// guardRequired says that rerun_guard: required could not be met, in the
-// user's terms; no request was sent.
-type guardRequired struct{ msg string }
-
-func (g *guardRequired) Error() string { return g.msg }
+// guardTimeout bounds what the guard reads and records before the POST.
+const guardTimeout = 15 * time.Second
 
 // guardedSubmit submits cfg.Submit under the re-run guard (internal/rerun):
 // on a re-run that finds the IDs an earlier attempt submitted, it returns
-// them with resumed set and sends nothing. It returns a *guardRequired
+// them with resumed set and sends nothing. It returns a *rerun.RequiredUnmet
 // when rerun_guard is required and cannot be met.
 func guardedSubmit(ctx context.Context, env Env, cfg config.Config, w *wait.Waiter, log *report.Log, transport http.RoundTripper) (sub prism.Submission, resumed bool, err error) {
 	if cfg.RerunGuard == rerun.Off || !cfg.GitHub {
@@ -37,17 +33,20 @@ func guardedSubmit(ctx context.Context, env Env, cfg config.Config, w *wait.Wait
 	t := cfg.Term
 	unusable := func(why error) error {
 		if cfg.RerunGuard == rerun.Required {
-			return &guardRequired{fmt.Sprintf("%s is required, but %s. Nothing was submitted. Set %s to auto to submit without the guard (a re-run would then submit and pay again).",
-				t("rerun_guard"), untrustedLine(log, why), t("rerun_guard"))}
+			return &rerun.RequiredUnmet{Why: why}
 		}
 		log.Warningf("Re-run guard unavailable", "%s. Submitting without it: a re-run of this job would submit (and pay) again. Set %s to off to silence this warning.",
 			untrustedLine(log, why), t("rerun_guard"))
 		return nil
 	}
-	g, err := rerun.Open(env.getenv, cfg.BaseURL.String(), *cfg.Submit, transport)
+	g, err := rerun.Open(env.getenv, cfg.BaseURL.String(), cfg.APIKey, *cfg.Submit, transport)
+	// The cache may be slow or gone: it gets a bounded share of the run,
+	// never the time the submit and the wait need.
+	gctx, cancel := context.WithTimeout(ctx, guardTimeout)
+	defer cancel()
 	if err == nil {
 		var prior rerun.Prior
-		prior, err = g.Check(ctx)
+		prior, err = g.Check(gctx)
 		switch {
 		case err != nil:
 			err = &rerun.Unavailable{Reason: "the Actions cache could not be read (" + err.Error() + ")"}
@@ -59,7 +58,7 @@ func guardedSubmit(ctx context.Context, env Env, cfg config.Config, w *wait.Wait
 		case prior.Intent != nil:
 			return prism.Submission{}, false, &rerun.Unrecorded{Attempt: prior.Intent.Attempt, At: prior.Intent.At}
 		default:
-			err = g.Intend(ctx, time.Now())
+			err = g.Intend(gctx, time.Now())
 			if errors.Is(err, rerun.ErrTaken) {
 				err = &rerun.Unavailable{Reason: err.Error()}
 			} else if err != nil {

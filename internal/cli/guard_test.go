@@ -3,11 +3,13 @@ package cli
 import (
 	"bytes"
 	"context"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/prism-wait/prism-wait/internal/outcome"
 	"github.com/prism-wait/prism-wait/internal/prismsim"
@@ -179,7 +181,7 @@ func TestWithoutACacheServiceAutoWarnsAndRequiredRefuses(t *testing.T) {
 			t.Errorf("auto without a cache: code %d\n%s", auto.code, auto.log)
 		}
 		required := runAttempt(t, base, "", "1", map[string]string{"template_id": "tpl_ok", "rerun_guard": "required"})
-		if required.code != outcome.ExitInput || !strings.Contains(required.log, "::error title=Invalid input::rerun_guard is required, but") {
+		if required.code != outcome.ExitInput || !strings.Contains(required.log, "::error title=Re-run guard unavailable::rerun_guard is required, but") {
 			t.Errorf("required without a cache: code %d\n%s", required.code, required.log)
 		}
 		if n := s.Submits("/api/templates/tpl_ok/generate").Posts; n != 1 {
@@ -268,6 +270,34 @@ func TestTheCLIOutsideGitHubHasNoGuard(t *testing.T) {
 		code := Run(context.Background(), Env{LookupEnv: lookup(env), Args: []string{"--base-url", base.URL, "--template-id", "tpl_ok"}, Stdout: &stdout, Stderr: &stderr, Wd: t.TempDir(), Transport: base.Transport})
 		if code != outcome.ExitOK || strings.Contains(stderr.String(), "guard") || s.CacheCalls("GetCacheEntryDownloadURL")+s.CacheCalls("CreateCacheEntry") != 0 {
 			t.Errorf("CLI: code %d, cache calls made or guard mentioned:\n%s", code, stderr.String())
+		}
+	})
+}
+
+func TestACacheThatNeverAnswersGetsABoundedShareOfTheRun(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		s := prismsim.New(mustScenario(t))
+		release := make(chan struct{})
+		defer close(release)
+		tr := testnet.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasPrefix(r.URL.Path, "/twirp/") {
+				select {
+				case <-r.Context().Done():
+				case <-release:
+				}
+				return
+			}
+			s.ServeHTTP(w, r)
+		}))
+		t.Cleanup(s.Close)
+		start := time.Now()
+		got := runAttempt(t, api{URL: apiBase, Transport: tr}, strings.TrimSuffix(apiBase, "/api"), "2", map[string]string{"template_id": "tpl_ok", "timeout": "1m"})
+		if got.code != outcome.ExitOK || !strings.Contains(got.log, "::warning title=Re-run guard unavailable::") || s.Submits("/api/templates/tpl_ok/generate").Posts != 1 {
+			t.Errorf("code %d, %d POSTs:\n%s", got.code, s.Submits("/api/templates/tpl_ok/generate").Posts, got.log)
+		}
+		if took := time.Since(start); took < guardTimeout || took > guardTimeout+recordTimeout+time.Second {
+			t.Errorf("took %s: the guard's share is %s before the submit, %s after", took, guardTimeout, recordTimeout)
 		}
 	})
 }

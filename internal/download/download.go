@@ -1,7 +1,12 @@
 // Package download saves finished videos into the workspace: streamed in
 // constant memory to a temporary file beside the target, resumed with Range
-// after a cut, checked against the sizes the server declared, hashed, then
+// after a cut, checked against the sizes the server declared, hashed,
+// verified as a whole video of its container (see internal/media), then
 // synced and renamed, so the final path only ever holds a whole file.
+//
+// Content that is plainly not a video (an error page, an XML or JSON
+// document, an empty body, an image) is refused, quoting how it begins.
+// A file of a container without a check (AVI) is saved with a warning.
 //
 // The presigned URL is its own credential: no Authorization header is ever
 // sent (S3 rejects a presigned request that carries one). When the
@@ -29,10 +34,13 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cenkalti/backoff/v4"
 
 	"github.com/prism-wait/prism-wait/internal/crash"
+	"github.com/prism-wait/prism-wait/internal/media"
+	"github.com/prism-wait/prism-wait/internal/untrusted"
 )
 
 // File is a saved video.
@@ -40,6 +48,9 @@ type File struct {
 	Path   string // relative to the Downloader's Root, slash-separated: videos/gen_1.mp4
 	Bytes  int64
 	SHA256 string // hex
+	// Media is what the verified container says of the video; nil when
+	// its format has no check, and the file was saved unverified.
+	Media *media.Info
 }
 
 // Owner is a numeric user and group.
@@ -61,8 +72,11 @@ type Downloader struct {
 	// a root container leaves files the runner's user can clean.
 	Owner *Owner
 
-	Logf      func(format string, args ...any) // progress and completion lines
-	RetryBase time.Duration                    // first backoff step (500ms)
+	Logf func(format string, args ...any) // progress and completion lines
+	// Warnf warns of a video saved without its container verified (Logf
+	// when nil).
+	Warnf     func(title, format string, args ...any)
+	RetryBase time.Duration // first backoff step (500ms)
 	// StallTimeout abandons an attempt that receives nothing for this
 	// long, headers included (30s). The attempt is then resumed.
 	StallTimeout time.Duration
@@ -121,6 +135,8 @@ type transfer struct {
 	total  int64  // declared size, -1 while unknown
 	etag   string // validator of the version being saved
 	ext    string
+	kind   media.Kind // the container that the content type or URL declares; Unknown when neither does
+	ctype  string     // the Content-Type of the latest 200
 }
 
 // Fetch downloads the video at rawURL to Dir/<id>.<ext>. On every failure
@@ -200,13 +216,104 @@ func (d *Downloader) Fetch(ctx context.Context, id, rawURL string, refresh Refre
 	}
 
 	final := path.Join(d.Dir, id+t.ext)
+	info, err := t.verify()
+	if err != nil {
+		return File{}, &Error{ID: id, Got: t.offset, Want: t.total, Attempts: attempts, Err: err}
+	}
 	if err := d.commit(tmp, tmpName, final); err != nil {
 		return File{}, &Error{ID: id, Got: t.offset, Want: t.total, Attempts: attempts, Err: err}
+	}
+	if info != nil {
+		d.logf("%s: verified %s: %s", id, final, Describe(*info))
+	} else {
+		d.warnf("Video not verified", "%s: saved %s without checking that it is a whole video: neither its type (Content-Type %s) nor its first bytes "+
+			"show a container with a check; prism-wait checks MP4, MOV, M4V, WebM and MKV. Check the file in a later step if that matters.", id, final, quote([]byte(t.ctype)))
 	}
 	elapsed := time.Since(start)
 	d.logf("%s: saved %s (%s in %s, %s/s)", id, final, Size(t.offset), elapsed.Round(time.Millisecond),
 		Size(int64(float64(t.offset)/max(elapsed.Seconds(), 1e-3))))
-	return File{Path: final, Bytes: t.offset, SHA256: hex.EncodeToString(t.sum.Sum(nil))}, nil
+	return File{Path: final, Bytes: t.offset, SHA256: hex.EncodeToString(t.sum.Sum(nil)), Media: info}, nil
+}
+
+// Describe says what a verified video is: "MP4, avc1, 1920x1080, 8s".
+func Describe(info media.Info) string {
+	parts := []string{strings.ToUpper(info.Container)}
+	if info.Codec != "" {
+		parts = append(parts, info.Codec)
+	}
+	if info.Width > 0 && info.Height > 0 {
+		parts = append(parts, fmt.Sprintf("%dx%d", info.Width, info.Height))
+	}
+	if info.Duration > 0 {
+		parts = append(parts, info.Duration.Round(time.Millisecond).String())
+	}
+	return strings.Join(parts, ", ")
+}
+
+// brokenAdvice ends the message of a file that storage sent whole but
+// that is no whole video.
+const brokenAdvice = "Nothing was saved. Re-run the job to download it again; if it fails the same way, the video on storage is broken: generate it again."
+
+// verify checks the finished file: plainly not a video (by its first
+// bytes), a container that fails its check, or, for a format without a
+// check, nil Info and no error.
+func (t *transfer) verify() (*media.Info, error) {
+	head := make([]byte, media.SniffLen)
+	n, err := t.file.ReadAt(head, 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, permanent{fmt.Errorf("cannot read the video back: %w", err)}
+	}
+	kind, other := media.Sniff(head[:n])
+	if other != "" {
+		begins := "" // binary bytes would say nothing to a reader
+		if text(head[:n]) {
+			begins = "; it begins: " + quote(head[:n])
+		}
+		return nil, permanent{fmt.Errorf("storage sent %s, not a video%s. %s", other, begins, brokenAdvice)}
+	}
+	if kind == media.Unknown {
+		kind = t.kind
+	}
+	if kind == media.Unknown {
+		return nil, nil
+	}
+	info, err := media.Verify(t.file, t.offset, kind)
+	if err != nil {
+		return nil, permanent{fmt.Errorf("the file is not a whole %s video: %w. %s", kind, err, brokenAdvice)}
+	}
+	return &info, nil
+}
+
+// quote is the start of what storage sent, scrubbed and bounded, for a
+// message.
+func quote(b []byte) string {
+	return "\"" + strings.TrimSpace(untrusted.Scrubber{}.Line(string(b), 100)) + "\""
+}
+
+// text reports whether b reads as text: valid UTF-8 (but for a last
+// character cut in two) without control characters other than white
+// space.
+func text(b []byte) bool {
+	for i, r := range string(b) {
+		if r == utf8.RuneError && len(b)-i >= utf8.UTFMax || r < ' ' && !strings.ContainsRune("\t\r\n", r) || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// notVideo reports whether a content type is plainly something other
+// than a video: text, or a structured document such as an error body.
+func notVideo(contentType string) (string, bool) {
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return "", false
+	}
+	switch {
+	case strings.HasPrefix(mt, "text/"), mt == "application/xml", mt == "application/json", mt == "application/problem+json":
+		return mt, true
+	}
+	return "", false
 }
 
 // attempt sends one request and appends what it receives. It returns nil
@@ -251,6 +358,11 @@ func (d *Downloader) attempt(ctx context.Context, t *transfer) error {
 		t.etag = resp.Header.Get("ETag")
 		t.total = resp.ContentLength
 		t.ext = extension(resp.Header.Get("Content-Type"), resp.Request.URL.Path)
+		t.ctype = resp.Header.Get("Content-Type")
+		t.kind = declared(t.ctype, resp.Request.URL.Path)
+		if t.total == 0 {
+			return permanent{fmt.Errorf("storage sent an empty file (HTTP 200 with Content-Length: 0). %s", brokenAdvice)}
+		}
 	case http.StatusPartialContent:
 		if t.offset == 0 {
 			return fmt.Errorf("storage sent part of the video to a request for all of it")
@@ -278,6 +390,13 @@ func (d *Downloader) attempt(ctx context.Context, t *transfer) error {
 			return fmt.Errorf("storage answered HTTP %d", resp.StatusCode)
 		}
 		return permanent{fmt.Errorf("storage answered HTTP %d for %s", resp.StatusCode, Redact(t.url))}
+	}
+
+	if mt, ok := notVideo(resp.Header.Get("Content-Type")); ok {
+		start := make([]byte, 200)
+		n, _ := io.ReadFull(resp.Body, start)
+		return permanent{fmt.Errorf("storage answered HTTP %d with Content-Type %s, not a video; it begins: %s. %s",
+			resp.StatusCode, mt, quote(start[:n]), brokenAdvice)}
 	}
 
 	maxBytes := cmp.Or(d.MaxBytes, DefaultMaxBytes)
@@ -308,6 +427,8 @@ func (d *Downloader) attempt(ctx context.Context, t *transfer) error {
 		return fmt.Errorf("connection lost: %w", stripURL(err))
 	case t.total >= 0 && t.offset < t.total:
 		return fmt.Errorf("connection closed at %d of %d bytes", t.offset, t.total)
+	case t.offset == 0:
+		return permanent{fmt.Errorf("storage sent an empty body (HTTP 200 without Content-Length). %s", brokenAdvice)}
 	}
 	return nil
 }
@@ -503,6 +624,14 @@ func (d *Downloader) logf(format string, a ...any) {
 	}
 }
 
+func (d *Downloader) warnf(title, format string, a ...any) {
+	if d.Warnf != nil {
+		d.Warnf(title, format, a...)
+		return
+	}
+	d.logf(title+": "+format, a...)
+}
+
 // videoTypes are the media types saved, with their extensions. No other
 // extension is ever written: a URL ending in .sh or .html is not a video.
 var videoTypes = map[string]string{
@@ -529,6 +658,21 @@ func extension(contentType, urlPath string) string {
 		}
 	}
 	return ".mp4"
+}
+
+// containers are the checks for each extension saved.
+var containers = map[string]media.Kind{".mp4": media.ISO, ".mov": media.ISO, ".m4v": media.ISO, ".webm": media.Matroska, ".mkv": media.Matroska}
+
+// declared is the container that the content type, else the URL path's
+// extension, declares: Unknown when neither names a video type, or one
+// without a check (AVI).
+func declared(contentType, urlPath string) media.Kind {
+	if mt, _, err := mime.ParseMediaType(contentType); err == nil {
+		if ext, ok := videoTypes[mt]; ok {
+			return containers[ext]
+		}
+	}
+	return containers[strings.ToLower(path.Ext(urlPath))]
 }
 
 // contentRange parses "bytes first-last/total" with a known total.

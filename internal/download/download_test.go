@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"github.com/prism-wait/prism-wait/internal/crash"
+	"github.com/prism-wait/prism-wait/internal/media"
 	"github.com/prism-wait/prism-wait/internal/prismsim"
 	"github.com/prism-wait/prism-wait/internal/testnet"
 )
@@ -1025,4 +1027,202 @@ func TestAPanicWhileHashingIsAPermanentInternalError(t *testing.T) {
 			t.Fatalf("err = %#v, want a permanent *crash.Panic", err)
 		}
 	})
+}
+
+// serveVideo answers with v's content, as S3 would serve that object.
+func serveVideo(v prismsim.Video) func(int, http.ResponseWriter, *http.Request, *prismsim.Content) (http.ResponseWriter, bool) {
+	return func(n int, w http.ResponseWriter, r *http.Request, _ *prismsim.Content) (http.ResponseWriter, bool) {
+		c := v.Content("gen_1", 1)
+		w.Header().Set("ETag", c.ETag())
+		w.Header().Set("Content-Type", cmp.Or(v.ContentType, "video/mp4"))
+		http.ServeContent(w, r, "", time.Time{}, c)
+		return w, true
+	}
+}
+
+// answer is a 200 with this content type and body, and a Content-Length
+// unless told not to: then the body ends when the connection closes.
+func answer(contentType, body string, noLength bool) func(int, http.ResponseWriter, *http.Request, *prismsim.Content) (http.ResponseWriter, bool) {
+	return func(n int, w http.ResponseWriter, r *http.Request, _ *prismsim.Content) (http.ResponseWriter, bool) {
+		w.Header().Set("Content-Type", contentType)
+		if noLength {
+			w.Header().Set("Transfer-Encoding", "identity")
+		} else {
+			w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+		}
+		w.WriteHeader(http.StatusOK)
+		io.WriteString(w, body)
+		return w, true
+	}
+}
+
+func TestWholeVideosAreVerified(t *testing.T) {
+	t.Parallel()
+	// sent serves body under a content type, at a URL without extension.
+	sent := func(contentType string, body io.ReadSeeker) func(int, http.ResponseWriter, *http.Request, *prismsim.Content) (http.ResponseWriter, bool) {
+		return func(n int, w http.ResponseWriter, r *http.Request, _ *prismsim.Content) (http.ResponseWriter, bool) {
+			w.Header().Set("Content-Type", contentType)
+			http.ServeContent(w, r, "", time.Time{}, body)
+			return w, true
+		}
+	}
+	for _, tc := range []struct {
+		name  string
+		hook  func(int, http.ResponseWriter, *http.Request, *prismsim.Content) (http.ResponseWriter, bool)
+		path  string
+		media *media.Info
+		logs  string
+	}{
+		{"mp4", serveVideo(prismsim.Video{Width: 1920, Height: 1080, Duration: prismsim.Duration(8 * time.Second)}), "videos/gen_1.mp4",
+			&media.Info{Container: "mp4", Codec: "avc1", Width: 1920, Height: 1080, Duration: 8 * time.Second}, "gen_1: verified videos/gen_1.mp4: MP4, avc1, 1920x1080, 8s\n"},
+		{"webm", serveVideo(prismsim.Video{ContentType: "video/webm", Codec: "av01", Width: 640, Height: 360, Duration: prismsim.Duration(2500 * time.Millisecond)}), "videos/gen_1.webm",
+			&media.Info{Container: "webm", Codec: "av01", Width: 640, Height: 360, Duration: 2500 * time.Millisecond}, "gen_1: verified videos/gen_1.webm: WEBM, av01, 640x360, 2.5s\n"},
+		{"a WebM sent as application/octet-stream", sent("application/octet-stream", prismsim.Video{ContentType: "video/webm"}.Content("gen_1", 1)), "videos/gen_1.mp4",
+			&media.Info{Container: "webm", Codec: "vp09", Width: 1280, Height: 720, Duration: 8 * time.Second}, "gen_1: verified videos/gen_1.mp4: WEBM, vp09, 1280x720, 8s\n"},
+		{"avi: no check", serveVideo(prismsim.Video{ContentType: "video/x-msvideo"}), "videos/gen_1.avi", nil,
+			"Video not verified: gen_1: saved videos/gen_1.avi without checking that it is a whole video: neither its type (Content-Type \"video/x-msvideo\") nor its first bytes show a container with a check; prism-wait checks MP4, MOV, M4V, WebM and MKV. Check the file in a later step if that matters.\n"},
+		{"MPEG-TS that declares no type", sent("binary/octet-stream", strings.NewReader("\x47\x40\x00\x10 an MPEG-TS packet")), "videos/gen_1.mp4", nil,
+			"Video not verified: gen_1: saved videos/gen_1.mp4 without checking that it is a whole video: neither its type (Content-Type \"binary/octet-stream\") nor its first bytes show"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			d, url := setup(t, &storage{hook: tc.hook})
+			url = strings.Replace(url, "gen_1.mp4", "gen_1", 1) // only the content type declares a type
+			var logs strings.Builder
+			d.Logf = func(format string, a ...any) { fmt.Fprintf(&logs, format+"\n", a...) }
+			f, err := d.Fetch(context.Background(), "gen_1", url, noRefresh)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f.Path != tc.path || (f.Media == nil) != (tc.media == nil) || f.Media != nil && *f.Media != *tc.media {
+				t.Errorf("got %+v, media %+v; want %s, %+v", f, f.Media, tc.path, tc.media)
+			}
+			if !strings.Contains(logs.String(), tc.logs) {
+				t.Errorf("the log lacks %q:\n%s", tc.logs, logs.String())
+			}
+			if extra := leftovers(t, dir(d), path.Base(tc.path)); len(extra) > 0 {
+				t.Errorf("left behind: %v", extra)
+			}
+		})
+	}
+}
+
+// TestUnverifiedVideosWarn: the warning goes to Warnf, with a title.
+func TestUnverifiedVideosWarn(t *testing.T) {
+	t.Parallel()
+	d, url := setup(t, &storage{hook: serveVideo(prismsim.Video{ContentType: "video/x-msvideo"})})
+	var titles []string
+	d.Warnf = func(title, format string, a ...any) { titles = append(titles, title) }
+	if _, err := d.Fetch(context.Background(), "gen_1", url, noRefresh); err != nil || len(titles) != 1 || titles[0] != "Video not verified" {
+		t.Errorf("err = %v, warnings %q", err, titles)
+	}
+}
+
+func TestWhatIsNoWholeVideoIsRefused(t *testing.T) {
+	t.Parallel()
+	cutNoLength := func(n int, w http.ResponseWriter, r *http.Request, _ *prismsim.Content) (http.ResponseWriter, bool) {
+		w.Header().Set("Content-Type", "video/mp4")
+		w.Header().Set("Transfer-Encoding", "identity") // no length, no chunks: the body ends with the connection
+		w.WriteHeader(http.StatusOK)
+		io.CopyN(w, prismsim.NewContent("gen_1", 1, 1<<20), 300_000)
+		panic(http.ErrAbortHandler)
+	}
+	advice := "Nothing was saved. Re-run the job to download it again; if it fails the same way, the video on storage is broken: generate it again."
+	for _, tc := range []struct {
+		name string
+		hook func(int, http.ResponseWriter, *http.Request, *prismsim.Content) (http.ResponseWriter, bool)
+		says string
+	}{
+		{"an HTML error page", answer("text/html; charset=utf-8", "<html><body>\n<h1>503 ::error::##[stop]</h1>"+strings.Repeat("x", 1000), false),
+			`after 1 attempt(s) at 0 of 1043 bytes: storage answered HTTP 200 with Content-Type text/html, not a video; it begins: "<html><body> <h1>503 ::error::## [stop]</h1>xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx…[cut]". ` + advice},
+		{"an XML error document", answer("application/xml", `<?xml version="1.0"?><Error><Code>SlowDown</Code></Error>`, false),
+			`storage answered HTTP 200 with Content-Type application/xml, not a video; it begins: "<?xml version="1.0"?><Error><Code>SlowDown</Code></Error>". `},
+		{"JSON", answer("application/json", `{"error":"x"}`, true), "with Content-Type application/json, not a video"},
+		{"problem JSON", answer("application/problem+json", `{}`, false), "with Content-Type application/problem+json, not a video"},
+		{"plain text", answer("text/plain", "Service Unavailable", false), `with Content-Type text/plain, not a video; it begins: "Service Unavailable". `},
+		{"Content-Length 0", answer("video/mp4", "", false), "at 0 of 0 bytes: storage sent an empty file (HTTP 200 with Content-Length: 0). " + advice},
+		{"an empty body without a length", answer("video/mp4", "", true), "at 0 bytes: storage sent an empty body (HTTP 200 without Content-Length). " + advice},
+		{"cut without a length", cutNoLength,
+			"after 1 attempt(s) at 300000 bytes: the file is not a whole ISO base media (MP4) video: top-level boxes end at 300000 bytes of 1048576: the file is cut short inside its \"mdat\" box at byte 614. " + advice},
+		{"moov missing", serveVideo(prismsim.Video{Faults: []string{"no_moov"}}), "the file is not a whole ISO base media (MP4) video: moov box missing. " + advice},
+		{"a PNG image", serveVideo(prismsim.Video{Faults: []string{"png"}}), "storage sent a PNG image, not a video. Nothing was saved."},
+		{"HTML sent as a video", answer("video/mp4", "<!DOCTYPE html><p>Access denied", false), `storage sent an HTML page, not a video; it begins: "<!DOCTYPE html><p>Access denied". `},
+		{"a WebM cut short", func(n int, w http.ResponseWriter, r *http.Request, _ *prismsim.Content) (http.ResponseWriter, bool) {
+			w.Header().Set("Content-Type", "video/webm")
+			w.Header().Set("Transfer-Encoding", "identity")
+			w.WriteHeader(http.StatusOK)
+			io.CopyN(w, prismsim.Video{ContentType: "video/webm", Bytes: 1 << 20}.Content("gen_1", 1), 300_000)
+			panic(http.ErrAbortHandler)
+		}, "the file is not a whole Matroska (WebM) video: the Segment at byte 36 ends at byte 1048576 of a 300000-byte file: the file is cut short. "},
+		{"a declared MP4 that is no known container", answer("video/mp4", "\x47\x40\x00\x10 an MPEG-TS packet", false), "the file is not a whole ISO base media (MP4) video: ftyp box missing: the file starts with a \" an \" box. "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := &storage{hook: tc.hook}
+			d, url := setup(t, s)
+			_, err := d.Fetch(context.Background(), "gen_1", url, noRefresh)
+			var de *Error
+			if !errors.As(err, &de) || !strings.Contains(err.Error(), tc.says) {
+				t.Fatalf("err = %v, want a *Error saying %q", err, tc.says)
+			}
+			if n := len(s.seen()); n != 1 {
+				t.Errorf("%d requests: what is no video is not asked for again", n)
+			}
+			if extra := leftovers(t, dir(d)); len(extra) > 0 {
+				t.Errorf("left behind: %v", extra)
+			}
+		})
+	}
+}
+
+func TestText(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]bool{
+		"<html>\r\n\t<body>": true, "{\"é\": 1}": true, "caf\xc3": true, "": true,
+		"\x89PNG\r\n\x1a\n": false, "a\x00b": false, "a\x7fb": false, "\xff\xfeabcd": false,
+	} {
+		if got := text([]byte(in)); got != want {
+			t.Errorf("text(%q) = %t, want %t", in, got, want)
+		}
+	}
+}
+
+func TestDescribe(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		info media.Info
+		want string
+	}{
+		{media.Info{Container: "mp4", Codec: "avc1", Width: 1920, Height: 1080, Duration: 8 * time.Second}, "MP4, avc1, 1920x1080, 8s"},
+		{media.Info{Container: "webm", Width: 1920, Duration: 1234567 * time.Microsecond}, "WEBM, 1.235s"},
+		{media.Info{Container: "matroska", Codec: "vp09", Height: 5}, "MATROSKA, vp09"},
+	} {
+		if got := Describe(tc.info); got != tc.want {
+			t.Errorf("Describe(%+v) = %q, want %q", tc.info, got, tc.want)
+		}
+	}
+}
+
+func TestDeclared(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		ct, path string
+		want     media.Kind
+	}{
+		{"video/mp4", "/x", media.ISO},
+		{"video/quicktime", "/x.webm", media.ISO},
+		{"video/x-m4v", "/x", media.ISO},
+		{"video/webm; codecs=vp9", "/x.mp4", media.Matroska},
+		{"video/x-matroska", "/x", media.Matroska},
+		{"video/x-msvideo", "/x.mp4", media.Unknown},
+		{"application/octet-stream", "/v/x.MKV", media.Matroska},
+		{"application/octet-stream", "/v/x.mov", media.ISO},
+		{"", "/v/x.avi", media.Unknown},
+		{"", "/v/x", media.Unknown},
+		{"binary/octet-stream", "/v/x.bin", media.Unknown},
+	} {
+		if got := declared(tc.ct, tc.path); got != tc.want {
+			t.Errorf("declared(%q, %q) = %v, want %v", tc.ct, tc.path, got, tc.want)
+		}
+	}
 }

@@ -121,6 +121,14 @@ type row struct {
 // row of lower precedence: a download that the deadline cut short is left
 // to the timeout rows, not taken as a failed download.
 var table = []row{
+	{"re-run guard required", ExitInput, "Re-run guard unavailable",
+		func(f *Facts) bool { var r *rerun.RequiredUnmet; return errors.As(f.Invalid, &r) },
+		func(f *Facts, s Settings) string {
+			var r *rerun.RequiredUnmet
+			errors.As(f.Invalid, &r)
+			return fmt.Sprintf("%s is required, but %v. Nothing was submitted. Set %s to auto to submit without the guard (a re-run would then submit and pay again).",
+				s.name("rerun_guard"), r.Why, s.name("rerun_guard"))
+		}},
 	{"invalid input", ExitInput, "Invalid input",
 		func(f *Facts) bool { return f.Invalid != nil },
 		func(f *Facts, _ Settings) string { return f.Invalid.Error() }},

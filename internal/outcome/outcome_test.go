@@ -32,6 +32,9 @@ var rowCases = func() []rowCase {
 	done := prism.Generation{Status: prism.StatusCompleted, VideoURL: "https://x/v.mp4"}
 	dlErr := &download.Error{ID: "gen_1", Want: -1, Attempts: 2, Err: errors.New("storage answered HTTP 500")}
 	return []rowCase{
+		{"re-run guard required", Facts{Invalid: &rerun.RequiredUnmet{Why: errors.New("the cache is read-only")}}, ExitInput, "Re-run guard unavailable",
+			"rerun_guard is required, but the cache is read-only. Nothing was submitted. Set rerun_guard to auto to submit without the guard (a re-run would then submit and pay again).",
+			"--rerun-guard (PRISM_RERUN_GUARD) is required, but the cache is read-only. Nothing was submitted. Set --rerun-guard (PRISM_RERUN_GUARD) to auto to submit without the guard (a re-run would then submit and pay again)."},
 		{"invalid input", Facts{Invalid: errors.New(`timeout: "soon" is not a duration`)}, ExitInput, "Invalid input", `timeout: "soon" is not a duration`, ""},
 		{"earlier attempt may have paid", Facts{Submit: &rerun.Unrecorded{Attempt: 1, At: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)}}, ExitRefused, "Earlier attempt may have paid",
 			"Attempt 1 of this run began to submit this same request at 2026-12-01T10:00:00Z, and recorded no answer: it may have created (and been charged for) generations. " +

@@ -7,7 +7,7 @@
 // only package that knows the API's wire format; everything it returns is
 // a value or an *Error.
 //
-// API facts: ../../../shared/PRISM-API.md (kept in the steering repo).
+// API facts: docs/api.md.
 package prism
 
 import (

@@ -553,16 +553,18 @@ func TestCancelledWhileWaitingForATurnIsTheBareCause(t *testing.T) {
 				return nil, errors.New("not expected")
 			}))
 			b := budget.New(time.Second, time.Minute)
-			turn, err := b.Wait(t.Context(), "gen_0")
-			if err != nil {
-				t.Fatal(err)
+			for _, id := range []string{"gen_0", "gen_00"} { // two generations: the key's limit
+				turn, err := b.Wait(t.Context(), id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				turn.Refused(time.Hour) // every request now waits an hour
 			}
-			turn.Refused(time.Hour) // every request now waits an hour
 			c.Budget = b
 			cause := errors.New("the job was cancelled")
 			ctx, cancel := context.WithCancelCause(t.Context())
 			cancel(cause)
-			err = tt.send(ctx, c)
+			err := tt.send(ctx, c)
 			var pe *Error
 			if !errors.Is(err, cause) || errors.As(err, &pe) {
 				t.Errorf("err = %#v, want the context's bare cause", err)

@@ -61,7 +61,12 @@ type Scenario struct {
 
 // Lifecycle is one generation's script.
 type Lifecycle struct {
-	Steps      []Step `json:"steps"`
+	Steps []Step `json:"steps"`
+	// FromStart counts the steps' time from the server's first /api
+	// request instead of the generation's own first status request: the
+	// generation is done at the same moment however late its first read
+	// came, a 429 before it included.
+	FromStart  bool   `json:"from_start,omitempty"`
 	TemplateID string `json:"template_id,omitempty"`
 	Video      Video  `json:"video,omitempty"`
 }
@@ -85,11 +90,20 @@ type Step struct {
 	Times      int      `json:"times,omitempty"`
 }
 
-// Video describes the file served for a completed generation.
+// Video describes the file served for a completed generation: a real
+// video file (see Content) of the container its content type names, with
+// the codec, size in pixels and duration given here.
 type Video struct {
-	Bytes       int64    `json:"bytes,omitempty"`        // size; 256 KiB when 0
+	Bytes       int64    `json:"bytes,omitempty"`        // size; 256 KiB when 0, at least the headers' size
 	ContentType string   `json:"content_type,omitempty"` // video/mp4 when ""
 	ExpiresIn   Duration `json:"expires_in,omitempty"`   // URL lifetime; 1h when 0
+	Width       int      `json:"width,omitempty"`        // in pixels; DefaultWidth when 0
+	Height      int      `json:"height,omitempty"`       // in pixels; DefaultHeight when 0
+	Duration    Duration `json:"duration,omitempty"`     // DefaultDuration when 0
+	// Codec is the video track's sample entry: avc1 (the default), hvc1,
+	// hev1, av01 or vp09 for MP4; vp09 (the default), vp08, av01, avc1 or
+	// hvc1 for WebM and Matroska.
+	Codec string `json:"codec,omitempty"`
 	// Faults: "cut_first" cuts the first transfer halfway; "cut_always"
 	// cuts every transfer halfway; "no_range" ignores Range; "expired_first"
 	// signs the first URL handed out already expired; "etag_change" serves
@@ -103,12 +117,23 @@ type Video struct {
 	// version (ETag and bytes) on every transfer, so no resume matches;
 	// "slow_headers" never sends the headers; "endless" answers 200 with no
 	// Content-Length and a body that never ends.
+	//
+	// Faults of storage that answers 200 with something other than the
+	// whole video, which a download must refuse: "html_200" an HTML error
+	// page (Content-Type text/html); "xml_200" an S3 XML error document
+	// (application/xml); "empty_200" an empty body (Content-Length: 0);
+	// "cut_no_length" no Content-Length, and the connection closed after
+	// 300,000 bytes (or half the video when smaller), so that only the
+	// file's own structure shows it is cut short (over HTTP/1.x: over
+	// HTTP/2 the abort resets the stream, which a client sees); "no_moov" an MP4 without
+	// its moov box; "png" a valid PNG image under the video's content type.
 	Faults []string `json:"faults,omitempty"`
 }
 
 // videoFaults are the names Video.Faults accepts.
 var videoFaults = []string{"cut_first", "cut_always", "no_range", "expired_first", "etag_change", "missing", "stall",
-	"short_always", "etag_always", "slow_headers", "endless"}
+	"short_always", "etag_always", "slow_headers", "endless",
+	"html_200", "xml_200", "empty_200", "cut_no_length", "no_moov", "png"}
 
 // stepFaults are the names Step.Fault accepts.
 var stepFaults = []string{"cut", "hang", "garbage"}
@@ -197,6 +222,12 @@ func (s Scenario) validate() error {
 	if s.RateLimit.PerSecond < 0 {
 		errs = append(errs, fmt.Errorf("rate_limit: per_second is %d, want 0 (no limit) or more", s.RateLimit.PerSecond))
 	}
+	if s.RateLimit.Burst < 0 {
+		errs = append(errs, fmt.Errorf("rate_limit: burst is %d, want 0 (per_second) or more", s.RateLimit.Burst))
+	}
+	if s.RateLimit.Storm < 0 {
+		errs = append(errs, fmt.Errorf("rate_limit: storm is %s, want a duration of 0 or more", time.Duration(s.RateLimit.Storm)))
+	}
 	return errors.Join(errs...)
 }
 
@@ -225,6 +256,7 @@ func (lc Lifecycle) validate(name string) error {
 			errs = append(errs, fmt.Errorf("%s: unknown video fault %q, valid faults are %q", name, f, videoFaults))
 		}
 	}
+	errs = append(errs, lc.Video.validate(name+" video")...)
 	return errors.Join(errs...)
 }
 
@@ -245,13 +277,14 @@ type Server struct {
 	closing  chan struct{}
 	once     sync.Once
 
-	mu      sync.Mutex
-	state   map[string]*genState
-	created map[string]Lifecycle    // generations created by submissions
-	nextID  int                     // of the latest created generation
-	submits map[string]*submitState // by request path
-	buckets map[string]*bucket      // rate-limit budgets, by Authorization header
-	api     APIStats
+	mu       sync.Mutex
+	state    map[string]*genState
+	created  map[string]Lifecycle    // generations created by submissions
+	nextID   int                     // of the latest created generation
+	submits  map[string]*submitState // by request path
+	buckets  map[string]*bucket      // rate-limit budgets, by Authorization header
+	api      APIStats
+	apiFirst time.Time // the first /api request
 
 	cache cacheSim // the fake Actions cache service, with its own lock
 }
@@ -406,9 +439,13 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request, id string) {
 	if st.requests == 0 {
 		st.first = now
 		if st.created.IsZero() {
-			// A scenario generation starts when it is first asked about;
-			// a submitted one started when it was created.
+			// A scenario generation starts when it is first asked about
+			// (or with the first /api request); a submitted one started
+			// when it was created.
 			st.stepStart = now
+			if lc.FromStart {
+				st.stepStart = s.apiFirst
+			}
 		}
 	}
 	st.requests++
@@ -561,13 +598,34 @@ func (s *Server) video(w http.ResponseWriter, r *http.Request, name string) {
 	case has(lc.Video.Faults, "etag_change") && transfer > 1:
 		version = 2
 	}
-	content := NewContent(id, version, cmp.Or(lc.Video.Bytes, 256<<10))
+	content := lc.Video.Content(id, version)
 	if has(lc.Video.Faults, "no_range") {
 		r.Header.Del("Range")
 	}
 	w.Header().Set("Content-Type", cmp.Or(lc.Video.ContentType, "video/mp4"))
 	w.Header().Set("ETag", content.ETag())
 	switch {
+	case has(lc.Video.Faults, "html_200"):
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, "<html><body><h1>502 Bad Gateway</h1><p>upstream storage</p></body></html>\n")
+		return
+	case has(lc.Video.Faults, "xml_200"):
+		w.Header().Set("Content-Type", "application/xml")
+		io.WriteString(w, "<?xml version=\"1.0\"?><Error><Code>SlowDown</Code></Error>\n")
+		return
+	case has(lc.Video.Faults, "empty_200"):
+		w.Header().Set("Content-Length", "0")
+		w.WriteHeader(http.StatusOK)
+		return
+	case has(lc.Video.Faults, "cut_no_length"):
+		// No Content-Length and no chunking: the body ends when the
+		// connection closes, as an HTTP/1.0 server or a proxy sends it.
+		w.Header().Set("Transfer-Encoding", "identity")
+		w.WriteHeader(http.StatusOK)
+		if r.Method != http.MethodHead {
+			io.CopyN(w, content, min(300_000, content.Size()/2))
+		}
+		panic(http.ErrAbortHandler)
 	case has(lc.Video.Faults, "endless"):
 		s.endless(w, r, content)
 		return
@@ -684,23 +742,15 @@ func s3Error(w http.ResponseWriter, code int, s3code, msg string) {
 	fmt.Fprintf(w, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>%s</Code><Message>%s</Message></Error>", s3code, msg)
 }
 
-// Content is a video's bytes, made up from its ID and version without
-// being held in memory, so that any size can be served.
+// Content is a video's bytes: headers held in memory, then media data
+// made up from its ID and version without being held in memory, so that
+// any size can be served. Build it with NewContent or Video.Content.
 type Content struct {
-	block []byte
+	head  []byte // the container's headers: the file's first bytes
+	block []byte // the media data repeat this block
 	size  int64
 	pos   int64
 	etag  string
-}
-
-// NewContent returns the bytes served for id's video.
-func NewContent(id string, version int, size int64) *Content {
-	seed := sha256.Sum256([]byte(fmt.Sprintf("%s/%d", id, version)))
-	block := make([]byte, 64<<10)
-	for i := range block {
-		block[i] = seed[i%len(seed)] ^ byte(i*131+i>>8)
-	}
-	return &Content{block: block, size: size, etag: fmt.Sprintf("%q", hex.EncodeToString(seed[:8]))}
 }
 
 func (c *Content) Size() int64  { return c.size }
@@ -717,7 +767,11 @@ func (c *Content) ReadAt(p []byte, off int64) (int, error) {
 		return 0, io.EOF
 	}
 	p = p[:min(int64(len(p)), c.size-off)]
-	for n := 0; n < len(p); {
+	n := 0
+	if off < int64(len(c.head)) {
+		n = copy(p, c.head[off:])
+	}
+	for n < len(p) {
 		i := (off + int64(n)) % int64(len(c.block))
 		n += copy(p[n:], c.block[i:])
 	}

@@ -460,3 +460,25 @@ func status(t *testing.T, base, id string) map[string]any {
 	}
 	return m
 }
+
+// A lifecycle from_start counts from the server's first /api request,
+// not from the generation's own first read, which a storm delayed here.
+func TestLifecycleFromStart(t *testing.T) {
+	t.Parallel()
+	s, clk := limitedServer(t, `{"storm": "1s"}`)
+	s.scenario.Generations["gen_1"] = Lifecycle{FromStart: true, Steps: []Step{{Status: "generating", For: Duration(2 * time.Second)}, {Status: "completed"}}}
+	serveAt(s, "prism_sk_a") // refused by the storm, at the start
+	for _, tc := range []struct {
+		advance time.Duration
+		status  string
+	}{{1500 * time.Millisecond, "generating"}, {499 * time.Millisecond, "generating"}, {time.Millisecond, "completed"}} {
+		clk.Advance(tc.advance)
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodGet, "/api/generations/gen_1", nil)
+		req.Header.Set("Authorization", "Bearer prism_sk_a")
+		s.ServeHTTP(rec, req)
+		if !strings.Contains(rec.Body.String(), `"status":"`+tc.status+`"`) {
+			t.Errorf("at %v: %d %s, want %s", clk.Now().Sub(newClock().Now()), rec.Code, rec.Body, tc.status)
+		}
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -86,5 +88,109 @@ func TestNoRateLimit(t *testing.T) {
 	}
 	if got := s.APIStats(); got != (APIStats{Requests: 100}) {
 		t.Errorf("APIStats %+v", got)
+	}
+}
+
+// serveAt sends one status request for gen_1 with key straight to the
+// handler and returns its code and Retry-After.
+func serveAt(s *Server, key string) (int, string) {
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodGet, "/api/generations/gen_1", nil)
+	req.Header.Set("Authorization", "Bearer "+key)
+	s.ServeHTTP(rec, req)
+	return rec.Code, rec.Header().Get("Retry-After")
+}
+
+func limitedServer(t *testing.T, rl string) (*Server, *clock) {
+	t.Helper()
+	sc, err := ParseScenario([]byte(`{"generations": {"gen_1": {"steps": [{"status": "generating"}]}}, "rate_limit": ` + rl + `}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := newClock()
+	return New(sc, WithClock(clk.Now)), clk
+}
+
+// A burst smaller than the rate: 10 a second, but only 3 at once.
+func TestRateLimitBurstSmallerThanTheRate(t *testing.T) {
+	t.Parallel()
+	s, clk := limitedServer(t, `{"per_second": 10, "burst": 3}`)
+	var codes []int
+	for range 4 {
+		c, _ := serveAt(s, "prism_sk_a")
+		codes = append(codes, c)
+	}
+	if want := []int{200, 200, 200, 429}; !slices.Equal(codes, want) {
+		t.Errorf("four requests at once: %v, want %v", codes, want)
+	}
+	clk.Advance(100 * time.Millisecond) // one request's worth at 10 a second
+	if c, _ := serveAt(s, "prism_sk_a"); c != 200 {
+		t.Errorf("a tenth of a second later: %d, want 200", c)
+	}
+	if c, _ := serveAt(s, "prism_sk_a"); c != 429 {
+		t.Errorf("then at once: %d, want 429", c)
+	}
+	clk.Advance(time.Hour)
+	codes = codes[:0]
+	for range 4 {
+		c, _ := serveAt(s, "prism_sk_a")
+		codes = append(codes, c)
+	}
+	if want := []int{200, 200, 200, 429}; !slices.Equal(codes, want) {
+		t.Errorf("after an hour: %v, want %v: the burst, however long the pause", codes, want)
+	}
+}
+
+// A storm refuses everything, every key, for its time after the first
+// /api request, then the limit (here none) applies.
+func TestRateLimitStormThenNoLimit(t *testing.T) {
+	t.Parallel()
+	s, clk := limitedServer(t, `{"storm": "500ms"}`)
+	for i, key := range []string{"prism_sk_a", "prism_sk_b", "prism_sk_a"} {
+		if c, ra := serveAt(s, key); c != 429 || ra != "1" {
+			t.Errorf("request %d in the storm: %d, Retry-After %q; want 429, 1", i+1, c, ra)
+		}
+	}
+	clk.Advance(499 * time.Millisecond)
+	if c, _ := serveAt(s, "prism_sk_a"); c != 429 {
+		t.Errorf("just before the storm ends: %d, want 429", c)
+	}
+	clk.Advance(time.Millisecond)
+	for i := range 50 {
+		if c, _ := serveAt(s, "prism_sk_a"); c != 200 {
+			t.Fatalf("request %d after the storm: %d, want 200: no limit", i+1, c)
+		}
+	}
+	if got, want := s.APIStats(), (APIStats{Requests: 54, RateLimited: 4}); got != want {
+		t.Errorf("APIStats %+v, want %+v", got, want)
+	}
+}
+
+func TestRateLimitStormThenTheLimit(t *testing.T) {
+	t.Parallel()
+	s, clk := limitedServer(t, `{"storm": "2500ms", "per_second": 2}`)
+	if _, ra := serveAt(s, "prism_sk_a"); ra != "3" {
+		t.Errorf("Retry-After %q at the start of a 2.5s storm, want 3", ra)
+	}
+	clk.Advance(time.Second)
+	if _, ra := serveAt(s, "prism_sk_a"); ra != "2" {
+		t.Errorf("Retry-After %q 1s into a 2.5s storm, want 2", ra)
+	}
+	clk.Advance(1500 * time.Millisecond)
+	var codes []int
+	for range 3 {
+		c, _ := serveAt(s, "prism_sk_a")
+		codes = append(codes, c)
+	}
+	if want := []int{200, 200, 429}; !slices.Equal(codes, want) {
+		t.Errorf("after the storm: %v, want %v: the limit's full burst", codes, want)
+	}
+}
+
+func TestRateLimitValidation(t *testing.T) {
+	t.Parallel()
+	_, err := ParseScenario([]byte(`{"generations": {}, "rate_limit": {"per_second": 1, "burst": -1, "storm": "-1s"}}`))
+	if err == nil || !strings.Contains(err.Error(), "burst is -1") || !strings.Contains(err.Error(), "storm is -1s") {
+		t.Errorf("error %v, want both mistakes named", err)
 	}
 }

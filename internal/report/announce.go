@@ -47,6 +47,32 @@ func Announce(log *Log, sub prism.Submission, timeout time.Duration) time.Durati
 	return typical
 }
 
+// maxPlanned is how many sparse reads ReadPlan names before "…".
+const maxPlanned = 8
+
+// ReadPlan logs when the first reads come after a submit whose answer
+// estimates the latency: the sparse reads (times since the submit), and
+// from when a read goes every poll. It logs nothing without sparse reads.
+func ReadPlan(log *Log, poll time.Duration, sparse []time.Duration, dense time.Duration) {
+	if len(sparse) == 0 {
+		return
+	}
+	unit := time.Second
+	if poll < time.Second {
+		unit = poll / 10
+	}
+	var at []string
+	for i, d := range sparse {
+		if i == maxPlanned {
+			at = append(at, "…")
+			break
+		}
+		at = append(at, d.Round(unit).String())
+	}
+	log.Infof("first reads at %s after the submit, then every %s from %s on (0.8 × the typical estimate)",
+		strings.Join(at, ", "), poll, dense.Round(unit))
+}
+
 // seconds is an estimate in seconds as a duration; 0 for none, or for one
 // beyond a day, which no generation takes.
 func seconds(s float64) time.Duration {

@@ -54,6 +54,30 @@ func TestAnnounce(t *testing.T) {
 	}
 }
 
+func TestReadPlan(t *testing.T) {
+	t.Parallel()
+	s := time.Second
+	for _, tc := range []struct {
+		name   string
+		poll   time.Duration
+		sparse []time.Duration
+		dense  time.Duration
+		want   string
+	}{
+		{"no estimate", 5 * s, nil, 0, ""},
+		{"T = 127s", 5 * s, []time.Duration{5 * s, 10 * s, 15 * s, 22500 * time.Millisecond, 33750 * time.Millisecond}, 101600 * time.Millisecond,
+			"first reads at 5s, 10s, 15s, 23s, 34s after the submit, then every 5s from 1m42s on (0.8 × the typical estimate)\n"},
+		{"many, a short poll", 100 * time.Millisecond, []time.Duration{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, 2 * s,
+			"first reads at 0s, 0s, 0s, 0s, 0s, 0s, 0s, 0s, … after the submit, then every 100ms from 2s on (0.8 × the typical estimate)\n"},
+	} {
+		var b bytes.Buffer
+		ReadPlan(NewLog(&b, false), tc.poll, tc.sparse, tc.dense)
+		if b.String() != tc.want {
+			t.Errorf("%s: logged %q, want %q", tc.name, b.String(), tc.want)
+		}
+	}
+}
+
 func TestWaiting(t *testing.T) {
 	t.Parallel()
 	var b bytes.Buffer

@@ -67,7 +67,7 @@ func (r Run) Summary() string {
 	b.WriteString("| Generation | Status | Time | Share page | Video | Problem |\n|---|---|---|---|---|---|\n")
 	for _, res := range r.Results {
 		row := fmt.Sprintf("| `%s` | %s | %s | %s | %s | %s |\n",
-			res.ID, r.md(outcome.StatusOf(res.facts()), 40), took(res.Gen), r.link(res.Gen.ShareURL), r.video(res.File), r.md(r.verdict(res.facts()).Advice, 300))
+			res.ID, r.md(outcome.StatusOf(res.facts()), 40), took(res.Gen), r.link(res.Gen.ShareURL), r.video(res), r.md(r.verdict(res.facts()).Advice, 300))
 		if b.Len()+len(row) > maxSummary {
 			b.WriteString("\n(more generations left out: the summary is limited to 1 MiB)\n")
 			break
@@ -106,11 +106,23 @@ func Tally(rs []Result) string {
 	return strings.Join(parts, ", ")
 }
 
-func (r Run) video(f *download.File) string {
+// video is the saved file, its size, and the resolution and duration
+// its container gives: "videos/gen_1.mp4 (3.0 MiB, 1920x1080, 8s)".
+func (r Run) video(res Result) string {
+	f := res.File
 	if f == nil {
 		return ""
 	}
-	return fmt.Sprintf("%s (%s)", r.md(f.Path, 200), download.Size(f.Bytes))
+	facts := []string{download.Size(f.Bytes)}
+	if m := res.media(); m != nil {
+		if m.Width > 0 && m.Height > 0 {
+			facts = append(facts, fmt.Sprintf("%dx%d", m.Width, m.Height))
+		}
+		if s := durationSeconds(m); s != "" {
+			facts = append(facts, s+" s")
+		}
+	}
+	return fmt.Sprintf("%s (%s)", r.md(f.Path, 200), strings.Join(facts, ", "))
 }
 
 // took is the time from created_at to completed_at, when both parse.

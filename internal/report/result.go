@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prism-wait/prism-wait/internal/download"
+	"github.com/prism-wait/prism-wait/internal/media"
 	"github.com/prism-wait/prism-wait/internal/outcome"
 	"github.com/prism-wait/prism-wait/internal/prism"
 	"github.com/prism-wait/prism-wait/internal/untrusted"
@@ -174,6 +175,11 @@ type resultJSON struct {
 	VideoPath         *string `json:"video_path"`
 	VideoSHA256       *string `json:"video_sha256"`
 	VideoBytes        *int64  `json:"video_bytes"`
+	// What the verified container says; null when unknown or unverified.
+	VideoDurationS *float64 `json:"video_duration_s"`
+	VideoWidth     *int     `json:"video_width"`
+	VideoHeight    *int     `json:"video_height"`
+	VideoCodec     *string  `json:"video_codec"`
 }
 
 // Bounds of the step outputs. Each text value from the network is cut to
@@ -202,6 +208,14 @@ func (r Run) json(limit int) []byte {
 		}
 		if f := res.File; f != nil {
 			out[i].VideoPath, out[i].VideoSHA256, out[i].VideoBytes = opt(f.Path), opt(f.SHA256), &f.Bytes
+		}
+		if m := res.media(); m != nil {
+			out[i].VideoCodec = text(m.Codec)
+			out[i].VideoWidth, out[i].VideoHeight = positive(m.Width), positive(m.Height)
+			if m.Duration > 0 {
+				s := float64(m.Duration.Round(time.Millisecond).Milliseconds()) / 1000
+				out[i].VideoDurationS = &s
+			}
 		}
 	}
 	// Without HTML escaping, a URL's & stays one byte, not six (\u0026).
@@ -278,6 +292,9 @@ func (r Run) outputs(limit int) []Output {
 		{"error", text(func(g prism.Generation) string { return g.Error })},
 		{"video_path", file(func(f *download.File) string { return f.Path })},
 		{"video_sha256", file(func(f *download.File) string { return f.SHA256 })},
+		{"video_duration", lines(func(res Result) string { return durationSeconds(res.media()) })},
+		{"video_width", lines(func(res Result) string { return pixels(res.media(), func(m *media.Info) int { return m.Width }) })},
+		{"video_height", lines(func(res Result) string { return pixels(res.media(), func(m *media.Info) int { return m.Height }) })},
 		{"results", string(r.json(limit))},
 	}
 }
@@ -303,6 +320,39 @@ func ExpiresAt(videoURL string) string {
 		return "" // not expressible in RFC 3339, and not a real signature anyway
 	}
 	return expires.Format(time.RFC3339)
+}
+
+// media is what the saved video's container says; nil when not
+// downloaded or not verified.
+func (r Result) media() *media.Info {
+	if r.File == nil {
+		return nil
+	}
+	return r.File.Media
+}
+
+// durationSeconds is a video's duration in seconds for an output ("8",
+// "2.5"), "" when unknown.
+func durationSeconds(m *media.Info) string {
+	if m == nil || m.Duration <= 0 {
+		return ""
+	}
+	return strconv.FormatFloat(float64(m.Duration.Round(time.Millisecond).Milliseconds())/1000, 'f', -1, 64)
+}
+
+// pixels is a width or height for an output, "" when unknown.
+func pixels(m *media.Info, of func(*media.Info) int) string {
+	if m == nil || of(m) <= 0 {
+		return ""
+	}
+	return strconv.Itoa(of(m))
+}
+
+func positive(n int) *int {
+	if n <= 0 {
+		return nil
+	}
+	return &n
 }
 
 func opt(s string) *string {

@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/prism-wait/prism-wait/internal/download"
+	"github.com/prism-wait/prism-wait/internal/media"
 	"github.com/prism-wait/prism-wait/internal/outcome"
 	"github.com/prism-wait/prism-wait/internal/prism"
 	"github.com/prism-wait/prism-wait/internal/untrusted"
@@ -30,7 +31,8 @@ func sample() Run {
 	return Run{
 		Elapsed: 2*time.Minute + 3*time.Second, Requests: 42, Timeout: 10 * time.Minute, IDs: []string{"gen_ok", "gen_bad", "gen_slow"},
 		Results: []Result{
-			{Result: wait.Result{ID: "gen_ok", Gen: ok}, File: &download.File{Path: "videos/gen_ok.mp4", Bytes: 3 << 20, SHA256: "ab12"}},
+			{Result: wait.Result{ID: "gen_ok", Gen: ok}, File: &download.File{Path: "videos/gen_ok.mp4", Bytes: 3 << 20, SHA256: "ab12",
+				Media: &media.Info{Container: "mp4", Codec: "avc1", Width: 1920, Height: 1080, Duration: 8500 * time.Millisecond}}},
 			{Result: wait.Result{ID: "gen_bad", Gen: prism.Generation{Status: "failed", Error: "bad | <script>\n::error::injected\nline"}}},
 			{Result: wait.Result{ID: "gen_slow", Gen: prism.Generation{Status: "generating"}, Err: fmt.Errorf("%w while the generation was %q", wait.ErrDeadline, "generating")}},
 		},
@@ -46,15 +48,18 @@ func TestOutputsHoldOneLinePerID(t *testing.T) {
 		outs[o.Name] = o.Value
 	}
 	want := map[string]string{
-		"status":       "failed",
-		"video_url":    signed + "\n\n",
-		"share_url":    "https://prismvideos.com/share/gen_ok\n\n",
-		"template_id":  "tpl_1\n\n",
-		"created_at":   "2026-01-01T11:58:00Z\n\n",
-		"completed_at": "2026-01-01T12:00:00Z\n\n",
-		"error":        "\nbad | <script> ::error::injected line\n",
-		"video_path":   "videos/gen_ok.mp4\n\n",
-		"video_sha256": "ab12\n\n",
+		"status":         "failed",
+		"video_url":      signed + "\n\n",
+		"share_url":      "https://prismvideos.com/share/gen_ok\n\n",
+		"template_id":    "tpl_1\n\n",
+		"created_at":     "2026-01-01T11:58:00Z\n\n",
+		"completed_at":   "2026-01-01T12:00:00Z\n\n",
+		"error":          "\nbad | <script> ::error::injected line\n",
+		"video_path":     "videos/gen_ok.mp4\n\n",
+		"video_sha256":   "ab12\n\n",
+		"video_duration": "8.5\n\n",
+		"video_width":    "1920\n\n",
+		"video_height":   "1080\n\n",
 	}
 	for name, v := range want {
 		if outs[name] != v {
@@ -68,6 +73,14 @@ func TestOutputsHoldOneLinePerID(t *testing.T) {
 	if results[0]["video_url_expires_at"] != "2026-01-01T13:00:00Z" || results[0]["video_bytes"] != float64(3<<20) ||
 		results[1]["video_url"] != nil || results[2]["status"] != "generating" || results[0]["video_path"] != "videos/gen_ok.mp4" {
 		t.Errorf("results: %v", results)
+	}
+	if results[0]["video_codec"] != "avc1" || results[0]["video_duration_s"] != 8.5 || results[0]["video_width"] != float64(1920) || results[0]["video_height"] != float64(1080) {
+		t.Errorf("results[0] lacks the media facts: %v", results[0])
+	}
+	for _, name := range []string{"video_codec", "video_duration_s", "video_width", "video_height"} {
+		if v, ok := results[1][name]; !ok || v != nil {
+			t.Errorf("results[1][%q] = %v, want null", name, v)
+		}
 	}
 	if strings.Contains(outs["results"], "\n") {
 		t.Error("results must be one line")
@@ -376,6 +389,38 @@ func TestPerSecond(t *testing.T) {
 	} {
 		if got := PerSecond(r); got != want {
 			t.Errorf("PerSecond(%v) = %q, want %q", r, got, want)
+		}
+	}
+}
+
+// TestMediaFactsWhereKnown: a video saved unverified, or whose container
+// gives no size or duration, leaves those outputs empty, never 0.
+func TestMediaFactsWhereKnown(t *testing.T) {
+	t.Parallel()
+	done := prism.Generation{Status: "completed", VideoURL: "https://x/v.mp4"}
+	run := Run{Results: []Result{
+		{Result: wait.Result{ID: "gen_a", Gen: done}, File: &download.File{Path: "v/gen_a.avi", Bytes: 10}},
+		{Result: wait.Result{ID: "gen_b", Gen: done}, File: &download.File{Path: "v/gen_b.webm", Bytes: 10, Media: &media.Info{Container: "webm", Codec: "vp09\n::x"}}},
+		{Result: wait.Result{ID: "gen_c", Gen: done}, File: &download.File{Path: "v/gen_c.mp4", Bytes: 10, Media: &media.Info{Container: "mp4", Codec: "avc1", Width: 640, Height: 360, Duration: 1234567 * time.Microsecond}}},
+	}}
+	outs := map[string]string{}
+	for _, o := range run.Outputs() {
+		outs[o.Name] = o.Value
+	}
+	for name, want := range map[string]string{"video_duration": "\n\n1.235", "video_width": "\n\n640", "video_height": "\n\n360"} {
+		if outs[name] != want {
+			t.Errorf("%s = %q, want %q", name, outs[name], want)
+		}
+	}
+	var results []map[string]any
+	json.Unmarshal([]byte(outs["results"]), &results)
+	if len(results) != 3 || results[0]["video_codec"] != nil || results[1]["video_codec"] != "vp09 ::x" || results[1]["video_width"] != nil || results[2]["video_duration_s"] != 1.235 {
+		t.Errorf("results: %v", results)
+	}
+	summary := run.Summary()
+	for _, want := range []string{"| v/gen\\_a.avi (10 B) |", "| v/gen\\_b.webm (10 B) |", "| v/gen\\_c.mp4 (10 B, 640x360, 1.235 s) |"} {
+		if !strings.Contains(summary, want) {
+			t.Errorf("the summary lacks %q:\n%s", want, summary)
 		}
 	}
 }

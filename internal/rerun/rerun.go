@@ -68,16 +68,25 @@ type Entry struct {
 	Refused bool      `json:"refused,omitempty"`
 }
 
+// RequiredUnmet is the end of a step whose rerun_guard is required when the
+// guard cannot be used: Why says why. Nothing was sent.
+type RequiredUnmet struct{ Why error }
+
+func (r *RequiredUnmet) Error() string { return "the re-run guard is required, but " + r.Why.Error() }
+func (r *RequiredUnmet) Unwrap() error { return r.Why }
+
 // Unavailable is why the guard cannot be used in this run.
 type Unavailable struct{ Reason string }
 
 func (u *Unavailable) Error() string { return "the re-run guard cannot be used here: " + u.Reason }
 
 // Open returns the guard for req in this run, from the variables the
-// runner passes a Docker action. base is the API root (part of what makes
-// two requests the same). It returns an *Unavailable when the run has no
-// usable cache service.
-func Open(getenv func(string) string, base string, req prism.SubmitRequest, transport http.RoundTripper) (*Guard, error) {
+// runner passes a Docker action. base and key, the API root and key, are
+// part of what makes two requests the same: legs of a matrix that submit
+// the same request under different keys (accounts) are told apart. The key
+// is only hashed, never stored. It returns an *Unavailable when the run
+// has no usable cache service.
+func Open(getenv func(string) string, base, key string, req prism.SubmitRequest, transport http.RoundTripper) (*Guard, error) {
 	run, job, step := getenv("GITHUB_RUN_ID"), getenv("GITHUB_JOB"), getenv("GITHUB_ACTION")
 	attempt, err := strconv.Atoi(strings.TrimSpace(getenv("GITHUB_RUN_ATTEMPT")))
 	switch {
@@ -95,12 +104,12 @@ func Open(getenv func(string) string, base string, req prism.SubmitRequest, tran
 		return nil, &Unavailable{"cannot hash the submit request: " + err.Error()}
 	}
 	h := sha256.New()
-	for _, part := range []string{base, req.TemplateID, string(body)} {
+	for _, part := range []string{base, key, req.TemplateID, string(body)} {
 		h.Write([]byte(part))
 		h.Write([]byte{0})
 	}
-	key := fmt.Sprintf("prism-wait-rerun-guard/%s/%s/%s/%s", segment(run), segment(job), segment(step), hex.EncodeToString(h.Sum(nil))[:32])
-	return &Guard{cache: cache, attempt: attempt, key: key}, nil
+	prefix := fmt.Sprintf("prism-wait-rerun-guard/%s/%s/%s/%s", segment(run), segment(job), segment(step), hex.EncodeToString(h.Sum(nil))[:32])
+	return &Guard{cache: cache, attempt: attempt, key: prefix}, nil
 }
 
 // segment makes s safe in a key: letters, digits and ._- only, clipped.
@@ -113,9 +122,6 @@ func segment(s string) string {
 	}
 	return string(b[:min(len(b), 100)])
 }
-
-// Attempt is this run's attempt number.
-func (g *Guard) Attempt() int { return g.attempt }
 
 func (g *Guard) phaseKey(phase string) string { return fmt.Sprintf("%s/%d/%s", g.key, g.round, phase) }
 
@@ -176,10 +182,11 @@ func (g *Guard) get(ctx context.Context, phase string) (*Entry, error) {
 	return &e, nil
 }
 
-// ErrTaken is returned by Intend when the intent key is taken already in
-// this attempt: another leg of a matrix made the same request in the same
-// step, and the guard cannot tell the two apart.
-var ErrTaken = errors.New("another job of this run (a matrix leg?) made the same submit request in a step with the same id, so the re-run guard cannot tell them apart: make each leg's request differ (e.g. a variable from the matrix)")
+// ErrTaken is returned by Intend when the cache service would not take
+// this attempt's intent: most likely another job of the run (a matrix
+// leg) made the same request with the same key in a step with the same
+// id, which the guard cannot tell apart; or the cache is read-only here.
+var ErrTaken = errors.New("the Actions cache did not take this step's record: another job of this run (a matrix leg?) may have made the same submit request with the same key in a step with the same id, which the guard cannot tell apart (make each leg's request differ, e.g. with a variable from the matrix), or the cache is read-only for this run")
 
 // Intend records that this attempt is about to submit.
 func (g *Guard) Intend(ctx context.Context, now time.Time) error {

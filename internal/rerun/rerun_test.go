@@ -46,7 +46,7 @@ func start(t *testing.T, faults ...string) (*prismsim.Server, server) {
 
 func open(t *testing.T, srv server, attempt string, r prism.SubmitRequest) *rerun.Guard {
 	t.Helper()
-	g, err := rerun.Open(runner(srv.url, attempt), "https://prismvideos.com/api", r, srv.tr)
+	g, err := rerun.Open(runner(srv.url, attempt), "https://prismvideos.com/api", "prism_sk_one", r, srv.tr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +187,7 @@ func TestOpenSaysWhyTheGuardCannotBeUsed(t *testing.T) {
 			}
 			return env(k)
 		}
-		_, err := rerun.Open(get, "https://prismvideos.com/api", req, nil)
+		_, err := rerun.Open(get, "https://prismvideos.com/api", "prism_sk_one", req, nil)
 		var u *rerun.Unavailable
 		if !errors.As(err, &u) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("drop %q set %q: Open = %v, want Unavailable naming %q", tc.drop, tc.set, err, tc.want)
@@ -214,14 +214,14 @@ func TestKeysHoldOnlySafeCharactersOfTheRunJobAndStep(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		sim, srv := start(t)
 		env := runner(srv.url, "1")
-		odd := map[string]string{"GITHUB_JOB": "build (linux, 1.2)", "GITHUB_ACTION": "__prism-wait_prism-wait.v2,x", "GITHUB_RUN_ID": "99"}
+		odd := map[string]string{"GITHUB_JOB": "build (linux, 1.2)", "GITHUB_ACTION": "__prism-wait_prism-wait.v2,x", "GITHUB_RUN_ID": "09AZaz@[`{/:"}
 		get := func(k string) string {
 			if v, ok := odd[k]; ok {
 				return v
 			}
 			return env(k)
 		}
-		g, err := rerun.Open(get, "https://prismvideos.com/api", req, srv.tr)
+		g, err := rerun.Open(get, "https://prismvideos.com/api", "prism_sk_one", req, srv.tr)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -229,13 +229,13 @@ func TestKeysHoldOnlySafeCharactersOfTheRunJobAndStep(t *testing.T) {
 			t.Fatal(err)
 		}
 		e := sim.CacheEntries()
-		want := "prism-wait-rerun-guard/99/build__linux__1.2_/__prism-wait_prism-wait.v2_x/"
+		want := "prism-wait-rerun-guard/09AZaz______/build__linux__1.2_/__prism-wait_prism-wait.v2_x/"
 		if len(e) != 1 || !strings.HasPrefix(e[0].Key, want) || !strings.HasSuffix(e[0].Key, "/0/intent") {
 			t.Fatalf("entries %+v, want one key starting %q", e, want)
 		}
 		long := strings.Repeat("j", 300)
 		odd["GITHUB_JOB"] = long
-		g, _ = rerun.Open(get, "https://prismvideos.com/api", req, srv.tr)
+		g, _ = rerun.Open(get, "https://prismvideos.com/api", "prism_sk_one", req, srv.tr)
 		if err := g.Intend(context.Background(), when); err != nil {
 			t.Fatalf("a 300-character job name: %v", err)
 		}
@@ -308,5 +308,28 @@ func TestEntriesPrismWaitDidNotWriteAreErrors(t *testing.T) {
 			t.Errorf("Check = %+v, %v; want the plain IDs only", p.Submitted, err)
 		}
 		_ = sim
+	})
+}
+
+func TestTheSameRequestUnderAnotherKeyIsAnotherEntry(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		sim, srv := start(t)
+		ctx := context.Background()
+		first := open(t, srv, "1", req)
+		first.Intend(ctx, when)
+		first.Submitted(ctx, when, []string{"gen_a"})
+		other, err := rerun.Open(runner(srv.url, "2"), "https://prismvideos.com/api", "prism_sk_two", req, srv.tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p, err := other.Check(ctx); err != nil || p.Submitted != nil || p.Intent != nil {
+			t.Fatalf("another key's Check = %+v, %v; want nothing: its account did not submit", p, err)
+		}
+		for _, e := range sim.CacheEntries() {
+			if strings.Contains(e.Key, "prism_sk") || strings.Contains(string(e.Data), "prism_sk") {
+				t.Errorf("entry %q holds the key", e.Key)
+			}
+		}
 	})
 }

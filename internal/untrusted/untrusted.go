@@ -6,7 +6,7 @@
 // bounded. Every printer in the program (the log, annotations, outputs,
 // results, summary) passes its text through a Scrubber.
 //
-// The runner's command syntax is in RUNNER.md (steering repo): "::cmd::"
+// The runner's command syntax is in docs/runner.md: "::cmd::"
 // at the start of a line (after leading spaces), and the legacy "##[cmd]"
 // anywhere in a line.
 package untrusted

@@ -3,6 +3,12 @@
 // cadence while it is generating, jittered exponential backoff after
 // transient errors, and Retry-After honoured whenever the API sends it.
 // Submits go through the same retry loop as status reads.
+//
+// Generations waited for together do not poll in lockstep: each one's
+// first gap of the cadence is shorter by its share of poll_interval, so
+// their reads spread over the interval, and none is seen later for it.
+// After a submit whose answer estimates the latency, reads are sparse
+// until 0.8 × that estimate (see Plan), then at the cadence.
 package wait
 
 import (
@@ -70,7 +76,11 @@ type Waiter struct {
 	// FirstDelay comes before the first read: one PollInterval after a
 	// submission, since a generation just created cannot be done yet.
 	FirstDelay time.Duration
-	Events     func(Event) // called from several goroutines at once; may be nil
+	// Estimate is the typical latency the submit's answer gave, counted
+	// from when All is called; 0 for none, and then reads keep the
+	// cadence from the start.
+	Estimate time.Duration
+	Events   func(Event) // called from several goroutines at once; may be nil
 }
 
 // All waits for every ID at once and returns their results in input order.
@@ -83,6 +93,7 @@ func (w *Waiter) All(ctx context.Context, ids []string, then func(context.Contex
 	results := make([]Result, len(ids))
 	// The budget's ceiling follows the generations still waiting.
 	w.Client.Budget.Add(len(ids))
+	start := time.Now()
 	var wg sync.WaitGroup
 	for i, id := range ids {
 		wg.Go(func() {
@@ -90,7 +101,7 @@ func (w *Waiter) All(ctx context.Context, ids []string, then func(context.Contex
 			defer crash.Recover(func(p *crash.Panic) { results[i].Err = p })
 			done := sync.OnceFunc(func() { w.Client.Budget.Add(-1) })
 			defer done() // a panic too: the ceiling must not count it
-			results[i] = w.One(ctx, id)
+			results[i] = w.one(ctx, id, schedule{start: start, phase: float64(i) / float64(len(ids))})
 			done()
 			var pe *prism.Error
 			if errors.As(results[i].Err, &pe) && !pe.Transient {
@@ -108,6 +119,56 @@ func (w *Waiter) All(ctx context.Context, ids []string, then func(context.Contex
 // One polls a single generation until it is final, ctx ends, or the API
 // answers with a permanent error.
 func (w *Waiter) One(ctx context.Context, id string) Result {
+	return w.one(ctx, id, schedule{start: time.Now()})
+}
+
+// schedule is one generation's place in the reads of a wait.
+type schedule struct {
+	start time.Time // when the wait began: right after the submit, if any
+	// phase is the share of poll_interval by which the first gap is
+	// shorter than it would be, so that generations waited for together
+	// read at different instants.
+	phase float64
+}
+
+// gap is how long to wait after a read at now, before the next one.
+func (w *Waiter) gap(s *schedule, now time.Time) time.Duration {
+	d := w.next(now.Sub(s.start))
+	if s.phase > 0 {
+		d = max(d-time.Duration(s.phase*float64(w.PollInterval)), 0)
+		s.phase = 0
+	}
+	return d
+}
+
+// next is the gap after a read at elapsed: PollInterval, or, with an
+// Estimate and before 0.8 × it, half the time elapsed (at least
+// PollInterval, and never past 0.8 × Estimate). A generation that ends at
+// t before then is seen within max(PollInterval, t/2); from then on,
+// within PollInterval, as without an estimate.
+func (w *Waiter) next(elapsed time.Duration) time.Duration {
+	dense := w.Estimate * 8 / 10
+	if w.Estimate <= 0 || elapsed >= dense {
+		return w.PollInterval
+	}
+	return max(min(max(w.PollInterval, elapsed/2), dense-elapsed), 0)
+}
+
+// Plan is when the first reads go after a submit with an Estimate, as
+// times since the submit: the sparse ones, and from when reads keep the
+// cadence. It is nil, 0 without an estimate.
+func (w *Waiter) Plan() (sparse []time.Duration, dense time.Duration) {
+	if w.Estimate <= 0 || w.PollInterval <= 0 {
+		return nil, 0
+	}
+	dense = w.Estimate * 8 / 10
+	for at := w.FirstDelay; at < dense; at += w.next(at) {
+		sparse = append(sparse, at)
+	}
+	return sparse, dense
+}
+
+func (w *Waiter) one(ctx context.Context, id string, sched schedule) Result {
 	b := w.backoff()
 	r := Result{ID: id}
 	var trouble error // the last transient error, for the final message
@@ -137,7 +198,7 @@ func (w *Waiter) One(ctx context.Context, id string) Result {
 			if g.Status == prism.StatusCompleted {
 				trouble = errors.New("the API reports completed but gives no usable video_url")
 			}
-			delay = w.PollInterval
+			delay = w.gap(&sched, time.Now())
 			w.emit(Event{ID: id, Kind: Poll, Gen: g, Wait: delay})
 		case ctx.Err() != nil:
 			r.Err = stopped(ctx, r, trouble)

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +21,7 @@ import (
 	"github.com/prism-wait/prism-wait/internal/budget"
 	"github.com/prism-wait/prism-wait/internal/crash"
 	"github.com/prism-wait/prism-wait/internal/prism"
+	"github.com/prism-wait/prism-wait/internal/prismsim"
 	"github.com/prism-wait/prism-wait/internal/testnet"
 )
 
@@ -471,17 +474,19 @@ func TestAllTellsTheBudgetWhatIsPending(t *testing.T) {
 		w, _, _ := newWaiter(t, map[string][]reply{"gen_1": {completed}, "gen_2": {generating, completed}})
 		w.Client.Budget = budget.New(w.PollInterval, w.MaxInterval)
 		w.All(context.Background(), []string{"gen_1", "gen_2"}, nil)
-		// Pending is back to zero: a first 429 now gives the floor of the
-		// ceiling, one request a poll_interval, whatever was accepted.
+		// Pending is back to zero: a first 429 now gives the ceiling's
+		// floor, one request a poll_interval, whatever more was accepted.
 		turn, _ := w.Client.Budget.Wait(t.Context(), "x")
 		turn.Read()
 		turn.Read()
-		turn, _ = w.Client.Budget.Wait(t.Context(), "x")
-		turn.Refused(time.Nanosecond)
+		for _, id := range []string{"x", "y"} { // two generations: the key's limit
+			turn, _ = w.Client.Budget.Wait(t.Context(), id)
+			turn.Refused(time.Nanosecond)
+		}
 		time.Sleep(time.Second)
 		turn, _ = w.Client.Budget.Wait(t.Context(), "x")
-		if r, limited := w.Client.Budget.Rate(); r != 0.5 || !limited {
-			t.Errorf("Rate() = %v, %v; want half of one a second, limited", r, limited)
+		if r, limited := w.Client.Budget.Rate(); r != 1 || !limited {
+			t.Errorf("Rate() = %v, %v; want one a second, limited", r, limited)
 		}
 	})
 }
@@ -641,5 +646,254 @@ func TestFreshURL(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+// simRun is what one wait against the simulator gave.
+type simRun struct {
+	results []Result
+	verdict map[string]time.Duration // when each verdict was read, since the start
+	last    time.Duration            // the last of them
+	stats   prismsim.APIStats
+}
+
+// scheduleCase is a wait against a scripted simulator: every ID of the
+// scenario, polled every poll.
+type scheduleCase struct {
+	scenario                   string
+	poll, maxInterval, timeout time.Duration
+}
+
+// run waits for every generation of the scenario, in a synctest bubble
+// of its own, with the request budget or without it.
+func (c scheduleCase) run(t *testing.T, withBudget bool) simRun {
+	t.Helper()
+	var out simRun
+	synctest.Test(t, func(t *testing.T) {
+		sc, err := prismsim.ParseScenario([]byte(c.scenario))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := slices.Sorted(maps.Keys(sc.Generations))
+		sim := prismsim.New(sc)
+		u, _ := url.Parse("http://prism.test/api")
+		client := prism.New(u, "prism_sk_test", "t", testnet.Serve(t, sim))
+		if withBudget {
+			client.Budget = budget.New(c.poll, c.maxInterval)
+		}
+		start := time.Now()
+		var mu sync.Mutex
+		out.verdict = map[string]time.Duration{}
+		w := &Waiter{Client: client, PollInterval: c.poll, MaxInterval: c.maxInterval, Events: func(e Event) {
+			if e.Kind == Poll && e.Gen.Final() {
+				mu.Lock()
+				out.verdict[e.ID] = time.Since(start)
+				out.last = max(out.last, time.Since(start))
+				mu.Unlock()
+			}
+		}}
+		ctx, cancel := context.WithTimeoutCause(t.Context(), c.timeout, ErrDeadline)
+		defer cancel()
+		out.results = w.All(ctx, ids, nil)
+		out.stats = sim.APIStats()
+	})
+	return out
+}
+
+// compare runs the case with and without the budget and fails unless the
+// last verdict with it comes within 1.1× the time without it.
+func (c scheduleCase) compare(t *testing.T) (with, without simRun) {
+	t.Helper()
+	with, without = c.run(t, true), c.run(t, false)
+	t.Logf("with the budget: last verdict %v, %+v, verdicts %v", with.last, with.stats, with.verdict)
+	t.Logf("without: last verdict %v, %+v, verdicts %v", without.last, without.stats, without.verdict)
+	if with.last > without.last*11/10 {
+		t.Errorf("last verdict after %v with the budget, %v without: want at most 1.1×", with.last, without.last)
+	}
+	return with, without
+}
+
+// generations is a scenario of n generations gen_000… with the same
+// lifecycle, and the rate limit rl (none when empty).
+func generations(n int, lifecycle, rl string) string {
+	var b strings.Builder
+	b.WriteString(`{"generations": {`)
+	for i := range n {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, `"gen_%03d": %s`, i, lifecycle)
+	}
+	b.WriteString("}")
+	if rl != "" {
+		b.WriteString(`, "rate_limit": ` + rl)
+	}
+	b.WriteString("}")
+	return b.String()
+}
+
+// A generation refused for ever does not starve the others: their
+// verdicts come as soon as without the budget.
+func TestScheduleRefusedForeverStarvesNoOne(t *testing.T) {
+	c := scheduleCase{scenario: `{"generations": {
+		"gen_fail": {"steps": [{"status": "generating", "for": "2s"}, {"status": "failed", "error": "render failed"}]},
+		"gen_ok": {"steps": [{"status": "generating", "for": "1s"}, {"status": "completed"}]},
+		"gen_refused": {"steps": [{"http": 429, "retry_after": "1"}]}}}`,
+		poll: 500 * time.Millisecond, maxInterval: 30 * time.Second, timeout: 15 * time.Second}
+	with, _ := c.compare(t)
+	if _, ok := with.verdict["gen_fail"]; !ok {
+		t.Errorf("gen_fail's verdict never came: %v", with.verdict)
+	}
+	if _, ok := with.verdict["gen_ok"]; !ok {
+		t.Errorf("gen_ok's verdict never came: %v", with.verdict)
+	}
+}
+
+// Refused for half a second, then no limit: the run is as fast as
+// without the budget, though the API accepted nothing before its 429s.
+func TestScheduleRecoversFromAStormWithNothingAccepted(t *testing.T) {
+	c := scheduleCase{scenario: generations(100,
+		`{"from_start": true, "steps": [{"status": "generating", "for": "5s"}, {"status": "completed"}]}`, `{"storm": "500ms"}`),
+		poll: time.Second, maxInterval: 30 * time.Second, timeout: time.Minute}
+	with, _ := c.compare(t)
+	if len(with.verdict) != 100 {
+		t.Errorf("%d verdicts, want 100", len(with.verdict))
+	}
+}
+
+// A long Retry-After pauses the run; it does not leave it slow after:
+// five generations done already, and the key refused for 3s.
+func TestScheduleLongRetryAfterOnlyPauses(t *testing.T) {
+	c := scheduleCase{scenario: generations(5, `{"steps": [{"status": "completed"}]}`, `{"storm": "3s"}`),
+		poll: time.Second, maxInterval: 30 * time.Second, timeout: time.Minute}
+	with, _ := c.compare(t)
+	if with.last > 3300*time.Millisecond {
+		t.Errorf("last verdict after %v, want right after the 3s Retry-After", with.last)
+	}
+}
+
+// One 429 among resets, 502s and bad bodies does not cost another
+// generation its verdict before the timeout.
+func TestScheduleOne429AmongOtherFaults(t *testing.T) {
+	c := scheduleCase{scenario: `{"generations": {
+		"gen_a": {"steps": [{"http": 429, "retry_after": "1"}, {"status": "generating", "times": 2}, {"status": "completed"}]},
+		"gen_b": {"steps": [{"fault": "cut"}, {"http": 502}, {"fault": "garbage"}, {"status": "generating"}, {"status": "completed"}]},
+		"gen_c": {"steps": [{"http": 502, "times": 3}, {"status": "completed"}]},
+		"gen_d": {"steps": [{"fault": "garbage"}, {"fault": "cut"}, {"status": "generating", "for": "300ms"}, {"status": "completed"}]},
+		"gen_e": {"steps": [{"status": "generating", "for": "500ms"}, {"status": "completed"}]}}}`,
+		poll: 150 * time.Millisecond, maxInterval: 200 * time.Millisecond, timeout: 2500 * time.Millisecond}
+	with, without := c.compare(t)
+	if len(with.verdict) != 5 || len(without.verdict) != 5 {
+		t.Errorf("verdicts %v with the budget, %v without; want all five", with.verdict, without.verdict)
+	}
+}
+
+// Generations started together do not send their reads at the same
+// instant: against a burst smaller than what they need each second, the
+// run is as fast as without the budget.
+func TestScheduleNoLockstepBursts(t *testing.T) {
+	c := scheduleCase{scenario: generations(50, `{"from_start": true, "steps": [{"status": "generating", "for": "8s"}, {"status": "completed"}]}`,
+		`{"per_second": 60, "burst": 10}`),
+		poll: time.Second, maxInterval: 30 * time.Second, timeout: time.Minute}
+	with, _ := c.compare(t)
+	if len(with.verdict) != 50 {
+		t.Errorf("%d verdicts, want 50", len(with.verdict))
+	}
+}
+
+// Under a steady per-key limit, at most one 429 per generation, and the
+// last verdict within 1.25× the ideal: 3s, then one read of each at the
+// allowed rate.
+func TestScheduleSteadyLimit(t *testing.T) {
+	for _, tc := range []struct{ gens, perSecond int }{{20, 5}, {50, 10}} {
+		t.Run(fmt.Sprintf("%d at %d a second", tc.gens, tc.perSecond), func(t *testing.T) {
+			c := scheduleCase{scenario: generations(tc.gens, `{"steps": [{"status": "generating", "for": "3s"}, {"status": "completed"}]}`,
+				fmt.Sprintf(`{"per_second": %d}`, tc.perSecond)),
+				poll: 250 * time.Millisecond, maxInterval: 30 * time.Second, timeout: 2 * time.Minute}
+			r := c.run(t, true)
+			ideal := 3*time.Second + time.Duration(tc.gens)*time.Second/time.Duration(tc.perSecond)
+			if r.last > ideal*5/4 {
+				t.Errorf("last verdict after %v, want at most 1.25 × %v", r.last, ideal)
+			}
+			if r.stats.RateLimited > tc.gens {
+				t.Errorf("%d 429s for %d generations, want at most one each", r.stats.RateLimited, tc.gens)
+			}
+			t.Logf("last verdict %v (%.2f× ideal), %d 429s", r.last, float64(r.last)/float64(ideal), r.stats.RateLimited)
+		})
+	}
+}
+
+// estimateRun waits, in a bubble, for one generation that completes (or
+// fails) at done after the submit, with Prism's estimate typical, and
+// returns how many reads it cost and how long after done it was seen.
+func estimateRun(t *testing.T, typical, done, poll time.Duration) (reads int, late time.Duration) {
+	t.Helper()
+	synctest.Test(t, func(t *testing.T) {
+		sc, err := prismsim.ParseScenario([]byte(fmt.Sprintf(`{"generations": {"gen_1": {"from_start": true,
+			"steps": [{"status": "generating", "for": %q}, {"status": "completed"}]}}}`, done.String())))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sim := prismsim.New(sc)
+		u, _ := url.Parse("http://prism.test/api")
+		client := prism.New(u, "prism_sk_test", "t", testnet.Serve(t, sim))
+		// The simulator's clock starts with its first /api request: the
+		// submit, here one that creates nothing.
+		client.Get(t.Context(), "gen_none")
+		start := time.Now()
+		w := &Waiter{Client: client, PollInterval: poll, MaxInterval: time.Minute, FirstDelay: poll, Estimate: typical}
+		r := w.All(t.Context(), []string{"gen_1"}, nil)
+		if !r[0].Gen.Done() {
+			t.Fatalf("result %+v", r[0])
+		}
+		reads, late = sim.Stats("gen_1").Requests, time.Since(start)-done
+	})
+	return reads, late
+}
+
+// With Prism's estimate T, reads are sparse until 0.8 T: a generation
+// that ends at t before then is seen within max(poll_interval, t/2); from
+// 0.8 T on, and past the busy estimate, within poll_interval. One that
+// completes at T = 127s, polled every 5s, costs at most 15 reads.
+func TestEstimateAwareReads(t *testing.T) {
+	const typical, poll = 127 * time.Second, 5 * time.Second
+	for _, done := range []time.Duration{3 * time.Second, 20 * time.Second, typical / 4, typical / 2, 95 * time.Second,
+		typical, typical * 3 / 2, 300 * time.Second} {
+		t.Run(done.String(), func(t *testing.T) {
+			reads, late := estimateRun(t, typical, done, poll)
+			bound := poll
+			if done < typical*8/10 {
+				bound = max(poll, done/2)
+			}
+			if late > bound {
+				t.Errorf("seen %v after it ended, want within %v", late, bound)
+			}
+			if done == typical && reads > 15 {
+				t.Errorf("%d reads, want at most 15", reads)
+			}
+			t.Logf("ended at %v: %d reads, seen %v later", done, reads, late)
+		})
+	}
+}
+
+// Without an estimate nothing changes: a read every poll_interval.
+func TestNoEstimateKeepsTheCadence(t *testing.T) {
+	reads, late := estimateRun(t, 0, 127*time.Second, 5*time.Second)
+	if reads != 26 || late > 5*time.Second {
+		t.Errorf("%d reads, seen %v later; want 26 (one each 5s from 5s to 130s), within 5s", reads, late)
+	}
+}
+
+func TestPlan(t *testing.T) {
+	w := &Waiter{PollInterval: 5 * time.Second, FirstDelay: 5 * time.Second, Estimate: 127 * time.Second}
+	sparse, dense := w.Plan()
+	want := []time.Duration{5 * time.Second, 10 * time.Second, 15 * time.Second, 22500 * time.Millisecond,
+		33750 * time.Millisecond, 50625 * time.Millisecond, 75937500 * time.Microsecond}
+	if !slices.Equal(sparse, want) || dense != 101600*time.Millisecond {
+		t.Errorf("Plan() = %v, %v; want %v, 1m41.6s", sparse, dense, want)
+	}
+	w.Estimate = 0
+	if sparse, dense := w.Plan(); sparse != nil || dense != 0 {
+		t.Errorf("Plan() without an estimate = %v, %v", sparse, dense)
 	}
 }

@@ -1,9 +1,9 @@
-package main
+package repocheck
 
 // Checks of the release machinery that GitHub would otherwise find first, on
 // release day: no tag moves before the image was pulled anonymously (the
 // runner pulls docker:// images without credentials), every action pinned by
-// commit SHA, and assets that go to a draft under the names the README uses.
+// commit SHA, and assets that go to a draft under the names docs/other-ci.md uses.
 
 import (
 	"errors"
@@ -256,7 +256,7 @@ func checkPinned(raw []byte) (uses int, err error) {
 
 func TestReleaseWorkflowMovesNoTagBeforeTheAnonymousPull(t *testing.T) {
 	t.Parallel()
-	raw, err := os.ReadFile(filepath.Join(".github", "workflows", "release.yml"))
+	raw, err := os.ReadFile(filepath.Join(repoRoot(t), ".github", "workflows", "release.yml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -447,7 +447,7 @@ jobs:
 
 func TestWorkflowsPinEveryActionByCommitSHA(t *testing.T) {
 	t.Parallel()
-	files, err := filepath.Glob(filepath.Join(".github", "workflows", "*.y*ml"))
+	files, err := filepath.Glob(filepath.Join(repoRoot(t), ".github", "workflows", "*.y*ml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -508,10 +508,10 @@ func TestCheckPinnedCatchesUnpinnedActions(t *testing.T) {
 
 // TestGoReleaserAssets checks what users and the release workflow rely on:
 // a draft release (immutable releases are published only after the tag
-// moved), plain binaries under the README's names, and SHA256SUMS.
+// moved), plain binaries under the names of docs/other-ci.md, and SHA256SUMS.
 func TestGoReleaserAssets(t *testing.T) {
 	t.Parallel()
-	raw, err := os.ReadFile(".goreleaser.yaml")
+	raw, err := os.ReadFile(filepath.Join(repoRoot(t), ".goreleaser.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -548,9 +548,34 @@ func TestGoReleaserAssets(t *testing.T) {
 	}
 	if len(cfg.Archives) != 1 || !slices.Equal(cfg.Archives[0].Formats, []string{"binary"}) ||
 		cfg.Archives[0].NameTemplate != "prism-wait_{{ .Os }}_{{ .Arch }}" {
-		t.Errorf("archives: want plain binaries named prism-wait_{{ .Os }}_{{ .Arch }} (the README's download lines), got %+v", cfg.Archives)
+		t.Errorf("archives: want plain binaries named prism-wait_{{ .Os }}_{{ .Arch }} (the download lines of docs/other-ci.md), got %+v", cfg.Archives)
 	}
 	if cfg.Checksum.NameTemplate != "SHA256SUMS" || cfg.Checksum.Algorithm != "sha256" {
 		t.Errorf("checksum: want SHA256SUMS with sha256, got %+v", cfg.Checksum)
+	}
+}
+
+// TestDownloadLinesUseTheReleaseNames holds the download lines users copy
+// (docs/other-ci.md) to the names TestGoReleaserAssets holds the release
+// to: prism-wait_<os>_<arch>, checked against SHA256SUMS.
+func TestDownloadLinesUseTheReleaseNames(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile(filepath.Join(repoRoot(t), "docs", "other-ci.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(raw)
+	for _, want := range []string{
+		"`prism-wait_<os>_<arch>`",
+		"bin=prism-wait_linux_$(uname -m",
+		"bin=prism-wait_linux_$$(uname -m",
+		"bin=prism-wait_$(uname -s",
+		"releases/download/$PRISM_WAIT_VERSION",
+		"/SHA256SUMS",
+		"sha256sum -c",
+	} {
+		if !strings.Contains(doc, want) {
+			t.Errorf("docs/other-ci.md no longer has %q: its download lines must name the release's assets (prism-wait_<os>_<arch>, SHA256SUMS) and check them", want)
+		}
 	}
 }

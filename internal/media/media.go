@@ -1,0 +1,170 @@
+// Package media checks that a downloaded file is a whole video of a kind
+// it knows, and reads what its container says about it: codec, size in
+// pixels, duration. It knows ISO base media files (MP4, MOV, M4V) and
+// Matroska (WebM, MKV).
+//
+// It reads box and element headers only, through an io.ReaderAt, and
+// seeks past the media data: checking a 1 GiB video reads a few KiB of
+// it, and holds no more than that in memory, whatever the file claims.
+// Every size in the file is untrusted: nothing is read past the size
+// given, and a size that points past its container is an error.
+package media
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"math"
+	"time"
+)
+
+// Info is what a verified file's container says about its first video
+// track. A zero field is one the container does not give.
+type Info struct {
+	Container string        // "mp4" for ISO base media, "webm" or "matroska"
+	Codec     string        // the track's sample entry or codec: avc1, hvc1, hev1, av01, vp09 …
+	Width     int           // in pixels
+	Height    int           // in pixels
+	Duration  time.Duration // of the whole file
+}
+
+// Kind is a container format this package can check.
+type Kind int
+
+const (
+	Unknown  Kind = iota // no check exists for it
+	ISO                  // ISO base media: MP4, MOV, M4V
+	Matroska             // Matroska and its WebM subset
+)
+
+func (k Kind) String() string {
+	return [...]string{Unknown: "unknown", ISO: "ISO base media (MP4)", Matroska: "Matroska (WebM)"}[k]
+}
+
+// SniffLen is how many of a file's first bytes Sniff looks at.
+const SniffLen = 64
+
+// Sniff tells from a file's first bytes (SniffLen of them, or all of a
+// shorter file) which container it is, or, for a file that is plainly
+// something other than a video, what it is instead ("a PNG image").
+// Both are zero for a file it does not recognise.
+func Sniff(head []byte) (kind Kind, other string) {
+	switch {
+	case bytes.HasPrefix(head, []byte{0x1a, 0x45, 0xdf, 0xa3}):
+		return Matroska, ""
+	case len(head) >= 8 && isoFirst[string(head[4:8])]:
+		return ISO, ""
+	}
+	for _, s := range signatures {
+		if bytes.HasPrefix(head, []byte(s.prefix)) {
+			return Unknown, s.what
+		}
+	}
+	if len(head) >= 12 && string(head[:4]) == "RIFF" && string(head[8:12]) == "WEBP" {
+		return Unknown, "a WebP image"
+	}
+	text := bytes.ToLower(bytes.TrimLeft(bytes.TrimPrefix(head, []byte("\xef\xbb\xbf")), " \t\r\n"))
+	for _, s := range textSignatures {
+		if bytes.HasPrefix(text, []byte(s.prefix)) {
+			return Unknown, s.what
+		}
+	}
+	return Unknown, ""
+}
+
+// isoFirst are the box types an ISO base media file may start with. Only
+// ftyp passes the check, but a file that starts with another is an ISO
+// file that fails it, with that reason.
+var isoFirst = map[string]bool{"ftyp": true, "styp": true, "moov": true, "mdat": true, "free": true, "skip": true, "wide": true, "pnot": true}
+
+var signatures = []struct{ prefix, what string }{
+	{"\x89PNG\r\n\x1a\n", "a PNG image"},
+	{"\xff\xd8\xff", "a JPEG image"},
+	{"GIF87a", "a GIF image"},
+	{"GIF89a", "a GIF image"},
+	{"%PDF-", "a PDF document"},
+	{"PK\x03\x04", "a ZIP archive"},
+	{"\x1f\x8b", "a gzip archive"},
+}
+
+// textSignatures are matched lower-cased, after leading white space.
+var textSignatures = []struct{ prefix, what string }{
+	{"<?xml", "an XML document"},
+	{"<!doctype html", "an HTML page"},
+	{"<html", "an HTML page"},
+	{"<head", "an HTML page"},
+	{"<body", "an HTML page"},
+	{"<!--", "an HTML or XML document"},
+	{"<", "an HTML or XML document"},
+	{"{", "a JSON document"},
+	{"[", "a JSON document"},
+}
+
+// Verify checks the file of size bytes in r as a container of kind k, and
+// returns what it says about its first video track. Its errors say in a
+// few words what is wrong: "moov box missing".
+func Verify(r io.ReaderAt, size int64, k Kind) (Info, error) {
+	switch k {
+	case ISO:
+		return VerifyISO(r, size)
+	case Matroska:
+		return VerifyMatroska(r, size)
+	}
+	return Info{}, fmt.Errorf("no check for the %s kind", k)
+}
+
+// maxHeaders bounds the headers one check reads: a file of nothing but
+// empty boxes would otherwise cost a read per eight bytes.
+const maxHeaders = 1 << 20
+
+// errTooMany ends a check that met more than maxHeaders headers.
+var errTooMany = fmt.Errorf("more than %d boxes or elements: not a video file this can check", maxHeaders)
+
+// file reads small pieces of an untrusted file, never past its size.
+type file struct {
+	r       io.ReaderAt
+	size    int64
+	headers int
+	buf     [96]byte
+}
+
+// read returns the n <= len(f.buf) bytes at off, or fewer where the file
+// (or limit, when smaller) ends first: none at or past the end. The
+// slice is valid until the next read.
+func (f *file) read(off, limit int64, n int) ([]byte, error) {
+	limit = min(limit, f.size)
+	if off < 0 || off >= limit {
+		return nil, nil
+	}
+	b := f.buf[:min(int64(n), limit-off)]
+	if got, err := f.r.ReadAt(b, off); got < len(b) {
+		if err == nil || err == io.EOF {
+			err = io.ErrUnexpectedEOF // the file is shorter than its size
+		}
+		return nil, fmt.Errorf("cannot read the file at byte %d: %w", off, err)
+	}
+	return b, nil
+}
+
+// header counts one more header read, and fails past maxHeaders.
+func (f *file) header() error {
+	if f.headers++; f.headers > maxHeaders {
+		return errTooMany
+	}
+	return nil
+}
+
+// durationOf is ticks at perSecond ticks a second, and false when that
+// is not a time.Duration.
+func durationOf(ticks, perSecond uint64) (time.Duration, bool) {
+	if perSecond == 0 {
+		return 0, false
+	}
+	secs, rem := ticks/perSecond, ticks%perSecond
+	if secs > math.MaxInt64/uint64(time.Second)-1 {
+		return 0, false
+	}
+	// rem < perSecond < 2^64, so the product is split to stay exact.
+	frac := float64(rem) / float64(perSecond) * float64(time.Second)
+	return time.Duration(secs)*time.Second + time.Duration(frac), true
+}
