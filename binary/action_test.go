@@ -90,8 +90,10 @@ func TestInputsAndOutputsAreTheRootActions(t *testing.T) {
 	}
 	env := sub.Runs.Steps[0].Env
 	for name := range root.Inputs {
-		if want := "${{ inputs." + name + " }}"; env["PRISM_"+strings.ToUpper(name)] != want {
-			t.Errorf("input %s reaches the binary as PRISM_%s=%q, want %q", name, strings.ToUpper(name), env["PRISM_"+strings.ToUpper(name)], want)
+		// As the runner passes them to the Docker action: the binary then
+		// speaks of inputs, not flags.
+		if want := "${{ inputs." + name + " }}"; env["INPUT_"+strings.ToUpper(name)] != want {
+			t.Errorf("input %s reaches the binary as INPUT_%s=%q, want %q", name, strings.ToUpper(name), env["INPUT_"+strings.ToUpper(name)], want)
 		}
 	}
 	if len(env) != len(root.Inputs) {
@@ -215,6 +217,12 @@ type step struct {
 // folder pinned to pinned (a SHA256SUMS text) at version v0.0.0-test.
 func runStep(t *testing.T, pinned, base, runnerOS, runnerArch string, inputs map[string]string) step {
 	t.Helper()
+	return runStepIn(t, "v0.0.0-test\n", pinned, base, runnerOS, runnerArch, t.TempDir(), inputs)
+}
+
+// runStepIn is runStep with the VERSION file's text and RUNNER_TEMP given.
+func runStepIn(t *testing.T, version, pinned, base, runnerOS, runnerArch, temp string, inputs map[string]string) step {
+	t.Helper()
 	a := readAction(t, "action.yml")
 	dir := t.TempDir()
 	for _, f := range []string{"action.yml", "run.sh"} {
@@ -224,9 +232,14 @@ func runStep(t *testing.T, pinned, base, runnerOS, runnerArch string, inputs map
 		}
 		os.WriteFile(filepath.Join(dir, f), b, 0o755)
 	}
-	os.WriteFile(filepath.Join(dir, "VERSION"), []byte("v0.0.0-test\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "VERSION"), []byte(version), 0o644)
 	os.WriteFile(filepath.Join(dir, "SHA256SUMS"), []byte(pinned), 0o644)
-	ws, temp := t.TempDir(), t.TempDir()
+	if version == "" {
+		// No release pinned: this very folder, as main has it, inside the
+		// module it builds from.
+		dir = must(os.Getwd())
+	}
+	ws := t.TempDir()
 	output := filepath.Join(temp, "output")
 	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + temp, "GITHUB_ACTIONS=true", "GITHUB_ACTION_PATH=" + dir,
 		"RUNNER_TEMP=" + temp, "RUNNER_OS=" + runnerOS, "RUNNER_ARCH=" + runnerArch, "GITHUB_WORKSPACE=" + ws,
@@ -245,6 +258,13 @@ func runStep(t *testing.T, pinned, base, runnerOS, runnerArch string, inputs map
 	logb, _ := cmd.CombinedOutput()
 	out, _ := os.ReadFile(output)
 	return step{code: cmd.ProcessState.ExitCode(), log: string(logb), outputs: string(out)}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }
 
 func simulator(t *testing.T) (*prismsim.Server, string) {
@@ -319,6 +339,58 @@ func TestAMissingAssetFailsTheDownload(t *testing.T) {
 	os, arch := host()
 	got := runStep(t, rel.sums(), serve(t, release{}), os, arch, map[string]string{"generation_id": "gen_ok", "api_key": "prism_sk_x"})
 	if got.code == 0 || !strings.Contains(got.log, "::error title=Binary download failed::") {
+		t.Errorf("exit %d, log:\n%s", got.code, got.log)
+	}
+}
+
+func TestAWindowsRunnerTempAndCRLFUpperCaseSumsStillVerify(t *testing.T) {
+	t.Parallel()
+	if runtime.GOOS == "windows" {
+		t.Skip("the script's test runs on Linux and macOS")
+	}
+	rel := snapshot(t)
+	// Git Bash on Windows: RUNNER_TEMP holds backslashes, and a file edited
+	// there may end its lines with CRLF, its sums in upper case.
+	temp := filepath.Join(t.TempDir(), `D:\a\_temp`)
+	os.MkdirAll(temp, 0o755)
+	pinned := strings.ReplaceAll(strings.ToUpper(rel.sums()), "PRISM-WAIT_", "prism-wait_")
+	pinned = strings.ReplaceAll(pinned, "\n", "\r\n")
+	for _, p := range platforms {
+		pinned = strings.ReplaceAll(pinned, strings.ToUpper(p[0]+"_"+p[1]), p[0]+"_"+p[1])
+	}
+	pinned = strings.ReplaceAll(pinned, ".EXE", ".exe")
+	_, api := simulator(t)
+	osName, arch := host()
+	got := runStepIn(t, "v0.0.0-test\r\n", pinned, serve(t, rel), osName, arch, temp, map[string]string{
+		"generation_id": "gen_ok", "api_key": "prism_sk_subaction", "base_url": api, "poll_interval": "10ms"})
+	if got.code != 0 || !regexp.MustCompile(`(?m)^completed$`).MatchString(got.outputs) {
+		t.Errorf("exit %d, outputs:\n%s\nlog:\n%s", got.code, got.outputs, got.log)
+	}
+}
+
+func TestTheBinarySpeaksOfInputsAsTheActionDoes(t *testing.T) {
+	t.Parallel()
+	rel := snapshot(t)
+	osName, arch := host()
+	got := runStep(t, rel.sums(), serve(t, rel), osName, arch, map[string]string{"generation_id": "gen_ok", "api_key": "prism_sk_x", "timeout": "soon"})
+	if got.code != 2 || !strings.Contains(got.log, "::error title=Invalid input::timeout:") || strings.Contains(got.log, "--timeout") || strings.Contains(got.log, "PRISM_TIMEOUT") {
+		t.Errorf("exit %d, log:\n%s", got.code, got.log)
+	}
+}
+
+func TestOnMainTheSubActionBuildsFromSource(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("no go")
+	}
+	_, api := simulator(t)
+	osName, arch := host()
+	got := runStepIn(t, "", "", "http://127.0.0.1:1", osName, arch, t.TempDir(), map[string]string{
+		"generation_id": "gen_ok", "api_key": "prism_sk_subaction", "base_url": api, "poll_interval": "10ms"})
+	if got.code != 0 || !strings.Contains(got.log, "No release pinned: building prism-wait from source") {
 		t.Errorf("exit %d, log:\n%s", got.code, got.log)
 	}
 }

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Runs prism-wait on any runner: the released binary for this runner's OS
 # and architecture, checked against the SHA-256 sum pinned in SHA256SUMS
-# beside this script, as the CLI of a run: step (inputs come in as PRISM_*,
-# set by action.yml; outputs, summary and annotations go where the runner
-# reads them). Bash is there on every hosted runner (Git Bash on Windows).
+# beside this script. action.yml passes the inputs as INPUT_*, as the
+# runner passes them to the Docker action, so the binary behaves as the
+# action does there: messages name inputs, outputs, summary and
+# annotations go where the runner reads them. Bash is there on every
+# hosted runner (Git Bash on Windows).
 set -euo pipefail
 
 here="${GITHUB_ACTION_PATH:-$(cd "$(dirname "$0")" && pwd)}"
@@ -17,7 +19,7 @@ fail() { # title, message
 
 platforms() { # the platforms SHA256SUMS lists, as os/arch
   local list
-  list=$(sed -n 's/^[0-9a-f]\{64\}  *\*\{0,1\}prism-wait_\([a-z0-9]*\)_\([a-z0-9]*\)\(\.exe\)\{0,1\}$/\1\/\2/p' "$here/SHA256SUMS" | sort -u | tr '\n' ' ')
+  list=$(tr -d '\r' < "$here/SHA256SUMS" | sed -n 's/^[0-9a-fA-F]\{64\}  *\*\{0,1\}prism-wait_\([a-z0-9]*\)_\([a-z0-9]*\)\(\.exe\)\{0,1\}$/\1\/\2/p' | sort -u | tr '\n' ' ')
   echo "${list:-none}"
 }
 
@@ -48,15 +50,16 @@ else
     fail "Unsupported runner" "prism-wait ${version} has no binary for this runner (RUNNER_OS=${RUNNER_OS:-unset}, RUNNER_ARCH=${RUNNER_ARCH:-unset}). Platforms in this release: $(platforms)"
   fi
   name="prism-wait_${os}_${arch}${ext}"
-  want=$(awk -v n="$name" '$2 == n || $2 == "*" n { print $1; exit }' "$here/SHA256SUMS")
+  # sha256sum format; CRLF line ends and upper-case hex read the same.
+  want=$(tr -d '\r' < "$here/SHA256SUMS" | awk -v n="$name" '$2 == n || $2 == "*" n { print tolower($1); exit }')
   if [ -z "$want" ]; then
     fail "Unsupported runner" "prism-wait ${version} has no pinned binary for ${os}/${arch}. Platforms in this release: $(platforms)"
   fi
   base="${PRISM_WAIT_RELEASE_BASE:-https://github.com/prism-wait/prism-wait/releases/download/${version}}"
   dir="$tmp/prism-wait-${version}"
   bin="$dir/$name"
-  sum() {
-    if command -v sha256sum > /dev/null; then sha256sum "$1"; else shasum -a 256 "$1"; fi | awk '{ print $1 }'
+  sum() { # from stdin: with a backslash in the path (Windows), sha256sum would prefix the sum with one
+    if command -v sha256sum > /dev/null; then sha256sum < "$1"; else shasum -a 256 < "$1"; fi | awk '{ print tolower($1) }'
   }
   if [ ! -f "$bin" ] || [ "$(sum "$bin")" != "$want" ]; then
     mkdir -p "$dir"
@@ -75,6 +78,4 @@ else
   chmod +x "$bin"
 fi
 
-# The results JSON (stdout) holds the presigned video URLs: keep it out of
-# the log; the same values are in the step's outputs.
-"$bin" > "$tmp/prism-wait-results.json"
+"$bin"

@@ -44,6 +44,10 @@ const (
 // cache is read-only for this run.
 var ErrTaken = errors.New("the cache service did not accept a new entry under this key (it exists already, or the cache is read-only for this run)")
 
+// ErrUnreadable is wrapped by Get's error when the service said the entry
+// exists but its bytes could not be had.
+var ErrUnreadable = errors.New("the entry exists, but its bytes could not be read")
+
 // Client talks to the cache service of one job.
 type Client struct {
 	base  *url.URL
@@ -123,7 +127,7 @@ func (c *Client) Get(ctx context.Context, key, version string) (data []byte, fou
 	}
 	u, err := checkURL(out.SignedDownloadURL)
 	if err != nil {
-		return nil, false, fmt.Errorf("signed download URL: %w", err)
+		return nil, false, fmt.Errorf("%w: signed download URL: %w", ErrUnreadable, err)
 	}
 	var body []byte
 	err = c.retry(ctx, func() (bool, error) {
@@ -149,7 +153,7 @@ func (c *Client) Get(ctx context.Context, key, version string) (data []byte, fou
 		return false, nil
 	})
 	if err != nil {
-		return nil, false, err
+		return nil, false, fmt.Errorf("%w: %w", ErrUnreadable, err)
 	}
 	return body, true, nil
 }

@@ -77,6 +77,7 @@ func run(ctx context.Context, env Env, log *report.Log) int {
 	start := time.Now()
 	cfg, err := config.Load(ctx, env.LookupEnv, env.Args, env.Wd, env.Stderr)
 	log.Mask(cfg.APIKey) // before anything else is printed
+	log.Redact(env.getenv("ACTIONS_RUNTIME_TOKEN"))
 	switch {
 	case errors.Is(err, config.ErrHelp):
 		return outcome.ExitOK
@@ -133,6 +134,8 @@ func run(ctx context.Context, env Env, log *report.Log) int {
 		out.IDs, out.Credits, out.Resumed = sub.IDs, sub.CreditsCharged.String(), resumed
 		if !resumed {
 			estimate = report.Announce(log, sub, cfg.Timeout)
+		}
+		if !resumed && cfg.Wait {
 			waiter.FirstDelay = cfg.PollInterval // a generation just created is not done yet
 			waiter.Estimate = estimate           // reads sparse until near it
 			sparse, dense := waiter.Plan()
@@ -140,7 +143,7 @@ func run(ctx context.Context, env Env, log *report.Log) int {
 		}
 		report.Caveats(log, sub)
 		if !cfg.Wait {
-			log.Infof("not waiting (wait is false): a later step or job can wait for them with generation_id set to the generation_id output")
+			log.Infof("not waiting (%s is false): a later step or job can wait for these IDs with %s", cfg.Term("wait"), cfg.Term("generation_id"))
 			out.Elapsed, out.Requests, out.Refused = time.Since(start), client.Requests(), client.Refused()
 			return finish(env, log, cfg, out)
 		}

@@ -47,7 +47,10 @@ func guardedSubmit(ctx context.Context, env Env, cfg config.Config, w *wait.Wait
 	if err == nil {
 		var prior rerun.Prior
 		prior, err = g.Check(gctx)
+		var unrecorded *rerun.Unrecorded
 		switch {
+		case errors.As(err, &unrecorded):
+			return prism.Submission{}, false, err // an earlier attempt may have paid
 		case err != nil:
 			err = &rerun.Unavailable{Reason: "the Actions cache could not be read (" + err.Error() + ")"}
 		case prior.Submitted != nil:
@@ -59,7 +62,9 @@ func guardedSubmit(ctx context.Context, env Env, cfg config.Config, w *wait.Wait
 			return prism.Submission{}, false, &rerun.Unrecorded{Attempt: prior.Intent.Attempt, At: prior.Intent.At}
 		default:
 			err = g.Intend(gctx, time.Now())
-			if errors.Is(err, rerun.ErrTaken) {
+			if errors.As(err, &unrecorded) {
+				return prism.Submission{}, false, err
+			} else if errors.Is(err, rerun.ErrTaken) {
 				err = &rerun.Unavailable{Reason: err.Error()}
 			} else if err != nil {
 				err = &rerun.Unavailable{Reason: "the Actions cache could not be written (" + err.Error() + ")"}

@@ -3,6 +3,8 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -257,6 +259,35 @@ func TestAMatrixLegWithTheSameRequestWarnsAndSubmits(t *testing.T) {
 			s.Submits("/api/templates/tpl_ok/generate").Posts != 2 {
 			t.Errorf("second leg: code %d outputs %v\n%s", leg.code, leg.outputs, leg.log)
 		}
+		// A re-run of either leg cannot tell whose generations the record
+		// holds: it stops, never resuming the other's, never paying again.
+		rerun := runAttempt(t, base, root, "2", tpl)
+		if rerun.code != outcome.ExitRefused || rerun.outputs["resumed"] != "false" || !strings.Contains(rerun.log, "several jobs of this run made this same request") ||
+			s.Submits("/api/templates/tpl_ok/generate").Posts != 2 {
+			t.Errorf("re-run of a leg: code %d outputs %v\n%s", rerun.code, rerun.outputs, rerun.log)
+		}
+	})
+}
+
+func TestTheRuntimeTokenNeverReachesTheLog(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		s := prismsim.New(mustScenario(t))
+		tr := testnet.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasPrefix(r.URL.Path, "/twirp/") {
+				// A service that echoes the request's credentials.
+				w.WriteHeader(http.StatusBadRequest)
+				fmt.Fprintf(w, `{"code":"invalid_argument","msg":"bad header %s"}`, r.Header.Get("Authorization"))
+				return
+			}
+			s.ServeHTTP(w, r)
+		}))
+		t.Cleanup(s.Close)
+		got := runAttempt(t, api{URL: apiBase, Transport: tr}, strings.TrimSuffix(apiBase, "/api"), "2", map[string]string{"template_id": "tpl_ok"})
+		if got.code != outcome.ExitOK || !strings.Contains(got.log, "Re-run guard unavailable") || !strings.Contains(got.log, "bad header Bearer") ||
+			strings.Contains(got.log, "runtime-token") {
+			t.Errorf("code %d; the warning must quote the service without the token:\n%s", got.code, got.log)
+		}
 	})
 }
 
@@ -298,6 +329,35 @@ func TestACacheThatNeverAnswersGetsABoundedShareOfTheRun(t *testing.T) {
 		}
 		if took := time.Since(start); took < guardTimeout || took > guardTimeout+recordTimeout+time.Second {
 			t.Errorf("took %s: the guard's share is %s before the submit, %s after", took, guardTimeout, recordTimeout)
+		}
+	})
+}
+
+func TestTheCLIThatDoesNotWaitPrintsTheSubmittedIDs(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		s, base, _ := guardSim(t)
+		var stdout, stderr bytes.Buffer
+		env := map[string]string{"PRISM_API_KEY": key}
+		code := Run(context.Background(), Env{LookupEnv: lookup(env), Args: []string{"--base-url", base.URL, "--template-id", "tpl_ok", "--wait=false"},
+			Stdout: &stdout, Stderr: &stderr, Wd: t.TempDir(), Transport: base.Transport})
+		var results []struct {
+			ID     string  `json:"id"`
+			Status string  `json:"status"`
+			URL    *string `json:"video_url"`
+		}
+		if err := json.Unmarshal(stdout.Bytes(), &results); err != nil || code != outcome.ExitOK || len(results) != 2 ||
+			results[0].Status != "submitted" || results[0].URL != nil || !strings.HasPrefix(results[0].ID, "gen_tpl_ok_") {
+			t.Fatalf("code %d, stdout %q (%v); want the two IDs as submitted", code, stdout.String(), err)
+		}
+		if !strings.Contains(stderr.String(), "not waiting (--wait (PRISM_WAIT) is false): a later step or job can wait for these IDs with --generation-id (PRISM_GENERATION_ID)") ||
+			strings.Contains(stderr.String(), "first reads") {
+			t.Errorf("stderr:\n%s", stderr.String())
+		}
+		for _, r := range results {
+			if n := s.Stats(r.ID).Requests; n != 0 {
+				t.Errorf("%s read %d times", r.ID, n)
+			}
 		}
 	})
 }

@@ -13,14 +13,20 @@ type box struct {
 	typ        string
 	start, end int64 // the header's first byte, the byte after the box
 	data       int64 // the payload's first byte
+	toEnd      bool  // its size was 0: it runs to the end of the file or parent
 }
 
 func (b box) String() string { return fmt.Sprintf("%q box at byte %d", b.typ, b.start) }
 
 // VerifyISO checks an ISO base media file (MP4, MOV, M4V): its top-level
-// boxes parse and end exactly where the file does, ftyp comes first, and
-// moov holds a movie header with a duration and at least one video track.
-// It returns what the first video track says.
+// boxes parse and end exactly where the file does, ftyp comes first, an
+// mdat box holds media data, and moov holds a movie header with a
+// duration and at least one video track. A file cut short shows as boxes
+// that do not add up to its size, unless its last box declared no size
+// (it runs to the end of the file): then the video track's last chunk
+// must start inside the file. It returns what the first video track says;
+// a fragmented file whose movie header and mehd give no duration is whole
+// all the same, with its duration unknown (0).
 func VerifyISO(r io.ReaderAt, size int64) (Info, error) {
 	f := &file{r: r, size: size}
 	if size <= 0 {
@@ -36,20 +42,37 @@ func VerifyISO(r io.ReaderAt, size int64) (Info, error) {
 		return Info{}, fmt.Errorf("ftyp box missing: the file starts with a %q box", h[4:8])
 	}
 	var moov *box
+	var media int64
+	var open, fragmented bool
 	for off := int64(0); off < size; {
 		b, err := f.box(off, size, nil)
 		if err != nil {
 			return Info{}, err
 		}
-		if b.typ == "moov" && moov == nil {
+		switch {
+		case b.typ == "moov" && moov == nil:
 			moov = &b
+		case b.typ == "mdat":
+			media += b.end - b.data
+			open = open || b.toEnd
+		case b.typ == "moof":
+			fragmented = true
 		}
 		off = b.end
 	}
 	if moov == nil {
 		return Info{}, fmt.Errorf("moov box missing")
 	}
-	return f.movie(*moov)
+	info, last, err := f.movie(*moov, fragmented)
+	switch {
+	case err != nil:
+		return Info{}, err
+	case media == 0:
+		return Info{}, fmt.Errorf("mdat box missing or empty: the file holds no media data")
+	case open && !fragmented && last >= size:
+		return Info{}, fmt.Errorf("the video track's last chunk starts at byte %d, past the end of the file (%d bytes): the file is cut short inside its mdat box", last, size)
+	}
+	return info, nil
 }
 
 // box reads the header of the box at off, which must end by limit: the
@@ -72,7 +95,7 @@ func (f *file) box(off, limit int64, parent *box) (box, error) {
 	n := uint64(binary.BigEndian.Uint32(h))
 	switch n {
 	case 0: // to the end of the file, or of the parent
-		n = uint64(limit - off)
+		n, b.toEnd = uint64(limit-off), true
 	case 1: // the size follows as 64 bits
 		if len(h) < 16 {
 			return box{}, fmt.Errorf("the %s is cut short inside its header", b)
@@ -119,13 +142,15 @@ func (f *file) payload(b box, n int) ([]byte, error) { return f.read(b.data, b.e
 type track struct {
 	handler       string
 	codec         string
-	width, height int // from the visual sample entry
-	dispW, dispH  int // from tkhd, rounded down
+	width, height int   // from the visual sample entry
+	dispW, dispH  int   // from tkhd, rounded down
+	lastChunk     int64 // where its last chunk starts (stco, co64); -1 when none
 }
 
 // movie reads moov: the duration from mvhd (or, for a fragmented file
-// whose mvhd gives none, from mvex/mehd) and the first video track.
-func (f *file) movie(moov box) (Info, error) {
+// whose mvhd gives none, from mvex/mehd) and the first video track, and
+// where that track's last chunk starts (-1 when it lists none).
+func (f *file) movie(moov box, fragmented bool) (Info, int64, error) {
 	var timescale, duration, fragments uint64
 	var haveMvhd bool
 	var video *track
@@ -185,41 +210,41 @@ func (f *file) movie(moov box) (Info, error) {
 		return nil
 	})
 	if err != nil {
-		return Info{}, err
+		return Info{}, -1, err
 	}
 	switch {
 	case !haveMvhd:
-		return Info{}, fmt.Errorf("mvhd box missing from the moov box")
+		return Info{}, -1, fmt.Errorf("mvhd box missing from the moov box")
 	case timescale == 0:
-		return Info{}, fmt.Errorf("mvhd timescale is 0")
+		return Info{}, -1, fmt.Errorf("mvhd timescale is 0")
 	}
 	if duration == 0 {
 		duration = fragments
 	}
-	if duration == 0 {
-		return Info{}, fmt.Errorf("mvhd duration is 0")
+	if duration == 0 && !fragmented {
+		return Info{}, -1, fmt.Errorf("mvhd duration is 0")
 	}
-	d, ok := durationOf(duration, timescale)
+	d, ok := durationOf(duration, timescale) // 0 for a fragmented file that says none
 	if !ok {
-		return Info{}, fmt.Errorf("mvhd duration of %d at %d a second is longer than any video", duration, timescale)
+		return Info{}, -1, fmt.Errorf("mvhd duration of %d at %d a second is longer than any video", duration, timescale)
 	}
 	if video == nil {
-		return Info{}, fmt.Errorf("no video track (no trak box with a 'vide' handler)")
+		return Info{}, -1, fmt.Errorf("no video track (no trak box with a 'vide' handler)")
 	}
 	if video.codec == "" {
-		return Info{}, fmt.Errorf("the video track's stsd box has no sample entry")
+		return Info{}, -1, fmt.Errorf("the video track's stsd box has no sample entry")
 	}
 	info := Info{Container: "mp4", Codec: video.codec, Width: video.width, Height: video.height, Duration: d}
 	if info.Width == 0 || info.Height == 0 {
 		info.Width, info.Height = video.dispW, video.dispH
 	}
-	return info, nil
+	return info, video.lastChunk, nil
 }
 
 // track reads a trak box: tkhd's display size, and mdia's handler and
 // first sample entry.
 func (f *file) track(trak box) (track, error) {
-	var t track
+	t := track{lastChunk: -1}
 	err := f.children(trak, func(b box) error {
 		switch b.typ {
 		case "tkhd":
@@ -244,6 +269,9 @@ func (f *file) track(trak box) (track, error) {
 					}
 					t.handler = string(p[8:12])
 				case "minf":
+					if err := f.descend(c, []string{"stbl"}, func(stbl box) error { return f.chunks(stbl, &t) }); err != nil {
+						return err
+					}
 					return f.descend(c, []string{"stbl", "stsd"}, func(stsd box) error { return f.sampleEntry(stsd, &t) })
 				}
 				return nil
@@ -291,6 +319,44 @@ func (f *file) sampleEntry(stsd box, t *track) error {
 		t.width, t.height = int(binary.BigEndian.Uint16(e[24:])), int(binary.BigEndian.Uint16(e[26:]))
 	}
 	return nil
+}
+
+// chunks reads where the track's last chunk starts, from stco (32-bit
+// offsets) or co64 (64-bit): one entry read, wherever the table ends.
+func (f *file) chunks(stbl box, t *track) error {
+	return f.children(stbl, func(b box) error {
+		width := map[string]int64{"stco": 4, "co64": 8}[b.typ]
+		if width == 0 {
+			return nil
+		}
+		p, err := f.payload(b, 8)
+		if err != nil {
+			return err
+		}
+		if len(p) < 8 {
+			return fmt.Errorf("the %s is too short for its entry count", b)
+		}
+		n := int64(binary.BigEndian.Uint32(p[4:]))
+		if n == 0 {
+			return nil
+		}
+		at := b.data + 8 + (n-1)*width
+		if n > (b.end-b.data-8)/width {
+			return fmt.Errorf("the %s lists %d chunks, more than it holds", b, n)
+		}
+		e, err := f.read(at, b.end, int(width))
+		if err != nil {
+			return err
+		}
+		if width == 4 {
+			t.lastChunk = int64(binary.BigEndian.Uint32(e))
+		} else if v := binary.BigEndian.Uint64(e); v <= math.MaxInt64 {
+			t.lastChunk = int64(v)
+		} else {
+			t.lastChunk = math.MaxInt64
+		}
+		return nil
+	})
 }
 
 // p0 is the first byte of p (a full box's version), 0xff when p is empty.

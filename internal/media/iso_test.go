@@ -60,6 +60,18 @@ func trak(tkhd []byte, handler string, entries ...[]byte) []byte {
 
 var videoTrak = trak(tkhd0(1920, 1080), "vide", entry("avc1", 1920, 1080))
 
+// chunkTrak is a video track whose chunk table (stco or co64) lists two
+// chunks, the last at last.
+func chunkTrak(table string, last uint64) []byte {
+	offsets := slices.Concat(u32(50), u32(uint32(last)))
+	if table == "co64" {
+		offsets = slices.Concat(u64(50), u64(last))
+	}
+	return bx("trak", tkhd0(1920, 1080), bx("mdia",
+		fullBox("hdlr", 0, u32(0), []byte("vide"), zeros(12), []byte("handler\x00")),
+		bx("minf", bx("stbl", fullBox("stsd", 0, u32(1), entry("avc1", 1920, 1080)), fullBox(table, 0, u32(2), offsets)))))
+}
+
 // mp4 is a file of ftyp, a moov holding the parts, and an mdat of n bytes.
 func mp4(n int, parts ...[]byte) []byte {
 	return slices.Concat(ftyp, bx("moov", parts...), bx("mdat", zeros(n)))
@@ -86,27 +98,41 @@ func TestVerifyISO(t *testing.T) {
 			Info{Container: "mp4", Codec: "avc1", Width: 1920, Height: 1080, Duration: time.Millisecond}, ""},
 		{"the first of two moov boxes", slices.Concat(good, bx("moov", mvhd0(1, 1), soundTrak)),
 			Info{Container: "mp4", Codec: "avc1", Width: 1920, Height: 1080, Duration: 8 * time.Second}, ""},
-		{"the first of two mvhd boxes", mp4(0, mvhd0(1, 4), mvhd0(1, 0), videoTrak),
+		{"the first of two mvhd boxes", mp4(1, mvhd0(1, 4), mvhd0(1, 0), videoTrak),
 			Info{Container: "mp4", Codec: "avc1", Width: 1920, Height: 1080, Duration: 4 * time.Second}, ""},
-		{"fragmented: the duration from mehd", mp4(0, mvhd0(1000, 0), videoTrak, bx("mvex", bx("trex"), fullBox("mehd", 0, u32(3000)))),
+		{"fragmented: the duration from mehd", mp4(1, mvhd0(1000, 0), videoTrak, bx("mvex", bx("trex"), fullBox("mehd", 0, u32(3000)))),
 			Info{Container: "mp4", Codec: "avc1", Width: 1920, Height: 1080, Duration: 3 * time.Second}, ""},
-		{"fragmented: a 64-bit mehd", mp4(0, mvhd0(1000, math32), videoTrak, bx("mvex", fullBox("mehd", 1, u64(1500)))),
+		{"fragmented: a 64-bit mehd", mp4(1, mvhd0(1000, math32), videoTrak, bx("mvex", fullBox("mehd", 1, u64(1500)))),
 			Info{Container: "mp4", Codec: "avc1", Width: 1920, Height: 1080, Duration: 1500 * time.Millisecond}, ""},
 		{"an mdat of 64-bit size", slices.Concat(ftyp, bx("moov", mvhd0(1, 1), videoTrak), u32(1), []byte("mdat"), u64(16+3), zeros(3)),
 			Info{Container: "mp4", Codec: "avc1", Width: 1920, Height: 1080, Duration: time.Second}, ""},
 		{"an mdat to the end of the file", slices.Concat(ftyp, bx("moov", mvhd0(1, 1), videoTrak), u32(0), []byte("mdat"), zeros(99)),
 			Info{Container: "mp4", Codec: "avc1", Width: 1920, Height: 1080, Duration: time.Second}, ""},
-		{"no size anywhere", mp4(0, mvhd0(1, 1), trak(tkhd0(0, 0), "vide", entry("avc1", 0, 0))),
+		{"no size anywhere", mp4(1, mvhd0(1, 1), trak(tkhd0(0, 0), "vide", entry("avc1", 0, 0))),
 			Info{Container: "mp4", Codec: "avc1", Duration: time.Second}, ""},
-		{"a tkhd of an unknown version", mp4(0, mvhd0(1, 1), trak(fullBox("tkhd", 2, zeros(96)), "vide", entry("avc1", 0, 0))),
+		{"a tkhd of an unknown version", mp4(1, mvhd0(1, 1), trak(fullBox("tkhd", 2, zeros(96)), "vide", entry("avc1", 0, 0))),
 			Info{Container: "mp4", Codec: "avc1", Duration: time.Second}, ""},
-		{"a short tkhd", mp4(0, mvhd0(1, 1), trak(fullBox("tkhd", 0, zeros(10)), "vide", entry("avc1", 0, 0))),
+		{"a short tkhd", mp4(1, mvhd0(1, 1), trak(fullBox("tkhd", 0, zeros(10)), "vide", entry("avc1", 0, 0))),
 			Info{Container: "mp4", Codec: "avc1", Duration: time.Second}, ""},
-		{"a tkhd too short for its size", mp4(0, mvhd0(1, 1), trak(fullBox("tkhd", 0, zeros(76)), "vide", entry("avc1", 0, 0))),
+		{"a tkhd too short for its size", mp4(1, mvhd0(1, 1), trak(fullBox("tkhd", 0, zeros(76)), "vide", entry("avc1", 0, 0))),
 			Info{Container: "mp4", Codec: "avc1", Duration: time.Second}, ""},
-		{"a short sample entry", mp4(0, mvhd0(1, 1), trak(tkhd0(2, 3), "vide", bx("avc1", zeros(27)))),
+		{"a short sample entry", mp4(1, mvhd0(1, 1), trak(tkhd0(2, 3), "vide", bx("avc1", zeros(27)))),
 			Info{Container: "mp4", Codec: "avc1", Width: 2, Height: 3, Duration: time.Second}, ""},
 
+		{"fragmented, its duration given nowhere", slices.Concat(ftyp, bx("moov", mvhd0(1000, 0), videoTrak, bx("mvex", bx("trex"))), bx("moof"), bx("mdat", zeros(5)), bx("moof"), bx("mdat", zeros(5))),
+			Info{Container: "mp4", Codec: "avc1", Width: 1920, Height: 1080}, ""},
+		{"an mdat to the end, its last chunk inside", slices.Concat(ftyp, bx("moov", mvhd0(1, 1), chunkTrak("stco", 200)), u32(0), []byte("mdat"), zeros(400)),
+			Info{Container: "mp4", Codec: "avc1", Width: 1920, Height: 1080, Duration: time.Second}, ""},
+
+		{"no media data", slices.Concat(ftyp, bx("moov", mvhd0(1, 1), videoTrak)), Info{}, "mdat box missing or empty: the file holds no media data"},
+		{"an empty mdat", mp4(0, mvhd0(1, 1), videoTrak), Info{}, "mdat box missing or empty: the file holds no media data"},
+		{"an mdat to the end, cut before its last chunk", slices.Concat(ftyp, bx("moov", mvhd0(1, 1), chunkTrak("stco", 100000)), u32(0), []byte("mdat"), zeros(400)),
+			Info{}, "the video track's last chunk starts at byte 100000, past the end of the file"},
+		{"an mdat to the end, cut before its last 64-bit chunk", slices.Concat(ftyp, bx("moov", mvhd0(1, 1), chunkTrak("co64", 1<<40)), u32(0), []byte("mdat"), zeros(400)),
+			Info{}, "the video track's last chunk starts at byte 1099511627776, past the end of the file"},
+		{"a chunk table longer than its box", slices.Concat(ftyp, bx("moov", mvhd0(1, 1), bx("trak", bx("mdia", fullBox("hdlr", 0, u32(0), []byte("vide"), zeros(12)),
+			bx("minf", bx("stbl", fullBox("stco", 0, u32(5), u32(1))))))), bx("mdat", zeros(1))),
+			Info{}, `the "stco" box at byte `},
 		{"empty", nil, Info{}, "the file is empty"},
 		{"shorter than a box header", []byte("\x00\x00\x00"), Info{}, "ftyp box missing: the file holds only 3 bytes"},
 		{"cut short", good[:len(good)-1], Info{}, `top-level boxes end at 1469 bytes of 1470: the file is cut short inside its "mdat" box at byte 462`},

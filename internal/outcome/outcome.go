@@ -140,10 +140,18 @@ var table = []row{
 		func(f *Facts, s Settings) string {
 			var u *rerun.Unrecorded
 			errors.As(f.Submit, &u)
-			return fmt.Sprintf("Attempt %d of this run began to submit this same request at %s, and recorded no answer: it may have created (and been charged for) generations. "+
-				"Nothing was submitted now. Check the Prism dashboard for generations created around that time; "+
-				"to wait for them, set %s to their IDs (in place of %s or %s); to submit again anyway, set %s to off.",
-				u.Attempt, u.At.UTC().Format(time.RFC3339), s.name("generation_id"), s.name("template_id"), s.name("prompt"), s.name("rerun_guard"))
+			what := fmt.Sprintf("Attempt %d of this run began to submit this same request at %s, and recorded no answer", u.Attempt, u.At.UTC().Format(time.RFC3339))
+			when := "around that time"
+			switch {
+			case u.Attempt == 0:
+				what, when = "The re-run guard cannot tell what an earlier attempt of this run paid for: "+u.Reason, "by this run"
+			case u.Reason != "":
+				what += " (" + u.Reason + ")"
+			}
+			return what + ": it may have created (and been charged for) generations. " +
+				"Nothing was submitted now. Check the Prism dashboard for generations created " + when + "; " +
+				fmt.Sprintf("to wait for them, set %s to their IDs (in place of %s or %s); to submit again anyway, set %s to off.",
+					s.name("generation_id"), s.name("template_id"), s.name("prompt"), s.name("rerun_guard"))
 		}},
 
 	// The submit reached the API and may have been acted on: never sent

@@ -43,6 +43,13 @@ var rowCases = func() []rowCase {
 			"Attempt 1 of this run began to submit this same request at 2026-12-01T10:00:00Z, and recorded no answer: it may have created (and been charged for) generations. " +
 				"Nothing was submitted now. Check the Prism dashboard for generations created around that time; to wait for them, set --generation-id (PRISM_GENERATION_ID) to their IDs " +
 				"(in place of --template-id (PRISM_TEMPLATE_ID) or --prompt (PRISM_PROMPT)); to submit again anyway, set --rerun-guard (PRISM_RERUN_GUARD) to off."},
+		{"earlier attempt may have paid", Facts{Submit: &rerun.Unrecorded{Reason: "an earlier attempt began to record this submit and never finished the record"}}, ExitRefused, "Earlier attempt may have paid",
+			"The re-run guard cannot tell what an earlier attempt of this run paid for: an earlier attempt began to record this submit and never finished the record: it may have created (and been charged for) generations. " +
+				"Nothing was submitted now. Check the Prism dashboard for generations created by this run; to wait for them, set generation_id to their IDs " +
+				"(in place of template_id or prompt); to submit again anyway, set rerun_guard to off.",
+			"The re-run guard cannot tell what an earlier attempt of this run paid for: an earlier attempt began to record this submit and never finished the record: it may have created (and been charged for) generations. " +
+				"Nothing was submitted now. Check the Prism dashboard for generations created by this run; to wait for them, set --generation-id (PRISM_GENERATION_ID) to their IDs " +
+				"(in place of --template-id (PRISM_TEMPLATE_ID) or --prompt (PRISM_PROMPT)); to submit again anyway, set --rerun-guard (PRISM_RERUN_GUARD) to off."},
 		{"submit outcome unknown", Facts{Submit: &prism.Error{Method: "POST", StatusCode: 500, Unknown: true}}, ExitRefused, "Submit outcome unknown",
 			"The submit request reached Prism, but its answer was lost or unusable (HTTP 500). The generations may have been created and charged: " +
 				"check the Prism dashboard before re-running. It was not sent again; to wait for generations that exist, pass their IDs as generation_id.",

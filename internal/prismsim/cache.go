@@ -23,13 +23,15 @@ import (
 type CacheConfig struct {
 	// Faults: "unavailable" answers 503 to every call; "throttled" answers
 	// 429 (Retry-After: 1) to the first try of every call; "upload_fails"
-	// answers 500 to every upload; "create_not_ok" and "get_not_ok" answer
-	// {"ok": false} to CreateCacheEntry and GetCacheEntryDownloadURL.
+	// answers 500 to every upload; "download_fails" answers 503 to every
+	// download of an entry's bytes; "create_not_ok" and "get_not_ok"
+	// answer {"ok": false} to CreateCacheEntry and
+	// GetCacheEntryDownloadURL.
 	Faults []string `json:"faults,omitempty"`
 }
 
 // cacheFaults are the names CacheConfig.Faults accepts.
-var cacheFaults = []string{"unavailable", "throttled", "upload_fails", "create_not_ok", "get_not_ok"}
+var cacheFaults = []string{"unavailable", "throttled", "upload_fails", "download_fails", "create_not_ok", "get_not_ok"}
 
 const cacheService = "/twirp/github.actions.results.api.v1.CacheService/"
 
@@ -83,6 +85,16 @@ func (s *Server) PutCacheEntry(e CacheEntry) {
 	defer c.mu.Unlock()
 	c.init()
 	c.reserved[e.Key] = &cacheSlot{version: e.Version, data: e.Data, uploaded: true, finalized: true}
+}
+
+// ReserveCacheEntry reserves key without finishing the entry, as an
+// attempt that died between CreateCacheEntry and its upload leaves it.
+func (s *Server) ReserveCacheEntry(key, version string) {
+	c := &s.cache
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.init()
+	c.reserved[key] = &cacheSlot{version: version}
 }
 
 // DropCacheEntry removes an entry, as if the attempt that was to write it
@@ -215,6 +227,8 @@ func (s *Server) blob(w http.ResponseWriter, r *http.Request) {
 		slot.data, _ = io.ReadAll(io.LimitReader(r.Body, 64<<10))
 		slot.uploaded = true
 		w.WriteHeader(http.StatusCreated)
+	case r.Method == http.MethodGet && slot.finalized && s.cacheFault("download_fails"):
+		http.Error(w, "ServerBusy", http.StatusServiceUnavailable)
 	case r.Method == http.MethodGet && slot.finalized:
 		w.Header().Set("Content-Type", "application/octet-stream")
 		w.Write(slot.data)

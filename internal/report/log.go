@@ -24,10 +24,11 @@ const MaxLine = 4 << 10
 // plain lines elsewhere. It is safe for concurrent use. Write errors are
 // ignored, not panicked on: a broken log must not change the verdict.
 type Log struct {
-	mu     sync.Mutex
-	w      io.Writer
-	github bool
-	scrub  untrusted.Scrubber
+	mu      sync.Mutex
+	w       io.Writer
+	github  bool
+	secrets []string
+	scrub   untrusted.Scrubber
 }
 
 // NewLog returns a Log writing to w; github selects workflow commands.
@@ -40,12 +41,23 @@ func (l *Log) Mask(secret string) {
 	if secret == "" {
 		return
 	}
-	l.mu.Lock()
-	l.scrub = untrusted.New(secret)
-	l.mu.Unlock()
+	l.Redact(secret)
 	if l.github {
 		l.write((&githubactions.Command{Name: "add-mask", Message: secret}).String())
 	}
+}
+
+// Redact removes secret from every later line, without asking the runner
+// to mask it: for a credential the runner masks on its own, such as
+// ACTIONS_RUNTIME_TOKEN, which a service's error text might echo.
+func (l *Log) Redact(secret string) {
+	if secret == "" {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.secrets = append(l.secrets, secret)
+	l.scrub = untrusted.New(l.secrets...)
 }
 
 // Scrubber is the scrubber in use, with the masked secret.

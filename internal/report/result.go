@@ -196,6 +196,25 @@ const (
 // input order, on one line.
 func (r Run) JSON() []byte { return r.json(maxField) }
 
+// StatusSubmitted is the status in the CLI's results of a generation that
+// a submit-only run (wait false) submitted and did not wait for.
+const StatusSubmitted = "submitted"
+
+// SubmittedJSON is the CLI's stdout after a submit that did not wait: one
+// object per submitted ID, as JSON has them, with status "submitted" and
+// nothing else known.
+func (r Run) SubmittedJSON() []byte {
+	out := make([]resultJSON, len(r.IDs))
+	for i, id := range r.IDs {
+		out[i] = resultJSON{ID: id, Status: opt(StatusSubmitted)}
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		panic(err) // strings always marshal
+	}
+	return b
+}
+
 func (r Run) json(limit int) []byte {
 	out := make([]resultJSON, len(r.Results))
 	text := func(s string) *string { return opt(r.Scrub.Line(s, limit)) }

@@ -20,12 +20,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/prism-wait/prism-wait/internal/actionscache"
 	"github.com/prism-wait/prism-wait/internal/prism"
+	"github.com/prism-wait/prism-wait/internal/untrusted"
 )
 
 // Modes of the rerun_guard input.
@@ -50,6 +52,7 @@ const maxRounds = 10
 // Guard guards one submit request of one step of one run.
 type Guard struct {
 	cache   *actionscache.Client
+	secret  untrusted.Scrubber // knows the API key, which no ID may be
 	attempt int
 	key     string // the key without its round and phase
 	// round counts the earlier attempts whose submit the API refused
@@ -109,7 +112,7 @@ func Open(getenv func(string) string, base, key string, req prism.SubmitRequest,
 		h.Write([]byte{0})
 	}
 	prefix := fmt.Sprintf("prism-wait-rerun-guard/%s/%s/%s/%s", segment(run), segment(job), segment(step), hex.EncodeToString(h.Sum(nil))[:32])
-	return &Guard{cache: cache, attempt: attempt, key: prefix}, nil
+	return &Guard{cache: cache, secret: untrusted.New(key), attempt: attempt, key: prefix}, nil
 }
 
 // segment makes s safe in a key: letters, digits and ._- only, clipped.
@@ -135,15 +138,23 @@ type Prior struct {
 // is none to read: an entry found then belongs to another leg of a matrix
 // that made the same request, never to this step. A submit the API
 // refused (nothing created) is passed over: its attempt may be repeated.
+//
+// Anything that says an earlier attempt may have paid without saying for
+// what is an *Unrecorded: an intent without its answer, a record that
+// exists but cannot be read, or a record that several jobs of the run
+// made at once (a matrix whose legs send the same request).
 func (g *Guard) Check(ctx context.Context) (Prior, error) {
 	if g.attempt == 1 {
 		return Prior{}, nil
 	}
 	for ; g.round < maxRounds; g.round++ {
+		if shared, err := g.get(ctx, "shared"); err != nil || shared != nil {
+			return Prior{}, g.unrecorded(shared, err, "several jobs of this run made this same request in a step with the same id, so the record cannot say which generations are this job's")
+		}
 		sub, err := g.get(ctx, "submitted")
 		switch {
 		case err != nil:
-			return Prior{}, err
+			return Prior{}, g.unrecorded(nil, err, "")
 		case sub != nil && sub.Refused:
 			continue
 		case sub != nil:
@@ -151,11 +162,25 @@ func (g *Guard) Check(ctx context.Context) (Prior, error) {
 		}
 		intent, err := g.get(ctx, "intent")
 		if err != nil {
-			return Prior{}, err
+			return Prior{}, g.unrecorded(nil, err, "")
 		}
 		return Prior{Intent: intent}, nil
 	}
 	return Prior{}, fmt.Errorf("%d earlier attempts of this run had their submit refused; the re-run guard keeps no more", maxRounds)
+}
+
+// unrecorded makes a read's outcome an *Unrecorded when it shows that an
+// earlier attempt left a record that cannot be used; other errors (the
+// cache cannot be read at all) are returned as they are.
+func (g *Guard) unrecorded(e *Entry, err error, why string) error {
+	var bad *badEntry
+	switch {
+	case err == nil:
+		return &Unrecorded{Attempt: e.Attempt, At: e.At, Reason: why}
+	case errors.Is(err, actionscache.ErrUnreadable) || errors.As(err, &bad):
+		return &Unrecorded{Reason: "an earlier attempt recorded this submit, but the record cannot be used (" + err.Error() + ")"}
+	}
+	return err
 }
 
 func (g *Guard) get(ctx context.Context, phase string) (*Entry, error) {
@@ -165,21 +190,30 @@ func (g *Guard) get(ctx context.Context, phase string) (*Entry, error) {
 	}
 	var e Entry
 	if err := json.Unmarshal(data, &e); err != nil || e.Attempt < 1 || e.Attempt >= g.attempt {
-		return nil, fmt.Errorf("the %s entry of an earlier attempt is not one prism-wait wrote", phase)
+		return nil, &badEntry{phase}
 	}
 	if phase == "submitted" && !e.Refused {
-		ids := e.IDs[:0:0]
+		// The IDs are polled and written out as the submit's would be:
+		// plain, each once, never the key.
+		var ids []string
 		for _, id := range e.IDs {
-			if prism.ValidID(id) {
+			if prism.ValidID(id) && !g.secret.Secret(id) && !slices.Contains(ids, id) {
 				ids = append(ids, id)
 			}
 		}
 		if len(ids) == 0 {
-			return nil, errors.New("the submitted entry of an earlier attempt holds no generation ID")
+			return nil, &badEntry{"submitted (it holds no generation ID)"}
 		}
 		e.IDs = ids
 	}
 	return &e, nil
+}
+
+// badEntry is a record that exists but is not one prism-wait wrote.
+type badEntry struct{ phase string }
+
+func (b *badEntry) Error() string {
+	return "the " + b.phase + " entry of an earlier attempt is not one prism-wait wrote"
 }
 
 // ErrTaken is returned by Intend when the cache service would not take
@@ -188,9 +222,24 @@ func (g *Guard) get(ctx context.Context, phase string) (*Entry, error) {
 // id, which the guard cannot tell apart; or the cache is read-only here.
 var ErrTaken = errors.New("the Actions cache did not take this step's record: another job of this run (a matrix leg?) may have made the same submit request with the same key in a step with the same id, which the guard cannot tell apart (make each leg's request differ, e.g. with a variable from the matrix), or the cache is read-only for this run")
 
-// Intend records that this attempt is about to submit.
+// Intend records that this attempt is about to submit. When the intent's
+// key is taken already, on the first attempt another job of the run made
+// the same request: both are marked as sharing it, so that no re-run
+// resumes the other's generations, and ErrTaken says so. On a later
+// attempt, a taken key is an earlier attempt's record that was never
+// finished: an *Unrecorded.
 func (g *Guard) Intend(ctx context.Context, now time.Time) error {
-	return g.put(ctx, "intent", Entry{Attempt: g.attempt, At: now.UTC()})
+	err := g.put(ctx, "intent", Entry{Attempt: g.attempt, At: now.UTC()})
+	switch {
+	case !errors.Is(err, ErrTaken):
+		return err
+	case g.attempt > 1:
+		return &Unrecorded{Reason: "an earlier attempt began to record this submit and never finished the record"}
+	}
+	if serr := g.put(ctx, "shared", Entry{Attempt: g.attempt, At: now.UTC()}); serr != nil && !errors.Is(serr, ErrTaken) {
+		return fmt.Errorf("%w; marking the request as shared failed too: %w", err, serr)
+	}
+	return err
 }
 
 // Submitted records the IDs the API answered.
@@ -219,11 +268,22 @@ func (g *Guard) put(ctx context.Context, phase string, e Entry) error {
 // Unrecorded is the answer to an attempt that finds an intent of an
 // earlier one without its submitted entry: that attempt sent the request
 // (or was about to) and never recorded the answer, so it may have paid.
+//
+// Attempt is 0 when the record does not say which attempt: then Reason
+// says what is known.
 type Unrecorded struct {
-	Attempt int       // the earlier attempt
+	Attempt int       // the earlier attempt, 0 when unknown
 	At      time.Time // when it was about to send
+	Reason  string    // what else is known, "" for an intent without its answer
 }
 
 func (u *Unrecorded) Error() string {
-	return fmt.Sprintf("attempt %d of this run began this submit at %s and recorded no answer", u.Attempt, u.At.UTC().Format(time.RFC3339))
+	if u.Attempt == 0 {
+		return u.Reason
+	}
+	s := fmt.Sprintf("attempt %d of this run began this submit at %s and recorded no answer", u.Attempt, u.At.UTC().Format(time.RFC3339))
+	if u.Reason != "" {
+		s += ": " + u.Reason
+	}
+	return s
 }

@@ -333,3 +333,66 @@ func TestTheSameRequestUnderAnotherKeyIsAnotherEntry(t *testing.T) {
 		}
 	})
 }
+
+func TestAReRunStopsWhereAnEarlierAttemptLeftARecordItCannotUse(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	unrecorded := func(t *testing.T, err error, want string) {
+		t.Helper()
+		var u *rerun.Unrecorded
+		if !errors.As(err, &u) || !strings.Contains(err.Error(), want) {
+			t.Errorf("err = %v, want an *Unrecorded saying %q", err, want)
+		}
+	}
+	synctest.Test(t, func(t *testing.T) {
+		// Attempt 1 reserved its intent and died before finishing it.
+		sim, srv := start(t)
+		first := open(t, srv, "1", req)
+		first.Intend(ctx, when)
+		e := sim.CacheEntries()[0]
+		sim.DropCacheEntry(e.Key)
+		sim.ReserveCacheEntry(e.Key, e.Version)
+		g := open(t, srv, "2", req)
+		if p, err := g.Check(ctx); err != nil || p.Intent != nil || p.Submitted != nil {
+			t.Fatalf("Check = %+v, %v; an unfinished entry is not found", p, err)
+		}
+		unrecorded(t, g.Intend(ctx, later), "never finished the record")
+	})
+	synctest.Test(t, func(t *testing.T) {
+		// The record exists, and its bytes cannot be had.
+		sim, srv := start(t, "download_fails")
+		first := open(t, srv, "1", req)
+		first.Intend(ctx, when)
+		first.Submitted(ctx, when, []string{"gen_a"})
+		_, err := open(t, srv, "2", req).Check(ctx)
+		unrecorded(t, err, "the record cannot be used")
+		_ = sim
+	})
+	synctest.Test(t, func(t *testing.T) {
+		// Two legs of a matrix, one key, one request: neither re-run resumes.
+		_, srv := start(t)
+		a, b := open(t, srv, "1", req), open(t, srv, "1", req)
+		a.Intend(ctx, when)
+		if err := b.Intend(ctx, when); !errors.Is(err, rerun.ErrTaken) {
+			t.Fatalf("second leg's Intend = %v, want ErrTaken", err)
+		}
+		a.Submitted(ctx, when, []string{"gen_a"})
+		_, err := open(t, srv, "2", req).Check(ctx)
+		unrecorded(t, err, "several jobs of this run made this same request")
+	})
+}
+
+func TestResumedIDsFollowTheSubmitsRules(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		_, srv := start(t)
+		ctx := context.Background()
+		first := open(t, srv, "1", req)
+		first.Intend(ctx, when)
+		first.Submitted(ctx, when, []string{"gen_a", "prism_sk_one", "gen_a", "gen_b"})
+		p, err := open(t, srv, "2", req).Check(ctx)
+		if err != nil || strings.Join(p.Submitted.IDs, ",") != "gen_a,gen_b" {
+			t.Errorf("Check = %+v, %v; want each plain ID once, never the key", p.Submitted, err)
+		}
+	})
+}
