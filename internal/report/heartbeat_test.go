@@ -75,3 +75,50 @@ func TestAHeartbeatThatPanicsIsSwallowed(t *testing.T) {
 		}
 	})
 }
+
+// blockingWriter holds every write until released, and says when one is
+// under way.
+type blockingWriter struct {
+	writing chan struct{} // one value per write begun
+	release chan struct{} // closed: writes go through
+	lockedBuffer
+}
+
+func (w *blockingWriter) Write(p []byte) (int, error) {
+	w.writing <- struct{}{}
+	<-w.release
+	return w.lockedBuffer.Write(p)
+}
+
+// Stopping the heartbeat while one is being logged waits for it: once stop
+// returns, nothing more is written, so no heartbeat can follow the run's
+// closing line.
+func TestStopWaitsForAHeartbeatUnderWay(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		w := &blockingWriter{writing: make(chan struct{}, 1), release: make(chan struct{})}
+		p := NewProgress(NewLog(w, false), []string{"gen_a"}, time.Now())
+		stop := p.StartHeartbeat(time.Second)
+		time.Sleep(time.Second)
+		<-w.writing // the first heartbeat is being written
+		var stopped atomic.Bool
+		go func() {
+			stop()
+			stopped.Store(true)
+		}()
+		synctest.Wait()
+		if stopped.Load() {
+			t.Fatal("stop returned while a heartbeat was still being written")
+		}
+		close(w.release)
+		synctest.Wait()
+		if !stopped.Load() {
+			t.Fatal("stop did not return once the heartbeat was written")
+		}
+		time.Sleep(time.Hour)
+		synctest.Wait()
+		if want := "still waiting after 1s: gen_a not read yet\n"; w.String() != want {
+			t.Errorf("logged\n%s\nwant only the heartbeat under way:\n%s", w.String(), want)
+		}
+	})
+}
