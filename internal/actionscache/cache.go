@@ -25,6 +25,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prism-wait/prism-wait/internal/pause"
 	"github.com/prism-wait/prism-wait/internal/untrusted"
 )
 
@@ -294,12 +295,8 @@ func (c *Client) retry(ctx context.Context, try func() (again bool, err error)) 
 		if again, err = try(); err == nil || !again || i == tries-1 {
 			return err
 		}
-		t := time.NewTimer(time.Duration(i+1) * time.Second)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("%w (last: %w)", context.Cause(ctx), err)
-		case <-t.C:
+		if perr := pause.For(ctx, time.Duration(i+1)*time.Second); perr != nil {
+			return fmt.Errorf("%w (last: %w)", perr, err)
 		}
 	}
 	return err

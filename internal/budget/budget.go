@@ -56,6 +56,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/prism-wait/prism-wait/internal/crash"
+	"github.com/prism-wait/prism-wait/internal/pause"
 )
 
 // window is how far back the reads accepted before the first 429 are
@@ -203,7 +204,7 @@ func (b *Budget) Wait(ctx context.Context, id string) (Turn, error) {
 			return Turn{}, &PauseError{Left: until.Sub(now)}
 		}
 		b.mu.Unlock()
-		if err := sleep(ctx, until.Sub(now)); err != nil {
+		if err := pause.For(ctx, until.Sub(now)); err != nil {
 			return Turn{}, err
 		}
 		b.mu.Lock()
@@ -376,18 +377,6 @@ func (b *Budget) unarm() {
 	if b.timer != nil {
 		b.timer.Stop()
 		b.timer = nil
-	}
-}
-
-// sleep waits for d, or returns ctx's cause when ctx ends first.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	case <-t.C:
-		return nil
 	}
 }
 

@@ -40,6 +40,7 @@ import (
 
 	"github.com/prism-wait/prism-wait/internal/crash"
 	"github.com/prism-wait/prism-wait/internal/media"
+	"github.com/prism-wait/prism-wait/internal/pause"
 	"github.com/prism-wait/prism-wait/internal/untrusted"
 )
 
@@ -210,7 +211,7 @@ func (d *Downloader) Fetch(ctx context.Context, id, rawURL string, refresh Refre
 		}
 		delay := b.NextBackOff()
 		d.logf("%s: %v; retrying in %s from byte %d", id, err, delay.Round(time.Millisecond), t.offset)
-		if sleep(ctx, delay) != nil {
+		if pause.For(ctx, delay) != nil {
 			return stopped()
 		}
 	}
@@ -734,17 +735,4 @@ func Size(n int64) string {
 		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d B", n)
-}
-
-// sleep waits for d. It returns nil when d has passed, and ctx's cause
-// when ctx ends first.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	case <-t.C:
-		return nil
-	}
 }

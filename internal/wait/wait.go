@@ -22,6 +22,7 @@ import (
 	"github.com/cenkalti/backoff/v4"
 
 	"github.com/prism-wait/prism-wait/internal/crash"
+	"github.com/prism-wait/prism-wait/internal/pause"
 	"github.com/prism-wait/prism-wait/internal/prism"
 )
 
@@ -174,7 +175,7 @@ func (w *Waiter) one(ctx context.Context, id string, sched schedule) Result {
 	var trouble error // the last transient error, for the final message
 	delay := w.FirstDelay
 	for {
-		if err := sleep(ctx, delay); err != nil {
+		if err := pause.For(ctx, delay); err != nil {
 			r.Err = stopped(ctx, r, trouble)
 			return r
 		}
@@ -248,7 +249,7 @@ func (w *Waiter) retry(ctx context.Context, b *backoff.ExponentialBackOff, send 
 		}
 		delay := w.RetryDelay(b, pe)
 		retried(err, pe, delay)
-		if err := sleep(ctx, delay); err != nil {
+		if err := pause.For(ctx, delay); err != nil {
 			return &interrupted{cause: err, last: pe}
 		}
 	}
@@ -272,22 +273,6 @@ func (w *Waiter) backoff() *backoff.ExponentialBackOff {
 		backoff.WithMaxInterval(w.MaxInterval),
 		backoff.WithMaxElapsedTime(0),
 	)
-}
-
-// sleep waits for d. It returns nil when d has passed, and ctx's cause
-// when ctx ends first.
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return context.Cause(ctx) // nil while ctx lives
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	case <-t.C:
-		return nil
-	}
 }
 
 // FreshURL is a callback for a download whose signed URL expired: it
