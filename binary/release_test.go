@@ -53,6 +53,72 @@ func git(t *testing.T, dir string, args ...string) string {
 	return strings.TrimSpace(string(out))
 }
 
+func TestTheBinariesJobHandsItsSumsToThePublishJob(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile("../.github/workflows/release.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wf struct {
+		Jobs map[string]struct {
+			Needs   any               `yaml:"needs"`
+			Outputs map[string]string `yaml:"outputs"`
+			Steps   []struct {
+				ID  string            `yaml:"id"`
+				Env map[string]string `yaml:"env"`
+				Run string            `yaml:"run"`
+			} `yaml:"steps"`
+		} `yaml:"jobs"`
+	}
+	if err := yaml.Unmarshal(raw, &wf); err != nil {
+		t.Fatal(err)
+	}
+	if got := wf.Jobs["binaries"].Outputs["sums"]; got != "${{ steps.sums.outputs.sums }}" {
+		t.Errorf("binaries job output sums = %q", got)
+	}
+	_, env := publishStep(t)
+	if env["SUMS"] != "${{ needs.binaries.outputs.sums }}" {
+		t.Errorf("the publish step's SUMS = %q, want the binaries job's output", env["SUMS"])
+	}
+	var script string
+	for _, s := range wf.Jobs["binaries"].Steps {
+		if s.ID == "sums" {
+			script = s.Run
+		}
+	}
+	if script == "" {
+		t.Fatal("the binaries job has no step with id sums")
+	}
+	// The step, on GoReleaser's SHA256SUMS (SBOMs listed too).
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "dist"), 0o755)
+	var dist, want strings.Builder
+	for i, p := range platforms {
+		line := fmt.Sprintf("%064x  %s", i+1, assetName(p[0], p[1]))
+		fmt.Fprintln(&dist, line)
+		fmt.Fprintf(&dist, "%064x  %s.spdx.json\n", i+10, assetName(p[0], p[1]))
+		fmt.Fprintln(&want, line)
+	}
+	os.WriteFile(filepath.Join(dir, "dist", "SHA256SUMS"), []byte(dist.String()), 0o644)
+	output := filepath.Join(dir, "output")
+	cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
+	cmd.Dir, cmd.Env = dir, append(os.Environ(), "GITHUB_OUTPUT="+output)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("sums step: %v\n%s", err, out)
+	}
+	got, _ := os.ReadFile(output)
+	if string(got) != "sums<<SUMS_END\n"+want.String()+"SUMS_END\n" {
+		t.Errorf("GITHUB_OUTPUT:\n%s\nwant the six binaries' lines", got)
+	}
+	// Without the six, the step fails with its annotation.
+	os.WriteFile(filepath.Join(dir, "dist", "SHA256SUMS"), []byte("nothing\n"), 0o644)
+	cmd = exec.Command("bash", "-euo", "pipefail", "-c", script)
+	cmd.Dir, cmd.Env = dir, append(os.Environ(), "GITHUB_OUTPUT="+output)
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "::error title=Missing sums::") {
+		t.Errorf("sums step without binaries: %v\n%s", err, out)
+	}
+}
+
 func TestTheReleaseCommitPinsTheImageAndTheBinaries(t *testing.T) {
 	t.Parallel()
 	if _, err := exec.LookPath("git"); err != nil {
@@ -87,17 +153,21 @@ func TestTheReleaseCommitPinsTheImageAndTheBinaries(t *testing.T) {
 	}
 
 	image := "ghcr.io/prism-wait/prism-wait@sha256:" + strings.Repeat("a", 64)
-	run := func() string {
+	step := func(sums string) (string, error) {
 		cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
 		cmd.Dir = work
-		cmd.Env = append(os.Environ(), "TAG=v1.2.3", "IMAGE="+image, "SUMS="+strings.TrimSpace(sums.String()),
+		cmd.Env = append(os.Environ(), "TAG=v1.2.3", "IMAGE="+image, "SUMS="+sums,
 			"GITHUB_SHA="+tested, "RUNNER_TEMP="+temp,
 			"GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com")
 		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	run := func() string {
+		out, err := step(strings.TrimSpace(sums.String()))
 		if err != nil {
 			t.Fatalf("publish step: %v\n%s", err, out)
 		}
-		return string(out)
+		return out
 	}
 	run()
 	release := git(t, origin, "rev-parse", "v1.2.3^{commit}")
@@ -120,6 +190,10 @@ func TestTheReleaseCommitPinsTheImageAndTheBinaries(t *testing.T) {
 	// A re-run finds the release commit and moves nothing.
 	git(t, work, "fetch", "-q", "--force", "origin", "+refs/tags/*:refs/tags/*")
 	git(t, work, "checkout", "-q", "-f", tested)
+	// A re-run whose binaries differ from those pinned stops.
+	if out, err := step(strings.Replace(sums.String(), "0000000001", "00000000ff", 1)); err == nil || !strings.Contains(out, "::error title=Sums changed::") {
+		t.Errorf("a re-run with other binaries: %v\n%s", err, out)
+	}
 	if out := run(); !strings.Contains(out, "already points at its release commit") {
 		t.Errorf("re-run said:\n%s", out)
 	}

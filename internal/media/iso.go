@@ -23,7 +23,7 @@ func (b box) String() string { return fmt.Sprintf("%q box at byte %d", b.typ, b.
 // mdat box holds media data, and moov holds a movie header with a
 // duration and at least one video track. A file cut short shows as boxes
 // that do not add up to its size, unless its last box declared no size
-// (it runs to the end of the file): then the video track's last chunk
+// (it runs to the end of the file): then the last chunk of every track
 // must start inside the file. It returns what the first video track says;
 // a fragmented file whose movie header and mehd give no duration is whole
 // all the same, with its duration unknown (0).
@@ -70,7 +70,7 @@ func VerifyISO(r io.ReaderAt, size int64) (Info, error) {
 	case media == 0:
 		return Info{}, fmt.Errorf("mdat box missing or empty: the file holds no media data")
 	case open && !fragmented && last >= size:
-		return Info{}, fmt.Errorf("the video track's last chunk starts at byte %d, past the end of the file (%d bytes): the file is cut short inside its mdat box", last, size)
+		return Info{}, fmt.Errorf("the last chunk starts at byte %d, past the end of the file (%d bytes): the file is cut short inside its mdat box", last, size)
 	}
 	return info, nil
 }
@@ -149,10 +149,11 @@ type track struct {
 
 // movie reads moov: the duration from mvhd (or, for a fragmented file
 // whose mvhd gives none, from mvex/mehd) and the first video track, and
-// where that track's last chunk starts (-1 when it lists none).
+// where the last chunk of any track starts (-1 when none lists one).
 func (f *file) movie(moov box, fragmented bool) (Info, int64, error) {
 	var timescale, duration, fragments uint64
 	var haveMvhd bool
+	last := int64(-1)
 	var video *track
 	err := f.children(moov, func(b box) error {
 		switch b.typ {
@@ -196,14 +197,14 @@ func (f *file) movie(moov box, fragmented bool) (Info, int64, error) {
 				return nil
 			})
 		case "trak":
-			if video != nil {
-				return nil
-			}
+			// Every track's chunk table counts (the last chunk in the file
+			// may be sound); the first video track is the one described.
 			t, err := f.track(b)
 			if err != nil {
 				return err
 			}
-			if t.handler == "vide" {
+			last = max(last, t.lastChunk)
+			if t.handler == "vide" && video == nil {
 				video = &t
 			}
 		}
@@ -238,7 +239,7 @@ func (f *file) movie(moov box, fragmented bool) (Info, int64, error) {
 	if info.Width == 0 || info.Height == 0 {
 		info.Width, info.Height = video.dispW, video.dispH
 	}
-	return info, video.lastChunk, nil
+	return info, last, nil
 }
 
 // track reads a trak box: tkhd's display size, and mdia's handler and

@@ -60,6 +60,13 @@ func trak(tkhd []byte, handler string, entries ...[]byte) []byte {
 
 var videoTrak = trak(tkhd0(1920, 1080), "vide", entry("avc1", 1920, 1080))
 
+// soundChunks is a sound track whose last chunk starts at last.
+func soundChunks(last uint32) []byte {
+	return bx("trak", tkhd0(0, 0), bx("mdia",
+		fullBox("hdlr", 0, u32(0), []byte("soun"), zeros(12), []byte("handler\x00")),
+		bx("minf", bx("stbl", fullBox("stsd", 0, u32(1), entry("mp4a", 0, 0)), fullBox("stco", 0, u32(1), u32(last))))))
+}
+
 // chunkTrak is a video track whose chunk table (stco or co64) lists two
 // chunks, the last at last.
 func chunkTrak(table string, last uint64) []byte {
@@ -127,9 +134,11 @@ func TestVerifyISO(t *testing.T) {
 		{"no media data", slices.Concat(ftyp, bx("moov", mvhd0(1, 1), videoTrak)), Info{}, "mdat box missing or empty: the file holds no media data"},
 		{"an empty mdat", mp4(0, mvhd0(1, 1), videoTrak), Info{}, "mdat box missing or empty: the file holds no media data"},
 		{"an mdat to the end, cut before its last chunk", slices.Concat(ftyp, bx("moov", mvhd0(1, 1), chunkTrak("stco", 100000)), u32(0), []byte("mdat"), zeros(400)),
-			Info{}, "the video track's last chunk starts at byte 100000, past the end of the file"},
+			Info{}, "the last chunk starts at byte 100000, past the end of the file"},
+		{"an mdat to the end, cut before the sound track's last chunk", slices.Concat(ftyp, bx("moov", mvhd0(1, 1), chunkTrak("stco", 200), soundChunks(100000)), u32(0), []byte("mdat"), zeros(400)),
+			Info{}, "the last chunk starts at byte 100000, past the end of the file"},
 		{"an mdat to the end, cut before its last 64-bit chunk", slices.Concat(ftyp, bx("moov", mvhd0(1, 1), chunkTrak("co64", 1<<40)), u32(0), []byte("mdat"), zeros(400)),
-			Info{}, "the video track's last chunk starts at byte 1099511627776, past the end of the file"},
+			Info{}, "the last chunk starts at byte 1099511627776, past the end of the file"},
 		{"a chunk table longer than its box", slices.Concat(ftyp, bx("moov", mvhd0(1, 1), bx("trak", bx("mdia", fullBox("hdlr", 0, u32(0), []byte("vide"), zeros(12)),
 			bx("minf", bx("stbl", fullBox("stco", 0, u32(5), u32(1))))))), bx("mdat", zeros(1))),
 			Info{}, `the "stco" box at byte `},

@@ -175,6 +175,9 @@ func (g *Guard) Check(ctx context.Context) (Prior, error) {
 func (g *Guard) unrecorded(e *Entry, err error, why string) error {
 	var bad *badEntry
 	switch {
+	case errors.Is(err, errSameAttempt):
+		g.share(context.Background())
+		return &Unrecorded{Reason: "several jobs of this run made this same request in a step with the same id, so the record cannot say which generations are this job's"}
 	case err == nil:
 		return &Unrecorded{Attempt: e.Attempt, At: e.At, Reason: why}
 	case errors.Is(err, actionscache.ErrUnreadable) || errors.As(err, &bad):
@@ -189,7 +192,10 @@ func (g *Guard) get(ctx context.Context, phase string) (*Entry, error) {
 		return nil, err
 	}
 	var e Entry
-	if err := json.Unmarshal(data, &e); err != nil || e.Attempt < 1 || e.Attempt >= g.attempt {
+	switch err := json.Unmarshal(data, &e); {
+	case err == nil && e.Attempt == g.attempt:
+		return nil, errSameAttempt // another job of this attempt wrote it
+	case err != nil || e.Attempt < 1 || e.Attempt > g.attempt:
 		return nil, &badEntry{phase}
 	}
 	if phase == "submitted" && !e.Refused {
@@ -208,6 +214,11 @@ func (g *Guard) get(ctx context.Context, phase string) (*Entry, error) {
 	}
 	return &e, nil
 }
+
+// errSameAttempt is a record this very attempt finds written by itself
+// before it wrote anything: another job of the run (a matrix leg) made the
+// same request in a step with the same id.
+var errSameAttempt = errors.New("another job of this attempt made the same request")
 
 // badEntry is a record that exists but is not one prism-wait wrote.
 type badEntry struct{ phase string }
@@ -230,16 +241,26 @@ var ErrTaken = errors.New("the Actions cache did not take this step's record: an
 // finished: an *Unrecorded.
 func (g *Guard) Intend(ctx context.Context, now time.Time) error {
 	err := g.put(ctx, "intent", Entry{Attempt: g.attempt, At: now.UTC()})
-	switch {
-	case !errors.Is(err, ErrTaken):
+	if !errors.Is(err, ErrTaken) {
 		return err
-	case g.attempt > 1:
-		return &Unrecorded{Reason: "an earlier attempt began to record this submit and never finished the record"}
 	}
-	if serr := g.put(ctx, "shared", Entry{Attempt: g.attempt, At: now.UTC()}); serr != nil && !errors.Is(serr, ErrTaken) {
-		return fmt.Errorf("%w; marking the request as shared failed too: %w", err, serr)
+	// A cache that takes no new entry at all (read-only for this run)
+	// refuses every key: then the guard cannot be used, nothing more.
+	probe := fmt.Sprintf("%s/probe/%d-%d", g.key, g.attempt, now.UnixNano())
+	if perr := g.cache.Put(ctx, probe, version, []byte("{}")); errors.Is(perr, actionscache.ErrTaken) {
+		return err
+	}
+	g.share(ctx)
+	if g.attempt > 1 {
+		return &Unrecorded{Reason: "an earlier attempt, or another job of this run, began to record this submit and never finished the record"}
 	}
 	return err
+}
+
+// share marks this round's record as made by several jobs at once, so that
+// no later attempt resumes from it; best effort (a taken marker is one).
+func (g *Guard) share(ctx context.Context) {
+	_ = g.put(ctx, "shared", Entry{Attempt: g.attempt, At: time.Now().UTC()})
 }
 
 // Submitted records the IDs the API answered.

@@ -278,7 +278,7 @@ func TestEntriesPrismWaitDidNotWriteAreErrors(t *testing.T) {
 		{"not JSON", "submitted", `garbage`, "not one prism-wait wrote"},
 		{"attempt 0", "submitted", `{"attempt":0,"ids":["gen_a"]}`, "not one prism-wait wrote"},
 		{"a later attempt", "intent", `{"attempt":3}`, "not one prism-wait wrote"},
-		{"this attempt", "intent", `{"attempt":2}`, "not one prism-wait wrote"},
+		{"this attempt's, by another job", "intent", `{"attempt":2}`, "several jobs of this run made this same request"},
 		{"no usable ID", "submitted", `{"attempt":1,"ids":["../x","gen a"]}`, "holds no generation ID"},
 	} {
 		synctest.Test(t, func(t *testing.T) {
@@ -393,6 +393,51 @@ func TestResumedIDsFollowTheSubmitsRules(t *testing.T) {
 		p, err := open(t, srv, "2", req).Check(ctx)
 		if err != nil || strings.Join(p.Submitted.IDs, ",") != "gen_a,gen_b" {
 			t.Errorf("Check = %+v, %v; want each plain ID once, never the key", p.Submitted, err)
+		}
+	})
+}
+
+func TestMatrixLegsMeetingFirstOnAReRunNeverResumeEachOther(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for _, bChecksFirst := range []bool{true, false} {
+		synctest.Test(t, func(t *testing.T) {
+			_, srv := start(t)
+			a, b := open(t, srv, "2", req), open(t, srv, "2", req)
+			if !bChecksFirst {
+				// b checks before a has written anything, then intends.
+				if p, err := b.Check(ctx); err != nil || p.Intent != nil || p.Submitted != nil {
+					t.Fatalf("b's Check = %+v, %v", p, err)
+				}
+			}
+			a.Check(ctx)
+			a.Intend(ctx, when)
+			a.Submitted(ctx, when, []string{"gen_a"})
+			var err error
+			if bChecksFirst {
+				_, err = b.Check(ctx)
+			} else {
+				err = b.Intend(ctx, when)
+			}
+			var u *rerun.Unrecorded
+			if !errors.As(err, &u) {
+				t.Fatalf("b at attempt 2: %v, want an *Unrecorded", err)
+			}
+			if _, err := open(t, srv, "3", req).Check(ctx); !errors.As(err, &u) || !strings.Contains(err.Error(), "several jobs") {
+				t.Errorf("attempt 3: Check = %v, want it to refuse to resume a record two jobs made", err)
+			}
+		})
+	}
+}
+
+func TestACacheThatTakesNoNewEntryIsUnusableNotAnUnfinishedRecord(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		_, srv := start(t, "create_not_ok")
+		err := open(t, srv, "2", req).Intend(context.Background(), when)
+		var u *rerun.Unrecorded
+		if !errors.Is(err, rerun.ErrTaken) || errors.As(err, &u) {
+			t.Errorf("Intend on a read-only cache = %v, want ErrTaken (the guard cannot be used), not an earlier attempt's record", err)
 		}
 	})
 }
