@@ -229,7 +229,14 @@ var defaultLauncher = sync.OnceValues(func() (l launcher, note string) {
 	return unshared{}, ""
 })
 
+// copyBinary puts the built binary at to: a hard link where it can, since
+// a file this process has just written may still be open for writing in a
+// child that a parallel test forked meanwhile, and exec would then fail
+// with "text file busy"; else a copy.
 func copyBinary(from, to string) error {
+	if os.Link(from, to) == nil {
+		return nil
+	}
 	raw, err := os.ReadFile(from)
 	if err != nil {
 		return err
