@@ -295,20 +295,7 @@ func TestDockerRunAsTheRunnerDoes(t *testing.T) {
 				os.Chown(c.workspace, 1001, 1002) // like a runner's workspace
 			}
 			r := c.act(t, tc.with)
-			if r.code != tc.code {
-				t.Errorf("exit code %d, want %d\n%s%s", r.code, tc.code, r.stdout, r.stderr)
-			}
-			if r.stderr != "" {
-				t.Errorf("stderr: %s", r.stderr)
-			}
-			if !strings.HasPrefix(r.stdout, "::add-mask::"+e2eKey+"\n") || strings.Count(r.stdout, e2eKey) != 1 {
-				t.Errorf("the key must be masked first and never shown again:\n%s", r.stdout)
-			}
-			for name := range readActionYML(t).Outputs {
-				if _, ok := r.outputs[name]; !ok {
-					t.Errorf("output %s not written", name)
-				}
-			}
+			checkActionRun(t, r, tc.code)
 			for _, ch := range tc.checks {
 				ch(t, c, r, sim)
 			}

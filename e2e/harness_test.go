@@ -665,3 +665,24 @@ func TestRunnerReaderFindsEveryCommandNotMeant(t *testing.T) {
 		t.Errorf("parsed %+v", c)
 	}
 }
+
+// checkActionRun holds what every run of the action with e2eKey must show:
+// the exit code wanted, nothing on stderr, the key masked first and never
+// shown again, and every output action.yml declares written.
+func checkActionRun(t *testing.T, r run, code int) {
+	t.Helper()
+	if r.code != code {
+		t.Errorf("exit code %d, want %d\n%s%s", r.code, code, r.stdout, r.stderr)
+	}
+	if r.stderr != "" {
+		t.Errorf("stderr: %s", r.stderr)
+	}
+	if !strings.HasPrefix(r.stdout, "::add-mask::"+e2eKey+"\n") || strings.Count(r.stdout, e2eKey) != 1 {
+		t.Errorf("the key must be masked first and never shown again:\n%s", r.stdout)
+	}
+	for name := range readActionYML(t).Outputs {
+		if _, ok := r.outputs[name]; !ok {
+			t.Errorf("output %s not written", name)
+		}
+	}
+}

@@ -116,20 +116,7 @@ func TestActionSubmitsThenWaits(t *testing.T) {
 			tc.with["base_url"] = sim.base
 			c := newContainer(t)
 			r := c.act(t, tc.with)
-			if r.code != tc.code {
-				t.Errorf("exit code %d, want %d\n%s%s", r.code, tc.code, r.stdout, r.stderr)
-			}
-			if r.stderr != "" {
-				t.Errorf("stderr: %s", r.stderr)
-			}
-			if !strings.HasPrefix(r.stdout, "::add-mask::"+e2eKey+"\n") || strings.Count(r.stdout, e2eKey) != 1 {
-				t.Errorf("the key must be masked first and never shown again:\n%s", r.stdout)
-			}
-			for name := range readActionYML(t).Outputs {
-				if _, ok := r.outputs[name]; !ok {
-					t.Errorf("output %s not written", name)
-				}
-			}
+			checkActionRun(t, r, tc.code)
 			paths := []string{prismsim.PromptPath, tpl("tpl_e2e"), tpl("tpl_402"), tpl("tpl_422"), tpl("tpl_429_then_ok"), tpl("tpl_500"), tpl("tpl_reset"), tpl("tpl_forever")}
 			for _, p := range paths {
 				if got := sim.Submits(p).Posts; got != tc.posts[p] {
