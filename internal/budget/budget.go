@@ -3,15 +3,26 @@
 // rate limit belongs to the key, not to one generation, so a 429 slows
 // every request down, not only the one that received it.
 //
-// Until the API first answers 429, the budget costs a lock and a clock
-// read per request: nothing waits. A first 429 pauses only the request's
-// own generation (for its Retry-After): one 429 is no proof of the key's
-// limit. Once a 429 comes for another request too, a limited phase
-// starts:
+// A run opens like a TCP connection: its first request goes alone, and
+// each the API accepts lets two more leave (the window doubles each round
+// trip), each 429 takes two back, until the window holds every pending
+// generation. A request never waits in the window for more than a tenth
+// of poll_interval after the one before it left. So jobs of a matrix that
+// start together on one key meet the key's limit with one or two 429s
+// each, not with all their first reads at once.
+//
+// Until the API first answers 429, that is all: no rate. A first 429
+// pauses only the request's own generation (for its Retry-After): one
+// 429 is no proof of the key's limit. Once a 429 comes for another
+// request too, a limited phase starts:
 //
 //   - every request pauses until its Retry-After has passed (a backoff
 //     step when there is none). The pause is only a pause: the rate after
-//     it does not depend on how long it was;
+//     it does not depend on how long it was. After it, requests open
+//     again as the run did, one first. When that one is refused at once,
+//     others took the key's requests during the pause, and the next
+//     pause lasts a random part of poll_interval longer, so jobs sharing
+//     the key do not all come back at the same instant again;
 //   - requests then go through a token bucket (golang.org/x/time/rate).
 //     Its rate starts from what the API is known to accept: the requests
 //     it accepted in the second before the first 429, or the cadence's own
@@ -20,10 +31,12 @@
 //   - while requests are accepted, the rate doubles each second until a
 //     429 comes (the rate the API showed is a burst, not yet a rate);
 //   - one storm, every 429 until the next accepted request, shrinks the
-//     rate once, to 0.7 of it (multiplicative decrease), and once more
-//     each time it outlasts the pause it brought; from there it
-//     grows by an eighth of the phase's first rate each second (additive
-//     increase);
+//     rate once, to 0.7 of it (multiplicative decrease), or to what the
+//     API accepted in the last second when that is less (but not below
+//     one request each poll_interval unless 0.7× is): a job that gets
+//     less than its rate shares the key with others. The rate shrinks once more each time
+//     the storm outlasts the pause it brought; from there it grows by an
+//     eighth of the phase's first rate each second (additive increase);
 //   - the rate never exceeds what the cadence needs, pending generations
 //     ÷ poll_interval, which falls as generations finish. Once it covers
 //     that and no 429 has come for a while (two poll_intervals, at least
@@ -50,6 +63,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -82,7 +96,15 @@ type Budget struct {
 
 	mu      sync.Mutex
 	pending int // generations waiting for a verdict
-	limited bool
+	// The opening: until the first requests show how much the API takes
+	// at once, requests leave one round trip after another, doubling.
+	opened      bool      // the opening is over
+	inflight    int       // requests of the opening sent and not answered yet
+	openedAt    uint64    // accepts when the opening began
+	paused      bool      // a pause has begun before
+	openRefused int       // 429s since the opening began
+	granted     time.Time // when the latest turn was handed out
+	limited     bool
 	// rate is the bucket's rate while limited; 0 until the first pause
 	// of a limited phase ends and the rate is estimated.
 	rate      float64
@@ -137,10 +159,11 @@ func New(interval, maxStep time.Duration) *Budget {
 // outcome: Read when the API answered anything but 429, Refused for a
 // 429. Nothing need be said after a network error.
 type Turn struct {
-	b     *Budget
-	id    string
-	at    time.Time
-	epoch uint64
+	b       *Budget
+	id      string
+	at      time.Time
+	epoch   uint64
+	opening bool // sent during the opening: counted in flight
 }
 
 // PauseError is what Wait returns, at once, when the request must wait
@@ -210,8 +233,12 @@ func (b *Budget) Wait(ctx context.Context, id string) (Turn, error) {
 		b.mu.Lock()
 		now = time.Now()
 	}
-	if !b.limited {
-		t := Turn{b: b, id: id, at: now, epoch: b.epoch}
+	if !b.limited && b.held(now) == 0 {
+		t := Turn{b: b, id: id, at: now, epoch: b.epoch, opening: !b.opened}
+		b.granted = now
+		if t.opening {
+			b.inflight++
+		}
 		b.mu.Unlock()
 		return t, nil
 	}
@@ -222,7 +249,7 @@ func (b *Budget) Wait(ctx context.Context, id string) (Turn, error) {
 	}
 	b.seq++
 	_, refused := b.refused[id]
-	w := &waiter{id: id, last: b.asked[id], refused: refused, seq: b.seq, deadline: dl, ready: make(chan struct{})}
+	w := &waiter{id: id, last: b.asked[id], refused: refused, seq: b.seq, since: now, deadline: dl, ready: make(chan struct{})}
 	heap.Push(&b.queue, w)
 	notify := b.dispatch(now)
 	b.mu.Unlock()
@@ -242,8 +269,18 @@ func (b *Budget) Wait(ctx context.Context, id string) (Turn, error) {
 	if w.err != nil {
 		return Turn{}, w.err
 	}
-	return Turn{b: b, id: id, at: w.at, epoch: w.epoch}, nil
+	return Turn{b: b, id: id, at: w.at, epoch: w.epoch, opening: w.opening}, nil
 }
+
+// window is how many requests of the opening may be in flight: one, and
+// two more for each the API accepted; b.mu is held.
+func (b *Budget) window() int {
+	return max(1, 1+int(min(b.accepts-b.openedAt, 1<<20))-2*b.openRefused)
+}
+
+// gate is the longest a request waits in the opening for the requests
+// before it to be answered: a tenth of poll_interval.
+func (b *Budget) gate() time.Duration { return b.interval / 10 }
 
 // pastDeadline is a *PauseError when the pause ends after dl (zero: no
 // deadline); b.mu is held.
@@ -260,10 +297,7 @@ func (b *Budget) pastDeadline(now, dl time.Time) error {
 // the rate to announce when the budget has just started limiting, else 0.
 func (b *Budget) dispatch(now time.Time) (notify float64) {
 	if !b.limited {
-		for b.queue.Len() > 0 {
-			b.grant(heap.Pop(&b.queue).(*waiter), now)
-		}
-		b.unarm()
+		b.open(now)
 		return 0
 	}
 	if now.Before(b.pause) {
@@ -280,6 +314,10 @@ func (b *Budget) dispatch(now time.Time) (notify float64) {
 		}
 	}
 	for b.queue.Len() > 0 {
+		if left := b.held(now); left > 0 {
+			b.arm(left)
+			break
+		}
 		if !b.lim.AllowN(now, 1) {
 			// The time until a whole token.
 			need := (1 - b.lim.TokensAt(now)) / b.rate
@@ -295,8 +333,55 @@ func (b *Budget) dispatch(now time.Time) (notify float64) {
 }
 
 func (b *Budget) grant(w *waiter, now time.Time) {
-	w.at, w.epoch = now, b.epoch
+	w.at, w.epoch, b.granted = now, b.epoch, now
+	if w.opening = !b.opened; w.opening {
+		b.inflight++
+	}
 	close(w.ready)
+}
+
+// open hands out the turns of an unlimited budget: all of them once the
+// opening is over; during it, as many as the window allows, and those
+// that waited a gate for it; b.mu is held.
+func (b *Budget) open(now time.Time) {
+	for b.queue.Len() > 0 {
+		if left := b.held(now); left > 0 {
+			b.arm(left)
+			return
+		}
+		b.grant(heap.Pop(&b.queue).(*waiter), now)
+	}
+	b.unarm()
+}
+
+// held is how long the opening still holds the next request: until an
+// answer makes room in the window, or for a gate after the latest request
+// left, whichever is first; 0 when it may go. b.mu is held.
+func (b *Budget) held(now time.Time) time.Duration {
+	if b.opened || b.inflight < b.window() {
+		return 0
+	}
+	return max(b.granted.Add(b.gate()).Sub(now), 0)
+}
+
+// answered counts the end of a turn of the opening; b.mu is held.
+func (t Turn) answered() {
+	if t.opening && t.b.inflight > 0 {
+		t.b.inflight--
+	}
+}
+
+// Lost tells the budget the request got no answer (a network error).
+func (t Turn) Lost() {
+	b := t.b
+	if b == nil || !t.opening {
+		return
+	}
+	b.mu.Lock()
+	t.answered()
+	notify := b.dispatch(time.Now())
+	b.mu.Unlock()
+	b.notify(notify)
 }
 
 // estimate sets the first rate of a limited phase, once its first pause
@@ -333,6 +418,18 @@ func (b *Budget) estimate(now time.Time) float64 {
 	// Full, as the API's own bucket is after the pause.
 	b.lim = rate.NewLimiter(rate.Limit(b.rate), b.burstAt(b.rate))
 	return b.rate
+}
+
+// acceptedSince counts the reads sent at t or later that the API accepted;
+// b.mu is held.
+func (b *Budget) acceptedSince(t time.Time) int {
+	n := 0
+	for _, at := range b.reads {
+		if !at.IsZero() && !at.Before(t) {
+			n++
+		}
+	}
+	return n
 }
 
 // setRate sets the bucket's rate, between the floor and the ceiling, and
@@ -422,6 +519,10 @@ func (t Turn) Read() {
 	b.reads[b.nreads%history] = t.at
 	b.nreads++
 	b.accepts++
+	t.answered()
+	if b.pending > 0 && b.window() >= b.pending {
+		b.opened = true
+	}
 	b.calm = true
 	b.step = 0
 	delete(b.refused, t.id)
@@ -441,8 +542,8 @@ func (t Turn) Read() {
 		}
 		b.setRate(now, r)
 		b.leave(now)
-		b.dispatch(now)
 	}
+	b.dispatch(time.Now())
 }
 
 // Refused tells the budget the API answered 429, with retryAfter (0 when
@@ -458,6 +559,10 @@ func (t Turn) Refused(retryAfter time.Duration) {
 	}
 	b.mu.Lock()
 	now := time.Now()
+	t.answered()
+	if !b.opened {
+		b.openRefused++
+	}
 	d := retryAfter
 	if d <= 0 {
 		b.step = min(max(2*b.step, b.interval), b.maxStep)
@@ -472,7 +577,9 @@ func (t Turn) Refused(retryAfter time.Duration) {
 	}
 	if t.id != "" && again && prev.storms == b.storms && len(b.stormIDs) == 1 && b.stormIDs[t.id] && b.accepts > prev.accepts {
 		b.refused[t.id] = refusal{storms: b.storms, accepts: b.accepts, until: until}
+		notify := b.dispatch(now)
 		b.mu.Unlock()
+		b.notify(notify)
 		return
 	}
 	if !b.limited && t.id != "" && (b.suspect == "" || b.suspect == t.id) {
@@ -483,11 +590,22 @@ func (t Turn) Refused(retryAfter time.Duration) {
 		}
 		b.suspectUntil = until
 		b.refused[t.id] = refusal{storms: b.storms, accepts: b.accepts, until: until}
+		notify := b.dispatch(now)
 		b.mu.Unlock()
+		b.notify(notify)
 		return
 	}
+	if t.opening && b.paused && b.accepts == b.openedAt {
+		// The first request after a pause refused at once: others took
+		// the key's requests during it. Probing again at a random instant
+		// keeps jobs that share the key from meeting each pause's end.
+		until = until.Add(time.Duration(rand.Int64N(int64(b.interval))))
+	}
 	if until.After(b.pause) {
+		b.paused = true
 		b.pause = until
+		// After the pause, requests leave as in the opening again.
+		b.opened, b.openedAt, b.openRefused = false, b.accepts, 0
 	}
 	b.last429 = now
 	if b.calm {
@@ -510,7 +628,13 @@ func (t Turn) Refused(retryAfter time.Duration) {
 		// outlasts its pause is met again): the rate shrinks, and grows
 		// back additively from there.
 		b.epoch++
-		b.setRate(now, b.rate*decrease)
+		r := b.rate * decrease
+		if got := float64(b.acceptedSince(now.Add(-window))); got < r {
+			// Accepted since the pause, but less than that in the last
+			// second: others share the key.
+			r = max(got, min(r, 1/b.interval.Seconds()))
+		}
+		b.setRate(now, r)
 		b.safe, b.cut, b.cutUntil = b.rate, true, b.pause
 	}
 	b.refused[t.id] = refusal{storms: b.storms, accepts: b.accepts}
@@ -539,11 +663,13 @@ type waiter struct {
 	last     time.Time // when its generation last asked; zero: never
 	refused  bool      // its generation's latest request was refused
 	seq      uint64    // arrival order, among equals
+	since    time.Time // when it began to wait
 	deadline time.Time
 	ready    chan struct{}
 	index    int // in the queue; -1 once out of it
 	at       time.Time
 	epoch    uint64
+	opening  bool
 	err      error
 }
 

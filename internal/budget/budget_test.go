@@ -130,7 +130,17 @@ func limit(t *testing.T, pending, accepted int, retryAfter time.Duration) *Budge
 		}
 		turn.Refused(retryAfter)
 	}
+	skipOpening(b)
 	return b
+}
+
+// skipOpening ends the opening that a pause starts again, for the tests
+// of what comes after it (the bucket, the turns, the pauses): the
+// TestOpening* tests pin the opening itself.
+func skipOpening(b *Budget) {
+	b.mu.Lock()
+	b.opened = true
+	b.mu.Unlock()
 }
 
 func rateOf(b *Budget) float64 {
@@ -468,6 +478,9 @@ func TestBackoffWithoutRetryAfter(t *testing.T) {
 		b.Add(100)
 		pauses := []time.Duration{} // of a submit's 429s: the key's at once
 		for range 5 {
+			// Not a probe after a pause: a probe refused at once pauses
+			// longer, by a random extra (TestReprobeRefusedPausesLonger).
+			skipOpening(b)
 			turn, err := b.Wait(t.Context(), "")
 			if err != nil {
 				t.Fatal(err)
@@ -606,6 +619,7 @@ func TestNextTurnWhenATokenIsBack(t *testing.T) {
 					turn, _ := b.Wait(t.Context(), id)
 					turn.Refused(time.Second)
 				}
+				skipOpening(b) // the bucket's turns, not the opening's
 				end := epoch.Add(time.Second)
 				for range tt.accepted { // the full bucket, at the end of the pause
 					if _, err := b.Wait(t.Context(), "gen_a"); err != nil {
@@ -735,12 +749,14 @@ func TestShrunkOncePerStorm(t *testing.T) {
 		if r := rateOf(b); !near(r, 5.6) {
 			t.Errorf("rate after more 429s of that storm = %v, want still 5.6", r)
 		}
-		turn(t, b, "gen_c").Refused(time.Second) // sent after its pause: the storm goes on
-		if r := rateOf(b); !near(r, 5.6*0.7) {
-			t.Errorf("rate after a 429 past the storm's pause = %v, want %v", r, 5.6*0.7)
+		// Sent after its pause, the storm goes on, and nothing was
+		// accepted in the last second: one request per poll_interval.
+		turn(t, b, "gen_c").Refused(time.Second)
+		if r := rateOf(b); !near(r, 1) {
+			t.Errorf("rate after a 429 past the storm's pause = %v, want 1", r)
 		}
 		turn(t, b, "gen_d").Read() // additive: + (8/8)/rate
-		want := 5.6*0.7 + 1/(5.6*0.7)
+		want := 1 + 1/1.0
 		if r := rateOf(b); !near(r, want) {
 			t.Fatalf("rate after a read = %v, want %v", r, want)
 		}
@@ -751,8 +767,9 @@ func TestShrunkOncePerStorm(t *testing.T) {
 		}
 		e.Refused(time.Second)
 		f.Refused(time.Second)
-		if r := rateOf(b); !near(r, 0.7*want) {
-			t.Errorf("rate after two fresh 429s of the storm the stale one began = %v, want %v", r, 0.7*want)
+		// 0.7 × 2, but one read accepted in the last second: 1.
+		if r := rateOf(b); !near(r, 1) {
+			t.Errorf("rate after two fresh 429s of the storm the stale one began = %v, want 1", r)
 		}
 	})
 }
@@ -800,17 +817,19 @@ func TestGrowsBackFastThenAdditively(t *testing.T) {
 			t.Fatalf("rate after a read a minute later = %v, want 16: doubled once", r)
 		}
 		turn(t, b, "gen_b").Read()
-		turn(t, b, "gen_c").Refused(time.Second) // 16 drew a 429: 11.2 from now on
-		if r := rateOf(b); !near(r, 11.2) {
-			t.Fatalf("rate after a 429 = %v, want 11.2", r)
+		// 16 drew a 429, with 2 reads accepted in the last second: 2, not
+		// 0.7 × 16, from now on (TestShrunkOncePerStorm has the 0.7).
+		turn(t, b, "gen_c").Refused(time.Second)
+		if r := rateOf(b); !near(r, 2) {
+			t.Fatalf("rate after a 429 = %v, want 2, what the API accepted in the last second", r)
 		}
 		turn(t, b, "gen_a").Read()
-		if r := rateOf(b); !near(r, 11.2+0.5/11.2) {
-			t.Errorf("rate after a read = %v, want 11.2 + 0.5/11.2: additive after a storm", r)
+		if r := rateOf(b); !near(r, 2+0.5/2) {
+			t.Errorf("rate after a read = %v, want 2 + 0.5/2: additive after a storm", r)
 		}
-		b.Add(-97)
-		if r, limited := b.Rate(); r != 3 || !limited {
-			t.Errorf("Rate() with 3 pending = %v, %v; want 3, still limited: the ceiling falls as generations finish", r, limited)
+		b.Add(-98)
+		if r, limited := b.Rate(); r != 2 || !limited {
+			t.Errorf("Rate() with 2 pending = %v, %v; want 2, still limited: the ceiling falls as generations finish", r, limited)
 		}
 	})
 }
@@ -1045,8 +1064,168 @@ func TestRefusedAgainWithNothingAcceptedIsTheKeys(t *testing.T) {
 		turn(t, b, "gen_x").Refused(3 * time.Second) // nothing accepted since
 		start := time.Now()
 		turn(t, b, "ok_1")
-		if d := time.Since(start); d != 3*time.Second {
-			t.Errorf("another generation waited %v, want the key's pause, 3s", d)
+		// The refused request was the first after the key's pause: the
+		// pause lasts a random part of poll_interval (1s) longer.
+		if d := time.Since(start); d < 3*time.Second || d >= 4*time.Second {
+			t.Errorf("another generation waited %v, want the key's pause, 3s, and less than poll_interval more", d)
 		}
 	})
+}
+
+// ready counts the calls that got their turn, once the bubble settled.
+func readyCalls(calls []*call) int {
+	synctest.Wait()
+	n := 0
+	for _, c := range calls {
+		if c.ready() {
+			n++
+		}
+	}
+	return n
+}
+
+// A run's first request goes alone; each accepted answer lets two more
+// go (one in its place, one more: the window doubles each round trip),
+// and each 429 takes two back, never below one in flight.
+func TestOpeningDoublesEachRoundTrip(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		b := New(time.Second, time.Minute)
+		b.Add(100)
+		first := turn(t, b, "gen_00")
+		var calls []*call
+		for i := range 10 {
+			calls = append(calls, start(t.Context(), b, fmt.Sprintf("gen_%02d", i+1)))
+		}
+		if n := readyCalls(calls); n != 0 {
+			t.Fatalf("%d requests left beside the first, want none", n)
+		}
+		first.Read() // window 2: two leave
+		if n := readyCalls(calls); n != 2 {
+			t.Fatalf("%d requests left after one accepted, want 2", n)
+		}
+		var out []Turn
+		for _, c := range calls {
+			if c.ready() {
+				out = append(out, c.turn)
+			}
+		}
+		out[0].Read() // window 3, one in flight: two more
+		if n := readyCalls(calls); n != 4 {
+			t.Fatalf("%d requests in all after two accepted, want 4", n)
+		}
+		out[1].Refused(time.Nanosecond) // window 1, two in flight: none
+		if n := readyCalls(calls); n != 4 {
+			t.Fatalf("%d requests in all after a 429, want still 4", n)
+		}
+		if _, limited := b.Rate(); limited {
+			t.Fatal("one 429 limited the budget")
+		}
+	})
+}
+
+// A request held by the opening's window waits at most a tenth of
+// poll_interval after the latest one left: an answer that never comes
+// does not hold the others for long. Lost frees the slot at once.
+func TestOpeningGate(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		b := New(time.Second, time.Minute)
+		b.Add(10)
+		epoch := time.Now()
+		a := turn(t, b, "gen_a") // never answered
+		c := start(t.Context(), b, "gen_b")
+		advance(100*time.Millisecond - time.Nanosecond)
+		if c.ready() {
+			t.Fatal("the second request left before the gate")
+		}
+		advance(time.Nanosecond)
+		got, _ := c.result(t)
+		if d := got.at.Sub(epoch); d != 100*time.Millisecond {
+			t.Errorf("the second request left after %v, want poll_interval/10", d)
+		}
+		d := start(t.Context(), b, "gen_c")
+		queued(t, b, 1)
+		a.Lost()
+		got.Lost()
+		if _, err := d.result(t); err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(epoch); d != 100*time.Millisecond {
+			t.Errorf("after Lost, the next request left at %v, want at once", d)
+		}
+	})
+}
+
+// The opening ends once the window holds every pending generation: then
+// requests leave at once, answered or not.
+func TestOpeningEndsWhenTheWindowHoldsEveryGeneration(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		b := New(time.Second, time.Minute)
+		b.Add(3)
+		turn(t, b, "gen_a").Read() // window 2
+		turn(t, b, "gen_b").Read() // window 3: holds the 3 pending
+		start := time.Now()
+		for range 20 {
+			turn(t, b, "gen_c") // never answered
+		}
+		if d := time.Since(start); d != 0 {
+			t.Errorf("requests after the opening waited %v", d)
+		}
+	})
+}
+
+// After the key's pause, requests open again: one first, the rest once
+// it is accepted. When that first one is refused with nothing accepted
+// since, others used the key during the pause: the next pause lasts a
+// random part of poll_interval longer. The first pause of a run has no
+// such extra (TestNextTurnWhenATokenIsBack: exactly its Retry-After).
+func TestReprobeRefusedPausesLonger(t *testing.T) {
+	t.Parallel()
+	var extras []time.Duration
+	for range 20 {
+		synctest.Test(t, func(t *testing.T) {
+			b := New(time.Second, time.Minute)
+			b.Add(10)
+			for _, id := range []string{"gen_a", "gen_b"} {
+				turn(t, b, id).Refused(time.Second)
+			}
+			calls := []*call{start(t.Context(), b, "gen_a"), start(t.Context(), b, "gen_b"), start(t.Context(), b, "gen_c")}
+			advance(time.Second)
+			if n := readyCalls(calls); n != 1 {
+				t.Fatalf("%d requests left at the end of the pause, want 1, the probe", n)
+			}
+			var probe *call
+			for _, c := range calls {
+				if c.ready() {
+					probe = c
+				}
+			}
+			probe.turn.Refused(time.Second)
+			b.mu.Lock()
+			extra := b.pause.Sub(time.Now()) - time.Second
+			b.mu.Unlock()
+			if extra < 0 || extra >= time.Second {
+				t.Fatalf("pause after a refused probe: Retry-After + %v, want less than poll_interval more", extra)
+			}
+			extras = append(extras, extra)
+			advance(time.Second + extra)
+			if n := readyCalls(calls); n != 2 {
+				t.Fatalf("%d requests in all after the second pause, want 2: one probe again", n)
+			}
+			for _, c := range calls {
+				if c.ready() && c != probe {
+					c.turn.Read()
+				}
+			}
+			advance(time.Second) // a token: the refused probe shrank the rate to 1/s
+			if n := readyCalls(calls); n != 3 {
+				t.Fatalf("%d requests in all after the probe was accepted, want 3", n)
+			}
+		})
+	}
+	if slices.Max(extras) == 0 {
+		t.Errorf("no extra pause in 20 refused probes: %v", extras)
+	}
 }

@@ -350,6 +350,7 @@ func (c *Client) do(ctx context.Context, id, method string, u *url.URL, body []b
 		}
 		resp, wrote, err := c.send(rctx, method, u, body)
 		if err != nil {
+			turn.Lost()
 			// A POST cut short by the caller may still have been acted on.
 			if ctx.Err() != nil && (method == http.MethodGet || !wrote) {
 				return context.Cause(ctx)

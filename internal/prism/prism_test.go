@@ -643,3 +643,40 @@ func TestUsableURLLengthBound(t *testing.T) {
 		}
 	}
 }
+
+// failFirst is a transport whose first request fails before any answer.
+type failFirst struct {
+	next   http.RoundTripper
+	failed bool
+}
+
+func (f *failFirst) RoundTrip(r *http.Request) (*http.Response, error) {
+	if !f.failed {
+		f.failed = true
+		return nil, errors.New("connection reset by peer")
+	}
+	return f.next.RoundTrip(r)
+}
+
+// A request that got no answer tells the budget so: during the opening,
+// the next request leaves at once instead of waiting for the gate.
+func TestNetworkErrorFreesTheOpening(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprint(w, `{"id": "gen_b", "status": "generating"}`)
+		})
+		c := New(mustURL(t, "http://prism.test/api"), key, "prism-wait/test", &failFirst{next: testnet.Serve(t, h)})
+		c.Budget = budget.New(time.Second, time.Minute)
+		c.Budget.Add(3)
+		start := time.Now()
+		if _, err := c.Get(t.Context(), "gen_a"); err == nil {
+			t.Fatal("the first request did not fail")
+		}
+		if _, err := c.Get(t.Context(), "gen_b"); err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(start); d != 0 {
+			t.Errorf("the request after a network error left after %v, want at once", d)
+		}
+	})
+}

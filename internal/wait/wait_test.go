@@ -897,3 +897,64 @@ func TestPlan(t *testing.T) {
 		t.Errorf("Plan() without an estimate = %v, %v", sparse, dense)
 	}
 }
+
+// Ten jobs of a matrix, five generations each, share one key's limit of
+// 10 requests a second without sharing memory: each has its own budget.
+// The issue's targets are at most one 429 per generation, the slowest
+// job within 1.3× the ideal (5s, then 50 reads at 10 a second) and no
+// job 1.5× slower than the fastest; the opening and the randomised
+// probing after a pause bring the first to about one at the median (from
+// 2.2–2.8), the second holds at the median (1.14×) but not in the tail,
+// and the third does not (see docs/performance.md). This pins what holds
+// in every run of 400, with a margin: at most 1.6 429s per generation
+// (at most 1.4 seen), and the slowest job within 1.7× the ideal (1.59×).
+func TestScheduleManyJobsOneKey(t *testing.T) {
+	for _, stagger := range []time.Duration{0, time.Millisecond} {
+		t.Run(fmt.Sprintf("started %v apart", stagger), func(t *testing.T) { manyJobsOneKey(t, stagger) })
+	}
+}
+
+// manyJobsOneKey starts the jobs stagger apart: processes started
+// together reach the API a little apart, each with its reads at once.
+func manyJobsOneKey(t *testing.T, stagger time.Duration) {
+	const jobs, gens = 10, 5
+	synctest.Test(t, func(t *testing.T) {
+		sc, err := prismsim.ParseScenario([]byte(generations(jobs*gens,
+			`{"from_start": true, "steps": [{"status": "generating", "for": "5s"}, {"status": "completed"}]}`, `{"per_second": 10}`)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := slices.Sorted(maps.Keys(sc.Generations))
+		sim := prismsim.New(sc)
+		u, _ := url.Parse("http://prism.test/api")
+		start := time.Now()
+		took := make([]time.Duration, jobs)
+		var wg sync.WaitGroup
+		for j := range jobs {
+			wg.Go(func() {
+				time.Sleep(time.Duration(j) * stagger)
+				client := prism.New(u, "prism_sk_test", "t", testnet.Serve(t, sim))
+				client.Budget = budget.New(time.Second, 30*time.Second)
+				w := &Waiter{Client: client, PollInterval: time.Second, MaxInterval: 30 * time.Second}
+				ctx, cancel := context.WithTimeoutCause(t.Context(), 2*time.Minute, ErrDeadline)
+				defer cancel()
+				for _, r := range w.All(ctx, ids[j*gens:(j+1)*gens], nil) {
+					if !r.Gen.Done() {
+						t.Errorf("%s: %+v", r.ID, r)
+					}
+				}
+				took[j] = time.Since(start)
+			})
+		}
+		wg.Wait()
+		st := sim.APIStats()
+		slowest := slices.Max(took)
+		t.Logf("jobs took %v; %d requests, %d refused with 429", took, st.Requests, st.RateLimited)
+		if ideal := 10 * time.Second; slowest > ideal*17/10 {
+			t.Errorf("slowest job took %v, want at most 1.7 × %v", slowest, ideal)
+		}
+		if st.RateLimited > jobs*gens*8/5 {
+			t.Errorf("%d 429s for %d generations, want at most 1.6 each", st.RateLimited, jobs*gens)
+		}
+	})
+}
