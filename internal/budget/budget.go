@@ -249,7 +249,7 @@ func (b *Budget) Wait(ctx context.Context, id string) (Turn, error) {
 	}
 	b.seq++
 	_, refused := b.refused[id]
-	w := &waiter{id: id, last: b.asked[id], refused: refused, seq: b.seq, since: now, deadline: dl, ready: make(chan struct{})}
+	w := &waiter{id: id, last: b.asked[id], refused: refused, seq: b.seq, deadline: dl, ready: make(chan struct{})}
 	heap.Push(&b.queue, w)
 	notify := b.dispatch(now)
 	b.mu.Unlock()
@@ -595,7 +595,7 @@ func (t Turn) Refused(retryAfter time.Duration) {
 		b.notify(notify)
 		return
 	}
-	if t.opening && b.paused && b.accepts == b.openedAt {
+	if t.opening && b.paused && b.accepts == b.openedAt && b.interval > 0 {
 		// The first request after a pause refused at once: others took
 		// the key's requests during it. Probing again at a random instant
 		// keeps jobs that share the key from meeting each pause's end.
@@ -663,7 +663,6 @@ type waiter struct {
 	last     time.Time // when its generation last asked; zero: never
 	refused  bool      // its generation's latest request was refused
 	seq      uint64    // arrival order, among equals
-	since    time.Time // when it began to wait
 	deadline time.Time
 	ready    chan struct{}
 	index    int // in the queue; -1 once out of it

@@ -1229,3 +1229,40 @@ func TestReprobeRefusedPausesLonger(t *testing.T) {
 		t.Errorf("no extra pause in 20 refused probes: %v", extras)
 	}
 }
+
+// A submit answered before any generation is pending does not end the
+// opening: the generations' first reads still open one round trip after
+// another.
+func TestOpeningOutlastsTheSubmit(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		b := New(time.Second, time.Minute)
+		turn(t, b, "").Read() // the submit: window 2
+		b.Add(5)
+		calls := []*call{start(t.Context(), b, "gen_a"), start(t.Context(), b, "gen_b"), start(t.Context(), b, "gen_c")}
+		if n := readyCalls(calls); n != 2 {
+			t.Errorf("%d first reads left at once after the submit, want 2", n)
+		}
+		advance(time.Second) // the gate lets the last one go
+	})
+}
+
+// The decrease to what the API accepted stops at one request per
+// poll_interval: with poll_interval 2s, half a request a second.
+func TestDecreaseFloorIsOnePerPollInterval(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		b := New(2*time.Second, time.Minute)
+		b.Add(100)
+		for _, id := range []string{"gen_a", "gen_b"} {
+			turn(t, b, id).Refused(time.Second)
+		}
+		skipOpening(b)
+		turn(t, b, "gen_c").Read() // the cadence's 50/s after the pause
+		advance(5 * time.Second)   // that read is out of the last second
+		turn(t, b, "gen_d").Refused(time.Second)
+		if r := rateOf(b); !near(r, 0.5) {
+			t.Errorf("rate = %v, want 0.5: nothing accepted in the last second, one request per poll_interval", r)
+		}
+	})
+}
