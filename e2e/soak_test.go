@@ -574,14 +574,19 @@ func (c *soakCheck) excuseStarvation() (widened []string) {
 	timeout := time.Duration(c.sc.Timeout)
 	for _, g := range c.sc.Gens {
 		margin := timeout - 2*time.Duration(g.Need) // at least 500ms
-		if g.widen || 2*c.starved < margin {
+		// Widened by the draw (after another generation's refusal, say)
+		// is not enough: its timeout may have become possible too.
+		if g.widen && slices.Contains(g.Codes, 3) || 2*c.starved < margin {
 			continue
 		}
-		g.widen, g.Exact = true, 0
+		g.Exact = 0
 		if !slices.Contains(g.Codes, 3) {
 			g.Codes = append(g.Codes, 3)
 		}
-		widenStatuses(g)
+		if !g.widen {
+			g.widen = true
+			widenStatuses(g)
+		}
 		widened = append(widened, g.ID)
 	}
 	if widened != nil {
