@@ -101,7 +101,7 @@ type Budget struct {
 	opened      bool      // the opening is over
 	inflight    int       // requests of the opening sent and not answered yet
 	openedAt    uint64    // accepts when the opening began
-	paused      bool      // a pause has begun before
+	round       uint64    // openings begun after a pause
 	openRefused int       // 429s since the opening began
 	granted     time.Time // when the latest turn was handed out
 	limited     bool
@@ -157,13 +157,14 @@ func New(interval, maxStep time.Duration) *Budget {
 
 // Turn is the permission to send one request. Tell the budget its
 // outcome: Read when the API answered anything but 429, Refused for a
-// 429. Nothing need be said after a network error.
+// 429, Lost when no answer came (a network error).
 type Turn struct {
 	b       *Budget
 	id      string
 	at      time.Time
 	epoch   uint64
-	opening bool // sent during the opening: counted in flight
+	opening bool   // sent during the opening: counted in flight
+	round   uint64 // which opening: 0 the run's, 1 the one after the first pause, …
 }
 
 // PauseError is what Wait returns, at once, when the request must wait
@@ -233,8 +234,8 @@ func (b *Budget) Wait(ctx context.Context, id string) (Turn, error) {
 		b.mu.Lock()
 		now = time.Now()
 	}
-	if !b.limited && b.held(now) == 0 {
-		t := Turn{b: b, id: id, at: now, epoch: b.epoch, opening: !b.opened}
+	if !b.limited && b.queue.Len() == 0 && b.held(now) == 0 {
+		t := Turn{b: b, id: id, at: now, epoch: b.epoch, opening: !b.opened, round: b.round}
 		b.granted = now
 		if t.opening {
 			b.inflight++
@@ -269,7 +270,7 @@ func (b *Budget) Wait(ctx context.Context, id string) (Turn, error) {
 	if w.err != nil {
 		return Turn{}, w.err
 	}
-	return Turn{b: b, id: id, at: w.at, epoch: w.epoch, opening: w.opening}, nil
+	return Turn{b: b, id: id, at: w.at, epoch: w.epoch, opening: w.opening, round: w.round}, nil
 }
 
 // window is how many requests of the opening may be in flight: one, and
@@ -333,7 +334,7 @@ func (b *Budget) dispatch(now time.Time) (notify float64) {
 }
 
 func (b *Budget) grant(w *waiter, now time.Time) {
-	w.at, w.epoch, b.granted = now, b.epoch, now
+	w.at, w.epoch, w.round, b.granted = now, b.epoch, b.round, now
 	if w.opening = !b.opened; w.opening {
 		b.inflight++
 	}
@@ -512,7 +513,6 @@ func (t Turn) Read() {
 		return
 	}
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	if t.at.After(b.asked[t.id]) {
 		b.asked[t.id] = t.at
 	}
@@ -543,7 +543,9 @@ func (t Turn) Read() {
 		b.setRate(now, r)
 		b.leave(now)
 	}
-	b.dispatch(time.Now())
+	notify := b.dispatch(time.Now())
+	b.mu.Unlock()
+	b.notify(notify)
 }
 
 // Refused tells the budget the API answered 429, with retryAfter (0 when
@@ -595,14 +597,14 @@ func (t Turn) Refused(retryAfter time.Duration) {
 		b.notify(notify)
 		return
 	}
-	if t.opening && b.paused && b.accepts == b.openedAt && b.interval > 0 {
+	if t.opening && t.round > 0 && t.round == b.round && b.accepts == b.openedAt && b.interval > 0 {
 		// The first request after a pause refused at once: others took
 		// the key's requests during it. Probing again at a random instant
 		// keeps jobs that share the key from meeting each pause's end.
 		until = until.Add(time.Duration(rand.Int64N(int64(b.interval))))
 	}
 	if until.After(b.pause) {
-		b.paused = true
+		b.round++
 		b.pause = until
 		// After the pause, requests leave as in the opening again.
 		b.opened, b.openedAt, b.openRefused = false, b.accepts, 0
@@ -669,6 +671,7 @@ type waiter struct {
 	at       time.Time
 	epoch    uint64
 	opening  bool
+	round    uint64
 	err      error
 }
 
