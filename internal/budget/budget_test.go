@@ -487,7 +487,7 @@ func TestBackoffWithoutRetryAfter(t *testing.T) {
 		pauses := []time.Duration{} // of a submit's 429s: the key's at once
 		for range 5 {
 			// Not a probe after a pause: a probe refused at once pauses
-			// longer, by a random extra (TestReprobeRefusedPausesLonger).
+			// longer, by a random extra (TestRandomExtraIsAPartOfPollInterval).
 			skipOpening(b)
 			turn, err := b.Wait(t.Context(), "")
 			if err != nil {
@@ -1092,152 +1092,6 @@ func readyCalls(calls []*call) int {
 	return n
 }
 
-// A run's first request goes alone; each accepted answer lets two more
-// go (one in its place, one more: the window doubles each round trip),
-// and each 429 takes two back, never below one in flight.
-func TestOpeningDoublesEachRoundTrip(t *testing.T) {
-	t.Parallel()
-	synctest.Test(t, func(t *testing.T) {
-		b := New(time.Second, time.Minute)
-		b.Add(100)
-		first := turn(t, b, "gen_00")
-		var calls []*call
-		for i := range 10 {
-			calls = append(calls, start(t.Context(), b, fmt.Sprintf("gen_%02d", i+1)))
-		}
-		if n := readyCalls(calls); n != 0 {
-			t.Fatalf("%d requests left beside the first, want none", n)
-		}
-		first.Read() // window 2: two leave
-		if n := readyCalls(calls); n != 2 {
-			t.Fatalf("%d requests left after one accepted, want 2", n)
-		}
-		var out []Turn
-		for _, c := range calls {
-			if c.ready() {
-				out = append(out, c.turn)
-			}
-		}
-		out[0].Read() // window 3, one in flight: two more
-		if n := readyCalls(calls); n != 4 {
-			t.Fatalf("%d requests in all after two accepted, want 4", n)
-		}
-		out[1].Refused(time.Nanosecond) // window 1, two in flight: none
-		if n := readyCalls(calls); n != 4 {
-			t.Fatalf("%d requests in all after a 429, want still 4", n)
-		}
-		if _, limited := b.Rate(); limited {
-			t.Fatal("one 429 limited the budget")
-		}
-	})
-}
-
-// A request held by the opening's window waits at most a tenth of
-// poll_interval after the latest one left: an answer that never comes
-// does not hold the others for long. Lost frees the slot at once.
-func TestOpeningGate(t *testing.T) {
-	t.Parallel()
-	synctest.Test(t, func(t *testing.T) {
-		b := New(time.Second, time.Minute)
-		b.Add(10)
-		epoch := time.Now()
-		a := turn(t, b, "gen_a") // never answered
-		c := start(t.Context(), b, "gen_b")
-		advance(100*time.Millisecond - time.Nanosecond)
-		if c.ready() {
-			t.Fatal("the second request left before the gate")
-		}
-		advance(time.Nanosecond)
-		got, _ := c.result(t)
-		if d := got.at.Sub(epoch); d != 100*time.Millisecond {
-			t.Errorf("the second request left after %v, want poll_interval/10", d)
-		}
-		d := start(t.Context(), b, "gen_c")
-		queued(t, b, 1)
-		a.Lost()
-		got.Lost()
-		if _, err := d.result(t); err != nil {
-			t.Fatal(err)
-		}
-		if d := time.Since(epoch); d != 100*time.Millisecond {
-			t.Errorf("after Lost, the next request left at %v, want at once", d)
-		}
-	})
-}
-
-// The opening ends once the window holds every pending generation: then
-// requests leave at once, answered or not.
-func TestOpeningEndsWhenTheWindowHoldsEveryGeneration(t *testing.T) {
-	t.Parallel()
-	synctest.Test(t, func(t *testing.T) {
-		b := New(time.Second, time.Minute)
-		b.Add(3)
-		turn(t, b, "gen_a").Read() // window 2
-		turn(t, b, "gen_b").Read() // window 3: holds the 3 pending
-		start := time.Now()
-		for range 20 {
-			turn(t, b, "gen_c") // never answered
-		}
-		if d := time.Since(start); d != 0 {
-			t.Errorf("requests after the opening waited %v", d)
-		}
-	})
-}
-
-// After the key's pause, requests open again: one first, the rest once
-// it is accepted. When that first one is refused with nothing accepted
-// since, others used the key during the pause: the next pause lasts a
-// random part of poll_interval longer. The first pause of a run has no
-// such extra (TestNextTurnWhenATokenIsBack: exactly its Retry-After).
-func TestReprobeRefusedPausesLonger(t *testing.T) {
-	t.Parallel()
-	var extras []time.Duration
-	for range 20 {
-		synctest.Test(t, func(t *testing.T) {
-			b := New(time.Second, time.Minute)
-			b.Add(10)
-			for _, id := range []string{"gen_a", "gen_b"} {
-				turn(t, b, id).Refused(time.Second)
-			}
-			calls := []*call{start(t.Context(), b, "gen_a"), start(t.Context(), b, "gen_b"), start(t.Context(), b, "gen_c")}
-			advance(time.Second)
-			if n := readyCalls(calls); n != 1 {
-				t.Fatalf("%d requests left at the end of the pause, want 1, the probe", n)
-			}
-			var probe *call
-			for _, c := range calls {
-				if c.ready() {
-					probe = c
-				}
-			}
-			probe.turn.Refused(time.Second)
-			b.mu.Lock()
-			extra := b.pause.Sub(time.Now()) - time.Second
-			b.mu.Unlock()
-			if extra < 0 || extra >= time.Second {
-				t.Fatalf("pause after a refused probe: Retry-After + %v, want less than poll_interval more", extra)
-			}
-			extras = append(extras, extra)
-			advance(time.Second + extra)
-			if n := readyCalls(calls); n != 2 {
-				t.Fatalf("%d requests in all after the second pause, want 2: one probe again", n)
-			}
-			for _, c := range calls {
-				if c.ready() && c != probe {
-					c.turn.Read()
-				}
-			}
-			advance(time.Second) // a token: the refused probe shrank the rate to 1/s
-			if n := readyCalls(calls); n != 3 {
-				t.Fatalf("%d requests in all after the probe was accepted, want 3", n)
-			}
-		})
-	}
-	if slices.Max(extras) == 0 {
-		t.Errorf("no extra pause in 20 refused probes: %v", extras)
-	}
-}
-
 // A submit answered before any generation is pending does not end the
 // opening: the generations' first reads still open one round trip after
 // another.
@@ -1252,26 +1106,6 @@ func TestOpeningOutlastsTheSubmit(t *testing.T) {
 			t.Errorf("%d first reads left at once after the submit, want 2", n)
 		}
 		advance(time.Second) // the gate lets the last one go
-	})
-}
-
-// The decrease to what the API accepted stops at one request per
-// poll_interval: with poll_interval 2s, half a request a second.
-func TestDecreaseFloorIsOnePerPollInterval(t *testing.T) {
-	t.Parallel()
-	synctest.Test(t, func(t *testing.T) {
-		b := New(2*time.Second, time.Minute)
-		b.Add(100)
-		for _, id := range []string{"gen_a", "gen_b"} {
-			turn(t, b, id).Refused(time.Second)
-		}
-		skipOpening(b)
-		turn(t, b, "gen_c").Read() // the cadence's 50/s after the pause
-		advance(5 * time.Second)   // that read is out of the last second
-		turn(t, b, "gen_d").Refused(time.Second)
-		if r := rateOf(b); !near(r, 0.5) {
-			t.Errorf("rate = %v, want 0.5: nothing accepted in the last second, one request per poll_interval", r)
-		}
 	})
 }
 
