@@ -25,7 +25,10 @@ func serve(t *testing.T, h http.HandlerFunc) *Client {
 	t.Helper()
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return New(mustURL(t, srv.URL+"/api"), key, "prism-wait/test", nil)
+	// The server's own client: http.DefaultTransport is shared with every
+	// test, and httptest.Server.Close closes its idle connections, which
+	// breaks a parallel test's request on a connection it just reused.
+	return New(mustURL(t, srv.URL+"/api"), key, "prism-wait/test", srv.Client().Transport)
 }
 
 func mustURL(t testing.TB, s string) *url.URL {

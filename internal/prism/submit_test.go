@@ -82,7 +82,7 @@ func TestSubmitFailures(t *testing.T) {
 			_, err := c.Submit(context.Background(), SubmitRequest{TemplateID: "tpl_1", Body: map[string]any{}})
 			var pe *Error
 			if !errors.As(err, &pe) || pe.Transient != tc.transient || pe.Unknown != tc.unknown || pe.StatusCode != tc.status || pe.Method != "POST" {
-				t.Fatalf("err = %#v, want transient %v unknown %v status %d", err, tc.transient, tc.unknown, tc.status)
+				t.Fatalf("err = %#v (%v), want transient %v unknown %v status %d", err, err, tc.transient, tc.unknown, tc.status)
 			}
 			if posts.Load() != 1 {
 				t.Errorf("%d POSTs, want exactly one", posts.Load())

@@ -26,7 +26,7 @@ func get(t *testing.T, url, key string, header ...string) (*http.Response, strin
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +118,7 @@ func TestFaults(t *testing.T) {
 	}
 	req, _ := http.NewRequest(http.MethodGet, base+"/api/generations/gen_cut", nil)
 	req.Header.Set("Authorization", "Bearer prism_sk_x")
-	if resp, err := http.DefaultClient.Do(req); err == nil {
+	if resp, err := testClient.Do(req); err == nil {
 		resp.Body.Close()
 		t.Error("cut: got a response")
 	}
@@ -183,7 +183,7 @@ func fetchVideo(t *testing.T, url string, header ...string) (*http.Response, []b
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testClient.Do(req)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -303,7 +303,7 @@ func TestSlowHeadersNeverAnswers(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if resp, err := http.DefaultClient.Do(req); !errors.Is(err, context.DeadlineExceeded) {
+	if resp, err := testClient.Do(req); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("slow_headers: %v %v, want the client's deadline", resp, err)
 	}
 	// Or until the server closes, without an answer.
@@ -328,7 +328,7 @@ func TestEndlessServesTheVideoOverAndOver(t *testing.T) {
 	_, base := start(t, `{"generations": {"gen_1": {"steps": [{"status": "completed"}], "video": {"bytes": 1000, "faults": ["endless"]}}}}`)
 	req, _ := http.NewRequest(http.MethodGet, videoURL(t, base, "gen_1"), nil)
 	req.Header.Set("Range", "bytes=0-9")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -482,3 +482,8 @@ func TestLifecycleFromStart(t *testing.T) {
 		}
 	}
 }
+
+// testClient has a transport of its own: httptest.Server.Close closes
+// http.DefaultTransport's idle connections, which would break a parallel
+// test's request on a connection it had just taken from the pool.
+var testClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
