@@ -168,8 +168,9 @@ type Turn struct {
 }
 
 // PauseError is what Wait returns, at once, when the request must wait
-// after a 429 (every request's, or its own generation's) until past the
-// deadline of the request's context: waiting for nothing helps no one.
+// after a 429 (every request's, or its own generation's) until the
+// deadline of the request's context or later: waiting for nothing helps
+// no one.
 type PauseError struct{ Left time.Duration }
 
 func (e *PauseError) Error() string {
@@ -223,7 +224,7 @@ func (b *Budget) Wait(ctx context.Context, id string) (Turn, error) {
 	if until := b.refused[id].until; now.Before(until) {
 		// Refused on its own: only its own requests wait, for its
 		// Retry-After, and not for nothing past the deadline.
-		if dl, ok := ctx.Deadline(); ok && dl.Before(until) {
+		if dl, ok := ctx.Deadline(); ok && !dl.After(until) {
 			b.mu.Unlock()
 			return Turn{}, &PauseError{Left: until.Sub(now)}
 		}
@@ -283,11 +284,12 @@ func (b *Budget) window() int {
 // before it to be answered: a tenth of poll_interval.
 func (b *Budget) gate() time.Duration { return b.interval / 10 }
 
-// pastDeadline is a *PauseError when the pause ends after dl (zero: no
-// deadline); b.mu is held.
+// pastDeadline is a *PauseError when the pause ends at dl or after it
+// (zero: no deadline): a request could not leave before its context
+// ends. b.mu is held.
 func (b *Budget) pastDeadline(now, dl time.Time) error {
 	left := b.pause.Sub(now)
-	if dl.IsZero() || left <= 0 || dl.Sub(now) >= left {
+	if dl.IsZero() || left <= 0 || dl.Sub(now) > left {
 		return nil
 	}
 	return &PauseError{Left: left}
@@ -310,7 +312,7 @@ func (b *Budget) dispatch(now time.Time) (notify float64) {
 		return 0
 	}
 	if b.rate == 0 {
-		if r := b.estimate(now); r > 0 && !b.shrunk {
+		if r := b.estimate(now); !b.shrunk {
 			b.shrunk, notify = true, r
 		}
 	}
@@ -453,9 +455,9 @@ func (b *Budget) burstAt(r float64) int { return max(1, min(b.burst, int(r))) }
 
 // leave ends the limited phase when the rate covers what the pending
 // generations need, no request waits for its turn, and no 429 has come
-// for a while; b.mu is held.
+// for a while; b.mu is held, and the budget is limited with a rate.
 func (b *Budget) leave(now time.Time) {
-	if b.limited && b.rate > 0 && b.rate >= b.ceiling() && now.Sub(b.last429) >= b.quiet() && !now.Before(b.pause) && b.queue.Len() == 0 {
+	if b.rate >= b.ceiling() && now.Sub(b.last429) >= b.quiet() && !now.Before(b.pause) && b.queue.Len() == 0 {
 		b.limited, b.rate, b.lim = false, 0, nil
 	}
 }
@@ -631,11 +633,11 @@ func (t Turn) Refused(retryAfter time.Duration) {
 		// back additively from there.
 		b.epoch++
 		r := b.rate * decrease
-		if got := float64(b.acceptedSince(now.Add(-window))); got < r {
-			// Accepted since the pause, but less than that in the last
-			// second: others share the key.
-			r = max(got, min(r, 1/b.interval.Seconds()))
-		}
+		// Less accepted in the last second than that: others share the
+		// key, and the rate is what was accepted, but no less than one
+		// request each poll_interval (unless 0.7× is less).
+		got := float64(b.acceptedSince(now.Add(-window)))
+		r = max(min(got, r), min(r, 1/b.interval.Seconds()))
 		b.setRate(now, r)
 		b.safe, b.cut, b.cutUntil = b.rate, true, b.pause
 	}

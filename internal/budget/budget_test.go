@@ -462,6 +462,34 @@ func TestPauseAfterDeadlineEndsAtOnce(t *testing.T) {
 	})
 }
 
+// A pause that ends at the very instant of the deadline leaves the
+// request no time to go: it ends at once, for the key's pause and for a
+// generation's own, rather than racing its context.
+func TestPauseEndingAtTheDeadlineEndsAtOnce(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		b := limit(t, 100, 1, time.Second)
+		ctx, cancel := context.WithDeadline(t.Context(), time.Now().Add(time.Second))
+		defer cancel()
+		var pe *PauseError
+		if _, err := b.Wait(ctx, "gen_a"); !errors.As(err, &pe) || pe.Left != time.Second {
+			t.Errorf("Wait = %v with the key's pause ending at the deadline, want a *PauseError with 1s left", err)
+		}
+
+		b = New(time.Second, time.Minute)
+		b.Add(2)
+		turn(t, b, "gen_a").Refused(time.Second) // alone: only gen_a pauses
+		ctx, cancel = context.WithDeadline(t.Context(), time.Now().Add(time.Second))
+		defer cancel()
+		if _, err := b.Wait(ctx, "gen_a"); !errors.As(err, &pe) || pe.Left != time.Second {
+			t.Errorf("Wait = %v with its own pause ending at the deadline, want a *PauseError with 1s left", err)
+		}
+		if _, err := b.Wait(ctx, "gen_b"); err != nil {
+			t.Errorf("Wait for another generation = %v, want its turn", err)
+		}
+	})
+}
+
 // A request that arrives at the very instant the pause ends is not told
 // that the pause outlasts its deadline: nothing is left of the pause.
 func TestNoPauseErrorWhenThePauseHasJustEnded(t *testing.T) {

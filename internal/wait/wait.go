@@ -309,10 +309,13 @@ func (w *Waiter) RetryDelay(b *backoff.ExponentialBackOff, pe *prism.Error) time
 }
 
 // PastDeadline is ErrDeadline, at once, when the API asks to be left
-// alone until after ctx's deadline: waiting for nothing helps no one.
+// alone until ctx's deadline or after it: waiting for nothing helps no
+// one. It agrees with the budget, whose pause ending at the deadline is
+// past it too: otherwise the request would go back to a budget that
+// refuses it again at once, without end.
 func PastDeadline(ctx context.Context, pe *prism.Error) error {
 	dl, ok := ctx.Deadline()
-	if !ok || pe.RetryAfter <= 0 || time.Until(dl) >= pe.RetryAfter {
+	if !ok || pe.RetryAfter <= 0 || time.Until(dl) > pe.RetryAfter {
 		return nil
 	}
 	after := "longer than can be represented"

@@ -732,6 +732,48 @@ func generations(n int, lifecycle, rl string) string {
 	return b.String()
 }
 
+// A 429 whose pause ends at the very instant of the deadline ends the
+// wait at once with the deadline, for a generation's own pause and for
+// the key's: the budget and the wait agree that no time is left, so the
+// request does not bounce between them without end.
+func TestPauseEndingAtTheDeadline(t *testing.T) {
+	for name, rl := range map[string]string{
+		"its own":   `{"generations": {"gen_a": {"steps": [{"http": 429, "retry_after": "1"}]}}}`,
+		"the key's": generations(2, `{"steps": [{"status": "generating"}]}`, `{"storm": "1s"}`),
+	} {
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				sc, err := prismsim.ParseScenario([]byte(rl))
+				if err != nil {
+					t.Fatal(err)
+				}
+				u, _ := url.Parse("http://prism.test/api")
+				client := prism.New(u, "prism_sk_test", "t", testnet.Serve(t, prismsim.New(sc)))
+				client.Budget = budget.New(time.Second, 30*time.Second)
+				ctx, cancel := context.WithTimeoutCause(t.Context(), time.Second, ErrDeadline)
+				defer cancel()
+				retries := 0
+				w := &Waiter{Client: client, PollInterval: time.Second, MaxInterval: 30 * time.Second, Events: func(e Event) {
+					if e.Kind == Retry {
+						if retries++; retries > 10 {
+							cancel() // bouncing: end it, and fail below
+						}
+					}
+				}}
+				start := time.Now()
+				for _, r := range w.All(ctx, slices.Sorted(maps.Keys(sc.Generations)), nil) {
+					if !errors.Is(r.Err, ErrDeadline) {
+						t.Errorf("%s: %v, want the deadline", r.ID, r.Err)
+					}
+				}
+				if retries > 10 || time.Since(start) > 0 {
+					t.Errorf("%d retries, ended after %v; want a few, at once", retries, time.Since(start))
+				}
+			})
+		})
+	}
+}
+
 // A generation refused for ever does not starve the others: their
 // verdicts come as soon as without the budget.
 func TestScheduleRefusedForeverStarvesNoOne(t *testing.T) {
