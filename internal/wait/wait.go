@@ -134,11 +134,8 @@ type schedule struct {
 
 // gap is how long to wait after a read at now, before the next one.
 func (w *Waiter) gap(s *schedule, now time.Time) time.Duration {
-	d := w.next(now.Sub(s.start))
-	if s.phase > 0 {
-		d = max(d-time.Duration(s.phase*float64(w.PollInterval)), 0)
-		s.phase = 0
-	}
+	d := max(w.next(now.Sub(s.start))-time.Duration(s.phase*float64(w.PollInterval)), 0)
+	s.phase = 0 // the first gap only
 	return d
 }
 

@@ -843,6 +843,49 @@ func TestScheduleNoLockstepBursts(t *testing.T) {
 	}
 }
 
+// Generations waited for together read first at once, then each a share
+// of poll_interval earlier than the one before, and from then on at the
+// cadence: four of them every second, at 0.25s, 0.5s, 0.75s and 1s.
+func TestReadsAreSpreadOverTheInterval(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sc, err := prismsim.ParseScenario([]byte(generations(4, `{"steps": [{"status": "generating", "for": "2500ms"}, {"status": "completed"}]}`, "")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, _ := url.Parse("http://prism.test/api")
+		client := prism.New(u, "prism_sk_test", "t", testnet.Serve(t, prismsim.New(sc)))
+		start := time.Now()
+		var mu sync.Mutex
+		reads := map[string][]time.Duration{}
+		w := &Waiter{Client: client, PollInterval: time.Second, MaxInterval: 30 * time.Second, Events: func(e Event) {
+			if e.Kind == Poll {
+				mu.Lock()
+				reads[e.ID] = append(reads[e.ID], time.Since(start))
+				mu.Unlock()
+			}
+		}}
+		w.All(t.Context(), []string{"gen_000", "gen_001", "gen_002", "gen_003"}, nil)
+		ms := func(d ...int) []time.Duration {
+			out := make([]time.Duration, len(d))
+			for i, v := range d {
+				out[i] = time.Duration(v) * time.Millisecond
+			}
+			return out
+		}
+		want := map[string][]time.Duration{
+			"gen_000": ms(0, 1000, 2000, 3000),
+			"gen_001": ms(0, 750, 1750, 2750),
+			"gen_002": ms(0, 500, 1500, 2500),
+			"gen_003": ms(0, 250, 1250, 2250, 3250),
+		}
+		for id, at := range want {
+			if !slices.Equal(reads[id], at) {
+				t.Errorf("%s read at %v, want %v", id, reads[id], at)
+			}
+		}
+	})
+}
+
 // Under a steady per-key limit, at most one 429 per generation, and the
 // last verdict within 1.25× the ideal: 3s, then one read of each at the
 // allowed rate.
@@ -900,7 +943,7 @@ func estimateRun(t *testing.T, typical, done, poll time.Duration) (reads int, la
 func TestEstimateAwareReads(t *testing.T) {
 	const typical, poll = 127 * time.Second, 5 * time.Second
 	for _, done := range []time.Duration{3 * time.Second, 20 * time.Second, typical / 4, typical / 2, 95 * time.Second,
-		typical, typical * 3 / 2, 300 * time.Second} {
+		typical * 8 / 10, 102 * time.Second, typical, typical * 3 / 2, 300 * time.Second} {
 		t.Run(done.String(), func(t *testing.T) {
 			reads, late := estimateRun(t, typical, done, poll)
 			bound := poll
@@ -910,8 +953,10 @@ func TestEstimateAwareReads(t *testing.T) {
 			if late > bound {
 				t.Errorf("seen %v after it ended, want within %v", late, bound)
 			}
-			if done == typical && reads > 15 {
-				t.Errorf("%d reads, want at most 15", reads)
+			// The plan's eight reads up to 0.8 T = 101.6s, the last of
+			// them at it, then the cadence's six to 131.6s.
+			if done == typical && reads != 14 {
+				t.Errorf("%d reads, want 14 (at most 15)", reads)
 			}
 			t.Logf("ended at %v: %d reads, seen %v later", done, reads, late)
 		})
@@ -937,6 +982,10 @@ func TestPlan(t *testing.T) {
 	w.Estimate = 0
 	if sparse, dense := w.Plan(); sparse != nil || dense != 0 {
 		t.Errorf("Plan() without an estimate = %v, %v", sparse, dense)
+	}
+	w = &Waiter{Estimate: time.Minute} // no cadence: no plan, and no endless loop
+	if sparse, dense := w.Plan(); sparse != nil || dense != 0 {
+		t.Errorf("Plan() without a poll_interval = %v, %v", sparse, dense)
 	}
 }
 
