@@ -13,10 +13,11 @@
 //
 // Until the API first answers 429, that is all: no rate. A first 429
 // pauses only the request's own generation (for its Retry-After): one
-// 429 is no proof of the key's limit. Once a 429 comes for another
-// request too, a limited phase starts:
+// 429 is no proof of the key's limit, and that pause stays the
+// generation's own. Once a 429 comes for another request too, a limited
+// phase starts:
 //
-//   - every request pauses until its Retry-After has passed (a backoff
+//   - every request pauses until that 429's Retry-After has passed (a backoff
 //     step when there is none). The pause is only a pause: the rate after
 //     it does not depend on how long it was. After it, requests open
 //     again as the run did, one first. When that one is refused at once,
@@ -122,22 +123,21 @@ type Budget struct {
 	stormIDs  map[string]bool // the generations the current storm refused
 	// suspect is the one generation a 429 paused while unlimited, until
 	// it is read or another request meets a 429 too; suspectAt is when.
-	suspect      string
-	suspectAt    time.Time
-	suspectUntil time.Time
-	accepts      uint64    // requests accepted so far
-	pause        time.Time // no request leaves before
-	first429     time.Time // when this limited phase's first 429 came
-	last429      time.Time // the latest 429 of the key's limit
-	step         time.Duration
-	shrunk       bool
-	asked        map[string]time.Time // when each generation last asked, for the turn order
-	refused      map[string]refusal   // each generation's latest 429, while it lasts
-	reads        [history]time.Time   // when the latest reads were sent, a ring
-	nreads       int
-	queue        queue
-	seq          uint64
-	timer        *time.Timer // dispatches again when the next turn is due, if armed
+	suspect   string
+	suspectAt time.Time
+	accepts   uint64    // requests accepted so far
+	pause     time.Time // no request leaves before
+	first429  time.Time // when this limited phase's first 429 came
+	last429   time.Time // the latest 429 of the key's limit
+	step      time.Duration
+	shrunk    bool
+	asked     map[string]time.Time // when each generation last asked, for the turn order
+	refused   map[string]refusal   // each generation's latest 429, while it lasts
+	reads     [history]time.Time   // when the latest reads were sent, a ring
+	nreads    int
+	queue     queue
+	seq       uint64
+	timer     *time.Timer // dispatches again when the next turn is due, if armed
 }
 
 // refusal is what the budget knew when a generation's request was last
@@ -592,7 +592,6 @@ func (t Turn) Refused(retryAfter time.Duration) {
 		if b.suspect == "" {
 			b.suspect, b.suspectAt = t.id, now
 		}
-		b.suspectUntil = until
 		b.refused[t.id] = refusal{storms: b.storms, accepts: b.accepts, until: until}
 		notify := b.dispatch(now)
 		b.mu.Unlock()
@@ -620,8 +619,12 @@ func (t Turn) Refused(retryAfter time.Duration) {
 	case !b.limited:
 		b.limited, b.rate, b.first429, b.cut = true, 0, now, true
 		if b.suspect != "" {
-			// The suspect's 429 was the key's limit's first.
-			b.first429, b.pause = b.suspectAt, maxTime(b.pause, b.suspectUntil)
+			// The suspect's 429 was the key's limit's first. Its own
+			// Retry-After stays its own: the key pauses for the latest
+			// one, the API's latest word, and a long pause of a
+			// generation that may have stopped waiting since does not
+			// hold every other request.
+			b.first429 = b.suspectAt
 			b.suspect = ""
 		}
 		b.epoch++
@@ -706,11 +709,4 @@ func (q *queue) Pop() any {
 	w.index = -1
 	*q = old[:len(old)-1]
 	return w
-}
-
-func maxTime(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
 }

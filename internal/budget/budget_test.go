@@ -980,8 +980,8 @@ func TestRefusedOnItsOwnPausesOnlyItself(t *testing.T) {
 
 // One 429, while unlimited, pauses only its own generation, for its
 // Retry-After: others go on at once, the budget does not limit. A 429 for
-// another request then starts the limited phase, its pause counted from
-// the first one.
+// another request then starts the limited phase: every request pauses for
+// that 429's Retry-After, and the first generation until its own.
 func TestOne429PausesOnlyItsGeneration(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
@@ -1012,8 +1012,36 @@ func TestOne429PausesOnlyItsGeneration(t *testing.T) {
 		}
 		start = time.Now()
 		turn(t, b, "gen_c")
+		if d := time.Since(start); d != time.Second {
+			t.Errorf("a third generation waited %v, want 1s: the latest Retry-After, the key's", d)
+		}
+		turn(t, b, "gen_a")
 		if d := time.Since(start); d != 2*time.Second {
-			t.Errorf("a third generation waited %v, want 2s: until the first generation's Retry-After", d)
+			t.Errorf("the first generation waited %v, want 2s: until its own Retry-After", d)
+		}
+	})
+}
+
+// A generation's own long Retry-After stays its own when the key's limit
+// shows later: the generation may have stopped waiting (its pause is past
+// the deadline), and it must not hold every other request for as long.
+func TestALongOwnPauseDoesNotBecomeTheKeys(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		b := New(time.Second, time.Minute)
+		b.Add(3)
+		turn(t, b, "gen_a").Refused(1000 * time.Second)
+		turn(t, b, "gen_b").Read()
+		turn(t, b, "gen_b").Refused(time.Second) // the key's limit
+		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+		defer cancel()
+		start := time.Now()
+		if _, err := b.Wait(ctx, "gen_c"); err != nil || time.Since(start) != time.Second {
+			t.Errorf("gen_c: %v after %v, want its turn after the key's 1s pause", err, time.Since(start))
+		}
+		var pe *PauseError
+		if _, err := b.Wait(ctx, "gen_a"); !errors.As(err, &pe) {
+			t.Errorf("gen_a: %v, want a *PauseError: its own pause is past the deadline", err)
 		}
 	})
 }

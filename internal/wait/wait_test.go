@@ -774,6 +774,29 @@ func TestPauseEndingAtTheDeadline(t *testing.T) {
 	}
 }
 
+// A generation whose own 429 asks for longer than the timeout gives up at
+// once, and its pause does not become the key's when another generation
+// meets a short 429 later: the others still reach their verdicts.
+func TestScheduleOneLongRetryAfterStaysItsOwn(t *testing.T) {
+	c := scheduleCase{scenario: `{"generations": {
+		"gen_a": {"steps": [{"http": 429, "retry_after": "1000"}]},
+		"gen_b": {"steps": [{"status": "generating"}, {"http": 429, "retry_after": "1"}, {"status": "generating", "for": "2s"}, {"status": "completed"}]},
+		"gen_c": {"steps": [{"status": "generating", "for": "4s"}, {"status": "completed"}]}}}`,
+		poll: time.Second, maxInterval: 30 * time.Second, timeout: 20 * time.Second}
+	r := c.run(t, true)
+	for _, res := range r.results {
+		switch {
+		case res.ID == "gen_a" && !errors.Is(res.Err, ErrDeadline):
+			t.Errorf("gen_a: %v, want the deadline, at once", res.Err)
+		case res.ID != "gen_a" && !res.Gen.Done():
+			t.Errorf("%s: %+v, want completed", res.ID, res)
+		}
+	}
+	if r.last > 5*time.Second {
+		t.Errorf("last verdict after %v, want within 5s", r.last)
+	}
+}
+
 // A generation refused for ever does not starve the others: their
 // verdicts come as soon as without the budget.
 func TestScheduleRefusedForeverStarvesNoOne(t *testing.T) {
