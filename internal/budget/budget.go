@@ -171,10 +171,24 @@ type Turn struct {
 // after a 429 (every request's, or its own generation's) until the
 // deadline of the request's context or later: waiting for nothing helps
 // no one.
-type PauseError struct{ Left time.Duration }
+type PauseError struct {
+	Left time.Duration
+	Own  bool // the generation's own pause, not the key's
+}
+
+// century: a pause this long is shown as what it is, not to the
+// millisecond (pauses are capped at about 146 years).
+const century = 100 * 365 * 24 * time.Hour
 
 func (e *PauseError) Error() string {
-	return fmt.Sprintf("every request waits %s after a 429, which is past the deadline", e.Left.Round(time.Millisecond))
+	left := "more than a century"
+	if e.Left < century {
+		left = e.Left.Round(time.Millisecond).String()
+	}
+	if e.Own {
+		return fmt.Sprintf("its generation waits %s after its 429, which is past the deadline", left)
+	}
+	return fmt.Sprintf("every request waits %s after a 429, which is past the deadline", left)
 }
 
 // Add changes the number of generations waiting for a verdict by n; the
@@ -226,7 +240,7 @@ func (b *Budget) Wait(ctx context.Context, id string) (Turn, error) {
 		// Retry-After, and not for nothing past the deadline.
 		if dl, ok := ctx.Deadline(); ok && !dl.After(until) {
 			b.mu.Unlock()
-			return Turn{}, &PauseError{Left: until.Sub(now)}
+			return Turn{}, &PauseError{Left: until.Sub(now), Own: true}
 		}
 		b.mu.Unlock()
 		if err := pause.For(ctx, until.Sub(now)); err != nil {

@@ -459,6 +459,18 @@ func TestPauseAfterDeadlineEndsAtOnce(t *testing.T) {
 		if got, want := pe.Error(), "every request waits 2h0m0s after a 429, which is past the deadline"; got != want {
 			t.Errorf("message %q, want %q", got, want)
 		}
+		for _, tc := range []struct {
+			pe   PauseError
+			want string
+		}{
+			{PauseError{Left: 1500 * time.Millisecond, Own: true}, "its generation waits 1.5s after its 429, which is past the deadline"},
+			{PauseError{Left: 1 << 62}, "every request waits more than a century after a 429, which is past the deadline"},
+			{PauseError{Left: century - time.Hour}, "every request waits 875999h0m0s after a 429, which is past the deadline"},
+		} {
+			if got := tc.pe.Error(); got != tc.want {
+				t.Errorf("message %q, want %q", got, tc.want)
+			}
+		}
 	})
 }
 

@@ -335,7 +335,7 @@ func (c *Client) do(ctx context.Context, id, method string, u *url.URL, body []b
 		switch {
 		case errors.As(err, &pause):
 			return c.fail(method, &Error{StatusCode: http.StatusTooManyRequests, RetryAfter: pause.Left,
-				Message: "not sent: after an earlier 429, every request waits until past the deadline"}, false)
+				Message: "not sent", Err: pause}, false)
 		case err != nil && ctx.Err() != nil:
 			return context.Cause(ctx)
 		case err != nil:

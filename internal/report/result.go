@@ -105,6 +105,9 @@ func PerSecond(r float64) string {
 	if r <= 1 {
 		return fmt.Sprintf("one request every %s", time.Duration(float64(time.Second)/r).Round(100*time.Millisecond))
 	}
+	if r >= 100 {
+		return fmt.Sprintf("%.0f requests/s", r) // 10000, not 1e+04
+	}
 	return fmt.Sprintf("%.3g requests/s", r)
 }
 

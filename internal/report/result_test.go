@@ -379,6 +379,9 @@ func TestPerSecond(t *testing.T) {
 		2.5:      "2.5 requests/s",
 		1:        "one request every 1s",
 		12.3456:  "12.3 requests/s",
+		99.94:    "99.9 requests/s",
+		100:      "100 requests/s",
+		10000.4:  "10000 requests/s",
 		0.25:     "one request every 4s",
 		1.0 / 60: "one request every 1m0s",
 		// Below one request a second, the interval is rounded to a tenth

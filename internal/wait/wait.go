@@ -21,6 +21,7 @@ import (
 
 	"github.com/cenkalti/backoff/v4"
 
+	"github.com/prism-wait/prism-wait/internal/budget"
 	"github.com/prism-wait/prism-wait/internal/crash"
 	"github.com/prism-wait/prism-wait/internal/pause"
 	"github.com/prism-wait/prism-wait/internal/prism"
@@ -314,6 +315,10 @@ func PastDeadline(ctx context.Context, pe *prism.Error) error {
 	dl, ok := ctx.Deadline()
 	if !ok || pe.RetryAfter <= 0 || time.Until(dl) > pe.RetryAfter {
 		return nil
+	}
+	if held := (*budget.PauseError)(nil); errors.As(pe, &held) {
+		// Not the API's Retry-After: the budget's pause, which says why.
+		return fmt.Errorf("%w: %w", ErrDeadline, pe)
 	}
 	after := "longer than can be represented"
 	if pe.RetryAfter < prism.Forever {

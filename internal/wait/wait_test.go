@@ -797,6 +797,21 @@ func TestScheduleOneLongRetryAfterStaysItsOwn(t *testing.T) {
 	}
 }
 
+// When the budget's own backoff (429s without Retry-After) reaches past
+// the deadline, the wait ends at once and says so: not as a Retry-After
+// the API never sent.
+func TestBackoffPastTheDeadlineIsNotARetryAfter(t *testing.T) {
+	c := scheduleCase{scenario: `{"generations": {"gen_a": {"steps": [{"http": 429}]}, "gen_b": {"steps": [{"http": 429}]}}}`,
+		poll: time.Second, maxInterval: 30 * time.Second, timeout: 10 * time.Second}
+	r := c.run(t, true)
+	for _, res := range r.results {
+		msg := fmt.Sprint(res.Err)
+		if !errors.Is(res.Err, ErrDeadline) || strings.Contains(msg, "Retry-After") || !strings.Contains(msg, "after a 429, which is past the deadline") {
+			t.Errorf("%s: %v, want the deadline, for the pause after a 429 and no Retry-After", res.ID, res.Err)
+		}
+	}
+}
+
 // A generation refused for ever does not starve the others: their
 // verdicts come as soon as without the budget.
 func TestScheduleRefusedForeverStarvesNoOne(t *testing.T) {
