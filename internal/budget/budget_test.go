@@ -466,6 +466,7 @@ func TestPauseAfterDeadlineEndsAtOnce(t *testing.T) {
 			{PauseError{Left: 1500 * time.Millisecond, Own: true}, "its generation waits 1.5s after its 429, which is past the deadline"},
 			{PauseError{Left: 1 << 62}, "every request waits more than a century after a 429, which is past the deadline"},
 			{PauseError{Left: century - time.Hour}, "every request waits 875999h0m0s after a 429, which is past the deadline"},
+			{PauseError{Left: century}, "every request waits more than a century after a 429, which is past the deadline"},
 		} {
 			if got := tc.pe.Error(); got != tc.want {
 				t.Errorf("message %q, want %q", got, tc.want)
@@ -1030,6 +1031,33 @@ func TestOne429PausesOnlyItsGeneration(t *testing.T) {
 		turn(t, b, "gen_a")
 		if d := time.Since(start); d != 2*time.Second {
 			t.Errorf("the first generation waited %v, want 2s: until its own Retry-After", d)
+		}
+	})
+}
+
+// The first rate counts the reads accepted in the second before the
+// limit's first 429: the lone one that made a generation suspect, not the
+// one for another request that proved the key's limit later.
+func TestFirstRateCountsFromTheSuspectsRefusal(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		b := New(time.Second, time.Minute)
+		b.Add(10)
+		skipOpening(b)
+		for range 3 {
+			turn(t, b, "gen_a").Read()
+		}
+		time.Sleep(500 * time.Millisecond)
+		turn(t, b, "gen_x").Refused(time.Second) // alone: gen_x is suspect
+		for range 5 {
+			time.Sleep(100 * time.Millisecond)
+			turn(t, b, "gen_b").Read()
+		}
+		time.Sleep(300 * time.Millisecond)
+		turn(t, b, "gen_c").Refused(time.Second) // the key's limit
+		turn(t, b, "gen_d")                      // after the pause: the rate is estimated
+		if r, _ := b.Rate(); r != 3 {
+			t.Errorf("first rate %v, want 3: the reads in the second before gen_x's 429", r)
 		}
 	})
 }
