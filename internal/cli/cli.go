@@ -133,13 +133,24 @@ func run(ctx context.Context, env Env, log *report.Log) int {
 		}
 		out.IDs, out.Credits, out.Resumed = sub.IDs, sub.CreditsCharged.String(), resumed
 		if !resumed {
-			estimate = report.Announce(log, sub, cfg.Timeout)
+			timeout := cfg.Timeout
+			if !cfg.Wait {
+				timeout = 0 // no wait: no timeout to warn of
+			}
+			estimate = report.Announce(log, sub, timeout)
 		}
 		if !resumed && cfg.Wait {
 			waiter.FirstDelay = cfg.PollInterval // a generation just created is not done yet
-			waiter.Estimate = estimate           // reads sparse until near it
+			// Reads are sparse until near the estimate, or near the
+			// timeout when that comes first: a video done before the
+			// deadline must not wait for a read after it.
+			waiter.Estimate = min(estimate, cfg.Timeout)
+			why := "0.8 × the typical estimate"
+			if estimate > cfg.Timeout {
+				why = "0.8 × the " + cfg.Term("timeout") + ", which is shorter than the typical estimate"
+			}
 			sparse, dense := waiter.Plan()
-			report.ReadPlan(log, cfg.PollInterval, sparse, dense)
+			report.ReadPlan(log, cfg.PollInterval, sparse, dense, why)
 		}
 		report.Caveats(log, sub)
 		if !cfg.Wait {

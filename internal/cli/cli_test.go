@@ -530,6 +530,38 @@ func TestSubmitSaysWhatItDidAndWarnsOfAShortTimeout(t *testing.T) {
 	})
 }
 
+// A timeout shorter than Prism's typical estimate: the reads get dense
+// before the deadline, not after it, so a video done at 35s of a 45s
+// timeout is seen; the log warns and says why reads are dense from 36s.
+// Without a wait, there is no timeout to warn of.
+func TestSubmitWithATimeoutShorterThanTheEstimate(t *testing.T) {
+	t.Parallel()
+	const js = `{"generations": {}, "templates": {"tpl_x": {"latency": {"typical": 60},
+		"lifecycle": {"steps": [{"status": "generating", "for": "35s"}, {"status": "completed"}]}}}}`
+	synctest.Test(t, func(t *testing.T) {
+		_, base := sim(t, js)
+		r := action(t, context.Background(), base, map[string]string{"template_id": "tpl_x", "timeout": "45s", "poll_interval": "1s", "max_interval": "30s"})
+		for _, want := range []string{
+			"::warning title=Timeout may be too short::Prism expects about 1m0s, and the timeout is 45s.",
+			"then every 1s from 36s on (0.8 × the timeout, which is shorter than the typical estimate)\n",
+		} {
+			if !strings.Contains(r.stdout, want) {
+				t.Errorf("log lacks %q:\n%s", want, r.stdout)
+			}
+		}
+		if r.code != outcome.ExitOK || r.outputs["status"] != "completed" {
+			t.Errorf("code %d, status %q, want 0, completed:\n%s", r.code, r.outputs["status"], r.stdout)
+		}
+	})
+	synctest.Test(t, func(t *testing.T) {
+		_, base := sim(t, js)
+		r := action(t, context.Background(), base, map[string]string{"template_id": "tpl_x", "timeout": "45s", "wait": "false"})
+		if r.code != outcome.ExitOK || strings.Contains(r.stdout, "Timeout may be too short") {
+			t.Errorf("code %d, want 0 and no warning of the timeout without a wait:\n%s", r.code, r.stdout)
+		}
+	})
+}
+
 func TestSubmitThroughTheAction(t *testing.T) {
 	t.Parallel()
 	const js = `{"generations": {},

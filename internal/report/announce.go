@@ -1,6 +1,7 @@
 package report
 
 import (
+	"fmt"
 	"maps"
 	"net/url"
 	"slices"
@@ -30,7 +31,8 @@ func Waiting(log *Log, ids []string, base *url.URL, timeout time.Duration) {
 }
 
 // Announce logs what was submitted and when the videos are expected, and
-// warns when the timeout looks too short. It returns the typical estimate.
+// warns when the timeout looks too short (0: the step does not wait, no
+// warning). It returns the typical estimate.
 func Announce(log *Log, sub prism.Submission, timeout time.Duration) time.Duration {
 	credits := ""
 	if sub.CreditsCharged != "" {
@@ -41,8 +43,12 @@ func Announce(log *Log, sub prism.Submission, timeout time.Duration) time.Durati
 	if typical > 0 {
 		log.Infof("expected in about %s (up to %s when Prism is busy)", typical, max(busy, typical))
 	}
-	if busy > 0 && timeout < busy {
-		log.Warningf("Timeout may be too short", "Prism expects up to %s when busy, and the timeout is %s. Raise timeout if the step ends before the videos.", busy, timeout)
+	if expect := max(busy, typical); timeout > 0 && timeout < expect {
+		what := fmt.Sprintf("up to %s when busy", busy)
+		if busy < typical {
+			what = fmt.Sprintf("about %s", typical)
+		}
+		log.Warningf("Timeout may be too short", "Prism expects %s, and the timeout is %s. Raise timeout if the step ends before the videos.", what, timeout)
 	}
 	return typical
 }
@@ -52,8 +58,9 @@ const maxPlanned = 8
 
 // ReadPlan logs when the first reads come after a submit whose answer
 // estimates the latency: the sparse reads (times since the submit), and
-// from when a read goes every poll. It logs nothing without sparse reads.
-func ReadPlan(log *Log, poll time.Duration, sparse []time.Duration, dense time.Duration) {
+// from when a read goes every poll, and why from then. It logs nothing
+// without sparse reads.
+func ReadPlan(log *Log, poll time.Duration, sparse []time.Duration, dense time.Duration, why string) {
 	if len(sparse) == 0 {
 		return
 	}
@@ -69,8 +76,8 @@ func ReadPlan(log *Log, poll time.Duration, sparse []time.Duration, dense time.D
 		}
 		at = append(at, d.Round(unit).String())
 	}
-	log.Infof("first reads at %s after the submit, then every %s from %s on (0.8 × the typical estimate)",
-		strings.Join(at, ", "), poll, dense.Round(unit))
+	log.Infof("first reads at %s after the submit, then every %s from %s on (%s)",
+		strings.Join(at, ", "), poll, dense.Round(unit), why)
 }
 
 // seconds is an estimate in seconds as a duration; 0 for none, or for one

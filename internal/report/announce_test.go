@@ -45,6 +45,10 @@ func TestAnnounce(t *testing.T) {
 			"submitted 1 generation(s): gen_1\nexpected in about 1m0s (up to 2m0s when Prism is busy)\n"},
 		{"timeout under busy", prism.Submission{IDs: []string{"gen_1"}, Busy: 120}, time.Minute,
 			"submitted 1 generation(s): gen_1\nwarning: Timeout may be too short: Prism expects up to 2m0s when busy, and the timeout is 1m0s. Raise timeout if the step ends before the videos.\n"},
+		{"timeout under typical, no busy", prism.Submission{IDs: []string{"gen_1"}, Typical: 60}, 45 * time.Second,
+			"submitted 1 generation(s): gen_1\nexpected in about 1m0s (up to 1m0s when Prism is busy)\nwarning: Timeout may be too short: Prism expects about 1m0s, and the timeout is 45s. Raise timeout if the step ends before the videos.\n"},
+		{"not waiting", prism.Submission{IDs: []string{"gen_1"}, Typical: 20, Busy: 40}, 0,
+			"submitted 1 generation(s): gen_1\nexpected in about 20s (up to 40s when Prism is busy)\n"},
 	} {
 		var b bytes.Buffer
 		typical := Announce(NewLog(&b, false), tc.sub, tc.timeout)
@@ -71,7 +75,7 @@ func TestReadPlan(t *testing.T) {
 			"first reads at 0s, 0s, 0s, 0s, 0s, 0s, 0s, 0s, … after the submit, then every 100ms from 2s on (0.8 × the typical estimate)\n"},
 	} {
 		var b bytes.Buffer
-		ReadPlan(NewLog(&b, false), tc.poll, tc.sparse, tc.dense)
+		ReadPlan(NewLog(&b, false), tc.poll, tc.sparse, tc.dense, "0.8 × the typical estimate")
 		if b.String() != tc.want {
 			t.Errorf("%s: logged %q, want %q", tc.name, b.String(), tc.want)
 		}

@@ -141,16 +141,17 @@ func (w *Waiter) gap(s *schedule, now time.Time) time.Duration {
 }
 
 // next is the gap after a read at elapsed: PollInterval, or, with an
-// Estimate and before 0.8 × it, half the time elapsed (at least
-// PollInterval, and never past 0.8 × Estimate). A generation that ends at
-// t before then is seen within max(PollInterval, t/2); from then on,
-// within PollInterval, as without an estimate.
+// Estimate and before 0.8 × it, half the time elapsed, never past 0.8 ×
+// Estimate, and never less than PollInterval (reads never come closer
+// together than without an estimate). A generation that ends at t before
+// then is seen within max(PollInterval, t/2); from then on, within
+// PollInterval, as without an estimate.
 func (w *Waiter) next(elapsed time.Duration) time.Duration {
 	dense := w.Estimate * 8 / 10
 	if w.Estimate <= 0 || elapsed >= dense {
 		return w.PollInterval
 	}
-	return max(min(max(w.PollInterval, elapsed/2), dense-elapsed), 0)
+	return max(w.PollInterval, min(elapsed/2, dense-elapsed))
 }
 
 // Plan is when the first reads go after a submit with an Estimate, as

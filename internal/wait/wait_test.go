@@ -1001,6 +1001,19 @@ func TestEstimateAwareReads(t *testing.T) {
 	}
 }
 
+// An estimate never makes reads come closer together than poll_interval:
+// with 0.8 T just after a read, the next one still waits poll_interval,
+// and a generation costs no more reads than without the estimate.
+func TestEstimateNeverReadsMoreOften(t *testing.T) {
+	for _, done := range []time.Duration{3 * time.Second, 6 * time.Second, 12 * time.Second, 30 * time.Second} {
+		with, _ := estimateRun(t, 7*time.Second, done, 5*time.Second)
+		without, _ := estimateRun(t, 0, done, 5*time.Second)
+		if with > without {
+			t.Errorf("ended at %v: %d reads with the estimate, %d without", done, with, without)
+		}
+	}
+}
+
 // Without an estimate nothing changes: a read every poll_interval.
 func TestNoEstimateKeepsTheCadence(t *testing.T) {
 	reads, late := estimateRun(t, 0, 127*time.Second, 5*time.Second)
