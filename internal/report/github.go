@@ -103,6 +103,9 @@ func Tally(rs []Result) string {
 			parts = append(parts, fmt.Sprintf("%d %s", p.n, p.what))
 		}
 	}
+	if len(parts) == 0 {
+		return "nothing waited for" // no generation: invalid input, or the submit failed
+	}
 	return strings.Join(parts, ", ")
 }
 

@@ -183,4 +183,7 @@ func TestTallyCountsEachEnd(t *testing.T) {
 	if got := Tally([]Result{res("completed", "u"), res("completed", ""), res("failed", ""), res("queued", "")}); got != "1 completed, 1 completed without a usable video, 1 failed, 1 without a verdict" {
 		t.Errorf("Tally = %q", got)
 	}
+	if got := Tally(nil); got != "nothing waited for" {
+		t.Errorf("Tally(nil) = %q", got)
+	}
 }

@@ -90,6 +90,9 @@ func (r Run) settings() outcome.Settings {
 // 429)".
 func (r Run) RequestCount() string {
 	s := fmt.Sprintf("%d requests", r.Requests)
+	if r.Requests == 1 {
+		s = "1 request"
+	}
 	if r.Refused > 0 {
 		s += fmt.Sprintf(" (%d refused with 429)", r.Refused)
 	}

@@ -360,6 +360,8 @@ func TestRequestCountSaysThe429s(t *testing.T) {
 		want string
 	}{
 		{Run{Requests: 12}, "12 requests"},
+		{Run{Requests: 1}, "1 request"},
+		{Run{Requests: 0}, "0 requests"},
 		{Run{Requests: 125, Refused: 15}, "125 requests (15 refused with 429)"},
 	} {
 		if got := tc.run.RequestCount(); got != tc.want {
