@@ -120,6 +120,7 @@ func run(ctx context.Context, env Env, log *report.Log) int {
 	waiter := &wait.Waiter{Client: client, PollInterval: cfg.PollInterval, MaxInterval: cfg.MaxInterval}
 
 	var estimate time.Duration
+	var submitted time.Time // when the submit was accepted: the estimate counts from it
 	waitFor := cfg.IDs
 	if cfg.Submit != nil {
 		sub, resumed, err := guardedSubmit(ctx, env, cfg, waiter, log, transport)
@@ -137,7 +138,7 @@ func run(ctx context.Context, env Env, log *report.Log) int {
 			if !cfg.Wait {
 				timeout = 0 // no wait: no timeout to warn of
 			}
-			estimate = report.Announce(log, sub, timeout)
+			estimate, submitted = report.Announce(log, sub, timeout), time.Now()
 		}
 		if !resumed && cfg.Wait {
 			waiter.FirstDelay = cfg.PollInterval // a generation just created is not done yet
@@ -166,7 +167,7 @@ func run(ctx context.Context, env Env, log *report.Log) int {
 	}
 
 	progress := report.NewProgress(log, waitFor, start)
-	progress.Estimate(estimate)
+	progress.Estimate(estimate, submitted)
 	progress.Rate = client.Budget.Rate
 	waiter.Events = progress.Event
 	stopHeartbeat := progress.StartHeartbeat(cmp.Or(env.Heartbeat, report.DefaultHeartbeat))

@@ -27,16 +27,17 @@ type Progress struct {
 	trouble map[string]string // kind of the last transient error per ID, until the next status
 	warned  map[string]bool   // kinds of transient trouble already warned about
 	typical time.Duration     // Prism's typical estimate for a submission, 0 when none
+	since   time.Time         // when that submission was accepted: the estimate counts from it
 	// Rate, when set, tells the heartbeat the request budget's rate and
 	// whether it limits requests now (after the API's 429s).
 	Rate func() (perSecond float64, limited bool)
 }
 
-// Estimate sets Prism's typical time for the submitted generations, so
-// that the heartbeat can say how far past it the wait is.
-func (p *Progress) Estimate(typical time.Duration) {
+// Estimate sets Prism's typical time for the generations submitted at
+// since, so that the heartbeat can say how far past it the wait is.
+func (p *Progress) Estimate(typical time.Duration, since time.Time) {
 	p.mu.Lock()
-	p.typical = typical
+	p.typical, p.since = typical, since
 	p.mu.Unlock()
 }
 
@@ -128,15 +129,15 @@ func (p *Progress) Heartbeat(now time.Time) {
 			pending = append(pending, line)
 		}
 	}
-	typical := p.typical
+	typical, since := p.typical, p.since
 	p.mu.Unlock()
 	if len(pending) == 0 {
 		return
 	}
 	elapsed := now.Sub(p.start)
 	past := ""
-	if typical > 0 && elapsed > typical {
-		past = fmt.Sprintf(" (%s past Prism's typical %s)", (elapsed - typical).Round(time.Second), typical)
+	if over := now.Sub(since) - typical; typical > 0 && over > 0 {
+		past = fmt.Sprintf(" (%s past Prism's typical %s)", over.Round(time.Second), typical)
 	}
 	if p.Rate != nil {
 		if r, limited := p.Rate(); limited {

@@ -89,10 +89,10 @@ func TestHeartbeatSaysHowFarPastTheEstimate(t *testing.T) {
 	var b bytes.Buffer
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	p := NewProgress(NewLog(&b, false), []string{"gen_a"}, start)
-	p.Estimate(2 * time.Minute)
+	p.Estimate(2*time.Minute, start.Add(20*time.Second)) // the submit took 20s (429s)
 	p.Heartbeat(start.Add(time.Minute))
-	p.Heartbeat(start.Add(150 * time.Second))
-	if want := "still waiting after 1m0s: gen_a not read yet\nstill waiting after 2m30s (30s past Prism's typical 2m0s): gen_a not read yet\n"; b.String() != want {
+	p.Heartbeat(start.Add(170 * time.Second))
+	if want := "still waiting after 1m0s: gen_a not read yet\nstill waiting after 2m50s (30s past Prism's typical 2m0s): gen_a not read yet\n"; b.String() != want {
 		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
 	}
 }
@@ -102,7 +102,7 @@ func TestHeartbeatAtTheEstimate(t *testing.T) {
 	var b bytes.Buffer
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	p := NewProgress(NewLog(&b, false), []string{"gen_a"}, start)
-	p.Estimate(2 * time.Minute)
+	p.Estimate(2*time.Minute, start)
 	p.Heartbeat(start.Add(2 * time.Minute))
 	if want := "still waiting after 2m0s: gen_a not read yet\n"; b.String() != want {
 		t.Errorf("got %q, want %q", b.String(), want)
