@@ -141,8 +141,8 @@ func (w *Waiter) gap(s *schedule, now time.Time) time.Duration {
 }
 
 // next is the gap after a read at elapsed: PollInterval, or, with an
-// Estimate and before 0.8 × it, half the time elapsed, never past 0.8 ×
-// Estimate, and never less than PollInterval (reads never come closer
+// Estimate and before 0.8 × it, half the time elapsed, cut to end at 0.8
+// × Estimate, but never less than PollInterval (reads never come closer
 // together than without an estimate). A generation that ends at t before
 // then is seen within max(PollInterval, t/2); from then on, within
 // PollInterval, as without an estimate.
