@@ -134,7 +134,8 @@ type transfer struct {
 	sum    hash.Hash
 	offset int64  // bytes in file, all hashed
 	total  int64  // declared size, -1 while unknown
-	etag   string // validator of the version being saved
+	etag   string // the version being saved, as storage names it: its ETag
+	since  string // its Last-Modified, the validator when there is no ETag
 	ext    string
 	kind   media.Kind // the container that the content type or URL declares; Unknown when neither does
 	ctype  string     // the Content-Type of the latest 200
@@ -330,9 +331,17 @@ func (d *Downloader) attempt(ctx context.Context, t *transfer) error {
 	// the sizes and ranges that resuming relies on.
 	req.Header.Set("Accept-Encoding", "identity")
 	if t.offset > 0 {
-		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", t.offset))
-		if t.etag != "" {
-			req.Header.Set("If-Range", t.etag) // a changed video answers 200: no mixing
+		// If-Range: a changed video answers 200, so two versions are
+		// never mixed. Without a validator to send, a resume could be
+		// from another version: the video is asked for whole again.
+		if v := t.validator(); v != "" {
+			req.Header.Set("Range", fmt.Sprintf("bytes=%d-", t.offset))
+			req.Header.Set("If-Range", v)
+		} else {
+			d.logf("%s: storage sent no ETag or Last-Modified to resume against; starting over, so that two versions are never mixed", t.id)
+			if err := t.restart(); err != nil {
+				return permanent{err}
+			}
 		}
 	}
 
@@ -356,7 +365,7 @@ func (d *Downloader) attempt(ctx context.Context, t *transfer) error {
 				return permanent{err}
 			}
 		}
-		t.etag = resp.Header.Get("ETag")
+		t.etag, t.since = resp.Header.Get("ETag"), resp.Header.Get("Last-Modified")
 		t.total = resp.ContentLength
 		t.ext = extension(resp.Header.Get("Content-Type"), resp.Request.URL.Path)
 		t.ctype = resp.Header.Get("Content-Type")
@@ -374,6 +383,8 @@ func (d *Downloader) attempt(ctx context.Context, t *transfer) error {
 			return t.restartf("storage answered Range bytes=%d- with Content-Range %q", t.offset, resp.Header.Get("Content-Range"))
 		case t.etag != "" && resp.Header.Get("ETag") != "" && resp.Header.Get("ETag") != t.etag:
 			return t.restartf("the video changed on storage (ETag %q, was %q)", resp.Header.Get("ETag"), t.etag)
+		case t.etag == "" && resp.Header.Get("Last-Modified") != "" && resp.Header.Get("Last-Modified") != t.since:
+			return t.restartf("the video changed on storage (Last-Modified %q, was %q)", resp.Header.Get("Last-Modified"), t.since)
 		case t.total >= 0 && total != t.total:
 			return t.restartf("storage now declares %d bytes instead of %d", total, t.total)
 		case resp.ContentLength >= 0 && resp.ContentLength != last-first+1:
@@ -436,13 +447,26 @@ func (d *Downloader) attempt(ctx context.Context, t *transfer) error {
 
 // restart discards what was received, for a response that cannot continue it.
 func (t *transfer) restart() error {
-	t.offset, t.etag = 0, ""
+	t.offset, t.etag, t.since = 0, "", ""
 	t.sum.Reset()
 	if err := t.file.Truncate(0); err != nil {
 		return err
 	}
 	_, err := t.file.Seek(0, io.SeekStart)
 	return err
+}
+
+// validator is what If-Range may carry to resume this version: a strong
+// ETag, or, when storage gave no ETag at all, its Last-Modified (RFC
+// 9110 forbids a weak ETag there, and a date beside an ETag).
+func (t *transfer) validator() string {
+	switch {
+	case t.etag == "":
+		return t.since
+	case strings.HasPrefix(t.etag, "W/"):
+		return ""
+	}
+	return t.etag
 }
 
 // restartf starts over and returns the reason as a transient error, so that

@@ -281,6 +281,77 @@ func TestETagChangeMidResumeStartsOver(t *testing.T) {
 	})
 }
 
+// A resume needs a validator for If-Range: a strong ETag, or, without any
+// ETag, Last-Modified. Without one, storage could answer the Range from
+// another version, so the video is asked for whole again: here the
+// object changes while the first transfer runs, and a resume would mix
+// the two.
+func TestResumeNeedsAValidator(t *testing.T) {
+	t.Parallel()
+	lastModified := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name            string
+		etag            string
+		modified        bool
+		range1, ifRange string // the second request's
+		version         int    // of the saved file
+	}{
+		{"none", "", false, "", "", 2},
+		{"a weak ETag", `W/"v"`, false, "", "", 2},
+		{"Last-Modified", "", true, "bytes=100000-", lastModified.Format(http.TimeFormat), 1},
+		{"a strong ETag", `"v"`, true, "bytes=100000-", `"v"`, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				s := &storage{}
+				s.hook = func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
+					if tc.etag != "" {
+						w.Header().Set("ETag", tc.etag)
+					}
+					w.Header().Set("Content-Type", "video/mp4")
+					var modified time.Time
+					if tc.modified {
+						modified = lastModified
+					}
+					switch {
+					case n == 0:
+						http.ServeContent(&cut{ResponseWriter: w, left: 100_000}, r, "", modified, c)
+					case tc.ifRange != "":
+						// A validator that If-Range can carry: the object
+						// did not change, or storage would send it whole.
+						http.ServeContent(w, r, "", modified, c)
+					default:
+						// Changed, with nothing to tell: a resume would
+						// append version 2 to version 1.
+						http.ServeContent(w, r, "", modified, prismsim.NewContent("gen_1", 2, size))
+					}
+					return w, true
+				}
+				d, url := setup(t, s)
+				d.RetryBase = time.Nanosecond
+				f, err := d.Fetch(context.Background(), "gen_1", url, noRefresh)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if f.SHA256 != sum(tc.version) {
+					t.Errorf("saved a file that is not version %d whole", tc.version)
+				}
+				reqs := s.seen()
+				if len(reqs) != 2 {
+					t.Fatalf("%d requests, want 2", len(reqs))
+				}
+				if got := reqs[1].Header.Get("Range"); got != tc.range1 {
+					t.Errorf("second request's Range %q, want %q", got, tc.range1)
+				}
+				if got := reqs[1].Header.Get("If-Range"); got != tc.ifRange {
+					t.Errorf("second request's If-Range %q, want %q", got, tc.ifRange)
+				}
+			})
+		})
+	}
+}
+
 func TestETagChangeIgnoringIfRangeStartsOver(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
@@ -303,6 +374,33 @@ func TestETagChangeIgnoringIfRangeStartsOver(t *testing.T) {
 			return w, false
 		}
 		d, url := setup(t, s)
+		f, err := d.Fetch(context.Background(), "gen_1", url, noRefresh)
+		if err != nil || f.SHA256 != sum(2) {
+			t.Fatalf("got %+v, %v; want version 2 whole", f, err)
+		}
+	})
+}
+
+// The same without an ETag: a 206 whose Last-Modified is not the one of
+// the bytes saved starts over.
+func TestLastModifiedChangeIgnoringIfRangeStartsOver(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		first := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+		s := &storage{}
+		s.hook = func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
+			w.Header().Set("Content-Type", "video/mp4")
+			switch n {
+			case 0:
+				http.ServeContent(&cut{ResponseWriter: w, left: 100_000}, r, "", first, c)
+			default:
+				r.Header.Del("If-Range")
+				http.ServeContent(w, r, "", first.Add(time.Hour), prismsim.NewContent("gen_1", 2, size))
+			}
+			return w, true
+		}
+		d, url := setup(t, s)
+		d.RetryBase = time.Nanosecond
 		f, err := d.Fetch(context.Background(), "gen_1", url, noRefresh)
 		if err != nil || f.SHA256 != sum(2) {
 			t.Fatalf("got %+v, %v; want version 2 whole", f, err)
