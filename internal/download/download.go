@@ -217,11 +217,11 @@ func (d *Downloader) Fetch(ctx context.Context, id, rawURL string, refresh Refre
 		}
 	}
 
-	final := path.Join(d.Dir, id+t.ext)
 	info, err := t.verify()
 	if err != nil {
 		return File{}, &Error{ID: id, Got: t.offset, Want: t.total, Attempts: attempts, Err: err}
 	}
+	final := path.Join(d.Dir, id+named(info, t.ext))
 	if err := d.commit(tmp, tmpName, final); err != nil {
 		return File{}, &Error{ID: id, Got: t.offset, Want: t.total, Attempts: attempts, Err: err}
 	}
@@ -266,6 +266,11 @@ func (t *transfer) verify() (*media.Info, error) {
 		return nil, permanent{fmt.Errorf("cannot read the video back: %w", err)}
 	}
 	kind, other := media.Sniff(head[:n])
+	if other == "" && kind == media.Unknown && n > 0 && text(head[:n]) {
+		// A video's first bytes are binary in every container; these
+		// are words: an error message that storage sent with a 200.
+		other = "text"
+	}
 	if other != "" {
 		begins := "" // binary bytes would say nothing to a reader
 		if text(head[:n]) {
@@ -683,6 +688,23 @@ func extension(contentType, urlPath string) string {
 		}
 	}
 	return ".mp4"
+}
+
+// named is the extension a video is saved with: what its container proved
+// to be, when it was verified and the declared extension says otherwise
+// (a WebM served as video/mp4 is saved as .webm); else ext.
+func named(info *media.Info, ext string) string {
+	switch {
+	case info == nil:
+		return ext
+	case info.Container == "webm":
+		return ".webm"
+	case info.Container == "matroska":
+		return ".mkv"
+	case containers[ext] != media.ISO:
+		return ".mp4"
+	}
+	return ext
 }
 
 // containers are the checks for each extension saved.
