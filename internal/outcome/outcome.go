@@ -451,7 +451,7 @@ func keyNotAllowed(e *prism.Error) string {
 }
 
 func refusedOther(what string, e *prism.Error, s Settings) string {
-	return fmt.Sprintf("The API refused the request for %s (%v). This is not retried; check that %s points at the Prism API.", what, e, s.name("base_url"))
+	return fmt.Sprintf("The API refused the request for %s (%v). This is not retried; check that %s points at the Prism API's root, as https://prismvideos.com/api does.", what, e, s.name("base_url"))
 }
 
 // waitAdvice explains a wait that ended without a verdict.

@@ -168,7 +168,7 @@ const (
 	KeyRefused                   // 401: the API key is unknown, revoked or expired
 	NoCredits                    // 402: the account has too few credits
 	NotAllowed                   // 403: the key lacks the scope
-	NotFound                     // 404: no such generation or template for this key
+	NotFound                     // 404 with the API's error code: no such generation or template for this key
 	Unprocessable                // 422: the API cannot do this, e.g. generate this template
 	RateLimited                  // 429: too many requests; sent again after a pause
 )
@@ -188,6 +188,11 @@ func (e *Error) Meaning() Meaning {
 	case http.StatusForbidden:
 		return NotAllowed
 	case http.StatusNotFound:
+		if e.Code == "" {
+			// Not the API's not_found: a web page or proxy that has no
+			// such path, as when base_url lacks its /api.
+			return Other
+		}
 		return NotFound
 	case http.StatusUnprocessableEntity:
 		return Unprocessable

@@ -342,9 +342,18 @@ func TestMeaningOfAFailedAnswer(t *testing.T) {
 		0: NoAnswer, 400: Rejected, 401: KeyRefused, 402: NoCredits, 403: NotAllowed, 404: NotFound,
 		422: Unprocessable, 429: RateLimited, 200: Other, 302: Other, 409: Other, 500: Other, 503: Other,
 	} {
-		if got := (&Error{StatusCode: status}).Meaning(); got != want {
+		code := ""
+		if status == 404 {
+			code = "not_found"
+		}
+		if got := (&Error{StatusCode: status, Code: code}).Meaning(); got != want {
 			t.Errorf("HTTP %d means %d, want %d", status, got, want)
 		}
+	}
+	// Not the API's own 404: a page or proxy without the path, as when
+	// base_url lacks its /api.
+	if got := (&Error{StatusCode: 404}).Meaning(); got != Other {
+		t.Errorf("HTTP 404 without the API's error code means %d, want Other", got)
 	}
 }
 

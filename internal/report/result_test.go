@@ -320,7 +320,8 @@ func TestSubmitProblems(t *testing.T) {
 		{&prism.Error{Method: "POST", StatusCode: 402, Code: "insufficient_credits"}, outcome.ExitRefused, "Prism API refused the submission", "Top up the account's credits"},
 		{&prism.Error{Method: "POST", StatusCode: 422}, outcome.ExitRefused, "Prism API refused the submission", "cannot be generated through the API"},
 		{&prism.Error{Method: "POST", StatusCode: 400, Message: "Missing required variable: title"}, outcome.ExitRefused, "Prism API refused the submission", "Missing required variable: title). Fix the variable or field it names in variables or options"},
-		{&prism.Error{Method: "POST", StatusCode: 404}, outcome.ExitRefused, "Prism API refused the submission", "Check template_id"},
+		{&prism.Error{Method: "POST", StatusCode: 404, Code: "not_found"}, outcome.ExitRefused, "Prism API refused the submission", "Check template_id"},
+		{&prism.Error{Method: "POST", StatusCode: 404}, outcome.ExitRefused, "Prism API refused the submission", "check that base_url points at the Prism API's root"},
 		{&prism.Error{Method: "POST", StatusCode: 401}, outcome.ExitRefused, "Prism API refused the submission", "Check that the secret passed as api_key"},
 		{fmt.Errorf("%w while submitting", wait.ErrDeadline), outcome.ExitTimeout, "Submit did not finish", "Nothing was created or charged"},
 		// As cli and wait make them: the deadline wrapping the 429.
@@ -340,7 +341,7 @@ func TestSubmitProblems(t *testing.T) {
 			t.Errorf("%v: the summary does not say %q", tc.err, tc.title)
 		}
 	}
-	cli := Run{Submit: &prism.Error{Method: "POST", StatusCode: 404}, Terms: func(in string) string { return "--" + strings.ReplaceAll(in, "_", "-") }}
+	cli := Run{Submit: &prism.Error{Method: "POST", StatusCode: 404, Code: "not_found"}, Terms: func(in string) string { return "--" + strings.ReplaceAll(in, "_", "-") }}
 	if p := cli.Problems(); !strings.Contains(p[0][1], "Check --template-id") {
 		t.Errorf("Terms not applied: %q", p)
 	}
