@@ -121,6 +121,30 @@ func (e *Error) Unwrap() error { return e.Err }
 // errExpired marks a 403 from storage: the signed URL expired or is invalid.
 var errExpired = errors.New("storage refused the signed URL (HTTP 403)")
 
+// storageAdvice ends the message of a download that storage kept
+// refusing or failing.
+const storageAdvice = "Re-run the job later; if it fails the same way, ask Prism support about this generation."
+
+// LocalError marks failures of the runner's own disk (no space, no
+// permission), not of storage.
+type LocalError struct{ Err error }
+
+func (l LocalError) Error() string { return l.Err.Error() }
+func (l LocalError) Unwrap() error { return l.Err }
+
+// Local reports whether the runner's disk failed (no space, no
+// permission), not storage: the fix is on the runner, or download_dir.
+func (e *Error) Local() bool { return errors.As(e.Err, new(LocalError)) }
+
+// pathless is err without the path of a *fs.PathError: the temporary
+// file's absolute path says nothing the message does not.
+func pathless(err error) error {
+	if pe, ok := errors.AsType[*fs.PathError](err); ok {
+		return pe.Err
+	}
+	return err
+}
+
 // permanent marks failures that another attempt would only repeat.
 type permanent struct{ error }
 
@@ -145,11 +169,11 @@ type transfer struct {
 // path, cancellation included, it leaves nothing behind in Dir.
 func (d *Downloader) Fetch(ctx context.Context, id, rawURL string, refresh Refresh) (f File, err error) {
 	if err := d.mkdirAll(); err != nil {
-		return File{}, &Error{ID: id, Want: -1, Err: fmt.Errorf("cannot create %s: %w", d.Dir, err)}
+		return File{}, &Error{ID: id, Want: -1, Err: LocalError{fmt.Errorf("cannot create %s: %w", d.Dir, err)}}
 	}
 	tmp, tmpName, err := d.createTemp(id)
 	if err != nil {
-		return File{}, &Error{ID: id, Want: -1, Err: fmt.Errorf("cannot create a file in %s: %w", d.Dir, err)}
+		return File{}, &Error{ID: id, Want: -1, Err: LocalError{fmt.Errorf("cannot create a file in %s: %w", d.Dir, err)}}
 	}
 	defer func() {
 		if err != nil {
@@ -191,7 +215,7 @@ func (d *Downloader) Fetch(ctx context.Context, id, rawURL string, refresh Refre
 			return fail(err)
 		case errors.Is(err, errExpired):
 			if refreshes++; refreshes > maxRefreshes {
-				return fail(fmt.Errorf("%w, even after %d fresh URLs", err, refreshes-1))
+				return fail(fmt.Errorf("%w, even after %d fresh URLs: storage refuses the URLs Prism signs for this video. %s", err, refreshes-1, storageAdvice))
 			}
 			d.logf("%s: %v; asking the API for a fresh URL", id, err)
 			u, rerr := refresh(ctx)
@@ -208,7 +232,7 @@ func (d *Downloader) Fetch(ctx context.Context, id, rawURL string, refresh Refre
 			furthest, futile = t.offset, 0
 			b.Reset()
 		} else if futile++; futile >= maxFutile {
-			return fail(fmt.Errorf("%d attempts in a row got no further than byte %d; the last: %w", futile, furthest, err))
+			return fail(fmt.Errorf("%d attempts in a row got no further than byte %d; the last: %w. %s", futile, furthest, err, storageAdvice))
 		}
 		delay := b.NextBackOff()
 		d.logf("%s: %v; retrying in %s from byte %d", id, err, delay.Round(time.Millisecond), t.offset)
@@ -223,7 +247,7 @@ func (d *Downloader) Fetch(ctx context.Context, id, rawURL string, refresh Refre
 	}
 	final := path.Join(d.Dir, id+named(info, t.ext))
 	if err := d.commit(tmp, tmpName, final); err != nil {
-		return File{}, &Error{ID: id, Got: t.offset, Want: t.total, Attempts: attempts, Err: err}
+		return File{}, &Error{ID: id, Got: t.offset, Want: t.total, Attempts: attempts, Err: LocalError{err}}
 	}
 	if info != nil {
 		d.logf("%s: verified %s: %s", id, final, Describe(*info))
@@ -406,7 +430,7 @@ func (d *Downloader) attempt(ctx context.Context, t *transfer) error {
 		if resp.StatusCode >= 500 {
 			return fmt.Errorf("storage answered HTTP %d", resp.StatusCode)
 		}
-		return permanent{fmt.Errorf("storage answered HTTP %d for %s", resp.StatusCode, Redact(t.url))}
+		return permanent{fmt.Errorf("storage answered HTTP %d for %s. %s", resp.StatusCode, Redact(t.url), storageAdvice)}
 	}
 
 	if mt, ok := notVideo(resp.Header.Get("Content-Type")); ok {
@@ -429,7 +453,7 @@ func (d *Downloader) attempt(ctx context.Context, t *transfer) error {
 			probe = diskFree
 		}
 		if free, err := probe(t.file); err == nil && free < need {
-			return permanent{fmt.Errorf("not enough free space for the video: %d bytes needed (%s), %d free (%s)", need, Size(need), free, Size(free))}
+			return permanent{LocalError{fmt.Errorf("not enough free space for the video: %d bytes needed (%s), %d free (%s)", need, Size(need), free, Size(free))}}
 		}
 	}
 	body := io.LimitReader(resp.Body, limit-t.offset+1) // one byte more reveals a long body
@@ -440,6 +464,8 @@ func (d *Downloader) attempt(ctx context.Context, t *transfer) error {
 		return permanent{fmt.Errorf("the video is larger than the cap of %d bytes (%s)", maxBytes, Size(maxBytes))}
 	case t.offset > limit:
 		return permanent{fmt.Errorf("storage sent more than the %d bytes it declared", t.total)}
+	case errors.As(err, new(permanent)):
+		return err // the disk, or a bug: no connection was lost
 	case err != nil:
 		return fmt.Errorf("connection lost: %w", stripURL(err))
 	case t.total >= 0 && t.offset < t.total:
@@ -546,7 +572,7 @@ func (p *progress) copyFrom(body io.Reader) (err error) {
 		p.advance()
 		switch {
 		case werr != nil:
-			return permanent{fmt.Errorf("cannot write the video: %w", werr)}
+			return permanent{LocalError{fmt.Errorf("cannot write the video into %s: %w", p.d.Dir, pathless(werr))}}
 		case rerr == io.EOF:
 			return nil
 		case rerr != nil:

@@ -441,7 +441,7 @@ func TestFailures(t *testing.T) {
 		{"URL stays expired", func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
 			w.WriteHeader(http.StatusForbidden)
 			return w, true
-		}, []string{"HTTP 403", "even after 3 fresh URLs", "after 4 attempt(s) at 0 bytes:"}},
+		}, []string{"HTTP 403", "even after 3 fresh URLs: storage refuses the URLs Prism signs for this video. " + storageAdvice, "after 4 attempt(s) at 0 bytes:"}},
 		{"more than declared after a resume", func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
 			if n == 0 {
 				return &cut{ResponseWriter: w, left: 100_000}, false
@@ -455,7 +455,7 @@ func TestFailures(t *testing.T) {
 		{"body always short", func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
 			r.Header.Del("Range")
 			return &cut{ResponseWriter: w, left: 1000}, false
-		}, []string{"after 7 attempt(s) at 1000 of 300000 bytes", "6 attempts in a row got no further than byte 1000"}},
+		}, []string{"after 7 attempt(s) at 1000 of 300000 bytes", "6 attempts in a row got no further than byte 1000", "the last: connection lost: unexpected EOF. " + storageAdvice}},
 		{"body always short, resume answered with an impossible range", func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
 			if r.Header.Get("Range") == "" {
 				return &cut{ResponseWriter: w, left: 1000}, false
@@ -473,7 +473,7 @@ func TestFailures(t *testing.T) {
 		{"not found", func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
 			w.WriteHeader(http.StatusNotFound)
 			return w, true
-		}, []string{"HTTP 404", "after 1 attempt(s)"}},
+		}, []string{"storage answered HTTP 404 for http://storage.test/v/gen_1.mp4. " + storageAdvice, "after 1 attempt(s)"}},
 		{"range disagrees with length", func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
 			if n == 0 {
 				return &cut{ResponseWriter: w, left: 100_000}, false
@@ -493,6 +493,9 @@ func TestFailures(t *testing.T) {
 				var de *Error
 				if !errors.As(err, &de) {
 					t.Fatalf("err = %v, want *Error", err)
+				}
+				if de.Local() {
+					t.Errorf("storage's failure is taken for the runner's disk: %v", err)
 				}
 				for _, s := range append(tc.says, "gen_1") {
 					if !strings.Contains(err.Error(), s) {
@@ -878,6 +881,9 @@ func TestLimits(t *testing.T) {
 				if !errors.As(err, &de) {
 					t.Fatalf("err = %v, want *Error", err)
 				}
+				if local := tc.free != nil; de.Local() != local {
+					t.Errorf("Local() = %t, want %t: %v", de.Local(), local, err)
+				}
 				for _, s := range tc.says {
 					if !strings.Contains(err.Error(), s) {
 						t.Errorf("error %q does not say %q", err, s)
@@ -1105,6 +1111,27 @@ func TestBackoff(t *testing.T) {
 type panicky struct{ hash.Hash }
 
 func (panicky) Write([]byte) (int, error) { panic("hash exploded") }
+
+// A full disk is the runner's failure, said in the download directory's
+// terms (not the temporary file's absolute path), and permanent: no
+// connection was lost, and another attempt would fill the disk again.
+func TestAFullDiskIsLocal(t *testing.T) {
+	t.Parallel()
+	f, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	if err != nil {
+		t.Skip("no /dev/full here:", err)
+	}
+	defer f.Close()
+	synctest.Test(t, func(t *testing.T) {
+		d, url := setup(t, &storage{})
+		d.freeSpace = func(*os.File) (int64, error) { return size, nil } // /dev/full says it has no room at all
+		err := d.attempt(context.Background(), &transfer{id: "gen_1", url: url, file: f, sum: sha256.New(), total: -1})
+		de := &Error{ID: "gen_1", Err: err}
+		if !errors.As(err, new(permanent)) || !de.Local() || err.Error() != "cannot write the video into videos: no space left on device" {
+			t.Errorf("err = %v (Local %t), want a permanent local error without the file's path", err, de.Local())
+		}
+	})
+}
 
 func TestAPanicWhileHashingIsAPermanentInternalError(t *testing.T) {
 	t.Parallel()

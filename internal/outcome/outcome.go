@@ -467,5 +467,8 @@ func downloadAdvice(f *Facts, s Settings) string {
 	if errors.Is(f.Download, wait.ErrDeadline) {
 		return fmt.Sprintf("%v. Raise %s (now %s): it covers the downloads too.", f.Download, s.name("timeout"), s.Timeout)
 	}
+	if de, ok := errors.AsType[*download.Error](f.Download); ok && de.Local() {
+		return fmt.Sprintf("%v. The runner's disk failed, not storage: make room on it, or set %s to a directory on another disk.", f.Download, s.name("download_dir"))
+	}
 	return f.Download.Error()
 }

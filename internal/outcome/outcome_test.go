@@ -328,6 +328,17 @@ func TestAdviceSaysWhatToDo(t *testing.T) {
 	if got := Of(Facts{Download: errors.New("x")}, Settings{Timeout: time.Minute}).Advice; got != "x" {
 		t.Errorf("download advice %q", got)
 	}
+	disk := &download.Error{ID: "gen_1", Want: -1, Attempts: 1, Err: download.LocalError{Err: errors.New("cannot write the video into videos: no space left on device")}}
+	done := prism.Generation{Status: "completed", VideoURL: "x"}
+	for name, want := range map[string]string{"": "set download_dir to a directory", "--download-dir": "set --download-dir to a directory"} {
+		s := Settings{}
+		if name != "" {
+			s.Name = func(string) string { return name }
+		}
+		if got := Of(Facts{ID: "gen_1", Gen: done, Download: disk}, s).Advice; !strings.Contains(got, "no space left on device. The runner's disk failed, not storage: make room on it, or "+want+" on another disk.") {
+			t.Errorf("advice on a full disk = %q, want it to name %q", got, want)
+		}
+	}
 }
 
 func TestPanicIsAnInternalError(t *testing.T) {
