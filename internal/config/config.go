@@ -464,12 +464,11 @@ Flags:
 // the first occurrence of each, and accepts only plain IDs, so that no ID
 // can steer a request to another path.
 func ParseIDs(s string) ([]string, error) {
-	var ids []string
+	var ids, bad []string
 	seen := map[string]bool{}
-	var errs []error
 	for _, id := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || unicode.IsSpace(r) }) {
 		if !prism.ValidID(id) {
-			errs = append(errs, fmt.Errorf("%q is not a generation ID (expected letters, digits, _ and -, like gen_abc123)", untrusted.Clip(id, 64)))
+			bad = append(bad, strconv.Quote(untrusted.Clip(id, 64)))
 			continue
 		}
 		if !seen[id] {
@@ -478,8 +477,20 @@ func ParseIDs(s string) ([]string, error) {
 		}
 	}
 	switch {
-	case len(errs) > 0:
-		return nil, errors.Join(errs...)
+	case len(bad) > 0:
+		// One message, which the caller prefixes with the input's name.
+		what := bad[0] + " is not a generation ID"
+		if len(bad) > 1 {
+			if len(bad) > 5 {
+				bad = append(bad[:5], fmt.Sprintf("%d more", len(bad)-5))
+			}
+			what = strings.Join(bad, ", ") + " are not generation IDs"
+		}
+		what += " (expected letters, digits, _ and -, like gen_abc123"
+		if t := strings.TrimSpace(s); strings.HasPrefix(t, "[") || strings.HasPrefix(t, "{") {
+			what += "; give the IDs separated by spaces, commas or newlines, not as JSON"
+		}
+		return nil, errors.New(what + ")")
 	case len(ids) == 0:
 		return nil, errors.New("required: give one or more generation IDs, like gen_abc123")
 	case len(ids) > MaxIDs:
