@@ -593,6 +593,9 @@ func Within(workspace, dir string) (string, error) {
 	if strings.IndexFunc(dir, unicode.IsControl) >= 0 {
 		return "", fmt.Errorf("%q contains control characters", untrusted.Clip(dir, 100))
 	}
+	if dir == "~" || strings.HasPrefix(dir, "~/") {
+		return "", fmt.Errorf("%q: ~ is not expanded here (no shell reads it); use a path relative to the workspace, e.g. videos", untrusted.Clip(dir, 100))
+	}
 	p := dir
 	if !filepath.IsAbs(p) {
 		p = filepath.Join(workspace, p)
@@ -619,7 +622,7 @@ func Within(workspace, dir string) (string, error) {
 		case errors.Is(err, fs.ErrNotExist):
 			return filepath.ToSlash(rel), nil
 		case err != nil:
-			return "", fmt.Errorf("%q leads outside the workspace through a symbolic link, or cannot be read (%v); use a real directory inside it", untrusted.Clip(dir, 100), unwrapPath(err))
+			return "", fmt.Errorf("%q goes through a symbolic link that is absolute or leads outside the workspace, or cannot be read (%v); use a real directory inside it", untrusted.Clip(dir, 100), unwrapPath(err))
 		case !fi.IsDir():
 			return "", fmt.Errorf("%q: %s is a file, %w", untrusted.Clip(dir, 100), sub, errNotADir)
 		}

@@ -499,6 +499,18 @@ func TestDownloadDirStaysInTheWorkspace(t *testing.T) {
 			t.Errorf("Within(%q) = %v, want a control-character error", dir, err)
 		}
 	}
+	// No shell expands an input: "~/videos" would be a directory named ~.
+	for _, dir := range []string{"~", "~/videos"} {
+		if _, err := Within(ws, dir); err == nil || !strings.Contains(err.Error(), "~ is not expanded here") {
+			t.Errorf("Within(%q) = %v, want it refused as unexpanded", dir, err)
+		}
+	}
+	if got, err := Within(ws, "~videos"); err != nil || got != "~videos" {
+		t.Errorf("Within(%q) = %q, %v: a name that starts with ~ is a name", "~videos", got, err)
+	}
+	if _, err := Within(ws, "link"); err == nil || !strings.Contains(err.Error(), "goes through a symbolic link that is absolute or leads outside the workspace") {
+		t.Errorf("Within(link) = %v, want it to say why", err)
+	}
 }
 
 func TestWorkspaceIsGitHubWorkspace(t *testing.T) {
