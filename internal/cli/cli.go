@@ -142,6 +142,9 @@ func run(ctx context.Context, env Env, log *report.Log) int {
 		}
 		if !resumed && cfg.Wait {
 			waiter.FirstDelay = cfg.PollInterval // a generation just created is not done yet
+			// Nor maybe known yet to every server of the API: a 404 for
+			// an ID the submit just returned is read again for a while.
+			waiter.Fresh = max(30*time.Second, 3*cfg.PollInterval)
 			// Reads are sparse until near the estimate, or near the
 			// timeout when that comes first: a video done before the
 			// deadline must not wait for a read after it.
@@ -176,7 +179,7 @@ func run(ctx context.Context, env Env, log *report.Log) int {
 	var then func(context.Context, *wait.Result)
 	if root != nil {
 		refresher := *waiter
-		refresher.FirstDelay = 0
+		refresher.FirstDelay, refresher.Fresh = 0, 0 // the video's generation was read: it exists
 		refresher.Events = func(e wait.Event) {
 			if e.Kind == wait.Retry {
 				progress.Event(e)

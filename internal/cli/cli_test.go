@@ -530,6 +530,22 @@ func TestSubmitSaysWhatItDidAndWarnsOfAShortTimeout(t *testing.T) {
 	})
 }
 
+// The API may answer 404 for an ID its submit has just returned (a read
+// that reaches the API before the write): the generation is read again,
+// and the step succeeds. Given IDs get no such grace (in wait,
+// TestANewIDNotFoundYetIsReadAgain).
+func TestASubmittedIDNotFoundAtFirstIsReadAgain(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		s, base := sim(t, `{"generations": {}, "templates": {"tpl_x": {
+			"lifecycle": {"steps": [{"http": 404, "times": 2}, {"status": "completed"}]}}}}`)
+		r := action(t, context.Background(), base, map[string]string{"template_id": "tpl_x"})
+		if r.code != outcome.ExitOK || s.Stats("gen_tpl_x_1").Requests != 3 {
+			t.Errorf("code %d after %d reads, want 0 after 3:\n%s", r.code, s.Stats("gen_tpl_x_1").Requests, r.stdout)
+		}
+	})
+}
+
 // A timeout shorter than Prism's typical estimate: the reads get dense
 // before the deadline, not after it, so a video done at 35s of a 45s
 // timeout is seen; the log warns and says why reads are dense from 36s.

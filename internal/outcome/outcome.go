@@ -193,6 +193,13 @@ var table = []row{
 		func(f *Facts, s Settings) string { return keyRefused(permanent(f.Wait), s) }},
 	{"key not allowed", ExitRefused, "Prism API refused the request", refused(prism.NotAllowed),
 		func(f *Facts, _ Settings) string { return keyNotAllowed(permanent(f.Wait)) }},
+	{"submitted, not found", ExitRefused, "Prism API refused the request",
+		func(f *Facts) bool { _, ok := errors.AsType[*wait.NotFoundAfterSubmit](f.Wait); return ok },
+		func(f *Facts, s Settings) string {
+			nf, _ := errors.AsType[*wait.NotFoundAfterSubmit](f.Wait)
+			return fmt.Sprintf("Generation %s was returned by the submit, but the API does not know it (%v). It was created and charged: "+
+				"wait for it again later with %s set to its ID, or ask Prism support about it.", f.ID, nf, s.name("generation_id"))
+		}},
 	{"generation not found", ExitRefused, "Prism API refused the request", refused(prism.NotFound),
 		func(f *Facts, _ Settings) string {
 			return fmt.Sprintf("Generation %s was not found (%v). Check the ID, and that it belongs to the account of this API key.", f.ID, permanent(f.Wait))

@@ -82,8 +82,26 @@ type Waiter struct {
 	// from when All is called; 0 for none, and then reads keep the
 	// cadence from the start.
 	Estimate time.Duration
-	Events   func(Event) // called from several goroutines at once; may be nil
+	// Fresh is how long after All is called a 404 for a generation never
+	// read yet is taken for the API not knowing yet an ID its submit just
+	// returned (a read after a write): retried like a 5xx, not the end.
+	// 0 (IDs given, not submitted): a 404 ends the wait at once.
+	Fresh  time.Duration
+	Events func(Event) // called from several goroutines at once; may be nil
 }
+
+// NotFoundAfterSubmit is the end of a wait for a generation that the
+// submit returned and the API still did not know once Fresh had passed.
+type NotFoundAfterSubmit struct {
+	Err *prism.Error  // the latest 404
+	For time.Duration // since the submit
+}
+
+func (e *NotFoundAfterSubmit) Error() string {
+	return fmt.Sprintf("%v, %s after the submit returned the ID", e.Err, e.For.Round(time.Second))
+}
+
+func (e *NotFoundAfterSubmit) Unwrap() error { return e.Err }
 
 // All waits for every ID at once and returns their results in input order.
 // then, if not nil, runs in the generation's own goroutine as soon as its
@@ -181,6 +199,13 @@ func (w *Waiter) one(ctx context.Context, id string, sched schedule) Result {
 		var g prism.Generation
 		err := w.retry(ctx, b, func() (err error) {
 			g, err = w.Client.Get(ctx, id)
+			if pe, ok := errors.AsType[*prism.Error](err); ok && pe.Meaning() == prism.NotFound && w.Fresh > 0 && r.Gen.Status == "" {
+				if since := time.Since(sched.start); since < w.Fresh {
+					pe.Transient = true // not known yet, maybe
+				} else {
+					err = &NotFoundAfterSubmit{Err: pe, For: since}
+				}
+			}
 			return err
 		}, func(err error, pe *prism.Error, delay time.Duration) {
 			trouble = err

@@ -30,6 +30,7 @@ type reply struct {
 	status     string // generation status for a 200
 	video      bool   // include a video_url
 	code       int    // HTTP error instead
+	body       string // of the HTTP error
 	retryAfter string
 	hang       bool
 }
@@ -67,6 +68,7 @@ func (s *script) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Retry-After", rp.retryAfter)
 		}
 		w.WriteHeader(rp.code)
+		io.WriteString(w, rp.body)
 	default:
 		video := "null"
 		if rp.video {
@@ -203,6 +205,41 @@ func TestUnusableVideoURLIsNoVerdict(t *testing.T) {
 		r := w.One(context.Background(), "gen_1")
 		if r.Err != nil || r.Gen.VideoURL != "https://storage.test/v.mp4" || s.count("x") != 4 {
 			t.Errorf("result %+v after %d reads; want the first usable URL after 4", r, s.count("x"))
+		}
+	})
+}
+
+// A 404 for an ID that a submit has just returned may be a read that
+// reached the API before the write did: for Fresh after the start, it is
+// read again, unless the generation was read already (the API knew it).
+func TestANewIDNotFoundYetIsReadAgain(t *testing.T) {
+	t.Parallel()
+	notFound := reply{code: 404, body: `{"error":"not_found","message":"Generation not found"}`}
+	synctest.Test(t, func(t *testing.T) {
+		w, s, rec := newWaiter(t, map[string][]reply{
+			"gen_late":  {notFound, notFound, completed},
+			"gen_never": {notFound},
+			"gen_gone":  {generating, notFound},
+		})
+		w.Fresh = 10 * time.Second
+		start := time.Now()
+		if r := w.One(t.Context(), "gen_late"); r.Err != nil || !r.Gen.Done() || s.count("gen_late") != 3 || len(rec.kinds(Retry)) != 2 {
+			t.Errorf("gen_late: %+v after %d reads, %d retries; want completed on the third", r, s.count("gen_late"), len(rec.kinds(Retry)))
+		}
+		start = time.Now()
+		r := w.One(t.Context(), "gen_never")
+		nf, ok := errors.AsType[*NotFoundAfterSubmit](r.Err)
+		if took := time.Since(start); !ok || nf.For < w.Fresh || took > w.Fresh+w.MaxInterval {
+			t.Errorf("gen_never: %v after %v; want a NotFoundAfterSubmit once %v had passed", r.Err, took, w.Fresh)
+		}
+		r = w.One(t.Context(), "gen_gone")
+		if _, fresh := errors.AsType[*NotFoundAfterSubmit](r.Err); fresh || s.count("gen_gone") != 2 {
+			t.Errorf("gen_gone: %v after %d reads; want the plain 404 of its second read: it was known", r.Err, s.count("gen_gone"))
+		}
+		w.Fresh = 0 // IDs given, not submitted
+		before := s.count("gen_never")
+		if r := w.One(t.Context(), "gen_never"); r.Err == nil || s.count("gen_never") != before+1 {
+			t.Errorf("without Fresh: %v after %d reads; want the 404 of the first", r.Err, s.count("gen_never")-before)
 		}
 	})
 }
