@@ -26,6 +26,11 @@ const guardTimeout = 15 * time.Second
 // them with resumed set and sends nothing. It returns a *rerun.RequiredUnmet
 // when rerun_guard is required and cannot be met.
 func guardedSubmit(ctx context.Context, env Env, cfg config.Config, w *wait.Waiter, log *report.Log, transport http.RoundTripper) (sub prism.Submission, resumed bool, err error) {
+	if cfg.RerunGuard == rerun.Required && !cfg.GitHub {
+		// Nothing to record an attempt in: required cannot be met, and
+		// must not pass for a protection.
+		return prism.Submission{}, false, &rerun.RequiredUnmet{Why: errors.New("the re-run guard works only in GitHub Actions, where it records each submit in the Actions cache")}
+	}
 	if cfg.RerunGuard == rerun.Off || !cfg.GitHub {
 		sub, err := submit(ctx, w, *cfg.Submit, log)
 		return sub, false, err

@@ -296,11 +296,20 @@ func TestTheCLIOutsideGitHubHasNoGuard(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s, base, root := guardSim(t)
 		var stdout, stderr bytes.Buffer
-		env := map[string]string{"PRISM_API_KEY": key, "PRISM_POLL_INTERVAL": "10ms", "ACTIONS_RESULTS_URL": root, "ACTIONS_RUNTIME_TOKEN": "t",
+		env := map[string]string{"PRISM_API_KEY": key, "PRISM_POLL_INTERVAL": "10ms", "ACTIONS_RESULTS_URL": root, "ACTIONS_RUNTIME_TOKEN": "runtime-token",
 			"GITHUB_RUN_ID": "1", "GITHUB_RUN_ATTEMPT": "2", "GITHUB_JOB": "j", "GITHUB_ACTION": "a"}
 		code := Run(context.Background(), Env{LookupEnv: lookup(env), Args: []string{"--base-url", base.URL, "--template-id", "tpl_ok"}, Stdout: &stdout, Stderr: &stderr, Wd: t.TempDir(), Transport: base.Transport})
 		if code != outcome.ExitOK || strings.Contains(stderr.String(), "guard") || s.CacheCalls("GetCacheEntryDownloadURL")+s.CacheCalls("CreateCacheEntry") != 0 {
 			t.Errorf("CLI: code %d, cache calls made or guard mentioned:\n%s", code, stderr.String())
+		}
+		// required cannot be met there: it refuses before any request,
+		// rather than passing for a protection.
+		stderr.Reset()
+		code = Run(context.Background(), Env{LookupEnv: lookup(env), Args: []string{"--base-url", base.URL, "--template-id", "tpl_ok", "--rerun-guard", "required"},
+			Stdout: &stdout, Stderr: &stderr, Wd: t.TempDir(), Transport: base.Transport})
+		if posts := s.Submits("/api/templates/tpl_ok/generate").Posts; code != outcome.ExitInput || posts != 1 ||
+			!strings.Contains(stderr.String(), "--rerun-guard (PRISM_RERUN_GUARD) is required, but the re-run guard works only in GitHub Actions") {
+			t.Errorf("CLI with --rerun-guard required: code %d, %d POSTs in all:\n%s", code, posts, stderr.String())
 		}
 	})
 }

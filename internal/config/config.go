@@ -126,7 +126,7 @@ var Inputs = []Input{
 		set: func(r *raw, v string) error { r.downloadDir = strings.TrimSpace(v); return nil }},
 	{Name: "wait", Default: "true", Usage: "false to submit and stop, writing the generation IDs for a later step or job to wait for",
 		set: func(r *raw, v string) error { r.waitSet, r.wait = true, strings.TrimSpace(v); return nil }},
-	{Name: "rerun_guard", Default: "auto", Usage: "on a re-run of a GitHub Actions job, wait for what an earlier attempt submitted instead of paying again: auto, required or off",
+	{Name: "rerun_guard", Default: "auto", Usage: "on a re-run of a GitHub Actions job, wait for what an earlier attempt submitted instead of paying again: auto, required or off (required fails outside GitHub Actions, where there is no Actions cache)",
 		set: func(r *raw, v string) error { r.rerunGuard = strings.ToLower(strings.TrimSpace(v)); return nil }},
 }
 
@@ -210,7 +210,17 @@ func Load(ctx context.Context, lookup func(string) (string, bool), args []string
 	if c.Workspace, err = filepath.Abs(c.Workspace); err != nil {
 		errs = append(errs, fmt.Errorf("cannot resolve the workspace directory: %w", err))
 	} else if r.downloadDir != "" {
-		if c.DownloadDir, err = Within(c.Workspace, r.downloadDir); errors.Is(err, errNotADir) {
+		dir := r.downloadDir
+		if !c.Action && !filepath.IsAbs(dir) && !strings.HasPrefix(dir, "~") {
+			// A flag's path is the shell's: relative to the working
+			// directory, which a run: step's working-directory moves
+			// inside the workspace. Outputs stay relative to the
+			// workspace, as actions/upload-artifact reads them.
+			if wdAbs, err := filepath.Abs(wd); err == nil {
+				dir = filepath.Join(wdAbs, dir)
+			}
+		}
+		if c.DownloadDir, err = Within(c.Workspace, dir); errors.Is(err, errNotADir) {
 			bad("download_dir", "%v; choose another %s", err, c.Term("download_dir"))
 		} else if err != nil {
 			bad("download_dir", "%v", err)

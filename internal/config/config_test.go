@@ -513,6 +513,31 @@ func TestDownloadDirStaysInTheWorkspace(t *testing.T) {
 	}
 }
 
+// The CLI takes --download-dir as a shell does, from the working
+// directory (a run: step's working-directory), while the paths it
+// reports stay relative to the workspace, as upload-artifact reads them.
+func TestTheCLIsDownloadDirIsFromTheWorkingDirectory(t *testing.T) {
+	t.Parallel()
+	ws := t.TempDir()
+	app := filepath.Join(ws, "app")
+	for _, tc := range []struct {
+		env     map[string]string
+		wd      string
+		dir     string // DownloadDir
+		refused bool
+	}{
+		{map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": ws}, app, "app/videos", false},
+		{map[string]string{}, app, "videos", false},
+		{map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": app}, ws, "", true}, // the working directory is outside the workspace
+	} {
+		tc.env["PRISM_API_KEY"] = "prism_sk_x"
+		c, err := loadIn(mapEnv(tc.env), []string{"--download-dir", "videos", "gen_1"}, tc.wd)
+		if tc.refused != (err != nil) || c.DownloadDir != tc.dir {
+			t.Errorf("in %s with %v: DownloadDir %q, %v; want %q", tc.wd, tc.env, c.DownloadDir, err, tc.dir)
+		}
+	}
+}
+
 func TestWorkspaceIsGitHubWorkspace(t *testing.T) {
 	t.Parallel()
 	ws := t.TempDir()
