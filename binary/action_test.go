@@ -244,6 +244,7 @@ func runStepIn(t *testing.T, version, pinned, base, runnerOS, runnerArch, temp s
 	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + temp, "GITHUB_ACTIONS=true", "GITHUB_ACTION_PATH=" + dir,
 		"RUNNER_TEMP=" + temp, "RUNNER_OS=" + runnerOS, "RUNNER_ARCH=" + runnerArch, "GITHUB_WORKSPACE=" + ws,
 		"GITHUB_OUTPUT=" + output, "PRISM_WAIT_RELEASE_BASE=" + base}
+	env = append(env, goEnv()...)
 	expr := regexp.MustCompile(`^\$\{\{ inputs\.([a-z0-9_]+) \}\}$`)
 	for k, v := range a.Runs.Steps[0].Env {
 		name := expr.FindStringSubmatch(v)[1]
@@ -259,6 +260,24 @@ func runStepIn(t *testing.T, version, pinned, base, runnerOS, runnerArch, temp s
 	out, _ := os.ReadFile(output)
 	return step{code: cmd.ProcessState.ExitCode(), log: string(logb), outputs: string(out)}
 }
+
+// goEnv is this machine's Go caches and module settings, for the step
+// that builds from source: with HOME a fresh directory, go would start
+// from an empty module cache and fetch every module from the network.
+var goEnv = sync.OnceValue(func() []string {
+	names := []string{"GOMODCACHE", "GOCACHE", "GOPROXY", "GOSUMDB", "GONOSUMDB", "GOPRIVATE", "GOFLAGS", "GOTOOLCHAIN"}
+	out, err := exec.Command("go", append([]string{"env"}, names...)...).Output()
+	if err != nil {
+		return nil
+	}
+	var env []string
+	for i, v := range strings.Split(strings.TrimSuffix(string(out), "\n"), "\n") {
+		if i < len(names) {
+			env = append(env, names[i]+"="+v)
+		}
+	}
+	return env
+})
 
 func must[T any](v T, err error) T {
 	if err != nil {
