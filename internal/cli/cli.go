@@ -250,7 +250,7 @@ func finish(env Env, log *report.Log, cfg config.Config, run report.Run) int {
 			debugStack(log, r.ID, p)
 		}
 	}
-	if len(run.Results) > 0 {
+	if len(run.Results) > 0 || run.Submit != nil {
 		log.Infof("prism-wait: %s after %s, %s; exit code %d", report.Tally(run.Results), run.Elapsed.Round(time.Millisecond), run.RequestCount(), code)
 	}
 	defer printResults(env, log, cfg, run) // last: a closed stdout must not cost the outputs

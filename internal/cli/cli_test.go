@@ -596,7 +596,7 @@ func TestSubmitThroughTheAction(t *testing.T) {
 			"submitting template tpl_ok at " + apiBase, "20 credits charged", "expected in about 2s (up to 4s when Prism is busy)"}},
 		{"retried after 429", map[string]string{"template_id": "tpl_busy"}, outcome.ExitOK, []string{
 			"::warning title=Submit not accepted yet::HTTP 429 rate_limited", "so it is sent again when the API's rate limit allows"}},
-		{"refused", map[string]string{"template_id": "tpl_gone"}, outcome.ExitRefused, []string{"HTTP 404 not_found"}},
+		{"refused", map[string]string{"template_id": "tpl_gone"}, outcome.ExitRefused, []string{"HTTP 404 not_found", "\nprism-wait: nothing waited for after 0s, 1 request; exit code 4\n"}},
 		{"prompt", map[string]string{"prompt": "a cat", "model": "m"}, outcome.ExitOK, []string{"submitting a prompt at " + apiBase}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
