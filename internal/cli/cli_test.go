@@ -115,7 +115,7 @@ func TestAction(t *testing.T) {
 		{"failed", map[string]string{"generation_id": "gen_fail"}, outcome.ExitFailed, "failed", "::error title=Generation failed::gen_fail failed: Generation timed out"},
 		{"several", map[string]string{"generation_id": "gen_ok, gen_fail\ngen_ok"}, outcome.ExitFailed, "failed", "2 generation(s)"},
 		{"deadline", map[string]string{"generation_id": "gen_ok gen_slow", "timeout": "100ms"}, outcome.ExitTimeout, "generating", "::error title=No verdict in time::gen_slow: timeout reached"},
-		{"not found", map[string]string{"generation_id": "gen_nope gen_slow"}, outcome.ExitRefused, "", "Check the ID, and that it belongs to the account"},
+		{"not found", map[string]string{"generation_id": "gen_nope gen_slow"}, outcome.ExitRefused, "", "Check the ID given as generation_id, and that it belongs to the account"},
 		{"revoked key", map[string]string{"generation_id": "gen_ok", "api_key": prismsim.KeyRevoked}, outcome.ExitRefused, "", "Check that the secret passed as api_key"},
 		{"bad input", map[string]string{"generation_id": "gen_ok", "timeout": "forever", "base_url": "http://example.com"}, outcome.ExitInput, "", "::error title=Invalid input::timeout:"},
 	} {

@@ -182,7 +182,7 @@ var table = []row{
 	{"submission: key refused", ExitRefused, "Prism API refused the submission", submitRefused(prism.KeyRefused),
 		func(f *Facts, s Settings) string { return keyRefused(asPrism(f.Submit), s) }},
 	{"submission: key not allowed", ExitRefused, "Prism API refused the submission", submitRefused(prism.NotAllowed),
-		func(f *Facts, _ Settings) string { return keyNotAllowed(asPrism(f.Submit)) }},
+		func(f *Facts, s Settings) string { return keyNotAllowed("submit generations", asPrism(f.Submit), s) }},
 	{"submission: no answer", ExitRefused, "Prism API refused the submission", submitRefused(prism.NoAnswer),
 		func(f *Facts, _ Settings) string { return fmt.Sprintf("the submission: %v", asPrism(f.Submit)) }},
 	{"submission refused", ExitRefused, "Prism API refused the submission", submitRefused(anyMeaning),
@@ -192,7 +192,7 @@ var table = []row{
 	{"key refused", ExitRefused, "Prism API refused the request", refused(prism.KeyRefused),
 		func(f *Facts, s Settings) string { return keyRefused(permanent(f.Wait), s) }},
 	{"key not allowed", ExitRefused, "Prism API refused the request", refused(prism.NotAllowed),
-		func(f *Facts, _ Settings) string { return keyNotAllowed(permanent(f.Wait)) }},
+		func(f *Facts, s Settings) string { return keyNotAllowed("read generations", permanent(f.Wait), s) }},
 	{"submitted, not found", ExitRefused, "Prism API refused the request",
 		func(f *Facts) bool { _, ok := errors.AsType[*wait.NotFoundAfterSubmit](f.Wait); return ok },
 		func(f *Facts, s Settings) string {
@@ -201,8 +201,8 @@ var table = []row{
 				"wait for it again later with %s set to its ID, or ask Prism support about it.", f.ID, nf, s.name("generation_id"))
 		}},
 	{"generation not found", ExitRefused, "Prism API refused the request", refused(prism.NotFound),
-		func(f *Facts, _ Settings) string {
-			return fmt.Sprintf("Generation %s was not found (%v). Check the ID, and that it belongs to the account of this API key.", f.ID, permanent(f.Wait))
+		func(f *Facts, s Settings) string {
+			return fmt.Sprintf("Generation %s was not found (%v). Check the ID given as %s, and that it belongs to the account of this API key.", f.ID, permanent(f.Wait), s.name("generation_id"))
 		}},
 	{"no answer", ExitRefused, "Prism API refused the request", refused(prism.NoAnswer),
 		func(f *Facts, _ Settings) string { return fmt.Sprintf("%s: %v", f.ID, permanent(f.Wait)) }},
@@ -243,7 +243,14 @@ var table = []row{
 	{"submit did not finish", ExitTimeout, "Submit did not finish",
 		func(f *Facts) bool { return f.Submit != nil },
 		func(f *Facts, s Settings) string {
-			return fmt.Sprintf("The generations were not submitted: %v. Nothing was created or charged: the API did not accept the request. Re-run, or raise %s.", f.Submit, s.name("timeout"))
+			why, next := "the API did not accept the request", fmt.Sprintf("Re-run, or raise %s (now %s)", s.name("timeout"), s.Timeout)
+			if pe := asPrism(f.Submit); pe != nil && pe.Meaning() == prism.NoAnswer {
+				why, next = "no attempt reached the API", fmt.Sprintf("Check %s and the runner's network, then re-run", s.name("base_url"))
+			}
+			if errors.Is(f.Submit, wait.ErrCanceled) {
+				next = "Re-run the job when you want them"
+			}
+			return fmt.Sprintf("The generations were not submitted: %v. Nothing was created or charged: %s. %s.", f.Submit, why, next)
 		}},
 	{"stopped early", ExitTimeout, "Stopped early",
 		func(f *Facts) bool { return errors.Is(f.Wait, wait.ErrStopped) }, waitAdvice},
@@ -453,8 +460,8 @@ func keyRefused(e *prism.Error, s Settings) string {
 	return fmt.Sprintf("Prism refused the API key (%v). Check that the secret passed as %s holds a current key (prism_sk_…); keys can be revoked or expire.", e, s.name("api_key"))
 }
 
-func keyNotAllowed(e *prism.Error) string {
-	return fmt.Sprintf("The API key may not read generations (%v). Create a key with the templates:read scope and store it in the secret.", e)
+func keyNotAllowed(what string, e *prism.Error, s Settings) string {
+	return fmt.Sprintf("The API key may not %s (%v). Create a key with the templates:read scope, and pass it as %s from a secret.", what, e, s.name("api_key"))
 }
 
 func refusedOther(what string, e *prism.Error, s Settings) string {

@@ -327,7 +327,7 @@ func TestSubmitProblems(t *testing.T) {
 		// As cli and wait make them: the deadline wrapping the 429.
 		{fmt.Errorf("%w before the API would answer again (Retry-After 1h0m0s); last problem: %w", wait.ErrDeadline,
 			&prism.Error{Method: "POST", StatusCode: 429, Transient: true}), outcome.ExitTimeout, "Submit did not finish", "Re-run, or raise timeout"},
-		{fmt.Errorf("%w while submitting; nothing was created: the API refused every attempt (last: %w)", wait.ErrCanceled,
+		{fmt.Errorf("%w while submitting (the last attempt: %w)", wait.ErrCanceled,
 			&prism.Error{Method: "POST", StatusCode: 429, Transient: true}), outcome.ExitTimeout, "Submit did not finish", "Nothing was created"},
 		// The deadline cut a POST that was written: outcome unknown.
 		{&prism.Error{Method: "POST", Unknown: true, Err: wait.ErrDeadline}, outcome.ExitRefused, "Submit outcome unknown", "may have been created"},

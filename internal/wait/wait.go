@@ -248,7 +248,7 @@ func (w *Waiter) Submit(ctx context.Context, req prism.SubmitRequest) (prism.Sub
 		w.emit(Event{Kind: Resubmit, Err: err, Wait: delay})
 	})
 	if i, ok := errors.AsType[*interrupted](err); ok {
-		return sub, fmt.Errorf("%w while submitting; nothing was created: the API refused every attempt (last: %w)", i.cause, i.last)
+		return sub, fmt.Errorf("%w while submitting (the last attempt: %w)", i.cause, i.last)
 	}
 	return sub, err
 }

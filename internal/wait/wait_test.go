@@ -618,7 +618,7 @@ func TestSubmitIsSentAgainOnlyWhereTheAPIDidNotAct(t *testing.T) {
 	}
 }
 
-func TestSubmitStoppedBeforeItsNextAttemptSaysNothingWasCreated(t *testing.T) {
+func TestSubmitStoppedBeforeItsNextAttemptNamesItsLastAttempt(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		w, posts, _ := submitter(t, reply{code: 429, retryAfter: "30"})
@@ -628,7 +628,7 @@ func TestSubmitStoppedBeforeItsNextAttemptSaysNothingWasCreated(t *testing.T) {
 		_, err := w.Submit(ctx, prism.SubmitRequest{Body: map[string]any{}})
 		var pe *prism.Error
 		if !errors.Is(err, ErrCanceled) || !errors.As(err, &pe) || pe.StatusCode != 429 ||
-			!strings.HasPrefix(err.Error(), "the job was cancelled while submitting; nothing was created: the API refused every attempt (last: HTTP 429") {
+			!strings.HasPrefix(err.Error(), "the job was cancelled while submitting (the last attempt: HTTP 429") {
 			t.Errorf("err = %v, want ErrCanceled while submitting, with the last 429", err)
 		}
 		if n := posts.Load(); n != 2 {
