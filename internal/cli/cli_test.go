@@ -366,11 +366,12 @@ func TestFinishWritesOnlyWhatIsKnown(t *testing.T) {
 
 func TestHelpAndVersion(t *testing.T) {
 	t.Parallel()
-	var out bytes.Buffer
-	env := Env{LookupEnv: lookup(nil), Stdout: &out, Stderr: &out}
+	var out, errs bytes.Buffer
+	env := Env{LookupEnv: lookup(nil), Stdout: &out, Stderr: &errs}
 	env.Args = []string{"--help"}
-	if code := Run(context.Background(), env); code != 0 || !strings.Contains(out.String(), "Exit codes") {
-		t.Errorf("--help: %d %q", code, out.String())
+	// Asked for, the help is output: prism-wait --help | less shows it.
+	if code := Run(context.Background(), env); code != 0 || !strings.Contains(out.String(), "Exit codes") || errs.Len() > 0 {
+		t.Errorf("--help: %d, stdout %q, stderr %q", code, out.String(), errs.String())
 	}
 	out.Reset()
 	env.Args, env.Version = []string{"--version"}, "v1.2.3"

@@ -44,10 +44,10 @@ type exitCode struct {
 // codes are the exit codes, in numeric order.
 var codes = []exitCode{
 	{ExitOK, "all completed"},
-	{ExitFailed, "a generation failed"},
-	{ExitInput, "invalid input"},
+	{ExitFailed, "a generation failed (or the outputs could not be written, or an internal error)"},
+	{ExitInput, "invalid input (or --rerun-guard required where it cannot work)"},
 	{ExitTimeout, "timeout or cancelled (or submitted generations past the first 100 not waited for)"},
-	{ExitRefused, "the API refused (or a submit's outcome is unknown)"},
+	{ExitRefused, "the API refused (or a submit's outcome is unknown, or an earlier attempt may have paid for it)"},
 	{ExitDownload, "a download failed"},
 }
 

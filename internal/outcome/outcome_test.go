@@ -281,10 +281,12 @@ func TestRowsOfACodeAreTogether(t *testing.T) {
 
 func TestUsageListsEveryExitCode(t *testing.T) {
 	t.Parallel()
-	want := "Exit codes: 0 all completed, 1 a generation failed, 2 invalid input,\n" +
-		"3 timeout or cancelled (or submitted generations past the first 100\n" +
-		"not waited for), 4 the API refused (or a submit's outcome is\n" +
-		"unknown), 5 a download failed.\n"
+	want := "Exit codes: 0 all completed, 1 a generation failed (or the outputs\n" +
+		"could not be written, or an internal error), 2 invalid input (or\n" +
+		"--rerun-guard required where it cannot work), 3 timeout or cancelled\n" +
+		"(or submitted generations past the first 100 not waited for), 4 the\n" +
+		"API refused (or a submit's outcome is unknown, or an earlier attempt\n" +
+		"may have paid for it), 5 a download failed.\n"
 	if got := Usage(); got != want {
 		t.Errorf("Usage() =\n%s\nwant\n%s", got, want)
 	}
