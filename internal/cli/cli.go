@@ -75,8 +75,9 @@ func Run(ctx context.Context, env Env) (code int) {
 
 func run(ctx context.Context, env Env, log *report.Log) int {
 	start := time.Now()
-	cfg, err := config.Load(ctx, env.LookupEnv, env.Args, env.Wd, env.Stdout) // --help, asked for, is output
-	log.Mask(cfg.APIKey)                                                      // before anything else is printed
+	// --help, asked for, is output: it goes to stdout.
+	cfg, err := config.Load(ctx, env.LookupEnv, env.Args, env.Wd, env.Stdout)
+	log.Mask(cfg.APIKey) // before anything else is printed
 	log.Redact(env.getenv("ACTIONS_RUNTIME_TOKEN"))
 	switch {
 	case errors.Is(err, config.ErrHelp):
