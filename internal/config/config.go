@@ -118,7 +118,7 @@ var Inputs = []Input{
 		set: func(r *raw, v string) error { r.baseURL = v; return nil }},
 	{Name: "timeout", Default: "10m", Usage: "deadline for the whole run, downloads included, e.g. 10m or 600",
 		set: func(r *raw, v string) error { r.timeout = v; return nil }},
-	{Name: "poll_interval", Default: "5s", Usage: "cadence of status reads per generation",
+	{Name: "poll_interval", Default: "5s", Usage: "cadence of status reads per generation (sparser until 0.8 × the latency a submit estimates)",
 		set: func(r *raw, v string) error { r.pollInterval = v; return nil }},
 	{Name: "max_interval", Default: "60s", Usage: "cap of the backoff after transient errors",
 		set: func(r *raw, v string) error { r.maxInterval = v; return nil }},
