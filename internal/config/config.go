@@ -3,7 +3,7 @@
 // declared once, in Inputs: its name, default, usage and parser; the
 // lookup, the flags and --help come from that table, and a test holds it
 // against action.yml. Every bad input is reported at once, before any
-// request is sent. Nothing here prints.
+// request is sent. Nothing here prints but --help, to the writer given.
 package config
 
 import (

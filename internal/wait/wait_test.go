@@ -1079,14 +1079,14 @@ func TestPlan(t *testing.T) {
 
 // Ten jobs of a matrix, five generations each, share one key's limit of
 // 10 requests a second without sharing memory: each has its own budget.
-// The targets are at most one 429 per generation, the slowest
-// job within 1.3× the ideal (5s, then 50 reads at 10 a second) and no
-// job 1.5× slower than the fastest; the opening and the randomised
-// probing after a pause bring the first to about one at the median (from
-// 2.2–2.8), the second holds at the median (1.14×) but not in the tail,
-// and the third does not (see docs/performance.md). This pins what holds
-// in every run of 400, with a margin: at most 1.6 429s per generation
-// (at most 1.4 seen), and the slowest job within 1.7× the ideal (1.59×).
+// The aims are at most one 429 per generation, the slowest job within
+// 1.3× the ideal (5s, then 50 reads at 10 a second) and no job 1.5×
+// slower than the fastest; the opening and the randomised probing after
+// a pause bring the first to about one at the median (from 2.2–2.8), the
+// second holds at the median (1.14×) but not in the tail, and the third
+// does not (see docs/performance.md). This pins what holds in every run
+// of 400, with a margin: at most 1.6 429s per generation (at most 1.4
+// seen), and the slowest job within 1.7× the ideal (1.59×).
 func TestScheduleManyJobsOneKey(t *testing.T) {
 	for _, stagger := range []time.Duration{0, time.Millisecond} {
 		t.Run(fmt.Sprintf("started %v apart", stagger), func(t *testing.T) { manyJobsOneKey(t, stagger) })
