@@ -917,8 +917,9 @@ func TestOwnWordsPrintAsWritten(t *testing.T) {
 		want string
 	}{
 		{"no key, action", map[string]string{"GITHUB_ACTIONS": "true", "INPUT_API_KEY": "", "INPUT_GENERATION_ID": "gen_ok"}, nil,
-			"::error title=Invalid input::api_key: required: the Prism API key (prism_sk_…), from a secret"},
-		{"no key, CLI", nil, []string{"gen_ok"}, "--api-key (PRISM_API_KEY): required: the Prism API key (prism_sk_…), from a secret"},
+			"::error title=Invalid input::api_key: required: the Prism API key (prism_sk_…), from a secret: api_key: ${{ secrets.PRISM_API_KEY }}. " +
+				"If that is what the workflow says, check the secret's name and that it is set for this repository or environment; a pull request from a fork gets no secrets"},
+		{"no key, CLI", nil, []string{"gen_ok"}, "--api-key (PRISM_API_KEY): required: the Prism API key (prism_sk_…), from a secret or a masked CI variable\n"},
 		{"help", nil, []string{"--help"}, "Prism API key, prism_sk_… (prefer PRISM_API_KEY"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

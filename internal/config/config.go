@@ -235,7 +235,15 @@ func (c *Config) check(r *raw, bad func(input, format string, a ...any)) {
 	var err error
 	switch {
 	case c.APIKey == "":
-		bad("api_key", "required: the Prism API key (prism_sk_…), from a secret or a masked variable")
+		if c.Action {
+			// Empty in the action: a secret misnamed or not set, or one
+			// that GitHub withholds from a pull request from a fork.
+			bad("api_key", "required: the Prism API key (prism_sk_…), from a secret: api_key: ${{ secrets.PRISM_API_KEY }}. "+
+				"If that is what the workflow says, check the secret's name and that it is set for this repository or environment; "+
+				"a pull request from a fork gets no secrets")
+		} else {
+			bad("api_key", "required: the Prism API key (prism_sk_…), from a secret or a masked CI variable")
+		}
 	case strings.IndexFunc(c.APIKey, unicode.IsControl) >= 0 || strings.ContainsRune(c.APIKey, ' '):
 		bad("api_key", "contains spaces or control characters; check the secret's value (it is not shown here)")
 	}
