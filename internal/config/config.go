@@ -416,6 +416,22 @@ func nonEmpty(get func(string) string) envconfig.Lookuper {
 	})
 }
 
+// flagHint is what to do about a flag error: the flag meant, for an
+// input's name written as in the action (--api_key), the syntax for a
+// flag given without its value (--wait), else where the flags are listed.
+func flagHint(fs *flag.FlagSet, err error) string {
+	msg := err.Error()
+	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
+		if f := fs.Lookup(strings.ReplaceAll(strings.TrimLeft(name, "-"), "_", "-")); f != nil {
+			return "did you mean --" + f.Name + "?"
+		}
+	}
+	if name, ok := strings.CutPrefix(msg, "flag needs an argument: -"); ok && fs.Lookup(name) != nil {
+		return fmt.Sprintf("give it a value: --%s=VALUE", name)
+	}
+	return "run with --help for the list of flags"
+}
+
 // parseFlags returns the flags given, keyed like the environment (API_KEY
 // for --api-key), and the positional arguments.
 func parseFlags(args []string, usage io.Writer) (map[string]string, []string, error) {
@@ -457,7 +473,7 @@ Flags:
 				help()
 				return nil, nil, ErrHelp
 			}
-			return nil, nil, fmt.Errorf("%w (run with --help for the list of flags)", err)
+			return nil, nil, fmt.Errorf("%w (%s)", err, flagHint(fs, err))
 		}
 		if fs.NArg() == 0 {
 			break

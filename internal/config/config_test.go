@@ -648,11 +648,23 @@ func TestErrorsNameInputsWhereTheUserSetsThem(t *testing.T) {
 func TestTheFlagPackagePrintsNothing(t *testing.T) {
 	t.Parallel()
 	env := mapEnv(map[string]string{"PRISM_API_KEY": "prism_sk_x"})
-	for _, args := range [][]string{{"--##[error]x"}, {"--version=prism_sk_flagvalue123"}, {"--timeout"}, {"gen_a", "-::error::x"}} {
+	for _, tc := range []struct {
+		args []string
+		hint string
+	}{
+		{[]string{"--##[error]x"}, "(run with --help for the list of flags)"},
+		{[]string{"--version=prism_sk_flagvalue123"}, "(run with --help for the list of flags)"},
+		{[]string{"gen_a", "-::error::x"}, "(run with --help for the list of flags)"},
+		{[]string{"--timeout"}, "(give it a value: --timeout=VALUE)"},
+		// An input's name as the action spells it.
+		{[]string{"--api_key", "k"}, "(did you mean --api-key?)"},
+		{[]string{"-download_dir=v"}, "(did you mean --download-dir?)"},
+	} {
+		args := tc.args
 		var printed strings.Builder
 		_, err := Load(context.Background(), env, args, t.TempDir(), &printed)
-		if err == nil || !strings.Contains(err.Error(), "--help") {
-			t.Errorf("%q: error %v, want one that points at --help", args, err)
+		if err == nil || !strings.HasSuffix(err.Error(), tc.hint) {
+			t.Errorf("%q: error %v, want one ending %q", args, err, tc.hint)
 		}
 		if printed.Len() != 0 {
 			t.Errorf("%q: printed %q, want nothing", args, printed.String())
