@@ -273,7 +273,6 @@ func LoadScenario(path string) (Scenario, error) {
 type Server struct {
 	scenario Scenario
 	secret   []byte
-	now      func() time.Time
 	closing  chan struct{}
 	once     sync.Once
 
@@ -304,24 +303,12 @@ type genState struct {
 	authorized []string  // Authorization headers seen on video requests
 }
 
-// Option changes how New builds a Server.
-type Option func(*Server)
-
-// WithClock makes the server read the time from now instead of time.Now,
-// so that tests drive lifecycles, URL expiry and the rate limit without
-// sleeping.
-func WithClock(now func() time.Time) Option { return func(s *Server) { s.now = now } }
-
 // New returns a simulator playing scenario.
-func New(scenario Scenario, opts ...Option) *Server {
-	s := &Server{
-		scenario: scenario, secret: []byte("prism-sim"), now: time.Now, closing: make(chan struct{}),
+func New(scenario Scenario) *Server {
+	return &Server{
+		scenario: scenario, secret: []byte("prism-sim"), closing: make(chan struct{}),
 		state: map[string]*genState{}, created: map[string]Lifecycle{}, submits: map[string]*submitState{}, buckets: map[string]*bucket{},
 	}
-	for _, o := range opts {
-		o(s)
-	}
-	return s
 }
 
 // Close releases hanging requests, so that an http.Server can shut down.
@@ -427,7 +414,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request, id string) {
 	if !authorize(w, r) {
 		return
 	}
-	now := s.now()
+	now := time.Now()
 	s.mu.Lock()
 	lc, ok := s.lifecycle(id)
 	if !ok {
@@ -530,7 +517,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request, id string) {
 
 // sign makes a presigned-style URL for id's video on this server.
 func (s *Server) sign(r *http.Request, id string, v Video, expired bool) string {
-	signed := s.now().UTC()
+	signed := time.Now().UTC()
 	if expired {
 		signed = signed.Add(-2 * time.Hour)
 	}
@@ -574,7 +561,7 @@ func (s *Server) video(w http.ResponseWriter, r *http.Request, name string) {
 	case !ok || err != nil || err2 != nil || !hmac.Equal([]byte(q.Get("X-Amz-Signature")), []byte(s.signature(id, q.Get("X-Amz-Date"), q.Get("X-Amz-Expires")))):
 		s3Error(w, http.StatusForbidden, "SignatureDoesNotMatch", "The request signature we calculated does not match")
 		return
-	case s.now().After(signed.Add(time.Duration(expires) * time.Second)):
+	case time.Now().After(signed.Add(time.Duration(expires) * time.Second)):
 		s3Error(w, http.StatusForbidden, "AccessDenied", "Request has expired")
 		return
 	case has(lc.Video.Faults, "missing"):

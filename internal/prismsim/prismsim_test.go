@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,8 +14,12 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
+
+	"github.com/prism-wait/prism-wait/internal/testnet"
 )
 
 func get(t *testing.T, url, key string, header ...string) (*http.Response, string) {
@@ -35,16 +40,36 @@ func get(t *testing.T, url, key string, header ...string) (*http.Response, strin
 	return resp, string(b)
 }
 
-func start(t *testing.T, js string, opts ...Option) (*Server, string) {
+func start(t *testing.T, js string) (*Server, string) {
 	t.Helper()
 	sc, err := ParseScenario([]byte(js))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := New(sc, opts...)
-	srv := httptest.NewServer(s)
-	t.Cleanup(func() { s.Close(); srv.Close() })
-	return s, srv.URL
+	s := New(sc)
+	// Served in memory (internal/testnet), so that a test in a synctest
+	// bubble can run the server on the bubble's clock.
+	host := fmt.Sprintf("sim-%d.test", simSeq.Add(1))
+	sims.Store(host, testnet.Serve(t, s))
+	t.Cleanup(func() { sims.Delete(host); s.Close() })
+	return s, "http://" + host
+}
+
+// sims are the servers start serves, by host, for testClient to reach.
+var (
+	sims   sync.Map
+	simSeq atomic.Int64
+)
+
+// simRouter sends a request for a host that start serves to that server,
+// and any other to the network (a test's own httptest server).
+type simRouter struct{ network http.RoundTripper }
+
+func (r simRouter) RoundTrip(req *http.Request) (*http.Response, error) {
+	if rt, ok := sims.Load(req.URL.Host); ok {
+		return rt.(http.RoundTripper).RoundTrip(req)
+	}
+	return r.network.RoundTrip(req)
 }
 
 func TestAuthAndErrors(t *testing.T) {
@@ -430,26 +455,6 @@ func TestContentIsDeterministicAndSeekable(t *testing.T) {
 	}
 }
 
-// clock is a clock that tests move by hand.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // status GETs generation id and decodes its body.
 func status(t *testing.T, base, id string) map[string]any {
 	t.Helper()
@@ -465,25 +470,27 @@ func status(t *testing.T, base, id string) map[string]any {
 // not from the generation's own first read, which a storm delayed here.
 func TestLifecycleFromStart(t *testing.T) {
 	t.Parallel()
-	s, clk := limitedServer(t, `{"storm": "1s"}`)
-	s.scenario.Generations["gen_1"] = Lifecycle{FromStart: true, Steps: []Step{{Status: "generating", For: Duration(2 * time.Second)}, {Status: "completed"}}}
-	serveAt(s, "prism_sk_a") // refused by the storm, at the start
-	for _, tc := range []struct {
-		advance time.Duration
-		status  string
-	}{{1500 * time.Millisecond, "generating"}, {499 * time.Millisecond, "generating"}, {time.Millisecond, "completed"}} {
-		clk.Advance(tc.advance)
-		rec := httptest.NewRecorder()
-		req := httptest.NewRequest(http.MethodGet, "/api/generations/gen_1", nil)
-		req.Header.Set("Authorization", "Bearer prism_sk_a")
-		s.ServeHTTP(rec, req)
-		if !strings.Contains(rec.Body.String(), `"status":"`+tc.status+`"`) {
-			t.Errorf("at %v: %d %s, want %s", clk.Now().Sub(newClock().Now()), rec.Code, rec.Body, tc.status)
+	synctest.Test(t, func(t *testing.T) {
+		s, t0 := limitedServer(t, `{"storm": "1s"}`), time.Now()
+		s.scenario.Generations["gen_1"] = Lifecycle{FromStart: true, Steps: []Step{{Status: "generating", For: Duration(2 * time.Second)}, {Status: "completed"}}}
+		serveAt(s, "prism_sk_a") // refused by the storm, at the start
+		for _, tc := range []struct {
+			advance time.Duration
+			status  string
+		}{{1500 * time.Millisecond, "generating"}, {499 * time.Millisecond, "generating"}, {time.Millisecond, "completed"}} {
+			time.Sleep(tc.advance)
+			rec := httptest.NewRecorder()
+			req := httptest.NewRequest(http.MethodGet, "/api/generations/gen_1", nil)
+			req.Header.Set("Authorization", "Bearer prism_sk_a")
+			s.ServeHTTP(rec, req)
+			if !strings.Contains(rec.Body.String(), `"status":"`+tc.status+`"`) {
+				t.Errorf("at %v: %d %s, want %s", time.Since(t0), rec.Code, rec.Body, tc.status)
+			}
 		}
-	}
+	})
 }
 
 // testClient has a transport of its own: httptest.Server.Close closes
 // http.DefaultTransport's idle connections, which would break a parallel
 // test's request on a connection it had just taken from the pool.
-var testClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+var testClient = &http.Client{Transport: simRouter{http.DefaultTransport.(*http.Transport).Clone()}}

@@ -46,8 +46,8 @@ func (s *Server) APIStats() APIStats {
 // bucket is one key's budget, kept as the time at which it would be
 // spent if every request so far had come at the steady rate (the generic
 // cell rate algorithm: a token bucket in whole nanoseconds, with no
-// rounding to make a test flaky). It reads the server's clock, so that
-// tests need not sleep.
+// rounding to make a test flaky). It reads time.Now: tests run it in a
+// synctest bubble, whose clock they move by sleeping.
 type bucket struct {
 	tat time.Time // theoretical arrival time of the next request
 }
@@ -57,7 +57,7 @@ type bucket struct {
 func (s *Server) allow(w http.ResponseWriter, r *http.Request) bool {
 	rl := s.scenario.RateLimit
 	rate := time.Duration(rl.PerSecond)
-	now := s.now()
+	now := time.Now()
 	s.mu.Lock()
 	s.api.Requests++
 	if s.api.Requests == 1 {

@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -130,89 +131,90 @@ func TestSubmitRefusals(t *testing.T) {
 
 func TestSubmitCreatesGenerations(t *testing.T) {
 	t.Parallel()
-	clk := newClock()
-	s, base := start(t, submitScenario, WithClock(clk.Now))
-	t0 := clk.Now()
+	synctest.Test(t, func(t *testing.T) {
+		s, base := start(t, submitScenario)
+		t0 := time.Now()
 
-	var tplResp submitted
-	resp, body, err := post(t, t.Context(), base+TemplatePath("tpl_demo"), "prism_sk_x", "application/json; charset=utf-8",
-		`{"variables": {"title": "T", "cta": "Buy"}, "webhook_url": "https://hook"}`)
-	if err != nil || resp.StatusCode != 200 || json.Unmarshal([]byte(body), &tplResp) != nil {
-		t.Fatalf("template POST: %v %v %s", err, resp, body)
-	}
-	// gen_tpl_demo_1, _2; the prompt's count 3 continue the count.
-	if got, want := tplResp.ids(), []string{"gen_tpl_demo_1", "gen_tpl_demo_2"}; !reflect.DeepEqual(got, want) {
-		t.Errorf("IDs %v, want %v", got, want)
-	}
-	if tplResp.TemplateID == nil || *tplResp.TemplateID != "tpl_demo" || tplResp.CreditsCharged != 20 ||
-		tplResp.Latency == nil || *tplResp.Latency != (Latency{Typical: 2, Busy: 4}) || tplResp.Generations[0].Status != "generating" {
-		t.Errorf("template answer %s", body)
-	}
+		var tplResp submitted
+		resp, body, err := post(t, t.Context(), base+TemplatePath("tpl_demo"), "prism_sk_x", "application/json; charset=utf-8",
+			`{"variables": {"title": "T", "cta": "Buy"}, "webhook_url": "https://hook"}`)
+		if err != nil || resp.StatusCode != 200 || json.Unmarshal([]byte(body), &tplResp) != nil {
+			t.Fatalf("template POST: %v %v %s", err, resp, body)
+		}
+		// gen_tpl_demo_1, _2; the prompt's count 3 continue the count.
+		if got, want := tplResp.ids(), []string{"gen_tpl_demo_1", "gen_tpl_demo_2"}; !reflect.DeepEqual(got, want) {
+			t.Errorf("IDs %v, want %v", got, want)
+		}
+		if tplResp.TemplateID == nil || *tplResp.TemplateID != "tpl_demo" || tplResp.CreditsCharged != 20 ||
+			tplResp.Latency == nil || *tplResp.Latency != (Latency{Typical: 2, Busy: 4}) || tplResp.Generations[0].Status != "generating" {
+			t.Errorf("template answer %s", body)
+		}
 
-	var promptResp submitted
-	_, body, _ = post(t, t.Context(), base+PromptPath, "prism_sk_x", "application/json",
-		`{"prompt": "a cat", "modelName": "veo-3.1", "count": 3, "aspectRatio": "16:9"}`)
-	if err := json.Unmarshal([]byte(body), &promptResp); err != nil {
-		t.Fatal(err)
-	}
-	if got, want := promptResp.ids(), []string{"gen_prompt_3", "gen_prompt_4", "gen_prompt_5"}; !reflect.DeepEqual(got, want) {
-		t.Errorf("prompt IDs %v, want %v", got, want)
-	}
-	// No "prompt" config: 10 credits a video, no estimate, no template.
-	if promptResp.TemplateID != nil || promptResp.CreditsCharged != 30 || promptResp.Latency != nil ||
-		!strings.Contains(body, `"latency_estimate_sec":null`) || !strings.Contains(body, `"template_id":null`) {
-		t.Errorf("prompt answer %s", body)
-	}
+		var promptResp submitted
+		_, body, _ = post(t, t.Context(), base+PromptPath, "prism_sk_x", "application/json",
+			`{"prompt": "a cat", "modelName": "veo-3.1", "count": 3, "aspectRatio": "16:9"}`)
+		if err := json.Unmarshal([]byte(body), &promptResp); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := promptResp.ids(), []string{"gen_prompt_3", "gen_prompt_4", "gen_prompt_5"}; !reflect.DeepEqual(got, want) {
+			t.Errorf("prompt IDs %v, want %v", got, want)
+		}
+		// No "prompt" config: 10 credits a video, no estimate, no template.
+		if promptResp.TemplateID != nil || promptResp.CreditsCharged != 30 || promptResp.Latency != nil ||
+			!strings.Contains(body, `"latency_estimate_sec":null`) || !strings.Contains(body, `"template_id":null`) {
+			t.Errorf("prompt answer %s", body)
+		}
 
-	// Template IDs keep letters, digits and underscores; an ID the
-	// scenario has is skipped.
-	_, body, _ = post(t, t.Context(), base+TemplatePath("tpl-x.y"), "prism_sk_x", "application/json", `{"variables": {}}`)
-	if !strings.Contains(body, `"generation_id":"gen_tplxy_6"`) {
-		t.Errorf("tpl-x.y: %s", body)
-	}
-	_, body, _ = post(t, t.Context(), base+TemplatePath("taken"), "prism_sk_x", "application/json", `{"variables": {}}`)
-	if !strings.Contains(body, `"generation_id":"gen_taken_7"`) {
-		t.Errorf("taken: %s", body)
-	}
-	s2, base2 := start(t, submitScenario)
-	post(t, t.Context(), base2+TemplatePath("tpl-x.y"), "prism_sk_x", "application/json", `{"variables": {}}`)
-	_, body, _ = post(t, t.Context(), base2+TemplatePath("taken"), "prism_sk_x", "application/json", `{"variables": {}}`)
-	if !strings.Contains(body, `"generation_id":"gen_taken_3"`) || len(s2.Submits(TemplatePath("taken")).Created) != 1 {
-		t.Errorf("gen_taken_2 is a scenario generation; got %s", body)
-	}
+		// Template IDs keep letters, digits and underscores; an ID the
+		// scenario has is skipped.
+		_, body, _ = post(t, t.Context(), base+TemplatePath("tpl-x.y"), "prism_sk_x", "application/json", `{"variables": {}}`)
+		if !strings.Contains(body, `"generation_id":"gen_tplxy_6"`) {
+			t.Errorf("tpl-x.y: %s", body)
+		}
+		_, body, _ = post(t, t.Context(), base+TemplatePath("taken"), "prism_sk_x", "application/json", `{"variables": {}}`)
+		if !strings.Contains(body, `"generation_id":"gen_taken_7"`) {
+			t.Errorf("taken: %s", body)
+		}
+		s2, base2 := start(t, submitScenario)
+		post(t, t.Context(), base2+TemplatePath("tpl-x.y"), "prism_sk_x", "application/json", `{"variables": {}}`)
+		_, body, _ = post(t, t.Context(), base2+TemplatePath("taken"), "prism_sk_x", "application/json", `{"variables": {}}`)
+		if !strings.Contains(body, `"generation_id":"gen_taken_3"`) || len(s2.Submits(TemplatePath("taken")).Created) != 1 {
+			t.Errorf("gen_taken_2 is a scenario generation; got %s", body)
+		}
 
-	st := s.Submits(TemplatePath("tpl_demo"))
-	if st.Posts != 1 || !reflect.DeepEqual(st.Created, []string{"gen_tpl_demo_1", "gen_tpl_demo_2"}) || st.LastBody["webhook_url"] != "https://hook" {
-		t.Errorf("template stats %+v", st)
-	}
-	if st := s.Submits(PromptPath); st.Posts != 1 || len(st.Created) != 3 || st.LastBody["count"] != 3.0 || st.LastBody["aspectRatio"] != "16:9" {
-		t.Errorf("prompt stats %+v", st)
-	}
+		st := s.Submits(TemplatePath("tpl_demo"))
+		if st.Posts != 1 || !reflect.DeepEqual(st.Created, []string{"gen_tpl_demo_1", "gen_tpl_demo_2"}) || st.LastBody["webhook_url"] != "https://hook" {
+			t.Errorf("template stats %+v", st)
+		}
+		if st := s.Submits(PromptPath); st.Posts != 1 || len(st.Created) != 3 || st.LastBody["count"] != 3.0 || st.LastBody["aspectRatio"] != "16:9" {
+			t.Errorf("prompt stats %+v", st)
+		}
 
-	// The lifecycle runs from creation, whenever it is first read.
-	clk.Advance(time.Second)
-	g := status(t, base, "gen_tpl_demo_1")
-	if g["status"] != "generating" || g["template_id"] != "tpl_demo" || g["created_at"] != t0.Format(time.RFC3339) {
-		t.Errorf("after 1s: %v", g)
-	}
-	clk.Advance(500 * time.Millisecond)
-	g = status(t, base, "gen_tpl_demo_2")
-	if g["status"] != "completed" || g["completed_at"] != t0.Add(1500*time.Millisecond).Format(time.RFC3339) {
-		t.Errorf("gen_tpl_demo_2 read first at 1.5s: %v", g)
-	}
-	if resp, body := get(t, g["video_url"].(string), ""); resp.StatusCode != 200 || len(body) != 1000 {
-		t.Errorf("the created generation's video: %d, %d bytes", resp.StatusCode, len(body))
-	}
-	if g := status(t, base, "gen_prompt_3"); g["status"] != "generating" || g["template_id"] != nil {
-		t.Errorf("default prompt lifecycle at 1.5s: %v", g)
-	}
-	clk.Advance(500 * time.Millisecond)
-	if g := status(t, base, "gen_prompt_3"); g["status"] != "completed" {
-		t.Errorf("default prompt lifecycle at 2s: %v", g)
-	}
-	if resp, _ := get(t, base+"/api/generations/gen_prompt_99", "prism_sk_x"); resp.StatusCode != 404 {
-		t.Errorf("an ID never created: %d", resp.StatusCode)
-	}
+		// The lifecycle runs from creation, whenever it is first read.
+		time.Sleep(time.Second)
+		g := status(t, base, "gen_tpl_demo_1")
+		if g["status"] != "generating" || g["template_id"] != "tpl_demo" || g["created_at"] != t0.Format(time.RFC3339) {
+			t.Errorf("after 1s: %v", g)
+		}
+		time.Sleep(500 * time.Millisecond)
+		g = status(t, base, "gen_tpl_demo_2")
+		if g["status"] != "completed" || g["completed_at"] != t0.Add(1500*time.Millisecond).Format(time.RFC3339) {
+			t.Errorf("gen_tpl_demo_2 read first at 1.5s: %v", g)
+		}
+		if resp, body := get(t, g["video_url"].(string), ""); resp.StatusCode != 200 || len(body) != 1000 {
+			t.Errorf("the created generation's video: %d, %d bytes", resp.StatusCode, len(body))
+		}
+		if g := status(t, base, "gen_prompt_3"); g["status"] != "generating" || g["template_id"] != nil {
+			t.Errorf("default prompt lifecycle at 1.5s: %v", g)
+		}
+		time.Sleep(500 * time.Millisecond)
+		if g := status(t, base, "gen_prompt_3"); g["status"] != "completed" {
+			t.Errorf("default prompt lifecycle at 2s: %v", g)
+		}
+		if resp, _ := get(t, base+"/api/generations/gen_prompt_99", "prism_sk_x"); resp.StatusCode != 404 {
+			t.Errorf("an ID never created: %d", resp.StatusCode)
+		}
+	})
 }
 
 func TestSubmitScripts(t *testing.T) {
