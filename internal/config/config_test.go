@@ -332,6 +332,7 @@ func TestParseIDs(t *testing.T) {
 		// Said once, so that the input's name prefixes every bad ID.
 		{"a/1 gen_1 b/2", nil, `"a/1", "b/2" are not generation IDs (expected`},
 		{"a/1 b/2 c/3 d/4 e/5 f/6 g/7", nil, `"a/1", "b/2", "c/3", "d/4", "e/5", 2 more are not generation IDs`},
+		{"a/1 b/2 c/3 d/4 e/5", nil, `"a/1", "b/2", "c/3", "d/4", "e/5" are not generation IDs`},
 		{`["gen_a","gen_b"]`, nil, `"[\"gen_a\"", "\"gen_b\"]" are not generation IDs (expected letters, digits, _ and -, like gen_abc123; give the IDs separated by spaces, commas or newlines, not as JSON)`},
 		{"gen%2F..", nil, "not a generation ID"},
 		{"gen?x=1", nil, "not a generation ID"},

@@ -455,4 +455,7 @@ func TestNotWaitedNamesThoseNotWaitedFor(t *testing.T) {
 	if got := NotWaited(ids[:prism.MaxIDs+1], Settings{}); !strings.Contains(got, "not for the other 1 (gen_101).") {
 		t.Errorf("one past: %s", got)
 	}
+	if got := NotWaited(ids[:prism.MaxIDs+10], Settings{}); !strings.Contains(got, "not for the other 10 (gen_101, gen_102, gen_103, gen_104, gen_105, gen_106, gen_107, gen_108, gen_109, gen_110).") {
+		t.Errorf("ten past: %s", got)
+	}
 }
