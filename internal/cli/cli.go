@@ -75,12 +75,12 @@ func Run(ctx context.Context, env Env) (code int) {
 
 func run(ctx context.Context, env Env, log *report.Log) int {
 	start := time.Now()
-	// --help, asked for, is output: it goes to stdout.
-	cfg, err := config.Load(ctx, env.LookupEnv, env.Args, env.Wd, env.Stdout)
+	cfg, err := config.Load(ctx, env.LookupEnv, env.Args, env.Wd)
 	log.Mask(cfg.APIKey) // before anything else is printed
 	log.Redact(env.getenv("ACTIONS_RUNTIME_TOKEN"))
 	switch {
 	case errors.Is(err, config.ErrHelp):
+		config.Help(env.Stdout, outcome.Usage()) // asked for, it is output: stdout
 		return outcome.ExitOK
 	case errors.Is(err, config.ErrVersion):
 		fmt.Fprintln(env.Stdout, "prism-wait", Version(env.Version))

@@ -3,7 +3,7 @@
 // declared once, in Inputs: its name, default, usage and parser; the
 // lookup, the flags and --help come from that table, and a test holds it
 // against action.yml. Every bad input is reported at once, before any
-// request is sent. Nothing here prints but --help, to the writer given.
+// request is sent. Nothing here prints but Help.
 package config
 
 import (
@@ -26,7 +26,6 @@ import (
 
 	"github.com/sethvargo/go-envconfig"
 
-	"github.com/prism-wait/prism-wait/internal/outcome"
 	"github.com/prism-wait/prism-wait/internal/prism"
 	"github.com/prism-wait/prism-wait/internal/rerun"
 	"github.com/prism-wait/prism-wait/internal/untrusted"
@@ -147,7 +146,7 @@ func (c Config) Term(input string) string {
 	return "--" + Flag(input) + " (PRISM_" + envName(input) + ")"
 }
 
-// ErrHelp is returned when --help was asked for; the usage has been printed.
+// ErrHelp is returned when --help was asked for: print Help.
 var ErrHelp = flag.ErrHelp
 
 // ErrVersion is returned when --version was asked for.
@@ -155,7 +154,7 @@ var ErrVersion = errors.New("version requested")
 
 // Load reads and validates the settings. lookup reads the environment
 // (os.LookupEnv), args are the command-line arguments without the program
-// name, wd is the working directory, and usage receives --help's text.
+// name, and wd is the working directory.
 //
 // Settings come from the action's inputs when the runner passed any
 // (it passes INPUT_* for every declared input, "" for an omitted one),
@@ -167,13 +166,13 @@ var ErrVersion = errors.New("version requested")
 // problem a line. On error the returned Config still holds the API key,
 // when one was given, so that the caller can mask it before printing
 // anything.
-func Load(ctx context.Context, lookup func(string) (string, bool), args []string, wd string, usage io.Writer) (Config, error) {
+func Load(ctx context.Context, lookup func(string) (string, bool), args []string, wd string) (Config, error) {
 	get := func(k string) string { v, _ := lookup(k); return v }
 	c := Config{GitHub: get("GITHUB_ACTIONS") == "true", Action: ActionMode(lookup)}
 	var l envconfig.Lookuper = envconfig.PrefixLookuper("INPUT_", nonEmpty(get))
 	var positional []string
 	if !c.Action {
-		fromFlags, pos, err := parseFlags(args, usage)
+		fromFlags, pos, err := parseFlags(args)
 		if err != nil {
 			return c, err
 		}
@@ -432,15 +431,14 @@ func flagHint(fs *flag.FlagSet, err error) string {
 	return "run with --help for the list of flags"
 }
 
-// parseFlags returns the flags given, keyed like the environment (API_KEY
-// for --api-key), and the positional arguments.
-func parseFlags(args []string, usage io.Writer) (map[string]string, []string, error) {
-	fs := flag.NewFlagSet("prism-wait", flag.ContinueOnError)
+// flagSet declares a flag for each input, and --version.
+func flagSet() (fs *flag.FlagSet, vals map[string]*string, version *bool) {
+	fs = flag.NewFlagSet("prism-wait", flag.ContinueOnError)
 	// The flag package prints its errors with the argument as given (a
 	// workflow command, a key): it prints nothing here, and the caller
 	// reports the returned error through its scrubbing log.
 	fs.SetOutput(io.Discard)
-	vals := make(map[string]*string, len(Inputs))
+	vals = make(map[string]*string, len(Inputs))
 	for _, in := range Inputs {
 		u := in.Usage
 		if in.Default != "" {
@@ -448,10 +446,15 @@ func parseFlags(args []string, usage io.Writer) (map[string]string, []string, er
 		}
 		vals[in.Name] = fs.String(Flag(in.Name), "", u)
 	}
-	version := fs.Bool("version", false, "print the version and exit")
-	fs.Usage = func() {} // on an error too: the usage is printed for --help only
-	help := func() {
-		fmt.Fprint(usage, `prism-wait waits for Prism video generations to finish, after
+	version = fs.Bool("version", false, "print the version and exit")
+	fs.Usage = func() {} // on an error too: the caller prints Help for --help only
+	return fs, vals, version
+}
+
+// Help writes --help's text: what prism-wait does, exitCodes (what each
+// exit code means), and every flag.
+func Help(w io.Writer, exitCodes string) {
+	fmt.Fprint(w, `prism-wait waits for Prism video generations to finish, after
 submitting them when given a template or a prompt.
 
 Usage: prism-wait [flags] [generation-id ...]
@@ -460,17 +463,22 @@ Every flag can also be set as PRISM_<NAME> (PRISM_API_KEY, PRISM_TIMEOUT, …);
 flags win. Give exactly one of --generation-id (or positional IDs),
 --template-id and --prompt.
 
-`+outcome.Usage()+`
+`+exitCodes+`
 Flags:
 `)
-		fs.SetOutput(usage)
-		fs.PrintDefaults()
-	}
+	fs, _, _ := flagSet()
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+}
+
+// parseFlags returns the flags given, keyed like the environment (API_KEY
+// for --api-key), and the positional arguments.
+func parseFlags(args []string) (map[string]string, []string, error) {
+	fs, vals, version := flagSet()
 	var positional []string
 	for { // flags may follow positional IDs
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				help()
 				return nil, nil, ErrHelp
 			}
 			return nil, nil, fmt.Errorf("%w (%s)", err, flagHint(fs, err))

@@ -41,7 +41,7 @@ func load(t *testing.T, lookup func(string) (string, bool), args ...string) (Con
 }
 
 func loadIn(lookup func(string) (string, bool), args []string, wd string) (Config, error) {
-	return Load(context.Background(), lookup, args, wd, io.Discard)
+	return Load(context.Background(), lookup, args, wd)
 }
 
 func TestEmptyInputsTakeTheDefaults(t *testing.T) {
@@ -102,9 +102,13 @@ func TestFlagsAndPositionalIDs(t *testing.T) {
 	if !slices.Equal(c.IDs, []string{"gen_a", "gen_b", "gen_c"}) || c.PollInterval != 2*time.Second || c.GitHub {
 		t.Errorf("got %+v", c)
 	}
-	var help strings.Builder
-	if _, err := Load(context.Background(), env, []string{"--help"}, t.TempDir(), &help); !errors.Is(err, ErrHelp) {
+	if _, err := Load(context.Background(), env, []string{"--help"}, t.TempDir()); !errors.Is(err, ErrHelp) {
 		t.Errorf("--help: %v", err)
+	}
+	var help strings.Builder
+	Help(&help, "Exit codes: 0 all done.\n")
+	if !strings.Contains(help.String(), "\n\nExit codes: 0 all done.\n\nFlags:\n") {
+		t.Errorf("--help lacks the exit codes given:\n%s", help.String())
 	}
 	for _, in := range Inputs {
 		if !strings.Contains(help.String(), "-"+Flag(in.Name)+" ") || !strings.Contains(help.String(), in.Usage) {
@@ -250,7 +254,7 @@ func TestBadValuesAreFoundBeforeAnyRequest(t *testing.T) {
 		}
 	}
 	c, err := Load(context.Background(), runnerEnv(map[string]string{"INPUT_GENERATION_ID": "gen_1", "INPUT_API_KEY": "prism_sk_x",
-		"INPUT_DOWNLOAD_DIR": " my videos \n", "GITHUB_WORKSPACE": ws}), nil, ws, io.Discard)
+		"INPUT_DOWNLOAD_DIR": " my videos \n", "GITHUB_WORKSPACE": ws}), nil, ws)
 	if err != nil || c.DownloadDir != "my videos" {
 		t.Errorf("download_dir is trimmed, inner spaces kept: %q, %v", c.DownloadDir, err)
 	}
@@ -584,7 +588,7 @@ func FuzzLoadArgs(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		env := mapEnv(map[string]string{"PRISM_API_KEY": "prism_sk_x"})
-		c, err := Load(context.Background(), env, strings.Split(s, " "), "/ws", io.Discard)
+		c, err := Load(context.Background(), env, strings.Split(s, " "), "/ws")
 		if err == nil && ((len(c.IDs) == 0) == (c.Submit == nil) || c.BaseURL == nil || c.Timeout <= 0 || c.PollInterval < MinInterval || c.MaxInterval < c.PollInterval) {
 			t.Fatalf("accepted an invalid config from %q: %+v", s, c)
 		}
@@ -633,7 +637,7 @@ func TestInputsAreActionYML(t *testing.T) {
 
 func TestErrorsNameInputsWhereTheUserSetsThem(t *testing.T) {
 	t.Parallel()
-	_, err := Load(context.Background(), mapEnv(nil), []string{"--template-id", "tpl_1", "--prompt", "p"}, t.TempDir(), io.Discard)
+	_, err := Load(context.Background(), mapEnv(nil), []string{"--template-id", "tpl_1", "--prompt", "p"}, t.TempDir())
 	got := err.Error()
 	for _, want := range []string{"--api-key (PRISM_API_KEY): required", "give exactly one of --generation-id (PRISM_GENERATION_ID), --template-id (PRISM_TEMPLATE_ID)"} {
 		if !strings.Contains(got, want) {
@@ -662,18 +666,21 @@ func TestTheFlagPackagePrintsNothing(t *testing.T) {
 		{[]string{"-download_dir=v"}, "(did you mean --download-dir?)"},
 	} {
 		args := tc.args
-		var printed strings.Builder
-		_, err := Load(context.Background(), env, args, t.TempDir(), &printed)
+		_, err := Load(context.Background(), env, args, t.TempDir())
 		if err == nil || !strings.HasSuffix(err.Error(), tc.hint) {
 			t.Errorf("%q: error %v, want one ending %q", args, err, tc.hint)
 		}
-		if printed.Len() != 0 {
-			t.Errorf("%q: printed %q, want nothing", args, printed.String())
-		}
+	}
+	if fs, _, _ := flagSet(); fs.Output() != io.Discard {
+		t.Error("the flag package would print its own messages")
+	}
+	if _, err := Load(context.Background(), env, []string{"-h"}, t.TempDir()); !errors.Is(err, ErrHelp) {
+		t.Errorf("-h: %v", err)
 	}
 	var help strings.Builder
-	if _, err := Load(context.Background(), env, []string{"-h"}, t.TempDir(), &help); !errors.Is(err, ErrHelp) || !strings.HasPrefix(help.String(), "prism-wait waits for Prism video generations") || !strings.Contains(help.String(), "-api-key") {
-		t.Errorf("-h: %v, printed %q", err, help.String())
+	Help(&help, "")
+	if !strings.HasPrefix(help.String(), "prism-wait waits for Prism video generations") || !strings.Contains(help.String(), "-api-key") {
+		t.Errorf("Help wrote %q", help.String())
 	}
 }
 
