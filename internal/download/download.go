@@ -360,17 +360,15 @@ func (d *Downloader) attempt(ctx context.Context, t *transfer) error {
 	// the sizes and ranges that resuming relies on.
 	req.Header.Set("Accept-Encoding", "identity")
 	if t.offset > 0 {
+		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", t.offset))
 		// If-Range: a changed video answers 200, so two versions are
-		// never mixed. Without a validator to send, a resume could be
-		// from another version: the video is asked for whole again.
+		// never mixed. Without a validator If-Range may carry (no ETag
+		// nor Last-Modified, or a weak ETag), the 206 is still checked
+		// against what is known (its ETag, size and range); starting
+		// over instead would never finish from storage that cuts every
+		// transfer at the same point. S3 always sends a strong ETag.
 		if v := t.validator(); v != "" {
-			req.Header.Set("Range", fmt.Sprintf("bytes=%d-", t.offset))
 			req.Header.Set("If-Range", v)
-		} else {
-			d.logf("%s: storage sent no ETag or Last-Modified to resume against; starting over, so that two versions are never mixed", t.id)
-			if err := t.restart(); err != nil {
-				return permanent{err}
-			}
 		}
 	}
 
