@@ -210,13 +210,13 @@ func Load(ctx context.Context, lookup func(string) (string, bool), args []string
 		errs = append(errs, fmt.Errorf("cannot resolve the workspace directory: %w", err))
 	} else if r.downloadDir != "" {
 		dir := r.downloadDir
-		if !c.Action && !filepath.IsAbs(dir) && !strings.HasPrefix(dir, "~") {
+		if !c.Action && !filepath.IsAbs(dir) {
 			// A flag's path is the shell's: relative to the working
 			// directory, which a run: step's working-directory moves
 			// inside the workspace. Outputs stay relative to the
 			// workspace, as actions/upload-artifact reads them.
-			if wdAbs, err := filepath.Abs(wd); err == nil {
-				dir = filepath.Join(wdAbs, dir)
+			if sub, ok := below(c.Workspace, wd); ok {
+				dir = filepath.Join(sub, dir)
 			}
 		}
 		if c.DownloadDir, err = Within(c.Workspace, dir); errors.Is(err, errNotADir) {
@@ -636,7 +636,7 @@ func Within(workspace, dir string) (string, error) {
 		return "", fmt.Errorf("%q contains control characters", untrusted.Clip(dir, 100))
 	}
 	if dir == "~" || strings.HasPrefix(dir, "~/") {
-		return "", fmt.Errorf("%q: ~ is not expanded here (no shell reads it); use a path relative to the workspace, e.g. videos", untrusted.Clip(dir, 100))
+		return "", fmt.Errorf("%q: ~ is not expanded here (no shell reads it); use a relative path, e.g. videos", untrusted.Clip(dir, 100))
 	}
 	p := dir
 	if !filepath.IsAbs(p) {
@@ -670,6 +670,30 @@ func Within(workspace, dir string) (string, error) {
 		}
 	}
 	return filepath.ToSlash(rel), nil
+}
+
+// below is where dir is inside workspace, as a relative path ("." for the
+// workspace itself), and whether it is inside: by their names, else by
+// where their symbolic links lead (a runner's work directory may be a link
+// to another disk, and the working directory is the real path).
+func below(workspace, dir string) (string, bool) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", false
+	}
+	inside := func(ws, d string) (string, bool) {
+		rel, err := filepath.Rel(ws, d)
+		return rel, err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
+	}
+	if rel, ok := inside(workspace, dir); ok {
+		return rel, true
+	}
+	ws, err1 := filepath.EvalSymlinks(workspace)
+	real, err2 := filepath.EvalSymlinks(dir)
+	if err1 != nil || err2 != nil {
+		return "", false
+	}
+	return inside(ws, real)
 }
 
 // unwrapPath drops the path from an *fs.PathError: the message names it.

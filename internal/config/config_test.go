@@ -519,26 +519,39 @@ func TestDownloadDirStaysInTheWorkspace(t *testing.T) {
 }
 
 // The CLI takes --download-dir as a shell does, from the working
-// directory (a run: step's working-directory), while the paths it
-// reports stay relative to the workspace, as upload-artifact reads them.
+// directory (a run: step's working-directory) when that is inside the
+// workspace, while the paths it reports stay relative to the workspace,
+// as upload-artifact reads them.
 func TestTheCLIsDownloadDirIsFromTheWorkingDirectory(t *testing.T) {
 	t.Parallel()
 	ws := t.TempDir()
 	app := filepath.Join(ws, "app")
+	if err := os.Mkdir(app, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// A runner whose work directory is a link to another disk: the
+	// workspace is named through the link, the working directory is not.
+	link := filepath.Join(t.TempDir(), "work")
+	if err := os.Symlink(ws, link); err != nil {
+		t.Fatal(err)
+	}
+	gh := func(ws string) map[string]string { return map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": ws} }
 	for _, tc := range []struct {
-		env     map[string]string
-		wd      string
-		dir     string // DownloadDir
-		refused bool
+		env      map[string]string
+		wd, flag string
+		dir      string // DownloadDir
 	}{
-		{map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": ws}, app, "app/videos", false},
-		{map[string]string{}, app, "videos", false},
-		{map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": app}, ws, "", true}, // the working directory is outside the workspace
+		{gh(ws), app, "videos", "app/videos"},
+		{gh(ws), app, "~old", "app/~old"},
+		{gh(link), app, "videos", "app/videos"},
+		{gh(ws), ws, "videos", "videos"},
+		{map[string]string{}, app, "videos", "videos"},
+		{gh(app), ws, "videos", "videos"}, // the working directory is outside the workspace: from the workspace
 	} {
 		tc.env["PRISM_API_KEY"] = "prism_sk_x"
-		c, err := loadIn(mapEnv(tc.env), []string{"--download-dir", "videos", "gen_1"}, tc.wd)
-		if tc.refused != (err != nil) || c.DownloadDir != tc.dir {
-			t.Errorf("in %s with %v: DownloadDir %q, %v; want %q", tc.wd, tc.env, c.DownloadDir, err, tc.dir)
+		c, err := loadIn(mapEnv(tc.env), []string{"--download-dir", tc.flag, "gen_1"}, tc.wd)
+		if err != nil || c.DownloadDir != tc.dir {
+			t.Errorf("in %s with %v, --download-dir %s: DownloadDir %q, %v; want %q", tc.wd, tc.env, tc.flag, c.DownloadDir, err, tc.dir)
 		}
 	}
 }
