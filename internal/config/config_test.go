@@ -535,7 +535,9 @@ func TestTheCLIsDownloadDirIsFromTheWorkingDirectory(t *testing.T) {
 	if err := os.Symlink(ws, link); err != nil {
 		t.Fatal(err)
 	}
-	gh := func(ws string) map[string]string { return map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": ws} }
+	gh := func(ws string) map[string]string {
+		return map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": ws}
+	}
 	for _, tc := range []struct {
 		env      map[string]string
 		wd, flag string
