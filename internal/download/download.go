@@ -33,6 +33,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -135,6 +136,14 @@ func (l LocalError) Unwrap() error { return l.Err }
 // Local reports whether the runner's disk failed (no space, no
 // permission), not storage: the fix is on the runner, or download_dir.
 func (e *Error) Local() bool { return errors.As(e.Err, new(LocalError)) }
+
+// Full reports whether the runner's disk had no room for the video.
+func (e *Error) Full() bool {
+	return errors.Is(e.Err, errNoRoom) || errors.Is(e.Err, syscall.ENOSPC) || errors.Is(e.Err, syscall.EDQUOT)
+}
+
+// errNoRoom marks the check of the free space before writing.
+var errNoRoom = errors.New("not enough free space for the video")
 
 // pathless is err without the path of a *fs.PathError: the temporary
 // file's absolute path says nothing the message does not.
@@ -451,7 +460,7 @@ func (d *Downloader) attempt(ctx context.Context, t *transfer) error {
 			probe = diskFree
 		}
 		if free, err := probe(t.file); err == nil && free < need {
-			return permanent{LocalError{fmt.Errorf("not enough free space for the video: %d bytes needed (%s), %d free (%s)", need, Size(need), free, Size(free))}}
+			return permanent{LocalError{fmt.Errorf("%w: %d bytes needed (%s), %d free (%s)", errNoRoom, need, Size(need), free, Size(free))}}
 		}
 	}
 	body := io.LimitReader(resp.Body, limit-t.offset+1) // one byte more reveals a long body

@@ -872,8 +872,8 @@ func TestLimits(t *testing.T) {
 				if !errors.As(err, &de) {
 					t.Fatalf("err = %v, want *Error", err)
 				}
-				if local := tc.free != nil; de.Local() != local {
-					t.Errorf("Local() = %t, want %t: %v", de.Local(), local, err)
+				if local := tc.free != nil; de.Local() != local || de.Full() != local {
+					t.Errorf("Local() = %t, Full() = %t, want %t: %v", de.Local(), de.Full(), local, err)
 				}
 				for _, s := range tc.says {
 					if !strings.Contains(err.Error(), s) {
@@ -1118,7 +1118,7 @@ func TestAFullDiskIsLocal(t *testing.T) {
 		d.freeSpace = func(*os.File) (int64, error) { return size, nil } // /dev/full says it has no room at all
 		err := d.attempt(context.Background(), &transfer{id: "gen_1", url: url, file: f, sum: sha256.New(), total: -1})
 		de := &Error{ID: "gen_1", Err: err}
-		if !errors.As(err, new(permanent)) || !de.Local() || err.Error() != "cannot write the video into videos: no space left on device" {
+		if !errors.As(err, new(permanent)) || !de.Local() || !de.Full() || err.Error() != "cannot write the video into videos: no space left on device" {
 			t.Errorf("err = %v (Local %t), want a permanent local error without the file's path", err, de.Local())
 		}
 	})

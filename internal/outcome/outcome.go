@@ -481,8 +481,10 @@ func downloadAdvice(f *Facts, s Settings) string {
 	if errors.Is(f.Download, wait.ErrDeadline) {
 		return fmt.Sprintf("%v. Raise %s (now %s): it covers the downloads too.", f.Download, s.name("timeout"), s.Timeout)
 	}
-	if de, ok := errors.AsType[*download.Error](f.Download); ok && de.Local() {
-		return fmt.Sprintf("%v. The runner's disk failed, not storage: make room on it, or set %s to a directory on another disk.", f.Download, s.name("download_dir"))
+	if de, ok := errors.AsType[*download.Error](f.Download); ok && de.Full() {
+		return fmt.Sprintf("%v. The runner's disk is full, not storage's fault: make room on it, or set %s to a directory on another disk.", f.Download, s.name("download_dir"))
+	} else if ok && de.Local() {
+		return fmt.Sprintf("%v. The runner's file system refused it, not storage: check that %s is a directory prism-wait may write in (the action runs as root; the CLI as its user), with no directory where the video goes.", f.Download, s.name("download_dir"))
 	}
 	return f.Download.Error()
 }

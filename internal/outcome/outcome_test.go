@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -339,15 +340,19 @@ func TestAdviceSaysWhatToDo(t *testing.T) {
 	if got := Of(Facts{Download: errors.New("x")}, Settings{Timeout: time.Minute}).Advice; got != "x" {
 		t.Errorf("download advice %q", got)
 	}
-	disk := &download.Error{ID: "gen_1", Want: -1, Attempts: 1, Err: download.LocalError{Err: errors.New("cannot write the video into videos: no space left on device")}}
+	full := &download.Error{ID: "gen_1", Want: -1, Attempts: 1, Err: download.LocalError{Err: fmt.Errorf("cannot write the video into videos: %w", syscall.ENOSPC)}}
+	denied := &download.Error{ID: "gen_1", Want: -1, Attempts: 1, Err: download.LocalError{Err: fmt.Errorf("cannot create a file in videos: %w", syscall.EACCES)}}
 	done := prism.Generation{Status: "completed", VideoURL: "x"}
-	for name, want := range map[string]string{"": "set download_dir to a directory", "--download-dir": "set --download-dir to a directory"} {
+	for name, term := range map[string]string{"": "download_dir", "--download-dir": "--download-dir"} {
 		s := Settings{}
 		if name != "" {
 			s.Name = func(string) string { return name }
 		}
-		if got := Of(Facts{ID: "gen_1", Gen: done, Download: disk}, s).Advice; !strings.Contains(got, "no space left on device. The runner's disk failed, not storage: make room on it, or "+want+" on another disk.") {
-			t.Errorf("advice on a full disk = %q, want it to name %q", got, want)
+		if got := Of(Facts{ID: "gen_1", Gen: done, Download: full}, s).Advice; !strings.Contains(got, "no space left on device. The runner's disk is full, not storage's fault: make room on it, or set "+term+" to a directory on another disk.") {
+			t.Errorf("advice on a full disk = %q, want it to name %q", got, term)
+		}
+		if got := Of(Facts{ID: "gen_1", Gen: done, Download: denied}, s).Advice; !strings.Contains(got, "permission denied. The runner's file system refused it, not storage: check that "+term+" is a directory prism-wait may write in") {
+			t.Errorf("advice on a refused write = %q, want it to name %q", got, term)
 		}
 	}
 }
