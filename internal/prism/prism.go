@@ -101,6 +101,9 @@ type Error struct {
 	Code       string        // the API's error code, e.g. "not_found"
 	Message    string        // the API's message, or what went wrong
 	RetryAfter time.Duration // from a Retry-After header, 0 when absent
+	// JSON says the body was a JSON object, as the API's error bodies
+	// are; a web page's is not.
+	JSON bool
 	// Transient says whether the same request may be sent again: see
 	// retryable.
 	Transient bool
@@ -168,7 +171,7 @@ const (
 	KeyRefused                   // 401: the API key is unknown, revoked or expired
 	NoCredits                    // 402: the account has too few credits
 	NotAllowed                   // 403: the key lacks the scope
-	NotFound                     // 404 with the API's error code: no such generation or template for this key
+	NotFound                     // 404 with a JSON body: no such generation or template for this key
 	Unprocessable                // 422: the API cannot do this, e.g. generate this template
 	RateLimited                  // 429: too many requests; sent again after a pause
 )
@@ -188,9 +191,9 @@ func (e *Error) Meaning() Meaning {
 	case http.StatusForbidden:
 		return NotAllowed
 	case http.StatusNotFound:
-		if e.Code == "" {
-			// Not the API's not_found: a web page or proxy that has no
-			// such path, as when base_url lacks its /api.
+		if e.Code == "" && !e.JSON {
+			// No answer of the API's: a web page that has no such path,
+			// as when base_url lacks its /api.
 			return Other
 		}
 		return NotFound
@@ -482,6 +485,7 @@ func (c *Client) checkResponse(resp *http.Response) *Error {
 	}
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	if json.Unmarshal(raw, &body) == nil {
+		e.JSON = true
 		sc := c.scrubber()
 		e.Code, e.Message = sc.Line(body.Error, 64), sc.Line(body.Message, maxText)
 	}

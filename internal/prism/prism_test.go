@@ -130,18 +130,22 @@ func TestGetErrors(t *testing.T) {
 		transient  bool
 		code       string
 		retryAfter time.Duration
+		meaning    Meaning
 	}{
-		{"unauthorized", 401, nil, `{"error":"unauthorized","message":"Invalid API key"}`, false, "unauthorized", 0},
-		{"forbidden", 403, nil, `{"error":"forbidden","message":"Missing scope"}`, false, "forbidden", 0},
-		{"not found", 404, nil, `{"error":"not_found","message":"Generation not found"}`, false, "not_found", 0},
-		{"other 4xx", 422, nil, `not json`, false, "", 0},
-		{"request timeout", 408, nil, ``, true, "", 0},
-		{"rate limited", 429, map[string]string{"Retry-After": "7"}, ``, true, "", 7 * time.Second},
-		{"server error", 500, nil, `{"error":"generation_error","message":"boom"}`, true, "generation_error", 0},
-		{"bad gateway", 502, nil, `<html>`, true, "", 0},
-		{"unavailable", 503, map[string]string{"Retry-After": "2"}, ``, true, "", 2 * time.Second},
-		{"garbage 200", 200, nil, `<html>maintenance</html>`, true, "", 0},
-		{"truncated 200", 200, nil, `{"id":"gen_1","sta`, true, "", 0},
+		{"unauthorized", 401, nil, `{"error":"unauthorized","message":"Invalid API key"}`, false, "unauthorized", 0, KeyRefused},
+		{"forbidden", 403, nil, `{"error":"forbidden","message":"Missing scope"}`, false, "forbidden", 0, NotAllowed},
+		{"not found", 404, nil, `{"error":"not_found","message":"Generation not found"}`, false, "not_found", 0, NotFound},
+		{"not found, no code", 404, nil, `{"message":"Generation not found"}`, false, "", 0, NotFound},
+		// A web page: base_url does not lead to the API.
+		{"no such page", 404, nil, `<!DOCTYPE html><title>404: This page could not be found</title>`, false, "", 0, Other},
+		{"other 4xx", 422, nil, `not json`, false, "", 0, Unprocessable},
+		{"request timeout", 408, nil, ``, true, "", 0, Other},
+		{"rate limited", 429, map[string]string{"Retry-After": "7"}, ``, true, "", 7 * time.Second, RateLimited},
+		{"server error", 500, nil, `{"error":"generation_error","message":"boom"}`, true, "generation_error", 0, Other},
+		{"bad gateway", 502, nil, `<html>`, true, "", 0, Other},
+		{"unavailable", 503, map[string]string{"Retry-After": "2"}, ``, true, "", 2 * time.Second, Other},
+		{"garbage 200", 200, nil, `<html>maintenance</html>`, true, "", 0, Other},
+		{"truncated 200", 200, nil, `{"id":"gen_1","sta`, true, "", 0, Other},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -157,7 +161,7 @@ func TestGetErrors(t *testing.T) {
 			if !errors.As(err, &pe) {
 				t.Fatalf("err = %v, want *Error", err)
 			}
-			if pe.Transient != tc.transient || pe.Code != tc.code || pe.RetryAfter != tc.retryAfter || pe.StatusCode != tc.status {
+			if pe.Transient != tc.transient || pe.Code != tc.code || pe.RetryAfter != tc.retryAfter || pe.StatusCode != tc.status || pe.Meaning() != tc.meaning {
 				t.Errorf("got %+v", pe)
 			}
 			if strings.Contains(err.Error(), key) {
@@ -350,10 +354,13 @@ func TestMeaningOfAFailedAnswer(t *testing.T) {
 			t.Errorf("HTTP %d means %d, want %d", status, got, want)
 		}
 	}
-	// Not the API's own 404: a page or proxy without the path, as when
-	// base_url lacks its /api.
+	// Not the API's own 404: a page without the path, as when base_url
+	// lacks its /api. A JSON body without a code is the API's still.
 	if got := (&Error{StatusCode: 404}).Meaning(); got != Other {
-		t.Errorf("HTTP 404 without the API's error code means %d, want Other", got)
+		t.Errorf("HTTP 404 without a JSON body means %d, want Other", got)
+	}
+	if got := (&Error{StatusCode: 404, JSON: true}).Meaning(); got != NotFound {
+		t.Errorf("HTTP 404 with a JSON body but no code means %d, want NotFound", got)
 	}
 }
 
