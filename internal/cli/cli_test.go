@@ -547,6 +547,20 @@ func TestASubmittedIDNotFoundAtFirstIsReadAgain(t *testing.T) {
 	})
 }
 
+// A generation the submit returned, read once, then not found: the advice
+// is not to check a generation_id the step was not given.
+func TestASubmittedGenerationGoneSaysSo(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		_, base := sim(t, `{"generations": {}, "templates": {"tpl_x": {
+			"lifecycle": {"steps": [{"status": "generating", "times": 1}, {"http": 404}]}}}}`)
+		r := action(t, context.Background(), base, map[string]string{"template_id": "tpl_x"})
+		if r.code != outcome.ExitRefused || !strings.Contains(r.stdout, "though the submit returned it: it was created and charged. Ask Prism support") {
+			t.Errorf("code %d:\n%s", r.code, r.stdout)
+		}
+	})
+}
+
 // A timeout shorter than Prism's typical estimate: the reads get dense
 // before the deadline, not after it, so a video done at 35s of a 45s
 // timeout is seen; the log warns and says why reads are dense from 36s.

@@ -88,6 +88,9 @@ type Settings struct {
 	Name func(input string) string
 	// Timeout is the run's timeout, quoted in advice to raise it.
 	Timeout time.Duration
+	// Submitted says the generations came from a submit (this attempt's,
+	// or an earlier one's), not from generation_id.
+	Submitted bool
 }
 
 func (s Settings) name(input string) string {
@@ -202,6 +205,9 @@ var table = []row{
 		}},
 	{"generation not found", ExitRefused, "Prism API refused the request", refused(prism.NotFound),
 		func(f *Facts, s Settings) string {
+			if s.Submitted {
+				return fmt.Sprintf("Generation %s was not found (%v), though the submit returned it: it was created and charged. Ask Prism support about it, with its ID.", f.ID, permanent(f.Wait))
+			}
 			return fmt.Sprintf("Generation %s was not found (%v). Check the ID given as %s, and that it belongs to the account of this API key.", f.ID, permanent(f.Wait), s.name("generation_id"))
 		}},
 	{"no answer", ExitRefused, "Prism API refused the request", refused(prism.NoAnswer),

@@ -340,6 +340,10 @@ func TestAdviceSaysWhatToDo(t *testing.T) {
 	if got := Of(Facts{Download: errors.New("x")}, Settings{Timeout: time.Minute}).Advice; got != "x" {
 		t.Errorf("download advice %q", got)
 	}
+	gone := Of(Facts{ID: "gen_1", Wait: &prism.Error{StatusCode: 404, Code: "not_found"}}, Settings{Submitted: true}).Advice
+	if want := "Generation gen_1 was not found (HTTP 404 not_found), though the submit returned it: it was created and charged. Ask Prism support about it, with its ID."; gone != want {
+		t.Errorf("a submitted generation gone: %q, want %q", gone, want)
+	}
 	full := &download.Error{ID: "gen_1", Want: -1, Attempts: 1, Err: download.LocalError{Err: fmt.Errorf("cannot write the video into videos: %w", syscall.ENOSPC)}}
 	denied := &download.Error{ID: "gen_1", Want: -1, Attempts: 1, Err: download.LocalError{Err: fmt.Errorf("cannot create a file in videos: %w", syscall.EACCES)}}
 	done := prism.Generation{Status: "completed", VideoURL: "x"}

@@ -51,6 +51,9 @@ type Run struct {
 	// Resumed says the IDs are those an earlier attempt of the run
 	// submitted: this one sent no submit (the re-run guard).
 	Resumed bool
+	// Submitted says the IDs came from a submit, this attempt's or (when
+	// Resumed) an earlier one's, not from generation_id.
+	Submitted bool
 	// Invalid are the problems of an invalid input, in the user's terms:
 	// nothing was sent.
 	Invalid []error
@@ -82,7 +85,7 @@ func (r Run) verdict(f outcome.Facts) outcome.Verdict {
 }
 
 func (r Run) settings() outcome.Settings {
-	return outcome.Settings{Name: r.Terms, Timeout: r.Timeout}
+	return outcome.Settings{Name: r.Terms, Timeout: r.Timeout, Submitted: r.Submitted}
 }
 
 // RequestCount says how many requests were sent, and how many of them
