@@ -190,18 +190,30 @@ func (w *Waiter) one(ctx context.Context, id string, sched schedule) Result {
 	b := w.backoff()
 	r := Result{ID: id}
 	var trouble error // the last transient error, for the final message
+	// fresh is the latest answer when it was a 404 read again because the
+	// submit has just returned the ID: a deadline that comes first ends
+	// the wait as that, not as a timeout that more time would cure.
+	var fresh *prism.Error
+	end := func() Result {
+		if fresh != nil && errors.Is(context.Cause(ctx), ErrDeadline) {
+			r.Err = &NotFoundAfterSubmit{Err: fresh, For: time.Since(sched.start)}
+		} else {
+			r.Err = stopped(ctx, r, trouble)
+		}
+		return r
+	}
 	delay := w.FirstDelay
 	for {
 		if err := pause.For(ctx, delay); err != nil {
-			r.Err = stopped(ctx, r, trouble)
-			return r
+			return end()
 		}
 		var g prism.Generation
 		err := w.retry(ctx, b, func() (err error) {
 			g, err = w.Client.Get(ctx, id)
+			fresh = nil
 			if pe, ok := errors.AsType[*prism.Error](err); ok && pe.Meaning() == prism.NotFound && w.Fresh > 0 && r.Gen.Status == "" {
 				if since := time.Since(sched.start); since < w.Fresh {
-					pe.Transient = true // not known yet, maybe
+					pe.Transient, fresh = true, pe // not known yet, maybe
 				} else {
 					err = &NotFoundAfterSubmit{Err: pe, For: since}
 				}
@@ -226,8 +238,7 @@ func (w *Waiter) one(ctx context.Context, id string, sched schedule) Result {
 			delay = w.gap(&sched, time.Now())
 			w.emit(Event{ID: id, Kind: Poll, Gen: g, Wait: delay})
 		case ctx.Err() != nil:
-			r.Err = stopped(ctx, r, trouble)
-			return r
+			return end()
 		default:
 			r.Err = err
 			return r

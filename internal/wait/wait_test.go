@@ -232,6 +232,20 @@ func TestANewIDNotFoundYetIsReadAgain(t *testing.T) {
 		if took := time.Since(start); !ok || nf.For < w.Fresh || took > w.Fresh+w.MaxInterval {
 			t.Errorf("gen_never: %v after %v; want a NotFoundAfterSubmit once %v had passed", r.Err, took, w.Fresh)
 		}
+		// A deadline before Fresh has passed ends it the same way: more
+		// time is not what it lacks. A cancel is a cancel.
+		ctx, cancel := context.WithTimeoutCause(t.Context(), 3*time.Second, ErrDeadline)
+		r = w.One(ctx, "gen_never")
+		cancel()
+		if _, ok := errors.AsType[*NotFoundAfterSubmit](r.Err); !ok {
+			t.Errorf("gen_never with a 3s timeout: %v, want a NotFoundAfterSubmit", r.Err)
+		}
+		ctx, cancelWith := context.WithCancelCause(t.Context())
+		time.AfterFunc(3*time.Second, func() { cancelWith(ErrCanceled) })
+		r = w.One(ctx, "gen_never")
+		if _, ok := errors.AsType[*NotFoundAfterSubmit](r.Err); ok || !errors.Is(r.Err, ErrCanceled) {
+			t.Errorf("gen_never cancelled: %v, want the cancel", r.Err)
+		}
 		r = w.One(t.Context(), "gen_gone")
 		if _, fresh := errors.AsType[*NotFoundAfterSubmit](r.Err); fresh || s.count("gen_gone") != 2 {
 			t.Errorf("gen_gone: %v after %d reads; want the plain 404 of its second read: it was known", r.Err, s.count("gen_gone"))
