@@ -249,14 +249,14 @@ var table = []row{
 	{"submit did not finish", ExitTimeout, "Submit did not finish",
 		func(f *Facts) bool { return f.Submit != nil },
 		func(f *Facts, s Settings) string {
-			why, next := "the API did not accept the request", fmt.Sprintf("Re-run, or raise %s (now %s)", s.name("timeout"), s.Timeout)
-			if pe := asPrism(f.Submit); pe != nil && pe.Meaning() == prism.NoAnswer {
-				why, next = "no attempt reached the API", fmt.Sprintf("Check %s and the runner's network, then re-run", s.name("base_url"))
+			why, next := ": the API did not accept the request", fmt.Sprintf("Re-run, or raise %s (now %s)", s.name("timeout"), s.Timeout)
+			if errors.Is(f.Submit, wait.ErrUnanswered) {
+				why, next = "", fmt.Sprintf("Check %s and the runner's network, then re-run", s.name("base_url"))
 			}
 			if errors.Is(f.Submit, wait.ErrCanceled) {
 				next = "Re-run the job when you want them"
 			}
-			return fmt.Sprintf("The generations were not submitted: %v. Nothing was created or charged: %s. %s.", f.Submit, why, next)
+			return fmt.Sprintf("The generations were not submitted: %v. Nothing was created or charged%s. %s.", f.Submit, why, next)
 		}},
 	{"stopped early", ExitTimeout, "Stopped early",
 		func(f *Facts) bool { return errors.Is(f.Wait, wait.ErrStopped) }, waitAdvice},

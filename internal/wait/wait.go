@@ -252,17 +252,27 @@ func (w *Waiter) one(ctx context.Context, id string, sched schedule) Result {
 // event.
 func (w *Waiter) Submit(ctx context.Context, req prism.SubmitRequest) (prism.Submission, error) {
 	var sub prism.Submission
+	answered := false // some attempt got an HTTP answer
 	err := w.retry(ctx, w.backoff(), func() (err error) {
 		sub, err = w.Client.Submit(ctx, req)
 		return err
-	}, func(err error, _ *prism.Error, delay time.Duration) {
+	}, func(err error, pe *prism.Error, delay time.Duration) {
+		answered = answered || pe.StatusCode != 0
 		w.emit(Event{Kind: Resubmit, Err: err, Wait: delay})
 	})
 	if i, ok := errors.AsType[*interrupted](err); ok {
+		if !answered && i.last.StatusCode == 0 {
+			return sub, fmt.Errorf("%w while submitting: %w (the last: %w)", i.cause, ErrUnanswered, i.last)
+		}
 		return sub, fmt.Errorf("%w while submitting (the last attempt: %w)", i.cause, i.last)
 	}
 	return sub, err
 }
+
+// ErrUnanswered is in the error of a submit that the deadline or a cancel
+// cut short before any attempt got an HTTP answer. Such an attempt was
+// never written (one that was is an unknown outcome, never retried).
+var ErrUnanswered = errors.New("no attempt reached the API")
 
 // retry is the one retry loop, for status reads and submits alike. It
 // calls send until it returns anything but a transient *prism.Error (nil

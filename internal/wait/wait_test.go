@@ -651,6 +651,42 @@ func TestSubmitStoppedBeforeItsNextAttemptNamesItsLastAttempt(t *testing.T) {
 	})
 }
 
+// failing is a transport whose first answers are 429s, then no
+// connection at all: a request never written.
+type failing struct {
+	answers int
+	next    http.RoundTripper
+	sent    atomic.Int32
+}
+
+func (f *failing) RoundTrip(r *http.Request) (*http.Response, error) {
+	if int(f.sent.Add(1)) <= f.answers {
+		return f.next.RoundTrip(r)
+	}
+	return nil, errors.New("dial tcp 127.0.0.1:1: connect: connection refused")
+}
+
+// A submit cut short with no attempt answered says that nothing reached
+// the API; one that the API answered once (a 429) does not.
+func TestSubmitNeverAnsweredSaysSo(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		for answers, want := range map[int]bool{0: true, 1: false} {
+			w, _, _ := submitter(t, reply{code: 429, retryAfter: "1"})
+			w.Client = prism.New(apiURL, "prism_sk_test", "t", &failing{answers: answers, next: testnet.Serve(t, http.HandlerFunc(func(rw http.ResponseWriter, _ *http.Request) {
+				rw.Header().Set("Retry-After", "1")
+				rw.WriteHeader(429)
+			}))})
+			ctx, cancel := context.WithTimeoutCause(t.Context(), 10*time.Second, ErrDeadline)
+			_, err := w.Submit(ctx, prism.SubmitRequest{Body: map[string]any{}})
+			cancel()
+			if errors.Is(err, ErrUnanswered) != want || !errors.Is(err, ErrDeadline) {
+				t.Errorf("%d answered: %v; want ErrUnanswered %t", answers, err, want)
+			}
+		}
+	})
+}
+
 func TestSubmitWithRetryAfterPastTheDeadlineEndsAtOnce(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
