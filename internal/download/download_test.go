@@ -1204,6 +1204,9 @@ func TestWholeVideosAreVerified(t *testing.T) {
 			&media.Info{Container: "mp4", Codec: "avc1", Width: 1280, Height: 720, Duration: 8 * time.Second}, "gen_1: verified videos/gen_1.mov: MP4, avc1, 1280x720, 8s\n"},
 		{"avi: no check", serveVideo(prismsim.Video{ContentType: "video/x-msvideo"}), "videos/gen_1.avi", nil,
 			"Video not verified: gen_1: saved videos/gen_1.avi without checking that it is a whole video: neither its type (Content-Type \"video/x-msvideo\") nor its first bytes show a container with a check; prism-wait checks MP4, MOV, M4V, WebM and MKV. Check the file in a later step if that matters.\n"},
+		// Text that is a video: saved unverified, not refused.
+		{"Y4M, whose header is text", sent("application/octet-stream", strings.NewReader("YUV4MPEG2 W1280 H720 F25:1 Ip A1:1 C420jpeg\nFRAME\n")), "videos/gen_1.mp4", nil,
+			"Video not verified: gen_1: saved videos/gen_1.mp4 without checking"},
 		{"MPEG-TS that declares no type", sent("binary/octet-stream", strings.NewReader("\x47\x40\x00\x10 an MPEG-TS packet")), "videos/gen_1.mp4", nil,
 			"Video not verified: gen_1: saved videos/gen_1.mp4 without checking that it is a whole video: neither its type (Content-Type \"binary/octet-stream\") nor its first bytes show"},
 	} {

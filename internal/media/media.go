@@ -72,6 +72,10 @@ func Sniff(head []byte) (kind Kind, other string) {
 	return Unknown, ""
 }
 
+// TextHeaded reports whether head starts a video format whose header is
+// text, such as YUV4MPEG2 (Y4M, raw frames): text that is a video.
+func TextHeaded(head []byte) bool { return bytes.HasPrefix(head, []byte("YUV4MPEG2 ")) }
+
 // isoFirst are the box types an ISO base media file may start with. Only
 // ftyp passes the check, but a file that starts with another is an ISO
 // file that fails it, with that reason.

@@ -320,3 +320,12 @@ func BenchmarkVerify1GiB(b *testing.B) {
 		})
 	}
 }
+
+func TestTextHeaded(t *testing.T) {
+	t.Parallel()
+	for head, want := range map[string]bool{"YUV4MPEG2 W1280 H720": true, "YUV4MPEG2": false, "Service Unavailable": false, "": false} {
+		if got := TextHeaded([]byte(head)); got != want {
+			t.Errorf("TextHeaded(%q) = %t, want %t", head, got, want)
+		}
+	}
+}
