@@ -299,7 +299,7 @@ func (t *transfer) verify() (*media.Info, error) {
 		return nil, permanent{fmt.Errorf("cannot read the video back: %w", err)}
 	}
 	kind, other := media.Sniff(head[:n])
-	if other == "" && kind == media.Unknown && n > 0 && text(head[:n]) && !media.TextHeaded(head[:n]) {
+	if other == "" && kind == media.Unknown && text(head[:n]) && !media.TextHeaded(head[:n]) {
 		// A video's first bytes are binary in every container; these
 		// are words: an error message that storage sent with a 200.
 		other = "text"
