@@ -117,7 +117,8 @@ func run(ctx context.Context, env Env, log *report.Log) int {
 		client.Budget = budget.New(cfg.PollInterval, cfg.MaxInterval)
 		client.Budget.Shrunk = report.RateLimited(log)
 	}
-	out := report.Run{Timeout: cfg.Timeout, Scrub: log.Scrubber(), Terms: cfg.Term, IDs: cfg.IDs, Submitted: cfg.Submit != nil}
+	out := report.Run{Timeout: cfg.Timeout, Scrub: log.Scrubber(), Terms: cfg.Term, IDs: cfg.IDs, Submitted: cfg.Submit != nil,
+		Prompt: cfg.Submit != nil && cfg.Submit.TemplateID == ""}
 	waiter := &wait.Waiter{Client: client, PollInterval: cfg.PollInterval, MaxInterval: cfg.MaxInterval}
 
 	var estimate time.Duration

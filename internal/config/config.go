@@ -210,7 +210,7 @@ func Load(ctx context.Context, lookup func(string) (string, bool), args []string
 		errs = append(errs, fmt.Errorf("cannot resolve the workspace directory: %w", err))
 	} else if r.downloadDir != "" {
 		dir := r.downloadDir
-		if !c.Action && !filepath.IsAbs(dir) {
+		if !c.Action && !filepath.IsAbs(dir) && dir != "~" && !strings.HasPrefix(dir, "~/") {
 			// A flag's path is the shell's: relative to the working
 			// directory, which a run: step's working-directory moves
 			// inside the workspace. Outputs stay relative to the

@@ -556,6 +556,14 @@ func TestTheCLIsDownloadDirIsFromTheWorkingDirectory(t *testing.T) {
 			t.Errorf("in %s with %v, --download-dir %s: DownloadDir %q, %v; want %q", tc.wd, tc.env, tc.flag, c.DownloadDir, err, tc.dir)
 		}
 	}
+	// From a subdirectory too, ~ is refused: PRISM_DOWNLOAD_DIR in a
+	// step's env: is not expanded by any shell.
+	for _, dir := range []string{"~", "~/videos"} {
+		if _, err := loadIn(mapEnv(map[string]string{"PRISM_API_KEY": "k", "GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": ws, "PRISM_DOWNLOAD_DIR": dir}),
+			[]string{"gen_1"}, app); err == nil || !strings.Contains(err.Error(), "~ is not expanded here") {
+			t.Errorf("%q from a subdirectory: %v, want it refused", dir, err)
+		}
+	}
 }
 
 func TestWorkspaceIsGitHubWorkspace(t *testing.T) {

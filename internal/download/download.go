@@ -110,6 +110,9 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
+	if e.Attempts == 0 {
+		return fmt.Sprintf("download of %s failed before any request: %v", e.ID, e.Err)
+	}
 	size := strconv.FormatInt(e.Got, 10) + " bytes"
 	if e.Want >= 0 {
 		size = fmt.Sprintf("%d of %d bytes", e.Got, e.Want)
@@ -178,11 +181,11 @@ type transfer struct {
 // path, cancellation included, it leaves nothing behind in Dir.
 func (d *Downloader) Fetch(ctx context.Context, id, rawURL string, refresh Refresh) (f File, err error) {
 	if err := d.mkdirAll(); err != nil {
-		return File{}, &Error{ID: id, Want: -1, Err: LocalError{fmt.Errorf("cannot create %s: %w", d.Dir, err)}}
+		return File{}, &Error{ID: id, Want: -1, Err: LocalError{fmt.Errorf("cannot create %s: %w", d.Dir, pathless(err))}}
 	}
 	tmp, tmpName, err := d.createTemp(id)
 	if err != nil {
-		return File{}, &Error{ID: id, Want: -1, Err: LocalError{fmt.Errorf("cannot create a file in %s: %w", d.Dir, err)}}
+		return File{}, &Error{ID: id, Want: -1, Err: LocalError{fmt.Errorf("cannot create a file in %s: %w", d.Dir, pathless(err))}}
 	}
 	defer func() {
 		if err != nil {

@@ -91,6 +91,8 @@ type Settings struct {
 	// Submitted says the generations came from a submit (this attempt's,
 	// or an earlier one's), not from generation_id.
 	Submitted bool
+	// Prompt says the submit was a prompt's, not a template's.
+	Prompt bool
 }
 
 func (s Settings) name(input string) string {
@@ -180,6 +182,10 @@ var table = []row{
 		}},
 	{"template not found", ExitRefused, "Prism API refused the submission", submitRefused(prism.NotFound),
 		func(f *Facts, s Settings) string {
+			if s.Prompt {
+				// Nothing to find but the endpoint itself.
+				return fmt.Sprintf("Not found (%v): there is no prompt-to-video endpoint there. Check that %s points at the Prism API's root, as https://prismvideos.com/api does.", asPrism(f.Submit), s.name("base_url"))
+			}
 			return fmt.Sprintf("Not found (%v). Check %s, and that the template belongs to the account of this API key.", asPrism(f.Submit), s.name("template_id"))
 		}},
 	{"submission: key refused", ExitRefused, "Prism API refused the submission", submitRefused(prism.KeyRefused),
@@ -490,7 +496,7 @@ func downloadAdvice(f *Facts, s Settings) string {
 	if de, ok := errors.AsType[*download.Error](f.Download); ok && de.Full() {
 		return fmt.Sprintf("%v. The runner's disk is full, not storage's fault: make room on it, or set %s to a directory on another disk.", f.Download, s.name("download_dir"))
 	} else if ok && de.Local() {
-		return fmt.Sprintf("%v. The runner's file system refused it, not storage: check that %s is a directory prism-wait may write in (the action runs as root; the CLI as its user), with no directory where the video goes.", f.Download, s.name("download_dir"))
+		return fmt.Sprintf("%v. The runner's file system refused it, not storage: check that %s is a directory that the user running prism-wait may write in, with no directory where the video goes.", f.Download, s.name("download_dir"))
 	}
 	return f.Download.Error()
 }

@@ -344,6 +344,10 @@ func TestAdviceSaysWhatToDo(t *testing.T) {
 	if want := "Generation gen_1 was not found (HTTP 404 not_found), though the submit returned it: it was created and charged. Ask Prism support about it, with its ID."; gone != want {
 		t.Errorf("a submitted generation gone: %q, want %q", gone, want)
 	}
+	prompt := Of(Facts{Submit: &prism.Error{Method: "POST", StatusCode: 404, JSON: true, Message: "Not Found"}}, Settings{Prompt: true}).Advice
+	if want := "Not found (HTTP 404: Not Found): there is no prompt-to-video endpoint there. Check that base_url points at the Prism API's root, as https://prismvideos.com/api does."; prompt != want {
+		t.Errorf("a prompt's submit not found: %q, want %q", prompt, want)
+	}
 	full := &download.Error{ID: "gen_1", Want: -1, Attempts: 1, Err: download.LocalError{Err: fmt.Errorf("cannot write the video into videos: %w", syscall.ENOSPC)}}
 	denied := &download.Error{ID: "gen_1", Want: -1, Attempts: 1, Err: download.LocalError{Err: fmt.Errorf("cannot create a file in videos: %w", syscall.EACCES)}}
 	done := prism.Generation{Status: "completed", VideoURL: "x"}
@@ -355,7 +359,7 @@ func TestAdviceSaysWhatToDo(t *testing.T) {
 		if got := Of(Facts{ID: "gen_1", Gen: done, Download: full}, s).Advice; !strings.Contains(got, "no space left on device. The runner's disk is full, not storage's fault: make room on it, or set "+term+" to a directory on another disk.") {
 			t.Errorf("advice on a full disk = %q, want it to name %q", got, term)
 		}
-		if got := Of(Facts{ID: "gen_1", Gen: done, Download: denied}, s).Advice; !strings.Contains(got, "permission denied. The runner's file system refused it, not storage: check that "+term+" is a directory prism-wait may write in") {
+		if got := Of(Facts{ID: "gen_1", Gen: done, Download: denied}, s).Advice; !strings.Contains(got, "permission denied. The runner's file system refused it, not storage: check that "+term+" is a directory that the user running prism-wait may write in") {
 			t.Errorf("advice on a refused write = %q, want it to name %q", got, term)
 		}
 	}

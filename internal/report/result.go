@@ -52,8 +52,9 @@ type Run struct {
 	// submitted: this one sent no submit (the re-run guard).
 	Resumed bool
 	// Submitted says the IDs came from a submit, this attempt's or (when
-	// Resumed) an earlier one's, not from generation_id.
-	Submitted bool
+	// Resumed) an earlier one's, not from generation_id; Prompt, that the
+	// submit was a prompt's.
+	Submitted, Prompt bool
 	// Invalid are the problems of an invalid input, in the user's terms:
 	// nothing was sent.
 	Invalid []error
@@ -85,7 +86,7 @@ func (r Run) verdict(f outcome.Facts) outcome.Verdict {
 }
 
 func (r Run) settings() outcome.Settings {
-	return outcome.Settings{Name: r.Terms, Timeout: r.Timeout, Submitted: r.Submitted}
+	return outcome.Settings{Name: r.Terms, Timeout: r.Timeout, Submitted: r.Submitted, Prompt: r.Prompt}
 }
 
 // RequestCount says how many requests were sent, and how many of them

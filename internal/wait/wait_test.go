@@ -220,6 +220,7 @@ func TestANewIDNotFoundYetIsReadAgain(t *testing.T) {
 			"gen_late":  {notFound, notFound, completed},
 			"gen_never": {notFound},
 			"gen_gone":  {generating, notFound},
+			"gen_slow":  {notFound, {hang: true}},
 		})
 		w.Fresh = 10 * time.Second
 		start := time.Now()
@@ -239,6 +240,14 @@ func TestANewIDNotFoundYetIsReadAgain(t *testing.T) {
 		cancel()
 		if _, ok := errors.AsType[*NotFoundAfterSubmit](r.Err); !ok {
 			t.Errorf("gen_never with a 3s timeout: %v, want a NotFoundAfterSubmit", r.Err)
+		}
+		// The deadline comes while a read is in flight: no answer, so
+		// the latest is the 404 still.
+		ctx, cancel = context.WithTimeoutCause(t.Context(), 3*time.Second, ErrDeadline)
+		r = w.One(ctx, "gen_slow")
+		cancel()
+		if _, ok := errors.AsType[*NotFoundAfterSubmit](r.Err); !ok {
+			t.Errorf("gen_slow with a 3s timeout: %v, want a NotFoundAfterSubmit", r.Err)
 		}
 		ctx, cancelWith := context.WithCancelCause(t.Context())
 		time.AfterFunc(3*time.Second, func() { cancelWith(ErrCanceled) })
