@@ -165,8 +165,8 @@ func (w *Waiter) gap(s *schedule, now time.Time) time.Duration {
 // then is seen within max(PollInterval, t/2); from then on, within
 // PollInterval, as without an estimate.
 func (w *Waiter) next(elapsed time.Duration) time.Duration {
-	dense := w.Estimate * 8 / 10
-	if w.Estimate <= 0 || elapsed >= dense {
+	dense := w.Estimate * 8 / 10 // 0 without an estimate: always past it
+	if elapsed >= dense {
 		return w.PollInterval
 	}
 	return max(w.PollInterval, min(elapsed/2, dense-elapsed))
