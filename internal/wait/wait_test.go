@@ -268,6 +268,20 @@ func TestANewIDNotFoundYetIsReadAgain(t *testing.T) {
 	})
 }
 
+// Fresh is how long after the start: a read exactly then is past it.
+func TestFreshEndsAtItsEnd(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		// Retry-After 1 and a backoff capped at 1s: reads at 0s and 1s.
+		w, s, _ := newWaiter(t, map[string][]reply{"gen_1": {{code: 404, retryAfter: "1", body: `{"error":"not_found"}`}}})
+		w.Fresh, w.MaxInterval = time.Second, time.Second
+		r := w.One(t.Context(), "gen_1")
+		if _, ok := errors.AsType[*NotFoundAfterSubmit](r.Err); !ok || s.count("gen_1") != 2 {
+			t.Errorf("%v after %d reads; want NotFoundAfterSubmit at the second, at 1s", r.Err, s.count("gen_1"))
+		}
+	})
+}
+
 func TestPermanentErrorStopsAtOnce(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
