@@ -36,9 +36,15 @@ func guardedSubmit(ctx context.Context, env Env, cfg config.Config, w *wait.Wait
 		return sub, false, err
 	}
 	t := cfg.Term
+	rerunning := env.getenv("GITHUB_RUN_ATTEMPT") != "" && env.getenv("GITHUB_RUN_ATTEMPT") != "1"
 	unusable := func(why error) error {
 		if cfg.RerunGuard == rerun.Required {
 			return &rerun.RequiredUnmet{Why: why}
+		}
+		if rerunning {
+			log.Warningf("Re-run guard unavailable", "%s. Submitting without it: if an earlier attempt of this run submitted this same request, this submit pays for it again (check the Prism dashboard). Set %s to required to stop instead when the cache cannot be used.",
+				untrustedLine(log, why), t("rerun_guard"))
+			return nil
 		}
 		log.Warningf("Re-run guard unavailable", "%s. Submitting without it: a re-run of this job would submit (and pay) again. Set %s to off to silence this warning.",
 			untrustedLine(log, why), t("rerun_guard"))
@@ -49,6 +55,21 @@ func guardedSubmit(ctx context.Context, env Env, cfg config.Config, w *wait.Wait
 	// never the time the submit and the wait need.
 	gctx, cancel := context.WithTimeout(ctx, guardTimeout)
 	defer cancel()
+	// intend records this attempt's intent. An earlier attempt that began
+	// this submit holds its key: an *rerun.Unrecorded, and nothing is sent.
+	intend := func() error {
+		err := g.Intend(gctx, time.Now())
+		var unrecorded *rerun.Unrecorded
+		switch {
+		case errors.As(err, &unrecorded):
+			return err
+		case errors.Is(err, rerun.ErrTaken):
+			return &rerun.Unavailable{Reason: err.Error()}
+		case err != nil:
+			return &rerun.Unavailable{Reason: "the Actions cache could not be written (" + err.Error() + ")"}
+		}
+		return nil
+	}
 	if err == nil {
 		var prior rerun.Prior
 		prior, err = g.Check(gctx)
@@ -57,7 +78,14 @@ func guardedSubmit(ctx context.Context, env Env, cfg config.Config, w *wait.Wait
 		case errors.As(err, &unrecorded):
 			return prism.Submission{}, false, err // an earlier attempt may have paid
 		case err != nil:
-			err = &rerun.Unavailable{Reason: "the Actions cache could not be read (" + err.Error() + ")"}
+			// The record cannot be read. Its intent's key still tells:
+			// an earlier attempt that began this submit holds it.
+			readErr := err
+			if err = intend(); errors.As(err, &unrecorded) {
+				return prism.Submission{}, false, err
+			} else if err != nil {
+				err = &rerun.Unavailable{Reason: "the Actions cache could not be read (" + readErr.Error() + ")"}
+			}
 		case prior.Submitted != nil:
 			ids := prior.Submitted.IDs
 			log.Infof("attempt %d of this run submitted this request already (%s): %s; waiting for those instead of submitting again",
@@ -66,13 +94,11 @@ func guardedSubmit(ctx context.Context, env Env, cfg config.Config, w *wait.Wait
 		case prior.Intent != nil:
 			return prism.Submission{}, false, &rerun.Unrecorded{Attempt: prior.Intent.Attempt, At: prior.Intent.At}
 		default:
-			err = g.Intend(gctx, time.Now())
-			if errors.As(err, &unrecorded) {
+			if rerunning {
+				log.Infof("re-run guard: no earlier attempt of this run recorded this request (the same template or prompt, variables, options, api_key and base_url); submitting")
+			}
+			if err = intend(); errors.As(err, &unrecorded) {
 				return prism.Submission{}, false, err
-			} else if errors.Is(err, rerun.ErrTaken) {
-				err = &rerun.Unavailable{Reason: err.Error()}
-			} else if err != nil {
-				err = &rerun.Unavailable{Reason: "the Actions cache could not be written (" + err.Error() + ")"}
 			}
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -188,6 +189,54 @@ func TestWithoutACacheServiceAutoWarnsAndRequiredRefuses(t *testing.T) {
 		}
 		if n := s.Submits("/api/templates/tpl_ok/generate").Posts; n != 1 {
 			t.Errorf("%d POSTs, want 1 (auto only)", n)
+		}
+	})
+}
+
+// A re-run whose reads of the cache fail, while writes work, still finds
+// attempt 1's intent in its way and stops rather than pay again; once the
+// cache answers again, attempt 3 resumes attempt 1's IDs (attempt 2 left
+// no mark that would hide them).
+func TestAReRunThatCannotReadTheCacheDoesNotPayAgain(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		s := prismsim.New(mustScenario(t))
+		var readsFail atomic.Bool
+		tr := testnet.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if readsFail.Load() && strings.HasSuffix(r.URL.Path, "/GetCacheEntryDownloadURL") {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				return
+			}
+			s.ServeHTTP(w, r)
+		}))
+		t.Cleanup(s.Close)
+		base, root := api{URL: apiBase, Transport: tr}, strings.TrimSuffix(apiBase, "/api")
+		tpl := map[string]string{"template_id": "tpl_ok"}
+		first := runAttempt(t, base, root, "1", tpl)
+		readsFail.Store(true)
+		second := runAttempt(t, base, root, "2", tpl)
+		if posts := s.Submits("/api/templates/tpl_ok/generate").Posts; second.code != outcome.ExitRefused || posts != 1 {
+			t.Errorf("re-run that cannot read the cache: code %d, %d POSTs in all; want 4 and 1:\n%s", second.code, posts, second.log)
+		}
+		readsFail.Store(false)
+		third := runAttempt(t, base, root, "3", tpl)
+		if third.code != outcome.ExitOK || third.outputs["resumed"] != "true" || third.outputs["generation_id"] != first.outputs["generation_id"] {
+			t.Errorf("attempt 3: code %d, outputs %v; want attempt 1's IDs resumed:\n%s", third.code, third.outputs, third.log)
+		}
+	})
+}
+
+// A re-run that finds nothing recorded for its request says so before it
+// submits: the request (its inputs) differs from the earlier attempts'.
+func TestAReRunWithNothingRecordedSaysSo(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		s, base, root := guardSim(t)
+		runAttempt(t, base, root, "1", map[string]string{"template_id": "tpl_ok", "variables": `{"title": "one"}`})
+		second := runAttempt(t, base, root, "2", map[string]string{"template_id": "tpl_ok", "variables": `{"title": "two"}`})
+		if posts := s.Submits("/api/templates/tpl_ok/generate").Posts; second.code != outcome.ExitOK || posts != 2 ||
+			!strings.Contains(second.log, "re-run guard: no earlier attempt of this run recorded this request") {
+			t.Errorf("code %d, %d POSTs:\n%s", second.code, posts, second.log)
 		}
 	})
 }

@@ -199,18 +199,16 @@ func (g *Guard) get(ctx context.Context, phase string) (*Entry, error) {
 		return nil, &badEntry{phase}
 	}
 	if phase == "submitted" && !e.Refused {
-		// The IDs are polled and written out as the submit's would be:
-		// plain, each once, never the key.
-		var ids []string
-		for _, id := range e.IDs {
-			if prism.ValidID(id) && !g.secret.Secret(id) && !slices.Contains(ids, id) {
-				ids = append(ids, id)
+		// prism-wait records the submit's IDs as it polls them: plain,
+		// each once, never the key. Anything else is no record of its.
+		for i, id := range e.IDs {
+			if !prism.ValidID(id) || g.secret.Secret(id) || slices.Contains(e.IDs[:i], id) {
+				return nil, &badEntry{"submitted (it holds what is no generation ID of a submit)"}
 			}
 		}
-		if len(ids) == 0 {
+		if len(e.IDs) == 0 {
 			return nil, &badEntry{"submitted (it holds no generation ID)"}
 		}
-		e.IDs = ids
 	}
 	return &e, nil
 }
@@ -250,10 +248,15 @@ func (g *Guard) Intend(ctx context.Context, now time.Time) error {
 	if perr := g.cache.Put(ctx, probe, version, []byte("{}")); errors.Is(perr, actionscache.ErrTaken) {
 		return err
 	}
-	g.share(ctx)
 	if g.attempt > 1 {
+		// Marked shared only when the intent is this attempt's, another
+		// job's: an earlier attempt's stays readable to a later one.
+		if _, gerr := g.get(ctx, "intent"); errors.Is(gerr, errSameAttempt) {
+			g.share(ctx)
+		}
 		return &Unrecorded{Reason: "an earlier attempt, or another job of this run, began to record this submit and never finished the record"}
 	}
+	g.share(ctx)
 	return err
 }
 
