@@ -176,7 +176,7 @@ func (g *Guard) unrecorded(e *Entry, err error, why string) error {
 	var bad *badEntry
 	switch {
 	case errors.Is(err, errSameAttempt):
-		g.share(context.Background())
+		_ = g.share(context.Background()) // best effort: this attempt stops anyway
 		return &Unrecorded{Reason: "several jobs of this run made this same request in a step with the same id, so the record cannot say which generations are this job's"}
 	case err == nil:
 		return &Unrecorded{Attempt: e.Attempt, At: e.At, Reason: why}
@@ -252,18 +252,23 @@ func (g *Guard) Intend(ctx context.Context, now time.Time) error {
 		// Marked shared only when the intent is this attempt's, another
 		// job's: an earlier attempt's stays readable to a later one.
 		if _, gerr := g.get(ctx, "intent"); errors.Is(gerr, errSameAttempt) {
-			g.share(ctx)
+			_ = g.share(ctx)
 		}
 		return &Unrecorded{Reason: "an earlier attempt, or another job of this run, began to record this submit and never finished the record"}
 	}
-	g.share(ctx)
+	if serr := g.share(ctx); serr != nil {
+		return fmt.Errorf("%w; and the mark that keeps a re-run of either job from resuming the other's generations could not be written (%v), so a re-run of this job could wait for the other job's videos", err, serr)
+	}
 	return err
 }
 
 // share marks this round's record as made by several jobs at once, so that
-// no later attempt resumes from it; best effort (a taken marker is one).
-func (g *Guard) share(ctx context.Context) {
-	_ = g.put(ctx, "shared", Entry{Attempt: g.attempt, At: time.Now().UTC()})
+// no later attempt resumes from it (a taken marker is one already).
+func (g *Guard) share(ctx context.Context) error {
+	if err := g.put(ctx, "shared", Entry{Attempt: g.attempt, At: time.Now().UTC()}); !errors.Is(err, ErrTaken) {
+		return err
+	}
+	return nil
 }
 
 // Submitted records the IDs the API answered.

@@ -3,6 +3,7 @@ package rerun_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -373,6 +374,32 @@ func TestAReRunStopsWhereAnEarlierAttemptLeftARecordItCannotUse(t *testing.T) {
 		a.Submitted(ctx, when, []string{"gen_a"})
 		_, err := open(t, srv, "2", req).Check(ctx)
 		unrecorded(t, err, "several jobs of this run made this same request")
+	})
+}
+
+// Two legs of a matrix meet on attempt 1 and the mark that they share the
+// record cannot be written: the second leg's error says what a re-run of
+// it may then do, instead of keeping quiet.
+func TestAMarkThatCannotBeWrittenIsSaid(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		sim := prismsim.New(prismsim.Scenario{Cache: &prismsim.CacheConfig{}})
+		tr := testnet.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			body, _ := io.ReadAll(r.Body)
+			if strings.HasSuffix(r.URL.Path, "/CreateCacheEntry") && strings.Contains(string(body), "/shared") {
+				w.WriteHeader(http.StatusInternalServerError)
+				return
+			}
+			r.Body = io.NopCloser(strings.NewReader(string(body)))
+			sim.ServeHTTP(w, r)
+		}))
+		srv := server{"http://127.0.0.1:8787", tr}
+		ctx := context.Background()
+		open(t, srv, "1", req).Intend(ctx, when)
+		err := open(t, srv, "1", req).Intend(ctx, when)
+		if !errors.Is(err, rerun.ErrTaken) || !strings.Contains(err.Error(), "could not be written") || !strings.Contains(err.Error(), "could wait for the other job's videos") {
+			t.Errorf("second leg's Intend = %v, want ErrTaken saying the mark could not be written", err)
+		}
 	})
 }
 
