@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -223,6 +224,18 @@ func runStep(t *testing.T, pinned, base, runnerOS, runnerArch string, inputs map
 // runStepIn is runStep with the VERSION file's text and RUNNER_TEMP given.
 func runStepIn(t *testing.T, version, pinned, base, runnerOS, runnerArch, temp string, inputs map[string]string) step {
 	t.Helper()
+	cmd, output := stepCmd(t, version, pinned, base, runnerOS, runnerArch, temp, inputs)
+	logb, _ := cmd.CombinedOutput()
+	out, _ := os.ReadFile(output)
+	return step{code: cmd.ProcessState.ExitCode(), log: string(logb), outputs: string(out)}
+}
+
+// stepCmd is the sub-action's step as the runner starts it: its run: line
+// in a script file, run by bash --noprofile --norc -e -o pipefail (the
+// runner's shell: bash), with the step's env:. It returns the command and
+// where GITHUB_OUTPUT is.
+func stepCmd(t *testing.T, version, pinned, base, runnerOS, runnerArch, temp string, inputs map[string]string) (*exec.Cmd, string) {
+	t.Helper()
 	a := readAction(t, "action.yml")
 	dir := t.TempDir()
 	for _, f := range []string{"action.yml", "run.sh"} {
@@ -234,6 +247,11 @@ func runStepIn(t *testing.T, version, pinned, base, runnerOS, runnerArch, temp s
 	}
 	os.WriteFile(filepath.Join(dir, "VERSION"), []byte(version), 0o644)
 	os.WriteFile(filepath.Join(dir, "SHA256SUMS"), []byte(pinned), 0o644)
+	if releases, ok := strings.CutPrefix(base, "RELEASES="); ok {
+		// The release commit's RELEASES, and no override of it.
+		os.WriteFile(filepath.Join(dir, "RELEASES"), []byte(releases+"\n"), 0o644)
+		base = ""
+	}
 	if version == "" {
 		// No release pinned: this very folder, as main has it, inside the
 		// module it builds from.
@@ -254,11 +272,13 @@ func runStepIn(t *testing.T, version, pinned, base, runnerOS, runnerArch, temp s
 		}
 		env = append(env, k+"="+val)
 	}
-	cmd := exec.Command("bash", "-c", a.Runs.Steps[0].Run)
+	script := filepath.Join(temp, "step.sh")
+	if err := os.WriteFile(script, []byte(a.Runs.Steps[0].Run+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("bash", "--noprofile", "--norc", "-e", "-o", "pipefail", script)
 	cmd.Env, cmd.Dir = env, ws
-	logb, _ := cmd.CombinedOutput()
-	out, _ := os.ReadFile(output)
-	return step{code: cmd.ProcessState.ExitCode(), log: string(logb), outputs: string(out)}
+	return cmd, output
 }
 
 // goEnv is this machine's Go caches and module settings, for the step
@@ -288,7 +308,8 @@ func must[T any](v T, err error) T {
 
 func simulator(t *testing.T) (*prismsim.Server, string) {
 	t.Helper()
-	sc, err := prismsim.ParseScenario([]byte(`{"generations": {"gen_ok": {"steps": [{"status": "generating"}, {"status": "completed"}]}}}`))
+	sc, err := prismsim.ParseScenario([]byte(`{"generations": {"gen_ok": {"steps": [{"status": "generating"}, {"status": "completed"}]},
+		"gen_slow": {"steps": [{"status": "generating"}]}}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,6 +339,33 @@ func TestTheRightBinaryRunsAndItsOutputsArrive(t *testing.T) {
 	}
 	if sim.Stats("gen_ok").Requests == 0 {
 		t.Error("the simulator saw no status read")
+	}
+}
+
+// The release commit's RELEASES says where its releases are (a fork's, a
+// GitHub Enterprise Server's): the binary comes from there.
+func TestTheBinaryComesFromWhereRELEASESSays(t *testing.T) {
+	t.Parallel()
+	if runtime.GOOS == "windows" {
+		t.Skip("the script's test runs on Linux and macOS")
+	}
+	rel := snapshot(t)
+	const path = "/fork/prism-wait/releases/download/v0.0.0-test/"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name, ok := strings.CutPrefix(r.URL.Path, path)
+		if b, found := rel[name]; ok && found {
+			w.Write(b)
+			return
+		}
+		http.NotFound(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	_, api := simulator(t)
+	os, arch := host()
+	got := runStep(t, rel.sums(), "RELEASES="+srv.URL+"/fork/prism-wait/releases/download", os, arch, map[string]string{
+		"generation_id": "gen_ok", "api_key": "prism_sk_subaction", "base_url": api, "poll_interval": "10ms"})
+	if got.code != 0 {
+		t.Fatalf("exit %d, log:\n%s", got.code, got.log)
 	}
 }
 
@@ -394,6 +442,49 @@ func TestTheBinarySpeaksOfInputsAsTheActionDoes(t *testing.T) {
 	got := runStep(t, rel.sums(), serve(t, rel), osName, arch, map[string]string{"generation_id": "gen_ok", "api_key": "prism_sk_x", "timeout": "soon"})
 	if got.code != 2 || !strings.Contains(got.log, "::error title=Invalid input::timeout:") || strings.Contains(got.log, "--timeout") || strings.Contains(got.log, "PRISM_TIMEOUT") {
 		t.Errorf("exit %d, log:\n%s", got.code, got.log)
+	}
+}
+
+// A cancel: the runner sends SIGINT, then SIGTERM, to the step's shell
+// alone. It reaches the binary (each exec replaces the shell), which
+// writes the outputs and exits 3; no binary is left running.
+func TestACancelReachesTheBinary(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	if _, err := exec.LookPath("go"); err != nil || runtime.GOOS == "windows" {
+		t.Skip("no go, or no signals to send")
+	}
+	sim, api := simulator(t)
+	osName, arch := host()
+	temp := t.TempDir()
+	cmd, output := stepCmd(t, "", "", "http://127.0.0.1:1", osName, arch, temp, map[string]string{
+		"generation_id": "gen_slow", "api_key": "prism_sk_subaction", "base_url": api, "poll_interval": "50ms", "timeout": "5m"})
+	var log strings.Builder
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	for sim.Stats("gen_slow").Requests == 0 { // built, and polling
+		select {
+		case <-done:
+			t.Fatalf("the step ended before it polled:\n%s", log.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-done:
+	case <-time.After(2 * time.Minute):
+		cmd.Process.Kill()
+		t.Fatalf("the step did not end after SIGINT:\n%s", log.String())
+	}
+	out, _ := os.ReadFile(output)
+	if code := cmd.ProcessState.ExitCode(); code != 3 || !strings.Contains(string(out), "status<<") {
+		t.Errorf("exit %d after SIGINT, outputs %q; want 3 with the outputs written:\n%s", code, out, log.String())
 	}
 }
 

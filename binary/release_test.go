@@ -13,8 +13,13 @@ import (
 )
 
 // publishStep is the release workflow's step that makes the release
-// commit and moves the tags.
+// commit and moves the tag onto it.
 func publishStep(t *testing.T) (script string, env map[string]string) {
+	return releaseStep(t, "Point the tag at a release commit")
+}
+
+// releaseStep is the publish job's step whose name starts with prefix.
+func releaseStep(t *testing.T, prefix string) (script string, env map[string]string) {
 	t.Helper()
 	raw, err := os.ReadFile("../.github/workflows/release.yml")
 	if err != nil {
@@ -33,11 +38,11 @@ func publishStep(t *testing.T) (script string, env map[string]string) {
 		t.Fatal(err)
 	}
 	for _, s := range wf.Jobs["publish"].Steps {
-		if strings.HasPrefix(s.Name, "Point the tags at a release commit") {
+		if strings.HasPrefix(s.Name, prefix) {
 			return s.Run, s.Env
 		}
 	}
-	t.Fatal("release.yml: no publish step 'Point the tags at a release commit…'")
+	t.Fatalf("release.yml: no publish step %q…", prefix)
 	return "", nil
 }
 
@@ -153,11 +158,13 @@ func TestTheReleaseCommitPinsTheImageAndTheBinaries(t *testing.T) {
 	}
 
 	image := "ghcr.io/prism-wait/prism-wait@sha256:" + strings.Repeat("a", 64)
+	output := filepath.Join(temp, "output")
 	step := func(sums string) (string, error) {
 		cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
 		cmd.Dir = work
 		cmd.Env = append(os.Environ(), "TAG=v1.2.3", "IMAGE="+image, "SUMS="+sums,
-			"GITHUB_SHA="+tested, "RUNNER_TEMP="+temp,
+			"GITHUB_SHA="+tested, "RUNNER_TEMP="+temp, "GITHUB_OUTPUT="+output,
+			"GITHUB_SERVER_URL=https://ghe.example", "GITHUB_REPOSITORY=fork/prism-wait",
 			"GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com")
 		out, err := cmd.CombinedOutput()
 		return string(out), err
@@ -183,6 +190,22 @@ func TestTheReleaseCommitPinsTheImageAndTheBinaries(t *testing.T) {
 	}
 	if !slices.Contains(strings.Split(git(t, origin, "show", release+":action.yml"), "\n"), "  image: docker://"+image) {
 		t.Error("the release commit's action.yml does not run the image by digest")
+	}
+	if got := git(t, origin, "show", release+":binary/RELEASES"); got != "https://ghe.example/fork/prism-wait/releases/download" {
+		t.Errorf("binary/RELEASES = %q, want this repository's releases on its own server", got)
+	}
+	// vX moves only in its own step, after the release is published.
+	if out, err := exec.Command("git", "-C", origin, "rev-parse", "--verify", "-q", "v1").CombinedOutput(); err == nil {
+		t.Errorf("v1 moved before the release was published: %s", out)
+	}
+	if got, _ := os.ReadFile(output); string(got) != "release="+release+"\n" {
+		t.Errorf("the step's output = %q, want release=%s", got, release)
+	}
+	major, _ := releaseStep(t, "Point vX at the published release commit")
+	cmd := exec.Command("bash", "-euo", "pipefail", "-c", major)
+	cmd.Dir, cmd.Env = work, append(os.Environ(), "TAG=v1.2.3", "RELEASE="+release)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("the vX step: %v\n%s", err, out)
 	}
 	if major := git(t, origin, "rev-parse", "v1^{commit}"); major != release {
 		t.Errorf("v1 -> %s, want %s", major, release)

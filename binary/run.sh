@@ -40,11 +40,13 @@ ext=""
 if [ -z "$version" ]; then
   # main: no release pinned. Build from this checkout of the action.
   if ! command -v go > /dev/null; then
-    fail "No release pinned" "This is prism-wait/binary from a branch, where no release is pinned (binary/VERSION is empty). Use a release, e.g. uses: prism-wait/prism-wait/binary@v1, or install Go first (actions/setup-go) to build it from source."
+    fail "No release pinned" "This is prism-wait/binary from a branch, where no release is pinned (binary/VERSION is empty). Use a release, e.g. uses: <owner>/prism-wait/binary@v1 with this action's owner, or install Go first (actions/setup-go) to build it from source."
   fi
   bin="$tmp/prism-wait-source/prism-wait$ext"
   echo "No release pinned: building prism-wait from source with $(go version)"
-  (cd "$here/.." && CGO_ENABLED=0 go build -trimpath -o "$bin" .)
+  if ! (cd "$here/.." && CGO_ENABLED=0 go build -trimpath -o "$bin" .); then
+    fail "Build from source failed" "No release is pinned on this branch (binary/VERSION is empty), and building prism-wait with $(go version) failed (above). Use a release, e.g. uses: <owner>/prism-wait/binary@v1 with this action's owner, or a Go that go.mod allows (actions/setup-go with go-version-file: go.mod)."
+  fi
 else
   if [ -z "$os" ] || [ -z "$arch" ]; then
     fail "Unsupported runner" "prism-wait ${version} has no binary for this runner (RUNNER_OS=${RUNNER_OS:-unset}, RUNNER_ARCH=${RUNNER_ARCH:-unset}). Platforms in this release: $(platforms)"
@@ -55,7 +57,10 @@ else
   if [ -z "$want" ]; then
     fail "Unsupported runner" "prism-wait ${version} has no pinned binary for ${os}/${arch}. Platforms in this release: $(platforms)"
   fi
-  base="${PRISM_WAIT_RELEASE_BASE:-https://github.com/prism-wait/prism-wait/releases/download/${version}}"
+  # The release commit names where its releases are (its own repository,
+  # on its own GitHub server), in RELEASES beside VERSION.
+  releases=$( (tr -d '[:space:]' < "$here/RELEASES") 2>/dev/null || true)
+  base="${PRISM_WAIT_RELEASE_BASE:-${releases:-https://github.com/prism-wait/prism-wait/releases/download}/${version}}"
   dir="$tmp/prism-wait-${version}"
   bin="$dir/$name"
   sum() { # from stdin: with a backslash in the path (Windows), sha256sum would prefix the sum with one
@@ -64,7 +69,9 @@ else
   if [ ! -f "$bin" ] || [ "$(sum "$bin")" != "$want" ]; then
     mkdir -p "$dir"
     rm -f "$bin.part"
-    if ! curl -fsSL --retry 3 --connect-timeout 20 -o "$bin.part" "${base}/${name}"; then
+    # Bounded: a stalled or endless download must not hold the job.
+    if ! curl -fsSL --retry 3 --connect-timeout 20 --max-time 300 --speed-limit 1024 --speed-time 60 \
+        --max-filesize 209715200 -o "$bin.part" "${base}/${name}"; then
       rm -f "$bin.part"
       fail "Binary download failed" "Could not download ${name} of prism-wait ${version} from ${base}. Re-run the job; if it persists, check that the release exists."
     fi
@@ -78,4 +85,6 @@ else
   chmod +x "$bin"
 fi
 
-"$bin"
+# exec: a cancel's SIGINT reaches the binary, which writes the outputs and
+# exits 3; a child would be left running when its shell is killed.
+exec "$bin"
