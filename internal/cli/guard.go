@@ -88,8 +88,12 @@ func guardedSubmit(ctx context.Context, env Env, cfg config.Config, w *wait.Wait
 			}
 		case prior.Submitted != nil:
 			ids := prior.Submitted.IDs
-			log.Infof("attempt %d of this run submitted this request already (%s): %s; waiting for those instead of submitting again",
-				prior.Submitted.Attempt, prior.Submitted.At.UTC().Format(time.RFC3339), strings.Join(ids, ", "))
+			what := "waiting for those"
+			if !cfg.Wait {
+				what = "handing those on"
+			}
+			log.Infof("attempt %d of this run submitted this request already (%s): %s; %s instead of submitting again",
+				prior.Submitted.Attempt, prior.Submitted.At.UTC().Format(time.RFC3339), strings.Join(ids, ", "), what)
 			return prism.Submission{IDs: ids}, true, nil
 		case prior.Intent != nil:
 			return prism.Submission{}, false, &rerun.Unrecorded{Attempt: prior.Intent.Attempt, At: prior.Intent.At}
