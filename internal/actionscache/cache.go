@@ -296,6 +296,9 @@ func (c *Client) retry(ctx context.Context, try func() (again bool, err error)) 
 			return err
 		}
 		if perr := pause.For(ctx, time.Duration(i+1)*time.Second); perr != nil {
+			if errors.Is(err, perr) {
+				return err // the last try met the same end: say it once
+			}
 			return fmt.Errorf("%w (last: %w)", perr, err)
 		}
 	}
