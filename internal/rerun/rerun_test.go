@@ -464,3 +464,17 @@ func TestACacheThatTakesNoNewEntryIsUnusableNotAnUnfinishedRecord(t *testing.T) 
 		}
 	})
 }
+
+func TestUnrecordedSaysWhichAttempt(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	for u, want := range map[*rerun.Unrecorded]string{
+		{Attempt: 1, At: at}:                 "attempt 1 of this run began this submit at 2026-12-02T10:00:00Z and recorded no answer",
+		{Attempt: 2, At: at, Reason: "gone"}: "attempt 2 of this run began this submit at 2026-12-02T10:00:00Z and recorded no answer: gone",
+		{Reason: "no attempt known"}:         "no attempt known",
+	} {
+		if got := u.Error(); got != want {
+			t.Errorf("%+v: %q, want %q", *u, got, want)
+		}
+	}
+}
