@@ -69,8 +69,9 @@ else
   if [ ! -f "$bin" ] || [ "$(sum "$bin")" != "$want" ]; then
     mkdir -p "$dir"
     rm -f "$bin.part"
-    # Bounded: a stalled or endless download must not hold the job.
-    if ! curl -fsSL --retry 3 --connect-timeout 20 --max-time 300 --speed-limit 1024 --speed-time 60 \
+    # Bounded: a stalled or endless download must not hold the job. Each
+    # try gets 2 minutes, and none starts after 2 minutes: 4 at most.
+    if ! curl -fsSL --retry 3 --retry-max-time 120 --connect-timeout 20 --max-time 120 --speed-limit 1024 --speed-time 30 \
         --max-filesize 209715200 -o "$bin.part" "${base}/${name}"; then
       rm -f "$bin.part"
       fail "Binary download failed" "Could not download ${name} of prism-wait ${version} from ${base}. Re-run the job; if it persists, check that the release exists."

@@ -18,8 +18,13 @@ import (
 // after the deadline or a cancel too, within the runner's grace period.
 const recordTimeout = 5 * time.Second
 
-// guardTimeout bounds what the guard reads and records before the POST.
-const guardTimeout = 15 * time.Second
+// guardTimeout bounds what the guard reads and records before the POST:
+// reading gets readTimeout of it, and writing the intent its own rest,
+// so that reads which hang leave the write its time.
+const (
+	guardTimeout = 15 * time.Second
+	readTimeout  = 10 * time.Second
+)
 
 // guardedSubmit submits cfg.Submit under the re-run guard (internal/rerun):
 // on a re-run that finds the IDs an earlier attempt submitted, it returns
@@ -53,12 +58,14 @@ func guardedSubmit(ctx context.Context, env Env, cfg config.Config, w *wait.Wait
 	g, err := rerun.Open(env.getenv, cfg.BaseURL.String(), cfg.APIKey, *cfg.Submit, transport)
 	// The cache may be slow or gone: it gets a bounded share of the run,
 	// never the time the submit and the wait need.
-	gctx, cancel := context.WithTimeout(ctx, guardTimeout)
+	gctx, cancel := context.WithTimeout(ctx, readTimeout)
 	defer cancel()
 	// intend records this attempt's intent. An earlier attempt that began
 	// this submit holds its key: an *rerun.Unrecorded, and nothing is sent.
 	intend := func() error {
-		err := g.Intend(gctx, time.Now())
+		ictx, cancel := context.WithTimeout(ctx, guardTimeout-readTimeout)
+		defer cancel()
+		err := g.Intend(ictx, time.Now())
 		var unrecorded *rerun.Unrecorded
 		switch {
 		case errors.As(err, &unrecorded):
@@ -77,12 +84,15 @@ func guardedSubmit(ctx context.Context, env Env, cfg config.Config, w *wait.Wait
 		switch {
 		case errors.As(err, &unrecorded):
 			return prism.Submission{}, false, err // an earlier attempt may have paid
+		case errors.Is(err, rerun.ErrNoMoreRounds):
+			err = &rerun.Unavailable{Reason: err.Error()}
 		case err != nil:
 			// The record cannot be read. Its intent's key still tells:
 			// an earlier attempt that began this submit holds it.
 			readErr := err
 			if err = intend(); errors.As(err, &unrecorded) {
-				return prism.Submission{}, false, err
+				return prism.Submission{}, false, &rerun.Unrecorded{Reason: "the Actions cache could not be read (" + readErr.Error() +
+					"), and an earlier attempt of this run began this same submit, so whether it paid cannot be told"}
 			} else if err != nil {
 				err = &rerun.Unavailable{Reason: "the Actions cache could not be read (" + readErr.Error() + ")"}
 			}
@@ -98,7 +108,10 @@ func guardedSubmit(ctx context.Context, env Env, cfg config.Config, w *wait.Wait
 		case prior.Intent != nil:
 			return prism.Submission{}, false, &rerun.Unrecorded{Attempt: prior.Intent.Attempt, At: prior.Intent.At}
 		default:
-			if rerunning {
+			switch {
+			case prior.Refused > 0:
+				log.Infof("re-run guard: the API refused this request's submit by an earlier attempt of this run (nothing was created); submitting it again")
+			case rerunning:
 				log.Infof("re-run guard: no earlier attempt of this run recorded this request (the same template or prompt, variables, options, api_key and base_url); submitting")
 			}
 			if err = intend(); errors.As(err, &unrecorded) {

@@ -24,7 +24,8 @@ import (
 // one whose first submit is refused for want of credits.
 const guardScenario = `{"generations": {}, "templates": {
 	"tpl_ok":   {"videos": 2, "lifecycle": {"steps": [{"status": "completed"}]}},
-	"tpl_poor": {"lifecycle": {"steps": [{"status": "completed"}]}, "submit": [{"http": 402}, {"ok": true}]}
+	"tpl_poor": {"lifecycle": {"steps": [{"status": "completed"}]}, "submit": [{"http": 402}, {"ok": true}]},
+	"tpl_broke": {"submit": [{"http": 402}]}
 }}`
 
 type attempt struct {
@@ -163,7 +164,9 @@ func TestARefusedSubmitIsSentAgainOnTheReRun(t *testing.T) {
 			t.Fatalf("first attempt: code %d\n%s", first.code, first.log)
 		}
 		second := runAttempt(t, base, root, "2", tpl)
-		if second.code != outcome.ExitOK || second.outputs["resumed"] != "false" || s.Submits("/api/templates/tpl_poor/generate").Posts != 2 {
+		if second.code != outcome.ExitOK || second.outputs["resumed"] != "false" || s.Submits("/api/templates/tpl_poor/generate").Posts != 2 ||
+			!strings.Contains(second.log, "re-run guard: the API refused this request's submit by an earlier attempt of this run (nothing was created); submitting it again") ||
+			strings.Contains(second.log, "no earlier attempt of this run recorded this request") {
 			t.Errorf("re-run after a 402: code %d, outputs %v\n%s", second.code, second.outputs, second.log)
 		}
 		// And a third attempt resumes the second's.
@@ -199,29 +202,63 @@ func TestWithoutACacheServiceAutoWarnsAndRequiredRefuses(t *testing.T) {
 // no mark that would hide them).
 func TestAReRunThatCannotReadTheCacheDoesNotPayAgain(t *testing.T) {
 	t.Parallel()
+	for _, fault := range []string{"503", "hang"} {
+		t.Run(fault, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				s := prismsim.New(mustScenario(t))
+				var readsFail atomic.Bool
+				release := make(chan struct{})
+				defer close(release)
+				tr := testnet.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if readsFail.Load() && strings.HasSuffix(r.URL.Path, "/GetCacheEntryDownloadURL") {
+						if fault == "hang" {
+							select { // reads that use up their whole share
+							case <-r.Context().Done():
+							case <-release:
+							}
+						}
+						w.WriteHeader(http.StatusServiceUnavailable)
+						return
+					}
+					s.ServeHTTP(w, r)
+				}))
+				t.Cleanup(s.Close)
+				base, root := api{URL: apiBase, Transport: tr}, strings.TrimSuffix(apiBase, "/api")
+				tpl := map[string]string{"template_id": "tpl_ok"}
+				first := runAttempt(t, base, root, "1", tpl)
+				readsFail.Store(true)
+				second := runAttempt(t, base, root, "2", tpl)
+				if posts := s.Submits("/api/templates/tpl_ok/generate").Posts; second.code != outcome.ExitRefused || posts != 1 ||
+					!strings.Contains(second.log, "could not be read") || !strings.Contains(second.log, "whether it paid cannot be told") {
+					t.Errorf("re-run that cannot read the cache: code %d, %d POSTs in all; want 4 and 1:\n%s", second.code, posts, second.log)
+				}
+				readsFail.Store(false)
+				third := runAttempt(t, base, root, "3", tpl)
+				if third.code != outcome.ExitOK || third.outputs["resumed"] != "true" || third.outputs["generation_id"] != first.outputs["generation_id"] {
+					t.Errorf("attempt 3: code %d, outputs %v; want attempt 1's IDs resumed:\n%s", third.code, third.outputs, third.log)
+				}
+			})
+		})
+	}
+}
+
+// More refused attempts than the guard keeps: with required, the step
+// stops before submitting, as where the cache cannot be used.
+func TestPastTheRoundsTheGuardKeepsRequiredStops(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		s := prismsim.New(mustScenario(t))
-		var readsFail atomic.Bool
-		tr := testnet.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if readsFail.Load() && strings.HasSuffix(r.URL.Path, "/GetCacheEntryDownloadURL") {
-				w.WriteHeader(http.StatusServiceUnavailable)
-				return
+		s, base, root := guardSim(t)
+		tpl := map[string]string{"template_id": "tpl_broke", "rerun_guard": "required"}
+		for n := 1; n <= 10; n++ {
+			if got := runAttempt(t, base, root, fmt.Sprint(n), tpl); got.code != outcome.ExitRefused {
+				t.Fatalf("attempt %d: code %d\n%s", n, got.code, got.log)
 			}
-			s.ServeHTTP(w, r)
-		}))
-		t.Cleanup(s.Close)
-		base, root := api{URL: apiBase, Transport: tr}, strings.TrimSuffix(apiBase, "/api")
-		tpl := map[string]string{"template_id": "tpl_ok"}
-		first := runAttempt(t, base, root, "1", tpl)
-		readsFail.Store(true)
-		second := runAttempt(t, base, root, "2", tpl)
-		if posts := s.Submits("/api/templates/tpl_ok/generate").Posts; second.code != outcome.ExitRefused || posts != 1 {
-			t.Errorf("re-run that cannot read the cache: code %d, %d POSTs in all; want 4 and 1:\n%s", second.code, posts, second.log)
 		}
-		readsFail.Store(false)
-		third := runAttempt(t, base, root, "3", tpl)
-		if third.code != outcome.ExitOK || third.outputs["resumed"] != "true" || third.outputs["generation_id"] != first.outputs["generation_id"] {
-			t.Errorf("attempt 3: code %d, outputs %v; want attempt 1's IDs resumed:\n%s", third.code, third.outputs, third.log)
+		eleventh := runAttempt(t, base, root, "11", tpl)
+		if posts := s.Submits("/api/templates/tpl_broke/generate").Posts; eleventh.code != outcome.ExitInput || posts != 10 ||
+			!strings.Contains(eleventh.log, "the re-run guard keeps no more") {
+			t.Errorf("attempt 11: code %d, %d POSTs; want 2 and 10:\n%s", eleventh.code, posts, eleventh.log)
 		}
 	})
 }

@@ -132,7 +132,12 @@ func (g *Guard) phaseKey(phase string) string { return fmt.Sprintf("%s/%d/%s", g
 type Prior struct {
 	Intent    *Entry // an earlier attempt began to submit
 	Submitted *Entry // an earlier attempt got the answer: its IDs
+	Refused   int    // earlier attempts whose submit the API refused
 }
+
+// ErrNoMoreRounds is Check's answer when more earlier attempts had their
+// submit refused than the guard keeps records for.
+var ErrNoMoreRounds = fmt.Errorf("%d earlier attempts of this run had their submit refused; the re-run guard keeps no more", maxRounds)
 
 // Check reads what earlier attempts recorded. On the first attempt there
 // is none to read: an entry found then belongs to another leg of a matrix
@@ -147,6 +152,7 @@ func (g *Guard) Check(ctx context.Context) (Prior, error) {
 	if g.attempt == 1 {
 		return Prior{}, nil
 	}
+	refused := 0
 	for ; g.round < maxRounds; g.round++ {
 		if shared, err := g.get(ctx, "shared"); err != nil || shared != nil {
 			return Prior{}, g.unrecorded(shared, err, "several jobs of this run made this same request in a step with the same id, so the record cannot say which generations are this job's")
@@ -156,6 +162,7 @@ func (g *Guard) Check(ctx context.Context) (Prior, error) {
 		case err != nil:
 			return Prior{}, g.unrecorded(nil, err, "")
 		case sub != nil && sub.Refused:
+			refused++
 			continue
 		case sub != nil:
 			return Prior{Submitted: sub}, nil
@@ -164,9 +171,9 @@ func (g *Guard) Check(ctx context.Context) (Prior, error) {
 		if err != nil {
 			return Prior{}, g.unrecorded(nil, err, "")
 		}
-		return Prior{Intent: intent}, nil
+		return Prior{Intent: intent, Refused: refused}, nil
 	}
-	return Prior{}, fmt.Errorf("%d earlier attempts of this run had their submit refused; the re-run guard keeps no more", maxRounds)
+	return Prior{}, ErrNoMoreRounds
 }
 
 // unrecorded makes a read's outcome an *Unrecorded when it shows that an

@@ -265,7 +265,7 @@ func TestTenRefusedAttemptsAreAsManyAsTheGuardKeeps(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if _, err := open(t, srv, "11", req).Check(ctx); err == nil || !strings.Contains(err.Error(), "10 earlier attempts") {
+		if _, err := open(t, srv, "11", req).Check(ctx); !errors.Is(err, rerun.ErrNoMoreRounds) || !strings.Contains(err.Error(), "10 earlier attempts") {
 			t.Errorf("attempt 11: Check = %v, want the guard to say it keeps no more", err)
 		}
 	})
