@@ -435,6 +435,21 @@ func TestAWindowsRunnerTempAndCRLFUpperCaseSumsStillVerify(t *testing.T) {
 	}
 }
 
+// A pin that is no SHA-256 (cut short, say) is said as a broken pin, and
+// nothing is downloaded: it is no mismatch of the download's.
+func TestABrokenPinIsSaidAsSuch(t *testing.T) {
+	t.Parallel()
+	if runtime.GOOS == "windows" {
+		t.Skip("the script's test runs on Linux and macOS")
+	}
+	osName, arch := host()
+	name := assetName(runtime.GOOS, runtime.GOARCH)
+	got := runStep(t, "abc123  "+name+"\n", "http://127.0.0.1:1", osName, arch, map[string]string{"generation_id": "gen_ok", "api_key": "prism_sk_x"})
+	if got.code == 0 || !strings.Contains(got.log, "::error title=Broken pin::binary/SHA256SUMS of prism-wait v0.0.0-test pins no SHA-256 for "+name) {
+		t.Errorf("exit %d, log:\n%s", got.code, got.log)
+	}
+}
+
 func TestTheBinarySpeaksOfInputsAsTheActionDoes(t *testing.T) {
 	t.Parallel()
 	rel := snapshot(t)

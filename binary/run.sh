@@ -57,6 +57,9 @@ else
   if [ -z "$want" ]; then
     fail "Unsupported runner" "prism-wait ${version} has no pinned binary for ${os}/${arch}. Platforms in this release: $(platforms)"
   fi
+  if ! [[ "$want" =~ ^[0-9a-f]{64}$ ]]; then
+    fail "Broken pin" "binary/SHA256SUMS of prism-wait ${version} pins no SHA-256 for ${name} (64 hex digits), so nothing was downloaded or run. Use another release, and report it."
+  fi
   # The release commit names where its releases are (its own repository,
   # on its own GitHub server), in RELEASES beside VERSION.
   releases=$( (tr -d '[:space:]' < "$here/RELEASES") 2>/dev/null || true)

@@ -219,7 +219,7 @@ func Load(ctx context.Context, lookup func(string) (string, bool), args []string
 				dir = filepath.Join(sub, dir)
 			}
 		}
-		if c.DownloadDir, err = Within(c.Workspace, dir); errors.Is(err, errNotADir) {
+		if c.DownloadDir, err = within(c.Workspace, dir, r.downloadDir); errors.Is(err, errNotADir) {
 			bad("download_dir", "%v; choose another %s", err, c.Term("download_dir"))
 		} else if err != nil {
 			bad("download_dir", "%v", err)
@@ -631,12 +631,16 @@ var errNotADir = errors.New("not a directory")
 // where a file stands: the download would fail only once the video is
 // ready. The download itself writes through an os.Root of the workspace,
 // so a link planted later cannot lead out either.
-func Within(workspace, dir string) (string, error) {
+func Within(workspace, dir string) (string, error) { return within(workspace, dir, dir) }
+
+// within is Within, its messages quoting shown: the path as the user
+// gave it, when dir is that path resolved.
+func within(workspace, dir, shown string) (string, error) {
 	if strings.IndexFunc(dir, unicode.IsControl) >= 0 {
-		return "", fmt.Errorf("%q contains control characters", untrusted.Clip(dir, 100))
+		return "", fmt.Errorf("%q contains control characters", untrusted.Clip(shown, 100))
 	}
 	if dir == "~" || strings.HasPrefix(dir, "~/") {
-		return "", fmt.Errorf("%q: ~ is not expanded here (no shell reads it); use a relative path, e.g. videos", untrusted.Clip(dir, 100))
+		return "", fmt.Errorf("%q: ~ is not expanded here (no shell reads it); use a relative path, e.g. videos", untrusted.Clip(shown, 100))
 	}
 	p := dir
 	if !filepath.IsAbs(p) {
@@ -645,7 +649,7 @@ func Within(workspace, dir string) (string, error) {
 	p = filepath.Clean(p)
 	rel, err := filepath.Rel(workspace, p)
 	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
-		return "", fmt.Errorf("%q is outside the workspace (%s); use a path inside it, e.g. videos", untrusted.Clip(dir, 100), workspace)
+		return "", fmt.Errorf("%q is outside the workspace (%s); use a path inside it, e.g. videos", untrusted.Clip(shown, 100), workspace)
 	}
 	root, err := os.OpenRoot(workspace)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -664,9 +668,9 @@ func Within(workspace, dir string) (string, error) {
 		case errors.Is(err, fs.ErrNotExist):
 			return filepath.ToSlash(rel), nil
 		case err != nil:
-			return "", fmt.Errorf("%q goes through a symbolic link that is absolute or leads outside the workspace, or cannot be read (%v); use a real directory inside it", untrusted.Clip(dir, 100), unwrapPath(err))
+			return "", fmt.Errorf("%q goes through a symbolic link that is absolute or leads outside the workspace, or cannot be read (%v); use a real directory inside it", untrusted.Clip(shown, 100), unwrapPath(err))
 		case !fi.IsDir():
-			return "", fmt.Errorf("%q: %s is a file, %w", untrusted.Clip(dir, 100), sub, errNotADir)
+			return "", fmt.Errorf("%q: %s is a file, %w", untrusted.Clip(shown, 100), sub, errNotADir)
 		}
 	}
 	return filepath.ToSlash(rel), nil

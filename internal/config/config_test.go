@@ -556,6 +556,11 @@ func TestTheCLIsDownloadDirIsFromTheWorkingDirectory(t *testing.T) {
 			t.Errorf("in %s with %v, --download-dir %s: DownloadDir %q, %v; want %q", tc.wd, tc.env, tc.flag, c.DownloadDir, err, tc.dir)
 		}
 	}
+	// A path that leads out is quoted as given, not as resolved.
+	if _, err := loadIn(mapEnv(map[string]string{"PRISM_API_KEY": "k", "GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": ws}),
+		[]string{"--download-dir", "../../elsewhere", "gen_1"}, app); err == nil || !strings.Contains(err.Error(), `"../../elsewhere" is outside the workspace`) {
+		t.Errorf("../../elsewhere from a subdirectory: %v, want it quoted as given", err)
+	}
 	// From a subdirectory too, ~ is refused: PRISM_DOWNLOAD_DIR in a
 	// step's env: is not expanded by any shell.
 	for _, dir := range []string{"~", "~/videos"} {
