@@ -85,7 +85,8 @@ func guardedSubmit(ctx context.Context, env Env, cfg config.Config, w *wait.Wait
 		case errors.As(err, &unrecorded):
 			return prism.Submission{}, false, err // an earlier attempt may have paid
 		case errors.Is(err, rerun.ErrNoMoreRounds):
-			err = &rerun.Unavailable{Reason: err.Error()}
+			// Unguarded, every later attempt could pay: none is sent.
+			return prism.Submission{}, false, &rerun.Unrecorded{Reason: err.Error()}
 		case err != nil:
 			// The record cannot be read. Its intent's key still tells:
 			// an earlier attempt that began this submit holds it.

@@ -243,24 +243,32 @@ func TestAReRunThatCannotReadTheCacheDoesNotPayAgain(t *testing.T) {
 	}
 }
 
-// More refused attempts than the guard keeps: with required, the step
-// stops before submitting, as where the cache cannot be used.
-func TestPastTheRoundsTheGuardKeepsRequiredStops(t *testing.T) {
+// More refused attempts than the guard keeps records for: in either mode
+// the step stops before submitting (exit 4), since from then on no attempt
+// would be guarded and each could pay.
+func TestPastTheRoundsTheGuardKeepsNothingIsSent(t *testing.T) {
 	t.Parallel()
-	synctest.Test(t, func(t *testing.T) {
-		s, base, root := guardSim(t)
-		tpl := map[string]string{"template_id": "tpl_broke", "rerun_guard": "required"}
-		for n := 1; n <= 10; n++ {
-			if got := runAttempt(t, base, root, fmt.Sprint(n), tpl); got.code != outcome.ExitRefused {
-				t.Fatalf("attempt %d: code %d\n%s", n, got.code, got.log)
-			}
-		}
-		eleventh := runAttempt(t, base, root, "11", tpl)
-		if posts := s.Submits("/api/templates/tpl_broke/generate").Posts; eleventh.code != outcome.ExitInput || posts != 10 ||
-			!strings.Contains(eleventh.log, "the re-run guard keeps no more") {
-			t.Errorf("attempt 11: code %d, %d POSTs; want 2 and 10:\n%s", eleventh.code, posts, eleventh.log)
-		}
-	})
+	for _, mode := range []string{"auto", "required"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				s, base, root := guardSim(t)
+				tpl := map[string]string{"template_id": "tpl_broke", "rerun_guard": mode}
+				for n := 1; n <= 10; n++ {
+					if got := runAttempt(t, base, root, fmt.Sprint(n), tpl); got.code != outcome.ExitRefused {
+						t.Fatalf("attempt %d: code %d\n%s", n, got.code, got.log)
+					}
+				}
+				for _, n := range []string{"11", "12"} {
+					got := runAttempt(t, base, root, n, tpl)
+					if posts := s.Submits("/api/templates/tpl_broke/generate").Posts; got.code != outcome.ExitRefused || posts != 10 ||
+						!strings.Contains(got.log, "the re-run guard keeps no more") || !strings.Contains(got.log, "set rerun_guard to off") {
+						t.Errorf("attempt %s: code %d, %d POSTs; want 4 and 10:\n%s", n, got.code, posts, got.log)
+					}
+				}
+			})
+		})
+	}
 }
 
 // A re-run that finds nothing recorded for its request says so before it
