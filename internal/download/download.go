@@ -35,7 +35,6 @@ import (
 	"strings"
 	"syscall"
 	"time"
-	"unicode/utf8"
 
 	"github.com/cenkalti/backoff/v4"
 
@@ -302,14 +301,9 @@ func (t *transfer) verify() (*media.Info, error) {
 		return nil, permanent{fmt.Errorf("cannot read the video back: %w", err)}
 	}
 	kind, other := media.Sniff(head[:n])
-	if other == "" && kind == media.Unknown && text(head[:n]) && !media.TextHeaded(head[:n]) {
-		// A video's first bytes are binary in every container; these
-		// are words: an error message that storage sent with a 200.
-		other = "text"
-	}
 	if other != "" {
 		begins := "" // binary bytes would say nothing to a reader
-		if text(head[:n]) {
+		if media.Text(head[:n]) {
 			begins = "; it begins: " + quote(head[:n])
 		}
 		return nil, permanent{fmt.Errorf("storage sent %s, not a video%s. %s", other, begins, brokenAdvice)}
@@ -331,18 +325,6 @@ func (t *transfer) verify() (*media.Info, error) {
 // message.
 func quote(b []byte) string {
 	return "\"" + strings.TrimSpace(untrusted.Scrubber{}.Line(string(b), 100)) + "\""
-}
-
-// text reports whether b reads as text: valid UTF-8 (but for a last
-// character cut in two) without control characters other than white
-// space.
-func text(b []byte) bool {
-	for i, r := range string(b) {
-		if r == utf8.RuneError && len(b)-i >= utf8.UTFMax || r < ' ' && !strings.ContainsRune("\t\r\n", r) || r == 0x7f {
-			return false
-		}
-	}
-	return true
 }
 
 // notVideo reports whether a content type is plainly something other

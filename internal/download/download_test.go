@@ -1305,19 +1305,6 @@ func TestWhatIsNoWholeVideoIsRefused(t *testing.T) {
 	}
 }
 
-func TestText(t *testing.T) {
-	t.Parallel()
-	for in, want := range map[string]bool{
-		"<html>\r\n\t<body>": true, "{\"é\": 1}": true, "caf\xc3": true, "": true,
-		"\x89PNG\r\n\x1a\n": false, "a\x00b": false, "a\x7fb": false, "\xff\xfeabcd": false,
-		"\xffabc": false, // a bad byte with a whole character's room after it is no cut character
-	} {
-		if got := text([]byte(in)); got != want {
-			t.Errorf("text(%q) = %t, want %t", in, got, want)
-		}
-	}
-}
-
 func TestDescribe(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {

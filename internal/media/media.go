@@ -15,7 +15,9 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Info is what a verified file's container says about its first video
@@ -46,8 +48,10 @@ const SniffLen = 64
 
 // Sniff tells from a file's first bytes (SniffLen of them, or all of a
 // shorter file) which container it is, or, for a file that is plainly
-// something other than a video, what it is instead ("a PNG image").
-// Both are zero for a file it does not recognise.
+// something other than a video, what it is instead ("a PNG image", or
+// "text": a video's first bytes are binary in every container but Y4M's,
+// so words are an error message). Both are zero for a file it does not
+// recognise.
 func Sniff(head []byte) (kind Kind, other string) {
 	switch {
 	case bytes.HasPrefix(head, []byte{0x1a, 0x45, 0xdf, 0xa3}):
@@ -69,12 +73,23 @@ func Sniff(head []byte) (kind Kind, other string) {
 			return Unknown, s.what
 		}
 	}
+	if len(head) > 0 && Text(head) && !bytes.HasPrefix(head, []byte("YUV4MPEG2 ")) { // Y4M: raw frames, a text header
+		return Unknown, "text"
+	}
 	return Unknown, ""
 }
 
-// TextHeaded reports whether head starts a video format whose header is
-// text, such as YUV4MPEG2 (Y4M, raw frames): text that is a video.
-func TextHeaded(head []byte) bool { return bytes.HasPrefix(head, []byte("YUV4MPEG2 ")) }
+// Text reports whether b reads as text: valid UTF-8 (but for a last
+// character cut in two) without control characters other than white
+// space.
+func Text(b []byte) bool {
+	for i, r := range string(b) {
+		if r == utf8.RuneError && len(b)-i >= utf8.UTFMax || r < ' ' && !strings.ContainsRune("\t\r\n", r) || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}
 
 // isoFirst are the box types an ISO base media file may start with. Only
 // ftyp passes the check, but a file that starts with another is an ISO

@@ -51,6 +51,10 @@ func TestSniff(t *testing.T) {
 		{"\t{\"error\":1}", Unknown, "a JSON document"},
 		{"[1]", Unknown, "a JSON document"},
 		{"G@\x00\x10", Unknown, ""}, // MPEG-TS: a video, of a kind without a check
+		{"Service Unavailable: retry later\n", Unknown, "text"},
+		{"AccessDenied", Unknown, "text"},
+		{"YUV4MPEG2 W1280 H720 F25:1\nFRAME\n", Unknown, ""}, // Y4M: a video whose header is text
+		{"YUV4MPEG2", Unknown, "text"},
 		{"", Unknown, ""},
 		{"\x1a\x45\xdf", Unknown, ""},
 	} {
@@ -321,11 +325,15 @@ func BenchmarkVerify1GiB(b *testing.B) {
 	}
 }
 
-func TestTextHeaded(t *testing.T) {
+func TestText(t *testing.T) {
 	t.Parallel()
-	for head, want := range map[string]bool{"YUV4MPEG2 W1280 H720": true, "YUV4MPEG2": false, "Service Unavailable": false, "": false} {
-		if got := TextHeaded([]byte(head)); got != want {
-			t.Errorf("TextHeaded(%q) = %t, want %t", head, got, want)
+	for in, want := range map[string]bool{
+		"<html>\r\n\t<body>": true, "{\"é\": 1}": true, "caf\xc3": true, "": true,
+		"\x89PNG\r\n\x1a\n": false, "a\x00b": false, "a\x7fb": false, "\xff\xfeabcd": false,
+		"\xffabc": false, // a bad byte with a whole character's room after it is no cut character
+	} {
+		if got := Text([]byte(in)); got != want {
+			t.Errorf("Text(%q) = %t, want %t", in, got, want)
 		}
 	}
 }
