@@ -210,7 +210,7 @@ func Load(ctx context.Context, lookup func(string) (string, bool), args []string
 		errs = append(errs, fmt.Errorf("cannot resolve the workspace directory: %w", err))
 	} else if r.downloadDir != "" {
 		dir := r.downloadDir
-		if !c.Action && !filepath.IsAbs(dir) && dir != "~" && !strings.HasPrefix(dir, "~/") {
+		if !c.Action && !filepath.IsAbs(dir) && !unexpanded(dir) {
 			// A flag's path is the shell's: relative to the working
 			// directory, which a run: step's working-directory moves
 			// inside the workspace. Outputs stay relative to the
@@ -639,16 +639,15 @@ func within(workspace, dir, shown string) (string, error) {
 	if strings.IndexFunc(dir, unicode.IsControl) >= 0 {
 		return "", fmt.Errorf("%q contains control characters", untrusted.Clip(shown, 100))
 	}
-	if dir == "~" || strings.HasPrefix(dir, "~/") {
+	if unexpanded(dir) {
 		return "", fmt.Errorf("%q: ~ is not expanded here (no shell reads it); use a relative path, e.g. videos", untrusted.Clip(shown, 100))
 	}
 	p := dir
 	if !filepath.IsAbs(p) {
 		p = filepath.Join(workspace, p)
 	}
-	p = filepath.Clean(p)
-	rel, err := filepath.Rel(workspace, p)
-	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
+	rel, ok := inside(workspace, p)
+	if !ok {
 		return "", fmt.Errorf("%q is outside the workspace (%s); use a path inside it, e.g. videos", untrusted.Clip(shown, 100), workspace)
 	}
 	root, err := os.OpenRoot(workspace)
@@ -685,10 +684,6 @@ func below(workspace, dir string) (string, bool) {
 	if err != nil {
 		return "", false
 	}
-	inside := func(ws, d string) (string, bool) {
-		rel, err := filepath.Rel(ws, d)
-		return rel, err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
-	}
 	if rel, ok := inside(workspace, dir); ok {
 		return rel, true
 	}
@@ -699,6 +694,17 @@ func below(workspace, dir string) (string, bool) {
 	}
 	return inside(ws, real)
 }
+
+// inside is where path p is inside directory ws, as a relative path ("."
+// for ws itself), by their names alone, and whether it is inside.
+func inside(ws, p string) (string, bool) {
+	rel, err := filepath.Rel(ws, filepath.Clean(p))
+	return rel, err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
+}
+
+// unexpanded reports whether dir starts with a ~ that a shell would have
+// expanded to the home directory.
+func unexpanded(dir string) bool { return dir == "~" || strings.HasPrefix(dir, "~/") }
 
 // unwrapPath drops the path from an *fs.PathError: the message names it.
 func unwrapPath(err error) error {
