@@ -210,10 +210,11 @@ func (w *Waiter) one(ctx context.Context, id string, sched schedule) Result {
 		var g prism.Generation
 		err := w.retry(ctx, b, func() (err error) {
 			g, err = w.Client.Get(ctx, id)
-			if pe, ok := errors.AsType[*prism.Error](err); err == nil || ok && pe.StatusCode != 0 {
+			pe, ok := errors.AsType[*prism.Error](err)
+			if err == nil || ok && pe.StatusCode != 0 {
 				fresh = nil // an answer: the latest is no longer that 404
 			}
-			if pe, ok := errors.AsType[*prism.Error](err); ok && pe.Meaning() == prism.NotFound && w.Fresh > 0 && r.Gen.Status == "" {
+			if ok && pe.Meaning() == prism.NotFound && w.Fresh > 0 && r.Gen.Status == "" {
 				if since := time.Since(sched.start); since < w.Fresh {
 					pe.Transient, fresh = true, pe // not known yet, maybe
 				} else {
