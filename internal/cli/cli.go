@@ -140,7 +140,7 @@ func run(ctx context.Context, env Env, log *report.Log) int {
 			if !cfg.Wait {
 				timeout = 0 // no wait: no timeout to warn of
 			}
-			estimate, submitted = report.Announce(log, sub, timeout), time.Now()
+			estimate, submitted = report.Announce(log, sub, timeout, cfg.Term), time.Now()
 		}
 		if !resumed && cfg.Wait {
 			waiter.FirstDelay = cfg.PollInterval // a generation just created is not done yet

@@ -584,6 +584,15 @@ func TestSubmitWithATimeoutShorterThanTheEstimate(t *testing.T) {
 			t.Errorf("code %d, status %q, want 0, completed:\n%s", r.code, r.outputs["status"], r.stdout)
 		}
 	})
+	synctest.Test(t, func(t *testing.T) { // the CLI names its flag
+		_, base := sim(t, js)
+		var stdout, stderr bytes.Buffer
+		code := Run(context.Background(), Env{LookupEnv: lookup(map[string]string{"PRISM_API_KEY": key, "PRISM_TIMEOUT": "45s"}),
+			Args: []string{"--base-url", base.URL, "--template-id", "tpl_x"}, Stdout: &stdout, Stderr: &stderr, Wd: t.TempDir(), Transport: base.Transport})
+		if want := "and the timeout is 45s. Raise --timeout (PRISM_TIMEOUT) if the step"; code != outcome.ExitOK || !strings.Contains(stderr.String(), want) {
+			t.Errorf("code %d, stderr lacks %q:\n%s", code, want, stderr.String())
+		}
+	})
 	synctest.Test(t, func(t *testing.T) {
 		_, base := sim(t, js)
 		r := action(t, context.Background(), base, map[string]string{"template_id": "tpl_x", "timeout": "45s", "wait": "false"})

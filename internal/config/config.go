@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"net"
 	"net/url"
 	"os"
@@ -70,7 +71,7 @@ type Config struct {
 
 // raw holds the inputs as given, before the checks that need several.
 type raw struct {
-	generationID, positional                     []string
+	generationID                                 []string
 	templateID, prompt, model, count             string
 	variables, options                           map[string]any
 	downloadDir                                  string
@@ -93,11 +94,11 @@ type Input struct {
 
 // Inputs is every setting, in the order --help shows them.
 var Inputs = []Input{
-	{Name: "generation_id", Usage: "generation IDs to wait for, separated by whitespace, commas or newlines (also positional arguments)",
+	{Name: "generation_id", Usage: "generation IDs to wait for, separated by whitespace, commas or newlines; the flag can be repeated, and IDs can also be positional arguments",
 		set: func(r *raw, v string) error { r.generationID = append(r.generationID, v); return nil }},
 	{Name: "template_id", Usage: "submit generations from this template, then wait for them",
 		set: func(r *raw, v string) error { r.templateID = strings.TrimSpace(v); return nil }},
-	{Name: "variables", Usage: "JSON object of template variables, with template_id",
+	{Name: "variables", Usage: "JSON object of template variables, with --template-id",
 		set: func(r *raw, v string) (err error) {
 			r.variablesSet = true
 			r.variables, err = jsonObject(v)
@@ -105,9 +106,9 @@ var Inputs = []Input{
 		}},
 	{Name: "prompt", Usage: "submit a prompt-to-video generation, then wait for it",
 		set: func(r *raw, v string) error { r.prompt = v; return nil }},
-	{Name: "model", Usage: "model for prompt, e.g. veo-3.1",
+	{Name: "model", Usage: "model for --prompt, e.g. veo-3.1",
 		set: func(r *raw, v string) error { r.modelSet, r.model = true, strings.TrimSpace(v); return nil }},
-	{Name: "count", Default: "1", Usage: "videos to generate from prompt, 1 to 4",
+	{Name: "count", Default: "1", Usage: "videos to generate from --prompt, 1 to 4",
 		set: func(r *raw, v string) error { r.countSet, r.count = true, strings.TrimSpace(v); return nil }},
 	{Name: "options", Usage: "JSON object merged into the submit request's body (e.g. aspectRatio, duration)",
 		set: func(r *raw, v string) (err error) { r.optionsSet = true; r.options, err = jsonObject(v); return err }},
@@ -125,7 +126,7 @@ var Inputs = []Input{
 		set: func(r *raw, v string) error { r.downloadDir = strings.TrimSpace(v); return nil }},
 	{Name: "wait", Default: "true", Usage: "false to submit and stop, writing the generation IDs for a later step or job to wait for",
 		set: func(r *raw, v string) error { r.waitSet, r.wait = true, strings.TrimSpace(v); return nil }},
-	{Name: "rerun_guard", Default: "auto", Usage: "on a re-run of a GitHub Actions job, wait for what an earlier attempt submitted instead of paying again: auto, required or off (required fails outside GitHub Actions, where there is no Actions cache)",
+	{Name: "rerun_guard", Default: "auto", Usage: "on a re-run of a GitHub Actions job, wait for what an earlier attempt submitted instead of paying again: auto, required or off (required fails where there is no Actions cache: outside GitHub Actions, in a run: step, and in the binary sub-action)",
 		set: func(r *raw, v string) error { r.rerunGuard = strings.ToLower(strings.TrimSpace(v)); return nil }},
 }
 
@@ -170,13 +171,11 @@ func Load(ctx context.Context, lookup func(string) (string, bool), args []string
 	get := func(k string) string { v, _ := lookup(k); return v }
 	c := Config{GitHub: get("GITHUB_ACTIONS") == "true", Action: ActionMode(lookup)}
 	var l envconfig.Lookuper = envconfig.PrefixLookuper("INPUT_", nonEmpty(get))
-	var positional []string
 	if !c.Action {
-		fromFlags, pos, err := parseFlags(args)
+		fromFlags, err := parseFlags(args)
 		if err != nil {
 			return c, err
 		}
-		positional = pos
 		l = envconfig.MultiLookuper(nonEmpty(func(k string) string { return fromFlags[k] }), envconfig.PrefixLookuper("PRISM_", nonEmpty(get)))
 	}
 
@@ -197,7 +196,6 @@ func Load(ctx context.Context, lookup func(string) (string, bool), args []string
 			bad(in.Name, "%v", err)
 		}
 	}
-	r.positional = positional
 	c.APIKey = r.apiKey
 	c.check(&r, bad)
 
@@ -247,18 +245,23 @@ func (c *Config) check(r *raw, bad func(input, format string, a ...any)) {
 		bad("api_key", "contains spaces or control characters; check the secret's value (it is not shown here)")
 	}
 
-	ids := strings.Join(append(r.generationID, r.positional...), "\n")
-	modes := 0
-	for _, given := range []bool{strings.TrimSpace(ids) != "", r.templateID != "", strings.TrimSpace(r.prompt) != ""} {
+	ids := strings.Join(r.generationID, "\n")
+	var modes []string
+	for in, given := range map[string]bool{"generation_id": strings.TrimSpace(ids) != "", "template_id": r.templateID != "", "prompt": strings.TrimSpace(r.prompt) != ""} {
 		if given {
-			modes++
+			modes = append(modes, in)
 		}
 	}
+	slices.Sort(modes) // generation_id, prompt, template_id
 	switch {
-	case modes == 0:
+	case len(modes) == 0:
 		bad("generation_id", "required: give generation IDs to wait for, or %s or %s to submit", t("template_id"), t("prompt"))
-	case modes > 1:
-		bad("generation_id", "give exactly one of %s, %s and %s", t("generation_id"), t("template_id"), t("prompt"))
+	case len(modes) > 1:
+		others := make([]string, 0, 2)
+		for _, in := range modes[1:] {
+			others = append(others, t(in))
+		}
+		bad(modes[0], "set together with %s; give exactly one of %s, %s and %s", strings.Join(others, " and "), t("generation_id"), t("template_id"), t("prompt"))
 	case r.templateID == "" && strings.TrimSpace(r.prompt) == "":
 		if c.IDs, err = ParseIDs(ids); err != nil {
 			bad("generation_id", "%v", err)
@@ -334,10 +337,17 @@ func (c *Config) submit(r *raw, bad func(input, format string, a ...any)) *prism
 	for k, v := range r.options {
 		body[k] = v
 	}
-	taken := func(keys ...string) {
-		for _, k := range keys {
-			if _, ok := r.options[k]; ok {
-				bad("options", "%q is set by another input; remove it from %s", k, c.Term("options"))
+	// taken refuses the body keys that other inputs set (key → input) and
+	// those this mode does not send (key → "").
+	taken := func(mode string, keys map[string]string) {
+		for _, k := range slices.Sorted(maps.Keys(keys)) {
+			if _, ok := r.options[k]; !ok {
+				continue
+			}
+			if in := keys[k]; in != "" {
+				bad("options", "%q is set by %s; remove it from %s", k, c.Term(in), c.Term("options"))
+			} else {
+				bad("options", "%q does not go with %s; remove it from %s", k, c.Term(mode), c.Term("options"))
 			}
 		}
 	}
@@ -345,14 +355,14 @@ func (c *Config) submit(r *raw, bad func(input, format string, a ...any)) *prism
 		if !prism.ValidID(r.templateID) {
 			bad("template_id", "%q is not a template ID (expected letters, digits, _ and -, like tpl_abc123)", untrusted.Clip(r.templateID, 64))
 		}
-		taken("variables", "prompt", "modelName", "count")
+		taken("template_id", map[string]string{"variables": "variables", "prompt": "", "modelName": "", "count": ""})
 		body["variables"] = map[string]any{}
 		if r.variables != nil {
 			body["variables"] = r.variables
 		}
 		return &prism.SubmitRequest{TemplateID: r.templateID, Body: body}
 	}
-	taken("prompt", "modelName", "count", "variables")
+	taken("prompt", map[string]string{"prompt": "prompt", "modelName": "model", "count": "count", "variables": ""})
 	if r.model == "" {
 		bad("model", "required with %s: name the model, e.g. veo-3.1", c.Term("prompt"))
 	}
@@ -444,7 +454,15 @@ func flagSet() (fs *flag.FlagSet, vals map[string]*string, version *bool) {
 		if in.Default != "" {
 			u += " (default " + in.Default + ")"
 		}
-		vals[in.Name] = fs.String(Flag(in.Name), "", u)
+		if in.Name != "generation_id" {
+			vals[in.Name] = fs.String(Flag(in.Name), "", u)
+			continue
+		}
+		// Repeated, it adds IDs: `--generation-id a --generation-id b`
+		// keeping only b would drop a's verdict without a word.
+		ids := new(idList)
+		vals[in.Name] = (*string)(ids)
+		fs.Var(ids, Flag(in.Name), u)
 	}
 	version = fs.Bool("version", false, "print the version and exit")
 	fs.Usage = func() {} // on an error too: the caller prints Help for --help only
@@ -471,17 +489,32 @@ Flags:
 	fs.PrintDefaults()
 }
 
+// idList is --generation-id's value: the IDs of every time it is given,
+// a line each.
+type idList string
+
+func (l *idList) String() string { return string(*l) }
+
+func (l *idList) Set(v string) error {
+	if *l != "" {
+		v = string(*l) + "\n" + v
+	}
+	*l = idList(v)
+	return nil
+}
+
 // parseFlags returns the flags given, keyed like the environment (API_KEY
-// for --api-key), and the positional arguments.
-func parseFlags(args []string) (map[string]string, []string, error) {
+// for --api-key). Positional arguments are generation IDs, added to
+// --generation-id's: like every flag, they win over PRISM_GENERATION_ID.
+func parseFlags(args []string) (map[string]string, error) {
 	fs, vals, version := flagSet()
 	var positional []string
 	for { // flags may follow positional IDs
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				return nil, nil, ErrHelp
+				return nil, ErrHelp
 			}
-			return nil, nil, fmt.Errorf("%w (%s)", err, flagHint(fs, err))
+			return nil, fmt.Errorf("%w (%s)", err, flagHint(fs, err))
 		}
 		if fs.NArg() == 0 {
 			break
@@ -493,13 +526,16 @@ func parseFlags(args []string) (map[string]string, []string, error) {
 		positional, args = append(positional, fs.Arg(0)), fs.Args()[1:]
 	}
 	if *version {
-		return nil, nil, ErrVersion
+		return nil, ErrVersion
+	}
+	for _, id := range positional {
+		fs.Set(Flag("generation_id"), id) // idList.Set cannot fail
 	}
 	out := make(map[string]string, len(vals))
 	for name, v := range vals {
 		out[envName(name)] = *v
 	}
-	return out, positional, nil
+	return out, nil
 }
 
 // ParseIDs splits a list of generation IDs on whitespace and commas, keeps

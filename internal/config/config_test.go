@@ -90,16 +90,22 @@ func TestPrecedence(t *testing.T) {
 	if c.IDs[0] != "gen_env" || c.APIKey != "prism_sk_env" || c.Timeout != 4*time.Minute || c.PollInterval != 5*time.Second {
 		t.Errorf("got IDs %v key %q timeout %s poll %s", c.IDs, c.APIKey, c.Timeout, c.PollInterval)
 	}
+	// Positional IDs are flags too: they replace PRISM_GENERATION_ID, not
+	// add to it.
+	c, err = load(t, mapEnv(map[string]string{"PRISM_GENERATION_ID": "gen_env", "PRISM_API_KEY": "prism_sk_env"}), "gen_arg")
+	if err != nil || !slices.Equal(c.IDs, []string{"gen_arg"}) {
+		t.Errorf("positional ID beside PRISM_GENERATION_ID: IDs %v, %v; want only gen_arg", c.IDs, err)
+	}
 }
 
 func TestFlagsAndPositionalIDs(t *testing.T) {
 	t.Parallel()
 	env := mapEnv(map[string]string{"PRISM_API_KEY": "prism_sk_x"})
-	c, err := load(t, env, "gen_a", "--poll-interval=2", "gen_b", "--", "gen_c")
+	c, err := load(t, env, "--generation-id", "gen_x", "gen_a", "--poll-interval=2", "--generation-id=gen_y,gen_z", "gen_b", "--", "gen_c")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(c.IDs, []string{"gen_a", "gen_b", "gen_c"}) || c.PollInterval != 2*time.Second || c.GitHub {
+	if !slices.Equal(c.IDs, []string{"gen_x", "gen_y", "gen_z", "gen_a", "gen_b", "gen_c"}) || c.PollInterval != 2*time.Second || c.GitHub {
 		t.Errorf("got %+v", c)
 	}
 	if _, err := Load(context.Background(), env, []string{"--help"}, t.TempDir()); !errors.Is(err, ErrHelp) {
@@ -186,11 +192,11 @@ func TestSubmitInputs(t *testing.T) {
 		{map[string]string{"INPUT_TEMPLATE_ID": "tpl_1", "INPUT_VARIABLES": `["x"]`}, []string{"variables: must be a JSON object"}},
 		{map[string]string{"INPUT_TEMPLATE_ID": "tpl_1", "INPUT_OPTIONS": `{} {}`}, []string{"options: not valid JSON"}},
 		{map[string]string{"INPUT_TEMPLATE_ID": "../tpl"}, []string{"template_id: \"../tpl\" is not a template ID"}},
-		{map[string]string{"INPUT_TEMPLATE_ID": "tpl_1", "INPUT_OPTIONS": `{"variables": {}, "prompt": "x"}`}, []string{`options: "variables" is set by another input`, `options: "prompt"`}},
+		{map[string]string{"INPUT_TEMPLATE_ID": "tpl_1", "INPUT_OPTIONS": `{"variables": {}, "prompt": "x"}`}, []string{`options: "variables" is set by variables; remove it from options`, `options: "prompt" does not go with template_id; remove it from options`}},
 		{map[string]string{"INPUT_PROMPT": "p"}, []string{"model: required with prompt"}},
 		{map[string]string{"INPUT_PROMPT": "p", "INPUT_MODEL": "m", "INPUT_COUNT": "5"}, []string{"count: \"5\" is not a whole number from 1 to 4"}},
 		{map[string]string{"INPUT_PROMPT": "p", "INPUT_MODEL": "m", "INPUT_COUNT": "0"}, []string{"count:"}},
-		{map[string]string{"INPUT_PROMPT": "p", "INPUT_MODEL": "m", "INPUT_OPTIONS": `{"modelName": "x", "count": 2}`}, []string{`"modelName" is set by another input`, `"count" is set`}},
+		{map[string]string{"INPUT_PROMPT": "p", "INPUT_MODEL": "m", "INPUT_OPTIONS": `{"modelName": "x", "count": 2, "variables": {}}`}, []string{`"modelName" is set by model;`, `"count" is set by count;`, `"variables" does not go with prompt;`}},
 		{map[string]string{"INPUT_GENERATION_ID": "../bad", "INPUT_OPTIONS": "{}"}, []string{"generation_id: \"../bad\"", "options: only used with template_id or prompt"}},
 		{map[string]string{"INPUT_GENERATION_ID": "gen_1", "INPUT_COUNT": "2", "INPUT_MODEL": "m", "INPUT_VARIABLES": "{}", "INPUT_OPTIONS": "{}"},
 			[]string{"count: only used with prompt", "model: only used with prompt", "variables: only used with template_id", "options: only used with template_id or prompt"}},
@@ -667,10 +673,20 @@ func TestErrorsNameInputsWhereTheUserSetsThem(t *testing.T) {
 	t.Parallel()
 	_, err := Load(context.Background(), mapEnv(nil), []string{"--template-id", "tpl_1", "--prompt", "p"}, t.TempDir())
 	got := err.Error()
-	for _, want := range []string{"--api-key (PRISM_API_KEY): required", "give exactly one of --generation-id (PRISM_GENERATION_ID), --template-id (PRISM_TEMPLATE_ID)"} {
+	for _, want := range []string{"--api-key (PRISM_API_KEY): required",
+		"\n--prompt (PRISM_PROMPT): set together with --template-id (PRISM_TEMPLATE_ID); give exactly one of --generation-id (PRISM_GENERATION_ID), --template-id (PRISM_TEMPLATE_ID) and --prompt (PRISM_PROMPT)"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("CLI error lacks %q:\n%s", want, got)
 		}
+	}
+	// Each input given is named, and none that was not.
+	_, err = load(t, runnerEnv(map[string]string{"INPUT_API_KEY": "prism_sk_x", "INPUT_GENERATION_ID": "gen_1", "INPUT_TEMPLATE_ID": "tpl_1", "INPUT_PROMPT": "p"}))
+	if want := "generation_id: set together with prompt and template_id; give exactly one of generation_id, template_id and prompt"; err == nil || err.Error() != want {
+		t.Errorf("all three given: %v, want %q", err, want)
+	}
+	_, err = load(t, runnerEnv(map[string]string{"INPUT_API_KEY": "prism_sk_x", "INPUT_TEMPLATE_ID": "tpl_1", "INPUT_PROMPT": "p"}))
+	if want := "prompt: set together with template_id; give exactly one of generation_id, template_id and prompt"; err == nil || err.Error() != want {
+		t.Errorf("template_id and prompt: %v, want %q", err, want)
 	}
 }
 

@@ -32,8 +32,9 @@ func Waiting(log *Log, ids []string, base *url.URL, timeout time.Duration) {
 
 // Announce logs what was submitted and when the videos are expected, and
 // warns when the timeout looks too short (0: the step does not wait, no
-// warning). It returns the typical estimate.
-func Announce(log *Log, sub prism.Submission, timeout time.Duration) time.Duration {
+// warning), naming the setting as term does. It returns the typical
+// estimate.
+func Announce(log *Log, sub prism.Submission, timeout time.Duration, term func(input string) string) time.Duration {
 	credits := ""
 	if sub.CreditsCharged != "" {
 		credits = ", " + sub.CreditsCharged.String() + " credits charged"
@@ -48,7 +49,7 @@ func Announce(log *Log, sub prism.Submission, timeout time.Duration) time.Durati
 		if busy < typical {
 			what = fmt.Sprintf("about %s", typical)
 		}
-		log.Warningf("Timeout may be too short", "Prism expects %s, and the timeout is %s. Raise timeout if the step ends before the videos.", what, timeout)
+		log.Warningf("Timeout may be too short", "Prism expects %s, and the timeout is %s. Raise %s if the step ends before the videos.", what, timeout, term("timeout"))
 	}
 	return typical
 }

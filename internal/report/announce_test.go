@@ -44,14 +44,14 @@ func TestAnnounce(t *testing.T) {
 		{"timeout equal to busy", prism.Submission{IDs: []string{"gen_1"}, Typical: 60, Busy: 120}, 2 * time.Minute,
 			"submitted 1 generation(s): gen_1\nexpected in about 1m0s (up to 2m0s when Prism is busy)\n"},
 		{"timeout under busy", prism.Submission{IDs: []string{"gen_1"}, Busy: 120}, time.Minute,
-			"submitted 1 generation(s): gen_1\nwarning: Timeout may be too short: Prism expects up to 2m0s when busy, and the timeout is 1m0s. Raise timeout if the step ends before the videos.\n"},
+			"submitted 1 generation(s): gen_1\nwarning: Timeout may be too short: Prism expects up to 2m0s when busy, and the timeout is 1m0s. Raise <timeout> if the step ends before the videos.\n"},
 		{"timeout under typical, no busy", prism.Submission{IDs: []string{"gen_1"}, Typical: 60}, 45 * time.Second,
-			"submitted 1 generation(s): gen_1\nexpected in about 1m0s (up to 1m0s when Prism is busy)\nwarning: Timeout may be too short: Prism expects about 1m0s, and the timeout is 45s. Raise timeout if the step ends before the videos.\n"},
+			"submitted 1 generation(s): gen_1\nexpected in about 1m0s (up to 1m0s when Prism is busy)\nwarning: Timeout may be too short: Prism expects about 1m0s, and the timeout is 45s. Raise <timeout> if the step ends before the videos.\n"},
 		{"not waiting", prism.Submission{IDs: []string{"gen_1"}, Typical: 20, Busy: 40}, 0,
 			"submitted 1 generation(s): gen_1\nexpected in about 20s (up to 40s when Prism is busy)\n"},
 	} {
 		var b bytes.Buffer
-		typical := Announce(NewLog(&b, false), tc.sub, tc.timeout)
+		typical := Announce(NewLog(&b, false), tc.sub, tc.timeout, func(in string) string { return "<" + in + ">" })
 		if b.String() != tc.want || typical != seconds(tc.sub.Typical) {
 			t.Errorf("%s: returned %s, logged\n%s\nwant\n%s", tc.name, typical, b.String(), tc.want)
 		}
