@@ -316,14 +316,15 @@ func (c *Client) Get(ctx context.Context, id string) (Generation, error) {
 			Err: &OtherGenerationError{Asked: id, Answer: c.scrubber().Line(g.ID, 80)}}, true)
 	}
 	g.VideoURL, g.ShareURL = UsableURL(g.VideoURL), usableURL(g.ShareURL, maxShareURL)
-	// A URL that carries the key would put it in outputs, which are not
-	// scrubbed (a presigned URL must keep its signature): not usable.
+	// A URL that carries the key, as written or percent-encoded, would put
+	// it in outputs, which are not scrubbed (a presigned URL must keep its
+	// signature): not usable.
+	sc := c.scrubber()
 	for _, u := range []*string{&g.VideoURL, &g.ShareURL} {
-		if strings.Contains(*u, c.key) {
+		if sc.Secret(*u) {
 			*u = ""
 		}
 	}
-	sc := c.scrubber()
 	for _, f := range []*string{&g.ID, &g.Status, &g.TemplateID, &g.CreatedAt, &g.CompletedAt, &g.Error} {
 		*f = sc.Line(*f, maxText)
 	}

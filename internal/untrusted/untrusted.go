@@ -12,8 +12,10 @@
 package untrusted
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 )
@@ -48,11 +50,44 @@ var (
 	// shape, is printed as written; the key in use is redacted whatever
 	// its shape (Scrubber.secrets).
 	keyShape = regexp.MustCompile(`prism_sk_[A-Za-z0-9_\-]+`)
+	// encodedKeyShape is keyShape with any of its bytes percent-encoded.
+	encodedKeyShape = regexp.MustCompile(encoded("prism_sk_") + `(?:[A-Za-z0-9_\-]|` + escape + `)+`)
 	// urlQuery is the query (and fragment) of anything URL-shaped.
 	urlQuery = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.\-]*://[^\s?#"'<>]*)[?#][^\s"'<>]*`)
 	// amzParam catches signature parameters outside a whole URL.
 	amzParam = regexp.MustCompile(`(?i)(X-Amz-(?:Signature|Credential|Security-Token)=)[^\s&"'<>]*`)
 )
+
+// escape is one percent-encoded byte, encoded once or twice (%70, %2570).
+const escape = `%(?:25)?[0-9A-Fa-f]{2}`
+
+// encoded is a pattern for s with any of its bytes percent-encoded, once
+// or twice: a URL can carry a key that way, and the runner masks only the
+// key as written.
+func encoded(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		b.WriteString("(?:" + regexp.QuoteMeta(string(r)) + "|")
+		for _, c := range []byte(string(r)) {
+			fmt.Fprintf(&b, "%%(?:25)?(?i:%02x)", c)
+		}
+		b.WriteString(")")
+	}
+	return b.String()
+}
+
+// encodedForms caches each secret's encoded pattern, compiled on the
+// first text with a '%' in it.
+var encodedForms sync.Map // secret → *regexp.Regexp
+
+func encodedForm(secret string) *regexp.Regexp {
+	if re, ok := encodedForms.Load(secret); ok {
+		return re.(*regexp.Regexp)
+	}
+	re := regexp.MustCompile(encoded(secret))
+	encodedForms.Store(secret, re)
+	return re
+}
 
 // Line returns s on one line and safe to print anywhere, at most n bytes
 // long (n < len(CutMarker) is taken as len(CutMarker)).
@@ -73,8 +108,14 @@ func (sc Scrubber) Line(s string, n int) string {
 	// is dropped, so that no later step can slide it into view.
 	for _, v := range sc.secrets {
 		s = strings.ReplaceAll(s, v, Redacted)
+		if strings.Contains(s, "%") {
+			s = encodedForm(v).ReplaceAllString(s, Redacted)
+		}
 	}
 	s = keyShape.ReplaceAllString(s, Redacted)
+	if strings.Contains(s, "%") {
+		s = encodedKeyShape.ReplaceAllString(s, Redacted)
+	}
 	if cut {
 		s = sc.dropSecretHead(s)
 	}
@@ -89,35 +130,57 @@ func (sc Scrubber) Line(s string, n int) string {
 	return Clip(Neutralize(s), n)
 }
 
-// dropSecretHead removes a proper prefix of a secret from the end of s.
+// dropSecretHead removes a proper prefix of a secret, as written or
+// percent-encoded, from the end of s.
 func (sc Scrubber) dropSecretHead(s string) string {
+	tail := max(0, len(s)-sc.longest()) // a head is shorter than this
 	for _, v := range sc.secrets {
-		for k := len(v) - 1; k > 0; k-- {
-			if strings.HasSuffix(s, v[:k]) {
-				return s[:len(s)-k]
-			}
+		if i := headForm(v).FindStringIndex(s[tail:]); i != nil && tail+i[0] < len(s) {
+			return s[:tail+i[0]]
 		}
 	}
 	return s
 }
 
+// longest is the most bytes a secret can take, percent-encoded twice.
 func (sc Scrubber) longest() int {
 	n := 64 // a Prism key's shape, matched without knowing the key
 	for _, v := range sc.secrets {
 		n = max(n, len(v))
 	}
-	return n
+	return len("%25xx") * n
+}
+
+// headForms caches, for each secret, a pattern for a proper prefix of
+// it at the end of a text, any of its bytes encoded or the last escape
+// cut short (%2, %257).
+var headForms sync.Map // secret → *regexp.Regexp
+
+func headForm(secret string) *regexp.Regexp {
+	if re, ok := headForms.Load(secret); ok {
+		return re.(*regexp.Regexp)
+	}
+	runes := []rune(secret)
+	head := ""
+	for i := len(runes) - 2; i >= 0; i-- {
+		head = "(?:" + encoded(string(runes[i])) + head + ")?"
+	}
+	re := regexp.MustCompile(head + `(?:%(?:2(?:5[0-9A-Fa-f]?)?|[0-9A-Fa-f])?)?$`)
+	headForms.Store(secret, re)
+	return re
 }
 
 // Secret reports whether s holds a secret, or anything shaped like a
-// Prism key: text that must not be written where it is not scrubbed.
+// Prism key, as written or percent-encoded: text that must not be written
+// where it is not scrubbed.
 func (sc Scrubber) Secret(s string) bool {
+	pct := strings.Contains(s, "%")
 	for _, v := range sc.secrets {
-		if strings.Contains(s, v) {
+		if strings.Contains(s, v) || pct && encodedForm(v).MatchString(s) {
 			return true
 		}
 	}
-	return keyShape.MatchString(s)
+	return keyShape.MatchString(s) || pct && encodedKeyShape.MatchString(s)
 }
 
 // Neutralize breaks up workflow commands in one line of text: "##[" is

@@ -1,6 +1,7 @@
 package untrusted
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"unicode"
@@ -29,6 +30,11 @@ func TestLine(t *testing.T) {
 		{"see http://h/p#frag and ftp://x/y?z", "see http://h/p?*** and ftp://x/y?***"},
 		{"X-Amz-Signature=deadbeef&X-Amz-Credential=AK/1", "X-Amz-Signature=***&X-Amz-Credential=***"},
 		{"bad \xff utf8", "bad \uFFFD utf8"},
+		// Percent-encoded, in part or whole, once or twice.
+		{"/v/%70rism_sk_live_0123456789abcdef.mp4", "/v/***.mp4"},
+		{"k=%2570rism%5Fsk%5flive_0123456789abcde%66 end", "k=*** end"},
+		{"other %70rism%5Fsk_x1 key", "other *** key"},
+		{"100% done, %7 and %zz", "100% done, %7 and %zz"},
 	} {
 		if got := sc.Line(tc.in, 1000); got != tc.want {
 			t.Errorf("Line(%q) = %q, want %q", tc.in, got, tc.want)
@@ -64,9 +70,27 @@ func TestASecretCutByThePrefixNeverSlidesIntoView(t *testing.T) {
 	t.Parallel()
 	secret := "sk-live-ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdefgh"
 	sc := New(secret)
-	for pad := 150; pad < 260; pad++ {
-		got := sc.Line(strings.Repeat("\u2028", pad)+secret+strings.Repeat("z", 5000), 300)
+	for pad := 400; pad < 700; pad++ {
+		got := sc.Line(strings.Repeat("\u2028", pad)+secret+strings.Repeat("z", 5000), 700)
 		if strings.Contains(got, secret[:8]) {
+			t.Fatalf("pad %d: a head of the secret is shown: %q", pad, got)
+		}
+	}
+}
+
+// TestAnEncodedSecretCutByThePrefixNeverSlidesIntoView: the same, with
+// the secret percent-encoded, and the cut anywhere in it, escapes too.
+func TestAnEncodedSecretCutByThePrefixNeverSlidesIntoView(t *testing.T) {
+	t.Parallel()
+	secret := "sk-live-ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdefgh"
+	var enc strings.Builder
+	for i := range len(secret) {
+		fmt.Fprintf(&enc, "%%25%02X", secret[i])
+	}
+	sc := New(secret)
+	for pad := 400; pad < 700; pad++ {
+		got := sc.Line(strings.Repeat("\u2028", pad)+enc.String()+strings.Repeat("z", 5000), 700)
+		if strings.Contains(got, "%2573%256B%252D") {
 			t.Fatalf("pad %d: a head of the secret is shown: %q", pad, got)
 		}
 	}
@@ -97,7 +121,7 @@ func TestALongSecretStartingInViewIsRedactedWhole(t *testing.T) {
 func TestLineStaysBoundedAroundThePrefixLength(t *testing.T) {
 	t.Parallel()
 	const n = 10
-	pre := n + 256 + 2*64 // the prefix length with no secret longer than a key
+	pre := n + 256 + 2*5*64 // the prefix length with no secret longer than a key, encoded twice
 	for _, tc := range []struct {
 		name string
 		in   string
@@ -123,8 +147,8 @@ func TestLineStaysBoundedAroundThePrefixLength(t *testing.T) {
 // in view.
 func TestThePrefixCutKeepsRunesWhole(t *testing.T) {
 	t.Parallel()
-	const n = 200
-	pre := n + 256 + 2*64               // 584 = 3*194 + 2: the cut falls inside a separator
+	const n = 450
+	pre := n + 256 + 2*5*64             // 1346 = 3*448 + 2: the cut falls inside a separator
 	in := strings.Repeat("\u2028", pre) // longer than the prefix
 	got := Scrubber{}.Line(in, n)
 	if want := strings.Repeat(" ", pre/3); got != want {
@@ -138,7 +162,7 @@ func FuzzLine(f *testing.F) {
 	}
 	sc := New(key)
 	other := New(otherKey)
-	f.Add(strings.Repeat("\u2028", 200)+otherKey+strings.Repeat("z", 600), 300)
+	f.Add(strings.Repeat("\u2028", 480)+otherKey+strings.Repeat("z", 600), 700)
 	f.Fuzz(func(t *testing.T, s string, n int) {
 		n = max(n%4096, 0)
 		got := sc.Line(s, n)
@@ -204,7 +228,8 @@ func TestClip(t *testing.T) {
 func TestSecret(t *testing.T) {
 	t.Parallel()
 	sc := New("custom-secret")
-	for in, want := range map[string]bool{"a custom-secret b": true, "x?k=prism_sk_abc": true, "https://h/v.mp4?sig=1": false, "": false} {
+	for in, want := range map[string]bool{"a custom-secret b": true, "x?k=prism_sk_abc": true, "https://h/v.mp4?sig=1": false, "": false,
+		"https://h/custom%2Dsecret.mp4": true, "a%2563ustom-secret": true, "x?k=%70rism_sk_abc": true, "custom%2Dsecre": false, "50% custom": false} {
 		if got := sc.Secret(in); got != want {
 			t.Errorf("Secret(%q) = %v, want %v", in, got, want)
 		}
