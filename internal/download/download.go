@@ -252,19 +252,23 @@ func (d *Downloader) Fetch(ctx context.Context, id, rawURL string, refresh Refre
 		}
 	}
 
-	info, err := t.verify()
+	info, unchecked, err := t.verify()
 	if err != nil {
 		return File{}, &Error{ID: id, Got: t.offset, Want: t.total, Attempts: attempts, Err: err}
 	}
-	final := path.Join(d.Dir, id+named(info, t.ext))
+	ext := named(info, t.ext)
+	if unchecked.ext != "" {
+		ext = unchecked.ext
+	}
+	final := path.Join(d.Dir, id+ext)
 	if err := d.commit(tmp, tmpName, final); err != nil {
 		return File{}, &Error{ID: id, Got: t.offset, Want: t.total, Attempts: attempts, Err: LocalError{err}}
 	}
 	if info != nil {
 		d.logf("%s: verified %s: %s", id, final, Describe(*info))
 	} else {
-		d.warnf("Video not verified", "%s: saved %s without checking that it is a whole video: neither its type (Content-Type %s) nor its first bytes "+
-			"show a container with a check; prism-wait checks MP4, MOV, M4V, WebM and MKV. Check the file in a later step if that matters.", id, final, quote([]byte(t.ctype)))
+		d.warnf("Video not verified", "%s: saved %s without checking that it is a whole video: its first bytes show %s, a format without a check "+
+			"(prism-wait checks MP4, MOV, M4V, WebM and MKV). Check the file in a later step if that matters.", id, final, unchecked.what)
 	}
 	elapsed := time.Since(start)
 	d.logf("%s: saved %s (%s in %s, %s/s)", id, final, Size(t.offset), elapsed.Round(time.Millisecond),
@@ -291,14 +295,18 @@ func Describe(info media.Info) string {
 // that is no whole video.
 const brokenAdvice = "Nothing was saved. Re-run the job to download it again; if it fails the same way, the video on storage is broken: generate it again."
 
+// format is a video format without a check, known by its first bytes.
+type format struct{ ext, what string }
+
 // verify checks the finished file: plainly not a video (by its first
-// bytes), a container that fails its check, or, for a format without a
-// check, nil Info and no error.
-func (t *transfer) verify() (*media.Info, error) {
+// bytes), a container that fails its check, or no video format at all
+// is an error. A video of a format without a check has nil Info, and
+// its format.
+func (t *transfer) verify() (*media.Info, format, error) {
 	head := make([]byte, media.SniffLen)
 	n, err := t.file.ReadAt(head, 0)
 	if err != nil && !errors.Is(err, io.EOF) {
-		return nil, permanent{fmt.Errorf("cannot read the video back: %w", err)}
+		return nil, format{}, permanent{fmt.Errorf("cannot read the video back: %w", err)}
 	}
 	kind, other := media.Sniff(head[:n])
 	if other != "" {
@@ -306,19 +314,23 @@ func (t *transfer) verify() (*media.Info, error) {
 		if media.Text(head[:n]) {
 			begins = "; it begins: " + quote(head[:n])
 		}
-		return nil, permanent{fmt.Errorf("storage sent %s, not a video%s. %s", other, begins, brokenAdvice)}
+		return nil, format{}, permanent{fmt.Errorf("storage sent %s, not a video%s. %s", other, begins, brokenAdvice)}
 	}
 	if kind == media.Unknown {
-		kind = t.kind
+		if ext, what := media.Unchecked(t.file, t.offset); ext != "" {
+			return nil, format{ext, what}, nil
+		}
+		kind = t.kind // the declared container's check says what is wrong
 	}
 	if kind == media.Unknown {
-		return nil, nil
+		return nil, format{}, permanent{fmt.Errorf("storage sent a file of no video format: its first bytes (% x) are none that prism-wait checks "+
+			"(MP4, MOV, M4V, WebM, MKV) or saves unchecked (AVI, MPEG-TS, MPEG-PS, FLV, ASF, Y4M). %s", head[:min(n, 8)], brokenAdvice)}
 	}
 	info, err := media.Verify(t.file, t.offset, kind)
 	if err != nil {
-		return nil, permanent{fmt.Errorf("the file is not a whole %s video: %w. %s", kind, err, brokenAdvice)}
+		return nil, format{}, permanent{fmt.Errorf("the file is not a whole %s video: %w. %s", kind, err, brokenAdvice)}
 	}
-	return &info, nil
+	return &info, format{}, nil
 }
 
 // quote is the start of what storage sent, scrubbed and bounded, for a

@@ -162,6 +162,15 @@ func (t *tap) handled(n int64) {
 func noRefresh(context.Context) (string, error) { return "", errors.New("no refresh expected") }
 
 // leftovers lists the files in dir other than want.
+// sent is a storage hook that serves body with contentType.
+func sent(contentType string, body io.ReadSeeker) func(int, http.ResponseWriter, *http.Request, *prismsim.Content) (http.ResponseWriter, bool) {
+	return func(n int, w http.ResponseWriter, r *http.Request, _ *prismsim.Content) (http.ResponseWriter, bool) {
+		w.Header().Set("Content-Type", contentType)
+		http.ServeContent(w, r, "", time.Time{}, body)
+		return w, true
+	}
+}
+
 func leftovers(t *testing.T, dir string, want ...string) []string {
 	t.Helper()
 	entries, _ := os.ReadDir(dir)
@@ -1175,13 +1184,6 @@ func answer(contentType, body string, noLength bool) func(int, http.ResponseWrit
 func TestWholeVideosAreVerified(t *testing.T) {
 	t.Parallel()
 	// sent serves body under a content type, at a URL without extension.
-	sent := func(contentType string, body io.ReadSeeker) func(int, http.ResponseWriter, *http.Request, *prismsim.Content) (http.ResponseWriter, bool) {
-		return func(n int, w http.ResponseWriter, r *http.Request, _ *prismsim.Content) (http.ResponseWriter, bool) {
-			w.Header().Set("Content-Type", contentType)
-			http.ServeContent(w, r, "", time.Time{}, body)
-			return w, true
-		}
-	}
 	for _, tc := range []struct {
 		name  string
 		hook  func(int, http.ResponseWriter, *http.Request, *prismsim.Content) (http.ResponseWriter, bool)
@@ -1203,12 +1205,17 @@ func TestWholeVideosAreVerified(t *testing.T) {
 		{"an MP4 sent as video/quicktime keeps .mov", sent("video/quicktime", prismsim.Video{}.Content("gen_1", 1)), "videos/gen_1.mov",
 			&media.Info{Container: "mp4", Codec: "avc1", Width: 1280, Height: 720, Duration: 8 * time.Second}, "gen_1: verified videos/gen_1.mov: MP4, avc1, 1280x720, 8s\n"},
 		{"avi: no check", serveVideo(prismsim.Video{ContentType: "video/x-msvideo"}), "videos/gen_1.avi", nil,
-			"Video not verified: gen_1: saved videos/gen_1.avi without checking that it is a whole video: neither its type (Content-Type \"video/x-msvideo\") nor its first bytes show a container with a check; prism-wait checks MP4, MOV, M4V, WebM and MKV. Check the file in a later step if that matters.\n"},
+			"Video not verified: gen_1: saved videos/gen_1.avi without checking that it is a whole video: its first bytes show an AVI video, a format without a check (prism-wait checks MP4, MOV, M4V, WebM and MKV). Check the file in a later step if that matters.\n"},
+		// Named by its bytes, whatever the type declared.
+		{"an AVI sent as video/mp4", sent("video/mp4", strings.NewReader("RIFF\x04\x00\x00\x00AVI ")), "videos/gen_1.avi", nil, "its first bytes show an AVI video"},
 		// Text that is a video: saved unverified, not refused.
-		{"Y4M, whose header is text", sent("application/octet-stream", strings.NewReader("YUV4MPEG2 W1280 H720 F25:1 Ip A1:1 C420jpeg\nFRAME\n")), "videos/gen_1.mp4", nil,
-			"Video not verified: gen_1: saved videos/gen_1.mp4 without checking"},
-		{"MPEG-TS that declares no type", sent("binary/octet-stream", strings.NewReader("\x47\x40\x00\x10 an MPEG-TS packet")), "videos/gen_1.mp4", nil,
-			"Video not verified: gen_1: saved videos/gen_1.mp4 without checking that it is a whole video: neither its type (Content-Type \"binary/octet-stream\") nor its first bytes show"},
+		{"Y4M, whose header is text", sent("application/octet-stream", strings.NewReader("YUV4MPEG2 W1280 H720 F25:1 Ip A1:1 C420jpeg\nFRAME\n")), "videos/gen_1.y4m", nil,
+			"Video not verified: gen_1: saved videos/gen_1.y4m without checking that it is a whole video: its first bytes show a Y4M video"},
+		{"MPEG-TS that declares no type", sent("binary/octet-stream", strings.NewReader("\x47\x40\x00\x10"+strings.Repeat("\xff", 184)+"\x47\x40\x00\x11")), "videos/gen_1.ts", nil,
+			"its first bytes show an MPEG transport stream"},
+		{"MPEG-PS", sent("binary/octet-stream", strings.NewReader("\x00\x00\x01\xba\x44")), "videos/gen_1.mpg", nil, "an MPEG program stream"},
+		{"FLV", sent("video/x-flv", strings.NewReader("FLV\x01\x05")), "videos/gen_1.flv", nil, "an FLV video"},
+		{"ASF", sent("video/x-ms-wmv", strings.NewReader("\x30\x26\xb2\x75\x8e\x66\xcf\x11\xa6\xd9\x00\xaa\x00\x62\xce\x6c\x00")), "videos/gen_1.asf", nil, "an ASF (WMV) video"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -1299,6 +1306,37 @@ func TestWhatIsNoWholeVideoIsRefused(t *testing.T) {
 				t.Errorf("%d requests: what is no video is not asked for again", n)
 			}
 			if extra := leftovers(t, dir(d)); len(extra) > 0 {
+				t.Errorf("left behind: %v", extra)
+			}
+		})
+	}
+}
+
+// TestBytesOfNoVideoFormatAreRefused: bytes that are no container with a
+// check nor a video format without one, under a type and a URL that
+// declare no container, are refused, never saved as a video.
+func TestBytesOfNoVideoFormatAreRefused(t *testing.T) {
+	t.Parallel()
+	answer := func(body string) func(int, http.ResponseWriter, *http.Request, *prismsim.Content) (http.ResponseWriter, bool) {
+		return sent("application/octet-stream", strings.NewReader(body))
+	}
+	for _, tc := range []struct{ name, body, says string }{
+		{"an executable", "\x7fELF\x02\x01\x01\x00\x00\x00#!/bin/sh\n",
+			"storage sent a file of no video format: its first bytes (7f 45 4c 46 02 01 01 00) are none that prism-wait checks (MP4, MOV, M4V, WebM, MKV) or saves unchecked (AVI, MPEG-TS, MPEG-PS, FLV, ASF, Y4M). " + brokenAdvice},
+		{"one MPEG-TS sync byte is no stream", "\x47\x40\x00\x10" + strings.Repeat("\xff", 300), "storage sent a file of no video format: its first bytes (47 40 00 10 ff ff ff ff)"},
+		{"a short file that starts like MPEG-TS", "\x47\x40\x00\x10\xff", "storage sent a file of no video format: its first bytes (47 40 00 10 ff)"},
+		{"a RIFF that is no AVI", "RIFF\x04\x00\x00\x00WAVEfmt ", "storage sent a file of no video format"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			d, url := setup(t, &storage{hook: answer(tc.body)})
+			url = strings.Replace(url, "gen_1.mp4", "gen_1", 1)
+			_, err := d.Fetch(context.Background(), "gen_1", url, noRefresh)
+			var de *Error
+			if !errors.As(err, &de) || !strings.Contains(err.Error(), tc.says) {
+				t.Errorf("err = %v, want a *Error saying %q", err, tc.says)
+			}
+			if extra := leftovers(t, dir(d), ""); len(extra) > 0 {
 				t.Errorf("left behind: %v", extra)
 			}
 		})

@@ -2,6 +2,7 @@ package media
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -31,6 +32,8 @@ const (
 	idTags          = 0x1254C367
 	idAttachments   = 0x1941A469
 	idVoid          = 0xEC
+	idSimpleBlock   = 0xA3
+	idBlockGroup    = 0xA0
 	idCRC32         = 0xBF
 )
 
@@ -123,8 +126,16 @@ func VerifyMatroska(r io.ReaderAt, size int64) (Info, error) {
 	var video *track
 	scale := uint64(1_000_000) // TimecodeScale's default: ticks of a millisecond
 	var ticks float64
+	blocks := false // a Cluster holds a block: there are frames
 	err = f.elements(seg, func(e element) error {
 		switch e.id {
+		case idCluster:
+			if blocks {
+				return nil
+			}
+			var err error
+			blocks, err = f.holdsBlock(e)
+			return err
 		case idInfo:
 			return f.elements(e, func(c element) error {
 				var err error
@@ -158,6 +169,9 @@ func VerifyMatroska(r io.ReaderAt, size int64) (Info, error) {
 	}
 	if video.codec == "" {
 		return Info{}, fmt.Errorf("the video track has no CodecID")
+	}
+	if !blocks {
+		return Info{}, fmt.Errorf("no Cluster with a SimpleBlock or BlockGroup: the file holds no media data")
 	}
 	info.Codec, info.Width, info.Height = video.codec, video.width, video.height
 	if ns := ticks * float64(scale); ns > 0 && ns < float64(math.MaxInt64) {
@@ -271,6 +285,24 @@ func (f *file) elements(parent element, each func(element) error) error {
 		off = e.end
 	}
 	return nil
+}
+
+// errFound stops a walk that found what it looked for.
+var errFound = errors.New("found")
+
+// holdsBlock reports whether the Cluster c holds a SimpleBlock or a
+// BlockGroup, reading its elements' headers up to the first block.
+func (f *file) holdsBlock(c element) (bool, error) {
+	err := f.elements(c, func(e element) error {
+		if e.id == idSimpleBlock || e.id == idBlockGroup {
+			return errFound
+		}
+		return nil
+	})
+	if errors.Is(err, errFound) {
+		return true, nil
+	}
+	return false, err
 }
 
 // clusterEnd finds where a Cluster of unknown size ends, walking its

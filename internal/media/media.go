@@ -1,7 +1,8 @@
 // Package media checks that a downloaded file is a whole video of a kind
 // it knows, and reads what its container says about it: codec, size in
 // pixels, duration. It knows ISO base media files (MP4, MOV, M4V) and
-// Matroska (WebM, MKV).
+// Matroska (WebM, MKV), and, without a check, a few other video formats
+// by their first bytes (Unchecked).
 //
 // It reads box and element headers only, through an io.ReaderAt, and
 // seeks past the media data: checking a 1 GiB video reads a few KiB of
@@ -117,6 +118,45 @@ var textSignatures = []struct{ prefix, what string }{
 	{"<", "an HTML or XML document"},
 	{"{", "a JSON document"},
 	{"[", "a JSON document"},
+}
+
+// uncheckedFormats are video formats with no check here, known by their
+// first bytes.
+var uncheckedFormats = []struct{ prefix, ext, what string }{
+	{"YUV4MPEG2 ", ".y4m", "a Y4M video"},
+	{"FLV\x01", ".flv", "an FLV video"},
+	{"\x00\x00\x01\xba", ".mpg", "an MPEG program stream"},
+	{"\x30\x26\xb2\x75\x8e\x66\xcf\x11\xa6\xd9\x00\xaa\x00\x62\xce\x6c", ".asf", "an ASF (WMV) video"},
+}
+
+// tsPacket is an MPEG transport stream's packet size; each starts 0x47.
+const tsPacket = 188
+
+// Unchecked tells from the first bytes of the file of size bytes in r
+// whether it is a video of a format with no check here (AVI, MPEG-TS,
+// MPEG-PS, FLV, ASF, Y4M): the extension to save it under and what it
+// is, or "" for a file of none of them. A file that is neither of these
+// nor of a Kind with a check is no video prism-wait can vouch for.
+func Unchecked(r io.ReaderAt, size int64) (ext, what string) {
+	head := make([]byte, 16)
+	n, _ := r.ReadAt(head, 0)
+	head = head[:n]
+	if n >= 12 && string(head[:4]) == "RIFF" && string(head[8:12]) == "AVI " {
+		return ".avi", "an AVI video"
+	}
+	for _, f := range uncheckedFormats {
+		if bytes.HasPrefix(head, []byte(f.prefix)) {
+			return f.ext, f.what
+		}
+	}
+	// One sync byte proves nothing; two, a packet apart, do.
+	sync := make([]byte, 1)
+	if n > 0 && head[0] == 0x47 && size > tsPacket {
+		if _, err := r.ReadAt(sync, tsPacket); err == nil && sync[0] == 0x47 {
+			return ".ts", "an MPEG transport stream"
+		}
+	}
+	return "", ""
 }
 
 // Verify checks the file of size bytes in r as a container of kind k, and

@@ -77,7 +77,7 @@ func TestKindString(t *testing.T) {
 func TestVerifyPicksTheCheck(t *testing.T) {
 	t.Parallel()
 	mp4 := mp4(10, mvhd0(1, 1), videoTrak)
-	wm := webm(info(1_000_000, 8000), webmTracks)
+	wm := webm(info(1_000_000, 8000), webmTracks, cluster)
 	for _, tc := range []struct {
 		file      []byte
 		kind      Kind
@@ -334,6 +334,35 @@ func TestText(t *testing.T) {
 	} {
 		if got := Text([]byte(in)); got != want {
 			t.Errorf("Text(%q) = %t, want %t", in, got, want)
+		}
+	}
+}
+
+func TestUnchecked(t *testing.T) {
+	t.Parallel()
+	ts := "\x47\x40\x00\x10" + strings.Repeat("\xff", tsPacket-4) + "\x47"
+	for _, tc := range []struct{ file, ext, what string }{
+		{"RIFF\x00\x00\x00\x00AVI LIST", ".avi", "an AVI video"},
+		{"RIFF\x00\x00\x00\x00AVI ", ".avi", "an AVI video"},
+		{"RIFF\x00\x00\x00\x00AVI", "", ""},
+		{"RIFF\x00\x00\x00\x00WAVE", "", ""},
+		{"YUV4MPEG2 W1280 H720\n", ".y4m", "a Y4M video"},
+		{"FLV\x01\x05", ".flv", "an FLV video"},
+		{"FLV\x02", "", ""},
+		{"\x00\x00\x01\xba\x44", ".mpg", "an MPEG program stream"},
+		{"\x00\x00\x01\xb3", "", ""},
+		{"\x30\x26\xb2\x75\x8e\x66\xcf\x11\xa6\xd9\x00\xaa\x00\x62\xce\x6c", ".asf", "an ASF (WMV) video"},
+		{"\x30\x26\xb2\x75\x8e\x66\xcf\x11\xa6\xd9\x00\xaa\x00\x62\xce", "", ""},
+		{ts, ".ts", "an MPEG transport stream"},
+		{ts[:tsPacket], "", ""},          // the second sync byte missing
+		{ts[:tsPacket] + "\x48", "", ""}, // and wrong
+		{"\x48" + ts[1:], "", ""},        // the first wrong
+		{"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00", "", ""},
+		{"", "", ""},
+	} {
+		ext, what := Unchecked(strings.NewReader(tc.file), int64(len(tc.file)))
+		if ext != tc.ext || what != tc.what {
+			t.Errorf("Unchecked(%q) = %q, %q; want %q, %q", tc.file, ext, what, tc.ext, tc.what)
 		}
 	}
 }
