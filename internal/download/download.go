@@ -66,7 +66,7 @@ type Refresh func(ctx context.Context) (string, error)
 // Every write goes through Root, so that a symlink planted in the
 // workspace while the program waited cannot send a file outside it.
 type Downloader struct {
-	HTTP *http.Client // must add no credentials; redirects are followed
+	HTTP *http.Client // must add no credentials; redirects are followed, without a Referer
 	Root *os.Root     // the workspace, opened by the caller with os.OpenRoot; nothing is created outside it
 	Dir  string       // the download directory relative to Root, slash-separated and clean ("." for the root itself)
 	// Owner, when not nil, owns every directory and file created, so that
@@ -333,6 +333,17 @@ func (t *transfer) verify() (*media.Info, format, error) {
 	return &info, format{}, nil
 }
 
+// withoutReferer follows at most 10 redirects, as net/http does, but
+// drops the Referer it adds: that is the presigned URL, signature and
+// all, which the next host must not get.
+func withoutReferer(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return errors.New("stopped after 10 redirects")
+	}
+	req.Header.Del("Referer")
+	return nil
+}
+
 // quote is the start of what storage sent, scrubbed and bounded, for a
 // message.
 func quote(b []byte) string {
@@ -384,7 +395,9 @@ func (d *Downloader) attempt(ctx context.Context, t *transfer) error {
 	stall := cmp.Or(d.StallTimeout, 30*time.Second)
 	watchdog := time.AfterFunc(stall, func() { abandon(fmt.Errorf("storage sent nothing for %s", stall)) })
 	defer watchdog.Stop()
-	resp, err := d.HTTP.Do(req)
+	client := *d.HTTP
+	client.CheckRedirect = withoutReferer
+	resp, err := client.Do(req)
 	if err != nil {
 		return fmt.Errorf("request to %s failed: %w", Redact(t.url), stripURL(err))
 	}

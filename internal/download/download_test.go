@@ -698,12 +698,31 @@ func TestRedirectToAnotherHostCarriesNoCredentials(t *testing.T) {
 			t.Fatalf("got %+v, %v", f, err)
 		}
 		for _, r := range append(first.seen(), final.seen()...) {
-			if r.Header.Get("Authorization") != "" || r.Header.Get("Cookie") != "" {
+			// net/http's Referer would be the first URL, signature and all.
+			if r.Header.Get("Authorization") != "" || r.Header.Get("Cookie") != "" || r.Header.Get("Referer") != "" {
 				t.Errorf("%s carried credentials: %v", r.URL, r.Header)
 			}
 		}
 		if len(final.seen()) != 1 {
 			t.Errorf("the other host saw %d requests, want 1", len(final.seen()))
+		}
+	})
+}
+
+func TestEndlessRedirectsEnd(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		loop := &storage{hook: func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
+			http.Redirect(w, r, fmt.Sprintf("/v/gen_1.mp4?hop=%d", n), http.StatusFound)
+			return w, true
+		}}
+		d, url := setup(t, loop)
+		_, err := d.Fetch(context.Background(), "gen_1", url, noRefresh)
+		if err == nil || !strings.Contains(err.Error(), "stopped after 10 redirects") {
+			t.Fatalf("err = %v, want the redirects stopped", err)
+		}
+		if n := len(loop.seen()); n == 0 || n%10 != 0 {
+			t.Errorf("%d requests, want 10 an attempt (the first and 9 redirects)", n)
 		}
 	})
 }
