@@ -161,7 +161,7 @@ func run(ctx context.Context, env Env, log *report.Log) int {
 		report.Caveats(log, sub)
 		if !cfg.Wait {
 			log.Infof("not waiting (%s is false): a later step or job can wait for these IDs with %s", cfg.Term("wait"), cfg.Term("generation_id"))
-			out.Elapsed, out.Requests, out.Refused = time.Since(start), client.Requests(), client.Refused()
+			out.Elapsed, out.Requests, out.Refused, out.NotWaiting = time.Since(start), client.Requests(), client.Refused(), true
 			return finish(env, log, cfg, out)
 		}
 		// Every ID is in the outputs; one step waits for MaxIDs of them.

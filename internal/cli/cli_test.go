@@ -858,7 +858,7 @@ func TestASubmitOfMoreThanOneStepWaitsFor(t *testing.T) {
 		for _, want := range []string{
 			"::warning title=Not waited for::The API created 112 generations, more than the 100 one step waits for: " + says,
 			"::error title=Not waited for::The API created 112 generations",
-			"as generation_id to later steps that run even when this one fails.",
+			"as generation_id to later steps that run even when this one fails: all 112 are in the results",
 			"prism-wait: 100 completed, 12 not waited for after ",
 		} {
 			if !strings.Contains(r.stdout, want) {

@@ -339,6 +339,11 @@ func TestWaitFalseSubmitsAndStops(t *testing.T) {
 		if !strings.Contains(got.log, "not waiting (wait is false)") {
 			t.Errorf("log does not say it stops:\n%s", got.log)
 		}
+		// results has one object per ID, as after a wait, as in the CLI.
+		want := fmt.Sprintf(`[{"id":%q,"status":"submitted"`, ids[0])
+		if r := got.outputs["results"]; !strings.HasPrefix(r, want) || strings.Count(r, `"status":"submitted"`) != 2 {
+			t.Errorf("results = %s, want both IDs submitted", r)
+		}
 		// Its re-run hands the same IDs on, and says so, not that it waits.
 		again := runAttempt(t, base, root, "2", map[string]string{"template_id": "tpl_ok", "wait": "false"})
 		if again.code != outcome.ExitOK || again.outputs["generation_id"] != got.outputs["generation_id"] ||

@@ -13,16 +13,10 @@ import (
 // the outputs and summary are written already, and the exit code is the
 // results'.
 func printResults(env Env, log *report.Log, cfg config.Config, run report.Run) {
-	results := run.JSON()
-	switch {
-	case cfg.Action:
-		return
-	case len(run.Results) == 0 && !cfg.Wait && cfg.Submit != nil && len(run.IDs) > 0 && run.Submit == nil:
-		results = run.SubmittedJSON() // a submit that did not wait: the IDs, for a later run to wait for
-	case len(run.Results) == 0:
+	if cfg.Action || len(run.Results) == 0 && !run.NotWaiting {
 		return
 	}
-	if _, err := fmt.Fprintf(env.Stdout, "%s\n", results); err != nil {
+	if _, err := fmt.Fprintf(env.Stdout, "%s\n", run.JSON()); err != nil {
 		log.Warningf("Cannot write the results", "the results JSON could not be written to stdout (%v); is the command's output piped to a program that stopped reading? The exit code and, in GitHub Actions, the step's outputs still tell the results.", err)
 	}
 }

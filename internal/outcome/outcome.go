@@ -408,9 +408,9 @@ func NotWaited(ids []string, s Settings) string {
 	}
 	return fmt.Sprintf("The API created %d generations, more than the %d one step waits for: this step waits for the first %d and not for the other %d (%s). "+
 		"It ends with exit code 3 (no verdict) even when the %d complete, so that no later step takes the others' videos as ready. "+
-		"To wait for them, pass their IDs (all %d are in the generation_id output and the results, in the API's order), at most %d per step, "+
-		"as %s to later steps that run even when this one fails.",
-		len(ids), prism.MaxIDs, prism.MaxIDs, len(rest), named, prism.MaxIDs, len(ids), prism.MaxIDs, s.name("generation_id"))
+		"To wait for them, pass their IDs, at most %d per step or run, as %s to later steps that run even when this one fails: "+
+		"all %d are in the results, in the API's order (in GitHub Actions, in the generation_id output too).",
+		len(ids), prism.MaxIDs, prism.MaxIDs, len(rest), named, prism.MaxIDs, prism.MaxIDs, s.name("generation_id"), len(ids))
 }
 
 func asPrism(err error) *prism.Error {

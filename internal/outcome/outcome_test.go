@@ -460,8 +460,8 @@ func TestNotWaitedNamesThoseNotWaitedFor(t *testing.T) {
 	want := "The API created 112 generations, more than the 100 one step waits for: this step waits for the first 100 and not for the other 12 " +
 		"(gen_101, gen_102, gen_103, gen_104, gen_105, gen_106, gen_107, gen_108, gen_109, gen_110 and 2 more). " +
 		"It ends with exit code 3 (no verdict) even when the 100 complete, so that no later step takes the others' videos as ready. " +
-		"To wait for them, pass their IDs (all 112 are in the generation_id output and the results, in the API's order), at most 100 per step, " +
-		"as --generation-id (PRISM_GENERATION_ID) to later steps that run even when this one fails."
+		"To wait for them, pass their IDs, at most 100 per step or run, as --generation-id (PRISM_GENERATION_ID) to later steps that run even when this one fails: " +
+		"all 112 are in the results, in the API's order (in GitHub Actions, in the generation_id output too)."
 	if got := NotWaited(ids, Settings{Name: cli}); got != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}

@@ -55,6 +55,9 @@ type Run struct {
 	// Resumed) an earlier one's, not from generation_id; Prompt, that the
 	// submit was a prompt's.
 	Submitted, Prompt bool
+	// NotWaiting says the run submitted and stopped (wait false): its
+	// results are the IDs, with status "submitted".
+	NotWaiting bool
 	// Invalid are the problems of an invalid input, in the user's terms:
 	// nothing was sent.
 	Invalid []error
@@ -206,14 +209,14 @@ const (
 // input order, on one line.
 func (r Run) JSON() []byte { return r.json(maxField) }
 
-// StatusSubmitted is the status in the CLI's results of a generation that
-// a submit-only run (wait false) submitted and did not wait for.
+// StatusSubmitted is the status in the results of a generation that a
+// submit-only run (wait false) submitted and did not wait for.
 const StatusSubmitted = "submitted"
 
-// SubmittedJSON is the CLI's stdout after a submit that did not wait: one
+// submittedJSON is the results after a submit that did not wait: one
 // object per submitted ID, as JSON has them, with status "submitted" and
 // nothing else known.
-func (r Run) SubmittedJSON() []byte {
+func (r Run) submittedJSON() []byte {
 	out := make([]resultJSON, len(r.IDs))
 	for i, id := range r.IDs {
 		out[i] = resultJSON{ID: id, Status: opt(StatusSubmitted)}
@@ -226,6 +229,9 @@ func (r Run) SubmittedJSON() []byte {
 }
 
 func (r Run) json(limit int) []byte {
+	if r.NotWaiting && len(r.Results) == 0 {
+		return r.submittedJSON()
+	}
 	out := make([]resultJSON, len(r.Results))
 	text := func(s string) *string { return opt(r.Scrub.Line(s, limit)) }
 	for i, res := range r.Results {
