@@ -118,6 +118,8 @@ func TestAction(t *testing.T) {
 		{"not found", map[string]string{"generation_id": "gen_nope gen_slow"}, outcome.ExitRefused, "", "Check the ID given as generation_id, and that it belongs to the account"},
 		{"revoked key", map[string]string{"generation_id": "gen_ok", "api_key": prismsim.KeyRevoked}, outcome.ExitRefused, "", "Check that the secret passed as api_key"},
 		{"bad input", map[string]string{"generation_id": "gen_ok", "timeout": "forever", "base_url": "http://example.com"}, outcome.ExitInput, "", "::error title=Invalid input::timeout:"},
+		// The website's 404 page, not the API's JSON.
+		{"base_url without /api", map[string]string{"generation_id": "gen_ok", "base_url": strings.TrimSuffix(apiBase, "/api")}, outcome.ExitRefused, "", "check that base_url points at the Prism API's root"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -383,8 +383,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.submitTemplate(w, r)
 	case (r.Method == http.MethodGet || r.Method == http.MethodHead) && strings.HasPrefix(r.URL.Path, "/videos/"):
 		s.video(w, r, strings.TrimPrefix(r.URL.Path, "/videos/"))
-	default:
+	case strings.HasPrefix(r.URL.Path, "/api/"):
 		apiError(w, http.StatusNotFound, "not_found", "No such endpoint; the simulator serves GET /api/generations/:id, POST /api/generations and POST /api/templates/:id/generate")
+	default:
+		// Outside the API, the website's page, as a base_url without
+		// /api meets it.
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(http.StatusNotFound)
+		io.WriteString(w, "<!doctype html><title>Page not found</title><p>This page does not exist.</p>\n")
 	}
 }
 

@@ -370,12 +370,23 @@ func PastDeadline(ctx context.Context, pe *prism.Error) error {
 		// Not the API's Retry-After: the budget's pause, which says why.
 		return fmt.Errorf("%w: %w", ErrDeadline, pe)
 	}
-	after := "longer than can be represented"
-	if pe.RetryAfter < prism.Forever {
-		after = pe.RetryAfter.Round(time.Second).String()
-	}
-	return fmt.Errorf("%w before the API would answer again (Retry-After %s); last problem: %w", ErrDeadline, after, pe)
+	return &retryPastDeadline{pe}
 }
+
+// retryPastDeadline is ErrDeadline before the deadline: the API asked for
+// a pause that ends past it.
+type retryPastDeadline struct{ pe *prism.Error }
+
+func (e *retryPastDeadline) Error() string {
+	after := "longer than can be represented"
+	if e.pe.RetryAfter < prism.Forever {
+		after = e.pe.RetryAfter.Round(time.Second).String()
+	}
+	return "the API asks to be left alone past the timeout (Retry-After " + after + "): stopped without waiting; last problem: " + e.pe.Error()
+}
+
+func (e *retryPastDeadline) Is(target error) bool { return target == ErrDeadline }
+func (e *retryPastDeadline) Unwrap() error        { return e.pe }
 
 func (w *Waiter) emit(e Event) {
 	if w.Events != nil {

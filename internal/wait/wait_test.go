@@ -355,7 +355,7 @@ func TestPastDeadline(t *testing.T) {
 		{"no deadline", context.Background(), prism.Forever, ""},
 		{"no Retry-After, deadline passed", past, 0, ""},
 		{"Retry-After within the deadline", future, time.Minute, ""},
-		{"Retry-After past the deadline", future, 2 * time.Hour, "timeout reached before the API would answer again (Retry-After 2h0m0s); last problem: HTTP 429"},
+		{"Retry-After past the deadline", future, 2 * time.Hour, "the API asks to be left alone past the timeout (Retry-After 2h0m0s): stopped without waiting; last problem: HTTP 429"},
 		{"Retry-After forever", future, prism.Forever, "(Retry-After longer than can be represented)"},
 		{"Retry-After after a passed deadline", past, time.Second, "(Retry-After 1s)"},
 	} {
