@@ -217,9 +217,14 @@ func Load(ctx context.Context, lookup func(string) (string, bool), args []string
 				dir = filepath.Join(sub, dir)
 			}
 		}
-		if c.DownloadDir, err = within(c.Workspace, dir, r.downloadDir); errors.Is(err, errNotADir) {
+		c.DownloadDir, err = within(c.Workspace, dir, r.downloadDir)
+		switch {
+		case errors.Is(err, errNotADir):
 			bad("download_dir", "%v; choose another %s", err, c.Term("download_dir"))
-		} else if err != nil {
+		case errors.Is(err, errOutside) && c.Action && c.Workspace == dockerWorkspace && filepath.IsAbs(dir):
+			// ${{ github.workspace }} expands to the runner's path.
+			bad("download_dir", "%v. The action runs in a container, which sees the workspace at %s: ${{ github.workspace }} is the runner's path, not the container's, so give the path relative to the workspace", err, dockerWorkspace)
+		case err != nil:
 			bad("download_dir", "%v", err)
 		}
 	}
@@ -661,6 +666,13 @@ func local(host string) bool {
 // adds what to do.
 var errNotADir = errors.New("not a directory")
 
+// errOutside is a download_dir outside the workspace.
+var errOutside = errors.New("outside the workspace")
+
+// dockerWorkspace is where the runner mounts the workspace in a Docker
+// action's container.
+const dockerWorkspace = "/github/workspace"
+
 // Within resolves dir against workspace and returns it relative to the
 // workspace, slash-separated. It refuses a path outside the workspace,
 // through a symbolic link too, a path with control characters, and one
@@ -684,7 +696,7 @@ func within(workspace, dir, shown string) (string, error) {
 	}
 	rel, ok := inside(workspace, p)
 	if !ok {
-		return "", fmt.Errorf("%q is outside the workspace (%s); use a path inside it, e.g. videos", untrusted.Clip(shown, 100), workspace)
+		return "", fmt.Errorf("%q is %w (%s); use a path inside it, e.g. videos", untrusted.Clip(shown, 100), errOutside, workspace)
 	}
 	root, err := os.OpenRoot(workspace)
 	if errors.Is(err, fs.ErrNotExist) {

@@ -524,6 +524,31 @@ func TestDownloadDirStaysInTheWorkspace(t *testing.T) {
 	}
 }
 
+// In the Docker action, ${{ github.workspace }} is the runner's path: the
+// refusal says so. Elsewhere the same path is refused without the hint.
+func TestTheRunnersWorkspacePathInTheContainerIsExplained(t *testing.T) {
+	t.Parallel()
+	const hint = "${{ github.workspace }} is the runner's path, not the container's"
+	for _, tc := range []struct {
+		ws, dir string
+		hint    bool
+	}{
+		{"/github/workspace", "/home/runner/work/app/app/videos", true},
+		{"/github/workspace", "../videos", false},
+		{"/home/runner/work/app/app", "/elsewhere/videos", false}, // the binary sub-action
+	} {
+		_, err := load(t, runnerEnv(map[string]string{"INPUT_API_KEY": "prism_sk_x", "INPUT_GENERATION_ID": "gen_1", "GITHUB_WORKSPACE": tc.ws, "INPUT_DOWNLOAD_DIR": tc.dir}))
+		if err == nil || !strings.Contains(err.Error(), "is outside the workspace") || strings.Contains(err.Error(), hint) != tc.hint {
+			t.Errorf("%s in %s: %v; want it refused, with the hint %v", tc.dir, tc.ws, err, tc.hint)
+		}
+	}
+	// The CLI in a run: step sees the runner's paths.
+	_, err := load(t, mapEnv(map[string]string{"PRISM_API_KEY": "prism_sk_x", "GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": "/github/workspace"}), "--download-dir", "/home/runner/v", "gen_1")
+	if err == nil || strings.Contains(err.Error(), hint) {
+		t.Errorf("CLI: %v; want it refused without the hint", err)
+	}
+}
+
 // The CLI takes --download-dir as a shell does, from the working
 // directory (a run: step's working-directory) when that is inside the
 // workspace, while the paths it reports stay relative to the workspace,
