@@ -29,32 +29,26 @@ type statusBody struct {
 var errNoStatus = errors.New(`no "status" string in the answer`)
 
 func (b *statusBody) UnmarshalJSON(data []byte) error {
-	var raw struct {
-		ID          json.RawMessage `json:"id"`
-		Status      json.RawMessage `json:"status"`
-		TemplateID  json.RawMessage `json:"template_id"`
-		VideoURL    json.RawMessage `json:"video_url"`
-		ShareURL    json.RawMessage `json:"share_url"`
-		CreatedAt   json.RawMessage `json:"created_at"`
-		CompletedAt json.RawMessage `json:"completed_at"`
-		Error       json.RawMessage `json:"error"`
-	}
+	// A map, not a struct: encoding/json matches a struct's field names
+	// case-insensitively, so "STATUS": "completed" after "status":
+	// "failed" would decide the verdict. Only the documented names count.
+	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(data, &raw); err != nil {
 		return err
 	}
-	status, ok := jsonString(raw.Status)
+	status, ok := jsonString(raw["status"])
 	if !ok {
 		return errNoStatus
 	}
-	id, hasID := jsonString(raw.ID)
+	id, hasID := jsonString(raw["id"])
 	// A URL of another type is no URL: treated as missing, like any
 	// unusable URL.
-	video, _ := jsonString(raw.VideoURL)
-	share, _ := jsonString(raw.ShareURL)
+	video, _ := jsonString(raw["video_url"])
+	share, _ := jsonString(raw["share_url"])
 	*b = statusBody{HasID: hasID, Generation: Generation{
 		ID: id, Status: status, VideoURL: video, ShareURL: share,
-		TemplateID: jsonText(raw.TemplateID), CreatedAt: jsonText(raw.CreatedAt),
-		CompletedAt: jsonText(raw.CompletedAt), Error: jsonText(raw.Error),
+		TemplateID: jsonText(raw["template_id"]), CreatedAt: jsonText(raw["created_at"]),
+		CompletedAt: jsonText(raw["completed_at"]), Error: jsonText(raw["error"]),
 	}}
 	return nil
 }

@@ -35,6 +35,9 @@ func TestGetTakesTheVerdictFromStatusAlone(t *testing.T) {
 		{"id not a string", `{"id":42,"status":"generating"}`, Generation{Status: "generating"}},
 		{"the key inside an object", `{"status":"failed","error":{"m":"` + key + `"}}`, Generation{Status: "failed", Error: `{"m":"***"}`}},
 		{"a workflow command inside an object", `{"status":"failed","error":{"m":"##[error]x"}}`, Generation{Status: "failed", Error: `{"m":"## [error]x"}`}},
+		// Only the documented names, as written: encoding/json's struct
+		// decoding would let the last of any case win.
+		{"names in other cases", `{"status":"failed","STATUS":"completed","Video_URL":"https://s3/v.mp4","Error":"e","ID":"gen_2"}`, Generation{Status: "failed"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -343,4 +346,16 @@ func FuzzSubmission(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestAStatusInAnotherCaseIsNoStatus: "Status" is not the documented name,
+// so the answer has no verdict and is read again.
+func TestAStatusInAnotherCaseIsNoStatus(t *testing.T) {
+	t.Parallel()
+	c := serve(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, `{"Status":"completed","video_url":"https://s3/v.mp4"}`) })
+	_, err := c.Get(context.Background(), "gen_1")
+	var pe *Error
+	if !errors.As(err, &pe) || !pe.Transient || !errors.Is(err, errNoStatus) {
+		t.Errorf("err = %v, want a transient error without a status", err)
+	}
 }
