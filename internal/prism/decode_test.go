@@ -352,7 +352,9 @@ func FuzzSubmission(f *testing.F) {
 // so the answer has no verdict and is read again.
 func TestAStatusInAnotherCaseIsNoStatus(t *testing.T) {
 	t.Parallel()
-	c := serve(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, `{"Status":"completed","video_url":"https://s3/v.mp4"}`) })
+	c := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `{"Status":"completed","video_url":"https://s3/v.mp4"}`)
+	})
 	_, err := c.Get(context.Background(), "gen_1")
 	var pe *Error
 	if !errors.As(err, &pe) || !pe.Transient || !errors.Is(err, errNoStatus) {
