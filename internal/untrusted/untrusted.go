@@ -12,10 +12,8 @@
 package untrusted
 
 import (
-	"fmt"
 	"regexp"
 	"strings"
-	"sync"
 	"unicode"
 	"unicode/utf8"
 )
@@ -50,44 +48,103 @@ var (
 	// shape, is printed as written; the key in use is redacted whatever
 	// its shape (Scrubber.secrets).
 	keyShape = regexp.MustCompile(`prism_sk_[A-Za-z0-9_\-]+`)
-	// encodedKeyShape is keyShape with any of its bytes percent-encoded.
-	encodedKeyShape = regexp.MustCompile(encoded("prism_sk_") + `(?:[A-Za-z0-9_\-]|` + escape + `)+`)
 	// urlQuery is the query (and fragment) of anything URL-shaped.
 	urlQuery = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.\-]*://[^\s?#"'<>]*)[?#][^\s"'<>]*`)
 	// amzParam catches signature parameters outside a whole URL.
 	amzParam = regexp.MustCompile(`(?i)(X-Amz-(?:Signature|Credential|Security-Token)=)[^\s&"'<>]*`)
 )
 
-// escape is one percent-encoded byte, encoded once or twice (%70, %2570).
-const escape = `%(?:25)?[0-9A-Fa-f]{2}`
-
-// encoded is a pattern for s with any of its bytes percent-encoded, once
-// or twice: a URL can carry a key that way, and the runner masks only the
-// key as written.
-func encoded(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		b.WriteString("(?:" + regexp.QuoteMeta(string(r)) + "|")
-		for _, c := range []byte(string(r)) {
-			fmt.Fprintf(&b, "%%(?:25)?(?i:%02x)", c)
+// unescape decodes every %XX in s, and again in what that gives, until
+// none is left (at most maxUnescape times): a secret percent-encoded any
+// number of times reads as written.
+func unescape(s string) string {
+	for range maxUnescape {
+		if !strings.Contains(s, "%") {
+			break
 		}
-		b.WriteString(")")
+		var b strings.Builder
+		for i := 0; i < len(s); i++ {
+			if c, ok := escaped(s[i:]); ok {
+				b.WriteByte(c)
+				i += 2
+				continue
+			}
+			b.WriteByte(s[i])
+		}
+		if b.Len() == len(s) {
+			break
+		}
+		s = b.String()
+	}
+	return s
+}
+
+// maxUnescape bounds unescape's rounds: each shortens the text.
+const maxUnescape = 8
+
+// escaped decodes the %XX that s starts with.
+func escaped(s string) (byte, bool) {
+	if len(s) < 3 || s[0] != '%' {
+		return 0, false
+	}
+	hi, ok1 := unhex(s[1])
+	lo, ok2 := unhex(s[2])
+	return hi<<4 | lo, ok1 && ok2
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+// holds reports whether s holds a secret or a Prism key's shape as
+// written.
+func (sc Scrubber) holds(s string) bool {
+	for _, v := range sc.secrets {
+		if strings.Contains(s, v) {
+			return true
+		}
+	}
+	return keyShape.MatchString(s)
+}
+
+// redactEncoded replaces each word (a run of characters between spaces)
+// that holds a secret or a key once percent-decoded with Redacted: which
+// of its bytes belong to the secret cannot be told without decoding, and
+// the word is most likely a URL that carries it.
+func (sc Scrubber) redactEncoded(s string) string {
+	var b strings.Builder
+	for len(s) > 0 {
+		i := strings.IndexFunc(s, func(r rune) bool { return !separator(r) })
+		if i < 0 {
+			b.WriteString(s)
+			break
+		}
+		b.WriteString(s[:i])
+		s = s[i:]
+		j := strings.IndexFunc(s, separator)
+		if j < 0 {
+			j = len(s)
+		}
+		if w := s[:j]; strings.Contains(w, "%") && sc.holds(unescape(w)) {
+			b.WriteString(Redacted)
+		} else {
+			b.WriteString(w)
+		}
+		s = s[j:]
 	}
 	return b.String()
 }
 
-// encodedForms caches each secret's encoded pattern, compiled on the
-// first text with a '%' in it.
-var encodedForms sync.Map // secret → *regexp.Regexp
-
-func encodedForm(secret string) *regexp.Regexp {
-	if re, ok := encodedForms.Load(secret); ok {
-		return re.(*regexp.Regexp)
-	}
-	re := regexp.MustCompile(encoded(secret))
-	encodedForms.Store(secret, re)
-	return re
-}
+// separator ends a word for redactEncoded: no secret holds one.
+func separator(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }
 
 // Line returns s on one line and safe to print anywhere, at most n bytes
 // long (n < len(CutMarker) is taken as len(CutMarker)).
@@ -106,16 +163,15 @@ func (sc Scrubber) Line(s string, n int) string {
 	// Secrets first, on the text as it came, before anything shortens it:
 	// a secret that the prefix cut in two leaves its head at the end, which
 	// is dropped, so that no later step can slide it into view.
+	// Encoded ones first: the literal part of a key followed by escapes
+	// of the rest is still one key.
+	if strings.Contains(s, "%") {
+		s = sc.redactEncoded(s)
+	}
 	for _, v := range sc.secrets {
 		s = strings.ReplaceAll(s, v, Redacted)
-		if strings.Contains(s, "%") {
-			s = encodedForm(v).ReplaceAllString(s, Redacted)
-		}
 	}
 	s = keyShape.ReplaceAllString(s, Redacted)
-	if strings.Contains(s, "%") {
-		s = encodedKeyShape.ReplaceAllString(s, Redacted)
-	}
 	if cut {
 		s = sc.dropSecretHead(s)
 	}
@@ -130,13 +186,15 @@ func (sc Scrubber) Line(s string, n int) string {
 	return Clip(Neutralize(s), n)
 }
 
-// dropSecretHead removes a proper prefix of a secret, as written or
-// percent-encoded, from the end of s.
+// dropSecretHead removes from the end of s the longest proper prefix of
+// a secret, as written or with bytes percent-encoded once or twice, the
+// last escape maybe cut short (%2, %257).
 func (sc Scrubber) dropSecretHead(s string) string {
-	tail := max(0, len(s)-sc.longest()) // a head is shorter than this
-	for _, v := range sc.secrets {
-		if i := headForm(v).FindStringIndex(s[tail:]); i != nil && tail+i[0] < len(s) {
-			return s[:tail+i[0]]
+	for p := max(0, len(s)-sc.longest()); p < len(s); p++ { // a head is shorter than longest
+		for _, v := range sc.secrets {
+			if isHead(s[p:], v) {
+				return s[:p]
+			}
 		}
 	}
 	return s
@@ -148,39 +206,63 @@ func (sc Scrubber) longest() int {
 	for _, v := range sc.secrets {
 		n = max(n, len(v))
 	}
-	return len("%25xx") * n
+	return len("%25XX") * n
 }
 
-// headForms caches, for each secret, a pattern for a proper prefix of
-// it at the end of a text, any of its bytes encoded or the last escape
-// cut short (%2, %257).
-var headForms sync.Map // secret → *regexp.Regexp
+// isHead reports whether all of s reads as a proper prefix of secret,
+// each byte as written or percent-encoded once or twice, the last escape
+// maybe cut short.
+func isHead(s, secret string) bool {
+	n := 0 // bytes of secret read
+next:
+	for i := 0; i < len(s); {
+		if n == len(secret) {
+			return false // all of it: redacted already, or not this secret
+		}
+		for _, k := range []int{5, 3, 1} { // %25XX, %XX, as written
+			if c, ok := byteAt(s[i:], k); ok && c == secret[n] {
+				i, n = i+k, n+1
+				continue next
+			}
+		}
+		return cutEscape(s[i:])
+	}
+	return n > 0
+}
 
-func headForm(secret string) *regexp.Regexp {
-	if re, ok := headForms.Load(secret); ok {
-		return re.(*regexp.Regexp)
+// byteAt decodes the first k bytes of s: one written as it is (k = 1),
+// or percent-encoded once (%XX, k = 3) or twice (%25XX, k = 5).
+func byteAt(s string, k int) (byte, bool) {
+	switch {
+	case len(s) < k:
+		return 0, false
+	case k == 1:
+		return s[0], true
+	case k == 5 && !strings.HasPrefix(s, "%25"):
+		return 0, false
 	}
-	runes := []rune(secret)
-	head := ""
-	for i := len(runes) - 2; i >= 0; i-- {
-		head = "(?:" + encoded(string(runes[i])) + head + ")?"
+	return escaped("%" + s[k-2:k])
+}
+
+// cutEscape reports whether s is the start of an escape that the end of
+// the text cut short: %, %X, %2, %25 or %25X.
+func cutEscape(s string) bool {
+	if s == "" || s[0] != '%' || len(s) > 4 {
+		return false
 	}
-	re := regexp.MustCompile(head + `(?:%(?:2(?:5[0-9A-Fa-f]?)?|[0-9A-Fa-f])?)?$`)
-	headForms.Store(secret, re)
-	return re
+	for i := 1; i < len(s); i++ {
+		if _, ok := unhex(s[i]); !ok {
+			return false
+		}
+	}
+	return len(s) <= 2 || s[1:3] == "25"
 }
 
 // Secret reports whether s holds a secret, or anything shaped like a
 // Prism key, as written or percent-encoded: text that must not be written
 // where it is not scrubbed.
 func (sc Scrubber) Secret(s string) bool {
-	pct := strings.Contains(s, "%")
-	for _, v := range sc.secrets {
-		if strings.Contains(s, v) || pct && encodedForm(v).MatchString(s) {
-			return true
-		}
-	}
-	return keyShape.MatchString(s) || pct && encodedKeyShape.MatchString(s)
+	return sc.holds(s) || strings.Contains(s, "%") && sc.holds(unescape(s))
 }
 
 // Neutralize breaks up workflow commands in one line of text: "##[" is

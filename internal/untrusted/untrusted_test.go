@@ -30,11 +30,14 @@ func TestLine(t *testing.T) {
 		{"see http://h/p#frag and ftp://x/y?z", "see http://h/p?*** and ftp://x/y?***"},
 		{"X-Amz-Signature=deadbeef&X-Amz-Credential=AK/1", "X-Amz-Signature=***&X-Amz-Credential=***"},
 		{"bad \xff utf8", "bad \uFFFD utf8"},
-		// Percent-encoded, in part or whole, once or twice.
-		{"/v/%70rism_sk_live_0123456789abcdef.mp4", "/v/***.mp4"},
-		{"k=%2570rism%5Fsk%5flive_0123456789abcde%66 end", "k=*** end"},
+		// Percent-encoded, in part or whole, any number of times: the
+		// word that holds it goes.
+		{"at /v/%70rism_sk_live_0123456789abcdef.mp4 now", "at *** now"},
+		{"k=%2570rism%5Fsk%5flive_0123456789abcde%66 end", "*** end"},
+		{"x %25252570rism_sk_live_0123456789abcdef", "x ***"},
 		{"other %70rism%5Fsk_x1 key", "other *** key"},
-		{"100% done, %7 and %zz", "100% done, %7 and %zz"},
+		{"a key's tail prism_sk_live_0123%41%42%43 end", "a key's tail *** end"},
+		{"100% done, %7 and %zz %41", "100% done, %7 and %zz %41"},
 	} {
 		if got := sc.Line(tc.in, 1000); got != tc.want {
 			t.Errorf("Line(%q) = %q, want %q", tc.in, got, tc.want)
@@ -92,6 +95,42 @@ func TestAnEncodedSecretCutByThePrefixNeverSlidesIntoView(t *testing.T) {
 		got := sc.Line(strings.Repeat("\u2028", pad)+enc.String()+strings.Repeat("z", 5000), 700)
 		if strings.Contains(got, "%2573%256B%252D") {
 			t.Fatalf("pad %d: a head of the secret is shown: %q", pad, got)
+		}
+	}
+}
+
+// TestLongSecretsAndTheirHeads: a secret of any length (a runtime token
+// of kilobytes) is found at the cut, as written or encoded, and of two
+// secrets' heads at the end the longer goes.
+func TestLongSecretsAndTheirHeads(t *testing.T) {
+	t.Parallel()
+	long := "L" + strings.Repeat("t", 2999)
+	sc := New(long, "zz-second-secret")
+	twice := ""
+	for i := range len(long) {
+		twice += fmt.Sprintf("%%25%02X", long[i])
+	}
+	// The prefix Line reads is 20000 + 256 + 2 × 5 × 3000 bytes: the
+	// secret starts at byte 48000, in view once the separators shrink, and
+	// the cut falls inside it.
+	for _, form := range []string{long, "%4C" + long[1:], twice} {
+		got := sc.Line(strings.Repeat("\u2028", 16000)+form+strings.Repeat("z", 60000), 20000)
+		if strings.Contains(got, "Ltt") || strings.Contains(got, "%4C") || strings.Contains(got, "tttt") || strings.Contains(got, "%2574%2574") {
+			t.Errorf("a head of a %d-byte form survived: %.60q…", len(form), got[max(0, len(got)-60):])
+		}
+	}
+	for in, want := range map[string]string{
+		"x zz-sec":          "x ",        // the head of the second secret
+		"x Lt%74zq":         "x Lt%74zq", // no head: zq follows
+		"x zz-second-secr%": "x ",
+		"x %":               "x ", // a cut escape, which might have been one
+		"x 5%2":             "x 5",
+		"x 5%25":            "x 5",
+		"x 5%257":           "x 5",
+		"x 5%2A":            "x 5%2A", // a whole escape, of no secret
+	} {
+		if got := sc.dropSecretHead(in); got != want {
+			t.Errorf("dropSecretHead(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
@@ -157,7 +196,7 @@ func TestThePrefixCutKeepsRunesWhole(t *testing.T) {
 }
 
 func FuzzLine(f *testing.F) {
-	for _, s := range []string{"##[error]x", "::add-mask::y", key, "\x1b\x00\r\n", "https://a/b?X-Amz-Signature=s", "ééé##[", " ::x", "#\u2028#[", "prism_sk_"} {
+	for _, s := range []string{"##[error]x", "::add-mask::y", key, "u=%70" + key[1:] + "%41", "%2570" + key[1:10] + "%", "\x1b\x00\r\n", "https://a/b?X-Amz-Signature=s", "ééé##[", " ::x", "#\u2028#[", "prism_sk_"} {
 		f.Add(s, 40)
 	}
 	sc := New(key)
@@ -171,7 +210,8 @@ func FuzzLine(f *testing.F) {
 			t.Fatalf("legacy command in %q", got)
 		case strings.HasPrefix(strings.TrimLeftFunc(got, unicode.IsSpace), "::"):
 			t.Fatalf("command at line start in %q", got)
-		case strings.Contains(got, key), strings.Contains(got, "prism_sk_") && !strings.Contains(s, "prism_sk_"), keyShape.MatchString(got):
+		case strings.Contains(got, key), strings.Contains(got, "prism_sk_") && !strings.Contains(s, "prism_sk_"), keyShape.MatchString(got),
+			strings.Contains(unescape(got), key):
 			t.Fatalf("key in %q", got)
 		case strings.Count(s, otherKey[:10]) == strings.Count(s, otherKey) && strings.Contains(other.Line(s, n), otherKey[:10]):
 			t.Fatalf("a head of a key not shaped like Prism's in %q", other.Line(s, n))
@@ -229,7 +269,8 @@ func TestSecret(t *testing.T) {
 	t.Parallel()
 	sc := New("custom-secret")
 	for in, want := range map[string]bool{"a custom-secret b": true, "x?k=prism_sk_abc": true, "https://h/v.mp4?sig=1": false, "": false,
-		"https://h/custom%2Dsecret.mp4": true, "a%2563ustom-secret": true, "x?k=%70rism_sk_abc": true, "custom%2Dsecre": false, "50% custom": false} {
+		"https://h/custom%2Dsecret.mp4": true, "a%2563ustom-secret": true, "x?k=%70rism_sk_abc": true, "custom%2Dsecre": false, "50% custom": false,
+		"https://s3/%252570rism_sk_x.mp4": true, "%25%37%30rism_sk_x": true} {
 		if got := sc.Secret(in); got != want {
 			t.Errorf("Secret(%q) = %v, want %v", in, got, want)
 		}
