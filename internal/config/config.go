@@ -94,7 +94,7 @@ type Input struct {
 
 // Inputs is every setting, in the order --help shows them.
 var Inputs = []Input{
-	{Name: "generation_id", Usage: "generation IDs to wait for, separated by whitespace, commas or newlines; the flag can be repeated, and IDs can also be positional arguments",
+	{Name: "generation_id", Usage: "generation `IDs` to wait for, separated by whitespace, commas or newlines; the flag can be repeated, and IDs can also be positional arguments",
 		set: func(r *raw, v string) error { r.generationID = append(r.generationID, v); return nil }},
 	{Name: "template_id", Usage: "submit generations from this template, then wait for them",
 		set: func(r *raw, v string) error { r.templateID = strings.TrimSpace(v); return nil }},
@@ -223,7 +223,7 @@ func Load(ctx context.Context, lookup func(string) (string, bool), args []string
 			bad("download_dir", "%v; choose another %s", err, c.Term("download_dir"))
 		case errors.Is(err, errOutside) && c.Action && c.Workspace == dockerWorkspace && filepath.IsAbs(dir):
 			// ${{ github.workspace }} expands to the runner's path.
-			bad("download_dir", "%v. The action runs in a container, which sees the workspace at %s: ${{ github.workspace }} is the runner's path, not the container's, so give the path relative to the workspace", err, dockerWorkspace)
+			bad("download_dir", "%v. The action runs in a container, which sees the workspace at %s: if the path came from ${{ github.workspace }} or ${{ runner.temp }}, those are the runner's paths, not the container's; give it relative to the workspace", err, dockerWorkspace)
 		case err != nil:
 			bad("download_dir", "%v", err)
 		}
@@ -266,7 +266,11 @@ func (c *Config) check(r *raw, bad func(input, format string, a ...any)) {
 		for _, in := range modes[1:] {
 			others = append(others, t(in))
 		}
-		bad(modes[0], "set together with %s; give exactly one of %s, %s and %s", strings.Join(others, " and "), t("generation_id"), t("template_id"), t("prompt"))
+		ids := ""
+		if modes[0] == "generation_id" && !c.Action {
+			ids = " (positional arguments are generation IDs too)"
+		}
+		bad(modes[0], "set together with %s%s; give exactly one of %s, %s and %s", strings.Join(others, " and "), ids, t("generation_id"), t("template_id"), t("prompt"))
 	case r.templateID == "" && strings.TrimSpace(r.prompt) == "":
 		if c.IDs, err = ParseIDs(ids); err != nil {
 			bad("generation_id", "%v", err)
@@ -513,7 +517,13 @@ func (l *idList) Set(v string) error {
 // --generation-id's: like every flag, they win over PRISM_GENERATION_ID.
 func parseFlags(args []string) (map[string]string, error) {
 	fs, vals, version := flagSet()
-	var positional []string
+	// Positional IDs join --generation-id's where they stand: the IDs
+	// keep the order they were given in.
+	addIDs := func(ids ...string) {
+		for _, id := range ids {
+			fs.Set(Flag("generation_id"), id) // idList.Set cannot fail
+		}
+	}
 	for { // flags may follow positional IDs
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
@@ -525,16 +535,14 @@ func parseFlags(args []string) (map[string]string, error) {
 			break
 		}
 		if rest := fs.Args(); len(rest) < len(args) && args[len(args)-len(rest)-1] == "--" {
-			positional = append(positional, rest...)
+			addIDs(rest...)
 			break
 		}
-		positional, args = append(positional, fs.Arg(0)), fs.Args()[1:]
+		addIDs(fs.Arg(0))
+		args = fs.Args()[1:]
 	}
 	if *version {
 		return nil, ErrVersion
-	}
-	for _, id := range positional {
-		fs.Set(Flag("generation_id"), id) // idList.Set cannot fail
 	}
 	out := make(map[string]string, len(vals))
 	for name, v := range vals {

@@ -105,7 +105,7 @@ func TestFlagsAndPositionalIDs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(c.IDs, []string{"gen_x", "gen_y", "gen_z", "gen_a", "gen_b", "gen_c"}) || c.PollInterval != 2*time.Second || c.GitHub {
+	if !slices.Equal(c.IDs, []string{"gen_x", "gen_a", "gen_y", "gen_z", "gen_b", "gen_c"}) || c.PollInterval != 2*time.Second || c.GitHub {
 		t.Errorf("got %+v", c)
 	}
 	if _, err := Load(context.Background(), env, []string{"--help"}, t.TempDir()); !errors.Is(err, ErrHelp) {
@@ -117,7 +117,7 @@ func TestFlagsAndPositionalIDs(t *testing.T) {
 		t.Errorf("--help lacks the exit codes given:\n%s", help.String())
 	}
 	for _, in := range Inputs {
-		if !strings.Contains(help.String(), "-"+Flag(in.Name)+" ") || !strings.Contains(help.String(), in.Usage) {
+		if !strings.Contains(help.String(), "-"+Flag(in.Name)+" ") || !strings.Contains(help.String(), strings.ReplaceAll(in.Usage, "`", "")) {
 			t.Errorf("--help does not document --%s", Flag(in.Name))
 		}
 		if in.Default != "" && !strings.Contains(help.String(), "(default "+in.Default+")") {
@@ -528,7 +528,7 @@ func TestDownloadDirStaysInTheWorkspace(t *testing.T) {
 // refusal says so. Elsewhere the same path is refused without the hint.
 func TestTheRunnersWorkspacePathInTheContainerIsExplained(t *testing.T) {
 	t.Parallel()
-	const hint = "${{ github.workspace }} is the runner's path, not the container's"
+	const hint = "if the path came from ${{ github.workspace }} or ${{ runner.temp }}, those are the runner's paths, not the container's"
 	for _, tc := range []struct {
 		ws, dir string
 		hint    bool
@@ -703,6 +703,10 @@ func TestErrorsNameInputsWhereTheUserSetsThem(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("CLI error lacks %q:\n%s", want, got)
 		}
+	}
+	_, err = load(t, mapEnv(map[string]string{"PRISM_API_KEY": "prism_sk_x", "PRISM_MODEL": "m"}), "--prompt", "p", "gen_a")
+	if want := "--generation-id (PRISM_GENERATION_ID): set together with --prompt (PRISM_PROMPT) (positional arguments are generation IDs too); give exactly one"; err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("a positional ID beside --prompt: %v, want %q", err, want)
 	}
 	// Each input given is named, and none that was not.
 	_, err = load(t, runnerEnv(map[string]string{"INPUT_API_KEY": "prism_sk_x", "INPUT_GENERATION_ID": "gen_1", "INPUT_TEMPLATE_ID": "tpl_1", "INPUT_PROMPT": "p"}))

@@ -333,15 +333,20 @@ func (t *transfer) verify() (*media.Info, format, error) {
 	return &info, format{}, nil
 }
 
-// withoutReferer follows at most 10 redirects, as net/http does, but
-// drops the Referer it adds: that is the presigned URL, signature and
-// all, which the next host must not get.
-func withoutReferer(req *http.Request, via []*http.Request) error {
-	if len(via) >= 10 {
-		return errors.New("stopped after 10 redirects")
+// withoutReferer is the redirect policy check (net/http's when nil:
+// at most 10), without the Referer that net/http adds: that is the
+// presigned URL, signature and all, which the next host must not get.
+func withoutReferer(check func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
+	return func(req *http.Request, via []*http.Request) error {
+		req.Header.Del("Referer")
+		if check != nil {
+			return check(req, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
 	}
-	req.Header.Del("Referer")
-	return nil
 }
 
 // quote is the start of what storage sent, scrubbed and bounded, for a
@@ -396,7 +401,7 @@ func (d *Downloader) attempt(ctx context.Context, t *transfer) error {
 	watchdog := time.AfterFunc(stall, func() { abandon(fmt.Errorf("storage sent nothing for %s", stall)) })
 	defer watchdog.Stop()
 	client := *d.HTTP
-	client.CheckRedirect = withoutReferer
+	client.CheckRedirect = withoutReferer(d.HTTP.CheckRedirect)
 	resp, err := client.Do(req)
 	if err != nil {
 		return fmt.Errorf("request to %s failed: %w", Redact(t.url), stripURL(err))

@@ -161,7 +161,6 @@ func (t *tap) handled(n int64) {
 
 func noRefresh(context.Context) (string, error) { return "", errors.New("no refresh expected") }
 
-// leftovers lists the files in dir other than want.
 // sent is a storage hook that serves body with contentType.
 func sent(contentType string, body io.ReadSeeker) func(int, http.ResponseWriter, *http.Request, *prismsim.Content) (http.ResponseWriter, bool) {
 	return func(n int, w http.ResponseWriter, r *http.Request, _ *prismsim.Content) (http.ResponseWriter, bool) {
@@ -171,6 +170,7 @@ func sent(contentType string, body io.ReadSeeker) func(int, http.ResponseWriter,
 	}
 }
 
+// leftovers lists the files in dir other than want.
 func leftovers(t *testing.T, dir string, want ...string) []string {
 	t.Helper()
 	entries, _ := os.ReadDir(dir)
@@ -724,6 +724,11 @@ func TestEndlessRedirectsEnd(t *testing.T) {
 		if n := len(loop.seen()); n == 0 || n%10 != 0 {
 			t.Errorf("%d requests, want 10 an attempt (the first and 9 redirects)", n)
 		}
+		// The client's own policy, when it has one, decides.
+		d.HTTP.CheckRedirect = func(*http.Request, []*http.Request) error { return errors.New("no redirect wanted") }
+		if _, err := d.Fetch(context.Background(), "gen_1", url, noRefresh); err == nil || !strings.Contains(err.Error(), "no redirect wanted") {
+			t.Errorf("err = %v, want the client's policy", err)
+		}
 	})
 }
 
@@ -1202,7 +1207,6 @@ func answer(contentType, body string, noLength bool) func(int, http.ResponseWrit
 
 func TestWholeVideosAreVerified(t *testing.T) {
 	t.Parallel()
-	// sent serves body under a content type, at a URL without extension.
 	for _, tc := range []struct {
 		name  string
 		hook  func(int, http.ResponseWriter, *http.Request, *prismsim.Content) (http.ResponseWriter, bool)

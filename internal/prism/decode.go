@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // The API's answers are decoded leniently, as its documentation asks: new
@@ -29,28 +30,58 @@ type statusBody struct {
 var errNoStatus = errors.New(`no "status" string in the answer`)
 
 func (b *statusBody) UnmarshalJSON(data []byte) error {
-	// A map, not a struct: encoding/json matches a struct's field names
-	// case-insensitively, so "STATUS": "completed" after "status":
-	// "failed" would decide the verdict. Only the documented names count.
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(data, &raw); err != nil {
+	f, err := fields(data)
+	if err != nil {
 		return err
 	}
-	status, ok := jsonString(raw["status"])
+	status, ok := jsonString(f.get("status"))
 	if !ok {
 		return errNoStatus
 	}
-	id, hasID := jsonString(raw["id"])
+	id, hasID := jsonString(f.get("id"))
 	// A URL of another type is no URL: treated as missing, like any
 	// unusable URL.
-	video, _ := jsonString(raw["video_url"])
-	share, _ := jsonString(raw["share_url"])
+	video, _ := jsonString(f.get("video_url"))
+	share, _ := jsonString(f.get("share_url"))
 	*b = statusBody{HasID: hasID, Generation: Generation{
 		ID: id, Status: status, VideoURL: video, ShareURL: share,
-		TemplateID: jsonText(raw["template_id"]), CreatedAt: jsonText(raw["created_at"]),
-		CompletedAt: jsonText(raw["completed_at"]), Error: jsonText(raw["error"]),
+		TemplateID: jsonText(f.get("template_id")), CreatedAt: jsonText(f.get("created_at")),
+		CompletedAt: jsonText(f.get("completed_at")), Error: jsonText(f.get("error")),
 	}}
 	return nil
+}
+
+// object is a JSON object's fields, raw.
+type object map[string]json.RawMessage
+
+// fields splits a JSON object into its fields. It is a map, not a struct:
+// encoding/json gives a struct field the last of the keys that match its
+// name in any case, so "STATUS": "completed" after "status": "failed"
+// would decide a verdict.
+func fields(data []byte) (object, error) {
+	var o object
+	err := json.Unmarshal(data, &o)
+	return o, err
+}
+
+// get is the field named name: the key written so, else the one key that
+// matches it but for case (encoding/json's leniency, kept), else nil:
+// two such keys and neither exact are no answer.
+func (o object) get(name string) json.RawMessage {
+	if v, ok := o[name]; ok {
+		return v
+	}
+	var found json.RawMessage
+	n := 0
+	for k, v := range o {
+		if strings.EqualFold(k, name) {
+			found, n = v, n+1
+		}
+	}
+	if n != 1 {
+		return nil
+	}
+	return found
 }
 
 // OtherGenerationError says a status read answered for another generation
@@ -67,9 +98,17 @@ func (e *OtherGenerationError) Error() string {
 
 // submitBody is a submit's body, each field raw: see Client.submission.
 type submitBody struct {
-	Generations    json.RawMessage `json:"generations"`
-	CreditsCharged json.RawMessage `json:"credits_charged"`
-	Latency        json.RawMessage `json:"latency_estimate_sec"`
+	Generations, CreditsCharged, Latency json.RawMessage
+}
+
+// Like a status body's, its fields are read as object.get reads them.
+func (b *submitBody) UnmarshalJSON(data []byte) error {
+	f, err := fields(data)
+	if err != nil {
+		return err
+	}
+	*b = submitBody{Generations: f.get("generations"), CreditsCharged: f.get("credits_charged"), Latency: f.get("latency_estimate_sec")}
+	return nil
 }
 
 // maxUnusable bounds how many unusable entries a Submission describes.
@@ -91,10 +130,7 @@ func (c *Client) submission(b submitBody) (Submission, string) {
 	} else if !null(b.CreditsCharged) {
 		s.Ignored = append(s.Ignored, "credits_charged is not a number: "+show(b.CreditsCharged))
 	}
-	var latency struct {
-		Typical json.RawMessage `json:"typical"`
-		Busy    json.RawMessage `json:"busy"`
-	}
+	var latency object
 	switch {
 	case null(b.Latency):
 	case json.Unmarshal(b.Latency, &latency) != nil:
@@ -104,7 +140,7 @@ func (c *Client) submission(b submitBody) (Submission, string) {
 			name string
 			raw  json.RawMessage
 			to   *float64
-		}{{"typical", latency.Typical, &s.Typical}, {"busy", latency.Busy, &s.Busy}} {
+		}{{"typical", latency.get("typical"), &s.Typical}, {"busy", latency.get("busy"), &s.Busy}} {
 			raw := f.raw
 			n, ok := jsonNumber(raw)
 			v, err := n.Float64()
@@ -129,12 +165,9 @@ func (c *Client) submission(b submitBody) (Submission, string) {
 	seen := map[string]bool{}
 	for i, raw := range entries {
 		why := ""
-		var e struct {
-			ID json.RawMessage `json:"generation_id"`
-		}
 		id, ok := "", false
-		if json.Unmarshal(raw, &e) == nil {
-			id, ok = jsonString(e.ID)
+		if e, err := fields(raw); err == nil {
+			id, ok = jsonString(e.get("generation_id"))
 		}
 		switch {
 		case !ok:

@@ -37,7 +37,8 @@ func TestGetTakesTheVerdictFromStatusAlone(t *testing.T) {
 		{"a workflow command inside an object", `{"status":"failed","error":{"m":"##[error]x"}}`, Generation{Status: "failed", Error: `{"m":"## [error]x"}`}},
 		// Only the documented names, as written: encoding/json's struct
 		// decoding would let the last of any case win.
-		{"names in other cases", `{"status":"failed","STATUS":"completed","Video_URL":"https://s3/v.mp4","Error":"e","ID":"gen_2"}`, Generation{Status: "failed"}},
+		{"names in other cases beside the documented ones", `{"status":"failed","STATUS":"completed","error":"real","Error":"fake"}`, Generation{Status: "failed", Error: "real"}},
+		{"a name in another case alone", `{"Status":"failed","ERROR":"e"}`, Generation{Status: "failed", Error: "e"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -158,6 +159,8 @@ func TestSubmitKeepsEveryValidID(t *testing.T) {
 			ignored: []string{"latency_estimate_sec is not an object: 127"}},
 		{name: "latency with string fields", status: 200, body: `{` + ok + `,"latency_estimate_sec":{"typical":"127","busy":241}}`, ids: "gen_a gen_b", busy: 241,
 			ignored: []string{`latency_estimate_sec.typical is not a number: "127"`}},
+		{name: "the documented name beside another case", status: 200, body: `{"generations":[{"GENERATION_ID":"gen_b","generation_id":"gen_a"}],"CREDITS_CHARGED":1,"credits_charged":2}`,
+			ids: "gen_a", credits: "2"},
 		{name: "latency keys in another case", status: 200, body: `{` + ok + `,"latency_estimate_sec":{"Typical":127,"BUSY":241}}`, ids: "gen_a gen_b", typical: 127, busy: 241},
 		{name: "latency as a list", status: 200, body: `{` + ok + `,"latency_estimate_sec":[127,241]}`, ids: "gen_a gen_b",
 			ignored: []string{"latency_estimate_sec is not an object: [127,241]"}},
@@ -348,12 +351,12 @@ func FuzzSubmission(f *testing.F) {
 	})
 }
 
-// TestAStatusInAnotherCaseIsNoStatus: "Status" is not the documented name,
-// so the answer has no verdict and is read again.
-func TestAStatusInAnotherCaseIsNoStatus(t *testing.T) {
+// TestTwoStatusesInOtherCasesAreNoStatus: neither "Status" nor "STATUS"
+// is the documented name, and they disagree: no verdict, read again.
+func TestTwoStatusesInOtherCasesAreNoStatus(t *testing.T) {
 	t.Parallel()
 	c := serve(t, func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, `{"Status":"completed","video_url":"https://s3/v.mp4"}`)
+		io.WriteString(w, `{"Status":"completed","STATUS":"failed","video_url":"https://s3/v.mp4"}`)
 	})
 	_, err := c.Get(context.Background(), "gen_1")
 	var pe *Error
