@@ -365,4 +365,9 @@ func TestUnchecked(t *testing.T) {
 			t.Errorf("Unchecked(%q) = %q, %q; want %q, %q", tc.file, ext, what, tc.ext, tc.what)
 		}
 	}
+	// The size given bounds what is read: a file of one packet, whatever
+	// the reader holds past it, is no stream.
+	if ext, _ := Unchecked(strings.NewReader(ts), tsPacket); ext != "" {
+		t.Errorf("a %d-byte file read as %q", tsPacket, ext)
+	}
 }
