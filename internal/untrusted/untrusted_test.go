@@ -38,6 +38,7 @@ func TestLine(t *testing.T) {
 		{"other %70rism%5Fsk_x1 key", "other *** key"},
 		{"a key's tail prism_sk_live_0123%41%42%43 end", "a key's tail *** end"},
 		{"100% done, %7 and %zz %41", "100% done, %7 and %zz %41"},
+		{" %70rism_sk_x\t", " *** "},
 	} {
 		if got := sc.Line(tc.in, 1000); got != tc.want {
 			t.Errorf("Line(%q) = %q, want %q", tc.in, got, tc.want)
@@ -120,14 +121,17 @@ func TestLongSecretsAndTheirHeads(t *testing.T) {
 		}
 	}
 	for in, want := range map[string]string{
-		"x zz-sec":          "x ",        // the head of the second secret
-		"x Lt%74zq":         "x Lt%74zq", // no head: zq follows
-		"x zz-second-secr%": "x ",
-		"x %":               "x ", // a cut escape, which might have been one
-		"x 5%2":             "x 5",
-		"x 5%25":            "x 5",
-		"x 5%257":           "x 5",
-		"x 5%2A":            "x 5%2A", // a whole escape, of no secret
+		"x zz-sec":            "x ",        // the head of the second secret
+		"x Lt%74zq":           "x Lt%74zq", // no head: zq follows
+		"x zz-second-secr%":   "x ",
+		"x %":                 "x ", // a cut escape, which might have been one
+		"x 5%2":               "x 5",
+		"x 5%25":              "x 5",
+		"x 5%257":             "x 5",
+		"x 5%2A":              "x 5%2A",              // a whole escape, of no secret
+		"x zz-second-secret!": "x zz-second-secret!", // all of it, then more: no head
+		"x 5%41414":           "x 5%41414",
+		"x 5%g":               "x 5%g",
 	} {
 		if got := sc.dropSecretHead(in); got != want {
 			t.Errorf("dropSecretHead(%q) = %q, want %q", in, got, want)
