@@ -149,7 +149,8 @@ type track struct {
 
 // movie reads moov: the duration from mvhd (or, for a fragmented file
 // whose mvhd gives none, from mvex/mehd) and the first video track, and
-// where the last chunk of any track starts (-1 when none lists one).
+// where the last chunk of any track starts (-1 when none lists one; 0
+// with an error).
 func (f *file) movie(moov box, fragmented bool) (Info, int64, error) {
 	var timescale, duration, fragments uint64
 	var haveMvhd bool
@@ -211,29 +212,29 @@ func (f *file) movie(moov box, fragmented bool) (Info, int64, error) {
 		return nil
 	})
 	if err != nil {
-		return Info{}, -1, err
+		return Info{}, 0, err
 	}
 	switch {
 	case !haveMvhd:
-		return Info{}, -1, fmt.Errorf("mvhd box missing from the moov box")
+		return Info{}, 0, fmt.Errorf("mvhd box missing from the moov box")
 	case timescale == 0:
-		return Info{}, -1, fmt.Errorf("mvhd timescale is 0")
+		return Info{}, 0, fmt.Errorf("mvhd timescale is 0")
 	}
 	if duration == 0 {
 		duration = fragments
 	}
 	if duration == 0 && !fragmented {
-		return Info{}, -1, fmt.Errorf("mvhd duration is 0")
+		return Info{}, 0, fmt.Errorf("mvhd duration is 0")
 	}
 	d, ok := durationOf(duration, timescale) // 0 for a fragmented file that says none
 	if !ok {
-		return Info{}, -1, fmt.Errorf("mvhd duration of %d at %d a second is longer than any video", duration, timescale)
+		return Info{}, 0, fmt.Errorf("mvhd duration of %d at %d a second is longer than any video", duration, timescale)
 	}
 	if video == nil {
-		return Info{}, -1, fmt.Errorf("no video track (no trak box with a 'vide' handler)")
+		return Info{}, 0, fmt.Errorf("no video track (no trak box with a 'vide' handler)")
 	}
 	if video.codec == "" {
-		return Info{}, -1, fmt.Errorf("the video track's stsd box has no sample entry")
+		return Info{}, 0, fmt.Errorf("the video track's stsd box has no sample entry")
 	}
 	info := Info{Container: "mp4", Codec: video.codec, Width: video.width, Height: video.height, Duration: d}
 	if info.Width == 0 || info.Height == 0 {
