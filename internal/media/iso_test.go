@@ -3,6 +3,7 @@ package media
 import (
 	"bytes"
 	"encoding/binary"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -148,6 +149,8 @@ func TestVerifyISO(t *testing.T) {
 		{"cut short inside a header", slices.Concat(good, []byte("abc")), Info{}, "top-level boxes end at byte 1470, and 3 bytes follow that are too few for a box"},
 		{"cut short inside a 64-bit header", slices.Concat(good, u32(1), []byte("mdat"), u32(0)), Info{}, `the "mdat" box at byte 1470 is cut short inside its header`},
 		{"an impossible 64-bit size", slices.Concat(ftyp, u32(1), []byte("mdat"), u64(1<<63+5)), Info{}, `top-level boxes end at 40 bytes of more than that: the file is cut short inside its "mdat" box at byte 24`},
+		{"the largest 64-bit size there is", slices.Concat(ftyp, u32(1), []byte("mdat"), u64(math.MaxInt64-24)), Info{},
+			`top-level boxes end at 40 bytes of 9223372036854775807: the file is cut short inside its "mdat" box at byte 24`},
 		{"ftyp not first", slices.Concat(bx("moov", mvhd0(1, 1), videoTrak), ftyp), Info{}, `ftyp box missing: the file starts with a "moov" box`},
 		{"moov missing", slices.Concat(ftyp, bx("mdat", zeros(100))), Info{}, "moov box missing"},
 		{"mvhd missing", mp4(0, videoTrak), Info{}, "mvhd box missing from the moov box"},

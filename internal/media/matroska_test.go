@@ -93,6 +93,7 @@ func TestVerifyMatroska(t *testing.T) {
 		{"an empty duration", webm(el(idInfo, el(idDuration)), webmTracks, cluster), Info{Container: "webm", Codec: "vp09", Width: 1920, Height: 1080}, ""},
 		{"a negative duration", webm(info(1, -5), webmTracks, cluster), Info{Container: "webm", Codec: "vp09", Width: 1920, Height: 1080}, ""},
 		{"an endless duration", webm(info(1, math.Inf(1)), webmTracks, cluster), Info{Container: "webm", Codec: "vp09", Width: 1920, Height: 1080}, ""},
+		{"a duration of 2^63 ns, one past the longest", webm(info(1, 1<<63), webmTracks, cluster), Info{Container: "webm", Codec: "vp09", Width: 1920, Height: 1080}, ""},
 		{"a segment of unknown size", slices.Concat(ebmlHeader("webm"), unknown(idSegment), seg), vp9, ""},
 		{"clusters of unknown size", slices.Concat(ebmlHeader("webm"), unknown(idSegment), info(1_000_000, 8000), webmTracks,
 			unknown(idCluster), uel(0xE7, 0), el(0xA3, zeros(10)), unknown(idCluster), el(0xA3, zeros(5)), el(idCues)), vp9, ""},
