@@ -711,7 +711,8 @@ func (d *Downloader) warnf(title, format string, a ...any) {
 }
 
 // videoTypes are the media types saved, with their extensions. No other
-// extension is ever written: a URL ending in .sh or .html is not a video.
+// extension is ever written but those of media.Unchecked's formats: a URL
+// ending in .sh or .html is not a video.
 var videoTypes = map[string]string{
 	"video/mp4":        ".mp4",
 	"video/webm":       ".webm",

@@ -140,6 +140,7 @@ const tsPacket = 188
 func Unchecked(r io.ReaderAt, size int64) (ext, what string) {
 	head := make([]byte, 16)
 	n, _ := r.ReadAt(head, 0)
+	n = int(min(int64(n), max(size, 0)))
 	head = head[:n]
 	if n >= 12 && string(head[:4]) == "RIFF" && string(head[8:12]) == "AVI " {
 		return ".avi", "an AVI video"

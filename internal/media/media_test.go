@@ -370,4 +370,7 @@ func TestUnchecked(t *testing.T) {
 	if ext, _ := Unchecked(strings.NewReader(ts), tsPacket); ext != "" {
 		t.Errorf("a %d-byte file read as %q", tsPacket, ext)
 	}
+	if ext, _ := Unchecked(strings.NewReader("FLV\x01\x05"), 3); ext != "" {
+		t.Errorf("3 bytes of FLV's signature read as %q", ext)
+	}
 }
