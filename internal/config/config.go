@@ -251,13 +251,15 @@ func (c *Config) check(r *raw, bad func(input, format string, a ...any)) {
 	}
 
 	ids := strings.Join(r.generationID, "\n")
-	var modes []string
-	for in, given := range map[string]bool{"generation_id": strings.TrimSpace(ids) != "", "template_id": r.templateID != "", "prompt": strings.TrimSpace(r.prompt) != ""} {
-		if given {
-			modes = append(modes, in)
+	var modes []string // the inputs given, of generation_id, prompt and template_id
+	for _, m := range []struct {
+		in    string
+		given bool
+	}{{"generation_id", strings.TrimSpace(ids) != ""}, {"prompt", strings.TrimSpace(r.prompt) != ""}, {"template_id", r.templateID != ""}} {
+		if m.given {
+			modes = append(modes, m.in)
 		}
 	}
-	slices.Sort(modes) // generation_id, prompt, template_id
 	switch {
 	case len(modes) == 0:
 		bad("generation_id", "required: give generation IDs to wait for, or %s or %s to submit", t("template_id"), t("prompt"))
