@@ -130,11 +130,7 @@ func scheduleRun(b *testing.B, scenario string, ids, final []string, poll, maxIn
 
 // buildSim builds cmd/prism-sim once for the benchmarks.
 var buildSim = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "prism-sim-bench")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "prism-sim")
+	bin := filepath.Join(buildDir, "prism-sim")
 	cmd := exec.Command("go", "build", "-o", bin, "./cmd/prism-sim")
 	cmd.Dir = ".."
 	if out, err := cmd.CombinedOutput(); err != nil {

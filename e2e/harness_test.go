@@ -120,6 +120,22 @@ func (a actionYML) inputEnv(with map[string]string) (map[string]string, error) {
 	return env, nil
 }
 
+// buildDir holds the binaries built once per test process, and goes with
+// it.
+var buildDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "prism-wait-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	buildDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
 // build compiles the binary once per test process, as the Dockerfile does:
 // static and stripped, with the version stamped.
 func build(t testing.TB) string {
@@ -136,11 +152,7 @@ var buildOnce = sync.OnceValues(func() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	dir, err := os.MkdirTemp("", "prism-wait-e2e-")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "prism-wait")
+	bin := filepath.Join(buildDir, "prism-wait")
 	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w -X main.version=v0.0.0-e2e", "-o", bin, ".")
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
