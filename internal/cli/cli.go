@@ -88,14 +88,30 @@ func run(ctx context.Context, env Env, log *report.Log) int {
 	case err != nil:
 		return invalid(env, log, cfg, strings.Split(err.Error(), "\n")...)
 	}
-	// The workspace is opened before any request: a submit must not be
-	// paid for when its videos could not be saved.
-	var root *os.Root
-	if cfg.DownloadDir != "" {
-		if root, err = os.OpenRoot(cfg.Workspace); err != nil {
+	transport := env.Transport
+	if transport == nil {
+		transport = newTransport(env.getenv)
+	}
+	// The download directory is made, and written in, before any request:
+	// a submit must not be paid for when its videos could not be saved.
+	var downloader *download.Downloader
+	if cfg.DownloadDir != "" && cfg.Wait {
+		root, err := os.OpenRoot(cfg.Workspace)
+		if err != nil {
 			return invalid(env, log, cfg, fmt.Sprintf("%s: cannot open the workspace %s: %v", cfg.Term("download_dir"), cfg.Workspace, err))
 		}
 		defer root.Close()
+		downloader = &download.Downloader{
+			HTTP:  &http.Client{Transport: transport}, // no credentials: the URL is its own
+			Root:  root,
+			Dir:   cfg.DownloadDir,
+			Owner: owner(cfg.Workspace),
+			Logf:  log.Infof,
+			Warnf: log.Warningf,
+		}
+		if err := downloader.Ready(); err != nil {
+			return invalid(env, log, cfg, fmt.Sprintf("%s: %v; check that the step's user can write there", cfg.Term("download_dir"), err))
+		}
 	}
 
 	// Causes say why waiting stopped: the timeout, or a cancelled job.
@@ -106,10 +122,6 @@ func run(ctx context.Context, env Env, log *report.Log) int {
 	ctx, cancelTimeout := context.WithTimeoutCause(ctx, cfg.Timeout, wait.ErrDeadline)
 	defer cancelTimeout()
 
-	transport := env.Transport
-	if transport == nil {
-		transport = newTransport(env.getenv)
-	}
 	client := prism.New(cfg.BaseURL, cfg.APIKey, "prism-wait/"+Version(env.Version), transport)
 	client.BaseURLSetting = cfg.Term("base_url")
 	// One budget for every request with this key: reads, refreshes, submits.
@@ -160,6 +172,9 @@ func run(ctx context.Context, env Env, log *report.Log) int {
 		}
 		report.Caveats(log, sub)
 		if !cfg.Wait {
+			if cfg.DownloadDir != "" {
+				log.Warningf("Nothing downloaded", "%s is set, but %s is false: nothing is downloaded. The step that waits for these IDs can download them.", cfg.Term("download_dir"), cfg.Term("wait"))
+			}
 			log.Infof("not waiting (%s is false): a later step or job can wait for these IDs with %s", cfg.Term("wait"), cfg.Term("generation_id"))
 			out.Elapsed, out.Requests, out.Refused, out.NotWaiting = time.Since(start), client.Requests(), client.Refused(), true
 			return finish(env, log, cfg, out)
@@ -179,7 +194,7 @@ func run(ctx context.Context, env Env, log *report.Log) int {
 
 	var pool *download.Pool
 	var then func(context.Context, *wait.Result)
-	if root != nil {
+	if downloader != nil {
 		refresher := *waiter
 		refresher.FirstDelay, refresher.Fresh = 0, 0 // the video's generation was read: it exists
 		refresher.Events = func(e wait.Event) {
@@ -187,14 +202,7 @@ func run(ctx context.Context, env Env, log *report.Log) int {
 				progress.Event(e)
 			}
 		}
-		pool = download.NewPool(&download.Downloader{
-			HTTP:  &http.Client{Transport: transport}, // no credentials: the URL is its own
-			Root:  root,
-			Dir:   cfg.DownloadDir,
-			Owner: owner(cfg.Workspace),
-			Logf:  log.Infof,
-			Warnf: log.Warningf,
-		})
+		pool = download.NewPool(downloader)
 		// Each completed generation's video is fetched as soon as its wait
 		// ends; an expired URL is refreshed with the retries and deadline
 		// of any status read.
@@ -239,8 +247,8 @@ func invalid(env Env, log *report.Log, cfg config.Config, problems ...string) in
 }
 
 // finish reports the run and returns its exit code: annotations for each
-// problem, a closing line, outputs and summary inside GitHub Actions, and
-// then the results JSON on stdout from the CLI.
+// problem, outputs and summary inside GitHub Actions, the results JSON on
+// stdout from the CLI, and a closing line with the exit code.
 func finish(env Env, log *report.Log, cfg config.Config, run report.Run) int {
 	code := outcome.Code(run.Facts())
 	for _, p := range run.Problems() {
@@ -252,24 +260,26 @@ func finish(env Env, log *report.Log, cfg config.Config, run report.Run) int {
 			debugStack(log, r.ID, p)
 		}
 	}
-	if len(run.Results) > 0 || run.Submit != nil {
+	ran := len(run.Results) > 0 || run.Submit != nil
+	if cfg.GitHub {
+		if p := env.getenv("GITHUB_OUTPUT"); p != "" {
+			if err := report.WriteOutputs(p, run.Outputs()); err != nil {
+				v := outcome.Of(outcome.Facts{Outputs: err}, outcome.Settings{})
+				log.Errorf(v.Title, "%s", v.Advice)
+				code = outcome.Worse(code, v.Code) // never report success without the outputs
+			}
+		}
+		// The summary is for people: without it, the outputs and this log
+		// still tell everything.
+		if p := env.getenv("GITHUB_STEP_SUMMARY"); p != "" && ran {
+			if err := report.WriteSummary(p, run.Summary()); err != nil {
+				log.Warningf("Cannot write the step summary", "%s. The step's outputs and this log still hold the results.", log.Scrubber().Line(err.Error(), 500))
+			}
+		}
+	}
+	code = printResults(env, log, cfg, run, code)
+	if ran {
 		log.Infof("prism-wait: %s after %s, %s; exit code %d", report.Tally(run.Results), run.Elapsed.Round(time.Millisecond), run.RequestCount(), code)
-	}
-	defer printResults(env, log, cfg, run) // last: a closed stdout must not cost the outputs
-	if !cfg.GitHub {
-		return code
-	}
-	var errs []error
-	if p := env.getenv("GITHUB_OUTPUT"); p != "" {
-		errs = append(errs, report.WriteOutputs(p, run.Outputs()))
-	}
-	if p := env.getenv("GITHUB_STEP_SUMMARY"); p != "" && (len(run.Results) > 0 || run.Submit != nil) {
-		errs = append(errs, report.WriteSummary(p, run.Summary()))
-	}
-	if err := errors.Join(errs...); err != nil {
-		v := outcome.Of(outcome.Facts{Outputs: err}, outcome.Settings{})
-		log.Errorf(v.Title, "%s", v.Advice)
-		code = outcome.Worse(code, v.Code) // never report success without the outputs
 	}
 	return code
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -307,8 +308,30 @@ func TestOutputsThatCannotBeWrittenAreNotSuccess(t *testing.T) {
 			"INPUT_API_KEY": key, "INPUT_BASE_URL": base.URL, "INPUT_GENERATION_ID": "gen_ok", "INPUT_POLL_INTERVAL": "10ms"}
 		var stdout bytes.Buffer
 		code := Run(context.Background(), Env{LookupEnv: lookup(env), Stdout: &stdout, Stderr: &stdout, Transport: base.Transport})
-		if code == outcome.ExitOK || !strings.Contains(stdout.String(), "Cannot write step outputs") {
+		if code != outcome.ExitFailed || !strings.Contains(stdout.String(), "Cannot write step outputs") || !strings.HasSuffix(stdout.String(), "; exit code 1\n") {
 			t.Errorf("code %d:\n%s", code, stdout.String())
+		}
+	})
+}
+
+// TestASummaryThatCannotBeWrittenIsAWarning: the outputs are written and
+// tell the results, so a lost summary changes no exit code, and the
+// closing line, last, has the code the step ends with.
+func TestASummaryThatCannotBeWrittenIsAWarning(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		_, base := sim(t, scenario)
+		dir := t.TempDir()
+		env := map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": filepath.Join(dir, "output"), "GITHUB_STEP_SUMMARY": filepath.Join(dir, "missing", "summary"),
+			"INPUT_API_KEY": key, "INPUT_BASE_URL": base.URL, "INPUT_GENERATION_ID": "gen_ok", "INPUT_POLL_INTERVAL": "10ms"}
+		var stdout bytes.Buffer
+		code := Run(context.Background(), Env{LookupEnv: lookup(env), Stdout: &stdout, Stderr: &stdout, Transport: base.Transport})
+		raw, _ := os.ReadFile(env["GITHUB_OUTPUT"])
+		outs, _ := report.ParseOutputs(string(raw))
+		if code != outcome.ExitOK || outs["status"] != "completed" || strings.Contains(stdout.String(), "Cannot write step outputs") ||
+			!strings.Contains(stdout.String(), "::warning title=Cannot write the step summary::failed to open ") ||
+			!strings.HasSuffix(stdout.String(), "; exit code 0\n") {
+			t.Errorf("code %d, outputs %v:\n%s", code, outs, stdout.String())
 		}
 	})
 }
@@ -624,6 +647,8 @@ func TestSubmitThroughTheAction(t *testing.T) {
 			"::warning title=Submit not accepted yet::HTTP 429 rate_limited", "so it is sent again when the API's rate limit allows"}},
 		{"refused", map[string]string{"template_id": "tpl_gone"}, outcome.ExitRefused, []string{"HTTP 404 not_found", "\nprism-wait: nothing waited for after 0s, 1 request; exit code 4\n"}},
 		{"prompt", map[string]string{"prompt": "a cat", "model": "m"}, outcome.ExitOK, []string{"submitting a prompt at " + apiBase}},
+		{"no wait, with a download_dir", map[string]string{"template_id": "tpl_ok", "wait": "false", "download_dir": "videos"}, outcome.ExitOK, []string{
+			"::warning title=Nothing downloaded::download_dir is set, but wait is false: nothing is downloaded."}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -632,6 +657,9 @@ func TestSubmitThroughTheAction(t *testing.T) {
 				r := action(t, context.Background(), base, tc.inputs)
 				if r.code != tc.code {
 					t.Errorf("code %d, want %d:\n%s", r.code, tc.code, r.stdout)
+				}
+				if _, err := os.Stat(filepath.Join(r.workspace, "videos")); tc.inputs["wait"] == "false" && err == nil {
+					t.Error("download_dir made without a wait")
 				}
 				for _, want := range tc.logSays {
 					if !strings.Contains(r.stdout, want) {
@@ -688,6 +716,56 @@ func TestAWorkspaceThatCannotBeOpenedStopsBeforeTheSubmit(t *testing.T) {
 			t.Errorf("code %d, %d POSTs:\n%s", code, s.Submits(prismsim.TemplatePath("tpl_x")).Posts, out.String())
 		}
 	})
+}
+
+// unwritable makes dir a directory this process cannot create files in:
+// read-only for a user, immutable for root (chattr +i). The test is
+// skipped where neither works, as on a tmpfs as root.
+func unwritable(t *testing.T, dir string) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if os.Geteuid() == 0 {
+		if out, err := exec.Command("chattr", "+i", dir).CombinedOutput(); err == nil {
+			t.Cleanup(func() { exec.Command("chattr", "-i", dir).Run() })
+		} else {
+			t.Logf("chattr +i: %v %s", err, out)
+		}
+	} else if err := os.Chmod(dir, 0o555); err == nil {
+		t.Cleanup(func() { os.Chmod(dir, 0o755) })
+	}
+	if f, err := os.Create(filepath.Join(dir, "probe")); err == nil {
+		f.Close()
+		os.Remove(f.Name())
+		t.Skipf("cannot make %s unwritable here", dir)
+	}
+}
+
+// TestADownloadDirThatCannotBeWrittenStopsBeforeTheSubmit: the directory
+// exists and is inside the workspace, but nothing can be created in it:
+// found before the submit is paid for, exit 2.
+func TestADownloadDirThatCannotBeWrittenStopsBeforeTheSubmit(t *testing.T) {
+	t.Parallel()
+	ws := t.TempDir()
+	unwritable(t, filepath.Join(ws, "videos"))
+	synctest.Test(t, func(t *testing.T) {
+		s, base := sim(t, `{"generations": {}, "templates": {"tpl_x": {}}}`)
+		for _, dir := range []string{"videos", "videos/2026"} {
+			env := map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": ws,
+				"INPUT_API_KEY": key, "INPUT_BASE_URL": base.URL, "INPUT_TEMPLATE_ID": "tpl_x", "INPUT_DOWNLOAD_DIR": dir}
+			var out bytes.Buffer
+			code := Run(context.Background(), Env{LookupEnv: lookup(env), Stdout: &out, Stderr: &out, Transport: base.Transport})
+			if code != outcome.ExitInput || s.APIStats().Requests != 0 ||
+				!strings.Contains(out.String(), "::error title=Invalid input::download_dir: cannot create ") ||
+				!strings.Contains(out.String(), "check that the step's user can write there") {
+				t.Errorf("%s: code %d, %d requests:\n%s", dir, code, s.APIStats().Requests, out.String())
+			}
+		}
+	})
+	if left, _ := os.ReadDir(filepath.Join(ws, "videos")); len(left) != 0 {
+		t.Errorf("left behind: %v", left)
+	}
 }
 
 // TestASubmitThrottledPastTheDeadlineIsATimeout: the API refused every

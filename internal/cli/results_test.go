@@ -45,3 +45,25 @@ func TestABrokenStdoutIsAWarning(t *testing.T) {
 		}
 	})
 }
+
+// fullDisk is a stdout on a disk with no room left.
+type fullDisk struct{}
+
+func (fullDisk) Write([]byte) (int, error) { return 0, syscall.ENOSPC }
+
+// TestAStdoutThatLosesTheResultsIsExit1: outside GitHub Actions the
+// results JSON is all there is; one that is lost for another reason than
+// a reader that stopped is an error, and the closing line says exit 1.
+func TestAStdoutThatLosesTheResultsIsExit1(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		_, base := sim(t, scenario)
+		var stderr bytes.Buffer
+		code := Run(context.Background(), Env{LookupEnv: lookup(map[string]string{"PRISM_API_KEY": key, "PRISM_POLL_INTERVAL": "10ms"}),
+			Args: []string{"--base-url", base.URL, "gen_ok"}, Stdout: fullDisk{}, Stderr: &stderr, Wd: t.TempDir(), Transport: base.Transport})
+		if want := "error: Cannot write the results: the results JSON could not be written to stdout (" + syscall.ENOSPC.Error() + "): check where"; code != outcome.ExitFailed ||
+			!strings.Contains(stderr.String(), want) || !strings.HasSuffix(stderr.String(), "; exit code 1\n") {
+			t.Errorf("code %d, want 1 and %q last:\n%s", code, want, stderr.String())
+		}
+	})
+}

@@ -176,6 +176,20 @@ type transfer struct {
 	ctype  string     // the Content-Type of the latest 200
 }
 
+// Ready creates Dir and a file in it, then removes the file: a directory
+// the step cannot write in is found before anything is paid for.
+func (d *Downloader) Ready() error {
+	if err := d.mkdirAll(); err != nil {
+		return fmt.Errorf("cannot create %s: %w", d.Dir, pathless(err))
+	}
+	f, name, err := d.createTemp("ready")
+	if err != nil {
+		return fmt.Errorf("cannot create a file in %s: %w", d.Dir, pathless(err))
+	}
+	f.Close()
+	return d.Root.Remove(name)
+}
+
 // Fetch downloads the video at rawURL to Dir/<id>.<ext>. On every failure
 // path, cancellation included, it leaves nothing behind in Dir.
 func (d *Downloader) Fetch(ctx context.Context, id, rawURL string, refresh Refresh) (f File, err error) {

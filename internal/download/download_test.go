@@ -1405,3 +1405,32 @@ func TestDeclared(t *testing.T) {
 		}
 	}
 }
+
+// TestReadyMakesTheDirectoryAndLeavesNothingInIt: Ready creates Dir and
+// its parents, writes in it and leaves it empty; where Dir leads out of
+// the root, it says which step failed.
+func TestReadyMakesTheDirectoryAndLeavesNothingInIt(t *testing.T) {
+	d, _ := setup(t, http.NotFoundHandler())
+	d.Dir = "videos/2026"
+	if err := d.Ready(); err != nil {
+		t.Fatal(err)
+	}
+	if left, err := os.ReadDir(dir(d)); err != nil || len(left) != 0 {
+		t.Errorf("%s: %v, left %v", d.Dir, err, left)
+	}
+	outside := t.TempDir()
+	if err := os.Symlink(outside, filepath.Join(d.Root.Name(), "out")); err != nil {
+		t.Fatal(err)
+	}
+	d.Dir = "out"
+	if err := d.Ready(); err == nil || !strings.HasPrefix(err.Error(), "cannot create a file in out: ") {
+		t.Errorf("a directory that leads out: %v", err)
+	}
+	d.Dir = "out/sub"
+	if err := d.Ready(); err == nil || !strings.HasPrefix(err.Error(), "cannot create out/sub: ") {
+		t.Errorf("a parent that leads out: %v", err)
+	}
+	if left, _ := os.ReadDir(outside); len(left) != 0 {
+		t.Errorf("written outside the root: %v", left)
+	}
+}
