@@ -118,9 +118,9 @@ var Inputs = []Input{
 		set: func(r *raw, v string) error { r.baseURL = v; return nil }},
 	{Name: "timeout", Default: "10m", Usage: "deadline for the whole run, downloads included, e.g. 10m or 600",
 		set: func(r *raw, v string) error { r.timeout = v; return nil }},
-	{Name: "poll_interval", Default: "5s", Usage: "cadence of status reads per generation (sparser until 0.8 × the latency a submit estimates)",
+	{Name: "poll_interval", Default: "5s", Usage: "cadence of status reads per generation, shorter than --timeout (sparser until 0.8 × the latency a submit estimates)",
 		set: func(r *raw, v string) error { r.pollInterval = v; return nil }},
-	{Name: "max_interval", Default: "60s", Usage: "cap of the backoff after transient errors",
+	{Name: "max_interval", Default: "60s", Usage: "cap of the backoff after transient errors; raised to --poll-interval when shorter",
 		set: func(r *raw, v string) error { r.maxInterval = v; return nil }},
 	{Name: "download_dir", Usage: "download the videos into this directory, inside the workspace (default: no download)",
 		set: func(r *raw, v string) error { r.downloadDir = strings.TrimSpace(v); return nil }},
@@ -337,8 +337,12 @@ func (c *Config) check(r *raw, bad func(input, format string, a ...any)) {
 			bad(d.input, "%s is too short; use at least %s", *d.dst, d.min)
 		}
 	}
-	if c.PollInterval > 0 && c.MaxInterval > 0 && c.MaxInterval < c.PollInterval {
-		bad("max_interval", "%s is shorter than %s (%s); make it at least as long", c.MaxInterval, t("poll_interval"), c.PollInterval)
+	// The backoff starts at poll_interval: a cap below it (the default
+	// 60s under poll_interval: 2m) is raised to it.
+	c.MaxInterval = max(c.MaxInterval, c.PollInterval)
+	if c.PollInterval > 0 && c.Timeout > 0 && c.PollInterval >= c.Timeout {
+		bad("poll_interval", "%s is not shorter than %s (%s), so no status would be read again before the deadline; make it shorter, e.g. %s",
+			c.PollInterval, t("timeout"), c.Timeout, max(MinInterval, (c.Timeout/10).Round(time.Millisecond)))
 	}
 }
 

@@ -266,27 +266,37 @@ func TestBadValuesAreFoundBeforeAnyRequest(t *testing.T) {
 	}
 }
 
-func TestMaxIntervalIsNoShorterThanPollInterval(t *testing.T) {
+// TestIntervalsAgainstEachOtherAndTheTimeout: max_interval is never below
+// poll_interval (the backoff starts there), and a poll_interval as long
+// as the timeout, which would read no status again, is refused.
+func TestIntervalsAgainstEachOtherAndTheTimeout(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		name      string
-		poll, max string
-		want      string // a substring of the error; "" for none
-		notWant   string
+		name               string
+		poll, max, timeout string
+		wantPoll, wantMax  time.Duration
+		want               string // a substring of the error; "" for none
+		notWant            string
 	}{
-		{"equal", "5s", "5s", "", ""},
-		{"shortest accepted", "10ms", "10ms", "", ""},
-		{"max under poll", "10s", "5s", "max_interval: 5s is shorter than poll_interval (10s)", ""},
-		{"bad max is not also too short", "5s", "soon", "max_interval: \"soon\" is not a duration", "shorter than"},
-		{"bad poll is not also too long", "soon", "5s", "poll_interval: \"soon\" is not a duration", "shorter than"},
+		{"equal", "5s", "5s", "", 5 * time.Second, 5 * time.Second, "", ""},
+		{"shortest accepted", "10ms", "10ms", "", 10 * time.Millisecond, 10 * time.Millisecond, "", ""},
+		{"max under poll is raised", "10s", "5s", "", 10 * time.Second, 10 * time.Second, "", ""},
+		{"the default max under poll is raised", "2m", "", "", 2 * time.Minute, 2 * time.Minute, "", ""},
+		{"poll just under the timeout", "2999ms", "", "3s", 2999 * time.Millisecond, time.Minute, "", ""},
+		{"poll as long as the timeout", "10m", "", "", 0, 0, "poll_interval: 10m0s is not shorter than timeout (10m0s), so no status would be read again before the deadline; make it shorter, e.g. 1m0s", ""},
+		{"poll past the timeout", "5s", "", "3s", 0, 0, "poll_interval: 5s is not shorter than timeout (3s), so no status would be read again before the deadline; make it shorter, e.g. 300ms", ""},
+		{"a tiny timeout", "5s", "", "20ms", 0, 0, "make it shorter, e.g. 10ms", ""},
+		{"bad max is not also too short", "5s", "soon", "", 0, 0, "max_interval: \"soon\" is not a duration", "shorter"},
+		{"bad poll is not also too long", "soon", "5s", "", 0, 0, "poll_interval: \"soon\" is not a duration", "shorter"},
+		{"bad timeout is not also too short", "5s", "", "soon", 0, 0, "timeout: \"soon\" is not a duration", "shorter"},
 	} {
 		c, err := load(t, runnerEnv(map[string]string{"INPUT_API_KEY": "prism_sk_x", "INPUT_GENERATION_ID": "gen_1",
-			"INPUT_POLL_INTERVAL": tc.poll, "INPUT_MAX_INTERVAL": tc.max}))
+			"INPUT_POLL_INTERVAL": tc.poll, "INPUT_MAX_INTERVAL": tc.max, "INPUT_TIMEOUT": tc.timeout}))
 		switch {
 		case tc.want == "" && err != nil:
 			t.Errorf("%s: %v", tc.name, err)
-		case tc.want == "" && (c.PollInterval.String() != strings.TrimSpace(tc.poll) || c.MaxInterval.String() != tc.max):
-			t.Errorf("%s: poll %s, max %s", tc.name, c.PollInterval, c.MaxInterval)
+		case tc.want == "" && (c.PollInterval != tc.wantPoll || c.MaxInterval != tc.wantMax):
+			t.Errorf("%s: poll %s, max %s, want %s, %s", tc.name, c.PollInterval, c.MaxInterval, tc.wantPoll, tc.wantMax)
 		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
 			t.Errorf("%s: err = %v, want %q", tc.name, err, tc.want)
 		case tc.notWant != "" && err != nil && strings.Contains(err.Error(), tc.notWant):
