@@ -94,6 +94,12 @@ func TestActionReportsEachLifecycle(t *testing.T) {
 				}
 			},
 		}},
+		// net/http hands back the connection of a 101 as its body, which
+		// no deadline closes.
+		{"101 Switching Protocols", fast(map[string]string{"generation_id": "gen_switch", "timeout": "400ms"}), 3, []check{
+			outputsAre(map[string]string{"status": ""}),
+			logSays("::error title=No verdict in time::gen_switch: timeout reached", "informational status"),
+		}},
 		{"bad inputs", fast(map[string]string{"generation_id": "gen_ok ../../admin", "timeout": "soon", "download_dir": "../../etc"}), 2, []check{
 			logSays("::error title=Invalid input::generation_id:", "::error title=Invalid input::timeout:", "::error title=Invalid input::download_dir:"),
 			outputsAre(map[string]string{"status": "", "results": "[]"}),

@@ -362,11 +362,22 @@ type run struct {
 	took    time.Duration // from the start to the end of the process
 }
 
+// hangLimit is far longer than any run of the tests takes.
+const hangLimit = 3 * time.Minute
+
 // wait waits for the process to end, reads every line it printed as the
 // runner does, and gathers its outputs and summary.
 func (p *process) wait(t testing.TB) run {
 	t.Helper()
+	// A binary that hangs is killed, and the test fails, instead of the
+	// whole test run stalling until go test's own timeout.
+	var hung atomic.Bool
+	watchdog := time.AfterFunc(hangLimit, func() { hung.Store(true); p.signal(syscall.SIGKILL); p.cmd.Process.Kill() })
 	err := p.cmd.Wait()
+	watchdog.Stop()
+	if hung.Load() {
+		t.Errorf("the binary still ran after %s: killed", hangLimit)
+	}
 	r := run{stdout: p.stdout.String(), stderr: p.stderr.String(), took: time.Since(p.started)}
 	checkCommands(t, r.stdout, r.stderr, keyOf(p.env))
 	var ee *exec.ExitError

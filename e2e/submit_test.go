@@ -94,6 +94,9 @@ func TestActionSubmitsThenWaits(t *testing.T) {
 		{name: "reset connection is not repeated", with: slow(map[string]string{"template_id": "tpl_reset"}), code: 4, posts: map[string]int{tpl("tpl_reset"): 1}, checks: []check{
 			logSays("::error title=Submit outcome unknown::"),
 		}},
+		{name: "101 is not repeated", with: slow(map[string]string{"template_id": "tpl_switch"}), code: 4, posts: map[string]int{tpl("tpl_switch"): 1}, checks: []check{
+			logSays("::error title=Submit outcome unknown::", "informational status"),
+		}},
 		{name: "timeout after submission", scenario: hostileScenarios,
 			with: slow(map[string]string{"template_id": "tpl_forever", "variables": `{"title": "Launch"}`, "timeout": "500ms"}),
 			code: 3, posts: map[string]int{tpl("tpl_forever"): 1}, checks: []check{
@@ -117,7 +120,7 @@ func TestActionSubmitsThenWaits(t *testing.T) {
 			c := newContainer(t)
 			r := c.act(t, tc.with)
 			checkActionRun(t, r, tc.code)
-			paths := []string{prismsim.PromptPath, tpl("tpl_e2e"), tpl("tpl_402"), tpl("tpl_422"), tpl("tpl_429_then_ok"), tpl("tpl_500"), tpl("tpl_reset"), tpl("tpl_forever")}
+			paths := []string{prismsim.PromptPath, tpl("tpl_e2e"), tpl("tpl_402"), tpl("tpl_422"), tpl("tpl_429_then_ok"), tpl("tpl_500"), tpl("tpl_reset"), tpl("tpl_switch"), tpl("tpl_forever")}
 			for _, p := range paths {
 				if got := sim.Submits(p).Posts; got != tc.posts[p] {
 					t.Errorf("POST %s: %d, want %d", p, got, tc.posts[p])

@@ -3,11 +3,13 @@ package cli
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -170,5 +172,84 @@ func (b *barrier) arrive(n int) {
 	select {
 	case <-b.all:
 	case <-time.After(30 * time.Second):
+	}
+}
+
+// TestAnInformationalAnswerIsNoResponse: a 101 Switching Protocols (or any
+// 1xx) as the final answer is an error, and its connection is closed: its
+// body would be the raw connection, which no deadline closes.
+func TestAnInformationalAnswerIsNoResponse(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	closed := make(chan error, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			closed <- err
+			return
+		}
+		defer c.Close()
+		buf := make([]byte, 4096)
+		c.Read(buf) // the request
+		io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: Upgrade\r\n\r\n")
+		_, err = c.Read(buf) // until the client closes the connection
+		closed <- err
+	}()
+	req, _ := http.NewRequest(http.MethodGet, "http://"+ln.Addr().String()+"/api/generations/gen_x", nil)
+	resp, err := newTransport(func(string) string { return "" }).RoundTrip(req)
+	if err == nil {
+		resp.Body.Close()
+		t.Fatalf("a 101 came back as a response: %d", resp.StatusCode)
+	}
+	if want := "the server answered 101, an informational status, instead of a response"; err.Error() != want {
+		t.Errorf("error %q, want %q", err, want)
+	}
+	if err := <-closed; err != io.EOF {
+		t.Errorf("the connection was not closed: %v", err)
+	}
+}
+
+// TestLocalhostIsDialledOnLoopback: localhost and names under .localhost
+// are dialled at 127.0.0.1, else ::1, never resolved; other names are
+// left to the resolver.
+func TestLocalhostIsDialledOnLoopback(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		addr string
+		down []string // addresses where nothing listens
+		want []string // the addresses dialled, in order
+		ok   bool
+	}{
+		{"localhost:8080", nil, []string{"127.0.0.1:8080"}, true},
+		{"LocalHost.:8080", nil, []string{"127.0.0.1:8080"}, true},
+		{"sim.localhost:1", nil, []string{"127.0.0.1:1"}, true},
+		{"localhost:8080", []string{"127.0.0.1:8080"}, []string{"127.0.0.1:8080", "[::1]:8080"}, true},
+		{"localhost:8080", []string{"127.0.0.1:8080", "[::1]:8080"}, []string{"127.0.0.1:8080", "[::1]:8080"}, false},
+		{"localhost.example:80", nil, []string{"localhost.example:80"}, true},
+		{"mylocalhost:80", nil, []string{"mylocalhost:80"}, true},
+		{"127.0.0.2:80", nil, []string{"127.0.0.2:80"}, true},
+		{"no port", nil, []string{"no port"}, true},
+	} {
+		var dialled []string
+		dial := loopbackNames(func(_ context.Context, _, addr string) (net.Conn, error) {
+			dialled = append(dialled, addr)
+			for _, d := range tc.down {
+				if d == addr {
+					return nil, errors.New("refused at " + addr)
+				}
+			}
+			return nil, nil
+		})
+		_, err := dial(context.Background(), "tcp", tc.addr)
+		if !slices.Equal(dialled, tc.want) || (err == nil) != tc.ok {
+			t.Errorf("%s: dialled %v (err %v), want %v (ok %v)", tc.addr, dialled, err, tc.want, tc.ok)
+		}
+		if !tc.ok && err != nil && err.Error() != "refused at "+tc.want[0] {
+			t.Errorf("%s: the error is not the first address's: %v", tc.addr, err)
+		}
 	}
 }

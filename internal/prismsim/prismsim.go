@@ -85,7 +85,7 @@ type Step struct {
 	ShareURL   *string  `json:"share_url,omitempty"`
 	HTTP       int      `json:"http,omitempty"`        // answer with this HTTP error instead
 	RetryAfter string   `json:"retry_after,omitempty"` // Retry-After header, with HTTP
-	Fault      string   `json:"fault,omitempty"`       // "cut" (close the connection), "hang", "garbage" (200, not JSON)
+	Fault      string   `json:"fault,omitempty"`       // "cut" (close the connection), "hang", "garbage" (200, not JSON), "switch" (101, then silence)
 	For        Duration `json:"for,omitempty"`
 	Times      int      `json:"times,omitempty"`
 }
@@ -136,7 +136,7 @@ var videoFaults = []string{"cut_first", "cut_always", "no_range", "expired_first
 	"html_200", "xml_200", "empty_200", "cut_no_length", "no_moov", "png"}
 
 // stepFaults are the names Step.Fault accepts.
-var stepFaults = []string{"cut", "hang", "garbage"}
+var stepFaults = []string{"cut", "hang", "garbage", "switch"}
 
 // Duration is a time.Duration written as "1.5s" in JSON.
 type Duration time.Duration
@@ -314,6 +314,35 @@ func New(scenario Scenario) *Server {
 // Close releases hanging requests, so that an http.Server can shut down.
 func (s *Server) Close() { s.once.Do(func() { close(s.closing) }) }
 
+// switchProtocols answers 101 Switching Protocols and then nothing, on a
+// connection taken from net/http, until the client closes it or the
+// server closes: a client that reads the switched connection as a body
+// hangs. Over HTTP/2, which has no 101, the stream is reset.
+func (s *Server) switchProtocols(w http.ResponseWriter) {
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		panic(http.ErrAbortHandler)
+	}
+	c, buf, err := hj.Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	defer c.Close()
+	buf.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: Upgrade\r\n\r\n")
+	if buf.Flush() != nil {
+		return
+	}
+	gone := make(chan struct{})
+	go func() {
+		io.Copy(io.Discard, c) // until the client closes
+		close(gone)
+	}()
+	select {
+	case <-gone:
+	case <-s.closing:
+	}
+}
+
 // wait blocks until r's client goes away or the server closes.
 func (s *Server) wait(r *http.Request) {
 	select {
@@ -480,6 +509,9 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request, id string) {
 		panic(http.ErrAbortHandler) // closes the connection without an answer
 	case step.Fault == "hang":
 		s.wait(r)
+		return
+	case step.Fault == "switch":
+		s.switchProtocols(w)
 		return
 	case step.Fault == "garbage":
 		w.Header().Set("Content-Type", "text/html")

@@ -135,6 +135,7 @@ func TestFaults(t *testing.T) {
 	_, base := start(t, `{"generations": {
 		"gen_garbage": {"steps": [{"fault": "garbage"}]},
 		"gen_cut": {"steps": [{"fault": "cut"}]},
+		"gen_switch": {"steps": [{"fault": "switch"}]},
 		"gen_failed": {"steps": [{"status": "failed", "error": "Generation timed out"}]},
 		"gen_novideo": {"steps": [{"status": "completed", "no_video": true}]}}}`)
 	resp, body := get(t, base+"/api/generations/gen_garbage", "prism_sk_x")
@@ -146,6 +147,13 @@ func TestFaults(t *testing.T) {
 	if resp, err := testClient.Do(req); err == nil {
 		resp.Body.Close()
 		t.Error("cut: got a response")
+	}
+	req, _ = http.NewRequest(http.MethodGet, base+"/api/generations/gen_switch", nil)
+	req.Header.Set("Authorization", "Bearer prism_sk_x")
+	if resp, err := testClient.Do(req); err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Errorf("switch: %v %v", resp, err)
+	} else {
+		resp.Body.Close() // the handler ends with the connection
 	}
 	_, body = get(t, base+"/api/generations/gen_failed", "prism_sk_x")
 	if !strings.Contains(body, `"error":"Generation timed out"`) || !strings.Contains(body, `"video_url":null`) {

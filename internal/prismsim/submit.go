@@ -82,13 +82,14 @@ type SubmitStep struct {
 	RetryAfter string `json:"retry_after,omitempty"` // Retry-After header, with HTTP
 	// Fault: "reset" reads the body, then closes the connection without an
 	// answer (did Prism act on it? the client cannot know); "hang" never
-	// answers; "garbage" answers 200 with an HTML body.
+	// answers; "garbage" answers 200 with an HTML body; "switch" answers
+	// 101 Switching Protocols, then nothing.
 	Fault string `json:"fault,omitempty"`
 	Times int    `json:"times,omitempty"`
 }
 
 // submitFaults are the names SubmitStep.Fault accepts.
-var submitFaults = []string{"reset", "hang", "garbage"}
+var submitFaults = []string{"reset", "hang", "garbage", "switch"}
 
 // errorCodes and errorMessages are the documented error bodies, which
 // scripted errors answer.
@@ -332,6 +333,9 @@ func (s *Server) answerSubmission(w http.ResponseWriter, r *http.Request, c Subm
 	case step.Fault == "hang":
 		s.wait(r)
 		panic(http.ErrAbortHandler)
+	case step.Fault == "switch":
+		s.switchProtocols(w)
+		return
 	case step.Fault == "garbage":
 		w.Header().Set("Content-Type", "text/html")
 		io.WriteString(w, "<html><body>502 Bad Gateway</body>")
