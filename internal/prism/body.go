@@ -3,6 +3,8 @@ package prism
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 )
@@ -33,22 +35,77 @@ const smallBody = 64 << 10
 // makes of them, in memory together.
 var largeBodies = make(chan struct{}, 2)
 
-// readBody reads a 200's body, at most maxBody+1 bytes. A body larger
-// than smallBody waits for one of the largeBodies turns, until ctx ends;
-// release gives the turn back once the caller has decoded the body.
-func readBody(ctx context.Context, r io.Reader) (body []byte, release func(), err error) {
-	release = func() {}
-	body, err = io.ReadAll(io.LimitReader(r, smallBody+1))
-	if err != nil || len(body) <= smallBody {
-		return body, release, err
+// errTooLarge ends a body read past maxBody.
+var errTooLarge = errors.New("body larger than 1 MiB")
+
+// readError is a body read that failed (the connection, the context, a
+// turn not given, errTooLarge), as opposed to bytes that are not the
+// expected JSON.
+type readError struct{ err error }
+
+func (e *readError) Error() string { return e.err.Error() }
+func (e *readError) Unwrap() error { return e.err }
+
+// decodeBody decodes the first JSON value of a 200's body into out. It
+// returns as soon as that value is complete: a body that goes on after it,
+// or never ends, does not hold back an answer already given (a submit's
+// IDs, paid for). It reads at most maxBody bytes; past smallBody it
+// waits for one of the largeBodies turns, until ctx ends. Any failure to
+// read is a *readError.
+func decodeBody(ctx context.Context, r io.Reader, out any) error {
+	b := &turnReader{ctx: ctx, r: r}
+	defer b.release()
+	err := json.NewDecoder(b).Decode(out)
+	if b.err != nil {
+		return &readError{b.err}
 	}
-	select {
-	case largeBodies <- struct{}{}:
-		release = func() { <-largeBodies }
-	case <-ctx.Done():
-		return nil, release, context.Cause(ctx)
+	return err
+}
+
+// turnReader counts what it reads and stops at maxBody bytes, taking a
+// largeBodies turn before reading past smallBody. err is the first read
+// failure other than the end of the body.
+type turnReader struct {
+	ctx  context.Context
+	r    io.Reader
+	n    int64
+	turn bool
+	err  error
+}
+
+func (b *turnReader) Read(p []byte) (int, error) {
+	switch {
+	case b.err != nil:
+		return 0, b.err
+	case b.n >= maxBody:
+		b.err = errTooLarge
+		return 0, b.err
+	case b.n >= smallBody && !b.turn:
+		select {
+		case largeBodies <- struct{}{}:
+			b.turn = true
+		case <-b.ctx.Done():
+			b.err = context.Cause(b.ctx)
+			return 0, b.err
+		}
 	}
-	buf := bytes.NewBuffer(body)
-	_, err = buf.ReadFrom(io.LimitReader(r, maxBody+1-int64(len(body))))
-	return buf.Bytes(), release, err
+	limit := int64(maxBody)
+	if !b.turn {
+		limit = smallBody
+	}
+	if int64(len(p)) > limit-b.n {
+		p = p[:limit-b.n]
+	}
+	n, err := b.r.Read(p)
+	b.n += int64(n)
+	if err != nil && err != io.EOF {
+		b.err = err
+	}
+	return n, err
+}
+
+func (b *turnReader) release() {
+	if b.turn {
+		<-largeBodies
+	}
 }

@@ -1,7 +1,6 @@
 package prism
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -13,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/prism-wait/prism-wait/internal/prismsim"
 )
@@ -72,14 +73,14 @@ func TestHTTP2StatusReadsStillWork(t *testing.T) {
 	}
 }
 
-// heldBody yields its first smallBody+1 bytes at once, then blocks until
-// released, counting how many such bodies are past their first part.
+// heldBody yields head at once, then blocks until released, counting how
+// many such bodies are past their head, then yields tail.
 type heldBody struct {
-	head    []byte
-	release chan struct{}
-	inRest  *atomic.Int32
-	maxRest *atomic.Int32
-	entered bool
+	head, tail []byte
+	release    chan struct{}
+	inRest     *atomic.Int32
+	maxRest    *atomic.Int32
+	entered    bool
 }
 
 func (h *heldBody) Read(p []byte) (int, error) {
@@ -96,8 +97,18 @@ func (h *heldBody) Read(p []byte) (int, error) {
 		<-h.release
 		h.inRest.Add(-1)
 	}
+	if len(h.tail) > 0 {
+		n := copy(p, h.tail)
+		h.tail = h.tail[n:]
+		return n, nil
+	}
 	return 0, io.EOF
 }
+
+// xObject is a JSON object of n bytes in all, {"x":"xxx…"}.
+func xObject(n int) string { return `{"x":"` + strings.Repeat("x", n-8) + `"}` }
+
+type xs struct{ X string }
 
 // TestLargeBodiesAreReadAFewAtATime: bodies larger than smallBody are read
 // and decoded at most cap(largeBodies) at once, while a small body never
@@ -107,40 +118,93 @@ func TestLargeBodiesAreReadAFewAtATime(t *testing.T) {
 	release := make(chan struct{})
 	var inRest, maxRest atomic.Int32
 	var wg sync.WaitGroup
+	large := xObject(smallBody + 10)
 	for range 10 {
 		wg.Go(func() {
-			body, done, err := readBody(context.Background(), &heldBody{head: bytes.Repeat([]byte("x"), smallBody+1), release: release, inRest: &inRest, maxRest: &maxRest})
-			defer done()
-			if err != nil || len(body) != smallBody+1 {
-				t.Errorf("readBody: %d bytes, %v", len(body), err)
+			var got xs
+			err := decodeBody(context.Background(), &heldBody{head: []byte(large[:smallBody]), tail: []byte(large[smallBody:]),
+				release: release, inRest: &inRest, maxRest: &maxRest}, &got)
+			if err != nil || len(got.X) != len(large)-8 {
+				t.Errorf("decodeBody: %d bytes, %v", len(got.X), err)
 			}
 		})
 	}
 	for inRest.Load() < int32(cap(largeBodies)) {
 		runtime.Gosched() // until every turn is taken
 	}
-	small, done, err := readBody(context.Background(), strings.NewReader(`{"status":"generating"}`))
-	done()
-	if err != nil || string(small) != `{"status":"generating"}` {
-		t.Errorf("a small body while the turns are taken: %q, %v", small, err)
+	var small struct{ Status string }
+	if err := decodeBody(context.Background(), strings.NewReader(`{"status":"generating"}`), &small); err != nil || small.Status != "generating" {
+		t.Errorf("a small body while the turns are taken: %+v, %v", small, err)
 	}
 	ctx, cancel := context.WithCancelCause(context.Background())
 	cause := errors.New("deadline")
 	cancel(cause)
-	if _, done, err := readBody(ctx, bytes.NewReader(make([]byte, smallBody+1))); !errors.Is(err, cause) {
-		t.Errorf("waiting for a turn after ctx ended: %v, want its cause", err)
-	} else {
-		done()
+	var re *readError
+	if err := decodeBody(ctx, strings.NewReader(large), new(xs)); !errors.Is(err, cause) || !errors.As(err, &re) {
+		t.Errorf("waiting for a turn after ctx ended: %v, want a readError with its cause", err)
 	}
 	close(release)
 	wg.Wait()
 	if m := maxRest.Load(); m != int32(cap(largeBodies)) {
 		t.Errorf("%d large bodies read at once, want %d", m, cap(largeBodies))
 	}
-	// The limit is the same as without turns: maxBody+1 bytes at most.
-	body, done, err := readBody(context.Background(), bytes.NewReader(make([]byte, 2*maxBody)))
-	done()
-	if err != nil || len(body) != maxBody+1 {
-		t.Errorf("a 2 MiB body: %d bytes read, %v; want maxBody+1", len(body), err)
+	if n := len(largeBodies); n != 0 {
+		t.Errorf("%d turns not given back", n)
 	}
+	// The limit is the same as without turns: maxBody bytes, then an error.
+	for n, want := range map[int]error{maxBody: nil, maxBody + 1: errTooLarge, 2 * maxBody: errTooLarge} {
+		err := decodeBody(context.Background(), strings.NewReader(xObject(n)), new(xs))
+		if !errors.Is(err, want) || (want != nil) != errors.As(err, &re) {
+			t.Errorf("a body of %d bytes: %v, want %v", n, err, want)
+		}
+	}
+}
+
+// stalledBody yields body, then blocks until the request's context ends,
+// as an answer whose connection stays open without another byte.
+type stalledBody struct {
+	body []byte
+	ctx  context.Context
+}
+
+func (s *stalledBody) Read(p []byte) (int, error) {
+	if len(s.body) > 0 {
+		n := copy(p, s.body)
+		s.body = s.body[n:]
+		return n, nil
+	}
+	<-s.ctx.Done()
+	return 0, s.ctx.Err()
+}
+
+func (s *stalledBody) Close() error { return nil }
+
+// TestAnswerIsReadWithoutWaitingForItsEnd: a submit whose JSON answer is
+// complete but whose body never ends keeps the IDs it lists (they were
+// charged), at once, not when the request times out; so does a status
+// read. What follows the JSON value is not read.
+func TestAnswerIsReadWithoutWaitingForItsEnd(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		answer := func(body string) *Client {
+			return New(mustURL(t, "https://api.example/api"), key, "t", roundTrip(func(r *http.Request) (*http.Response, error) {
+				if r.Body != nil {
+					io.Copy(io.Discard, r.Body)
+				}
+				return &http.Response{StatusCode: http.StatusOK, Header: http.Header{}, Body: &stalledBody{body: []byte(body), ctx: r.Context()}, Request: r}, nil
+			}))
+		}
+		start := time.Now()
+		s, err := answer(`{"generations":[{"generation_id":"gen_a"}]}`+"\n{").Submit(context.Background(), SubmitRequest{TemplateID: "tpl_1", Body: map[string]any{}})
+		if err != nil || strings.Join(s.IDs, " ") != "gen_a" {
+			t.Errorf("Submit = %+v, %v; want gen_a", s, err)
+		}
+		g, err := answer(`{"id":"gen_a","status":"generating"}  `).Get(context.Background(), "gen_a")
+		if err != nil || g.Status != StatusGenerating {
+			t.Errorf("Get = %+v, %v; want generating", g, err)
+		}
+		if d := time.Since(start); d != 0 {
+			t.Errorf("the answers took %v of the test clock, want none", d)
+		}
+	})
 }

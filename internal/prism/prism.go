@@ -375,11 +375,12 @@ func (c *Client) do(ctx context.Context, id, method string, u *url.URL, body []b
 			turn.Read()
 		}
 		next, err := c.redirect(method, u, resp, hops)
-		if err != nil || next == nil {
-			defer drain(resp)
-			if err != nil {
-				return c.fail(method, &Error{StatusCode: resp.StatusCode, Err: err}, true)
-			}
+		if err != nil {
+			drain(resp)
+			return c.fail(method, &Error{StatusCode: resp.StatusCode, Err: err}, true)
+		}
+		if next == nil {
+			defer resp.Body.Close()
 			return c.decode(ctx, method, resp, out)
 		}
 		drain(resp)
@@ -435,29 +436,32 @@ func (c *Client) redirect(method string, from *url.URL, resp *http.Response, hop
 }
 
 // decode turns a response into out or an *Error: a non-200 through
-// checkResponse, a 200 through a bounded JSON decode. A POST's answer is
+// checkResponse, a 200 through decodeBody. A POST's answer is
 // decoded on any 2xx: whatever its code, it may list the generations the
 // POST created.
 func (c *Client) decode(ctx context.Context, method string, resp *http.Response, out any) error {
 	if ok := resp.StatusCode == http.StatusOK || method != http.MethodGet && resp.StatusCode/100 == 2; !ok {
+		defer drain(resp) // for the connection to be used again
 		return c.fail(method, c.checkResponse(resp), true)
 	}
-	body, release, err := readBody(ctx, resp.Body)
-	defer release()
+	// A JSON answer is not drained: what may follow its value is not
+	// waited for. Its last read usually brings the end of the body too,
+	// which lets the connection be used again.
+	err := decodeBody(ctx, resp.Body, out)
+	var re *readError
 	switch {
-	case err != nil && ctx.Err() != nil && method == http.MethodGet:
+	case err == nil:
+		return nil
+	case !errors.As(err, &re):
+		return c.fail(method, &Error{StatusCode: http.StatusOK, Message: "not the expected JSON", Err: err}, true)
+	case ctx.Err() != nil && method == http.MethodGet:
 		return context.Cause(ctx)
-	case err != nil && ctx.Err() != nil:
+	case ctx.Err() != nil:
 		return c.fail(method, &Error{StatusCode: http.StatusOK, Err: context.Cause(ctx)}, true)
-	case err != nil:
-		return c.fail(method, &Error{StatusCode: http.StatusOK, Err: transportError(err)}, true)
-	case len(body) > maxBody:
+	case errors.Is(err, errTooLarge):
 		return c.fail(method, &Error{StatusCode: http.StatusOK, Message: "body larger than 1 MiB"}, true)
 	}
-	if err := json.Unmarshal(body, out); err != nil {
-		return c.fail(method, &Error{StatusCode: http.StatusOK, Message: "not the expected JSON", Err: err}, true)
-	}
-	return nil
+	return c.fail(method, &Error{StatusCode: http.StatusOK, Err: transportError(re.err)}, true)
 }
 
 // fail completes e with what the method and the outcome imply.
