@@ -146,7 +146,7 @@ func run(ctx context.Context, env Env, log *report.Log) int {
 			out.Submit, out.Elapsed, out.Requests, out.Refused = err, time.Since(start), client.Requests(), client.Refused()
 			return finish(env, log, cfg, out)
 		}
-		out.IDs, out.Credits, out.Resumed = sub.IDs, sub.CreditsCharged.String(), resumed
+		out.IDs, out.Created, out.Credits, out.Resumed = report.Listed(sub.IDs), len(sub.IDs), sub.CreditsCharged.String(), resumed
 		if !resumed {
 			timeout := cfg.Timeout
 			if !cfg.Wait {
@@ -176,6 +176,9 @@ func run(ctx context.Context, env Env, log *report.Log) int {
 				log.Warningf("Nothing downloaded", "%s is set, but %s is false: nothing is downloaded. The step that waits for these IDs can download them.", cfg.Term("download_dir"), cfg.Term("wait"))
 			}
 			log.Infof("not waiting (%s is false): a later step or job can wait for these IDs with %s", cfg.Term("wait"), cfg.Term("generation_id"))
+			if n := len(sub.IDs); n > report.MaxListed {
+				log.Warningf("Not every ID in the outputs", "The API created %d generations: the outputs and results list the first %d, and the log's \"submitted\" lines all %d.", n, report.MaxListed, n)
+			}
 			out.Elapsed, out.Requests, out.Refused, out.NotWaiting = time.Since(start), client.Requests(), client.Refused(), true
 			return finish(env, log, cfg, out)
 		}
@@ -279,7 +282,7 @@ func finish(env Env, log *report.Log, cfg config.Config, run report.Run) int {
 	}
 	code = printResults(env, log, cfg, run, code)
 	if ran {
-		log.Infof("prism-wait: %s after %s, %s; exit code %d", report.Tally(run.Results), run.Elapsed.Round(time.Millisecond), run.RequestCount(), code)
+		log.Infof("prism-wait: %s after %s, %s; exit code %d", run.Tally(), run.Elapsed.Round(time.Millisecond), run.RequestCount(), code)
 	}
 	return code
 }

@@ -951,6 +951,73 @@ func TestASubmitOfMoreThanOneStepWaitsFor(t *testing.T) {
 	})
 }
 
+// TestASubmitOfThousandsListsTheFirstMaxListed: a submit answering 3000
+// IDs of 128 bytes each keeps the outputs under GitHub's 1 MB per job
+// (counted in UTF-16): they list the first MaxListed, and the log lists
+// every ID, on bounded lines.
+func TestASubmitOfThousandsListsTheFirstMaxListed(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		const n = 3000
+		entries := make([]string, n)
+		ids := make([]string, n)
+		for i := range entries {
+			ids[i] = fmt.Sprintf("gen_%0124d", i+1)
+			entries[i] = `{"generation_id":"` + ids[i] + `"}`
+		}
+		base, reads := lenientAPI(t, 200, `{"generations":[`+strings.Join(entries, ",")+`]}`, nil)
+		r := action(t, context.Background(), base, map[string]string{"template_id": "tpl_x"})
+		listed := ids[:report.MaxListed]
+		if r.code != outcome.ExitTimeout || r.outputs["generation_id"] != strings.Join(listed, "\n") || r.outputs["status"] != outcome.StatusNotWaited {
+			t.Errorf("code %d, status %q, %d generation_id lines", r.code, r.outputs["status"], strings.Count(r.outputs["generation_id"], "\n")+1)
+		}
+		var results []struct{ ID, Status string }
+		if err := json.Unmarshal([]byte(r.outputs["results"]), &results); err != nil || len(results) != report.MaxListed || results[report.MaxListed-1].ID != listed[report.MaxListed-1] {
+			t.Errorf("results: %d, %v", len(results), err)
+		}
+		size := 0
+		for k, v := range r.outputs {
+			size += len(k) + len(v)
+		}
+		if 2*size >= 1<<20 {
+			t.Errorf("outputs of %d bytes, %d in UTF-16: over 1 MiB", size, 2*size)
+		}
+		if reads(ids[prism.MaxIDs-1]) == 0 || reads(ids[prism.MaxIDs]) != 0 {
+			t.Error("the step did not wait for exactly the first MaxIDs")
+		}
+		for i, id := range ids {
+			if !strings.Contains(r.stdout, id) {
+				t.Fatalf("ID %d is not in the log", i+1)
+			}
+		}
+		for _, line := range strings.Split(r.stdout, "\n") {
+			if len(line) > report.MaxLine+200 {
+				t.Fatalf("a log line of %d bytes: %.200s", len(line), line)
+			}
+		}
+		for _, want := range []string{
+			"submitted 3000 generation(s):\n",
+			"submitted 2976–3000: " + ids[2975] + ", ",
+			"::error title=Not waited for::The API created 3000 generations, more than the 100 one step waits for: this step waits for the first 100 and not for the other 2900 (",
+			`the first 500 are in the results, in the API's order (in GitHub Actions, in the generation_id output too), and all 3000 in the log's "submitted" lines.`,
+			"prism-wait: 100 completed, 2900 not waited for after ",
+		} {
+			if !strings.Contains(r.stdout, want) {
+				t.Errorf("log lacks %q", want)
+			}
+		}
+		// Without the wait, the same bounds, and a warning.
+		r = action(t, context.Background(), base, map[string]string{"template_id": "tpl_x", "wait": "false"})
+		if err := json.Unmarshal([]byte(r.outputs["results"]), &results); err != nil || len(results) != report.MaxListed || results[0].Status != report.StatusSubmitted ||
+			r.outputs["generation_id"] != strings.Join(listed, "\n") || r.code != outcome.ExitOK {
+			t.Errorf("wait false: code %d, %d results, %v", r.code, len(results), err)
+		}
+		if want := `::warning title=Not every ID in the outputs::The API created 3000 generations: the outputs and results list the first 500, and the log's "submitted" lines all 3000.`; !strings.Contains(r.stdout, want) {
+			t.Errorf("wait false: log lacks %q", want)
+		}
+	})
+}
+
 // TestASubmitAnswerWithoutUsableIDsIsAnUnknownOutcome: a 2xx that lists
 // no usable ID stays exit 4, with nothing to wait for.
 func TestASubmitAnswerWithoutUsableIDsIsAnUnknownOutcome(t *testing.T) {

@@ -397,20 +397,27 @@ func Status(gens []Facts) string {
 // NotWaited says, for the IDs a submit returned, which ones one step does
 // not wait for (those past the first prism.MaxIDs), what that means for
 // the exit code, and how to wait for them; "" when it waits for all.
-func NotWaited(ids []string, s Settings) string {
-	if len(ids) <= prism.MaxIDs {
+// created is how many IDs the submit returned, listed the first of them,
+// as the results hold them.
+func NotWaited(listed []string, created int, s Settings) string {
+	created = max(created, len(listed))
+	if created <= prism.MaxIDs {
 		return ""
 	}
-	rest := ids[prism.MaxIDs:]
-	named := strings.Join(rest[:min(len(rest), 10)], ", ")
-	if len(rest) > 10 {
-		named += fmt.Sprintf(" and %d more", len(rest)-10)
+	rest := listed[min(prism.MaxIDs, len(listed)):]
+	shown := rest[:min(len(rest), 10)]
+	named := strings.Join(shown, ", ")
+	if more := created - prism.MaxIDs - len(shown); more > 0 {
+		named += fmt.Sprintf(" and %d more", more)
+	}
+	where := fmt.Sprintf("all %d are in the results, in the API's order (in GitHub Actions, in the generation_id output too).", created)
+	if created > len(listed) {
+		where = fmt.Sprintf("the first %d are in the results, in the API's order (in GitHub Actions, in the generation_id output too), and all %d in the log's \"submitted\" lines.", len(listed), created)
 	}
 	return fmt.Sprintf("The API created %d generations, more than the %d one step waits for: this step waits for the first %d and not for the other %d (%s). "+
 		"It ends with exit code 3 (no verdict) even when the %d complete, so that no later step takes the others' videos as ready. "+
-		"To wait for them, pass their IDs, at most %d per step or run, as %s to later steps that run even when this one fails: "+
-		"all %d are in the results, in the API's order (in GitHub Actions, in the generation_id output too).",
-		len(ids), prism.MaxIDs, prism.MaxIDs, len(rest), named, prism.MaxIDs, prism.MaxIDs, s.name("generation_id"), len(ids))
+		"To wait for them, pass their IDs, at most %d per step or run, as %s to later steps that run even when this one fails: %s",
+		created, prism.MaxIDs, prism.MaxIDs, created-prism.MaxIDs, named, prism.MaxIDs, prism.MaxIDs, s.name("generation_id"), where)
 }
 
 func asPrism(err error) *prism.Error {

@@ -454,7 +454,7 @@ func TestNotWaitedNamesThoseNotWaitedFor(t *testing.T) {
 	for i := range prism.MaxIDs + 12 {
 		ids = append(ids, fmt.Sprintf("gen_%d", i+1))
 	}
-	if got := NotWaited(ids[:prism.MaxIDs], Settings{}); got != "" {
+	if got := NotWaited(ids[:prism.MaxIDs], prism.MaxIDs, Settings{}); got != "" {
 		t.Errorf("all waited for, yet: %s", got)
 	}
 	want := "The API created 112 generations, more than the 100 one step waits for: this step waits for the first 100 and not for the other 12 " +
@@ -462,13 +462,20 @@ func TestNotWaitedNamesThoseNotWaitedFor(t *testing.T) {
 		"It ends with exit code 3 (no verdict) even when the 100 complete, so that no later step takes the others' videos as ready. " +
 		"To wait for them, pass their IDs, at most 100 per step or run, as --generation-id (PRISM_GENERATION_ID) to later steps that run even when this one fails: " +
 		"all 112 are in the results, in the API's order (in GitHub Actions, in the generation_id output too)."
-	if got := NotWaited(ids, Settings{Name: cli}); got != want {
+	if got := NotWaited(ids, len(ids), Settings{Name: cli}); got != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}
-	if got := NotWaited(ids[:prism.MaxIDs+1], Settings{}); !strings.Contains(got, "not for the other 1 (gen_101).") {
+	if got := NotWaited(ids[:prism.MaxIDs+1], 0, Settings{}); !strings.Contains(got, "not for the other 1 (gen_101).") {
 		t.Errorf("one past: %s", got)
 	}
-	if got := NotWaited(ids[:prism.MaxIDs+10], Settings{}); !strings.Contains(got, "not for the other 10 (gen_101, gen_102, gen_103, gen_104, gen_105, gen_106, gen_107, gen_108, gen_109, gen_110).") {
+	if got := NotWaited(ids[:prism.MaxIDs+10], prism.MaxIDs+10, Settings{}); !strings.Contains(got, "not for the other 10 (gen_101, gen_102, gen_103, gen_104, gen_105, gen_106, gen_107, gen_108, gen_109, gen_110).") {
 		t.Errorf("ten past: %s", got)
+	}
+	// More created than listed: the count is the API's, the IDs named
+	// are the listed ones, and the log holds the rest.
+	if got := NotWaited(ids[:prism.MaxIDs+3], 5000, Settings{}); !strings.HasPrefix(got, "The API created 5000 generations, ") ||
+		!strings.Contains(got, "not for the other 4900 (gen_101, gen_102, gen_103 and 4897 more).") ||
+		!strings.HasSuffix(got, `: the first 103 are in the results, in the API's order (in GitHub Actions, in the generation_id output too), and all 5000 in the log's "submitted" lines.`) {
+		t.Errorf("5000 created, 103 listed: %s", got)
 	}
 }

@@ -30,6 +30,18 @@ func Waiting(log *Log, ids []string, base *url.URL, timeout time.Duration) {
 	log.Infof("waiting for %d generation(s) at %s (timeout %s): %s", len(ids), base, timeout, strings.Join(ids, ", "))
 }
 
+// idsPerLine is how many IDs a log line lists: 25 of at most 128 bytes
+// each stay under MaxLine.
+const idsPerLine = 25
+
+// MaxListed bounds how many of a submit's IDs the outputs and results
+// list: a broken API could return tens of thousands, and outputs must stay
+// under GitHub's 1 MB per job. The log lists them all.
+const MaxListed = 500
+
+// Listed are the IDs the outputs and results list: the first MaxListed.
+func Listed(ids []string) []string { return ids[:min(len(ids), MaxListed)] }
+
 // Announce logs what was submitted and when the videos are expected, and
 // warns when the timeout looks too short (0: the step does not wait, no
 // warning), naming the setting as term does. It returns the typical
@@ -39,7 +51,17 @@ func Announce(log *Log, sub prism.Submission, timeout time.Duration, term func(i
 	if sub.CreditsCharged != "" {
 		credits = ", " + sub.CreditsCharged.String() + " credits charged"
 	}
-	log.Infof("submitted %d generation(s)%s: %s", len(sub.IDs), credits, strings.Join(sub.IDs, ", "))
+	if len(sub.IDs) <= idsPerLine {
+		log.Infof("submitted %d generation(s)%s: %s", len(sub.IDs), credits, strings.Join(sub.IDs, ", "))
+	} else {
+		// Every ID, the paid-for ones past the outputs' MaxListed too, on
+		// lines that stay under MaxLine.
+		log.Infof("submitted %d generation(s)%s:", len(sub.IDs), credits)
+		for i := 0; i < len(sub.IDs); i += idsPerLine {
+			chunk := sub.IDs[i:min(i+idsPerLine, len(sub.IDs))]
+			log.Infof("submitted %d–%d: %s", i+1, i+len(chunk), strings.Join(chunk, ", "))
+		}
+	}
 	typical, busy := seconds(sub.Typical), seconds(sub.Busy)
 	if typical > 0 {
 		log.Infof("expected in about %s (up to %s when Prism is busy)", typical, max(busy, typical))
@@ -130,7 +152,7 @@ func Caveats(log *Log, sub prism.Submission) {
 // step does not wait for (see outcome.NotWaited), if any. term names an
 // input as Run.Terms does.
 func WarnNotWaited(log *Log, ids []string, term func(input string) string) {
-	if advice := outcome.NotWaited(ids, outcome.Settings{Name: term}); advice != "" {
+	if advice := outcome.NotWaited(Listed(ids), len(ids), outcome.Settings{Name: term}); advice != "" {
 		log.Warningf("Not waited for", "%s", advice)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -157,6 +158,38 @@ func TestCaveatsSayWhatOfTheAnswerIsNotUsed(t *testing.T) {
 		if got := b.String(); !strings.HasPrefix(got, tc.want) || (tc.want == "") != (got == "") {
 			t.Errorf("%s: logged\n%s\nwant\n%s", tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestAnnounceListsManyIDsOnBoundedLines: past idsPerLine IDs, each line
+// lists idsPerLine of them, numbered, and stays under MaxLine.
+func TestAnnounceListsManyIDsOnBoundedLines(t *testing.T) {
+	t.Parallel()
+	ids := make([]string, 2*idsPerLine+1)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("gen_%0124d", i+1)
+	}
+	var b bytes.Buffer
+	Announce(NewLog(&b, false), prism.Submission{IDs: ids, CreditsCharged: "3"}, 0, nil)
+	lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
+	want := []string{
+		"submitted 51 generation(s), 3 credits charged:",
+		"submitted 1–25: " + strings.Join(ids[:25], ", "),
+		"submitted 26–50: " + strings.Join(ids[25:50], ", "),
+		"submitted 51–51: " + ids[50],
+	}
+	if !slices.Equal(lines, want) {
+		t.Errorf("logged\n%s\nwant\n%s", b.String(), strings.Join(want, "\n"))
+	}
+	for _, l := range lines {
+		if len(l) > MaxLine {
+			t.Errorf("a line of %d bytes", len(l))
+		}
+	}
+	b.Reset()
+	Announce(NewLog(&b, false), prism.Submission{IDs: ids[:idsPerLine]}, 0, nil)
+	if got := b.String(); got != "submitted 25 generation(s): "+strings.Join(ids[:25], ", ")+"\n" {
+		t.Errorf("25 IDs: %s", got)
 	}
 }
 

@@ -59,7 +59,7 @@ func appendFile(path, s string) error {
 // escaped for Markdown and bounded.
 func (r Run) Summary() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "### Prism generations\n\n%s in %s, %s.\n\n", Tally(r.Results), r.Elapsed.Round(time.Second), r.RequestCount())
+	fmt.Fprintf(&b, "### Prism generations\n\n%s in %s, %s.\n\n", r.Tally(), r.Elapsed.Round(time.Second), r.RequestCount())
 	if r.Submit != nil {
 		v := r.verdict(outcome.Facts{Submit: r.Submit})
 		fmt.Fprintf(&b, "**%s:** %s\n\n", v.Title, r.md(v.Advice, 1000))
@@ -77,11 +77,15 @@ func (r Run) Summary() string {
 	return b.String()
 }
 
-// Tally says how many generations ended how, e.g. "2 completed, 1 failed".
-func Tally(rs []Result) string {
+// Tally says how many generations ended how, e.g. "2 completed, 1 failed",
+// counting the created ones past MaxListed as not waited for.
+func (run Run) Tally() string {
 	var parts []string
 	var done, failed, noVideo, notWaited, other int
-	for _, r := range rs {
+	if len(run.Results) > 0 {
+		notWaited = max(run.Created-len(run.Results), 0)
+	}
+	for _, r := range run.Results {
 		switch {
 		case errors.Is(r.Err, outcome.ErrNotWaited):
 			notWaited++

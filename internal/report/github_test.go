@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prism-wait/prism-wait/internal/outcome"
 	"github.com/prism-wait/prism-wait/internal/prism"
 	"github.com/prism-wait/prism-wait/internal/wait"
 )
@@ -180,10 +181,14 @@ func TestTallyCountsEachEnd(t *testing.T) {
 	res := func(status, url string) Result {
 		return Result{Result: wait.Result{Gen: prism.Generation{Status: status, VideoURL: url}}}
 	}
-	if got := Tally([]Result{res("completed", "u"), res("completed", ""), res("failed", ""), res("queued", "")}); got != "1 completed, 1 completed without a usable video, 1 failed, 1 without a verdict" {
+	if got := (Run{Results: []Result{res("completed", "u"), res("completed", ""), res("failed", ""), res("queued", "")}}).Tally(); got != "1 completed, 1 completed without a usable video, 1 failed, 1 without a verdict" {
 		t.Errorf("Tally = %q", got)
 	}
-	if got := Tally(nil); got != "nothing waited for" {
-		t.Errorf("Tally(nil) = %q", got)
+	notWaited := Result{Result: wait.Result{Err: outcome.ErrNotWaited}}
+	if got := (Run{Created: 5, Results: []Result{res("completed", "u"), notWaited}}).Tally(); got != "1 completed, 4 not waited for" {
+		t.Errorf("Tally with 3 created past those listed = %q", got)
+	}
+	if got := (Run{Created: 3}).Tally(); got != "nothing waited for" {
+		t.Errorf("Tally of nothing = %q", got)
 	}
 }

@@ -43,6 +43,9 @@ type Run struct {
 	// They are known before any result, and outlive a submit that failed
 	// after the API answered.
 	IDs []string
+	// Created is how many IDs the submit returned: more than IDs when
+	// past MaxListed.
+	Created int
 	// Credits is the submit's credits_charged, "" when none.
 	Credits string
 	// Submit is why submitting failed, if it did: a *prism.Error, or the
@@ -141,7 +144,7 @@ func (r Run) Problems() [][2]string {
 		case v.Kind == notWaitedKind:
 			// One annotation for them all, however many.
 			if !notWaited {
-				out = append(out, [2]string{v.Title, outcome.NotWaited(r.ids(), r.settings())})
+				out = append(out, [2]string{v.Title, outcome.NotWaited(r.ids(), r.Created, r.settings())})
 			}
 			notWaited = true
 		default:
@@ -198,11 +201,12 @@ type resultJSON struct {
 // Bounds of the step outputs. Each text value from the network is cut to
 // maxField bytes; when the outputs would still exceed maxOutputs (100 IDs
 // with long errors), maxField is halved until they fit, down to minField.
-// GitHub caps a job's outputs at 1 MB.
+// GitHub caps a job's outputs at 1 MB, and its runner weighs strings in
+// UTF-16, two bytes per ASCII character.
 const (
 	maxField   = 2 << 10
 	minField   = 64
-	maxOutputs = 700 << 10
+	maxOutputs = 480 << 10
 )
 
 // JSON is the `results` output and the CLI's stdout: one object per ID, in

@@ -445,7 +445,7 @@ func TestGenerationsNotWaitedForAreNoSuccess(t *testing.T) {
 		run.Results = append(run.Results, res)
 		run.IDs = append(run.IDs, res.ID)
 	}
-	if code, status, tally := outcome.Code(run.Facts()), run.Status(), Tally(run.Results); code != outcome.ExitTimeout || status != outcome.StatusNotWaited || tally != "100 completed, 15 not waited for" {
+	if code, status, tally := outcome.Code(run.Facts()), run.Status(), run.Tally(); code != outcome.ExitTimeout || status != outcome.StatusNotWaited || tally != "100 completed, 15 not waited for" {
 		t.Errorf("code %d, status %q, tally %q", code, status, tally)
 	}
 	problems := run.Problems()
