@@ -489,7 +489,12 @@ func refusedOther(what string, e *prism.Error, s Settings) string {
 
 // waitAdvice explains a wait that ended without a verdict.
 func waitAdvice(f *Facts, s Settings) string {
-	if errors.Is(f.Wait, wait.ErrDeadline) {
+	pe := asPrism(f.Wait)
+	switch {
+	case errors.Is(f.Wait, wait.ErrDeadline) && f.Gen.Status == "" && pe != nil && pe.StatusCode == 0:
+		return fmt.Sprintf("%s: %v. No status was read, and the last request got no answer: check %s and the runner's network; raise %s (now %s) only if the API was just slow.",
+			f.ID, f.Wait, s.name("base_url"), s.name("timeout"), s.Timeout)
+	case errors.Is(f.Wait, wait.ErrDeadline):
 		return fmt.Sprintf("%s: %v. Raise %s (now %s) if generations take longer.", f.ID, f.Wait, s.name("timeout"), s.Timeout)
 	}
 	return fmt.Sprintf("%s: %v", f.ID, f.Wait)
