@@ -171,6 +171,24 @@ func Load(ctx context.Context, lookup func(string) (string, bool), args []string
 	get := func(k string) string { v, _ := lookup(k); return v }
 	c := Config{GitHub: get("GITHUB_ACTIONS") == "true", Action: ActionMode(lookup)}
 	var l envconfig.Lookuper = envconfig.PrefixLookuper("INPUT_", nonEmpty(get))
+	if c.Action && len(args) > 0 {
+		// The actions pass no arguments: these are a CLI user's, beside
+		// INPUT_* variables meant for something else.
+		if _, err := parseFlags(args); errors.Is(err, ErrHelp) || errors.Is(err, ErrVersion) {
+			return c, err
+		}
+		vars := actionVars(lookup)
+		named := strings.Join(vars[:min(len(vars), 3)], ", ")
+		if len(vars) > 3 {
+			named += fmt.Sprintf(" and %d more", len(vars)-3)
+		}
+		are := " is"
+		if len(vars) > 1 {
+			are = " are"
+		}
+		return c, fmt.Errorf("%d command-line argument(s) given, but %s%s set: prism-wait then reads the action's inputs (INPUT_*) and would ignore the arguments; "+
+			"unset the INPUT_* variables to use flags and PRISM_*", len(args), named, are)
+	}
 	if !c.Action {
 		fromFlags, err := parseFlags(args)
 		if err != nil {
@@ -422,12 +440,18 @@ func near(s string, off int64) string {
 // omitted one. GITHUB_ACTIONS alone cannot tell: the CLI in a workflow's
 // run: step sees it too.
 func ActionMode(lookup func(string) (string, bool)) bool {
+	return len(actionVars(lookup)) > 0
+}
+
+// actionVars are the INPUT_* variables set for declared inputs.
+func actionVars(lookup func(string) (string, bool)) []string {
+	var set []string
 	for _, in := range Inputs {
 		if _, ok := lookup("INPUT_" + envName(in.Name)); ok {
-			return true
+			set = append(set, "INPUT_"+envName(in.Name))
 		}
 	}
-	return false
+	return set
 }
 
 // nonEmpty makes a blank value count as unset. The runner passes every

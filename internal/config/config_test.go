@@ -58,11 +58,11 @@ func TestEmptyInputsTakeTheDefaults(t *testing.T) {
 
 func TestTheActionReadsOnlyItsInputs(t *testing.T) {
 	t.Parallel()
-	// PRISM_* set by the workflow for other steps, and arguments, must not
-	// stand in for omitted inputs.
+	// PRISM_* set by the workflow for other steps must not stand in for
+	// omitted inputs (arguments: TestArgumentsBesideInputsAreRefused).
 	_, err := load(t, runnerEnv(map[string]string{
 		"PRISM_API_KEY": "prism_sk_env", "PRISM_GENERATION_ID": "gen_env", "PRISM_DOWNLOAD_DIR": "elsewhere",
-	}), "--api-key", "prism_sk_flag", "gen_arg")
+	}))
 	if err == nil || !strings.Contains(err.Error(), "api_key: required") || !strings.Contains(err.Error(), "generation_id: required") {
 		t.Errorf("err = %v, want api_key and generation_id required", err)
 	}
@@ -78,6 +78,38 @@ func TestTheCLIInAWorkflowKeepsFlagsAndEnvironment(t *testing.T) {
 	c, err := load(t, mapEnv(map[string]string{"GITHUB_ACTIONS": "true", "PRISM_API_KEY": "prism_sk_env", "PRISM_TIMEOUT": "2m"}), "--timeout", "3m", "gen_a")
 	if err != nil || c.Action || !c.GitHub || c.APIKey != "prism_sk_env" || c.Timeout != 3*time.Minute || c.IDs[0] != "gen_a" {
 		t.Errorf("got %+v, %v", c, err)
+	}
+}
+
+// TestArgumentsBesideInputsAreRefused: the actions pass no arguments, so
+// arguments with INPUT_* set are a CLI run whose flags would be ignored:
+// refused, naming the variables, except for --help and --version.
+func TestArgumentsBesideInputsAreRefused(t *testing.T) {
+	t.Parallel()
+	for set, says := range map[string]string{"INPUT_TIMEOUT": "INPUT_TIMEOUT is set", "INPUT_TIMEOUT INPUT_WAIT": "INPUT_TIMEOUT, INPUT_WAIT are set"} {
+		env := map[string]string{"PRISM_API_KEY": "prism_sk_env"}
+		for _, k := range strings.Fields(set) {
+			env[k] = ""
+		}
+		_, err := load(t, mapEnv(env), "--generation-id", "gen_a")
+		want := "2 command-line argument(s) given, but " + says + ": prism-wait then reads the action's inputs (INPUT_*) and would ignore the arguments; unset the INPUT_* variables to use flags and PRISM_*"
+		if err == nil || err.Error() != want {
+			t.Errorf("%s: err = %v, want %s", set, err, want)
+		}
+	}
+	env := mapEnv(map[string]string{"INPUT_TIMEOUT": "1m"})
+	if _, err := load(t, env, "--help"); !errors.Is(err, ErrHelp) {
+		t.Errorf("--help: %v", err)
+	}
+	if _, err := load(t, env, "--version"); !errors.Is(err, ErrVersion) {
+		t.Errorf("--version: %v", err)
+	}
+	if _, err := load(t, env, "--bogus"); err == nil || !strings.Contains(err.Error(), "1 command-line argument(s) given") {
+		t.Errorf("--bogus: %v", err)
+	}
+	// As the runner sets them, all of them: three named.
+	if _, err := load(t, runnerEnv(nil), "gen_a"); err == nil || !strings.Contains(err.Error(), "but INPUT_GENERATION_ID, INPUT_TEMPLATE_ID, INPUT_VARIABLES and 12 more are set:") {
+		t.Errorf("every input set: %v", err)
 	}
 }
 
