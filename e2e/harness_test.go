@@ -589,13 +589,14 @@ func parseCommands(line string) []wfCommand {
 // knownTitles are the annotation titles the action's own code uses
 // (internal/outcome, internal/report, internal/cli).
 var knownTitles = []string{
-	"Invalid input", "Prism API trouble", "Generation failed", "No verdict in time",
+	"Invalid input", "Prism API trouble", "Generation failed", "No verdict in time", "Download not finished",
 	"Prism API refused the request", "Download failed", "Cancelled", "Stopped early",
 	"Internal error", "Cannot write step outputs", "Submit outcome unknown",
 	"Prism API refused the submission", "Submit did not finish", "Submit not accepted yet",
 	"Timeout may be too short",
 	"Prism API rate limit", "Cannot write the results", "Not waited for", "Unusable entries in the submit answer",
 	"Re-run guard unavailable", "Re-run guard incomplete", "Earlier attempt may have paid",
+	"Cannot write the step summary", "Not every ID in the outputs", "Nothing downloaded",
 }
 
 // commandProblems lists every command in one stream's text that the

@@ -19,6 +19,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -105,7 +106,8 @@ var Inputs = []Input{
 			return err
 		}},
 	{Name: "prompt", Usage: "submit a prompt-to-video generation, then wait for it",
-		set: func(r *raw, v string) error { r.prompt = v; return nil }},
+		// Sent trimmed: a YAML block (prompt: |) ends in a newline.
+		set: func(r *raw, v string) error { r.prompt = strings.TrimSpace(v); return nil }},
 	{Name: "model", Usage: "model for --prompt, e.g. veo-3.1",
 		set: func(r *raw, v string) error { r.modelSet, r.model = true, strings.TrimSpace(v); return nil }},
 	{Name: "count", Default: "1", Usage: "videos to generate from --prompt, 1 to 4",
@@ -273,7 +275,7 @@ func (c *Config) check(r *raw, bad func(input, format string, a ...any)) {
 	for _, m := range []struct {
 		in    string
 		given bool
-	}{{"generation_id", strings.TrimSpace(ids) != ""}, {"prompt", strings.TrimSpace(r.prompt) != ""}, {"template_id", r.templateID != ""}} {
+	}{{"generation_id", strings.TrimSpace(ids) != ""}, {"prompt", r.prompt != ""}, {"template_id", r.templateID != ""}} {
 		if m.given {
 			modes = append(modes, m.in)
 		}
@@ -291,7 +293,7 @@ func (c *Config) check(r *raw, bad func(input, format string, a ...any)) {
 			ids = " (positional arguments are generation IDs too)"
 		}
 		bad(modes[0], "set together with %s%s; give exactly one of %s, %s and %s", strings.Join(others, " and "), ids, t("generation_id"), t("template_id"), t("prompt"))
-	case r.templateID == "" && strings.TrimSpace(r.prompt) == "":
+	case r.templateID == "" && r.prompt == "":
 		if c.IDs, err = ParseIDs(ids); err != nil {
 			bad("generation_id", "%v", err)
 		}
@@ -308,7 +310,7 @@ func (c *Config) check(r *raw, bad func(input, format string, a ...any)) {
 	if r.templateID == "" && r.variablesSet {
 		bad("variables", "only used with %s", t("template_id"))
 	}
-	if strings.TrimSpace(r.prompt) == "" {
+	if r.prompt == "" {
 		if r.modelSet {
 			bad("model", "only used with %s", t("prompt"))
 		}
@@ -316,7 +318,7 @@ func (c *Config) check(r *raw, bad func(input, format string, a ...any)) {
 			bad("count", "only used with %s", t("prompt"))
 		}
 	}
-	if r.optionsSet && r.templateID == "" && strings.TrimSpace(r.prompt) == "" {
+	if r.optionsSet && r.templateID == "" && r.prompt == "" {
 		bad("options", "only used with %s or %s", t("template_id"), t("prompt"))
 	}
 
@@ -607,7 +609,7 @@ func ParseIDs(s string) ([]string, error) {
 			}
 			what = strings.Join(bad, ", ") + " are not generation IDs"
 		}
-		what += " (expected letters, digits, _ and -, like gen_abc123"
+		what += fmt.Sprintf(" (expected at most %d letters, digits, _ and -, like gen_abc123", prism.MaxIDLen)
 		if t := strings.TrimSpace(s); strings.HasPrefix(t, "[") || strings.HasPrefix(t, "{") {
 			what += "; give the IDs separated by spaces, commas or newlines, not as JSON"
 		}
@@ -615,10 +617,17 @@ func ParseIDs(s string) ([]string, error) {
 	case len(ids) == 0:
 		return nil, errors.New("required: give one or more generation IDs, like gen_abc123")
 	case len(ids) > MaxIDs:
-		return nil, fmt.Errorf("%d IDs given, at most %d are allowed in one step", len(ids), MaxIDs)
+		return nil, fmt.Errorf("%d IDs given, at most %d are allowed in one step; split them over several steps or matrix jobs", len(ids), MaxIDs)
 	}
 	return ids, nil
 }
+
+// goDuration is the syntax of a Go duration: time.ParseDuration refuses
+// one that matches it only when it overflows.
+var goDuration = regexp.MustCompile(`^[-+]?(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+$`)
+
+// maxDuration is about the longest time.Duration.
+const maxDuration = "2562047h"
 
 // ParseDuration accepts Go durations (90s, 2m, 500ms) and bare numbers of
 // seconds (30, 1.5). The result is positive.
@@ -627,7 +636,10 @@ func ParseDuration(s string) (time.Duration, error) {
 	d, err := time.ParseDuration(s)
 	if err != nil {
 		f, ferr := strconv.ParseFloat(s, 64)
-		if ferr != nil || f != f || f > (1<<62)/float64(time.Second) {
+		switch {
+		case ferr == nil && f > (1<<62)/float64(time.Second), ferr != nil && goDuration.MatchString(s):
+			return 0, fmt.Errorf("%q is too long; at most %s", untrusted.Clip(s, 64), maxDuration)
+		case ferr != nil || f != f:
 			return 0, fmt.Errorf("%q is not a duration; use Go syntax like 90s, 2m or 500ms, or a number of seconds", untrusted.Clip(s, 64))
 		}
 		d = time.Duration(f * float64(time.Second))
@@ -726,7 +738,7 @@ func within(workspace, dir, shown string) (string, error) {
 		return "", fmt.Errorf("%q contains control characters", untrusted.Clip(shown, 100))
 	}
 	if unexpanded(dir) {
-		return "", fmt.Errorf("%q: ~ is not expanded here (no shell reads it); use a relative path, e.g. videos", untrusted.Clip(shown, 100))
+		return "", fmt.Errorf("%q: %c is not expanded here (no shell reads it); use a relative path, e.g. videos", untrusted.Clip(shown, 100), dir[0])
 	}
 	p := dir
 	if !filepath.IsAbs(p) {
@@ -788,9 +800,11 @@ func inside(ws, p string) (string, bool) {
 	return rel, err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
 }
 
-// unexpanded reports whether dir starts with a ~ that a shell would have
-// expanded to the home directory.
-func unexpanded(dir string) bool { return dir == "~" || strings.HasPrefix(dir, "~/") }
+// unexpanded reports whether dir starts with a ~ or a $ that a shell would
+// have expanded: the home directory, a variable.
+func unexpanded(dir string) bool {
+	return dir == "~" || strings.HasPrefix(dir, "~/") || strings.HasPrefix(dir, "$")
+}
 
 // unwrapPath drops the path from an *fs.PathError: the message names it.
 func unwrapPath(err error) error {

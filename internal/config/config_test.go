@@ -200,10 +200,10 @@ func TestSubmitInputs(t *testing.T) {
 	if body, _ := json.Marshal(c.Submit.Body); string(body) != `{"variables":{}}` {
 		t.Errorf("variables default to {}: %s", body)
 	}
-	c = ok(map[string]string{"INPUT_PROMPT": "a cat on a skateboard", "INPUT_MODEL": "veo-3.1", "INPUT_COUNT": "3", "INPUT_OPTIONS": `{"aspectRatio": "16:9"}`})
+	c = ok(map[string]string{"INPUT_PROMPT": "a cat on\na skateboard\n", "INPUT_MODEL": "veo-3.1", "INPUT_COUNT": "3", "INPUT_OPTIONS": `{"aspectRatio": "16:9"}`})
 	body, _ = json.Marshal(c.Submit.Body)
-	if c.Submit.TemplateID != "" || string(body) != `{"aspectRatio":"16:9","count":3,"modelName":"veo-3.1","prompt":"a cat on a skateboard"}` {
-		t.Errorf("prompt mode: %s", body)
+	if c.Submit.TemplateID != "" || string(body) != `{"aspectRatio":"16:9","count":3,"modelName":"veo-3.1","prompt":"a cat on\na skateboard"}` {
+		t.Errorf("prompt mode (a YAML block's last newline is not sent): %s", body)
 	}
 	c = ok(map[string]string{"INPUT_PROMPT": "x", "INPUT_MODEL": "m", "INPUT_COUNT": "1"})
 	if c.Submit.Body["count"] != 1 {
@@ -380,12 +380,12 @@ func TestParseIDs(t *testing.T) {
 		{"gen_1,gen_2 gen_3\ngen_4\r\n\tgen-5", []string{"gen_1", "gen_2", "gen_3", "gen_4", "gen-5"}, ""},
 		{"gen_b gen_a gen_b", []string{"gen_b", "gen_a"}, ""},
 		{"  ,\n ", nil, "required"},
-		{"gen_1 ../admin", nil, `"../admin" is not a generation ID (expected letters, digits, _ and -, like gen_abc123)`},
+		{"gen_1 ../admin", nil, `"../admin" is not a generation ID (expected at most 128 letters, digits, _ and -, like gen_abc123)`},
 		// Said once, so that the input's name prefixes every bad ID.
 		{"a/1 gen_1 b/2", nil, `"a/1", "b/2" are not generation IDs (expected`},
 		{"a/1 b/2 c/3 d/4 e/5 f/6 g/7", nil, `"a/1", "b/2", "c/3", "d/4", "e/5", 2 more are not generation IDs`},
 		{"a/1 b/2 c/3 d/4 e/5", nil, `"a/1", "b/2", "c/3", "d/4", "e/5" are not generation IDs`},
-		{`["gen_a","gen_b"]`, nil, `"[\"gen_a\"", "\"gen_b\"]" are not generation IDs (expected letters, digits, _ and -, like gen_abc123; give the IDs separated by spaces, commas or newlines, not as JSON)`},
+		{`["gen_a","gen_b"]`, nil, `"[\"gen_a\"", "\"gen_b\"]" are not generation IDs (expected at most 128 letters, digits, _ and -, like gen_abc123; give the IDs separated by spaces, commas or newlines, not as JSON)`},
 		{"gen%2F..", nil, "not a generation ID"},
 		{"gen?x=1", nil, "not a generation ID"},
 		{"gén", nil, "not a generation ID"},
@@ -419,7 +419,7 @@ func TestParseIDs(t *testing.T) {
 	if got, err := ParseIDs(ids(MaxIDs)); err != nil || len(got) != MaxIDs {
 		t.Errorf("%d IDs: %d, %v", MaxIDs, len(got), err)
 	}
-	if _, err := ParseIDs(ids(MaxIDs + 1)); err == nil || !strings.Contains(err.Error(), "101 IDs given, at most 100") {
+	if _, err := ParseIDs(ids(MaxIDs + 1)); err == nil || err.Error() != "101 IDs given, at most 100 are allowed in one step; split them over several steps or matrix jobs" {
 		t.Errorf("%d IDs: err = %v", MaxIDs+1, err)
 	}
 }
@@ -445,7 +445,13 @@ func TestParseDuration(t *testing.T) {
 	if d, err := ParseDuration(largest); err != nil || d != 1<<62 {
 		t.Errorf("ParseDuration(%s) = %d, %v; want %d", largest, d, err, int64(1<<62))
 	}
-	for _, in := range []string{"4611686019", "5000000000", "9300000000", "1e19"} {
+	for _, in := range []string{"4611686019", "5000000000", "9300000000", "1e19", "100000000h", "2562048h", "1h9223372036s"} {
+		if d, err := ParseDuration(in); err == nil || err.Error() != strconv.Quote(in)+" is too long; at most 2562047h" {
+			t.Errorf("ParseDuration(%s) = %d, %v; want too long", in, d, err)
+		}
+	}
+	// Not a duration, though near the syntax.
+	for _, in := range []string{"h", "1x", "1h2", ".h", "1..5s"} {
 		if d, err := ParseDuration(in); err == nil || !strings.Contains(err.Error(), "is not a duration") {
 			t.Errorf("ParseDuration(%s) = %d, %v; want not a duration", in, d, err)
 		}
@@ -557,6 +563,14 @@ func TestDownloadDirStaysInTheWorkspace(t *testing.T) {
 		if _, err := Within(ws, dir); err == nil || !strings.Contains(err.Error(), "~ is not expanded here") {
 			t.Errorf("Within(%q) = %v, want it refused as unexpanded", dir, err)
 		}
+	}
+	for _, dir := range []string{"$HOME/videos", "${RUNNER_TEMP}/v", "$v"} {
+		if _, err := Within(ws, dir); err == nil || !strings.Contains(err.Error(), "$ is not expanded here (no shell reads it)") {
+			t.Errorf("Within(%q) = %v, want it refused as unexpanded", dir, err)
+		}
+	}
+	if got, err := Within(ws, "v$/x"); err != nil || got != "v$/x" {
+		t.Errorf("Within(%q) = %q, %v: a $ inside a name is a name", "v$/x", got, err)
 	}
 	if got, err := Within(ws, "~videos"); err != nil || got != "~videos" {
 		t.Errorf("Within(%q) = %q, %v: a name that starts with ~ is a name", "~videos", got, err)

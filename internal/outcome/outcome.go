@@ -276,7 +276,7 @@ var table = []row{
 		func(f *Facts) bool { return errors.Is(f.Download, wait.ErrCanceled) }, downloadAdvice},
 	// A URL refresh told to wait past the deadline, a download cut short
 	// by it, or one that another generation's permanent error stopped.
-	{"download not finished", ExitTimeout, "No verdict in time",
+	{"download not finished", ExitTimeout, "Download not finished",
 		func(f *Facts) bool { return f.Download != nil }, downloadAdvice},
 
 	{"completed", ExitOK, "",
@@ -506,7 +506,7 @@ func downloadAdvice(f *Facts, s Settings) string {
 		return fmt.Sprintf("%v. Raise %s (now %s): it covers the downloads too.", f.Download, s.name("timeout"), s.Timeout)
 	}
 	if de, ok := errors.AsType[*download.Error](f.Download); ok && de.Full() {
-		return fmt.Sprintf("%v. The runner's disk is full, not storage's fault: make room on it, or set %s to a directory on another disk.", f.Download, s.name("download_dir"))
+		return fmt.Sprintf("%v. The runner's disk is full, not storage's fault: make room in the workspace (what earlier steps left there), or download fewer videos per job.", f.Download)
 	} else if ok && de.Local() {
 		return fmt.Sprintf("%v. The runner's file system refused it, not storage: check that %s is a directory that the user running prism-wait may write in, with no directory where the video goes.", f.Download, s.name("download_dir"))
 	}

@@ -143,10 +143,10 @@ var rowCases = func() []rowCase {
 		{"download cancelled", Facts{ID: "gen_1", Gen: done, Download: fmt.Errorf("download of gen_1 stopped at 5 bytes: %w", wait.ErrCanceled)}, ExitTimeout, "Cancelled",
 			"download of gen_1 stopped at 5 bytes: the job was cancelled", ""},
 		{"download not finished", Facts{ID: "gen_1", Gen: done, Download: &download.Error{ID: "gen_1", Want: 9, Attempts: 1, Err: fmt.Errorf("no fresh URL: %w", wait.ErrDeadline)}},
-			ExitTimeout, "No verdict in time",
+			ExitTimeout, "Download not finished",
 			"download of gen_1 failed after 1 attempt(s) at 0 of 9 bytes: no fresh URL: timeout reached. Raise timeout (now 10m0s): it covers the downloads too.",
 			"download of gen_1 failed after 1 attempt(s) at 0 of 9 bytes: no fresh URL: timeout reached. Raise --timeout (PRISM_TIMEOUT) (now 10m0s): it covers the downloads too."},
-		{"download not finished", Facts{ID: "gen_1", Gen: done, Download: fmt.Errorf("download of gen_1 did not start: %w", wait.ErrStopped)}, ExitTimeout, "No verdict in time",
+		{"download not finished", Facts{ID: "gen_1", Gen: done, Download: fmt.Errorf("download of gen_1 did not start: %w", wait.ErrStopped)}, ExitTimeout, "Download not finished",
 			"download of gen_1 did not start: stopped after another generation's permanent error", ""},
 		{"completed", Facts{ID: "gen_1", Gen: done}, ExitOK, "", "", ""},
 		{"completed", Facts{}, ExitOK, "", "", ""},
@@ -369,8 +369,8 @@ func TestAdviceSaysWhatToDo(t *testing.T) {
 		if name != "" {
 			s.Name = func(string) string { return name }
 		}
-		if got := Of(Facts{ID: "gen_1", Gen: done, Download: full}, s).Advice; !strings.Contains(got, "no space left on device. The runner's disk is full, not storage's fault: make room on it, or set "+term+" to a directory on another disk.") {
-			t.Errorf("advice on a full disk = %q, want it to name %q", got, term)
+		if got := Of(Facts{ID: "gen_1", Gen: done, Download: full}, s).Advice; !strings.HasSuffix(got, "no space left on device. The runner's disk is full, not storage's fault: make room in the workspace (what earlier steps left there), or download fewer videos per job.") {
+			t.Errorf("advice on a full disk = %q", got)
 		}
 		if got := Of(Facts{ID: "gen_1", Gen: done, Download: denied}, s).Advice; !strings.Contains(got, "permission denied. The runner's file system refused it, not storage: check that "+term+" is a directory that the user running prism-wait may write in") {
 			t.Errorf("advice on a refused write = %q, want it to name %q", got, term)

@@ -66,10 +66,13 @@ func (c *Client) Submit(ctx context.Context, req SubmitRequest) (Submission, err
 	return s, nil
 }
 
+// MaxIDLen bounds the length of a plain ID, in bytes.
+const MaxIDLen = 128
+
 // ValidID reports whether id is a plain ID (letters, digits, _ and -, at
-// most 128 bytes), which cannot steer a request to another path.
+// most MaxIDLen bytes), which cannot steer a request to another path.
 func ValidID(id string) bool {
-	if id == "" || len(id) > 128 {
+	if id == "" || len(id) > MaxIDLen {
 		return false
 	}
 	for _, r := range id {
