@@ -253,6 +253,7 @@ func invalid(env Env, log *report.Log, cfg config.Config, problems ...string) in
 // problem, outputs and summary inside GitHub Actions, the results JSON on
 // stdout from the CLI, and a closing line with the exit code.
 func finish(env Env, log *report.Log, cfg config.Config, run report.Run) int {
+	run = run.Fit() // before anything says how many are listed
 	code := outcome.Code(run.Facts())
 	for _, p := range run.Problems() {
 		log.Errorf(p[0], "%s", p[1])

@@ -3,8 +3,8 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/prism-wait/prism-wait/internal/config"
@@ -103,8 +103,8 @@ func guardedSubmit(ctx context.Context, env Env, cfg config.Config, w *wait.Wait
 			if !cfg.Wait {
 				what = "handing those on"
 			}
-			log.Infof("attempt %d of this run submitted this request already (%s): %s; %s instead of submitting again",
-				prior.Submitted.Attempt, prior.Submitted.At.UTC().Format(time.RFC3339), strings.Join(ids, ", "), what)
+			report.LogIDs(log, fmt.Sprintf("attempt %d of this run submitted this request already (%s), %s instead of submitting again",
+				prior.Submitted.Attempt, prior.Submitted.At.UTC().Format(time.RFC3339), what), ids)
 			return prism.Submission{IDs: ids}, true, nil
 		case prior.Intent != nil:
 			return prism.Submission{}, false, &rerun.Unrecorded{Attempt: prior.Intent.Attempt, At: prior.Intent.At}

@@ -46,11 +46,12 @@ const (
 	// the key is redacted from it.
 	maxText = 2 << 10
 	// MaxVideoURL bounds a usable video_url: a presigned S3 URL is well
-	// under 2 KiB, and 100 of them must fit in a job's 1 MB of outputs twice
-	// (the output and results). A longer one is not taken as a video.
+	// under 2 KiB, and 100 of them, with their share_url, must fit twice
+	// (the output and results) in a job's 1 MB of outputs counted in
+	// UTF-16 (report's maxOutputs). A longer one is not taken as a video.
 	MaxVideoURL = 2 << 10
 	// maxShareURL bounds a usable share_url, a short public page address.
-	maxShareURL = 512
+	maxShareURL = 256
 )
 
 // Generation is the status of one generation. JSON nulls decode to "".

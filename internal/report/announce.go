@@ -42,6 +42,21 @@ const MaxListed = 500
 // Listed are the IDs the outputs and results list: the first MaxListed.
 func Listed(ids []string) []string { return ids[:min(len(ids), MaxListed)] }
 
+// LogIDs logs head and the submitted ids: on one line when they are few,
+// else idsPerLine a line, "submitted 26–50: …", every one of them (those
+// past MaxListed are nowhere else), on lines that stay under MaxLine.
+func LogIDs(log *Log, head string, ids []string) {
+	if len(ids) <= idsPerLine {
+		log.Infof("%s: %s", head, strings.Join(ids, ", "))
+		return
+	}
+	log.Infof("%s:", head)
+	for i := 0; i < len(ids); i += idsPerLine {
+		chunk := ids[i:min(i+idsPerLine, len(ids))]
+		log.Infof("submitted %d–%d: %s", i+1, i+len(chunk), strings.Join(chunk, ", "))
+	}
+}
+
 // Announce logs what was submitted and when the videos are expected, and
 // warns when the timeout looks too short (0: the step does not wait, no
 // warning), naming the setting as term does. It returns the typical
@@ -51,17 +66,7 @@ func Announce(log *Log, sub prism.Submission, timeout time.Duration, term func(i
 	if sub.CreditsCharged != "" {
 		credits = ", " + sub.CreditsCharged.String() + " credits charged"
 	}
-	if len(sub.IDs) <= idsPerLine {
-		log.Infof("submitted %d generation(s)%s: %s", len(sub.IDs), credits, strings.Join(sub.IDs, ", "))
-	} else {
-		// Every ID, the paid-for ones past the outputs' MaxListed too, on
-		// lines that stay under MaxLine.
-		log.Infof("submitted %d generation(s)%s:", len(sub.IDs), credits)
-		for i := 0; i < len(sub.IDs); i += idsPerLine {
-			chunk := sub.IDs[i:min(i+idsPerLine, len(sub.IDs))]
-			log.Infof("submitted %d–%d: %s", i+1, i+len(chunk), strings.Join(chunk, ", "))
-		}
-	}
+	LogIDs(log, fmt.Sprintf("submitted %d generation(s)%s", len(sub.IDs), credits), sub.IDs)
 	typical, busy := seconds(sub.Typical), seconds(sub.Busy)
 	if typical > 0 {
 		log.Infof("expected in about %s (up to %s when Prism is busy)", typical, max(busy, typical))

@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"slices"
@@ -201,12 +202,14 @@ type resultJSON struct {
 // Bounds of the step outputs. Each text value from the network is cut to
 // maxField bytes; when the outputs would still exceed maxOutputs (100 IDs
 // with long errors), maxField is halved until they fit, down to minField.
-// GitHub caps a job's outputs at 1 MB, and its runner weighs strings in
-// UTF-16, two bytes per ASCII character.
+// GitHub caps a job's outputs at 1 MB, which may be weighed in UTF-16
+// (as .NET strings are), two bytes per ASCII character: 510 KiB of UTF-8
+// is at most 1020 KiB of UTF-16. The longest URLs prism keeps on 100
+// generations fit (TestFitListsFewerNotWaitedFor).
 const (
 	maxField   = 2 << 10
 	minField   = 64
-	maxOutputs = 480 << 10
+	maxOutputs = 510 << 10
 )
 
 // JSON is the `results` output and the CLI's stdout: one object per ID, in
@@ -287,14 +290,41 @@ type Output struct{ Name, Value string }
 func (r Run) Outputs() []Output {
 	for limit := maxField; ; limit /= 2 {
 		outs := r.outputs(limit)
-		size := 0
-		for _, o := range outs {
-			size += len(o.Name) + len(o.Value)
-		}
-		if size <= maxOutputs || limit <= minField {
+		if size(outs) <= maxOutputs || limit <= minField {
 			return outs
 		}
 	}
+}
+
+func size(outs []Output) int {
+	n := 0
+	for _, o := range outs {
+		n += len(o.Name) + len(o.Value)
+	}
+	return n
+}
+
+// Fit lists fewer of the generations not waited for, halving them, when
+// even the shortest text would leave the outputs over maxOutputs (100
+// completed with the longest URLs beside hundreds not waited for): they
+// hold nothing but their IDs, which the log lists. Created keeps the
+// count. The waited-for ones are all kept.
+func (r Run) Fit() Run {
+	r.Created = max(r.Created, len(r.IDs))
+	waited := 0
+	for _, res := range r.Results {
+		if !errors.Is(res.Err, outcome.ErrNotWaited) {
+			waited++
+		}
+	}
+	// One not waited for stays listed: it keeps the exit code from
+	// saying they were all seen.
+	for len(r.IDs) > waited+1 && size(r.outputs(minField)) > maxOutputs {
+		n := waited + max(1, (len(r.IDs)-waited)/2)
+		r.IDs = r.IDs[:n]
+		r.Results = r.Results[:min(n, len(r.Results))]
+	}
+	return r
 }
 
 func (r Run) outputs(limit int) []Output {

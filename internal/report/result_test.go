@@ -468,3 +468,55 @@ func TestGenerationsNotWaitedForAreNoSuccess(t *testing.T) {
 		t.Errorf("code %d with a failure", code)
 	}
 }
+
+// TestFitListsFewerNotWaitedFor: the longest URLs prism keeps on 100
+// completed generations, beside 400 more not waited for, still fit the
+// outputs: Fit lists fewer of those not waited for (never none), keeps
+// every waited one and the API's count, and the advice names how many
+// are listed. 100 IDs alone with the longest URLs fit without it.
+func TestFitListsFewerNotWaitedFor(t *testing.T) {
+	t.Parallel()
+	id := func(i int) string { return fmt.Sprintf("gen_%0124d", i) }
+	long := prism.Generation{Status: "completed", VideoURL: "https://s3.test/v.mp4?X-Amz-Signature=" + strings.Repeat("s", prism.MaxVideoURL-38),
+		ShareURL: "https://prismvideos.com/s/" + strings.Repeat("x", 256-26)}
+	run := Run{Scrub: untrusted.New(key), Submitted: true, Created: 3000}
+	for i := range MaxListed {
+		run.IDs = append(run.IDs, id(i))
+		r := Result{Result: wait.Result{ID: id(i), Gen: long}}
+		if i >= prism.MaxIDs {
+			r = Result{Result: wait.Result{ID: id(i), Err: outcome.ErrNotWaited}}
+		}
+		run.Results = append(run.Results, r)
+	}
+	if got := prism.UsableURL(long.VideoURL); got != long.VideoURL {
+		t.Fatalf("the video URL is not usable: %d bytes", len(long.VideoURL))
+	}
+	fit := run.Fit()
+	n := len(fit.IDs)
+	if size(fit.Outputs()) > maxOutputs || n <= prism.MaxIDs || n >= MaxListed || len(fit.Results) != n || fit.Created != 3000 {
+		t.Fatalf("Fit: %d listed, %d results, created %d, %d bytes of outputs", n, len(fit.Results), fit.Created, size(fit.Outputs()))
+	}
+	if code := outcome.Code(fit.Facts()); code != outcome.ExitTimeout {
+		t.Errorf("exit code %d after Fit, want 3", code)
+	}
+	if p := fit.Problems(); len(p) != 1 || !strings.Contains(p[0][1], fmt.Sprintf("the first %d are in the results", n)) || !strings.HasPrefix(p[0][1], "The API created 3000 generations") {
+		t.Errorf("problems %q", p)
+	}
+	if got := fit.Tally(); got != "100 completed, 2900 not waited for" {
+		t.Errorf("tally %q", got)
+	}
+	// The waited-for alone fit, and Fit leaves what fits alone.
+	alone := run
+	alone.IDs, alone.Results, alone.Created = run.IDs[:prism.MaxIDs], run.Results[:prism.MaxIDs], 0
+	if s := size(alone.Outputs()); s > maxOutputs {
+		t.Errorf("100 completed with the longest URLs: %d bytes of outputs, over %d", s, maxOutputs)
+	}
+	if f := alone.Fit(); len(f.IDs) != prism.MaxIDs || f.Created != prism.MaxIDs {
+		t.Errorf("Fit of what fits: %d listed, created %d", len(f.IDs), f.Created)
+	}
+	small := run
+	small.IDs, small.Results = run.IDs[:prism.MaxIDs+2], run.Results[:prism.MaxIDs+2]
+	if f := small.Fit(); len(f.IDs) != prism.MaxIDs+2 {
+		t.Errorf("Fit of what fits: %d listed", len(f.IDs))
+	}
+}
