@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"time"
 )
 
 // oneShot is a request body that no layer below prism can send twice.
@@ -108,4 +109,19 @@ func (b *turnReader) release() {
 	if b.turn {
 		<-largeBodies
 	}
+}
+
+// What may follow a decoded answer's JSON (a newline, usually) is read,
+// at most maxTail bytes for at most tailWait, so that the connection can
+// serve the next request; a tail that does not come at once, or is
+// longer, ends the request instead (stop), and its connection with it.
+const (
+	maxTail  = 4 << 10
+	tailWait = 50 * time.Millisecond
+)
+
+func readTail(body io.Reader, stop context.CancelFunc) {
+	t := time.AfterFunc(tailWait, stop)
+	defer t.Stop()
+	_, _ = io.CopyN(io.Discard, body, maxTail)
 }

@@ -4,8 +4,11 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"runtime"
 	"strings"
@@ -203,8 +206,40 @@ func TestAnswerIsReadWithoutWaitingForItsEnd(t *testing.T) {
 		if err != nil || g.Status != StatusGenerating {
 			t.Errorf("Get = %+v, %v; want generating", g, err)
 		}
-		if d := time.Since(start); d != 0 {
-			t.Errorf("the answers took %v of the test clock, want none", d)
+		if d := time.Since(start); d != 2*tailWait {
+			t.Errorf("the answers took %v of the test clock, want %v, each only waiting for a tail", d, 2*tailWait)
 		}
 	})
+}
+
+// TestConnectionsAreUsedAgain: answers whose JSON is followed by a
+// newline, as Go's json.Encoder writes them, of sizes whose reads may end
+// right after the JSON value, leave their connection to the next read.
+func TestConnectionsAreUsedAgain(t *testing.T) {
+	t.Parallel()
+	for _, size := range []int{100, 513, 1537, smallBody, smallBody + 1} {
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			t.Parallel()
+			doc := `{"id":"gen_1","status":"generating","error":"` + strings.Repeat("x", max(0, size-48)) + `"}` + "\n"
+			var conns atomic.Int32
+			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, doc) }))
+			srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+				if s == http.StateNew {
+					conns.Add(1)
+				}
+			}
+			srv.Start()
+			t.Cleanup(srv.Close)
+			c := New(mustURL(t, srv.URL+"/api"), key, "t", srv.Client().Transport)
+			for range 10 {
+				if _, err := c.Get(context.Background(), "gen_1"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// One, but for a tail delayed past tailWait on a loaded machine.
+			if n := conns.Load(); n > 3 {
+				t.Errorf("%d connections for 10 reads, want 1", n)
+			}
+		})
+	}
 }

@@ -339,6 +339,7 @@ func (c *Client) Get(ctx context.Context, id string) (Generation, error) {
 // returns ctx's cause when ctx ends, else an *Error.
 func (c *Client) do(ctx context.Context, id, method string, u *url.URL, body []byte, out any) error {
 	rctx := ctx // bounded by RequestTimeout from the first turn on
+	stop := context.CancelFunc(func() {})
 	for hops := 0; ; hops++ {
 		turn, err := c.Budget.Wait(rctx, id)
 		var pause *budget.PauseError
@@ -354,9 +355,8 @@ func (c *Client) do(ctx context.Context, id, method string, u *url.URL, body []b
 		if hops == 0 {
 			// The timeout starts when the request leaves, not while it
 			// waits for its first turn.
-			var cancel context.CancelFunc
-			rctx, cancel = context.WithTimeout(ctx, c.RequestTimeout)
-			defer cancel()
+			rctx, stop = context.WithTimeout(ctx, c.RequestTimeout)
+			defer stop()
 		}
 		resp, wrote, err := c.send(rctx, method, u, body)
 		if err != nil {
@@ -382,7 +382,11 @@ func (c *Client) do(ctx context.Context, id, method string, u *url.URL, body []b
 		}
 		if next == nil {
 			defer resp.Body.Close()
-			return c.decode(ctx, method, resp, out)
+			err := c.decode(ctx, method, resp, out)
+			if err == nil {
+				readTail(resp.Body, stop)
+			}
+			return err
 		}
 		drain(resp)
 		u = next
@@ -445,9 +449,6 @@ func (c *Client) decode(ctx context.Context, method string, resp *http.Response,
 		defer drain(resp) // for the connection to be used again
 		return c.fail(method, c.checkResponse(resp), true)
 	}
-	// A JSON answer is not drained: what may follow its value is not
-	// waited for. Its last read usually brings the end of the body too,
-	// which lets the connection be used again.
 	err := decodeBody(ctx, resp.Body, out)
 	var re *readError
 	switch {
