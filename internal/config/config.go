@@ -637,8 +637,12 @@ func ParseDuration(s string) (time.Duration, error) {
 	if err != nil {
 		f, ferr := strconv.ParseFloat(s, 64)
 		switch {
-		case ferr == nil && f > (1<<62)/float64(time.Second), ferr != nil && goDuration.MatchString(s):
+		case ferr != nil && goDuration.MatchString(s) && strings.HasPrefix(s, "-"):
+			return 0, fmt.Errorf("%q must be longer than zero", untrusted.Clip(s, 64))
+		case ferr != nil && goDuration.MatchString(s):
 			return 0, fmt.Errorf("%q is too long; at most %s", untrusted.Clip(s, 64), maxDuration)
+		case ferr == nil && f > (1<<62)/float64(time.Second):
+			return 0, fmt.Errorf("%q is too long; at most %d seconds", untrusted.Clip(s, 64), int64(1<<62)/int64(time.Second))
 		case ferr != nil || f != f:
 			return 0, fmt.Errorf("%q is not a duration; use Go syntax like 90s, 2m or 500ms, or a number of seconds", untrusted.Clip(s, 64))
 		}
@@ -738,7 +742,7 @@ func within(workspace, dir, shown string) (string, error) {
 		return "", fmt.Errorf("%q contains control characters", untrusted.Clip(shown, 100))
 	}
 	if unexpanded(dir) {
-		return "", fmt.Errorf("%q: %c is not expanded here (no shell reads it); use a relative path, e.g. videos", untrusted.Clip(shown, 100), dir[0])
+		return "", fmt.Errorf("%q: %c is not expanded here (no shell expanded it); use a relative path, e.g. videos", untrusted.Clip(shown, 100), dir[0])
 	}
 	p := dir
 	if !filepath.IsAbs(p) {

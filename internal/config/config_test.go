@@ -445,10 +445,14 @@ func TestParseDuration(t *testing.T) {
 	if d, err := ParseDuration(largest); err != nil || d != 1<<62 {
 		t.Errorf("ParseDuration(%s) = %d, %v; want %d", largest, d, err, int64(1<<62))
 	}
-	for _, in := range []string{"4611686019", "5000000000", "9300000000", "1e19", "100000000h", "2562048h", "1h9223372036s"} {
-		if d, err := ParseDuration(in); err == nil || err.Error() != strconv.Quote(in)+" is too long; at most 2562047h" {
-			t.Errorf("ParseDuration(%s) = %d, %v; want too long", in, d, err)
+	for in, most := range map[string]string{"4611686019": "4611686018 seconds", "5000000000": "4611686018 seconds", "9300000000": "4611686018 seconds", "1e19": "4611686018 seconds",
+		"100000000h": "2562047h", "2562048h": "2562047h", "1h9223372036s": "2562047h"} {
+		if d, err := ParseDuration(in); err == nil || err.Error() != strconv.Quote(in)+" is too long; at most "+most {
+			t.Errorf("ParseDuration(%s) = %d, %v; want too long, at most %s", in, d, err, most)
 		}
+	}
+	if d, err := ParseDuration("-99999999999h"); err == nil || err.Error() != `"-99999999999h" must be longer than zero` {
+		t.Errorf("ParseDuration(-99999999999h) = %d, %v; want not positive", d, err)
 	}
 	// Not a duration, though near the syntax.
 	for _, in := range []string{"h", "1x", "1h2", ".h", "1..5s"} {
@@ -565,7 +569,7 @@ func TestDownloadDirStaysInTheWorkspace(t *testing.T) {
 		}
 	}
 	for _, dir := range []string{"$HOME/videos", "${RUNNER_TEMP}/v", "$v"} {
-		if _, err := Within(ws, dir); err == nil || !strings.Contains(err.Error(), "$ is not expanded here (no shell reads it)") {
+		if _, err := Within(ws, dir); err == nil || !strings.Contains(err.Error(), "$ is not expanded here (no shell expanded it)") {
 			t.Errorf("Within(%q) = %v, want it refused as unexpanded", dir, err)
 		}
 	}

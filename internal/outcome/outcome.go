@@ -491,7 +491,9 @@ func refusedOther(what string, e *prism.Error, s Settings) string {
 func waitAdvice(f *Facts, s Settings) string {
 	pe := asPrism(f.Wait)
 	switch {
-	case errors.Is(f.Wait, wait.ErrDeadline) && f.Gen.Status == "" && pe != nil && pe.StatusCode == 0:
+	case errors.Is(f.Wait, wait.ErrDeadline) && (errors.Is(f.Wait, wait.ErrNoAnswer) || f.Gen.Status == "" && pe != nil && pe.StatusCode == 0):
+		// No answer at all: the last request failed below HTTP, or was
+		// still waiting for one (a host that accepts and never answers).
 		return fmt.Sprintf("%s: %v. No status was read, and the last request got no answer: check %s and the runner's network; raise %s (now %s) only if the API was just slow.",
 			f.ID, f.Wait, s.name("base_url"), s.name("timeout"), s.Timeout)
 	case errors.Is(f.Wait, wait.ErrDeadline):

@@ -129,6 +129,10 @@ var rowCases = func() []rowCase {
 			ExitTimeout, "No verdict in time",
 			"gen_1: timeout reached; last problem: request failed: connection refused. No status was read, and the last request got no answer: check base_url and the runner's network; raise timeout (now 10m0s) only if the API was just slow.",
 			"gen_1: timeout reached; last problem: request failed: connection refused. No status was read, and the last request got no answer: check --base-url (PRISM_BASE_URL) and the runner's network; raise --timeout (PRISM_TIMEOUT) (now 10m0s) only if the API was just slow."},
+		{"no verdict in time", Facts{ID: "gen_1", Wait: fmt.Errorf("%w %w", wait.ErrDeadline, wait.ErrNoAnswer)},
+			ExitTimeout, "No verdict in time",
+			"gen_1: timeout reached before the API answered. No status was read, and the last request got no answer: check base_url and the runner's network; raise timeout (now 10m0s) only if the API was just slow.",
+			"gen_1: timeout reached before the API answered. No status was read, and the last request got no answer: check --base-url (PRISM_BASE_URL) and the runner's network; raise --timeout (PRISM_TIMEOUT) (now 10m0s) only if the API was just slow."},
 		// A status was read, or the API answered: it is reachable.
 		{"no verdict in time", Facts{ID: "gen_1", Gen: prism.Generation{Status: "generating"}, Wait: fmt.Errorf("%w; last problem: %w", wait.ErrDeadline, &prism.Error{Transient: true, Err: errors.New("connection refused")})},
 			ExitTimeout, "No verdict in time",

@@ -277,6 +277,10 @@ func (w *Waiter) Submit(ctx context.Context, req prism.SubmitRequest) (prism.Sub
 // never written (one that was is an unknown outcome, never retried).
 var ErrUnanswered = errors.New("no attempt reached the API")
 
+// ErrNoAnswer is in the error of a wait that ended while its first
+// status read was still waiting for an answer, with no trouble before.
+var ErrNoAnswer = errors.New("before the API answered")
+
 // retry is the one retry loop, for status reads and submits alike. It
 // calls send until it returns anything but a transient *prism.Error (nil
 // included), or a Retry-After reaches past ctx's deadline, or ctx ends
@@ -403,6 +407,6 @@ func stopped(ctx context.Context, r Result, trouble error) error {
 	case r.Gen.Status != "":
 		return fmt.Errorf("%w while the generation was %q", cause, r.Gen.Status)
 	default:
-		return fmt.Errorf("%w before the API answered", cause)
+		return fmt.Errorf("%w %w", cause, ErrNoAnswer)
 	}
 }

@@ -379,7 +379,7 @@ func TestDeadline(t *testing.T) {
 		{"still generating", []reply{generating}, `while the generation was "generating"`},
 		{"completed without video", []reply{{status: "completed"}}, "no usable video_url"},
 		{"server keeps failing", []reply{{code: 503}}, "HTTP 503"},
-		{"server hangs", []reply{{hang: true}}, ErrDeadline.Error()},
+		{"server hangs", []reply{{hang: true}}, "timeout reached before the API answered"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -393,6 +393,10 @@ func TestDeadline(t *testing.T) {
 				r := w.One(ctx, "gen_1")
 				if !errors.Is(r.Err, ErrDeadline) || !strings.Contains(r.Err.Error(), tc.says) {
 					t.Errorf("err = %v, want ErrDeadline saying %q", r.Err, tc.says)
+				}
+				// Only a read that never had an answer is ErrNoAnswer.
+				if errors.Is(r.Err, ErrNoAnswer) != (tc.name == "server hangs") {
+					t.Errorf("err = %v: ErrNoAnswer %v", r.Err, errors.Is(r.Err, ErrNoAnswer))
 				}
 				if took := time.Since(start); took != 50*time.Millisecond {
 					t.Errorf("returned %s after a 50ms deadline, want at the deadline", took)
