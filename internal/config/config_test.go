@@ -86,7 +86,8 @@ func TestTheCLIInAWorkflowKeepsFlagsAndEnvironment(t *testing.T) {
 // refused, naming the variables, except for --help and --version.
 func TestArgumentsBesideInputsAreRefused(t *testing.T) {
 	t.Parallel()
-	for set, says := range map[string]string{"INPUT_TIMEOUT": "INPUT_TIMEOUT is set", "INPUT_TIMEOUT INPUT_WAIT": "INPUT_TIMEOUT, INPUT_WAIT are set"} {
+	for set, says := range map[string]string{"INPUT_TIMEOUT": "INPUT_TIMEOUT is set", "INPUT_TIMEOUT INPUT_WAIT": "INPUT_TIMEOUT, INPUT_WAIT are set",
+		"INPUT_WAIT INPUT_MODEL INPUT_TIMEOUT": "INPUT_MODEL, INPUT_TIMEOUT, INPUT_WAIT are set"} {
 		env := map[string]string{"PRISM_API_KEY": "prism_sk_env"}
 		for _, k := range strings.Fields(set) {
 			env[k] = ""

@@ -196,7 +196,7 @@ func TestSubmitKeepsEveryValidID(t *testing.T) {
 				if len(s.Unusable) != maxUnusable || s.UnusableCount != maxUnusable+tc.more || !strings.HasSuffix(s.UnusableText(), fmt.Sprintf("; and %d more", tc.more)) {
 					t.Errorf("unusable %d of %d: %s", len(s.Unusable), s.UnusableCount, s.UnusableText())
 				}
-			} else if fmt.Sprint(s.Unusable) != fmt.Sprint(tc.unusable) || s.UnusableCount != len(tc.unusable) {
+			} else if fmt.Sprint(s.Unusable) != fmt.Sprint(tc.unusable) || s.UnusableCount != len(tc.unusable) || strings.Contains(s.UnusableText(), "more") {
 				t.Errorf("unusable %d: %q, want %q", s.UnusableCount, s.Unusable, tc.unusable)
 			}
 			if fmt.Sprint(s.Ignored) != fmt.Sprint(tc.ignored) {

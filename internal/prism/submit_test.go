@@ -58,6 +58,7 @@ func TestSubmitFailures(t *testing.T) {
 		{"429", func(w http.ResponseWriter, r *http.Request) { w.Header().Set("Retry-After", "2"); w.WriteHeader(429) }, true, false, 429},
 		{"500", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(500) }, false, true, 500},
 		{"503", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(503) }, false, true, 503},
+		{"400", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(400) }, false, false, 400},
 		{"402", func(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(402)
 			io.WriteString(w, `{"error":"insufficient_credits","message":"Not enough credits"}`)
