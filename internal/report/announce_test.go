@@ -42,6 +42,8 @@ func TestAnnounce(t *testing.T) {
 			"submitted 2 generation(s), 20 credits charged: gen_1, gen_2\nexpected in about 1m0s (up to 2m0s when Prism is busy)\n"},
 		{"busy below typical", prism.Submission{IDs: []string{"gen_1"}, Typical: 60, Busy: 30}, time.Hour,
 			"submitted 1 generation(s): gen_1\nexpected in about 1m0s (up to 1m0s when Prism is busy)\n"},
+		{"busy equal to typical, timeout under", prism.Submission{IDs: []string{"gen_1"}, Typical: 60, Busy: 60}, 45 * time.Second,
+			"submitted 1 generation(s): gen_1\nexpected in about 1m0s (up to 1m0s when Prism is busy)\nwarning: Timeout may be too short: Prism expects up to 1m0s when busy, and the timeout is 45s. Raise <timeout> if the step ends before the videos.\n"},
 		{"timeout equal to busy", prism.Submission{IDs: []string{"gen_1"}, Typical: 60, Busy: 120}, 2 * time.Minute,
 			"submitted 1 generation(s): gen_1\nexpected in about 1m0s (up to 2m0s when Prism is busy)\n"},
 		{"timeout under busy", prism.Submission{IDs: []string{"gen_1"}, Busy: 120}, time.Minute,
@@ -185,6 +187,12 @@ func TestAnnounceListsManyIDsOnBoundedLines(t *testing.T) {
 		if len(l) > MaxLine {
 			t.Errorf("a line of %d bytes", len(l))
 		}
+	}
+	// A multiple of idsPerLine ends on a full line.
+	b.Reset()
+	LogIDs(NewLog(&b, false), "head", ids[:2*idsPerLine])
+	if got := strings.Count(b.String(), "\n"); got != 3 || !strings.HasSuffix(b.String(), "submitted 26–50: "+strings.Join(ids[25:50], ", ")+"\n") {
+		t.Errorf("50 IDs: %d lines:\n%s", got, b.String())
 	}
 	b.Reset()
 	Announce(NewLog(&b, false), prism.Submission{IDs: ids[:idsPerLine]}, 0, nil)
