@@ -636,10 +636,11 @@ func ParseDuration(s string) (time.Duration, error) {
 	d, err := time.ParseDuration(s)
 	if err != nil {
 		f, ferr := strconv.ParseFloat(s, 64)
+		overflow := ferr != nil && goDuration.MatchString(s)
 		switch {
-		case ferr != nil && goDuration.MatchString(s) && strings.HasPrefix(s, "-"):
+		case overflow && strings.HasPrefix(s, "-"):
 			return 0, fmt.Errorf("%q must be longer than zero", untrusted.Clip(s, 64))
-		case ferr != nil && goDuration.MatchString(s):
+		case overflow:
 			return 0, fmt.Errorf("%q is too long; at most %s", untrusted.Clip(s, 64), maxDuration)
 		case ferr == nil && f > (1<<62)/float64(time.Second):
 			return 0, fmt.Errorf("%q is too long; at most %d seconds", untrusted.Clip(s, 64), int64(1<<62)/int64(time.Second))

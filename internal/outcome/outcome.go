@@ -397,8 +397,8 @@ func Status(gens []Facts) string {
 // NotWaited says, for the IDs a submit returned, which ones one step does
 // not wait for (those past the first prism.MaxIDs), what that means for
 // the exit code, and how to wait for them; "" when it waits for all.
-// created is how many IDs the submit returned, listed the first of them,
-// as the results hold them.
+// created is how many IDs the submit returned; listed are the first of
+// them, as the results hold them.
 func NotWaited(listed []string, created int, s Settings) string {
 	created = max(created, len(listed))
 	if created <= prism.MaxIDs {

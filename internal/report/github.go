@@ -78,7 +78,8 @@ func (r Run) Summary() string {
 }
 
 // Tally says how many generations ended how, e.g. "2 completed, 1 failed",
-// counting the created ones past MaxListed as not waited for.
+// counting the created ones past those listed (MaxListed, Fit) as not
+// waited for.
 func (run Run) Tally() string {
 	var parts []string
 	var done, failed, noVideo, notWaited, other int
