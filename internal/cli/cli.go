@@ -264,7 +264,7 @@ func finish(env Env, log *report.Log, cfg config.Config, run report.Run) int {
 			debugStack(log, r.ID, p)
 		}
 	}
-	ran := len(run.Results) > 0 || run.Submit != nil
+	ran := len(run.Results) > 0 || run.Submit != nil || run.NotWaiting
 	if cfg.GitHub {
 		if p := env.getenv("GITHUB_OUTPUT"); p != "" {
 			if err := report.WriteOutputs(p, run.Outputs()); err != nil {

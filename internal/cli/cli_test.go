@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -648,7 +649,8 @@ func TestSubmitThroughTheAction(t *testing.T) {
 		{"refused", map[string]string{"template_id": "tpl_gone"}, outcome.ExitRefused, []string{"HTTP 404 not_found", "\nprism-wait: nothing waited for after 0s, 1 request; exit code 4\n"}},
 		{"prompt", map[string]string{"prompt": "a cat", "model": "m"}, outcome.ExitOK, []string{"submitting a prompt at " + apiBase}},
 		{"no wait, with a download_dir", map[string]string{"template_id": "tpl_ok", "wait": "false", "download_dir": "videos"}, outcome.ExitOK, []string{
-			"::warning title=Nothing downloaded::download_dir is set, but wait is false: nothing is downloaded."}},
+			"::warning title=Nothing downloaded::download_dir is set, but wait is false: nothing is downloaded.",
+			"\nprism-wait: 1 submitted after 0s, 1 request; exit code 0\n"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -660,6 +662,13 @@ func TestSubmitThroughTheAction(t *testing.T) {
 				}
 				if _, err := os.Stat(filepath.Join(r.workspace, "videos")); tc.inputs["wait"] == "false" && err == nil {
 					t.Error("download_dir made without a wait")
+				}
+				// A paid submit is in the summary, waited for or not.
+				if !strings.Contains(r.summary, "1 submitted in 0s") && !strings.Contains(r.summary, "1 completed in") && tc.code == outcome.ExitOK {
+					t.Errorf("summary does not tally the submitted generation:\n%s", r.summary)
+				}
+				if tc.inputs["wait"] == "false" && !regexp.MustCompile("\n\\| `gen_[^`]+` \\| submitted \\|").MatchString(r.summary) {
+					t.Errorf("summary lacks the submitted generation's row:\n%s", r.summary)
 				}
 				for _, want := range tc.logSays {
 					if !strings.Contains(r.stdout, want) {

@@ -128,7 +128,7 @@ var Inputs = []Input{
 		set: func(r *raw, v string) error { r.downloadDir = strings.TrimSpace(v); return nil }},
 	{Name: "wait", Default: "true", Usage: "false to submit and stop, writing the generation IDs for a later step or job to wait for",
 		set: func(r *raw, v string) error { r.waitSet, r.wait = true, strings.TrimSpace(v); return nil }},
-	{Name: "rerun_guard", Default: "auto", Usage: "on a re-run of a GitHub Actions job, wait for what an earlier attempt submitted instead of paying again: auto, required or off (required fails where there is no Actions cache: outside GitHub Actions, in a run: step, and in the binary sub-action)",
+	{Name: "rerun_guard", Default: "auto", Usage: "on a re-run of a GitHub Actions job, wait for what an earlier attempt submitted instead of paying again: auto, required or off (required fails a submit, before it is sent, where there is no Actions cache: outside GitHub Actions, in a run: step, and in the binary sub-action)",
 		set: func(r *raw, v string) error { r.rerunGuard = strings.ToLower(strings.TrimSpace(v)); return nil }},
 }
 
@@ -244,6 +244,8 @@ func Load(ctx context.Context, lookup func(string) (string, bool), args []string
 		case errors.Is(err, errOutside) && c.Action && c.Workspace == dockerWorkspace && filepath.IsAbs(dir):
 			// ${{ github.workspace }} expands to the runner's path.
 			bad("download_dir", "%v. The action runs in a container, which sees the workspace at %s: if the path came from ${{ github.workspace }} or ${{ runner.temp }}, those are the runner's paths, not the container's; give it relative to the workspace", err, dockerWorkspace)
+		case errors.Is(err, errOutside) && get("GITHUB_WORKSPACE") == "":
+			bad("download_dir", "%v. Without GITHUB_WORKSPACE, the workspace is the working directory: run prism-wait from a directory that holds the download directory, or set GITHUB_WORKSPACE to one", err)
 		case err != nil:
 			bad("download_dir", "%v", err)
 		}
@@ -330,6 +332,10 @@ func (c *Config) check(r *raw, bad func(input, format string, a ...any)) {
 			bad("wait", "false only makes sense with %s or %s: it submits and stops; remove it to wait for the IDs", t("template_id"), t("prompt"))
 		}
 	default:
+		if !c.GitHub && strings.HasPrefix(r.wait, "-") { // `--wait --template-id …`
+			bad("wait", "%q is not true or false: the flag takes a value, so the next argument became it; write --wait=true or --wait=false", untrusted.Clip(r.wait, 20))
+			break
+		}
 		bad("wait", "%q is not true or false", untrusted.Clip(r.wait, 20))
 	}
 	if c.RerunGuard = r.rerunGuard; !slices.Contains(rerun.Modes, c.RerunGuard) {
@@ -418,16 +424,17 @@ func jsonObject(s string) (map[string]any, error) {
 	if err == nil && dec.More() {
 		err = errors.New("more than one JSON value")
 	}
+	const like = `a JSON object, like {"title": "Launch"}`
 	var se *json.SyntaxError
 	switch {
 	case errors.As(err, &se):
-		return nil, fmt.Errorf("not valid JSON: %v at byte %d, near %q", se, se.Offset, untrusted.Clip(near(s, se.Offset), 40))
+		return nil, fmt.Errorf("not valid JSON: %v at byte %d, near %q; give %s (YAML is not read here)", se, se.Offset, untrusted.Clip(near(s, se.Offset), 40), like)
 	case err != nil:
-		return nil, fmt.Errorf("not valid JSON: %v", err)
+		return nil, fmt.Errorf("not valid JSON: %v; give %s", err, like)
 	}
 	obj, ok := v.(map[string]any)
 	if !ok {
-		return nil, errors.New(`must be a JSON object, like {"title": "Launch"}`)
+		return nil, errors.New("must be " + like)
 	}
 	return obj, nil
 }
@@ -526,8 +533,11 @@ flags win. Give exactly one of --generation-id (or positional IDs),
 Flags:
 `)
 	fs, _, _ := flagSet()
-	fs.SetOutput(w)
-	fs.PrintDefaults()
+	// As flag.PrintDefaults, with the -- that the messages and docs use.
+	fs.VisitAll(func(f *flag.Flag) {
+		arg, usage := flag.UnquoteUsage(f)
+		fmt.Fprintf(w, "  --%s\n    \t%s\n", strings.TrimSpace(f.Name+" "+arg), usage)
+	})
 }
 
 // idList is --generation-id's value: the IDs of every time it is given,

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -150,7 +151,7 @@ func TestFlagsAndPositionalIDs(t *testing.T) {
 		t.Errorf("--help lacks the exit codes given:\n%s", help.String())
 	}
 	for _, in := range Inputs {
-		if !strings.Contains(help.String(), "-"+Flag(in.Name)+" ") || !strings.Contains(help.String(), strings.ReplaceAll(in.Usage, "`", "")) {
+		if !regexp.MustCompile(`\n  --`+Flag(in.Name)+` (string|IDs)\n`).MatchString(help.String()) || !strings.Contains(help.String(), strings.ReplaceAll(in.Usage, "`", "")) {
 			t.Errorf("--help does not document --%s", Flag(in.Name))
 		}
 		if in.Default != "" && !strings.Contains(help.String(), "(default "+in.Default+")") {
@@ -222,8 +223,9 @@ func TestSubmitInputs(t *testing.T) {
 		{map[string]string{"INPUT_GENERATION_ID": "gen_1", "INPUT_TEMPLATE_ID": "tpl_1"}, []string{"exactly one of generation_id, template_id and prompt"}},
 		{map[string]string{"INPUT_TEMPLATE_ID": "tpl_1", "INPUT_PROMPT": "p", "INPUT_MODEL": "m"}, []string{"exactly one"}},
 		{map[string]string{"INPUT_TEMPLATE_ID": "tpl_1", "INPUT_VARIABLES": `{"title": "x",}`}, []string{"variables: not valid JSON", "at byte 15"}},
+		{map[string]string{"INPUT_TEMPLATE_ID": "tpl_1", "INPUT_VARIABLES": "title: Launch day"}, []string{`variables: not valid JSON: invalid character 'i' in literal true (expecting 'r') at byte 2, near "title: Launch day"; give a JSON object, like {"title": "Launch"} (YAML is not read here)`}},
 		{map[string]string{"INPUT_TEMPLATE_ID": "tpl_1", "INPUT_VARIABLES": `["x"]`}, []string{"variables: must be a JSON object"}},
-		{map[string]string{"INPUT_TEMPLATE_ID": "tpl_1", "INPUT_OPTIONS": `{} {}`}, []string{"options: not valid JSON"}},
+		{map[string]string{"INPUT_TEMPLATE_ID": "tpl_1", "INPUT_OPTIONS": `{} {}`}, []string{`options: not valid JSON: more than one JSON value; give a JSON object, like {"title": "Launch"}`}},
 		{map[string]string{"INPUT_TEMPLATE_ID": "../tpl"}, []string{"template_id: \"../tpl\" is not a template ID"}},
 		{map[string]string{"INPUT_TEMPLATE_ID": "tpl_1", "INPUT_OPTIONS": `{"variables": {}, "prompt": "x"}`}, []string{`options: "variables" is set by variables; remove it from options`, `options: "prompt" does not go with template_id; remove it from options`}},
 		{map[string]string{"INPUT_PROMPT": "p"}, []string{"model: required with prompt"}},
@@ -648,6 +650,15 @@ func TestTheCLIsDownloadDirIsFromTheWorkingDirectory(t *testing.T) {
 			t.Errorf("in %s with %v, --download-dir %s: DownloadDir %q, %v; want %q", tc.wd, tc.env, tc.flag, c.DownloadDir, err, tc.dir)
 		}
 	}
+	// Outside GitHub Actions, the workspace is the working directory: the
+	// refusal says so, and how to move it.
+	const cwd = "Without GITHUB_WORKSPACE, the workspace is the working directory: run prism-wait from a directory that holds"
+	if _, err := loadIn(mapEnv(map[string]string{"PRISM_API_KEY": "k"}), []string{"--download-dir", "/elsewhere", "gen_1"}, app); err == nil || !strings.Contains(err.Error(), cwd) {
+		t.Errorf("/elsewhere without GITHUB_WORKSPACE: %v, want %q", err, cwd)
+	}
+	if _, err := loadIn(mapEnv(gh(ws)), []string{"--download-dir", "/elsewhere", "gen_1"}, app); err == nil || strings.Contains(err.Error(), cwd) {
+		t.Errorf("/elsewhere with GITHUB_WORKSPACE: %v, want it refused without %q", err, cwd)
+	}
 	// A path that leads out is quoted as given, not as resolved.
 	if _, err := loadIn(mapEnv(map[string]string{"PRISM_API_KEY": "k", "GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": ws}),
 		[]string{"--download-dir", "../../elsewhere", "gen_1"}, app); err == nil || !strings.Contains(err.Error(), `"../../elsewhere" is outside the workspace`) {
@@ -813,7 +824,7 @@ func TestTheFlagPackagePrintsNothing(t *testing.T) {
 	}
 	var help strings.Builder
 	Help(&help, "")
-	if !strings.HasPrefix(help.String(), "prism-wait waits for Prism video generations") || !strings.Contains(help.String(), "-api-key") {
+	if !strings.HasPrefix(help.String(), "prism-wait waits for Prism video generations") || !strings.Contains(help.String(), "\n  --version\n") {
 		t.Errorf("Help wrote %q", help.String())
 	}
 }
@@ -859,5 +870,17 @@ func TestWaitAndRerunGuard(t *testing.T) {
 		case c.Wait != tc.wait || c.RerunGuard != tc.guard:
 			t.Errorf("%s: Wait=%v RerunGuard=%q, want %v %q", tc.name, c.Wait, c.RerunGuard, tc.wait, tc.guard)
 		}
+	}
+	// `--wait --template-id tpl_a` gives --wait the value "--template-id":
+	// the CLI says so, not only that it is no boolean.
+	cli := func(k string) (string, bool) {
+		return map[string]string{"PRISM_API_KEY": "prism_sk_x"}[k], k == "PRISM_API_KEY"
+	}
+	want := `--wait (PRISM_WAIT): "--template-id" is not true or false: the flag takes a value, so the next argument became it; write --wait=true or --wait=false`
+	if _, err := load(t, cli, "--wait", "--template-id", "tpl_a"); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("err = %v, want %q", err, want)
+	}
+	if _, err := load(t, runnerEnv(with("INPUT_WAIT", "-x"))); err == nil || !strings.HasSuffix(err.Error(), `wait: "-x" is not true or false`) {
+		t.Errorf("the action names no flag: %v", err)
 	}
 }

@@ -65,6 +65,11 @@ func (r Run) Summary() string {
 		fmt.Fprintf(&b, "**%s:** %s\n\n", v.Title, r.md(v.Advice, 1000))
 	}
 	b.WriteString("| Generation | Status | Time | Share page | Video | Problem |\n|---|---|---|---|---|---|\n")
+	if r.NotWaiting && len(r.Results) == 0 {
+		for _, id := range r.IDs {
+			fmt.Fprintf(&b, "| `%s` | %s | | | | |\n", id, StatusSubmitted)
+		}
+	}
 	for _, res := range r.Results {
 		row := fmt.Sprintf("| `%s` | %s | %s | %s | %s | %s |\n",
 			res.ID, r.md(outcome.StatusOf(res.facts()), 40), took(res.Gen), r.link(res.Gen.ShareURL), r.video(res), r.md(r.verdict(res.facts()).Advice, 300))
@@ -81,6 +86,9 @@ func (r Run) Summary() string {
 // counting the created ones past those listed (MaxListed, Fit) as not
 // waited for.
 func (run Run) Tally() string {
+	if run.NotWaiting && len(run.Results) == 0 {
+		return fmt.Sprintf("%d submitted", max(run.Created, len(run.IDs)))
+	}
 	var parts []string
 	var done, failed, noVideo, notWaited, other int
 	if len(run.Results) > 0 {
