@@ -446,7 +446,11 @@ func (d *Downloader) attempt(ctx context.Context, t *transfer) error {
 		switch {
 		case !ok || first != t.offset:
 			return t.restartf("storage answered Range bytes=%d- with Content-Range %q", t.offset, resp.Header.Get("Content-Range"))
-		case t.etag != "" && resp.Header.Get("ETag") != "" && resp.Header.Get("ETag") != t.etag:
+		case t.etag != "" && resp.Header.Get("ETag") == "":
+			// A 206 carries the ETag a 200 would (RFC 9110, 15.3.7):
+			// without it, nothing says these bytes are the same version.
+			return t.restartf("storage resumed the video without its ETag (was %q), so the rest may be another version", t.etag)
+		case t.etag != "" && resp.Header.Get("ETag") != t.etag:
 			return t.restartf("the video changed on storage (ETag %q, was %q)", resp.Header.Get("ETag"), t.etag)
 		case t.etag == "" && resp.Header.Get("Last-Modified") != "" && resp.Header.Get("Last-Modified") != t.since:
 			return t.restartf("the video changed on storage (Last-Modified %q, was %q)", resp.Header.Get("Last-Modified"), t.since)

@@ -13,6 +13,8 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -381,6 +383,40 @@ func TestETagChangeIgnoringIfRangeStartsOver(t *testing.T) {
 	})
 }
 
+// A 206 without the ETag that the 200 had says nothing of its version:
+// it starts over, and the file is one version whole.
+func TestResumeWithoutItsETagStartsOver(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		s := &storage{}
+		s.hook = func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
+			switch n {
+			case 0:
+				return &cut{ResponseWriter: w, left: 100_000}, false
+			case 1: // If-Range as sent, but the bytes of another version, without its ETag
+				c2 := prismsim.NewContent("gen_1", 2, size)
+				w.Header().Set("Content-Type", "video/mp4")
+				w.Header().Set("Content-Range", fmt.Sprintf("bytes 100000-%d/%d", size-1, size))
+				w.Header().Set("Content-Length", strconv.Itoa(size-100_000))
+				w.WriteHeader(http.StatusPartialContent)
+				io.Copy(w, io.NewSectionReader(c2, 100_000, size-100_000))
+				return w, true
+			}
+			return w, false
+		}
+		d, url := setup(t, s)
+		var logged []string
+		d.Logf = func(format string, a ...any) { logged = append(logged, fmt.Sprintf(format, a...)) }
+		f, err := d.Fetch(context.Background(), "gen_1", url, noRefresh)
+		if err != nil || f.SHA256 != sum(1) {
+			t.Fatalf("got %+v, %v; want version 1 whole", f, err)
+		}
+		if !slices.ContainsFunc(logged, func(l string) bool { return strings.Contains(l, "storage resumed the video without its ETag") }) {
+			t.Errorf("the restart is not logged: %q", logged)
+		}
+	})
+}
+
 // The same without an ETag: a 206 whose Last-Modified is not the one of
 // the bytes saved starts over.
 func TestLastModifiedChangeIgnoringIfRangeStartsOver(t *testing.T) {
@@ -479,6 +515,7 @@ func TestFailures(t *testing.T) {
 				return &cut{ResponseWriter: w, left: 100_000}, false
 			}
 			w.Header().Set("Content-Range", fmt.Sprintf("bytes 100000-%d/%d", size-1, size))
+			w.Header().Set("ETag", r.Header.Get("If-Range"))
 			w.Header().Set("Content-Length", "250000") // more than the range holds
 			w.WriteHeader(http.StatusPartialContent)
 			w.Write(make([]byte, 250000))

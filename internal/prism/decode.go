@@ -247,11 +247,21 @@ func jsonText(raw json.RawMessage) string {
 	return compact(raw)
 }
 
-// compact is raw as compact JSON text, "null" when absent.
+// compact is raw as compact JSON text, "null" when absent. It is decoded
+// and encoded again, not only compacted: a string's \u escapes, as in
+// "prism\u005fsk_…", would otherwise hide a key from the scrubbing.
 func compact(raw json.RawMessage) string {
-	var b bytes.Buffer
-	if json.Compact(&b, raw) != nil {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber() // numbers as written
+	var v any
+	if dec.Decode(&v) != nil {
 		return "null"
 	}
-	return b.String()
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if enc.Encode(v) != nil {
+		return "null"
+	}
+	return strings.TrimSuffix(b.String(), "\n")
 }

@@ -34,6 +34,8 @@ func TestGetTakesTheVerdictFromStatusAlone(t *testing.T) {
 			Generation{Status: "completed"}},
 		{"id not a string", `{"id":42,"status":"generating"}`, Generation{Status: "generating"}},
 		{"the key inside an object", `{"status":"failed","error":{"m":"` + key + `"}}`, Generation{Status: "failed", Error: `{"m":"***"}`}},
+		{"the key inside an object, \\u-escaped", `{"status":"failed","error":{"m":"bad ` + strings.ReplaceAll(key, "_", `\u005f`) + `"}}`,
+			Generation{Status: "failed", Error: `{"m":"bad ***"}`}},
 		{"a workflow command inside an object", `{"status":"failed","error":{"m":"##[error]x"}}`, Generation{Status: "failed", Error: `{"m":"## [error]x"}`}},
 		// Only the documented names, as written: encoding/json's struct
 		// decoding would let the last of any case win.
@@ -154,6 +156,8 @@ func TestSubmitKeepsEveryValidID(t *testing.T) {
 		{name: "credits as a string", status: 200, body: `{` + ok + `,"credits_charged":"twenty"}`, ids: "gen_a gen_b",
 			ignored: []string{`credits_charged is not a number: "twenty"`}},
 		{name: "credits as an object with the key", status: 200, body: `{` + ok + `,"credits_charged":{"k":"` + key + `"}}`, ids: "gen_a gen_b",
+			ignored: []string{`credits_charged is not a number: {"k":"***"}`}},
+		{name: "credits as an object with the key, \\u-escaped", status: 200, body: `{` + ok + `,"credits_charged":{"k":"` + strings.ReplaceAll(key, "s", `\u0073`) + `"}}`, ids: "gen_a gen_b",
 			ignored: []string{`credits_charged is not a number: {"k":"***"}`}},
 		{name: "latency as a number", status: 200, body: `{` + ok + `,"latency_estimate_sec":127}`, ids: "gen_a gen_b",
 			ignored: []string{"latency_estimate_sec is not an object: 127"}},

@@ -12,7 +12,6 @@ package prism
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -81,7 +80,7 @@ func (g Generation) Done() bool {
 
 // UsableURL returns raw, trimmed and normalised, when it is an absolute
 // http or https URL with a host, no credentials and at most MaxVideoURL
-// bytes; "" otherwise. Anything else (blank, "javascript:…", a relative
+// bytes once normalised; "" otherwise. It is idempotent. Anything else (blank, "javascript:…", a relative
 // path) is treated exactly like a missing video_url.
 func UsableURL(raw string) string { return usableURL(raw, MaxVideoURL) }
 
@@ -91,7 +90,12 @@ func usableURL(raw string, limit int) string {
 	if err != nil || len(raw) > limit || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.Opaque != "" {
 		return ""
 	}
-	return u.String()
+	// The limit is on what is handed on: escaping a space or an é makes
+	// the URL longer, and a second look would find it too long.
+	if s := u.String(); len(s) <= limit {
+		return s
+	}
+	return ""
 }
 
 // Error is every way a request can fail short of the caller's context
@@ -214,7 +218,7 @@ var ErrRedirect = errors.New("unusable redirect")
 // retryable is the one decision whether a failed request may be sent
 // again. A status read may always be repeated after a transient failure:
 // network errors, 408, 429, 5xx except 501, a 200 that is not the expected
-// JSON; never a redirect that was not followed (a 3xx). A POST creates (and charges for) generations and carries no
+// JSON or another 2xx; never a redirect that was not followed (a 3xx). A POST creates (and charges for) generations and carries no
 // idempotency key, so it is repeated only where the API certainly did not
 // act: a 429, or a connection that failed before the request was written.
 func retryable(method string, status int, wrote bool) bool {
@@ -222,7 +226,7 @@ func retryable(method string, status int, wrote bool) bool {
 		return status == http.StatusTooManyRequests || (status == 0 && !wrote)
 	}
 	switch {
-	case status == 0, status == http.StatusOK:
+	case status == 0, status/100 == 2: // a 204 or a proxy's 203 is no verdict, nor a refusal
 		return true
 	case status == http.StatusRequestTimeout, status == http.StatusTooManyRequests:
 		return true
@@ -486,15 +490,21 @@ func drain(resp *http.Response) {
 // maxErrorBody bytes of the body for the API's code and message.
 func (c *Client) checkResponse(resp *http.Response) *Error {
 	e := &Error{StatusCode: resp.StatusCode}
-	var body struct {
-		Error   string `json:"error"`
-		Message string `json:"message"`
-	}
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-	if json.Unmarshal(raw, &body) == nil {
+	// Any JSON object is the API's answer, whatever its fields' types: a
+	// 404 with a message object is still "no such generation", not a web
+	// page. An "error" object may hold the code and message itself.
+	if body, err := fields(raw); err == nil {
 		e.JSON = true
+		code, msg := body.get("error"), body.get("message")
+		if inner, err := fields(code); err == nil {
+			code = inner.get("code")
+			if null(msg) {
+				msg = inner.get("message")
+			}
+		}
 		sc := c.scrubber()
-		e.Code, e.Message = sc.Line(body.Error, 64), sc.Line(body.Message, maxText)
+		e.Code, e.Message = sc.Line(jsonText(code), 64), sc.Line(jsonText(msg), maxText)
 	}
 	e.RetryAfter = ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	return e

@@ -136,6 +136,11 @@ func TestGetErrors(t *testing.T) {
 		{"forbidden", 403, nil, `{"error":"forbidden","message":"Missing scope"}`, false, "forbidden", 0, NotAllowed},
 		{"not found", 404, nil, `{"error":"not_found","message":"Generation not found"}`, false, "not_found", 0, NotFound},
 		{"not found, no code", 404, nil, `{"message":"Generation not found"}`, false, "", 0, NotFound},
+		// The API's JSON whatever its fields' types: never taken for a web page.
+		{"not found, message an object", 404, nil, `{"error":"not_found","message":{"en":"Generation not found"}}`, false, "not_found", 0, NotFound},
+		{"not found, error a list", 404, nil, `{"error":["not_found"]}`, false, `["not_found"]`, 0, NotFound},
+		{"not found, error an object", 404, nil, `{"error":{"code":"not_found","message":"Generation not found"}}`, false, "not_found", 0, NotFound},
+		{"not found, null", 404, nil, `null`, false, "", 0, NotFound},
 		// A web page: base_url does not lead to the API.
 		{"no such page", 404, nil, `<!DOCTYPE html><title>404: This page could not be found</title>`, false, "", 0, Other},
 		{"other 4xx", 422, nil, `not json`, false, "", 0, Unprocessable},
@@ -145,6 +150,8 @@ func TestGetErrors(t *testing.T) {
 		{"bad gateway", 502, nil, `<html>`, true, "", 0, Other},
 		{"unavailable", 503, map[string]string{"Retry-After": "2"}, ``, true, "", 2 * time.Second, Other},
 		{"garbage 200", 200, nil, `<html>maintenance</html>`, true, "", 0, Other},
+		{"no content", 204, nil, ``, true, "", 0, Other},
+		{"a proxy's 203", 203, nil, `{"id":"gen_1","status":"completed","video_url":"https://s3/v.mp4"}`, true, "", 0, Other},
 		{"truncated 200", 200, nil, `{"id":"gen_1","sta`, true, "", 0, Other},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -168,6 +175,29 @@ func TestGetErrors(t *testing.T) {
 				t.Errorf("error leaks the key: %v", err)
 			}
 		})
+	}
+}
+
+// An error's message is the API's wherever it puts it: beside the code,
+// inside an "error" object, or as JSON text when it is no string.
+func TestErrorMessageOfAnyShape(t *testing.T) {
+	t.Parallel()
+	for body, want := range map[string]string{
+		`{"error":"not_found","message":"Generation not found"}`:                          "Generation not found",
+		`{"error":{"code":"not_found","message":"Generation not found"}}`:                 "Generation not found",
+		`{"error":{"code":"not_found","message":"inner"},"message":"outer"}`:              "outer",
+		`{"error":"not_found","message":{"en":"Generation not found","k":"` + key + `"}}`: `{"en":"Generation not found","k":"***"}`,
+		`{"error":"not_found","message":7}`:                                               "7",
+	} {
+		c := serve(t, func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(404)
+			io.WriteString(w, body)
+		})
+		_, err := c.Get(context.Background(), "gen_1")
+		var pe *Error
+		if !errors.As(err, &pe) || pe.Message != want || pe.Code != "not_found" {
+			t.Errorf("%s: got %+v, want message %q", body, pe, want)
+		}
 	}
 }
 
@@ -665,6 +695,12 @@ func TestUsableURLLengthBound(t *testing.T) {
 		in := head + strings.Repeat("a", tc.n-len(head))
 		if got := UsableURL(in); (got != "") != tc.usable {
 			t.Errorf("UsableURL(%d bytes) = %d bytes, want usable %v", tc.n, len(got), tc.usable)
+		}
+		// Escaping makes a URL longer: the bound is on what is handed on,
+		// so that the report's second look finds the same URL usable.
+		spaced := head + " " + strings.Repeat("a", tc.n-len(head)-3) // " " is "%20"
+		if got := UsableURL(spaced); (got != "") != tc.usable || got != UsableURL(got) {
+			t.Errorf("UsableURL(%d bytes with a space) = %d bytes, want usable %v and the same again", len(spaced), len(got), tc.usable)
 		}
 	}
 }
