@@ -1111,3 +1111,100 @@ func TestOwnWordsPrintAsWritten(t *testing.T) {
 		})
 	}
 }
+
+// A generation just submitted may not be known yet to every server of
+// the API: its 404s are read again for 30 s, or for three poll_intervals
+// when that is longer, and then they are a refusal.
+func TestAJustSubmittedIDIsReadAgainAfterA404(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		poll    string
+		unknown time.Duration // how long the API answers 404
+		code    int
+	}{
+		{"1s", 25 * time.Second, outcome.ExitOK},
+		{"1s", 35 * time.Second, outcome.ExitRefused},
+		{"20s", 55 * time.Second, outcome.ExitOK}, // three poll_intervals: 60 s
+	} {
+		synctest.Test(t, func(t *testing.T) {
+			start := time.Now()
+			tr := testnet.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				switch {
+				case r.Method == http.MethodPost:
+					io.WriteString(w, `{"generations":[{"generation_id":"gen_a"}]}`)
+				case time.Since(start) < tc.unknown:
+					w.WriteHeader(http.StatusNotFound)
+					io.WriteString(w, `{"error":"not_found","message":"Generation not found"}`)
+				default:
+					io.WriteString(w, `{"id":"gen_a","status":"completed","video_url":"https://storage.example/a.mp4"}`)
+				}
+			}))
+			r := action(t, context.Background(), api{URL: apiBase, Transport: tr},
+				map[string]string{"template_id": "tpl_x", "poll_interval": tc.poll, "max_interval": tc.poll, "timeout": "5m"})
+			if r.code != tc.code {
+				t.Errorf("poll_interval %s, 404s for %s: code %d, want %d:\n%s", tc.poll, tc.unknown, r.code, tc.code, r.stdout)
+			}
+		})
+	}
+}
+
+// The read plan names what it ends at: the estimate, or the timeout only
+// when that is shorter.
+func TestTheReadPlanSaysWhatItEndsAt(t *testing.T) {
+	t.Parallel()
+	const shorter = "0.8 × the timeout, which is shorter than the typical estimate"
+	for _, tc := range []struct {
+		timeout string
+		says    string
+	}{
+		{"45s", "0.8 × the typical estimate)"},
+		{"44s", shorter},
+		{"46s", "0.8 × the typical estimate)"},
+	} {
+		synctest.Test(t, func(t *testing.T) {
+			base, _ := lenientAPI(t, 200, `{"generations":[{"generation_id":"gen_a"}],"latency_estimate_sec":{"typical":45,"busy":60}}`, nil)
+			r := action(t, context.Background(), base, map[string]string{"template_id": "tpl_x", "poll_interval": "1s", "timeout": tc.timeout})
+			if !strings.Contains(r.stdout, "first reads at ") || !strings.Contains(r.stdout, tc.says) || tc.says != shorter && strings.Contains(r.stdout, shorter) {
+				t.Errorf("timeout %s: log lacks %q:\n%s", tc.timeout, tc.says, r.stdout)
+			}
+		})
+	}
+}
+
+// A submit that creates exactly MaxListed generations lists them all: no
+// warning that some are left out.
+func TestASubmitOfMaxListedIsListedWhole(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		entries := make([]string, report.MaxListed)
+		for i := range entries {
+			entries[i] = fmt.Sprintf(`{"generation_id":"gen_%d"}`, i+1)
+		}
+		base, _ := lenientAPI(t, 200, `{"generations":[`+strings.Join(entries, ",")+`]}`, nil)
+		r := action(t, context.Background(), base, map[string]string{"template_id": "tpl_x", "wait": "false"})
+		if r.code != outcome.ExitOK || strings.Contains(r.stdout, "Not every ID in the outputs") || strings.Count(r.outputs["generation_id"], "\n") != report.MaxListed-1 {
+			t.Errorf("code %d, %d IDs in the outputs:\n%.2000s", r.code, strings.Count(r.outputs["generation_id"], "\n")+1, r.stdout)
+		}
+	})
+}
+
+// A prompt's submit answered 404 has no template to blame: the advice
+// is about base_url.
+func TestASubmit404SaysWhatWasNotFound(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		inputs map[string]string
+		says   string
+	}{
+		{map[string]string{"template_id": "tpl_x"}, "Check template_id, and that the template belongs to the account of this API key."},
+		{map[string]string{"prompt": "a cat", "model": "m"}, "there is no prompt-to-video endpoint there. Check that base_url points at the Prism API's root"},
+	} {
+		synctest.Test(t, func(t *testing.T) {
+			base, _ := lenientAPI(t, 404, `{"error":"not_found","message":"Not found"}`, nil)
+			r := action(t, context.Background(), base, tc.inputs)
+			if r.code != outcome.ExitRefused || !strings.Contains(r.stdout, tc.says) {
+				t.Errorf("%v: code %d, log lacks %q:\n%s", tc.inputs, r.code, tc.says, r.stdout)
+			}
+		})
+	}
+}

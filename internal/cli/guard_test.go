@@ -475,3 +475,34 @@ func TestTheCLIThatDoesNotWaitPrintsTheSubmittedIDs(t *testing.T) {
 		}
 	})
 }
+
+// An attempt that cannot read the cache, but can write to it, is still
+// guarded: its intent and IDs are recorded, so the next re-run resumes
+// them instead of paying again. (Attempt 1 failed before its submit.)
+func TestAnAttemptThatCannotReadTheCacheStillRecordsWhatItPaidFor(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		s := prismsim.New(mustScenario(t))
+		var readsFail atomic.Bool
+		tr := testnet.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if readsFail.Load() && strings.HasSuffix(r.URL.Path, "/GetCacheEntryDownloadURL") {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				return
+			}
+			s.ServeHTTP(w, r)
+		}))
+		t.Cleanup(s.Close)
+		base, root := api{URL: apiBase, Transport: tr}, strings.TrimSuffix(apiBase, "/api")
+		tpl := map[string]string{"template_id": "tpl_ok"}
+		readsFail.Store(true)
+		second := runAttempt(t, base, root, "2", tpl)
+		if second.code != outcome.ExitOK || strings.Contains(second.log, "Re-run guard unavailable") {
+			t.Errorf("attempt 2: code %d; want 0 and no warning:\n%s", second.code, second.log)
+		}
+		readsFail.Store(false)
+		third := runAttempt(t, base, root, "3", tpl)
+		if posts := s.Submits("/api/templates/tpl_ok/generate").Posts; third.code != outcome.ExitOK || third.outputs["resumed"] != "true" || posts != 1 {
+			t.Errorf("attempt 3: code %d, resumed %q, %d POSTs in all; want attempt 2's IDs resumed:\n%s", third.code, third.outputs["resumed"], posts, third.log)
+		}
+	})
+}
