@@ -26,12 +26,18 @@ func main() {
 	os.Exit(code)
 }
 
+const usage = "usage: prism-sim serve [--addr 127.0.0.1:8787] [--scenarios FILE] [--rate-limit N] [--burst N] | prism-sim demo\n" +
+	"(prism-sim serve --help for serve's flags; cmd/prism-sim/README.md for the scenarios)"
+
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: prism-sim serve [--addr 127.0.0.1:8787] [--scenarios FILE] [--rate-limit N] [--burst N] | prism-sim demo")
+		fmt.Fprintln(stderr, usage)
 		return 2
 	}
 	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprintln(stdout, usage)
+		return 0
 	case "serve":
 		return serve(ctx, args[1:], stdout, stderr)
 	case "demo":

@@ -98,6 +98,10 @@ func TestUsage(t *testing.T) {
 	if code := run(context.Background(), []string{"serve", "--scenarios", "/does/not/exist"}, io.Discard, &stderr); code != 2 {
 		t.Errorf("missing scenario file: exit %d", code)
 	}
+	var stdout bytes.Buffer
+	if code := run(context.Background(), []string{"--help"}, &stdout, io.Discard); code != 0 || !strings.HasPrefix(stdout.String(), "usage: prism-sim serve ") {
+		t.Errorf("--help: exit %d, %q", code, stdout.String())
+	}
 }
 
 func TestServeConfig(t *testing.T) {

@@ -266,8 +266,10 @@ func finish(env Env, log *report.Log, cfg config.Config, run report.Run) int {
 	}
 	ran := len(run.Results) > 0 || run.Submit != nil || run.NotWaiting
 	if cfg.GitHub {
+		still := "The step's outputs and this log still hold the results."
 		if p := env.getenv("GITHUB_OUTPUT"); p != "" {
 			if err := report.WriteOutputs(p, run.Outputs()); err != nil {
+				still = "This log still holds the results."
 				v := outcome.Of(outcome.Facts{Outputs: err}, outcome.Settings{})
 				log.Errorf(v.Title, "%s", v.Advice)
 				code = outcome.Worse(code, v.Code) // never report success without the outputs
@@ -277,7 +279,7 @@ func finish(env Env, log *report.Log, cfg config.Config, run report.Run) int {
 		// still tell everything.
 		if p := env.getenv("GITHUB_STEP_SUMMARY"); p != "" && ran {
 			if err := report.WriteSummary(p, run.Summary()); err != nil {
-				log.Warningf("Cannot write the step summary", "%s. The step's outputs and this log still hold the results.", log.Scrubber().Line(err.Error(), 500))
+				log.Warningf("Cannot write the step summary", "%s. %s", log.Scrubber().Line(err.Error(), 500), still)
 			}
 		}
 	}

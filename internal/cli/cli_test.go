@@ -331,8 +331,17 @@ func TestASummaryThatCannotBeWrittenIsAWarning(t *testing.T) {
 		outs, _ := report.ParseOutputs(string(raw))
 		if code != outcome.ExitOK || outs["status"] != "completed" || strings.Contains(stdout.String(), "Cannot write step outputs") ||
 			!strings.Contains(stdout.String(), "::warning title=Cannot write the step summary::failed to open ") ||
+			!strings.Contains(stdout.String(), ". The step's outputs and this log still hold the results.\n") ||
 			!strings.HasSuffix(stdout.String(), "; exit code 0\n") {
 			t.Errorf("code %d, outputs %v:\n%s", code, outs, stdout.String())
+		}
+		// Without the outputs either, the warning does not point at them.
+		env["GITHUB_OUTPUT"] = filepath.Join(dir, "missing", "output")
+		stdout.Reset()
+		code = Run(context.Background(), Env{LookupEnv: lookup(env), Stdout: &stdout, Stderr: &stdout, Transport: base.Transport})
+		if code != outcome.ExitFailed || !strings.Contains(stdout.String(), "Cannot write step outputs") || strings.Contains(stdout.String(), "outputs and this log still hold") ||
+			!strings.Contains(stdout.String(), ". This log still holds the results.\n") {
+			t.Errorf("code %d:\n%s", code, stdout.String())
 		}
 	})
 }
@@ -1099,6 +1108,8 @@ func TestOwnWordsPrintAsWritten(t *testing.T) {
 			"::error title=Invalid input::api_key: required: the Prism API key (prism_sk_…), from a secret: api_key: ${{ secrets.PRISM_API_KEY }}. " +
 				"If that is what the workflow says, check the secret's name and that it is set for this repository or environment; a pull request from a fork gets no secrets"},
 		{"no key, CLI", nil, []string{"gen_ok"}, "--api-key (PRISM_API_KEY): required: the Prism API key (prism_sk_…), from a secret or a masked CI variable\n"},
+		{"no key, CLI in a run: step", map[string]string{"GITHUB_ACTIONS": "true"}, []string{"gen_ok"},
+			"--api-key (PRISM_API_KEY): required: the Prism API key (prism_sk_…), from a secret, in the step's env: PRISM_API_KEY: ${{ secrets.PRISM_API_KEY }}; a pull request from a fork gets no secrets\n"},
 		{"help", nil, []string{"--help"}, "Prism API key, prism_sk_… (prefer PRISM_API_KEY"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -179,17 +179,8 @@ func Load(ctx context.Context, lookup func(string) (string, bool), args []string
 		if _, err := parseFlags(args); errors.Is(err, ErrHelp) || errors.Is(err, ErrVersion) {
 			return c, err
 		}
-		vars := actionVars(lookup)
-		named := strings.Join(vars[:min(len(vars), 3)], ", ")
-		if len(vars) > 3 {
-			named += fmt.Sprintf(" and %d more", len(vars)-3)
-		}
-		are := " is"
-		if len(vars) > 1 {
-			are = " are"
-		}
-		return c, fmt.Errorf("%d command-line argument(s) given, but %s%s set: prism-wait then reads the action's inputs (INPUT_*) and would ignore the arguments; "+
-			"unset the INPUT_* variables to use flags and PRISM_*", len(args), named, are)
+		return c, fmt.Errorf("%d command-line argument(s) given, but %s set: prism-wait then reads the action's inputs (INPUT_*) and would ignore the arguments; "+
+			"unset the INPUT_* variables to use flags and PRISM_*", len(args), setVars(lookup))
 	}
 	if !c.Action {
 		fromFlags, err := parseFlags(args)
@@ -250,7 +241,26 @@ func Load(ctx context.Context, lookup func(string) (string, bool), args []string
 			bad("download_dir", "%v", err)
 		}
 	}
+	if len(errs) > 0 && c.Action && !c.GitHub {
+		// Outside GitHub Actions, INPUT_* meant for something else made
+		// this the action: messages in its terms would puzzle.
+		errs = append(errs, fmt.Errorf("these settings were read as the action's inputs, since %s set outside GitHub Actions; unset the INPUT_* variables to use flags and PRISM_*", setVars(lookup)))
+	}
 	return c, errors.Join(errs...)
+}
+
+// setVars names the INPUT_* variables set, at most three: "INPUT_A and
+// INPUT_B are".
+func setVars(lookup func(string) (string, bool)) string {
+	vars := actionVars(lookup)
+	named := strings.Join(vars[:min(len(vars), 3)], ", ")
+	if len(vars) > 3 {
+		named += fmt.Sprintf(" and %d more", len(vars)-3)
+	}
+	if len(vars) > 1 {
+		return named + " are"
+	}
+	return named + " is"
 }
 
 // check validates r into c, reporting each problem through bad.
@@ -265,11 +275,16 @@ func (c *Config) check(r *raw, bad func(input, format string, a ...any)) {
 			bad("api_key", "required: the Prism API key (prism_sk_…), from a secret: api_key: ${{ secrets.PRISM_API_KEY }}. "+
 				"If that is what the workflow says, check the secret's name and that it is set for this repository or environment; "+
 				"a pull request from a fork gets no secrets")
+		} else if c.GitHub {
+			bad("api_key", "required: the Prism API key (prism_sk_…), from a secret, in the step's env: PRISM_API_KEY: ${{ secrets.PRISM_API_KEY }}; "+
+				"a pull request from a fork gets no secrets")
 		} else {
 			bad("api_key", "required: the Prism API key (prism_sk_…), from a secret or a masked CI variable")
 		}
 	case strings.IndexFunc(c.APIKey, unicode.IsControl) >= 0 || strings.ContainsRune(c.APIKey, ' '):
 		bad("api_key", "contains spaces or control characters; check the secret's value (it is not shown here)")
+	case strings.ContainsAny(c.APIKey[:1]+c.APIKey[len(c.APIKey)-1:], "\"'`"):
+		bad("api_key", "begins or ends with a quote; store the secret's value without quotes (it is not shown here)")
 	}
 
 	ids := strings.Join(r.generationID, "\n")
@@ -357,6 +372,8 @@ func (c *Config) check(r *raw, bad func(input, format string, a ...any)) {
 		{"max_interval", r.maxInterval, MinInterval, &c.MaxInterval},
 	} {
 		switch *d.dst, err = ParseDuration(d.raw); {
+		case err != nil && d.min > time.Nanosecond && errors.Is(err, errNotPositive):
+			bad(d.input, "%v; use at least %s", err, d.min)
 		case err != nil:
 			bad(d.input, "%v", err)
 		case *d.dst < d.min:
@@ -394,7 +411,7 @@ func (c *Config) submit(r *raw, bad func(input, format string, a ...any)) *prism
 	}
 	if r.templateID != "" {
 		if !prism.ValidID(r.templateID) {
-			bad("template_id", "%q is not a template ID (expected letters, digits, _ and -, like tpl_abc123)", untrusted.Clip(r.templateID, 64))
+			bad("template_id", "%q is not a template ID (expected at most %d letters, digits, _ and -, like tpl_abc123)", untrusted.Clip(r.templateID, 64), prism.MaxIDLen)
 		}
 		taken("template_id", map[string]string{"variables": "variables", "prompt": "", "modelName": "", "count": ""})
 		body["variables"] = map[string]any{}
@@ -622,6 +639,8 @@ func ParseIDs(s string) ([]string, error) {
 		what += fmt.Sprintf(" (expected at most %d letters, digits, _ and -, like gen_abc123", prism.MaxIDLen)
 		if t := strings.TrimSpace(s); strings.HasPrefix(t, "[") || strings.HasPrefix(t, "{") {
 			what += "; give the IDs separated by spaces, commas or newlines, not as JSON"
+		} else if strings.ContainsAny(s, "\"'`") {
+			what += "; without quotes"
 		}
 		return nil, errors.New(what + ")")
 	case len(ids) == 0:
@@ -639,6 +658,9 @@ var goDuration = regexp.MustCompile(`^[-+]?(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|�
 // maxDuration is about the longest time.Duration.
 const maxDuration = "2562047h"
 
+// errNotPositive is ParseDuration's error for zero or less.
+var errNotPositive = errors.New("must be longer than zero")
+
 // ParseDuration accepts Go durations (90s, 2m, 500ms) and bare numbers of
 // seconds (30, 1.5). The result is positive.
 func ParseDuration(s string) (time.Duration, error) {
@@ -649,7 +671,7 @@ func ParseDuration(s string) (time.Duration, error) {
 		overflow := ferr != nil && goDuration.MatchString(s)
 		switch {
 		case overflow && strings.HasPrefix(s, "-"):
-			return 0, fmt.Errorf("%q must be longer than zero", untrusted.Clip(s, 64))
+			return 0, fmt.Errorf("%q %w", untrusted.Clip(s, 64), errNotPositive)
 		case overflow:
 			return 0, fmt.Errorf("%q is too long; at most %s", untrusted.Clip(s, 64), maxDuration)
 		case ferr == nil && f > (1<<62)/float64(time.Second):
@@ -660,7 +682,7 @@ func ParseDuration(s string) (time.Duration, error) {
 		d = time.Duration(f * float64(time.Second))
 	}
 	if d <= 0 {
-		return 0, fmt.Errorf("%q must be longer than zero", untrusted.Clip(s, 64))
+		return 0, fmt.Errorf("%q %w", untrusted.Clip(s, 64), errNotPositive)
 	}
 	return d, nil
 }

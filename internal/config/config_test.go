@@ -99,6 +99,18 @@ func TestArgumentsBesideInputsAreRefused(t *testing.T) {
 			t.Errorf("%s: err = %v, want %s", set, err, want)
 		}
 	}
+	// Without arguments too, outside GitHub Actions: the errors say why
+	// they are in the action's terms.
+	const why = "these settings were read as the action's inputs, since INPUT_TIMEOUT is set outside GitHub Actions; unset the INPUT_* variables to use flags and PRISM_*"
+	for ghActions, says := range map[string]bool{"": true, "true": false} {
+		_, err := load(t, mapEnv(map[string]string{"INPUT_TIMEOUT": "5m", "PRISM_API_KEY": "prism_sk_env", "GITHUB_ACTIONS": ghActions}))
+		if err == nil || !strings.Contains(err.Error(), "api_key: required") || strings.Contains(err.Error(), why) != says {
+			t.Errorf("GITHUB_ACTIONS=%q: err = %v; want it to explain the mode: %v", ghActions, err, says)
+		}
+	}
+	if _, err := load(t, mapEnv(map[string]string{"INPUT_TIMEOUT": "5m", "INPUT_API_KEY": "k", "INPUT_GENERATION_ID": "gen_a"})); err != nil {
+		t.Errorf("valid inputs outside GitHub Actions: %v", err)
+	}
 	env := mapEnv(map[string]string{"INPUT_TIMEOUT": "1m"})
 	if _, err := load(t, env, "--help"); !errors.Is(err, ErrHelp) {
 		t.Errorf("--help: %v", err)
@@ -227,6 +239,7 @@ func TestSubmitInputs(t *testing.T) {
 		{map[string]string{"INPUT_TEMPLATE_ID": "tpl_1", "INPUT_VARIABLES": `["x"]`}, []string{"variables: must be a JSON object"}},
 		{map[string]string{"INPUT_TEMPLATE_ID": "tpl_1", "INPUT_OPTIONS": `{} {}`}, []string{`options: not valid JSON: more than one JSON value; give a JSON object, like {"title": "Launch"}`}},
 		{map[string]string{"INPUT_TEMPLATE_ID": "../tpl"}, []string{"template_id: \"../tpl\" is not a template ID"}},
+		{map[string]string{"INPUT_TEMPLATE_ID": "tpl_" + strings.Repeat("a", 125)}, []string{"is not a template ID (expected at most 128 letters, digits, _ and -, like tpl_abc123)"}},
 		{map[string]string{"INPUT_TEMPLATE_ID": "tpl_1", "INPUT_OPTIONS": `{"variables": {}, "prompt": "x"}`}, []string{`options: "variables" is set by variables; remove it from options`, `options: "prompt" does not go with template_id; remove it from options`}},
 		{map[string]string{"INPUT_PROMPT": "p"}, []string{"model: required with prompt"}},
 		{map[string]string{"INPUT_PROMPT": "p", "INPUT_MODEL": "m", "INPUT_COUNT": "5"}, []string{"count: \"5\" is not a whole number from 1 to 4"}},
@@ -278,6 +291,8 @@ func TestBadValuesAreFoundBeforeAnyRequest(t *testing.T) {
 	for _, tc := range []struct{ input, value, want string }{
 		{"POLL_INTERVAL", "1ns", "poll_interval: 1ns is too short; use at least 10ms"},
 		{"MAX_INTERVAL", "5ms", "max_interval: 5ms is too short"},
+		{"POLL_INTERVAL", "0", `poll_interval: "0" must be longer than zero; use at least 10ms`},
+		{"MAX_INTERVAL", "-1s", `max_interval: "-1s" must be longer than zero; use at least 10ms`},
 		{"BASE_URL", "http://127.0.0.1:99999/api", `base_url: port "99999" is not a port number`},
 		{"BASE_URL", "https://user:hunter2@[::1/api", "base_url:"},
 		{"DOWNLOAD_DIR", "afile", "afile is a file, not a directory"},
@@ -364,6 +379,15 @@ func TestAPIKey(t *testing.T) {
 	if c.APIKey == "" {
 		t.Error("the key must come back even on error, so that it can be masked")
 	}
+	for _, k := range []string{`"prism_sk_x"`, "'prism_sk_x", "prism_sk_x`"} {
+		_, err := load(t, runnerEnv(map[string]string{"INPUT_API_KEY": k, "INPUT_GENERATION_ID": "gen_1"}))
+		if err == nil || !strings.Contains(err.Error(), "api_key: begins or ends with a quote; store the secret's value without quotes (it is not shown here)") || strings.Contains(err.Error(), "prism_sk_x") {
+			t.Errorf("key %q: err = %v", k, err)
+		}
+	}
+	if _, err := load(t, runnerEnv(map[string]string{"INPUT_API_KEY": `prism_sk_"x`, "INPUT_GENERATION_ID": "gen_1"})); err != nil {
+		t.Errorf("a quote inside the key: %v", err)
+	}
 	for _, k := range []string{"\x7fprism_sk_x", "\x01prism_sk_x", "prism_sk_x\x00"} {
 		_, err := load(t, runnerEnv(map[string]string{"INPUT_API_KEY": k, "INPUT_GENERATION_ID": "gen_1"}))
 		if err == nil || !strings.Contains(err.Error(), "api_key: contains spaces or control characters") {
@@ -388,6 +412,7 @@ func TestParseIDs(t *testing.T) {
 		{"a/1 gen_1 b/2", nil, `"a/1", "b/2" are not generation IDs (expected`},
 		{"a/1 b/2 c/3 d/4 e/5 f/6 g/7", nil, `"a/1", "b/2", "c/3", "d/4", "e/5", 2 more are not generation IDs`},
 		{"a/1 b/2 c/3 d/4 e/5", nil, `"a/1", "b/2", "c/3", "d/4", "e/5" are not generation IDs`},
+		{`"gen_a" 'gen_b'`, nil, `"\"gen_a\"", "'gen_b'" are not generation IDs (expected at most 128 letters, digits, _ and -, like gen_abc123; without quotes)`},
 		{`["gen_a","gen_b"]`, nil, `"[\"gen_a\"", "\"gen_b\"]" are not generation IDs (expected at most 128 letters, digits, _ and -, like gen_abc123; give the IDs separated by spaces, commas or newlines, not as JSON)`},
 		{"gen%2F..", nil, "not a generation ID"},
 		{"gen?x=1", nil, "not a generation ID"},
