@@ -102,12 +102,13 @@ func run(ctx context.Context, env Env, log *report.Log) int {
 		}
 		defer root.Close()
 		downloader = &download.Downloader{
-			HTTP:  &http.Client{Transport: transport}, // no credentials: the URL is its own
-			Root:  root,
-			Dir:   cfg.DownloadDir,
-			Owner: owner(cfg.Workspace),
-			Logf:  log.Infof,
-			Warnf: log.Warningf,
+			HTTP:     &http.Client{Transport: transport}, // no credentials: the URL is its own
+			Root:     root,
+			Dir:      cfg.DownloadDir,
+			Owner:    owner(cfg.Workspace),
+			Logf:     log.Infof,
+			Warnf:    log.Warningf,
+			CheckURL: storageURL(cfg.BaseURL, cfg.Term("base_url")),
 		}
 		if err := downloader.Ready(); err != nil {
 			return invalid(env, log, cfg, fmt.Sprintf("%s: %v; check that the step's user can write there", cfg.Term("download_dir"), err))

@@ -5,11 +5,15 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
+	"syscall"
+	"time"
 
 	"golang.org/x/net/http/httpproxy"
 
+	"github.com/prism-wait/prism-wait/internal/config"
 	"github.com/prism-wait/prism-wait/internal/download"
 	"github.com/prism-wait/prism-wait/internal/prism"
 )
@@ -34,8 +38,40 @@ func newTransport(getenv func(string) string) transport {
 	t.MaxResponseHeaderBytes = maxHeaderBytes
 	t.MaxIdleConns, t.MaxIdleConnsPerHost = 2*maxInFlight, maxInFlight
 	t.Proxy = proxy(getenv)
-	t.DialContext = loopbackNames(t.DialContext)
+	// As http.DefaultTransport's dialer, refusing link-local addresses.
+	dialer := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second, Control: notLinkLocal}
+	t.DialContext = loopbackNames(dialer.DialContext)
 	return transport{t}
+}
+
+// notLinkLocal refuses to connect to a link-local address, whatever name
+// led there: that is where clouds serve instance metadata and credentials
+// (169.254.169.254), never Prism, its storage or the Actions cache. A
+// hostile answer's URL must not make the runner fetch them.
+func notLinkLocal(network, address string, _ syscall.RawConn) error {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return nil
+	}
+	if ip, err := netip.ParseAddr(host); err == nil && (ip.Unmap().IsLinkLocalUnicast() || ip.Unmap().IsLinkLocalMulticast()) {
+		return fmt.Errorf("refusing to connect to %s, a link-local address (where clouds serve instance metadata), which neither Prism nor its storage uses", host)
+	}
+	return nil
+}
+
+// storageURL allows a video URL that is https, or plain http to a
+// loopback or private address when the API itself is plain http (a
+// rehearsal against prism-sim): presigned URLs are https, and an answer
+// that names another must not make the runner fetch, and quote, a plain
+// web page of its network.
+func storageURL(api *url.URL, baseURL string) func(*url.URL) error {
+	return func(u *url.URL) error {
+		if u.Scheme == "https" || api.Scheme == "http" && u.Scheme == "http" && config.LocalHost(u.Hostname()) {
+			return nil
+		}
+		return fmt.Errorf("the video URL %s is not https, so it was not fetched: Prism's storage URLs are (plain http is allowed only to a loopback or private address, when %s is http as well). Re-run the job later; if it persists, ask Prism support about this generation",
+			download.Redact(u.String()), baseURL)
+	}
 }
 
 // transport refuses an informational answer as the final one: after a

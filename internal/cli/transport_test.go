@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -250,6 +251,54 @@ func TestLocalhostIsDialledOnLoopback(t *testing.T) {
 		}
 		if !tc.ok && err != nil && err.Error() != "refused at "+tc.want[0] {
 			t.Errorf("%s: the error is not the first address's: %v", tc.addr, err)
+		}
+	}
+}
+
+// No request connects to a link-local address, where clouds serve
+// instance metadata: the dial is refused before it is made. (fe80::1 on
+// the loopback interface: nothing leaves the machine either way.)
+func TestNoConnectionToALinkLocalAddress(t *testing.T) {
+	t.Parallel()
+	tr := newTransport(func(string) string { return "" })
+	_, err := tr.DialContext(context.Background(), "tcp", "[fe80::1%lo]:80")
+	if err == nil || !strings.Contains(err.Error(), "refusing to connect to fe80::1%lo, a link-local address") {
+		t.Errorf("err = %v", err)
+	}
+	for addr, refused := range map[string]bool{"169.254.169.254:80": true, "[fe80::1]:443": true, "224.0.0.251:5353": true, "[::ffff:169.254.169.254]:80": true,
+		"127.0.0.1:80": false, "10.0.0.1:80": false, "[::1]:80": false, "8.8.8.8:53": false} {
+		if err := notLinkLocal("tcp4", addr, nil); (err != nil) != refused {
+			t.Errorf("%s: %v, want refused %v", addr, err, refused)
+		}
+	}
+}
+
+// Only https video URLs are fetched, except plain http to a loopback or
+// private address in a rehearsal against an http base_url.
+func TestStorageURLsAreHTTPS(t *testing.T) {
+	t.Parallel()
+	api, sim := &url.URL{Scheme: "https", Host: "prismvideos.com"}, &url.URL{Scheme: "http", Host: "127.0.0.1:8787"}
+	for _, tc := range []struct {
+		api   *url.URL
+		video string
+		ok    bool
+	}{
+		{api, "https://s3.amazonaws.com/b/v.mp4?X-Amz-Signature=s", true},
+		{sim, "https://s3.amazonaws.com/b/v.mp4", true},
+		{api, "http://s3.amazonaws.com/b/v.mp4", false},
+		{api, "http://127.0.0.1:8787/v.mp4", false},
+		{sim, "http://127.0.0.1:8787/v.mp4", true},
+		{sim, "http://10.1.2.3/v.mp4", true},
+		{sim, "http://example.com/v.mp4", false},
+		{sim, "ftp://127.0.0.1/v.mp4", false},
+	} {
+		u, _ := url.Parse(tc.video)
+		err := storageURL(tc.api, "base_url")(u)
+		if (err == nil) != tc.ok {
+			t.Errorf("API %s, video %s: %v, want allowed %v", tc.api, tc.video, err, tc.ok)
+		}
+		if err != nil && (!strings.Contains(err.Error(), "is not https, so it was not fetched") || strings.Contains(err.Error(), "Signature")) {
+			t.Errorf("API %s, video %s: %v", tc.api, tc.video, err)
 		}
 	}
 }

@@ -713,7 +713,7 @@ func ParseBaseURL(s string) (*url.URL, error) {
 	}
 	switch {
 	case u.Scheme == "https":
-	case u.Scheme == "http" && local(u.Hostname()):
+	case u.Scheme == "http" && LocalHost(u.Hostname()):
 	case u.Scheme == "http":
 		return nil, fmt.Errorf("http is allowed only to loopback and private addresses; use https://%s%s", u.Host, u.Path)
 	default:
@@ -741,7 +741,9 @@ func withoutUserinfo(s string) string {
 	return scheme + "://" + rest
 }
 
-func local(host string) bool {
+// LocalHost reports whether plain http may go to host: localhost, or a
+// loopback or private address (prism-sim in a rehearsal).
+func LocalHost(host string) bool {
 	if host == "localhost" {
 		return true
 	}

@@ -84,6 +84,10 @@ type Downloader struct {
 	// MaxBytes caps a video's size (DefaultMaxBytes), so that storage
 	// sending an endless body cannot fill the runner's disk.
 	MaxBytes int64
+	// CheckURL, when not nil, refuses a URL that must not be fetched: the
+	// video's, a fresh one, or one storage redirects to. Its error ends
+	// the download.
+	CheckURL func(*url.URL) error
 
 	freeSpace func(*os.File) (int64, error) // free bytes on the file's filesystem (diskFree); tests replace it
 }
@@ -347,20 +351,32 @@ func (t *transfer) verify() (*media.Info, format, error) {
 	return &info, format{}, nil
 }
 
-// withoutReferer is the redirect policy check (net/http's when nil:
-// at most 10), without the Referer that net/http adds: that is the
-// presigned URL, signature and all, which the next host must not get.
-func withoutReferer(check func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
-	return func(req *http.Request, via []*http.Request) error {
-		req.Header.Del("Referer")
-		if check != nil {
-			return check(req, via)
-		}
-		if len(via) >= 10 {
-			return errors.New("stopped after 10 redirects")
-		}
+// redirect is the redirect policy: CheckURL's, then d.HTTP's (net/http's
+// when nil: at most 10), without the Referer that net/http adds: that is
+// the presigned URL, signature and all, which the next host must not get.
+func (d *Downloader) redirect(req *http.Request, via []*http.Request) error {
+	req.Header.Del("Referer")
+	if err := d.checkURL(req.URL); err != nil {
+		return refusedURL{err}
+	}
+	if d.HTTP.CheckRedirect != nil {
+		return d.HTTP.CheckRedirect(req, via)
+	}
+	if len(via) >= 10 {
+		return errors.New("stopped after 10 redirects")
+	}
+	return nil
+}
+
+// refusedURL is CheckURL's refusal of a redirect, told apart from a
+// failed request.
+type refusedURL struct{ error }
+
+func (d *Downloader) checkURL(u *url.URL) error {
+	if d.CheckURL == nil {
 		return nil
 	}
+	return d.CheckURL(u)
 }
 
 // quote is the start of what storage sent, scrubbed and bounded, for a
@@ -392,6 +408,9 @@ func (d *Downloader) attempt(ctx context.Context, t *transfer) error {
 	if err != nil {
 		return permanent{fmt.Errorf("invalid video URL %s: %w", Redact(t.url), stripURL(err))}
 	}
+	if err := d.checkURL(req.URL); err != nil {
+		return permanent{err}
+	}
 	// Bytes as stored: a transparently decompressed body would not match
 	// the sizes and ranges that resuming relies on.
 	req.Header.Set("Accept-Encoding", "identity")
@@ -415,8 +434,12 @@ func (d *Downloader) attempt(ctx context.Context, t *transfer) error {
 	watchdog := time.AfterFunc(stall, func() { abandon(fmt.Errorf("storage sent nothing for %s", stall)) })
 	defer watchdog.Stop()
 	client := *d.HTTP
-	client.CheckRedirect = withoutReferer(d.HTTP.CheckRedirect)
+	client.CheckRedirect = d.redirect
 	resp, err := client.Do(req)
+	var refused refusedURL
+	if errors.As(err, &refused) {
+		return permanent{refused.error}
+	}
 	if err != nil {
 		return fmt.Errorf("request to %s failed: %w", Redact(t.url), stripURL(err))
 	}

@@ -10,6 +10,7 @@ import (
 	"hash"
 	"io"
 	"net/http"
+	neturl "net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -742,6 +743,45 @@ func TestRedirectToAnotherHostCarriesNoCredentials(t *testing.T) {
 		}
 		if len(final.seen()) != 1 {
 			t.Errorf("the other host saw %d requests, want 1", len(final.seen()))
+		}
+	})
+}
+
+// CheckURL refuses a URL before any request to it, the video's own or a
+// redirect's: the download ends at once, with its reason, and no file.
+func TestARefusedURLIsNotFetched(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		other := &storage{}
+		first := &storage{hook: func(n int, w http.ResponseWriter, r *http.Request, c *prismsim.Content) (http.ResponseWriter, bool) {
+			http.Redirect(w, r, "http://other.test/v/gen_1.mp4", http.StatusFound)
+			return w, true
+		}}
+		d, url := setup(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Host == "other.test" {
+				other.ServeHTTP(w, r)
+				return
+			}
+			first.ServeHTTP(w, r)
+		}))
+		d.CheckURL = func(u *neturl.URL) error {
+			if u.Host == "other.test" {
+				return errors.New("other.test is not storage")
+			}
+			return nil
+		}
+		_, err := d.Fetch(context.Background(), "gen_1", url, noRefresh)
+		var de *Error
+		if !errors.As(err, &de) || de.Attempts != 1 || !strings.Contains(err.Error(), "other.test is not storage") || len(other.seen()) != 0 || len(first.seen()) != 1 {
+			t.Errorf("redirect: %v; %d and %d requests, want 1 and 0", err, len(first.seen()), len(other.seen()))
+		}
+		d.CheckURL = func(*neturl.URL) error { return errors.New("not this one") }
+		_, err = d.Fetch(context.Background(), "gen_1", url, noRefresh)
+		if !errors.As(err, &de) || de.Attempts != 1 || !strings.Contains(err.Error(), "not this one") || len(first.seen()) != 1 {
+			t.Errorf("the video's URL: %v; %d requests, want none more", err, len(first.seen()))
+		}
+		if entries, _ := os.ReadDir(dir(d)); len(entries) != 0 {
+			t.Errorf("left %v", entries)
 		}
 	})
 }
