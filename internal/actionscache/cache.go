@@ -21,6 +21,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -275,7 +276,13 @@ func (c *Client) call(ctx context.Context, method string, writes bool, in, out a
 				Msg  string `json:"msg"`
 			}
 			if json.Unmarshal(raw, &e) == nil {
-				te.Code, te.Msg = untrusted.Clip(e.Code, 40), untrusted.Clip(e.Msg, 200)
+				// Scrubbed before it is cut: a cut token is no longer one to
+				// redact. A Twirp code (already_exists) is kept as it is.
+				sc := untrusted.New(c.token)
+				te.Code, te.Msg = e.Code, sc.Line(e.Msg, 200)
+				if !twirpCode.MatchString(e.Code) {
+					te.Code = sc.Line(e.Code, 40)
+				}
 			}
 			return resp.StatusCode == http.StatusTooManyRequests || !writes && transient(resp.StatusCode), te
 		}
@@ -285,6 +292,9 @@ func (c *Client) call(ctx context.Context, method string, writes bool, in, out a
 		return false, nil
 	})
 }
+
+// twirpCode is the shape of a Twirp error code, such as already_exists.
+var twirpCode = regexp.MustCompile(`^[a-z_]{1,40}$`)
 
 // retry runs try up to tries times while it says the failure is transient,
 // waiting 1 s, then 2 s, in between.

@@ -404,3 +404,22 @@ func TestWhatTheSignedURLsAnswerIsChecked(t *testing.T) {
 		}
 	})
 }
+
+// The service's message is scrubbed of the runtime token before it is
+// cut: a token cut in half would no longer be recognised.
+func TestATokenInAnErrorMessageIsRedactedBeforeItIsCut(t *testing.T) {
+	t.Parallel()
+	token := "runtime-" + strings.Repeat("T", 400)
+	synctest.Test(t, func(t *testing.T) {
+		s := &scripted{calls: map[string]int{}, answers: map[string]func(http.ResponseWriter, *http.Request){
+			twirp + "CreateCacheEntry": status(500, `{"code":"internal","msg":"`+strings.Repeat("x", 183)+` `+token+`yyyy"}`)}}
+		c, err := actionscache.New("http://127.0.0.1:8787", token, testnet.Serve(t, s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = c.Put(context.Background(), "k", "v", []byte("x"))
+		if err == nil || strings.Contains(err.Error(), "runtime-") || !strings.Contains(err.Error(), "internal") || !strings.Contains(err.Error(), "xxx ***") {
+			t.Errorf("Put = %v", err)
+		}
+	})
+}

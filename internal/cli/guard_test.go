@@ -347,7 +347,8 @@ func TestWaitFalseSubmitsAndStops(t *testing.T) {
 		// Its re-run hands the same IDs on, and says so, not that it waits.
 		again := runAttempt(t, base, root, "2", map[string]string{"template_id": "tpl_ok", "wait": "false"})
 		if again.code != outcome.ExitOK || again.outputs["generation_id"] != got.outputs["generation_id"] ||
-			!strings.Contains(again.log, "handing those on instead of submitting again") || strings.Contains(again.log, "waiting for those") {
+			!strings.Contains(again.log, "handing those on instead of submitting again") || strings.Contains(again.log, "waiting for those") ||
+			!strings.Contains(again.log, "\nprism-wait: 2 handed on, submitted by an earlier attempt after ") || !strings.Contains(got.log, "\nprism-wait: 2 submitted after ") {
 			t.Errorf("re-run with wait false: code %d outputs %v\n%s", again.code, again.outputs, again.log)
 		}
 	})

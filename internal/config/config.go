@@ -79,7 +79,7 @@ type raw struct {
 	timeout, pollInterval, maxInterval, baseURL  string
 	apiKey, rerunGuard, wait                     string
 	countSet, variablesSet, optionsSet, modelSet bool
-	waitSet                                      bool
+	waitSet, waitFlag                            bool // waitFlag: --wait given
 }
 
 // Input is one setting: the action input Name, INPUT_NAME in the action,
@@ -182,9 +182,10 @@ func Load(ctx context.Context, lookup func(string) (string, bool), args []string
 		return c, fmt.Errorf("%d command-line argument(s) given, but %s set: prism-wait then reads the action's inputs (INPUT_*) and would ignore the arguments; "+
 			"unset the INPUT_* variables to use flags and PRISM_*", len(args), setVars(lookup))
 	}
+	var fromFlags map[string]string
 	if !c.Action {
-		fromFlags, err := parseFlags(args)
-		if err != nil {
+		var err error
+		if fromFlags, err = parseFlags(args); err != nil {
 			return c, err
 		}
 		l = envconfig.MultiLookuper(nonEmpty(func(k string) string { return fromFlags[k] }), envconfig.PrefixLookuper("PRISM_", nonEmpty(get)))
@@ -195,6 +196,7 @@ func Load(ctx context.Context, lookup func(string) (string, bool), args []string
 		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{c.Term(input)}, a...)...))
 	}
 	var r raw
+	r.waitFlag = fromFlags[envName("wait")] != ""
 	for _, in := range Inputs {
 		v, ok := l.Lookup(envName(in.Name))
 		if !ok {
@@ -347,7 +349,7 @@ func (c *Config) check(r *raw, bad func(input, format string, a ...any)) {
 			bad("wait", "false only makes sense with %s or %s: it submits and stops; remove it to wait for the IDs", t("template_id"), t("prompt"))
 		}
 	default:
-		if !c.GitHub && strings.HasPrefix(r.wait, "-") { // `--wait --template-id …`
+		if r.waitFlag && strings.HasPrefix(r.wait, "-") { // `--wait --template-id …`
 			bad("wait", "%q is not true or false: the flag takes a value, so the next argument became it; write --wait=true or --wait=false", untrusted.Clip(r.wait, 20))
 			break
 		}

@@ -908,4 +908,13 @@ func TestWaitAndRerunGuard(t *testing.T) {
 	if _, err := load(t, runnerEnv(with("INPUT_WAIT", "-x"))); err == nil || !strings.HasSuffix(err.Error(), `wait: "-x" is not true or false`) {
 		t.Errorf("the action names no flag: %v", err)
 	}
+	// Only a value that came from the flag: not PRISM_WAIT's; in a run: step too.
+	env := map[string]string{"PRISM_API_KEY": "prism_sk_x", "PRISM_WAIT": "-1"}
+	if _, err := load(t, mapEnv(env), "--template-id", "tpl_a"); err == nil || !strings.HasSuffix(err.Error(), `--wait (PRISM_WAIT): "-1" is not true or false`) {
+		t.Errorf("PRISM_WAIT: %v", err)
+	}
+	env = map[string]string{"PRISM_API_KEY": "prism_sk_x", "GITHUB_ACTIONS": "true"}
+	if _, err := load(t, mapEnv(env), "--wait", "--template-id", "tpl_a"); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("in a run: step: %v, want %q", err, want)
+	}
 }

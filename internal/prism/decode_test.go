@@ -250,20 +250,6 @@ func TestSubmitWithoutAUsableIDIsUnknown(t *testing.T) {
 	}
 }
 
-// TestGetOfAnotherSuccessCodeIsUnchanged: only a POST's answer is taken
-// on any 2xx; a status read still needs 200.
-func TestGetOfAnotherSuccessCodeIsUnchanged(t *testing.T) {
-	t.Parallel()
-	c := serve(t, func(w http.ResponseWriter, r *http.Request) {
-		w.WriteHeader(202)
-		io.WriteString(w, `{"status":"completed","video_url":"https://s3/v.mp4"}`)
-	})
-	var pe *Error
-	if _, err := c.Get(context.Background(), "gen_1"); !errors.As(err, &pe) || pe.StatusCode != 202 {
-		t.Errorf("err = %v", err)
-	}
-}
-
 // FuzzStatusBody: any bytes decode without panic, and a body decodes
 // only when it holds a string status, which is the status returned.
 func FuzzStatusBody(f *testing.F) {

@@ -99,7 +99,8 @@ func usableURL(raw string, limit int) string {
 }
 
 // Error is every way a request can fail short of the caller's context
-// ending. StatusCode is 0 when no HTTP response arrived.
+// ending. StatusCode is 0 when no HTTP response arrived, and 200 for any
+// 2xx whose body was not understood.
 type Error struct {
 	Method     string        // GET or POST
 	StatusCode int           // HTTP status, 0 for transport errors
@@ -217,8 +218,8 @@ var ErrRedirect = errors.New("unusable redirect")
 
 // retryable is the one decision whether a failed request may be sent
 // again. A status read may always be repeated after a transient failure:
-// network errors, 408, 429, 5xx except 501, a 200 that is not the expected
-// JSON or another 2xx; never a redirect that was not followed (a 3xx). A POST creates (and charges for) generations and carries no
+// network errors, 408, 429, 5xx except 501, a 2xx that is not the expected
+// JSON; never a redirect that was not followed (a 3xx). A POST creates (and charges for) generations and carries no
 // idempotency key, so it is repeated only where the API certainly did not
 // act: a 429, or a connection that failed before the request was written.
 func retryable(method string, status int, wrote bool) bool {
@@ -226,7 +227,7 @@ func retryable(method string, status int, wrote bool) bool {
 		return status == http.StatusTooManyRequests || (status == 0 && !wrote)
 	}
 	switch {
-	case status == 0, status/100 == 2: // a 204 or a proxy's 203 is no verdict, nor a refusal
+	case status == 0, status == http.StatusOK:
 		return true
 	case status == http.StatusRequestTimeout, status == http.StatusTooManyRequests:
 		return true
@@ -444,12 +445,13 @@ func (c *Client) redirect(method string, from *url.URL, resp *http.Response, hop
 	return next, nil
 }
 
-// decode turns a response into out or an *Error: a non-200 through
-// checkResponse, a 200 through decodeBody. A POST's answer is
-// decoded on any 2xx: whatever its code, it may list the generations the
-// POST created.
+// decode turns a response into out or an *Error: a non-2xx through
+// checkResponse, a 2xx through decodeBody. Any 2xx is decoded: a POST's
+// may list the generations it created whatever its code, and a status
+// read's (a proxy's 203) holds the generation or is not understood, and
+// read again, as a 200 that is not the expected JSON (a 204's).
 func (c *Client) decode(ctx context.Context, method string, resp *http.Response, out any) error {
-	if ok := resp.StatusCode == http.StatusOK || method != http.MethodGet && resp.StatusCode/100 == 2; !ok {
+	if resp.StatusCode/100 != 2 {
 		defer drain(resp) // for the connection to be used again
 		return c.fail(method, c.checkResponse(resp), true)
 	}

@@ -87,6 +87,9 @@ func (r Run) Summary() string {
 // waited for.
 func (run Run) Tally() string {
 	if run.NotWaiting && len(run.Results) == 0 {
+		if run.Resumed {
+			return fmt.Sprintf("%d handed on, submitted by an earlier attempt", max(run.Created, len(run.IDs)))
+		}
 		return fmt.Sprintf("%d submitted", max(run.Created, len(run.IDs)))
 	}
 	var parts []string

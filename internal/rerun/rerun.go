@@ -155,12 +155,12 @@ func (g *Guard) Check(ctx context.Context) (Prior, error) {
 	refused := 0
 	for ; g.round < maxRounds; g.round++ {
 		if shared, err := g.get(ctx, "shared"); err != nil || shared != nil {
-			return Prior{}, g.unrecorded(shared, err, "several jobs of this run made this same request in a step with the same id, so the record cannot say which generations are this job's")
+			return Prior{}, g.unrecorded(ctx, shared, err, "several jobs of this run made this same request in a step with the same id, so the record cannot say which generations are this job's")
 		}
 		sub, err := g.get(ctx, "submitted")
 		switch {
 		case err != nil:
-			return Prior{}, g.unrecorded(nil, err, "")
+			return Prior{}, g.unrecorded(ctx, nil, err, "")
 		case sub != nil && sub.Refused:
 			refused++
 			continue
@@ -169,7 +169,7 @@ func (g *Guard) Check(ctx context.Context) (Prior, error) {
 		}
 		intent, err := g.get(ctx, "intent")
 		if err != nil {
-			return Prior{}, g.unrecorded(nil, err, "")
+			return Prior{}, g.unrecorded(ctx, nil, err, "")
 		}
 		return Prior{Intent: intent, Refused: refused}, nil
 	}
@@ -179,11 +179,12 @@ func (g *Guard) Check(ctx context.Context) (Prior, error) {
 // unrecorded makes a read's outcome an *Unrecorded when it shows that an
 // earlier attempt left a record that cannot be used; other errors (the
 // cache cannot be read at all) are returned as they are.
-func (g *Guard) unrecorded(e *Entry, err error, why string) error {
+func (g *Guard) unrecorded(ctx context.Context, e *Entry, err error, why string) error {
 	var bad *badEntry
 	switch {
 	case errors.Is(err, errSameAttempt):
-		_ = g.share(context.Background()) // best effort: this attempt stops anyway
+		// Best effort, within the read's deadline: this attempt stops anyway.
+		_ = g.share(ctx)
 		return &Unrecorded{Reason: "several jobs of this run made this same request in a step with the same id, so the record cannot say which generations are this job's"}
 	case err == nil:
 		return &Unrecorded{Attempt: e.Attempt, At: e.At, Reason: why}

@@ -403,6 +403,39 @@ func TestAMarkThatCannotBeWrittenIsSaid(t *testing.T) {
 	})
 }
 
+// The mark that a record is shared, written by the leg that finds the
+// other's, takes no longer than the read it follows: a cache that hangs
+// cannot hold the step past the guard's deadline.
+func TestTheSharedMarkKeepsTheReadsDeadline(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		sim := prismsim.New(prismsim.Scenario{Cache: &prismsim.CacheConfig{}})
+		tr := testnet.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			body, _ := io.ReadAll(r.Body)
+			if strings.HasSuffix(r.URL.Path, "/CreateCacheEntry") && strings.Contains(string(body), "/shared") {
+				<-r.Context().Done()
+				return
+			}
+			r.Body = io.NopCloser(strings.NewReader(string(body)))
+			sim.ServeHTTP(w, r)
+		}))
+		srv := server{"http://127.0.0.1:8787", tr}
+		a := open(t, srv, "2", req)
+		a.Intend(context.Background(), when)
+		a.Submitted(context.Background(), when, []string{"gen_a"})
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		start := time.Now()
+		_, err := open(t, srv, "2", req).Check(ctx)
+		if u, ok := errors.AsType[*rerun.Unrecorded](err); !ok || !strings.Contains(u.Error(), "several jobs of this run made this same request") {
+			t.Errorf("Check = %v, want an *Unrecorded for a shared record", err)
+		}
+		if took := time.Since(start); took > 3*time.Second {
+			t.Errorf("Check took %s, past its 3s deadline", took)
+		}
+	})
+}
+
 // A record holding the key as an ID is no record of prism-wait's: its
 // submit never hands the key on as an ID.
 func TestARecordWithTheKeyIsNotResumed(t *testing.T) {
