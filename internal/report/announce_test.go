@@ -74,6 +74,11 @@ func TestReadPlan(t *testing.T) {
 		{"no estimate", 5 * s, nil, 0, ""},
 		{"T = 127s", 5 * s, []time.Duration{5 * s, 10 * s, 15 * s, 22500 * time.Millisecond, 33750 * time.Millisecond}, 101600 * time.Millisecond,
 			"first reads at 5s, 10s, 15s, 23s, 34s after the submit, then every 5s from 1m42s on (0.8 × the typical estimate)\n"},
+		// Rounded to the second from a poll_interval of 1s on, to a tenth of it below.
+		{"a poll of 1s", s, []time.Duration{1250 * time.Millisecond}, 2 * s,
+			"first reads at 1s after the submit, then every 1s from 2s on (0.8 × the typical estimate)\n"},
+		{"a poll of 500ms", 500 * time.Millisecond, []time.Duration{1260 * time.Millisecond}, 2 * s,
+			"first reads at 1.25s after the submit, then every 500ms from 2s on (0.8 × the typical estimate)\n"},
 		{"many, a short poll", 100 * time.Millisecond, []time.Duration{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, 2 * s,
 			"first reads at 0s, 0s, 0s, 0s, 0s, 0s, 0s, 0s, … after the submit, then every 100ms from 2s on (0.8 × the typical estimate)\n"},
 	} {

@@ -65,7 +65,7 @@ func (r Run) Summary() string {
 		fmt.Fprintf(&b, "**%s:** %s\n\n", v.Title, r.md(v.Advice, 1000))
 	}
 	b.WriteString("| Generation | Status | Time | Share page | Video | Problem |\n|---|---|---|---|---|---|\n")
-	if r.NotWaiting && len(r.Results) == 0 {
+	if r.NotWaiting {
 		for _, id := range r.IDs {
 			fmt.Fprintf(&b, "| `%s` | %s | | | | |\n", id, StatusSubmitted)
 		}
@@ -86,7 +86,7 @@ func (r Run) Summary() string {
 // counting the created ones past those listed (MaxListed, Fit) as not
 // waited for.
 func (run Run) Tally() string {
-	if run.NotWaiting && len(run.Results) == 0 {
+	if run.NotWaiting {
 		if run.Resumed {
 			return fmt.Sprintf("%d handed on, submitted by an earlier attempt", max(run.Created, len(run.IDs)))
 		}

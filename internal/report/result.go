@@ -236,7 +236,7 @@ func (r Run) submittedJSON() []byte {
 }
 
 func (r Run) json(limit int) []byte {
-	if r.NotWaiting && len(r.Results) == 0 {
+	if r.NotWaiting {
 		return r.submittedJSON()
 	}
 	out := make([]resultJSON, len(r.Results))

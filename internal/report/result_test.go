@@ -410,23 +410,25 @@ func TestMediaFactsWhereKnown(t *testing.T) {
 		{Result: wait.Result{ID: "gen_a", Gen: done}, File: &download.File{Path: "v/gen_a.avi", Bytes: 10}},
 		{Result: wait.Result{ID: "gen_b", Gen: done}, File: &download.File{Path: "v/gen_b.webm", Bytes: 10, Media: &media.Info{Container: "webm", Codec: "vp09\n::x"}}},
 		{Result: wait.Result{ID: "gen_c", Gen: done}, File: &download.File{Path: "v/gen_c.mp4", Bytes: 10, Media: &media.Info{Container: "mp4", Codec: "avc1", Width: 640, Height: 360, Duration: 1234567 * time.Microsecond}}},
+		{Result: wait.Result{ID: "gen_d", Gen: done}, File: &download.File{Path: "v/gen_d.mp4", Bytes: 10, Media: &media.Info{Container: "mp4", Width: 0, Height: 360}}},
+		{Result: wait.Result{ID: "gen_e", Gen: done}, File: &download.File{Path: "v/gen_e.mp4", Bytes: 10, Media: &media.Info{Container: "mp4", Width: 640, Height: 0}}},
 	}}
 	outs := map[string]string{}
 	for _, o := range run.Outputs() {
 		outs[o.Name] = o.Value
 	}
-	for name, want := range map[string]string{"video_duration": "\n\n1.235", "video_width": "\n\n640", "video_height": "\n\n360"} {
+	for name, want := range map[string]string{"video_duration": "\n\n1.235\n\n", "video_width": "\n\n640\n\n640", "video_height": "\n\n360\n360\n"} {
 		if outs[name] != want {
 			t.Errorf("%s = %q, want %q", name, outs[name], want)
 		}
 	}
 	var results []map[string]any
 	json.Unmarshal([]byte(outs["results"]), &results)
-	if len(results) != 3 || results[0]["video_codec"] != nil || results[1]["video_codec"] != "vp09 ::x" || results[1]["video_width"] != nil || results[2]["video_duration_s"] != 1.235 {
+	if len(results) != 5 || results[0]["video_codec"] != nil || results[1]["video_codec"] != "vp09 ::x" || results[1]["video_width"] != nil || results[2]["video_duration_s"] != 1.235 {
 		t.Errorf("results: %v", results)
 	}
 	summary := run.Summary()
-	for _, want := range []string{"| v/gen\\_a.avi (10 B) |", "| v/gen\\_b.webm (10 B) |", "| v/gen\\_c.mp4 (10 B, 640x360, 1.235 s) |"} {
+	for _, want := range []string{"| v/gen\\_a.avi (10 B) |", "| v/gen\\_b.webm (10 B) |", "| v/gen\\_c.mp4 (10 B, 640x360, 1.235 s) |", "| v/gen\\_d.mp4 (10 B) |", "| v/gen\\_e.mp4 (10 B) |"} {
 		if !strings.Contains(summary, want) {
 			t.Errorf("the summary lacks %q:\n%s", want, summary)
 		}
