@@ -61,3 +61,33 @@ func TestSubmitOverHTTP2IsNeverReplayed(t *testing.T) {
 		})
 	}
 }
+
+// An HTTP/2 server that floods PINGs and stops reading makes net/http's
+// read loop block writing the answers, holding the lock that ending the
+// request needs: without a write timeout on the connection, neither the
+// deadline nor a signal could end the step. It ends with exit 3, outputs
+// written, soon after its timeout.
+func TestAPingFloodCannotHoldTheStep(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	t.Parallel()
+	srv, err := prismsim.NewH2(prismsim.H2PingFlood)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	c := newContainer(t)
+	r := c.actWithEnv(t, fast(map[string]string{"generation_id": "gen_flood", "base_url": srv.URL, "timeout": "5s"}), c.trust(t, srv.CertPEM))
+	select {
+	case <-srv.Flooding:
+	default:
+		t.Fatal("the server never flooded")
+	}
+	if r.code != 3 || !strings.Contains(r.stdout, "::error title=No verdict in time::") {
+		t.Errorf("exit %d, want 3 and \"No verdict in time\":\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if _, ok := r.outputs["status"]; !ok {
+		t.Errorf("outputs not written: %v", r.outputs)
+	}
+}

@@ -22,6 +22,9 @@ import (
 // net/http's default would take 10 MiB of an endless header per request.
 const maxHeaderBytes = 64 << 10
 
+// writeByteTimeout closes a connection that takes no bytes for so long.
+const writeByteTimeout = 5 * time.Second
+
 // maxInFlight is how many requests can run at once: a status read per ID,
 // and for each download its transfer and a read for a fresh URL. As many
 // idle connections are kept, so that a poll reuses one instead of paying
@@ -38,6 +41,12 @@ func newTransport(getenv func(string) string) transport {
 	t.MaxResponseHeaderBytes = maxHeaderBytes
 	t.MaxIdleConns, t.MaxIdleConnsPerHost = 2*maxInFlight, maxInFlight
 	t.Proxy = proxy(getenv)
+	// An HTTP/2 server that floods PINGs and stops reading fills the
+	// socket: the read loop then blocks in the write of a PING's answer,
+	// holding the lock that a cancel needs, and neither the deadline nor a
+	// signal can end the request. A write that makes no progress for 5 s
+	// closes the connection instead (the runner kills 10 s after a cancel).
+	t.HTTP2 = &http.HTTP2Config{WriteByteTimeout: writeByteTimeout}
 	// As http.DefaultTransport's dialer, refusing link-local addresses.
 	dialer := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second, Control: notLinkLocal}
 	t.DialContext = loopbackNames(dialer.DialContext)

@@ -39,6 +39,11 @@ const (
 	// H2RefusedOnce resets the first POST's stream with
 	// RST_STREAM(REFUSED_STREAM), and answers every later one.
 	H2RefusedOnce
+	// H2PingFlood answers a generation's GET with its headers and part of
+	// its body, then sends PINGs and reads nothing more, until the client
+	// closes the connection: the client's answers to the PINGs fill the
+	// socket, and its read loop blocks writing them.
+	H2PingFlood
 )
 
 // H2Server is a minimal HTTP/2 server over TLS (ALPN "h2") that counts
@@ -54,6 +59,9 @@ type H2Server struct {
 	ln      net.Listener
 	posts   atomic.Int64
 	conns   sync.WaitGroup
+	// Flooding is closed once an H2PingFlood server stopped reading.
+	Flooding chan struct{}
+	flood    sync.Once
 }
 
 // NewH2 starts an H2Server on a loopback port.
@@ -66,7 +74,7 @@ func NewH2(abort H2Abort) (*H2Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &H2Server{URL: "https://" + ln.Addr().String() + "/api", CertPEM: certPEM, abort: abort, ln: ln}
+	s := &H2Server{URL: "https://" + ln.Addr().String() + "/api", CertPEM: certPEM, abort: abort, ln: ln, Flooding: make(chan struct{})}
 	go s.accept()
 	return s, nil
 }
@@ -174,6 +182,20 @@ func (s *H2Server) answer(fr *http2.Framer, id uint32, st *h2Stream) error {
 		}
 		return s.respond(fr, id, 200, `{"generations":[{"generation_id":"gen_h2_1","status":"generating"}],"credits_charged":10}`)
 	}
+	if gen, ok := strings.CutPrefix(st.path, "/api/generations/"); ok && st.method == "GET" && s.abort == H2PingFlood {
+		if err := s.head(fr, id, 200, 1000); err != nil {
+			return err
+		}
+		if err := fr.WriteData(id, false, []byte(`{"id":"`+gen+`","status":"gene`)); err != nil {
+			return err
+		}
+		s.flood.Do(func() { close(s.Flooding) })
+		for {
+			if err := fr.WritePing(false, [8]byte{1}); err != nil {
+				return err // the client closed the connection
+			}
+		}
+	}
 	if gen, ok := strings.CutPrefix(st.path, "/api/generations/"); ok && st.method == "GET" {
 		self := strings.TrimSuffix(s.URL, "/api")
 		return s.respond(fr, id, 200, fmt.Sprintf(`{"id":%q,"status":"completed","video_url":"%s/videos/%s.mp4"}`, gen, self, gen))
@@ -182,17 +204,22 @@ func (s *H2Server) answer(fr *http2.Framer, id uint32, st *h2Stream) error {
 }
 
 func (s *H2Server) respond(fr *http2.Framer, id uint32, status int, body string) error {
+	if err := s.head(fr, id, status, len(body)); err != nil {
+		return err
+	}
+	return fr.WriteData(id, true, []byte(body))
+}
+
+// head writes a JSON answer's headers.
+func (s *H2Server) head(fr *http2.Framer, id uint32, status, length int) error {
 	var block bytes.Buffer
 	enc := hpack.NewEncoder(&block)
-	for _, f := range [][2]string{{":status", fmt.Sprint(status)}, {"content-type", "application/json"}, {"content-length", fmt.Sprint(len(body))}} {
+	for _, f := range [][2]string{{":status", fmt.Sprint(status)}, {"content-type", "application/json"}, {"content-length", fmt.Sprint(length)}} {
 		if err := enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]}); err != nil {
 			return err
 		}
 	}
-	if err := fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: block.Bytes(), EndHeaders: true}); err != nil {
-		return err
-	}
-	return fr.WriteData(id, true, []byte(body))
+	return fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: block.Bytes(), EndHeaders: true})
 }
 
 // selfSigned makes a certificate for 127.0.0.1 that is its own root.
