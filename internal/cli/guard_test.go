@@ -210,21 +210,11 @@ func TestAReRunThatCannotReadTheCacheDoesNotPayAgain(t *testing.T) {
 				var readsFail atomic.Bool
 				release := make(chan struct{})
 				defer close(release)
-				tr := testnet.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					if readsFail.Load() && strings.HasSuffix(r.URL.Path, "/GetCacheEntryDownloadURL") {
-						if fault == "hang" {
-							select { // reads that use up their whole share
-							case <-r.Context().Done():
-							case <-release:
-							}
-						}
-						w.WriteHeader(http.StatusServiceUnavailable)
-						return
-					}
-					s.ServeHTTP(w, r)
-				}))
-				t.Cleanup(s.Close)
-				base, root := api{URL: apiBase, Transport: tr}, strings.TrimSuffix(apiBase, "/api")
+				hang := release // reads that use up their whole share
+				if fault != "hang" {
+					hang = nil
+				}
+				base, root := failingReads(t, s, &readsFail, hang)
 				tpl := map[string]string{"template_id": "tpl_ok"}
 				first := runAttempt(t, base, root, "1", tpl)
 				readsFail.Store(true)
@@ -485,15 +475,7 @@ func TestAnAttemptThatCannotReadTheCacheStillRecordsWhatItPaidFor(t *testing.T) 
 	synctest.Test(t, func(t *testing.T) {
 		s := prismsim.New(mustScenario(t))
 		var readsFail atomic.Bool
-		tr := testnet.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if readsFail.Load() && strings.HasSuffix(r.URL.Path, "/GetCacheEntryDownloadURL") {
-				w.WriteHeader(http.StatusServiceUnavailable)
-				return
-			}
-			s.ServeHTTP(w, r)
-		}))
-		t.Cleanup(s.Close)
-		base, root := api{URL: apiBase, Transport: tr}, strings.TrimSuffix(apiBase, "/api")
+		base, root := failingReads(t, s, &readsFail, nil)
 		tpl := map[string]string{"template_id": "tpl_ok"}
 		readsFail.Store(true)
 		second := runAttempt(t, base, root, "2", tpl)
@@ -506,4 +488,24 @@ func TestAnAttemptThatCannotReadTheCacheStillRecordsWhatItPaidFor(t *testing.T) 
 			t.Errorf("attempt 3: code %d, resumed %q, %d POSTs in all; want attempt 2's IDs resumed:\n%s", third.code, third.outputs["resumed"], posts, third.log)
 		}
 	})
+}
+
+// failingReads serves s, except that the cache's reads answer 503 while
+// fail is set; with hang, only once the request ends or hang is closed.
+func failingReads(t *testing.T, s *prismsim.Server, fail *atomic.Bool, hang <-chan struct{}) (base api, root string) {
+	tr := testnet.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if fail.Load() && strings.HasSuffix(r.URL.Path, "/GetCacheEntryDownloadURL") {
+			if hang != nil {
+				select {
+				case <-r.Context().Done():
+				case <-hang:
+				}
+			}
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		s.ServeHTTP(w, r)
+	}))
+	t.Cleanup(s.Close)
+	return api{URL: apiBase, Transport: tr}, strings.TrimSuffix(apiBase, "/api")
 }

@@ -383,17 +383,7 @@ func TestAReRunStopsWhereAnEarlierAttemptLeftARecordItCannotUse(t *testing.T) {
 func TestAMarkThatCannotBeWrittenIsSaid(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		sim := prismsim.New(prismsim.Scenario{Cache: &prismsim.CacheConfig{}})
-		tr := testnet.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			body, _ := io.ReadAll(r.Body)
-			if strings.HasSuffix(r.URL.Path, "/CreateCacheEntry") && strings.Contains(string(body), "/shared") {
-				w.WriteHeader(http.StatusInternalServerError)
-				return
-			}
-			r.Body = io.NopCloser(strings.NewReader(string(body)))
-			sim.ServeHTTP(w, r)
-		}))
-		srv := server{"http://127.0.0.1:8787", tr}
+		srv := sharedMark(t, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusInternalServerError) })
 		ctx := context.Background()
 		open(t, srv, "1", req).Intend(ctx, when)
 		err := open(t, srv, "1", req).Intend(ctx, when)
@@ -409,17 +399,7 @@ func TestAMarkThatCannotBeWrittenIsSaid(t *testing.T) {
 func TestTheSharedMarkKeepsTheReadsDeadline(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		sim := prismsim.New(prismsim.Scenario{Cache: &prismsim.CacheConfig{}})
-		tr := testnet.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			body, _ := io.ReadAll(r.Body)
-			if strings.HasSuffix(r.URL.Path, "/CreateCacheEntry") && strings.Contains(string(body), "/shared") {
-				<-r.Context().Done()
-				return
-			}
-			r.Body = io.NopCloser(strings.NewReader(string(body)))
-			sim.ServeHTTP(w, r)
-		}))
-		srv := server{"http://127.0.0.1:8787", tr}
+		srv := sharedMark(t, func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
 		a := open(t, srv, "2", req)
 		a.Intend(context.Background(), when)
 		a.Submitted(context.Background(), when, []string{"gen_a"})
@@ -510,4 +490,19 @@ func TestUnrecordedSaysWhichAttempt(t *testing.T) {
 			t.Errorf("%+v: %q, want %q", *u, got, want)
 		}
 	}
+}
+
+// sharedMark is a cache whose reservations of the "shared" mark are
+// answered by mark, and every other request by the simulator.
+func sharedMark(t *testing.T, mark http.HandlerFunc) server {
+	sim := prismsim.New(prismsim.Scenario{Cache: &prismsim.CacheConfig{}})
+	return server{"http://127.0.0.1:8787", testnet.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if strings.HasSuffix(r.URL.Path, "/CreateCacheEntry") && strings.Contains(string(body), "/shared") {
+			mark(w, r)
+			return
+		}
+		r.Body = io.NopCloser(strings.NewReader(string(body)))
+		sim.ServeHTTP(w, r)
+	}))}
 }
