@@ -78,7 +78,7 @@ func storageURL(api *url.URL, baseURL string) func(*url.URL) error {
 		if u.Scheme == "https" || api.Scheme == "http" && u.Scheme == "http" && config.LocalHost(u.Hostname()) {
 			return nil
 		}
-		return fmt.Errorf("the video URL %s is not https, so it was not fetched: Prism's storage URLs are (plain http is allowed only to a loopback or private address, when %s is http as well). Re-run the job later; if it persists, ask Prism support about this generation",
+		return fmt.Errorf("the video URL %s is not https, so it was not fetched: Prism's storage URLs are (plain http is allowed only to a loopback or private address, when %s is http as well). Try again later; if it persists, ask Prism support about this generation",
 			download.Redact(u.String()), baseURL)
 	}
 }

@@ -102,7 +102,7 @@ var Inputs = []Input{
 	{Name: "variables", Usage: "JSON object of template variables, with --template-id",
 		set: func(r *raw, v string) (err error) {
 			r.variablesSet = true
-			r.variables, err = jsonObject(v)
+			r.variables, err = jsonObject(v, `{"title": "Launch"}`)
 			return err
 		}},
 	{Name: "prompt", Usage: "submit a prompt-to-video generation, then wait for it",
@@ -113,7 +113,11 @@ var Inputs = []Input{
 	{Name: "count", Default: "1", Usage: "videos to generate from --prompt, 1 to 4",
 		set: func(r *raw, v string) error { r.countSet, r.count = true, strings.TrimSpace(v); return nil }},
 	{Name: "options", Usage: "JSON object merged into the submit request's body (e.g. aspectRatio, duration)",
-		set: func(r *raw, v string) (err error) { r.optionsSet = true; r.options, err = jsonObject(v); return err }},
+		set: func(r *raw, v string) (err error) {
+			r.optionsSet = true
+			r.options, err = jsonObject(v, `{"aspectRatio": "16:9"}`)
+			return err
+		}},
 	{Name: "api_key", Required: true, Usage: "Prism API key, prism_sk_… (prefer PRISM_API_KEY: flags show in process lists)",
 		set: func(r *raw, v string) error { r.apiKey = strings.TrimSpace(v); return nil }},
 	{Name: "base_url", Default: "https://prismvideos.com/api", Usage: "API root; https, or http to a loopback or private address",
@@ -434,8 +438,9 @@ func (c *Config) submit(r *raw, bad func(input, format string, a ...any)) *prism
 	return &prism.SubmitRequest{Body: body}
 }
 
-// jsonObject parses a JSON object, saying where the JSON breaks.
-func jsonObject(s string) (map[string]any, error) {
+// jsonObject parses a JSON object, saying where the JSON breaks and
+// showing example, one the input takes.
+func jsonObject(s, example string) (map[string]any, error) {
 	dec := json.NewDecoder(strings.NewReader(s))
 	dec.UseNumber() // numbers are sent on exactly as written
 	var v any
@@ -443,7 +448,7 @@ func jsonObject(s string) (map[string]any, error) {
 	if err == nil && dec.More() {
 		err = errors.New("more than one JSON value")
 	}
-	const like = `a JSON object, like {"title": "Launch"}`
+	like := "a JSON object, like " + example
 	var se *json.SyntaxError
 	switch {
 	case errors.As(err, &se):

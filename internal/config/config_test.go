@@ -237,7 +237,7 @@ func TestSubmitInputs(t *testing.T) {
 		{map[string]string{"INPUT_TEMPLATE_ID": "tpl_1", "INPUT_VARIABLES": `{"title": "x",}`}, []string{"variables: not valid JSON", "at byte 15"}},
 		{map[string]string{"INPUT_TEMPLATE_ID": "tpl_1", "INPUT_VARIABLES": "title: Launch day"}, []string{`variables: not valid JSON: invalid character 'i' in literal true (expecting 'r') at byte 2, near "title: Launch day"; give a JSON object, like {"title": "Launch"} (YAML is not read here)`}},
 		{map[string]string{"INPUT_TEMPLATE_ID": "tpl_1", "INPUT_VARIABLES": `["x"]`}, []string{"variables: must be a JSON object"}},
-		{map[string]string{"INPUT_TEMPLATE_ID": "tpl_1", "INPUT_OPTIONS": `{} {}`}, []string{`options: not valid JSON: more than one JSON value; give a JSON object, like {"title": "Launch"}`}},
+		{map[string]string{"INPUT_TEMPLATE_ID": "tpl_1", "INPUT_OPTIONS": `{} {}`}, []string{`options: not valid JSON: more than one JSON value; give a JSON object, like {"aspectRatio": "16:9"}`}},
 		{map[string]string{"INPUT_TEMPLATE_ID": "../tpl"}, []string{"template_id: \"../tpl\" is not a template ID"}},
 		{map[string]string{"INPUT_TEMPLATE_ID": "tpl_" + strings.Repeat("a", 125)}, []string{"is not a template ID (expected at most 128 letters, digits, _ and -, like tpl_abc123)"}},
 		{map[string]string{"INPUT_TEMPLATE_ID": "tpl_1", "INPUT_OPTIONS": `{"variables": {}, "prompt": "x"}`}, []string{`options: "variables" is set by variables; remove it from options`, `options: "prompt" does not go with template_id; remove it from options`}},
@@ -278,7 +278,7 @@ func TestJSONErrorsQuoteTheTextNearTheError(t *testing.T) {
 			t.Errorf("near(%q, %d) = %q, want %q", s, tc.off, got, tc.want)
 		}
 	}
-	_, err := jsonObject(`{"title": "Launch", "count": 2,}`)
+	_, err := jsonObject(`{"title": "Launch", "count": 2,}`, `{"title": "Launch"}`)
 	if err == nil || !strings.Contains(err.Error(), `at byte 32, near "ount\": 2,}"`) {
 		t.Errorf("err = %v", err)
 	}

@@ -130,7 +130,7 @@ var errExpired = errors.New("storage refused the signed URL (HTTP 403)")
 
 // storageAdvice ends the message of a download that storage kept
 // refusing or failing.
-const storageAdvice = "Re-run the job later; if it fails the same way, ask Prism support about this generation."
+const storageAdvice = "Try again later; if it fails the same way, ask Prism support about this generation."
 
 // LocalError marks failures of the runner's own disk (no space, no
 // permission), not of storage.
@@ -311,7 +311,7 @@ func Describe(info media.Info) string {
 
 // brokenAdvice ends the message of a file that storage sent whole but
 // that is no whole video.
-const brokenAdvice = "Nothing was saved. Re-run the job to download it again; if it fails the same way, the video on storage is broken: generate it again."
+const brokenAdvice = "Nothing was saved. Try again to download it; if it fails the same way, the video on storage is broken: generate it again."
 
 // format is a video format without a check, known by its first bytes.
 type format struct{ ext, what string }

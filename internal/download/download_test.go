@@ -1360,7 +1360,7 @@ func TestWhatIsNoWholeVideoIsRefused(t *testing.T) {
 		io.CopyN(w, prismsim.NewContent("gen_1", 1, 1<<20), 300_000)
 		panic(http.ErrAbortHandler)
 	}
-	advice := "Nothing was saved. Re-run the job to download it again; if it fails the same way, the video on storage is broken: generate it again."
+	advice := "Nothing was saved. Try again to download it; if it fails the same way, the video on storage is broken: generate it again."
 	for _, tc := range []struct {
 		name string
 		hook func(int, http.ResponseWriter, *http.Request, *prismsim.Content) (http.ResponseWriter, bool)

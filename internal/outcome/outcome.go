@@ -178,6 +178,9 @@ var table = []row{
 		}},
 	{"submission rejected", ExitRefused, "Prism API refused the submission", submitRefused(prism.Rejected),
 		func(f *Facts, s Settings) string {
+			if s.Prompt {
+				return fmt.Sprintf("The request was rejected (%v). Fix the field it names in %s, %s, %s or %s.", asPrism(f.Submit), s.name("prompt"), s.name("model"), s.name("count"), s.name("options"))
+			}
 			return fmt.Sprintf("The request was rejected (%v). Fix the variable or field it names in %s or %s.", asPrism(f.Submit), s.name("variables"), s.name("options"))
 		}},
 	{"template not found", ExitRefused, "Prism API refused the submission", submitRefused(prism.NotFound),
@@ -260,7 +263,7 @@ var table = []row{
 				why, next = "", fmt.Sprintf("Check %s and the runner's network, then re-run", s.name("base_url"))
 			}
 			if errors.Is(f.Submit, wait.ErrCanceled) {
-				next = "Re-run the job when you want them"
+				next = "Start it again when you want them"
 			}
 			return fmt.Sprintf("The generations were not submitted: %v. Nothing was created or charged%s. %s.", f.Submit, why, next)
 		}},
@@ -494,23 +497,48 @@ func waitAdvice(f *Facts, s Settings) string {
 	case errors.Is(f.Wait, wait.ErrDeadline) && (errors.Is(f.Wait, wait.ErrNoAnswer) || f.Gen.Status == "" && pe != nil && pe.StatusCode == 0):
 		// No answer at all: the last request failed below HTTP, or was
 		// still waiting for one (a host that accepts and never answers).
-		return fmt.Sprintf("%s: %v. No status was read, and the last request got no answer: check %s and the runner's network; raise %s (now %s) only if the API was just slow.",
-			f.ID, f.Wait, s.name("base_url"), s.name("timeout"), s.Timeout)
+		return fmt.Sprintf("%s: %v. No status was read, and the last request got no answer: check %s and the runner's network; raise %s (now %s) only if the API was just slow.%s",
+			f.ID, f.Wait, s.name("base_url"), s.name("timeout"), s.Timeout, s.again("wait for it", f.ID, ""))
+	case errors.Is(f.Wait, wait.ErrNoVideo):
+		return fmt.Sprintf("%s: %v. Prism calls it completed but gives no video to fetch, which more time rarely cures: look at the generation in Prism's dashboard, or ask Prism support about it with its ID.%s",
+			f.ID, f.Wait, s.again("wait for it", f.ID, ""))
 	case errors.Is(f.Wait, wait.ErrDeadline):
-		return fmt.Sprintf("%s: %v. Raise %s (now %s) if generations take longer.", f.ID, f.Wait, s.name("timeout"), s.Timeout)
+		return fmt.Sprintf("%s: %v. Raise %s (now %s) if generations take longer.%s", f.ID, f.Wait, s.name("timeout"), s.Timeout, s.again("wait for it", f.ID, s.name("timeout")))
 	}
-	return fmt.Sprintf("%s: %v", f.ID, f.Wait)
+	return sentences(fmt.Sprintf("%s: %v", f.ID, f.Wait), s.again("wait for it", f.ID, ""))
+}
+
+// sentences ends msg with a full stop before more, if there is more.
+func sentences(msg, more string) string {
+	if more != "" && !strings.HasSuffix(msg, ".") {
+		msg += "."
+	}
+	return msg + more
+}
+
+// again tells how to wait for (or download) a submitted generation once
+// more without submitting, and paying, again; "" for generations given by
+// ID. longer, when set, names the input to raise on the way.
+func (s Settings) again(what, id, longer string) string {
+	if !s.Submitted {
+		return ""
+	}
+	with := ""
+	if longer != "" {
+		with = " with a longer " + longer
+	}
+	return fmt.Sprintf(" It was created and charged: to %s again without paying again, pass %s as %s%s.", what, id, s.name("generation_id"), with)
 }
 
 // downloadAdvice explains a download that did not happen.
 func downloadAdvice(f *Facts, s Settings) string {
 	if errors.Is(f.Download, wait.ErrDeadline) {
-		return fmt.Sprintf("%v. Raise %s (now %s): it covers the downloads too.", f.Download, s.name("timeout"), s.Timeout)
+		return fmt.Sprintf("%v. Raise %s (now %s): it covers the downloads too.%s", f.Download, s.name("timeout"), s.Timeout, s.again("download it", f.ID, s.name("timeout")))
 	}
 	if de, ok := errors.AsType[*download.Error](f.Download); ok && de.Full() {
 		return fmt.Sprintf("%v. The runner's disk is full, not storage's fault: make room in the workspace (what earlier steps left there), or download fewer videos per job.", f.Download)
 	} else if ok && de.Local() {
 		return fmt.Sprintf("%v. The runner's file system refused it, not storage: check that %s is a directory that the user running prism-wait may write in, with no directory where the video goes.", f.Download, s.name("download_dir"))
 	}
-	return f.Download.Error()
+	return sentences(f.Download.Error(), s.again("download it", f.ID, ""))
 }

@@ -115,7 +115,7 @@ var rowCases = func() []rowCase {
 			"The generations were not submitted: timeout reached while submitting: no attempt reached the API (the last: request failed: connection refused). Nothing was created or charged. Check base_url and the runner's network, then re-run.",
 			"The generations were not submitted: timeout reached while submitting: no attempt reached the API (the last: request failed: connection refused). Nothing was created or charged. Check --base-url (PRISM_BASE_URL) and the runner's network, then re-run."},
 		{"submit did not finish", Facts{Submit: fmt.Errorf("%w; last: %w", wait.ErrCanceled, post(400))}, ExitTimeout, "Submit did not finish",
-			"The generations were not submitted: the job was cancelled; last: HTTP 400 c: m. Nothing was created or charged: the API did not accept the request. Re-run the job when you want them.", ""},
+			"The generations were not submitted: the job was cancelled; last: HTTP 400 c: m. Nothing was created or charged: the API did not accept the request. Start it again when you want them.", ""},
 		{"stopped early", Facts{ID: "gen_2", Wait: fmt.Errorf("%w while the generation was %q", wait.ErrStopped, "generating")}, ExitTimeout, "Stopped early",
 			`gen_2: stopped after another generation's permanent error while the generation was "generating"`, ""},
 		{"cancelled", Facts{ID: "gen_1", Wait: fmt.Errorf("%w before the API answered", wait.ErrCanceled)}, ExitTimeout, "Cancelled",
@@ -365,6 +365,10 @@ func TestAdviceSaysWhatToDo(t *testing.T) {
 	if want := "Not found (HTTP 404: Not Found): there is no prompt-to-video endpoint there. Check that base_url points at the Prism API's root, as https://prismvideos.com/api does."; prompt != want {
 		t.Errorf("a prompt's submit not found: %q, want %q", prompt, want)
 	}
+	rejected := Of(Facts{Submit: &prism.Error{Method: "POST", StatusCode: 400, Code: "validation_error", Message: "count must be at most 4"}}, Settings{Name: cli, Prompt: true}).Advice
+	if want := "The request was rejected (HTTP 400 validation_error: count must be at most 4). Fix the field it names in --prompt (PRISM_PROMPT), --model (PRISM_MODEL), --count (PRISM_COUNT) or --options (PRISM_OPTIONS)."; rejected != want {
+		t.Errorf("a prompt's submit rejected: %q, want %q", rejected, want)
+	}
 	full := &download.Error{ID: "gen_1", Want: -1, Attempts: 1, Err: download.LocalError{Err: fmt.Errorf("cannot write the video into videos: %w", syscall.ENOSPC)}}
 	denied := &download.Error{ID: "gen_1", Want: -1, Attempts: 1, Err: download.LocalError{Err: fmt.Errorf("cannot create a file in videos: %w", syscall.EACCES)}}
 	done := prism.Generation{Status: "completed", VideoURL: "x"}
@@ -379,6 +383,49 @@ func TestAdviceSaysWhatToDo(t *testing.T) {
 		if got := Of(Facts{ID: "gen_1", Gen: done, Download: denied}, s).Advice; !strings.Contains(got, "permission denied. The runner's file system refused it, not storage: check that "+term+" is a directory that the user running prism-wait may write in") {
 			t.Errorf("advice on a refused write = %q, want it to name %q", got, term)
 		}
+	}
+}
+
+// TestSubmittedAdviceAvoidsPayingAgain: after a submit, every way a wait
+// or download can end without its verdict or video says how to try again
+// without submitting (and paying) again; for given IDs it says nothing of it.
+func TestSubmittedAdviceAvoidsPayingAgain(t *testing.T) {
+	t.Parallel()
+	done := prism.Generation{Status: "completed", VideoURL: "x"}
+	late := fmt.Errorf("%w while the generation was %q", wait.ErrDeadline, "generating")
+	for _, tc := range []struct {
+		f         Facts
+		want, cli string
+	}{
+		{Facts{ID: "gen_1", Wait: late},
+			"Raise timeout (now 10m0s) if generations take longer. It was created and charged: to wait for it again without paying again, pass gen_1 as generation_id with a longer timeout.",
+			"Raise --timeout (PRISM_TIMEOUT) (now 10m0s) if generations take longer. It was created and charged: to wait for it again without paying again, pass gen_1 as --generation-id (PRISM_GENERATION_ID) with a longer --timeout (PRISM_TIMEOUT)."},
+		{Facts{ID: "gen_1", Wait: fmt.Errorf("%w %w", wait.ErrDeadline, wait.ErrNoAnswer)},
+			"only if the API was just slow. It was created and charged: to wait for it again without paying again, pass gen_1 as generation_id.", ""},
+		{Facts{ID: "gen_101", Wait: ErrNotWaited},
+			"gen_101: not waited for: one step waits for the first 100 generations. It was created and charged: to wait for it again without paying again, pass gen_101 as generation_id.", ""},
+		{Facts{ID: "gen_1", Gen: done, Download: &download.Error{ID: "gen_1", Want: 9, Attempts: 1, Err: fmt.Errorf("no fresh URL: %w", wait.ErrDeadline)}},
+			"it covers the downloads too. It was created and charged: to download it again without paying again, pass gen_1 as generation_id with a longer timeout.", ""},
+		{Facts{ID: "gen_1", Gen: done, Download: errors.New("storage kept failing. Try again later.")},
+			"Try again later. It was created and charged: to download it again without paying again, pass gen_1 as generation_id.", ""},
+		{Facts{ID: "gen_1", Gen: done, Download: &download.Error{ID: "gen_1", Want: -1, Attempts: 2, Err: errors.New("storage answered HTTP 500")}},
+			"storage answered HTTP 500. It was created and charged: to download it again without paying again, pass gen_1 as generation_id.", ""},
+	} {
+		if got := Of(tc.f, Settings{Timeout: 10 * time.Minute, Submitted: true}).Advice; !strings.HasSuffix(got, tc.want) {
+			t.Errorf("advice after a submit = %q, want it to end %q", got, tc.want)
+		}
+		if tc.cli != "" {
+			if got := Of(tc.f, Settings{Name: cli, Timeout: 10 * time.Minute, Submitted: true}).Advice; !strings.HasSuffix(got, tc.cli) {
+				t.Errorf("CLI advice after a submit = %q, want it to end %q", got, tc.cli)
+			}
+		}
+		if got := Of(tc.f, Settings{Timeout: 10 * time.Minute}).Advice; strings.Contains(got, "charged") {
+			t.Errorf("advice for a given ID = %q, which was not submitted here", got)
+		}
+	}
+	noVideo := Facts{ID: "gen_1", Gen: prism.Generation{Status: "completed"}, Wait: fmt.Errorf("%w; last problem: %w", wait.ErrDeadline, wait.ErrNoVideo)}
+	if got := Of(noVideo, Settings{Timeout: 10 * time.Minute}).Advice; strings.Contains(got, "Raise") || !strings.Contains(got, "which more time rarely cures: look at the generation in Prism's dashboard, or ask Prism support about it with its ID.") {
+		t.Errorf("advice on completed without a video at the timeout = %q", got)
 	}
 }
 

@@ -236,7 +236,7 @@ func (w *Waiter) one(ctx context.Context, id string, sched schedule) Result {
 				return r
 			}
 			if g.Status == prism.StatusCompleted {
-				trouble = errors.New("the API reports completed but gives no usable video_url")
+				trouble = ErrNoVideo
 			}
 			delay = w.gap(&sched, time.Now())
 			w.emit(Event{ID: id, Kind: Poll, Gen: g, Wait: delay})
@@ -276,6 +276,11 @@ func (w *Waiter) Submit(ctx context.Context, req prism.SubmitRequest) (prism.Sub
 // cut short before any attempt got an HTTP answer. Such an attempt was
 // never written (one that was is an unknown outcome, never retried).
 var ErrUnanswered = errors.New("no attempt reached the API")
+
+// ErrNoVideo is the trouble of a wait whose last read said completed but
+// gave no usable video_url: it reads again, and a deadline that ends it
+// keeps this as its last problem.
+var ErrNoVideo = errors.New("the API reports completed but gives no usable video_url")
 
 // ErrNoAnswer is in the error of a wait that ended while its first
 // status read was still waiting for an answer, with no trouble before.
