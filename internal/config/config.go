@@ -497,20 +497,23 @@ func nonEmpty(get func(string) string) envconfig.Lookuper {
 	})
 }
 
-// flagHint is what to do about a flag error: the flag meant, for an
+// flagError is a flag error with -- (as the docs and every other
+// message write flags) and what to do about it: the flag meant, for an
 // input's name written as in the action (--api_key), the syntax for a
 // flag given without its value (--wait), else where the flags are listed.
-func flagHint(fs *flag.FlagSet, err error) string {
+func flagError(fs *flag.FlagSet, err error) error {
 	msg := err.Error()
 	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
-		if f := fs.Lookup(strings.ReplaceAll(strings.TrimLeft(name, "-"), "_", "-")); f != nil {
-			return "did you mean --" + f.Name + "?"
+		name = strings.TrimLeft(name, "-")
+		if f := fs.Lookup(strings.ReplaceAll(name, "_", "-")); f != nil {
+			return fmt.Errorf("--%s is not a flag: did you mean --%s?", name, f.Name)
 		}
+		return fmt.Errorf("--%s is not a flag (run with --help for the list of flags)", name)
 	}
 	if name, ok := strings.CutPrefix(msg, "flag needs an argument: -"); ok && fs.Lookup(name) != nil {
-		return fmt.Sprintf("give it a value: --%s=VALUE", name)
+		return fmt.Errorf("--%s needs a value: give it as --%s=VALUE", name, name)
 	}
-	return "run with --help for the list of flags"
+	return fmt.Errorf("%w (run with --help for the list of flags)", err)
 }
 
 // flagSet declares a flag for each input, and --version.
@@ -549,9 +552,9 @@ submitting them when given a template or a prompt.
 
 Usage: prism-wait [flags] [generation-id ...]
 
-Every flag can also be set as PRISM_<NAME> (PRISM_API_KEY, PRISM_TIMEOUT, …);
-flags win. Give exactly one of --generation-id (or positional IDs),
---template-id and --prompt.
+Every flag but --version can also be set as PRISM_<NAME> (PRISM_API_KEY,
+PRISM_TIMEOUT, …); flags win. Give exactly one of --generation-id (or
+positional IDs), --template-id and --prompt.
 
 `+exitCodes+`
 Flags:
@@ -595,7 +598,7 @@ func parseFlags(args []string) (map[string]string, error) {
 			if errors.Is(err, flag.ErrHelp) {
 				return nil, ErrHelp
 			}
-			return nil, fmt.Errorf("%w (%s)", err, flagHint(fs, err))
+			return nil, flagError(fs, err)
 		}
 		if fs.NArg() == 0 {
 			break
