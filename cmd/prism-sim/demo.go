@@ -8,10 +8,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -83,7 +85,14 @@ func demo(ctx context.Context, stdout, stderr io.Writer) int {
 			return code, nil, false
 		}
 		fmt.Fprintf(stdout, "\n== the step outputs (exit code %d) ==\n", code)
-		for _, name := range []string{"status", "generation_id", "credits_charged", "video_url", "video_path", "video_sha256", "video_duration", "video_width", "video_height", "completed_at", "error", "results"} {
+		// Every output: the telling ones first, then the rest by name.
+		names := []string{"status", "generation_id", "credits_charged", "video_url", "video_path", "video_sha256", "video_duration", "video_width", "video_height", "completed_at", "error"}
+		for _, name := range slices.Sorted(maps.Keys(outputs)) {
+			if !slices.Contains(names, name) && name != "results" {
+				names = append(names, name)
+			}
+		}
+		for _, name := range append(names, "results") {
 			fmt.Fprintf(stdout, "%s:\n", name)
 			for _, line := range strings.Split(outputs[name], "\n") {
 				fmt.Fprintf(stdout, "  %s\n", line)

@@ -16,6 +16,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 )
 
@@ -41,7 +42,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "serve":
 		return serve(ctx, args[1:], stdout, stderr)
 	case "demo":
-		return demo(ctx, stdout, stderr)
+		switch {
+		case len(args) == 1:
+			return demo(ctx, stdout, stderr)
+		case slices.Contains([]string{"-h", "-help", "--help"}, args[1]):
+			fmt.Fprintln(stdout, "usage: prism-sim demo\n\nRuns prism-wait's action code against a local simulator in two steps, as GitHub\nActions would, prints their logs, outputs and summaries, and exits 0 when every\ngeneration behaved as scripted. It takes no flags.")
+			return 0
+		default:
+			fmt.Fprintf(stderr, "prism-sim demo takes no arguments, not %q (prism-sim demo --help)\n", args[1])
+			return 2
+		}
 	default:
 		fmt.Fprintf(stderr, "unknown command %q, valid commands are \"serve\" and \"demo\"\n", args[0])
 		return 2

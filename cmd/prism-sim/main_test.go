@@ -31,6 +31,10 @@ func TestDemo(t *testing.T) {
 		"generation_id:\n  gen_tpl_demo_1\n  gen_tpl_demo_2\ncredits_charged:\n  20\n",
 		"video_path:\n  videos/gen_tpl_demo_1.mp4\n  videos/gen_tpl_demo_2.mp4",
 		"the template was submitted once: OK",
+		// every output, the rest after the telling ones, results last
+		"error:\n  \n  Generation timed out\n",
+		"resumed:\n  false\nshare_url:\n",
+		"template_id:\n  tpl_launch\n  \n  \nresults:\n",
 	} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("demo output lacks %q", want)
@@ -102,6 +106,24 @@ func TestUsage(t *testing.T) {
 	if code := run(context.Background(), []string{"--help"}, &stdout, io.Discard); code != 0 || !strings.HasPrefix(stdout.String(), "usage: prism-sim serve ") {
 		t.Errorf("--help: exit %d, %q", code, stdout.String())
 	}
+	for _, tc := range []struct {
+		args     []string
+		code     int
+		out, err string
+	}{
+		{[]string{"serve", "--help"}, 0, "usage: prism-sim serve [flags]", ""},
+		{[]string{"serve", "-h"}, 0, "  -rate-limit int", ""},
+		{[]string{"serve", "--bogus"}, 2, "", "prism-sim serve --help lists the flags"},
+		{[]string{"serve", "extra"}, 2, "", `unexpected argument "extra"`},
+		{[]string{"demo", "--help"}, 0, "usage: prism-sim demo\n", ""},
+		{[]string{"demo", "now"}, 2, "", `prism-sim demo takes no arguments, not "now"`},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), tc.args, &stdout, &stderr)
+		if code != tc.code || !strings.Contains(stdout.String(), tc.out) || !strings.Contains(stderr.String(), tc.err) || (tc.out == "") != (stdout.Len() == 0) {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want exit %d, %q on stdout, %q on stderr", tc.args, code, stdout.String(), stderr.String(), tc.code, tc.out, tc.err)
+		}
+	}
 }
 
 func TestServeConfig(t *testing.T) {
@@ -132,8 +154,8 @@ func TestServeConfig(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			addr, sc, code := serveConfig(tc.args, io.Discard)
-			if code != tc.code || sc.RateLimit.PerSecond != tc.perSecond || addr != tc.addr || sc.RateLimit.Burst != tc.burst {
+			addr, sc, code, ok := serveConfig(tc.args, io.Discard, io.Discard)
+			if ok != (tc.code == 0) || code != tc.code || sc.RateLimit.PerSecond != tc.perSecond || addr != tc.addr || sc.RateLimit.Burst != tc.burst {
 				t.Errorf("got %q, %d per second, burst %d, exit %d; want %q, %d, %d, %d", addr, sc.RateLimit.PerSecond, sc.RateLimit.Burst, code, tc.addr, tc.perSecond, tc.burst, tc.code)
 			}
 			if tc.code == 0 && len(tc.args) == 0 && len(sc.Templates) == 0 {

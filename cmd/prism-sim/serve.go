@@ -17,8 +17,8 @@ import (
 )
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	addr, scenario, code := serveConfig(args, stderr)
-	if code != 0 {
+	addr, scenario, code, ok := serveConfig(args, stdout, stderr)
+	if !ok {
 		return code
 	}
 	ln, err := net.Listen("tcp", addr)
@@ -56,34 +56,45 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// serveConfig reads serve's flags and its scenario; code is non-zero
-// when they are wrong. --rate-limit and --burst, when given, override the
-// file's rate_limit, so that one file serves rehearsals with and without
-// limits.
-func serveConfig(args []string, stderr io.Writer) (addr string, scenario prismsim.Scenario, code int) {
+// serveConfig reads serve's flags and its scenario. When not ok, serve
+// exits with code at once: 2 when they are wrong, 0 after --help, which
+// prints the flags on stdout. --rate-limit and --burst, when given,
+// override the file's rate_limit, so that one file serves rehearsals with
+// and without limits.
+func serveConfig(args []string, stdout, stderr io.Writer) (addr string, scenario prismsim.Scenario, code int, ok bool) {
 	fs := flag.NewFlagSet("prism-sim serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprintln(stderr, "prism-sim serve --help lists the flags") }
 	fs.StringVar(&addr, "addr", "127.0.0.1:8787", "address to listen on")
 	file := fs.String("scenarios", "", "scenario file (JSON); the built-in one when empty")
 	rate := fs.Int("rate-limit", 0, "requests per second per API key, 0 for none; overrides the file's rate_limit")
 	burst := fs.Int("burst", 0, "requests a key may send at once, 0 for as many as --rate-limit; overrides the file's rate_limit.burst")
-	if err := fs.Parse(args); err != nil {
-		return "", prismsim.Scenario{}, 2
+	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(stdout, "usage: prism-sim serve [flags]\n\nServes the Prism API from a scenario (cmd/prism-sim/README.md) until interrupted.\n\nFlags:")
+		fs.SetOutput(stdout)
+		fs.PrintDefaults()
+		return "", prismsim.Scenario{}, 0, false
+	} else if err != nil {
+		return "", prismsim.Scenario{}, 2, false
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "prism-sim serve: unexpected argument %q (prism-sim serve --help lists the flags)\n", fs.Arg(0))
+		return "", prismsim.Scenario{}, 2, false
 	}
 	if *rate < 0 {
 		fmt.Fprintf(stderr, "prism-sim serve: --rate-limit is %d, want 0 (no limit) or more\n", *rate)
-		return "", prismsim.Scenario{}, 2
+		return "", prismsim.Scenario{}, 2, false
 	}
 	if *burst < 0 {
 		fmt.Fprintf(stderr, "prism-sim serve: --burst is %d, want 0 (as many as --rate-limit) or more\n", *burst)
-		return "", prismsim.Scenario{}, 2
+		return "", prismsim.Scenario{}, 2, false
 	}
 	scenario = prismsim.Default()
 	if *file != "" {
 		var err error
 		if scenario, err = prismsim.LoadScenario(*file); err != nil {
 			fmt.Fprintf(stderr, "prism-sim: %v\n", err)
-			return "", prismsim.Scenario{}, 2
+			return "", prismsim.Scenario{}, 2, false
 		}
 	}
 	fs.Visit(func(f *flag.Flag) {
@@ -94,7 +105,7 @@ func serveConfig(args []string, stderr io.Writer) (addr string, scenario prismsi
 			scenario.RateLimit.Burst = *burst
 		}
 	})
-	return addr, scenario, 0
+	return addr, scenario, 0, true
 }
 
 func orNone(list []string) string {
