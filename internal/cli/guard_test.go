@@ -160,8 +160,8 @@ func TestARefusedSubmitIsSentAgainOnTheReRun(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s, base, root := guardSim(t)
 		tpl := map[string]string{"template_id": "tpl_poor"}
-		if first := runAttempt(t, base, root, "1", tpl); first.code != outcome.ExitRefused {
-			t.Fatalf("first attempt: code %d\n%s", first.code, first.log)
+		if first := runAttempt(t, base, root, "1", tpl); first.code != outcome.ExitRefused || strings.Contains(first.log, "recording the refused submit") {
+			t.Fatalf("first attempt: code %d, or a failed record of the refusal\n%s", first.code, first.log)
 		}
 		second := runAttempt(t, base, root, "2", tpl)
 		if second.code != outcome.ExitOK || second.outputs["resumed"] != "false" || s.Submits("/api/templates/tpl_poor/generate").Posts != 2 ||
