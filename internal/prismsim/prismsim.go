@@ -144,7 +144,7 @@ type Duration time.Duration
 func (d *Duration) UnmarshalJSON(b []byte) error {
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("durations are strings like \"3s\": %w", err)
+		return fmt.Errorf("durations are strings like \"3s\", not %s", b)
 	}
 	v, err := time.ParseDuration(s)
 	if err != nil {
@@ -174,12 +174,51 @@ func ParseScenario(b []byte) (Scenario, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&s); err != nil {
-		return Scenario{}, fmt.Errorf("invalid scenario: %w", err)
+		return Scenario{}, fmt.Errorf("invalid scenario: %s%w", locate(b), err)
 	}
 	if err := s.validate(); err != nil {
 		return Scenario{}, fmt.Errorf("invalid scenario: %w", err)
 	}
 	return s, nil
+}
+
+// locate names the generation, and its step, or the template that a
+// scenario that does not decode breaks in, as "generation "gen_a" step
+// 2: "; "" when it is none of them.
+func locate(b []byte) string {
+	var loose struct {
+		Generations, Templates map[string]json.RawMessage
+	}
+	if json.Unmarshal(b, &loose) != nil {
+		return ""
+	}
+	for _, id := range slices.Sorted(maps.Keys(loose.Generations)) {
+		if strict(loose.Generations[id], &Lifecycle{}) == nil {
+			continue
+		}
+		var steps struct{ Steps []json.RawMessage }
+		if json.Unmarshal(loose.Generations[id], &steps) == nil {
+			for i, raw := range steps.Steps {
+				if strict(raw, &Step{}) != nil {
+					return fmt.Sprintf("generation %q step %d: ", id, i+1)
+				}
+			}
+		}
+		return fmt.Sprintf("generation %q: ", id)
+	}
+	for _, id := range slices.Sorted(maps.Keys(loose.Templates)) {
+		if strict(loose.Templates[id], &Template{}) != nil {
+			return fmt.Sprintf("template %q: ", id)
+		}
+	}
+	return ""
+}
+
+// strict decodes b into v, refusing unknown fields, as ParseScenario does.
+func strict(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
 }
 
 // validate reports every mistake at once, so that a scenario file is

@@ -434,6 +434,20 @@ func TestScenarioFiles(t *testing.T) {
 			t.Errorf("error %v lacks %q", err, want)
 		}
 	}
+	// A file that does not decode names where it breaks.
+	for bad, want := range map[string]string{
+		`{"generations": {"a": {"steps": [{"status": "x"}]}, "b": {"steps": [{"status": "x"}, {"for": 2}]}}}`: `invalid scenario: generation "b" step 2: durations are strings like "3s", not 2`,
+		`{"generations": {"a": {"steps": [{"statu": "x"}]}}}`:                                                 `invalid scenario: generation "a" step 1: json: unknown field "statu"`,
+		`{"generations": {"a": {"stepz": []}}}`:                                                               `invalid scenario: generation "a": json: unknown field "stepz"`,
+		`{"generations": {"a": {"steps": {}}}}`:                                                               `invalid scenario: generation "a": json: cannot unmarshal`,
+		`{"generations": {"a": {"steps": []}}, "templates": {"t": {"sumbit": []}}}`:                           `invalid scenario: template "t": json: unknown field "sumbit"`,
+		`{"rate_limit": {"persecond": 1}}`:                                                                    `invalid scenario: json: unknown field "persecond"`,
+		`{"generations": []}`:                                                                                 `invalid scenario: json: cannot unmarshal array`,
+	} {
+		if _, err := ParseScenario([]byte(bad)); err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("%s: error %v, want %q", bad, err, want)
+		}
+	}
 	// What the new keys accept.
 	sc, err := ParseScenario([]byte(`{"generations": {}, "templates": {"t": {"variables": ["title"], "videos": 2, "credits": 0,
 		"latency": {"typical": 1, "busy": 2}, "submit": [{"http": 400, "code": "pricing_error", "message": "m"}, {"http": 429, "retry_after": "1", "times": 2}, {"fault": "reset"}, {"ok": true}],
