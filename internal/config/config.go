@@ -445,16 +445,20 @@ func jsonObject(s, example string) (map[string]any, error) {
 	dec.UseNumber() // numbers are sent on exactly as written
 	var v any
 	err := dec.Decode(&v)
-	if err == nil && dec.More() {
-		err = errors.New("more than one JSON value")
-	}
 	like := "a JSON object, like " + example
 	var se *json.SyntaxError
 	switch {
 	case errors.As(err, &se):
-		return nil, fmt.Errorf("not valid JSON: %v at byte %d, near %q; give %s (YAML is not read here)", se, se.Offset, untrusted.Clip(near(s, se.Offset), 40), like)
-	case err != nil:
-		return nil, fmt.Errorf("not valid JSON: %v; give %s", err, like)
+		// Go's own text ("invalid character 'i' in literal true") speaks of
+		// its parser, not of what was written; where it breaks says more.
+		return nil, fmt.Errorf("not valid JSON: it breaks at byte %d, near %q; give %s (YAML is not read here)", se.Offset, untrusted.Clip(near(s, se.Offset), 40), like)
+	case errors.Is(err, io.EOF):
+		return nil, errors.New("is empty; give " + like)
+	case err != nil: // io.ErrUnexpectedEOF: a string, array or object left open
+		return nil, fmt.Errorf("not valid JSON: it ends before a string, array or object is closed; give %s", like)
+	}
+	if rest := strings.TrimSpace(s[dec.InputOffset():]); rest != "" {
+		return nil, fmt.Errorf("must be one JSON object with nothing after it, but %q follows; give %s", untrusted.Clip(rest, 40), like)
 	}
 	obj, ok := v.(map[string]any)
 	if !ok {

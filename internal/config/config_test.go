@@ -235,9 +235,11 @@ func TestSubmitInputs(t *testing.T) {
 		{map[string]string{"INPUT_GENERATION_ID": "gen_1", "INPUT_TEMPLATE_ID": "tpl_1"}, []string{"exactly one of generation_id, template_id and prompt"}},
 		{map[string]string{"INPUT_TEMPLATE_ID": "tpl_1", "INPUT_PROMPT": "p", "INPUT_MODEL": "m"}, []string{"exactly one"}},
 		{map[string]string{"INPUT_TEMPLATE_ID": "tpl_1", "INPUT_VARIABLES": `{"title": "x",}`}, []string{"variables: not valid JSON", "at byte 15"}},
-		{map[string]string{"INPUT_TEMPLATE_ID": "tpl_1", "INPUT_VARIABLES": "title: Launch day"}, []string{`variables: not valid JSON: invalid character 'i' in literal true (expecting 'r') at byte 2, near "title: Launch day"; give a JSON object, like {"title": "Launch"} (YAML is not read here)`}},
+		{map[string]string{"INPUT_TEMPLATE_ID": "tpl_1", "INPUT_VARIABLES": "title: Launch day"}, []string{`variables: not valid JSON: it breaks at byte 2, near "title: Launch day"; give a JSON object, like {"title": "Launch"} (YAML is not read here)`}},
 		{map[string]string{"INPUT_TEMPLATE_ID": "tpl_1", "INPUT_VARIABLES": `["x"]`}, []string{"variables: must be a JSON object"}},
-		{map[string]string{"INPUT_TEMPLATE_ID": "tpl_1", "INPUT_OPTIONS": `{} {}`}, []string{`options: not valid JSON: more than one JSON value; give a JSON object, like {"aspectRatio": "16:9"}`}},
+		{map[string]string{"INPUT_TEMPLATE_ID": "tpl_1", "INPUT_OPTIONS": `{} {}`}, []string{`options: must be one JSON object with nothing after it, but "{}" follows; give a JSON object, like {"aspectRatio": "16:9"}`}},
+		{map[string]string{"INPUT_TEMPLATE_ID": "tpl_1", "INPUT_OPTIONS": `{"aspectRatio": "16:9"}}`}, []string{`options: must be one JSON object with nothing after it, but "}" follows`}},
+		{map[string]string{"INPUT_TEMPLATE_ID": "tpl_1", "INPUT_VARIABLES": `{"title": "x`}, []string{`variables: not valid JSON: it ends before a string, array or object is closed; give a JSON object, like {"title": "Launch"}`}},
 		{map[string]string{"INPUT_TEMPLATE_ID": "../tpl"}, []string{"template_id: \"../tpl\" is not a template ID"}},
 		{map[string]string{"INPUT_TEMPLATE_ID": "tpl_" + strings.Repeat("a", 125)}, []string{"is not a template ID (expected at most 128 letters, digits, _ and -, like tpl_abc123)"}},
 		{map[string]string{"INPUT_TEMPLATE_ID": "tpl_1", "INPUT_OPTIONS": `{"variables": {}, "prompt": "x"}`}, []string{`options: "variables" is set by variables; remove it from options`, `options: "prompt" does not go with template_id; remove it from options`}},
@@ -281,6 +283,9 @@ func TestJSONErrorsQuoteTheTextNearTheError(t *testing.T) {
 	_, err := jsonObject(`{"title": "Launch", "count": 2,}`, `{"title": "Launch"}`)
 	if err == nil || !strings.Contains(err.Error(), `at byte 32, near "ount\": 2,}"`) {
 		t.Errorf("err = %v", err)
+	}
+	if _, err := jsonObject(" \n", `{}`); err == nil || err.Error() != "is empty; give a JSON object, like {}" {
+		t.Errorf("blank: err = %v", err)
 	}
 }
 
