@@ -202,15 +202,19 @@ var table = []row{
 
 	// A permanent error while reading a generation's status.
 	{"key refused", ExitRefused, "Prism API refused the request", refused(prism.KeyRefused),
-		func(f *Facts, s Settings) string { return keyRefused(permanent(f.Wait), s) }},
+		func(f *Facts, s Settings) string {
+			return keyRefused(permanent(f.Wait), s) + s.again("wait for it", f.ID, "")
+		}},
 	{"key not allowed", ExitRefused, "Prism API refused the request", refused(prism.NotAllowed),
-		func(f *Facts, s Settings) string { return keyNotAllowed("read generations", permanent(f.Wait), s) }},
+		func(f *Facts, s Settings) string {
+			return keyNotAllowed("read generations", permanent(f.Wait), s) + s.again("wait for it", f.ID, "")
+		}},
 	{"submitted, not found", ExitRefused, "Prism API refused the request",
 		func(f *Facts) bool { _, ok := errors.AsType[*wait.NotFoundAfterSubmit](f.Wait); return ok },
 		func(f *Facts, s Settings) string {
 			nf, _ := errors.AsType[*wait.NotFoundAfterSubmit](f.Wait)
 			return fmt.Sprintf("Generation %s was returned by the submit, but the API does not know it (%v). It was created and charged: "+
-				"wait for it again later with %s set to its ID, or ask Prism support about it.", f.ID, nf, s.name("generation_id"))
+				"wait for it again later with %s set to its ID in place of %s, or ask Prism support about it.", f.ID, nf, s.name("generation_id"), s.submit())
 		}},
 	{"generation not found", ExitRefused, "Prism API refused the request", refused(prism.NotFound),
 		func(f *Facts, s Settings) string {
@@ -220,16 +224,20 @@ var table = []row{
 			return fmt.Sprintf("Generation %s was not found (%v). Check the ID given as %s, and that it belongs to the account of this API key.", f.ID, permanent(f.Wait), s.name("generation_id"))
 		}},
 	{"no answer", ExitRefused, "Prism API refused the request", refused(prism.NoAnswer),
-		func(f *Facts, _ Settings) string { return fmt.Sprintf("%s: %v", f.ID, permanent(f.Wait)) }},
+		func(f *Facts, s Settings) string {
+			return sentences(fmt.Sprintf("%s: %v", f.ID, permanent(f.Wait)), s.again("wait for it", f.ID, ""))
+		}},
 	{"refused", ExitRefused, "Prism API refused the request", refused(anyMeaning),
-		func(f *Facts, s Settings) string { return refusedOther(f.ID, permanent(f.Wait), s) }},
+		func(f *Facts, s Settings) string {
+			return refusedOther(f.ID, permanent(f.Wait), s) + s.again("wait for it", f.ID, "")
+		}},
 
 	{"internal error", ExitFailed, "Internal error",
 		func(f *Facts) bool { return panicked(f) != nil },
-		func(f *Facts, _ Settings) string {
+		func(f *Facts, s Settings) string {
 			msg := fmt.Sprintf("%v. This is a bug in prism-wait: please report it with the step's debug log (it has the stack).", panicked(f))
 			if f.ID != "" {
-				msg = f.ID + ": " + msg
+				msg = f.ID + ": " + msg + s.again("wait for it", f.ID, "")
 			}
 			return msg
 		}},
@@ -525,9 +533,17 @@ func (s Settings) again(what, id, longer string) string {
 	}
 	with := ""
 	if longer != "" {
-		with = " with a longer " + longer
+		with = ", with a longer " + longer
 	}
-	return fmt.Sprintf(" It was created and charged: to %s again without paying again, pass %s as %s%s.", what, id, s.name("generation_id"), with)
+	return fmt.Sprintf(" It was created and charged: to %s again without paying again, pass %s as %s in place of %s%s.", what, id, s.name("generation_id"), s.submit(), with)
+}
+
+// submit names the input the generations were submitted with.
+func (s Settings) submit() string {
+	if s.Prompt {
+		return s.name("prompt")
+	}
+	return s.name("template_id")
 }
 
 // downloadAdvice explains a download that did not happen.
@@ -536,9 +552,9 @@ func downloadAdvice(f *Facts, s Settings) string {
 		return fmt.Sprintf("%v. Raise %s (now %s): it covers the downloads too.%s", f.Download, s.name("timeout"), s.Timeout, s.again("download it", f.ID, s.name("timeout")))
 	}
 	if de, ok := errors.AsType[*download.Error](f.Download); ok && de.Full() {
-		return fmt.Sprintf("%v. The runner's disk is full, not storage's fault: make room in the workspace (what earlier steps left there), or download fewer videos per job.", f.Download)
+		return fmt.Sprintf("%v. The runner's disk is full, not storage's fault: make room in the workspace (what earlier steps left there), or download fewer videos per job.%s", f.Download, s.again("download it", f.ID, ""))
 	} else if ok && de.Local() {
-		return fmt.Sprintf("%v. The runner's file system refused it, not storage: check that %s is a directory that the user running prism-wait may write in, with no directory where the video goes.", f.Download, s.name("download_dir"))
+		return fmt.Sprintf("%v. The runner's file system refused it, not storage: check that %s is a directory that the user running prism-wait may write in, with no directory where the video goes.%s", f.Download, s.name("download_dir"), s.again("download it", f.ID, ""))
 	}
 	return sentences(f.Download.Error(), s.again("download it", f.ID, ""))
 }

@@ -85,8 +85,8 @@ var rowCases = func() []rowCase {
 			"The API key may not read generations (HTTP 403 c: m). Create a key with the templates:read scope, and pass it as api_key from a secret.",
 			"The API key may not read generations (HTTP 403 c: m). Create a key with the templates:read scope, and pass it as --api-key (PRISM_API_KEY) from a secret."},
 		{"submitted, not found", Facts{ID: "gen_1", Wait: &wait.NotFoundAfterSubmit{Err: get(404), For: 30 * time.Second}}, ExitRefused, "Prism API refused the request",
-			"Generation gen_1 was returned by the submit, but the API does not know it (HTTP 404 c: m, 30s after the submit returned the ID). It was created and charged: wait for it again later with generation_id set to its ID, or ask Prism support about it.",
-			"Generation gen_1 was returned by the submit, but the API does not know it (HTTP 404 c: m, 30s after the submit returned the ID). It was created and charged: wait for it again later with --generation-id (PRISM_GENERATION_ID) set to its ID, or ask Prism support about it."},
+			"Generation gen_1 was returned by the submit, but the API does not know it (HTTP 404 c: m, 30s after the submit returned the ID). It was created and charged: wait for it again later with generation_id set to its ID in place of template_id, or ask Prism support about it.",
+			"Generation gen_1 was returned by the submit, but the API does not know it (HTTP 404 c: m, 30s after the submit returned the ID). It was created and charged: wait for it again later with --generation-id (PRISM_GENERATION_ID) set to its ID in place of --template-id (PRISM_TEMPLATE_ID), or ask Prism support about it."},
 		{"generation not found", Facts{ID: "gen_1", Wait: get(404)}, ExitRefused, "Prism API refused the request",
 			"Generation gen_1 was not found (HTTP 404 c: m). Check the ID given as generation_id, and that it belongs to the account of this API key.",
 			"Generation gen_1 was not found (HTTP 404 c: m). Check the ID given as --generation-id (PRISM_GENERATION_ID), and that it belongs to the account of this API key."},
@@ -386,46 +386,107 @@ func TestAdviceSaysWhatToDo(t *testing.T) {
 	}
 }
 
-// TestSubmittedAdviceAvoidsPayingAgain: after a submit, every way a wait
-// or download can end without its verdict or video says how to try again
-// without submitting (and paying) again; for given IDs it says nothing of it.
-func TestSubmittedAdviceAvoidsPayingAgain(t *testing.T) {
-	t.Parallel()
+// afterSubmit is a generation's end after a submit, and how its advice
+// must end: in the action's terms, and (when set) in the CLI's.
+type afterSubmit struct {
+	f         Facts
+	want, cli string
+}
+
+// afterSubmitCases are the ends of a generation after a submit that
+// trying again can mend, one or more per row of the table.
+func afterSubmitCases() []afterSubmit {
 	done := prism.Generation{Status: "completed", VideoURL: "x"}
 	late := fmt.Errorf("%w while the generation was %q", wait.ErrDeadline, "generating")
-	for _, tc := range []struct {
-		f         Facts
-		want, cli string
-	}{
+	const again = "It was created and charged: to wait for it again without paying again, pass gen_1 as generation_id in place of template_id."
+	const download1 = "It was created and charged: to download it again without paying again, pass gen_1 as generation_id in place of template_id."
+	full := &download.Error{ID: "gen_1", Want: -1, Attempts: 1, Err: download.LocalError{Err: fmt.Errorf("cannot write the video into videos: %w", syscall.ENOSPC)}}
+	denied := &download.Error{ID: "gen_1", Want: -1, Attempts: 1, Err: download.LocalError{Err: fmt.Errorf("cannot create a file in videos: %w", syscall.EACCES)}}
+	return []afterSubmit{
 		{Facts{ID: "gen_1", Wait: late},
-			"Raise timeout (now 10m0s) if generations take longer. It was created and charged: to wait for it again without paying again, pass gen_1 as generation_id with a longer timeout.",
-			"Raise --timeout (PRISM_TIMEOUT) (now 10m0s) if generations take longer. It was created and charged: to wait for it again without paying again, pass gen_1 as --generation-id (PRISM_GENERATION_ID) with a longer --timeout (PRISM_TIMEOUT)."},
-		{Facts{ID: "gen_1", Wait: fmt.Errorf("%w %w", wait.ErrDeadline, wait.ErrNoAnswer)},
-			"only if the API was just slow. It was created and charged: to wait for it again without paying again, pass gen_1 as generation_id.", ""},
-		{Facts{ID: "gen_101", Wait: ErrNotWaited},
-			"gen_101: not waited for: one step waits for the first 100 generations. It was created and charged: to wait for it again without paying again, pass gen_101 as generation_id.", ""},
+			"Raise timeout (now 10m0s) if generations take longer. It was created and charged: to wait for it again without paying again, pass gen_1 as generation_id in place of template_id, with a longer timeout.",
+			"Raise --timeout (PRISM_TIMEOUT) (now 10m0s) if generations take longer. It was created and charged: to wait for it again without paying again, pass gen_1 as --generation-id (PRISM_GENERATION_ID) in place of --template-id (PRISM_TEMPLATE_ID), with a longer --timeout (PRISM_TIMEOUT)."},
+		{Facts{ID: "gen_1", Wait: fmt.Errorf("%w %w", wait.ErrDeadline, wait.ErrNoAnswer)}, "only if the API was just slow. " + again, ""},
+		{Facts{ID: "gen_1", Gen: prism.Generation{Status: "completed"}, Wait: fmt.Errorf("%w; last problem: %w", wait.ErrDeadline, wait.ErrNoVideo)}, "with its ID. " + again, ""},
+		{Facts{ID: "gen_1", Wait: ErrNotWaited}, "gen_1: not waited for: one step waits for the first 100 generations. " + again, ""},
+		{Facts{ID: "gen_1", Wait: wait.ErrStopped}, "permanent error. " + again, ""},
+		{Facts{ID: "gen_1", Wait: fmt.Errorf("%w while the generation was %q", wait.ErrCanceled, "generating")}, `"generating". ` + again, ""},
+		{Facts{ID: "gen_1", Wait: &prism.Error{StatusCode: 401}}, "keys can be revoked or expire. " + again,
+			"keys can be revoked or expire. It was created and charged: to wait for it again without paying again, pass gen_1 as --generation-id (PRISM_GENERATION_ID) in place of --template-id (PRISM_TEMPLATE_ID)."},
+		{Facts{ID: "gen_1", Wait: &prism.Error{StatusCode: 403}}, "from a secret. " + again, ""},
+		{Facts{ID: "gen_1", Wait: &prism.Error{StatusCode: 410}}, "as https://prismvideos.com/api does. " + again, ""},
+		{Facts{ID: "gen_1", Wait: &prism.Error{StatusCode: 100}}, again, ""},
+		{Facts{ID: "gen_1", Wait: &prism.Error{Method: "GET", Err: prism.ErrRedirect}}, again, ""},
+		{Facts{ID: "gen_1", Wait: &wait.NotFoundAfterSubmit{}}, "with generation_id set to its ID in place of template_id, or ask Prism support about it.", ""},
+		{Facts{ID: "gen_1", Wait: &crash.Panic{Value: "boom"}}, "(it has the stack). " + again, ""},
 		{Facts{ID: "gen_1", Gen: done, Download: &download.Error{ID: "gen_1", Want: 9, Attempts: 1, Err: fmt.Errorf("no fresh URL: %w", wait.ErrDeadline)}},
-			"it covers the downloads too. It was created and charged: to download it again without paying again, pass gen_1 as generation_id with a longer timeout.", ""},
-		{Facts{ID: "gen_1", Gen: done, Download: errors.New("storage kept failing. Try again later.")},
-			"Try again later. It was created and charged: to download it again without paying again, pass gen_1 as generation_id.", ""},
-		{Facts{ID: "gen_1", Gen: done, Download: &download.Error{ID: "gen_1", Want: -1, Attempts: 2, Err: errors.New("storage answered HTTP 500")}},
-			"storage answered HTTP 500. It was created and charged: to download it again without paying again, pass gen_1 as generation_id.", ""},
-	} {
-		if got := Of(tc.f, Settings{Timeout: 10 * time.Minute, Submitted: true}).Advice; !strings.HasSuffix(got, tc.want) {
-			t.Errorf("advice after a submit = %q, want it to end %q", got, tc.want)
+			"it covers the downloads too. It was created and charged: to download it again without paying again, pass gen_1 as generation_id in place of template_id, with a longer timeout.", ""},
+		{Facts{ID: "gen_1", Gen: done, Download: errors.New("storage kept failing. Try again later.")}, "Try again later. " + download1, ""},
+		{Facts{ID: "gen_1", Gen: done, Download: &download.Error{ID: "gen_1", Want: -1, Attempts: 2, Err: errors.New("storage answered HTTP 500")}}, "storage answered HTTP 500. " + download1, ""},
+		{Facts{ID: "gen_1", Gen: done, Download: full}, "or download fewer videos per job. " + download1, ""},
+		{Facts{ID: "gen_1", Gen: done, Download: denied}, "with no directory where the video goes. " + download1, ""},
+		{Facts{ID: "gen_1", Gen: done, Download: fmt.Errorf("download of gen_1: %w", wait.ErrCanceled)}, "the job was cancelled. " + download1, ""},
+	}
+}
+
+// hopeless are a generation's ends that waiting again cannot mend: the
+// API does not know it, it failed, or nothing went wrong.
+var hopeless = []Facts{
+	{ID: "gen_1", Wait: &prism.Error{StatusCode: 404, Code: "not_found"}},
+	{ID: "gen_1", Gen: prism.Generation{Status: "failed"}},
+	{ID: "gen_1", Gen: prism.Generation{Status: "completed", VideoURL: "x"}},
+}
+
+// TestSubmittedAdviceAvoidsPayingAgain: after a submit, every way a wait
+// or download can end without its verdict or video says how to try again
+// without submitting (and paying) again; for given IDs it says nothing of
+// it.
+func TestSubmittedAdviceAvoidsPayingAgain(t *testing.T) {
+	t.Parallel()
+	for _, tc := range afterSubmitCases() {
+		v := Of(tc.f, Settings{Timeout: 10 * time.Minute, Submitted: true})
+		if !strings.HasSuffix(v.Advice, tc.want) {
+			t.Errorf("%s: advice after a submit = %q, want it to end %q", v.Kind, v.Advice, tc.want)
 		}
 		if tc.cli != "" {
 			if got := Of(tc.f, Settings{Name: cli, Timeout: 10 * time.Minute, Submitted: true}).Advice; !strings.HasSuffix(got, tc.cli) {
-				t.Errorf("CLI advice after a submit = %q, want it to end %q", got, tc.cli)
+				t.Errorf("%s: CLI advice after a submit = %q, want it to end %q", v.Kind, got, tc.cli)
 			}
 		}
-		if got := Of(tc.f, Settings{Timeout: 10 * time.Minute}).Advice; strings.Contains(got, "charged") {
-			t.Errorf("advice for a given ID = %q, which was not submitted here", got)
+		if got := Of(tc.f, Settings{Timeout: 10 * time.Minute, Submitted: true, Prompt: true}).Advice; !strings.Contains(got, "in place of prompt") {
+			t.Errorf("%s: advice after a prompt's submit = %q, want it to say in place of prompt", v.Kind, got)
+		}
+		if got := Of(tc.f, Settings{Timeout: 10 * time.Minute}).Advice; strings.Contains(got, "charged") && v.Kind != "submitted, not found" {
+			t.Errorf("%s: advice for a given ID = %q, which was not submitted here", v.Kind, got)
 		}
 	}
-	noVideo := Facts{ID: "gen_1", Gen: prism.Generation{Status: "completed"}, Wait: fmt.Errorf("%w; last problem: %w", wait.ErrDeadline, wait.ErrNoVideo)}
-	if got := Of(noVideo, Settings{Timeout: 10 * time.Minute}).Advice; strings.Contains(got, "Raise") || !strings.Contains(got, "which more time rarely cures: look at the generation in Prism's dashboard, or ask Prism support about it with its ID.") {
-		t.Errorf("advice on completed without a video at the timeout = %q", got)
+	for _, f := range hopeless {
+		if got := Of(f, Settings{Submitted: true}).Advice; strings.Contains(got, "without paying again") {
+			t.Errorf("advice %q: waiting again cannot help", got)
+		}
+	}
+}
+
+// TestEveryGenerationRowIsTriedAfterASubmit: a row added to the table for
+// a generation's end is in afterSubmitCases or hopeless, so that its
+// advice after a submit is looked at.
+func TestEveryGenerationRowIsTriedAfterASubmit(t *testing.T) {
+	t.Parallel()
+	tried := map[string]bool{}
+	for _, tc := range afterSubmitCases() {
+		tried[Of(tc.f, Settings{Submitted: true}).Kind] = true
+	}
+	for _, f := range hopeless {
+		tried[Of(f, Settings{Submitted: true}).Kind] = true
+	}
+	// Rows about the run as a whole: its inputs, its submit, its outputs.
+	whole := map[string]bool{"re-run guard required": true, "invalid input": true, "earlier attempt may have paid": true,
+		"submit outcome unknown": true, "no credits": true, "template not generatable": true, "submission rejected": true,
+		"template not found": true, "outputs not written": true, "submit did not finish": true}
+	for _, r := range table {
+		if !tried[r.kind] && !whole[r.kind] && !strings.HasPrefix(r.kind, "submission") {
+			t.Errorf("row %q is in neither afterSubmitCases nor hopeless", r.kind)
+		}
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/prism-wait/prism-wait/internal/download"
 	"github.com/prism-wait/prism-wait/internal/outcome"
 	"github.com/prism-wait/prism-wait/internal/prism"
+	"github.com/prism-wait/prism-wait/internal/untrusted"
 )
 
 // maxSummary keeps the step summary under GitHub's 1 MiB limit per step.
@@ -62,7 +63,7 @@ func (r Run) Summary() string {
 	fmt.Fprintf(&b, "### Prism generations\n\n%s in %s, %s.\n\n", r.Tally(), r.Elapsed.Round(time.Second), r.RequestCount())
 	if r.Submit != nil {
 		v := r.verdict(outcome.Facts{Submit: r.Submit})
-		fmt.Fprintf(&b, "**%s:** %s\n\n", v.Title, r.md(v.Advice, 1000))
+		fmt.Fprintf(&b, "**%s:** %s\n\n", v.Title, r.advice(v.Advice, 1000))
 	}
 	b.WriteString("| Generation | Status | Time | Share page | Video | Problem |\n|---|---|---|---|---|---|\n")
 	if r.NotWaiting {
@@ -72,7 +73,7 @@ func (r Run) Summary() string {
 	}
 	for _, res := range r.Results {
 		row := fmt.Sprintf("| `%s` | %s | %s | %s | %s | %s |\n",
-			res.ID, r.md(outcome.StatusOf(res.facts()), 40), took(res.Gen), r.link(res.Gen.ShareURL), r.video(res), r.md(r.verdict(res.facts()).Advice, 300))
+			res.ID, r.md(outcome.StatusOf(res.facts()), 40), took(res.Gen), r.link(res.Gen.ShareURL), r.video(res), r.advice(r.verdict(res.facts()).Advice, 1000))
 		if b.Len()+len(row) > maxSummary {
 			b.WriteString("\n(more generations left out: the summary is limited to 1 MiB)\n")
 			break
@@ -171,6 +172,12 @@ var mdEscaper = strings.NewReplacer(
 // escapes it for Markdown.
 func (r Run) md(s string, n int) string {
 	return mdEscaper.Replace(r.Scrub.Line(s, n))
+}
+
+// advice is md for a verdict's advice, cut in its middle: its end says
+// what to do, after what it quotes from the network.
+func (r Run) advice(s string, n int) string {
+	return mdEscaper.Replace(untrusted.ClipMiddle(r.Scrub.Line(s, MaxLine), n))
 }
 
 // ParseOutputs reads a $GITHUB_OUTPUT file as the runner does: name=value

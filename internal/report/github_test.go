@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prism-wait/prism-wait/internal/outcome"
 	"github.com/prism-wait/prism-wait/internal/prism"
@@ -190,5 +191,20 @@ func TestTallyCountsEachEnd(t *testing.T) {
 	}
 	if got := (Run{Created: 3}).Tally(); got != "nothing waited for" {
 		t.Errorf("Tally of nothing = %q", got)
+	}
+}
+
+// TestSummaryProblemKeepsItsAdvice: a long quote from the network is cut
+// from the middle of a Problem cell, so that its end, what to do, stays.
+func TestSummaryProblemKeepsItsAdvice(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("x", 3000)
+	run := Run{Submitted: true, Timeout: time.Minute, IDs: []string{"gen_1"}, Results: []Result{
+		{Result: wait.Result{ID: "gen_1", Err: fmt.Errorf("%w; last problem: %s", wait.ErrDeadline, long)}},
+	}}
+	got := run.Summary()
+	row := got[strings.Index(got, "| `gen_1`"):]
+	if !strings.HasSuffix(row, "pass gen\\_1 as generation\\_id in place of template\\_id, with a longer timeout. |\n") || !strings.Contains(row, "xxx…\\[cut\\]xxx") || len(row) > 1100 {
+		t.Errorf("the row is %d bytes, or lost its end: %q", len(row), row)
 	}
 }

@@ -277,8 +277,8 @@ func Neutralize(s string) string {
 }
 
 // Clip bounds s to n bytes without cutting a UTF-8 character, ending it
-// with CutMarker when anything was cut. It is the one clipping function
-// of the program.
+// with CutMarker when anything was cut. With ClipMiddle, it is the one
+// clipping function of the program.
 func Clip(s string, n int) string {
 	if len(s) <= n {
 		return s
@@ -288,4 +288,18 @@ func Clip(s string, n int) string {
 		n--
 	}
 	return s[:n] + CutMarker
+}
+
+// ClipMiddle bounds s to n bytes as Clip does, but cuts its middle: the
+// end of a message, where it says what to do, outlives a long quote from
+// the network before it.
+func ClipMiddle(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	tail := len(s) - max(n-len(CutMarker), 0)/2
+	for tail < len(s) && !utf8.RuneStart(s[tail]) {
+		tail++
+	}
+	return Clip(s[:tail], n-(len(s)-tail)) + s[tail:]
 }

@@ -269,6 +269,30 @@ func TestClip(t *testing.T) {
 	}
 }
 
+func TestClipMiddle(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"short", 10, "short"},
+		{"exactly10!", 10, "exactly10!"},
+		{"0123456789abcdefghij", 16, "0123" + CutMarker + "ghij"},
+		{"0123456789abcdefghij", 17, "01234" + CutMarker + "ghij"},
+		{"ééééééééé", 14, "éé" + CutMarker + "é"}, // never half of a rune at either end
+		{"abcdef", 2, CutMarker},
+	} {
+		got := ClipMiddle(tc.in, tc.n)
+		if got != tc.want {
+			t.Errorf("ClipMiddle(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
+		}
+		if !utf8.ValidString(got) || len(got) > max(tc.n, len(CutMarker)) {
+			t.Errorf("ClipMiddle(%q, %d) = %q: not valid UTF-8, or too long", tc.in, tc.n, got)
+		}
+	}
+}
+
 func TestSecret(t *testing.T) {
 	t.Parallel()
 	sc := New("custom-secret")

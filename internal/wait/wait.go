@@ -25,6 +25,7 @@ import (
 	"github.com/prism-wait/prism-wait/internal/crash"
 	"github.com/prism-wait/prism-wait/internal/pause"
 	"github.com/prism-wait/prism-wait/internal/prism"
+	"github.com/prism-wait/prism-wait/internal/untrusted"
 )
 
 // ErrDeadline and ErrCanceled are the causes callers give the context they
@@ -344,7 +345,7 @@ func (w *Waiter) FreshURL(r *Result) func(context.Context) (string, error) {
 		case fresh.Err != nil:
 			return "", fresh.Err
 		case !fresh.Gen.Done():
-			return "", fmt.Errorf("the API now answers %q without a usable video_url", fresh.Gen.Status)
+			return "", fmt.Errorf("the API now answers %q without a usable video_url", untrusted.Clip(fresh.Gen.Status, 40))
 		}
 		r.Gen.VideoURL = fresh.Gen.VideoURL
 		return fresh.Gen.VideoURL, nil
@@ -410,7 +411,7 @@ func stopped(ctx context.Context, r Result, trouble error) error {
 	case trouble != nil:
 		return fmt.Errorf("%w; last problem: %w", cause, trouble)
 	case r.Gen.Status != "":
-		return fmt.Errorf("%w while the generation was %q", cause, r.Gen.Status)
+		return fmt.Errorf("%w while the generation was %q", cause, untrusted.Clip(r.Gen.Status, 40))
 	default:
 		return fmt.Errorf("%w %w", cause, ErrNoAnswer)
 	}

@@ -377,6 +377,8 @@ func TestDeadline(t *testing.T) {
 		says    string
 	}{
 		{"still generating", []reply{generating}, `while the generation was "generating"`},
+		// A status from the network is quoted bounded.
+		{"unknown long status", []reply{{status: strings.Repeat("s", 5000)}}, `while the generation was "` + strings.Repeat("s", 32) + `…[cut]"`},
 		{"completed without video", []reply{{status: "completed"}}, "no usable video_url"},
 		{"server keeps failing", []reply{{code: 503}}, "HTTP 503"},
 		{"server hangs", []reply{{hang: true}}, "timeout reached before the API answered"},
