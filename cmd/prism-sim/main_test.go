@@ -112,15 +112,16 @@ func TestUsage(t *testing.T) {
 		out, err string
 	}{
 		{[]string{"serve", "--help"}, 0, "usage: prism-sim serve [flags]", ""},
-		{[]string{"serve", "-h"}, 0, "  -rate-limit int", ""},
-		{[]string{"serve", "--bogus"}, 2, "", "prism-sim serve --help lists the flags"},
+		{[]string{"serve", "-h"}, 0, "\n  --rate-limit int", ""},
+		{[]string{"serve", "--bogus"}, 2, "", "prism-sim serve: flag provided but not defined: --bogus (prism-sim serve --help lists the flags)\n"},
+		{[]string{"serve", "--rate-limit=x"}, 2, "", `invalid value "x" for flag --rate-limit`},
 		{[]string{"serve", "extra"}, 2, "", `unexpected argument "extra"`},
 		{[]string{"demo", "--help"}, 0, "usage: prism-sim demo\n", ""},
 		{[]string{"demo", "now"}, 2, "", `prism-sim demo takes no arguments, not "now"`},
 	} {
 		var stdout, stderr bytes.Buffer
 		code := run(context.Background(), tc.args, &stdout, &stderr)
-		if code != tc.code || !strings.Contains(stdout.String(), tc.out) || !strings.Contains(stderr.String(), tc.err) || (tc.out == "") != (stdout.Len() == 0) {
+		if code != tc.code || !strings.Contains(stdout.String(), tc.out) || !strings.Contains(stderr.String(), tc.err) || (tc.out == "") != (stdout.Len() == 0) || (tc.err == "") != (stderr.Len() == 0) {
 			t.Errorf("%q: exit %d, stdout %q, stderr %q; want exit %d, %q on stdout, %q on stderr", tc.args, code, stdout.String(), stderr.String(), tc.code, tc.out, tc.err)
 		}
 	}

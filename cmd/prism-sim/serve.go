@@ -56,6 +56,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// dashes writes the flag package's -name as --name, as the docs do.
+var dashes = strings.NewReplacer(": -", ": --", "flag -", "flag --")
+
 // serveConfig reads serve's flags and its scenario. When not ok, serve
 // exits with code at once: 2 when they are wrong, 0 after --help, which
 // prints the flags on stdout. --rate-limit and --burst, when given,
@@ -63,18 +66,21 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // and without limits.
 func serveConfig(args []string, stdout, stderr io.Writer) (addr string, scenario prismsim.Scenario, code int, ok bool) {
 	fs := flag.NewFlagSet("prism-sim serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprintln(stderr, "prism-sim serve --help lists the flags") }
+	fs.SetOutput(io.Discard) // its errors are written below, naming flags with --
+	fs.Usage = func() {}
 	fs.StringVar(&addr, "addr", "127.0.0.1:8787", "address to listen on")
 	file := fs.String("scenarios", "", "scenario file (JSON); the built-in one when empty")
 	rate := fs.Int("rate-limit", 0, "requests per second per API key, 0 for none; overrides the file's rate_limit")
 	burst := fs.Int("burst", 0, "requests a key may send at once, 0 for as many as --rate-limit; overrides the file's rate_limit.burst")
 	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(stdout, "usage: prism-sim serve [flags]\n\nServes the Prism API from a scenario (cmd/prism-sim/README.md) until interrupted.\n\nFlags:")
-		fs.SetOutput(stdout)
+		var defaults strings.Builder
+		fs.SetOutput(&defaults)
 		fs.PrintDefaults()
+		fmt.Fprint(stdout, strings.ReplaceAll("\n"+defaults.String(), "\n  -", "\n  --")[1:])
 		return "", prismsim.Scenario{}, 0, false
 	} else if err != nil {
+		fmt.Fprintf(stderr, "prism-sim serve: %s (prism-sim serve --help lists the flags)\n", dashes.Replace(err.Error()))
 		return "", prismsim.Scenario{}, 2, false
 	}
 	if fs.NArg() > 0 {

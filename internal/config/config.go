@@ -75,6 +75,7 @@ type raw struct {
 	generationID                                 []string
 	templateID, prompt, model, count             string
 	variables, options                           map[string]any
+	optionsJSON                                  string
 	downloadDir                                  string
 	timeout, pollInterval, maxInterval, baseURL  string
 	apiKey, rerunGuard, wait                     string
@@ -113,11 +114,8 @@ var Inputs = []Input{
 	{Name: "count", Default: "1", Usage: "videos to generate from --prompt, 1 to 4",
 		set: func(r *raw, v string) error { r.countSet, r.count = true, strings.TrimSpace(v); return nil }},
 	{Name: "options", Usage: "JSON object merged into the submit request's body (e.g. aspectRatio, duration)",
-		set: func(r *raw, v string) (err error) {
-			r.optionsSet = true
-			r.options, err = jsonObject(v, `{"aspectRatio": "16:9"}`)
-			return err
-		}},
+		// Read with the mode (submit), whose example it shows.
+		set: func(r *raw, v string) error { r.optionsSet, r.optionsJSON = true, v; return nil }},
 	{Name: "api_key", Required: true, Usage: "Prism API key, prism_sk_… (prefer PRISM_API_KEY: flags show in process lists)",
 		set: func(r *raw, v string) error { r.apiKey = strings.TrimSpace(v); return nil }},
 	{Name: "base_url", Default: "https://prismvideos.com/api", Usage: "API root; https, or http to a loopback or private address",
@@ -397,6 +395,16 @@ func (c *Config) check(r *raw, bad func(input, format string, a ...any)) {
 
 // submit builds the request for template or prompt mode.
 func (c *Config) submit(r *raw, bad func(input, format string, a ...any)) *prism.SubmitRequest {
+	if r.optionsSet {
+		example := `{"character_variables": {"hero": "char_abc123"}}`
+		if r.prompt != "" {
+			example = `{"aspectRatio": "16:9"}`
+		}
+		var err error
+		if r.options, err = jsonObject(r.optionsJSON, example); err != nil {
+			bad("options", "%v", err)
+		}
+	}
 	body := map[string]any{}
 	for k, v := range r.options {
 		body[k] = v
@@ -517,7 +525,10 @@ func flagError(fs *flag.FlagSet, err error) error {
 	if name, ok := strings.CutPrefix(msg, "flag needs an argument: -"); ok && fs.Lookup(name) != nil {
 		return fmt.Errorf("--%s needs a value: give it as --%s=VALUE", name, name)
 	}
-	return fmt.Errorf("%w (run with --help for the list of flags)", err)
+	if strings.HasPrefix(msg, "invalid boolean value") { // --version, the one flag without a value
+		return errors.New("--version takes no value: give it alone, as --version")
+	}
+	return fmt.Errorf("%w (run with --help for the list of flags)", err) // bad flag syntax: ---x, -=x
 }
 
 // flagSet declares a flag for each input, and --version.

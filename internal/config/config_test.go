@@ -237,7 +237,8 @@ func TestSubmitInputs(t *testing.T) {
 		{map[string]string{"INPUT_TEMPLATE_ID": "tpl_1", "INPUT_VARIABLES": `{"title": "x",}`}, []string{"variables: not valid JSON", "at byte 15"}},
 		{map[string]string{"INPUT_TEMPLATE_ID": "tpl_1", "INPUT_VARIABLES": "title: Launch day"}, []string{`variables: not valid JSON: it breaks at byte 2, near "title: Launch day"; give a JSON object, like {"title": "Launch"} (YAML is not read here)`}},
 		{map[string]string{"INPUT_TEMPLATE_ID": "tpl_1", "INPUT_VARIABLES": `["x"]`}, []string{"variables: must be a JSON object"}},
-		{map[string]string{"INPUT_TEMPLATE_ID": "tpl_1", "INPUT_OPTIONS": `{} {}`}, []string{`options: must be one JSON object with nothing after it, but "{}" follows; give a JSON object, like {"aspectRatio": "16:9"}`}},
+		{map[string]string{"INPUT_TEMPLATE_ID": "tpl_1", "INPUT_OPTIONS": `{} {}`}, []string{`options: must be one JSON object with nothing after it, but "{}" follows; give a JSON object, like {"character_variables": {"hero": "char_abc123"}}`}},
+		{map[string]string{"INPUT_PROMPT": "p", "INPUT_OPTIONS": `aspectRatio: 16:9`}, []string{`options: not valid JSON: it breaks at byte 1, near "aspectRatio: 16:9"; give a JSON object, like {"aspectRatio": "16:9"}`}},
 		{map[string]string{"INPUT_TEMPLATE_ID": "tpl_1", "INPUT_OPTIONS": `{"aspectRatio": "16:9"}}`}, []string{`options: must be one JSON object with nothing after it, but "}" follows`}},
 		{map[string]string{"INPUT_TEMPLATE_ID": "tpl_1", "INPUT_VARIABLES": `{"title": "x`}, []string{`variables: not valid JSON: it ends before a string, array or object is closed; give a JSON object, like {"title": "Launch"}`}},
 		{map[string]string{"INPUT_TEMPLATE_ID": "../tpl"}, []string{"template_id: \"../tpl\" is not a template ID"}},
@@ -833,7 +834,8 @@ func TestTheFlagPackagePrintsNothing(t *testing.T) {
 		hint string
 	}{
 		{[]string{"--##[error]x"}, "--##[error]x is not a flag (run with --help for the list of flags)"},
-		{[]string{"--version=prism_sk_flagvalue123"}, `invalid boolean value "prism_sk_flagvalue123" for -version: parse error (run with --help for the list of flags)`},
+		{[]string{"--version=prism_sk_flagvalue123"}, "--version takes no value: give it alone, as --version"},
+		{[]string{"---timeout=1s"}, "bad flag syntax: ---timeout=1s (run with --help for the list of flags)"},
 		{[]string{"gen_a", "-::error::x"}, "--::error::x is not a flag (run with --help for the list of flags)"},
 		{[]string{"--timeout"}, "--timeout needs a value: give it as --timeout=VALUE"},
 		{[]string{"--timeout", "--version"}, ""}, // a value that looks like a flag is a value

@@ -32,6 +32,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/prism-wait/prism-wait/internal/untrusted"
 )
 
 // Keys with special meaning. Any other key starting with "prism_sk_" is
@@ -144,7 +146,7 @@ type Duration time.Duration
 func (d *Duration) UnmarshalJSON(b []byte) error {
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("durations are strings like \"3s\", not %s", b)
+		return fmt.Errorf("durations are strings like \"3s\", not %s", untrusted.Clip(string(b), 40))
 	}
 	v, err := time.ParseDuration(s)
 	if err != nil {
@@ -174,7 +176,7 @@ func ParseScenario(b []byte) (Scenario, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&s); err != nil {
-		return Scenario{}, fmt.Errorf("invalid scenario: %s%w", locate(b), err)
+		return Scenario{}, fmt.Errorf("invalid scenario: %s%w", locate(b, err), err)
 	}
 	if err := s.validate(); err != nil {
 		return Scenario{}, fmt.Errorf("invalid scenario: %w", err)
@@ -182,10 +184,10 @@ func ParseScenario(b []byte) (Scenario, error) {
 	return s, nil
 }
 
-// locate names the generation, and its step, or the template that a
-// scenario that does not decode breaks in, as "generation "gen_a" step
+// locate names the generation, and its step, or the template where err,
+// the error decoding scenario b, comes from, as "generation "gen_a" step
 // 2: "; "" when it is none of them.
-func locate(b []byte) string {
+func locate(b []byte, err error) string {
 	var loose struct {
 		Generations, Templates map[string]json.RawMessage
 	}
@@ -193,13 +195,13 @@ func locate(b []byte) string {
 		return ""
 	}
 	for _, id := range slices.Sorted(maps.Keys(loose.Generations)) {
-		if strict(loose.Generations[id], &Lifecycle{}) == nil {
+		if !same(strict(loose.Generations[id], &Lifecycle{}), err) {
 			continue
 		}
 		var steps struct{ Steps []json.RawMessage }
 		if json.Unmarshal(loose.Generations[id], &steps) == nil {
 			for i, raw := range steps.Steps {
-				if strict(raw, &Step{}) != nil {
+				if same(strict(raw, &Step{}), err) {
 					return fmt.Sprintf("generation %q step %d: ", id, i+1)
 				}
 			}
@@ -207,11 +209,26 @@ func locate(b []byte) string {
 		return fmt.Sprintf("generation %q: ", id)
 	}
 	for _, id := range slices.Sorted(maps.Keys(loose.Templates)) {
-		if strict(loose.Templates[id], &Template{}) != nil {
+		if same(strict(loose.Templates[id], &Template{}), err) {
 			return fmt.Sprintf("template %q: ", id)
 		}
 	}
 	return ""
+}
+
+// same reports whether part, the error decoding a part of a scenario, is
+// whole, the error decoding all of it: a type error names its field from
+// the outermost type decoded.
+func same(part, whole error) bool {
+	if part == nil {
+		return false
+	}
+	p, ok1 := errors.AsType[*json.UnmarshalTypeError](part)
+	w, ok2 := errors.AsType[*json.UnmarshalTypeError](whole)
+	if ok1 && ok2 {
+		return p.Value == w.Value && p.Type == w.Type && strings.HasSuffix(w.Field, p.Field)
+	}
+	return part.Error() == whole.Error()
 }
 
 // strict decodes b into v, refusing unknown fields, as ParseScenario does.

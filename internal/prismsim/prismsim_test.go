@@ -443,6 +443,12 @@ func TestScenarioFiles(t *testing.T) {
 		`{"generations": {"a": {"steps": []}}, "templates": {"t": {"sumbit": []}}}`:                           `invalid scenario: template "t": json: unknown field "sumbit"`,
 		`{"rate_limit": {"persecond": 1}}`:                                                                    `invalid scenario: json: unknown field "persecond"`,
 		`{"generations": []}`:                                                                                 `invalid scenario: json: cannot unmarshal array`,
+		// A broken generation elsewhere is not named for another mistake.
+		`{"rate_limit": {"persecond": 1}, "generations": {"a": {"stepz": []}}}`:                                  `invalid scenario: json: unknown field "persecond"`,
+		`{"generations": {"b": {"steps": [{"for": 2}]}, "a": {"stepz": []}}}`:                                    `invalid scenario: generation "b" step 1: durations are strings like "3s", not 2`,
+		`{"templates": {"t": {"sumbit": []}}, "generations": {"a": {"steps": [{"status": "x", "times": "2"}]}}}`: `invalid scenario: template "t": json: unknown field "sumbit"`,
+		`{"generations": {"a": {"steps": [{"status": "x"}, {"status": "x", "times": "2"}]}}}`:                    `invalid scenario: generation "a" step 2: json: cannot unmarshal string`,
+		`{"generations": {"a": {"steps": [{"for": [` + strings.Repeat("1,", 50) + `1]}]}}}`:                      `invalid scenario: generation "a" step 1: durations are strings like "3s", not [1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1…[cut]`,
 	} {
 		if _, err := ParseScenario([]byte(bad)); err == nil || !strings.HasPrefix(err.Error(), want) {
 			t.Errorf("%s: error %v, want %q", bad, err, want)
