@@ -24,6 +24,7 @@ type Progress struct {
 	mu      sync.Mutex
 	ids     []string
 	status  map[string]string // last status per ID, as reported, "" before the first
+	changes map[string]int    // lines logged per ID for a change to an unfinished status
 	trouble map[string]string // kind of the last transient error per ID, until the next status
 	warned  map[string]bool   // kinds of transient trouble already warned about
 	typical time.Duration     // Prism's typical estimate for a submission, 0 when none
@@ -43,7 +44,7 @@ func (p *Progress) Estimate(typical time.Duration, since time.Time) {
 
 // NewProgress starts tracking ids; start is when the wait began.
 func NewProgress(log *Log, ids []string, start time.Time) *Progress {
-	return &Progress{log: log, start: start, ids: ids, status: map[string]string{}, trouble: map[string]string{}, warned: map[string]bool{}}
+	return &Progress{log: log, start: start, ids: ids, status: map[string]string{}, changes: map[string]int{}, trouble: map[string]string{}, warned: map[string]bool{}}
 }
 
 // Event logs one event from the wait. It is safe for concurrent use.
@@ -58,20 +59,36 @@ func (p *Progress) Event(e wait.Event) {
 	}
 }
 
+// maxChanges bounds the lines logged for one generation's changes of an
+// unfinished status; its verdict is always logged.
+const maxChanges = 5
+
 func (p *Progress) poll(e wait.Event) {
 	g := e.Gen
 	// The status as reported: "completed" with and without a usable video
 	// are two states, each worth a line when it is reached.
 	status := outcome.GenerationStatus(g)
+	final := g.Done() || g.Status == prism.StatusFailed
 	p.mu.Lock()
 	prev := p.status[e.ID]
 	p.status[e.ID] = status
 	delete(p.trouble, e.ID)
+	changes := p.changes[e.ID]
+	if status != prev && !final {
+		p.changes[e.ID]++
+	}
 	p.mu.Unlock()
 	if e.Wait > 0 {
 		p.log.Debugf("%s: status %q; next poll in %s", e.ID, untrusted.Clip(g.Status, 40), e.Wait)
 	}
-	if status == prev {
+	switch {
+	case status == prev:
+		return
+	case !final && changes == maxChanges:
+		// A status that flips on every read must not flood the log.
+		p.log.Infof("%s: its status keeps changing (now %q); further changes are debug lines only", e.ID, untrusted.Clip(g.Status, 40))
+		return
+	case !final && changes > maxChanges:
 		return
 	}
 	switch {

@@ -124,3 +124,26 @@ func TestHeartbeatSaysTheRateWhileLimited(t *testing.T) {
 		t.Errorf("heartbeats:\n%s", b.String())
 	}
 }
+
+// TestProgressBoundsChangingStatuses: a status that changes on every read
+// logs a line per change up to maxChanges, one line saying so, then
+// nothing but debug lines; the verdict is logged still.
+func TestProgressBoundsChangingStatuses(t *testing.T) {
+	t.Parallel()
+	var b bytes.Buffer
+	p := NewProgress(NewLog(&b, false), []string{"gen_a"}, time.Now())
+	for i := range 50 {
+		p.Event(wait.Event{ID: "gen_a", Kind: wait.Poll, Gen: prism.Generation{Status: []string{"queued", "processing"}[i%2]}, Wait: time.Second})
+	}
+	p.Event(wait.Event{ID: "gen_a", Kind: wait.Poll, Gen: prism.Generation{Status: "failed", Error: "boom"}})
+	log := b.String()
+	if n := strings.Count(log, "is not a status prism-wait knows"); n != maxChanges {
+		t.Errorf("%d lines for changes, want %d:\n%s", n, maxChanges, log)
+	}
+	if n := strings.Count(log, `gen_a: its status keeps changing (now "processing"); further changes are debug lines only`); n != 1 {
+		t.Errorf("%d lines saying the status keeps changing, want 1:\n%s", n, log)
+	}
+	if !strings.HasSuffix(log, "gen_a: failed: boom\n") || strings.Count(log, "\n") != maxChanges+2 {
+		t.Errorf("want %d lines ending with the verdict:\n%s", maxChanges+2, log)
+	}
+}
