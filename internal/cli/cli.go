@@ -148,6 +148,9 @@ func run(ctx context.Context, env Env, log *report.Log) int {
 			return finish(env, log, cfg, out)
 		}
 		out.IDs, out.Created, out.Credits, out.Resumed = report.Listed(sub.IDs), len(sub.IDs), sub.CreditsCharged.String(), resumed
+		if sub.Lost > 0 {
+			out.Lost = &outcome.Lost{Count: sub.Lost, Failed: sub.LostFailed, What: sub.UnusableText()}
+		}
 		if !resumed {
 			timeout := cfg.Timeout
 			if !cfg.Wait {

@@ -871,7 +871,8 @@ func generations(n int) (list string, ids []string) {
 
 // TestASubmitAnswerKeepsEveryID: whatever else is wrong with a submit's
 // answer, every valid generation ID it lists is in generation_id and
-// results, and the step waits for them.
+// results, and the step waits for them. Entries without one end the step
+// with no success: exit 3, or 1 when the answer marks one failed.
 func TestASubmitAnswerKeepsEveryID(t *testing.T) {
 	t.Parallel()
 	two := `"generations":[{"generation_id":"gen_a"},{"generation_id":"gen_b"}]`
@@ -881,20 +882,28 @@ func TestASubmitAnswerKeepsEveryID(t *testing.T) {
 		body    string
 		credits string
 		logSays []string
+		code    int
+		output  string // the status output
 	}{
-		{"201", 201, `{` + two + `,"credits_charged":20}`, "20", nil},
-		{"202", 202, `{` + two + `}`, "", nil},
+		{"201", 201, `{` + two + `,"credits_charged":20}`, "20", nil, outcome.ExitOK, "completed"},
+		{"202", 202, `{` + two + `}`, "", nil, outcome.ExitOK, "completed"},
 		{"credits as a string", 200, `{` + two + `,"credits_charged":"twenty"}`, "",
-			[]string{`the submit answer's credits_charged is not a number: "twenty"; left empty`}},
+			[]string{`the submit answer's credits_charged is not a number: "twenty"; left empty`}, outcome.ExitOK, "completed"},
 		{"latency as a number", 200, `{` + two + `,"latency_estimate_sec":127}`, "",
-			[]string{"the submit answer's latency_estimate_sec is not an object: 127; left empty"}},
+			[]string{"the submit answer's latency_estimate_sec is not an object: 127; left empty"}, outcome.ExitOK, "completed"},
 		{"latency with string fields", 200, `{` + two + `,"latency_estimate_sec":{"typical":"127","busy":"241"}}`, "",
-			[]string{`latency_estimate_sec.typical is not a number: "127"`, `latency_estimate_sec.busy is not a number: "241"`}},
+			[]string{`latency_estimate_sec.typical is not a number: "127"`, `latency_estimate_sec.busy is not a number: "241"`}, outcome.ExitOK, "completed"},
 		{"an unusable entry beside two good IDs", 200, `{"generations":[{"generation_id":"gen_a"},{"generation_id":"##[stop-commands]x"},{"generation_id":"gen_b"}]}`, "",
 			[]string{`::warning title=Unusable entries in the submit answer::1 of the API's entries cannot be waited for: entry 2: generation_id "## [stop-commands]x" is not a plain ID.`,
-				"The step goes on with the 2 usable generation ID(s)."}},
+				"The step goes on with the 2 usable generation ID(s), and ends with exit code 3 (no verdict) for the others, or 1 if the answer marks one failed.",
+				"::error title=Not waited for::The submit answer has entries with no generation ID to wait for (1: entry 2:",
+				"prism-wait: 2 completed, 1 with no ID to wait for after"}, outcome.ExitTimeout, outcome.StatusNotWaited},
 		{"the key as an entry", 200, `{"generations":[{"generation_id":"gen_a"},{"generation_id":"` + key + `"},{"generation_id":"gen_b"}]}`, "",
-			[]string{`entry 2: generation_id "***" is not a plain ID`}},
+			[]string{`entry 2: generation_id "***" is not a plain ID`}, outcome.ExitTimeout, outcome.StatusNotWaited},
+		{"failed entries without an ID", 200, `{"generations":[{"generation_id":"gen_a"},{"generation_id":null,"status":"failed","error":"policy"},{"generation_id":"gen_b"},{"generation_id":"gen_a"}]}`, "",
+			[]string{"::error title=Generation failed::The submit answer marks 1 of its entries failed, with no generation ID to wait for (entry 2: no generation_id string in"}, outcome.ExitFailed, "failed"},
+		{"an ID listed again", 200, `{"generations":[{"generation_id":"gen_a"},{"generation_id":"gen_b"},{"generation_id":"gen_a"}]}`, "",
+			[]string{"entry 3: gen_a is listed again. The step goes on with the 2 usable generation ID(s).\n"}, outcome.ExitOK, "completed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -903,7 +912,7 @@ func TestASubmitAnswerKeepsEveryID(t *testing.T) {
 				r := action(t, context.Background(), base, map[string]string{"template_id": "tpl_x"})
 				var results []struct{ ID, Status string }
 				json.Unmarshal([]byte(r.outputs["results"]), &results)
-				if r.code != outcome.ExitOK || r.outputs["generation_id"] != "gen_a\ngen_b" || r.outputs["credits_charged"] != tc.credits ||
+				if r.code != tc.code || r.outputs["status"] != tc.output || r.outputs["generation_id"] != "gen_a\ngen_b" || r.outputs["credits_charged"] != tc.credits ||
 					len(results) != 2 || results[1].ID != "gen_b" || results[1].Status != "completed" || r.outputs["completed_at"] != "1767225600\n1767225600" {
 					t.Errorf("code %d, outputs %q:\n%s", r.code, r.outputs, r.stdout)
 				}

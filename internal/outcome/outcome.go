@@ -44,9 +44,9 @@ type exitCode struct {
 // codes are the exit codes, in numeric order.
 var codes = []exitCode{
 	{ExitOK, "all completed"},
-	{ExitFailed, "a generation failed (or the outputs could not be written, or an internal error)"},
+	{ExitFailed, "a generation failed (by its status or the submit's answer; or the outputs could not be written, or an internal error)"},
 	{ExitInput, "invalid input (or --rerun-guard required where it cannot work)"},
-	{ExitTimeout, "timeout or cancelled (or submitted generations past the first 100 not waited for)"},
+	{ExitTimeout, "timeout or cancelled (or submitted generations not waited for: past the first 100, or without an ID)"},
 	{ExitRefused, "the API refused (or a submit's outcome is unknown, or an earlier attempt may have paid for it)"},
 	{ExitDownload, "a download failed"},
 }
@@ -65,12 +65,21 @@ const StatusNotWaited = "not_waited"
 // generation completed, and nobody looked at these.
 var ErrNotWaited = fmt.Errorf("not waited for: one step waits for the first %d generations", prism.MaxIDs)
 
-// Facts are what happened: to the whole run (Invalid, Submit, Outputs,
-// Crash) or to one generation (ID, Gen, Wait, Download). A run is judged
-// as one Facts for each of its problems and one for each generation.
+// Lost are a submit answer's entries that may be generations, but have
+// no plain generation_id to wait for (prism.Submission's Lost).
+type Lost struct {
+	Count, Failed int    // how many; how many of them the answer marks failed
+	What          string // the first of them, described (scrubbed, bounded)
+}
+
+// Facts are what happened: to the whole run (Invalid, Submit, Lost,
+// Outputs, Crash) or to one generation (ID, Gen, Wait, Download). A run is
+// judged as one Facts for each of its problems and one for each
+// generation.
 type Facts struct {
 	Invalid error        // an invalid input, in the user's terms: nothing was sent
 	Submit  error        // why submitting failed: a *prism.Error, or the context's cause
+	Lost    *Lost        // the submit answer's entries without an ID to wait for
 	Outputs error        // why the step outputs or summary could not be written
 	Crash   *crash.Panic // a panic outside every generation's wait and download
 
@@ -241,6 +250,13 @@ var table = []row{
 			}
 			return msg
 		}},
+	// Exit 0 says every generation completed: not when the submit's answer
+	// says that some failed, or lists some that nobody can look at.
+	{"submitted entries failed", ExitFailed, "Generation failed",
+		func(f *Facts) bool { return f.Lost != nil && f.Lost.Failed > 0 },
+		func(f *Facts, _ Settings) string {
+			return fmt.Sprintf("The submit answer marks %d of its entries failed, with no generation ID to wait for (%s). Look at them in the Prism dashboard.", f.Lost.Failed, f.Lost.What)
+		}},
 	{"generation failed", ExitFailed, "Generation failed",
 		func(f *Facts) bool { return f.Wait == nil && f.Gen.Status == prism.StatusFailed },
 		func(f *Facts, _ Settings) string {
@@ -281,6 +297,13 @@ var table = []row{
 		func(f *Facts) bool { return errors.Is(f.Wait, wait.ErrCanceled) }, waitAdvice},
 	{"not waited for", ExitTimeout, "Not waited for",
 		func(f *Facts) bool { return errors.Is(f.Wait, ErrNotWaited) }, waitAdvice},
+	{"submitted entries lost", ExitTimeout, "Not waited for",
+		func(f *Facts) bool { return f.Lost != nil && f.Lost.Count > 0 },
+		func(f *Facts, s Settings) string {
+			return fmt.Sprintf("The submit answer has entries with no generation ID to wait for (%d: %s). They may be generations that were created and charged, "+
+				"so the step ends with exit code 3 (no verdict) even when the others complete. Look for them in the Prism dashboard; to wait for them, pass their IDs as %s.",
+				f.Lost.Count, f.Lost.What, s.name("generation_id"))
+		}},
 	{"no verdict in time", ExitTimeout, "No verdict in time",
 		func(f *Facts) bool { return f.Wait != nil }, waitAdvice},
 	{"download cancelled", ExitTimeout, "Cancelled",

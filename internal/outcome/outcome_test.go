@@ -100,6 +100,12 @@ var rowCases = func() []rowCase {
 			"gen_1: internal error: boom. This is a bug in prism-wait: please report it with the step's debug log (it has the stack).", ""},
 		{"internal error", Facts{Crash: &crash.Panic{Value: "lookup exploded"}}, ExitFailed, "Internal error",
 			"internal error: lookup exploded. This is a bug in prism-wait: please report it with the step's debug log (it has the stack).", ""},
+		{"submitted entries failed", Facts{Lost: &Lost{Count: 3, Failed: 2, What: "entry 2: no generation_id string in {}"}}, ExitFailed, "Generation failed",
+			"The submit answer marks 2 of its entries failed, with no generation ID to wait for (entry 2: no generation_id string in {}). Look at them in the Prism dashboard.", ""},
+		{"submitted entries lost", Facts{Lost: &Lost{Count: 1, What: "entry 2: no generation_id string in {}"}}, ExitTimeout, "Not waited for",
+			"The submit answer has entries with no generation ID to wait for (1: entry 2: no generation_id string in {}). They may be generations that were created and charged, so the step ends with exit code 3 (no verdict) even when the others complete. Look for them in the Prism dashboard; to wait for them, pass their IDs as generation_id.",
+			"The submit answer has entries with no generation ID to wait for (1: entry 2: no generation_id string in {}). They may be generations that were created and charged, so the step ends with exit code 3 (no verdict) even when the others complete. Look for them in the Prism dashboard; to wait for them, pass their IDs as --generation-id (PRISM_GENERATION_ID)."},
+		{"completed", Facts{Lost: &Lost{}}, ExitOK, "", "", ""},
 		{"generation failed", Facts{ID: "gen_1", Gen: prism.Generation{Status: "failed", Error: "Generation timed out"}}, ExitFailed, "Generation failed",
 			"gen_1 failed: Generation timed out", ""},
 		{"generation failed", Facts{ID: "gen_1", Gen: prism.Generation{Status: "failed"}}, ExitFailed, "Generation failed", "gen_1 failed: the API gave no reason", ""},
@@ -299,12 +305,13 @@ func TestRowsOfACodeAreTogether(t *testing.T) {
 
 func TestUsageListsEveryExitCode(t *testing.T) {
 	t.Parallel()
-	want := "Exit codes: 0 all completed, 1 a generation failed (or the outputs\n" +
-		"could not be written, or an internal error), 2 invalid input (or\n" +
-		"--rerun-guard required where it cannot work), 3 timeout or cancelled\n" +
-		"(or submitted generations past the first 100 not waited for), 4 the\n" +
-		"API refused (or a submit's outcome is unknown, or an earlier attempt\n" +
-		"may have paid for it), 5 a download failed.\n"
+	want := "Exit codes: 0 all completed, 1 a generation failed (by its status or\n" +
+		"the submit's answer; or the outputs could not be written, or an\n" +
+		"internal error), 2 invalid input (or --rerun-guard required where it\n" +
+		"cannot work), 3 timeout or cancelled (or submitted generations not\n" +
+		"waited for: past the first 100, or without an ID), 4 the API refused\n" +
+		"(or a submit's outcome is unknown, or an earlier attempt may have\n" +
+		"paid for it), 5 a download failed.\n"
 	if got := Usage(); got != want {
 		t.Errorf("Usage() =\n%s\nwant\n%s", got, want)
 	}
@@ -482,7 +489,8 @@ func TestEveryGenerationRowIsTriedAfterASubmit(t *testing.T) {
 	// Rows about the run as a whole: its inputs, its submit, its outputs.
 	whole := map[string]bool{"re-run guard required": true, "invalid input": true, "earlier attempt may have paid": true,
 		"submit outcome unknown": true, "no credits": true, "template not generatable": true, "submission rejected": true,
-		"template not found": true, "outputs not written": true, "submit did not finish": true}
+		"template not found": true, "outputs not written": true, "submit did not finish": true,
+		"submitted entries failed": true, "submitted entries lost": true}
 	for _, r := range table {
 		if !tried[r.kind] && !whole[r.kind] && !strings.HasPrefix(r.kind, "submission") {
 			t.Errorf("row %q is in neither afterSubmitCases nor hopeless", r.kind)

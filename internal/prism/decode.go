@@ -165,9 +165,11 @@ func (c *Client) submission(b submitBody) (Submission, string) {
 	seen := map[string]bool{}
 	for i, raw := range entries {
 		why := ""
-		id, ok := "", false
+		id, ok, failed := "", false, false
 		if e, err := fields(raw); err == nil {
 			id, ok = jsonString(e.get("generation_id"))
+			status, _ := jsonString(e.get("status"))
+			failed = status == StatusFailed
 		}
 		switch {
 		case !ok:
@@ -180,6 +182,12 @@ func (c *Client) submission(b submitBody) (Submission, string) {
 			seen[id] = true
 			s.IDs = append(s.IDs, id)
 			continue
+		}
+		if !seen[id] { // not one listed again
+			s.Lost++
+			if failed {
+				s.LostFailed++
+			}
 		}
 		if s.UnusableCount++; len(s.Unusable) < maxUnusable {
 			s.Unusable = append(s.Unusable, "entry "+strconv.Itoa(i+1)+": "+why)

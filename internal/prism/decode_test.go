@@ -150,6 +150,9 @@ func TestSubmitKeepsEveryValidID(t *testing.T) {
 		unusable []string
 		more     int
 		ignored  []string
+		// lost and lostFailed: unusable entries that are not an ID listed
+		// again, and those of them marked failed.
+		lost, lostFailed int
 	}{
 		{name: "201", status: 201, body: `{` + ok + `,"credits_charged":20}`, ids: "gen_a gen_b", credits: "20"},
 		{name: "202", status: 202, body: `{` + ok + `,"latency_estimate_sec":{"typical":127,"busy":241}}`, ids: "gen_a gen_b", typical: 127, busy: 241},
@@ -170,18 +173,21 @@ func TestSubmitKeepsEveryValidID(t *testing.T) {
 			ignored: []string{"latency_estimate_sec is not an object: [127,241]"}},
 		{name: "latency fields null", status: 200, body: `{` + ok + `,"latency_estimate_sec":{"typical":null}}`, ids: "gen_a gen_b"},
 		{name: "one entry not a plain ID", status: 200, body: `{"generations":[{"generation_id":"gen_a"},{"generation_id":"../x"},{"generation_id":"gen_b"}]}`,
-			ids: "gen_a gen_b", unusable: []string{`entry 2: generation_id "../x" is not a plain ID`}},
+			ids: "gen_a gen_b", unusable: []string{`entry 2: generation_id "../x" is not a plain ID`}, lost: 1},
 		{name: "the key as an entry", status: 200, body: `{"generations":[{"generation_id":"` + key + `"},{"generation_id":"gen_b"}]}`,
-			ids: "gen_b", unusable: []string{`entry 1: generation_id "***" is not a plain ID`}},
+			ids: "gen_b", unusable: []string{`entry 1: generation_id "***" is not a plain ID`}, lost: 1},
 		{name: "listed twice", status: 200, body: `{"generations":[{"generation_id":"gen_a"},{"generation_id":"gen_b"},{"generation_id":"gen_a"}]}`,
 			ids: "gen_a gen_b", unusable: []string{"entry 3: gen_a is listed again"}},
 		{name: "entries of other shapes", status: 200, body: `{"generations":["gen_x",{"generation_id":7},null,{"id":"gen_y"},{"generation_id":"gen_a"}]}`,
 			ids: "gen_a", unusable: []string{`entry 1: no generation_id string in "gen_x"`, `entry 2: no generation_id string in {"generation_id":7}`,
-				"entry 3: no generation_id string in null", `entry 4: no generation_id string in {"id":"gen_y"}`}},
+				"entry 3: no generation_id string in null", `entry 4: no generation_id string in {"id":"gen_y"}`}, lost: 4},
 		{name: "more than one step waits for", status: 200, body: `{"generations":` + genList(MaxIDs+1) + `}`,
 			ids: idList(MaxIDs + 1)},
 		{name: "many unusable", status: 200, body: `{"generations":[` + strings.Repeat(`{"generation_id":""},`, 15) + `{"generation_id":"gen_a"}]}`,
-			ids: "gen_a", more: 5},
+			ids: "gen_a", more: 5, lost: 15},
+		{name: "failed entries without an ID", status: 200, body: `{"generations":[{"generation_id":"gen_a","status":"generating"},{"generation_id":null,"status":"failed","error":"policy"},{"status":"failed"},{"generation_id":"gen_a","status":"failed"},{"generation_id":"","status":"FAILED"}]}`,
+			ids: "gen_a", unusable: []string{`entry 2: no generation_id string in {"error":"policy","generation_id":null,"status":"failed"}`, `entry 3: no generation_id string in {"status":"failed"}`, "entry 4: gen_a is listed again", `entry 5: generation_id "" is not a plain ID`},
+			lost: 3, lostFailed: 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -205,6 +211,9 @@ func TestSubmitKeepsEveryValidID(t *testing.T) {
 			}
 			if fmt.Sprint(s.Ignored) != fmt.Sprint(tc.ignored) {
 				t.Errorf("ignored %q, want %q", s.Ignored, tc.ignored)
+			}
+			if s.Lost != tc.lost || s.LostFailed != tc.lostFailed {
+				t.Errorf("lost %d (%d failed), want %d (%d failed)", s.Lost, s.LostFailed, tc.lost, tc.lostFailed)
 			}
 		})
 	}

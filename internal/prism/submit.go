@@ -33,6 +33,10 @@ type Submission struct {
 	// scrubbed; UnusableCount counts them all.
 	Unusable      []string
 	UnusableCount int
+	// Lost counts the unusable entries that may be generations no one
+	// waits for: all but IDs listed again. LostFailed counts those of
+	// them whose status is failed.
+	Lost, LostFailed int
 	// Ignored describes the side fields that did not parse and were left
 	// empty, scrubbed.
 	Ignored []string

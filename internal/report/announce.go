@@ -148,8 +148,13 @@ func Caveats(log *Log, sub prism.Submission) {
 		log.Infof("the submit answer's %s; left empty", s)
 	}
 	if sub.UnusableCount > 0 {
-		log.Warningf("Unusable entries in the submit answer", "%d of the API's entries cannot be waited for: %s. They may be generations that were created and charged: check the Prism dashboard. The step goes on with the %d usable generation ID(s).",
-			sub.UnusableCount, sub.UnusableText(), len(sub.IDs))
+		// IDs listed again only: each is waited for once.
+		next := fmt.Sprintf("The step goes on with the %d usable generation ID(s).", len(sub.IDs))
+		if sub.Lost > 0 {
+			next = "Those without a plain ID may be generations that were created and charged: check the Prism dashboard. " +
+				fmt.Sprintf("The step goes on with the %d usable generation ID(s), and ends with exit code 3 (no verdict) for the others, or 1 if the answer marks one failed.", len(sub.IDs))
+		}
+		log.Warningf("Unusable entries in the submit answer", "%d of the API's entries cannot be waited for: %s. %s", sub.UnusableCount, sub.UnusableText(), next)
 	}
 }
 

@@ -155,9 +155,12 @@ func TestCaveatsSayWhatOfTheAnswerIsNotUsed(t *testing.T) {
 		{"nothing", prism.Submission{IDs: ids[:2]}, ""},
 		{"side fields", prism.Submission{IDs: ids[:2], Ignored: []string{`credits_charged is not a number: "twenty"`, "latency_estimate_sec is not an object: 127"}},
 			"the submit answer's credits_charged is not a number: \"twenty\"; left empty\nthe submit answer's latency_estimate_sec is not an object: 127; left empty\n"},
-		{"unusable entries", prism.Submission{IDs: ids[:2], Unusable: []string{"entry 3: gen_a is listed again"}, UnusableCount: 4},
+		{"unusable entries", prism.Submission{IDs: ids[:2], Unusable: []string{"entry 3: gen_a is listed again"}, UnusableCount: 4, Lost: 3},
 			"warning: Unusable entries in the submit answer: 4 of the API's entries cannot be waited for: entry 3: gen_a is listed again; and 3 more. " +
-				"They may be generations that were created and charged: check the Prism dashboard. The step goes on with the 2 usable generation ID(s).\n"},
+				"Those without a plain ID may be generations that were created and charged: check the Prism dashboard. The step goes on with the 2 usable generation ID(s), " +
+				"and ends with exit code 3 (no verdict) for the others, or 1 if the answer marks one failed.\n"},
+		{"IDs listed again", prism.Submission{IDs: ids[:2], Unusable: []string{"entry 3: gen_a is listed again"}, UnusableCount: 1},
+			"warning: Unusable entries in the submit answer: 1 of the API's entries cannot be waited for: entry 3: gen_a is listed again. The step goes on with the 2 usable generation ID(s).\n"},
 		{"more than one step waits for", prism.Submission{IDs: ids}, ""},
 	} {
 		var b bytes.Buffer

@@ -61,9 +61,10 @@ func appendFile(path, s string) error {
 func (r Run) Summary() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "### Prism generations\n\n%s in %s, %s.\n\n", r.Tally(), r.Elapsed.Round(time.Second), r.RequestCount())
-	if r.Submit != nil {
-		v := r.verdict(outcome.Facts{Submit: r.Submit})
-		fmt.Fprintf(&b, "**%s:** %s\n\n", v.Title, r.advice(v.Advice, 1000))
+	for _, f := range []outcome.Facts{{Submit: r.Submit}, {Lost: r.Lost}} {
+		if v := r.verdict(f); v.Code != outcome.ExitOK {
+			fmt.Fprintf(&b, "**%s:** %s\n\n", v.Title, r.advice(v.Advice, 1000))
+		}
 	}
 	b.WriteString("| Generation | Status | Time | Share page | Video | Problem |\n|---|---|---|---|---|---|\n")
 	if r.NotWaiting {
@@ -94,7 +95,10 @@ func (run Run) Tally() string {
 		return fmt.Sprintf("%d submitted", max(run.Created, len(run.IDs)))
 	}
 	var parts []string
-	var done, failed, noVideo, notWaited, other int
+	var done, failed, noVideo, notWaited, other, lost int
+	if run.Lost != nil {
+		lost = run.Lost.Count
+	}
 	if len(run.Results) > 0 {
 		notWaited = max(run.Created-len(run.Results), 0)
 	}
@@ -115,7 +119,7 @@ func (run Run) Tally() string {
 	for _, p := range []struct {
 		n    int
 		what string
-	}{{done, "completed"}, {noVideo, "completed without a usable video"}, {failed, "failed"}, {other, "without a verdict"}, {notWaited, "not waited for"}} {
+	}{{done, "completed"}, {noVideo, "completed without a usable video"}, {failed, "failed"}, {other, "without a verdict"}, {notWaited, "not waited for"}, {lost, "with no ID to wait for"}} {
 		if p.n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", p.n, p.what))
 		}

@@ -52,6 +52,9 @@ type Run struct {
 	// Submit is why submitting failed, if it did: a *prism.Error, or the
 	// context's cause.
 	Submit error
+	// Lost are the submit answer's entries with no ID to wait for, nil
+	// when there are none.
+	Lost *outcome.Lost
 	// Resumed says the IDs are those an earlier attempt of the run
 	// submitted: this one sent no submit (the re-run guard).
 	Resumed bool
@@ -80,6 +83,9 @@ func (r Run) Facts() []outcome.Facts {
 	}
 	if r.Submit != nil {
 		fs = append(fs, outcome.Facts{Submit: r.Submit})
+	}
+	if r.Lost != nil {
+		fs = append(fs, outcome.Facts{Lost: r.Lost})
 	}
 	for _, res := range r.Results {
 		fs = append(fs, res.facts())
@@ -168,13 +174,23 @@ func (r Run) ids() []string {
 	return ids
 }
 
-// Status is the step's `status` output: see outcome.Status.
+// Status is the step's `status` output: see outcome.Status. The submit
+// answer's entries without an ID count as failed when it says so, else
+// as not waited for.
 func (r Run) Status() string {
 	gens := make([]outcome.Facts, len(r.Results))
 	for i, res := range r.Results {
 		gens[i] = res.facts()
 	}
-	return outcome.Status(gens)
+	status := outcome.Status(gens)
+	switch {
+	case r.Lost == nil || status == prism.StatusFailed || len(gens) == 0:
+	case r.Lost.Failed > 0:
+		status = prism.StatusFailed
+	case r.Lost.Count > 0 && status == prism.StatusCompleted:
+		status = outcome.StatusNotWaited
+	}
+	return status
 }
 
 // resultJSON is one element of the `results` output. Absent values are

@@ -522,3 +522,29 @@ func TestFitListsFewerNotWaitedFor(t *testing.T) {
 		t.Errorf("Fit of what fits: %d listed", len(f.IDs))
 	}
 }
+
+// TestLostEntriesAreNoSuccess: entries of the submit answer without an ID
+// make the status, tally, summary and exit code say so, failed when the
+// answer marks one failed.
+func TestLostEntriesAreNoSuccess(t *testing.T) {
+	t.Parallel()
+	done := Result{Result: wait.Result{ID: "gen_a", Gen: prism.Generation{Status: "completed", VideoURL: "https://v/a.mp4"}}}
+	for _, tc := range []struct {
+		lost                *outcome.Lost
+		code                int
+		status, tally, bold string
+	}{
+		{nil, outcome.ExitOK, "completed", "1 completed", ""},
+		{&outcome.Lost{Count: 2, What: "entry 2: x"}, outcome.ExitTimeout, outcome.StatusNotWaited, "1 completed, 2 with no ID to wait for",
+			"**Not waited for:** The submit answer has entries with no generation ID to wait for (2: entry 2: x)."},
+		{&outcome.Lost{Count: 2, Failed: 1, What: "entry 2: x"}, outcome.ExitFailed, "failed", "1 completed, 2 with no ID to wait for",
+			"**Generation failed:** The submit answer marks 1 of its entries failed"},
+	} {
+		run := Run{IDs: []string{"gen_a"}, Results: []Result{done}, Lost: tc.lost, Submitted: true}
+		summary := run.Summary()
+		if code := outcome.Code(run.Facts()); code != tc.code || run.Status() != tc.status || run.Tally() != tc.tally ||
+			!strings.Contains(summary, tc.bold) || (tc.bold == "") != !strings.Contains(summary, "**") {
+			t.Errorf("lost %+v: exit %d, status %q, tally %q, summary:\n%s", tc.lost, code, run.Status(), run.Tally(), summary)
+		}
+	}
+}
