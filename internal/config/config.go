@@ -387,7 +387,7 @@ func (c *Config) check(r *raw, bad func(input, format string, a ...any)) {
 	// The backoff starts at poll_interval: a cap below it (the default
 	// 60s under poll_interval: 2m) is raised to it.
 	c.MaxInterval = max(c.MaxInterval, c.PollInterval)
-	if c.PollInterval > 0 && c.Timeout > 0 && c.PollInterval >= c.Timeout {
+	if c.Timeout > 0 && c.PollInterval >= c.Timeout { // an invalid interval is 0
 		bad("poll_interval", "%s is not shorter than %s (%s), so no status would be read again before the deadline; make it shorter, e.g. %s",
 			c.PollInterval, t("timeout"), c.Timeout, max(MinInterval, (c.Timeout/10).Round(time.Millisecond)))
 	}

@@ -13,6 +13,7 @@ package media
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"math"
@@ -138,17 +139,35 @@ const tsPacket = 188
 // is, or "" for a file of none of them. A file that is neither of these
 // nor of a Kind with a check is no video prism-wait can vouch for.
 func Unchecked(r io.ReaderAt, size int64) (ext, what string) {
-	head := make([]byte, 16)
+	head := make([]byte, 256)
 	n, _ := r.ReadAt(head, 0)
 	n = int(min(int64(n), max(size, 0)))
 	head = head[:n]
-	if n >= 12 && string(head[:4]) == "RIFF" && string(head[8:12]) == "AVI " {
-		return ".avi", "an AVI video"
+	// Beyond the signature, what costs nothing to check: an error page
+	// behind a video's first bytes is no video.
+	if n >= 16 && string(head[:4]) == "RIFF" && string(head[8:12]) == "AVI " {
+		// The RIFF chunk holds "AVI " and a chunk at least, and fits the file.
+		riff := int64(binary.LittleEndian.Uint32(head[4:8]))
+		if riff >= 12 && riff+8 <= size && fourCC(head[12:16]) {
+			return ".avi", "an AVI video"
+		}
+		return "", ""
 	}
 	for _, f := range uncheckedFormats {
-		if bytes.HasPrefix(head, []byte(f.prefix)) {
-			return f.ext, f.what
+		if !bytes.HasPrefix(head, []byte(f.prefix)) {
+			continue
 		}
+		switch f.ext {
+		case ".y4m": // a header line, then the first frame's
+			if i := bytes.IndexByte(head, '\n'); i < 0 || !bytes.HasPrefix(head[i+1:], []byte("FRAME")) {
+				return "", ""
+			}
+		case ".flv": // the header is 9 bytes long
+			if n < 9 || binary.BigEndian.Uint32(head[5:9]) != 9 {
+				return "", ""
+			}
+		}
+		return f.ext, f.what
 	}
 	// One sync byte proves nothing; two, a packet apart, do.
 	sync := make([]byte, 1)
@@ -158,6 +177,17 @@ func Unchecked(r io.ReaderAt, size int64) (ext, what string) {
 		}
 	}
 	return "", ""
+}
+
+// fourCC reports whether b is a chunk's four-character code: letters,
+// digits and spaces (LIST, JUNK, idx1), not the start of markup.
+func fourCC(b []byte) bool {
+	for _, c := range b {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == ' ') {
+			return false
+		}
+	}
+	return true
 }
 
 // Verify checks the file of size bytes in r as a container of kind k, and

@@ -342,12 +342,22 @@ func TestUnchecked(t *testing.T) {
 	t.Parallel()
 	ts := "\x47\x40\x00\x10" + strings.Repeat("\xff", tsPacket-4) + "\x47"
 	for _, tc := range []struct{ file, ext, what string }{
-		{"RIFF\x00\x00\x00\x00AVI LIST", ".avi", "an AVI video"},
-		{"RIFF\x00\x00\x00\x00AVI ", ".avi", "an AVI video"},
+		{"RIFF\x0c\x00\x00\x00AVI LIST\x00\x00\x00\x00", ".avi", "an AVI video"},
+		{"RIFF\x0c\x00\x00\x00AVI JUNK\x00\x00\x00\x00more", ".avi", "an AVI video"}, // a RIFF-AVIX may follow
+		{"RIFF\x0d\x00\x00\x00AVI LIST\x00\x00\x00\x00", "", ""},                     // cut short
+		{"RIFF\x0b\x00\x00\x00AVI LIST\x00\x00\x00\x00", "", ""},                     // no room for a chunk
+		{"RIFF\x0c\x00\x00\x00AVI <Err>\x00\x00\x00", "", ""},                        // an error page behind the signature
+		{"RIFF\x0c\x00\x00\x00AVI Li\x00T\x00\x00\x00\x00", "", ""},
+		{"RIFF\x00\x00\x00\x00AVI <Error>AccessDenied</Error>", "", ""},
+		{"RIFF\x00\x00\x00\x00AVI ", "", ""},
 		{"RIFF\x00\x00\x00\x00AVI", "", ""},
-		{"RIFF\x00\x00\x00\x00WAVE", "", ""},
-		{"YUV4MPEG2 W1280 H720\n", ".y4m", "a Y4M video"},
-		{"FLV\x01\x05", ".flv", "an FLV video"},
+		{"RIFF\x0c\x00\x00\x00WAVELIST\x00\x00\x00\x00", "", ""},
+		{"YUV4MPEG2 W1280 H720\nFRAME\n", ".y4m", "a Y4M video"},
+		{"YUV4MPEG2 W1280 H720\n", "", ""},
+		{"YUV4MPEG2 <Error><Code>AccessDenied</Code></Error>", "", ""},
+		{"FLV\x01\x05\x00\x00\x00\x09", ".flv", "an FLV video"},
+		{"FLV\x01\x05\x00\x00\x00\x08", "", ""},
+		{"FLV\x01\x05", "", ""},
 		{"FLV\x02", "", ""},
 		{"\x00\x00\x01\xba\x44", ".mpg", "an MPEG program stream"},
 		{"\x00\x00\x01\xb3", "", ""},
@@ -370,7 +380,10 @@ func TestUnchecked(t *testing.T) {
 	if ext, _ := Unchecked(strings.NewReader(ts), tsPacket); ext != "" {
 		t.Errorf("a %d-byte file read as %q", tsPacket, ext)
 	}
-	if ext, _ := Unchecked(strings.NewReader("FLV\x01\x05"), 3); ext != "" {
+	if ext, _ := Unchecked(strings.NewReader("FLV\x01\x05\x00\x00\x00\x09"), 3); ext != "" {
 		t.Errorf("3 bytes of FLV's signature read as %q", ext)
+	}
+	if ext, _ := Unchecked(strings.NewReader("RIFF\x0c\x00\x00\x00AVI LIST\x00\x00\x00\x00"), 19); ext != "" {
+		t.Errorf("an AVI a byte shorter than its RIFF chunk read as %q", ext)
 	}
 }
