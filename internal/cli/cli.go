@@ -149,7 +149,11 @@ func run(ctx context.Context, env Env, log *report.Log) int {
 		}
 		out.IDs, out.Created, out.Credits, out.Resumed = report.Listed(sub.IDs), len(sub.IDs), sub.CreditsCharged.String(), resumed
 		if sub.Lost > 0 {
-			out.Lost = &outcome.Lost{Count: sub.Lost, Failed: sub.LostFailed, What: sub.UnusableText()}
+			what := sub.UnusableText()
+			if resumed {
+				what = "described in the log of the attempt that submitted"
+			}
+			out.Lost = &outcome.Lost{Count: sub.Lost, Failed: sub.LostFailed, What: what}
 		}
 		if !resumed {
 			timeout := cfg.Timeout

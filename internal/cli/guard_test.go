@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -25,7 +26,8 @@ import (
 const guardScenario = `{"generations": {}, "templates": {
 	"tpl_ok":   {"videos": 2, "lifecycle": {"steps": [{"status": "completed"}]}},
 	"tpl_poor": {"lifecycle": {"steps": [{"status": "completed"}]}, "submit": [{"http": 402}, {"ok": true}]},
-	"tpl_broke": {"submit": [{"http": 402}]}
+	"tpl_broke": {"submit": [{"http": 402}]},
+	"tpl_lost": {"unlisted": 1, "lifecycle": {"steps": [{"status": "completed"}]}}
 }}`
 
 type attempt struct {
@@ -108,6 +110,27 @@ func TestAReRunWaitsForWhatTheFirstAttemptSubmitted(t *testing.T) {
 			if s.Stats(id).Requests == 0 {
 				t.Errorf("%s was not read on the re-run", id)
 			}
+		}
+	})
+}
+
+// TestAReRunKeepsTheAnswersUnlistedEntries: an answer's entry marked
+// failed without an ID fails the step, and the re-run that waits for the
+// recorded IDs too, instead of calling the rest a success.
+func TestAReRunKeepsTheAnswersUnlistedEntries(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		s, base, root := guardSim(t)
+		tpl := map[string]string{"template_id": "tpl_lost"}
+		for _, n := range []string{"1", "2"} {
+			a := runAttempt(t, base, root, n, tpl)
+			if a.code != outcome.ExitFailed || a.outputs["status"] != "failed" || a.outputs["resumed"] != strconv.FormatBool(n == "2") ||
+				!strings.Contains(a.log, "The submit answer marks 1 of its entries failed, with no generation ID to wait for") {
+				t.Errorf("attempt %s: code %d, outputs %v\n%s", n, a.code, a.outputs, a.log)
+			}
+		}
+		if got := s.Submits("/api/templates/tpl_lost/generate").Posts; got != 1 {
+			t.Errorf("%d POSTs, want 1", got)
 		}
 	})
 }

@@ -402,6 +402,7 @@ func TestScenarioFiles(t *testing.T) {
 		`{"generations": {"g": {"steps": [{"status": "generating", "times": -1}]}}}`,
 		`{"templates": {"t": {"videos": -1}}}`,
 		`{"templates": {"t": {"credits": -1}}}`,
+		`{"templates": {"t": {"unlisted": -1}}}`,
 		`{"templates": {"t": {"variables": [""]}}}`,
 		`{"templates": {"a/b": {}}}`,
 		`{"templates": {"t": {"latency": {"typical": -1, "busy": 2}}}}`,

@@ -52,6 +52,10 @@ type SubmitConfig struct {
 	// Submit scripts the answers to successive valid POSTs; every POST
 	// succeeds when it is empty.
 	Submit []SubmitStep `json:"submit,omitempty"`
+	// Unlisted adds to each successful answer this many entries marked
+	// failed with no generation_id: videos that never started, which no
+	// one can wait for.
+	Unlisted int `json:"unlisted,omitempty"`
 }
 
 // Latency is a submission's latency_estimate_sec, in seconds.
@@ -121,6 +125,9 @@ func (c SubmitConfig) validate(name string) error {
 	}
 	if c.Latency != nil && (c.Latency.Typical < 0 || c.Latency.Busy < 0) {
 		errs = append(errs, fmt.Errorf("%s: latency cannot be negative", name))
+	}
+	if c.Unlisted < 0 {
+		errs = append(errs, fmt.Errorf("%s: unlisted is %d, want 0 or more", name, c.Unlisted))
 	}
 	errs = append(errs, c.Lifecycle.validate(name+" lifecycle"))
 	for i, st := range c.Submit {
@@ -313,7 +320,7 @@ func (s *Server) answerSubmission(w http.ResponseWriter, r *http.Request, c Subm
 		st.stepCount++
 		step = c.Submit[st.step]
 	}
-	var gens []map[string]string
+	var gens []map[string]any
 	if step.OK {
 		source := cmp.Or(template, "prompt")
 		for range videos {
@@ -322,7 +329,10 @@ func (s *Server) answerSubmission(w http.ResponseWriter, r *http.Request, c Subm
 			g := s.gen(id)
 			g.created, g.stepStart = now, now
 			st.created = append(st.created, id)
-			gens = append(gens, map[string]string{"generation_id": id, "status": "generating"})
+			gens = append(gens, map[string]any{"generation_id": id, "status": "generating"})
+		}
+		for range c.Unlisted {
+			gens = append(gens, map[string]any{"generation_id": nil, "status": "failed", "error": "Generation could not start"})
 		}
 	}
 	s.mu.Unlock()

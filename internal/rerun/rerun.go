@@ -69,6 +69,11 @@ type Entry struct {
 	At      time.Time `json:"at"`
 	IDs     []string  `json:"ids,omitempty"`
 	Refused bool      `json:"refused,omitempty"`
+	// Lost counts the answer's entries without a plain ID, and
+	// LostFailed those of them marked failed: a re-run that waits for the
+	// IDs must not call them a success either.
+	Lost       int `json:"lost,omitempty"`
+	LostFailed int `json:"lost_failed,omitempty"`
 }
 
 // RequiredUnmet is the end of a step whose rerun_guard is required when the
@@ -279,9 +284,10 @@ func (g *Guard) share(ctx context.Context) error {
 	return nil
 }
 
-// Submitted records the IDs the API answered.
-func (g *Guard) Submitted(ctx context.Context, now time.Time, ids []string) error {
-	return g.put(ctx, "submitted", Entry{Attempt: g.attempt, At: now.UTC(), IDs: ids})
+// Submitted records the IDs the API answered, and how many of its
+// entries had none (lost), failed ones among them.
+func (g *Guard) Submitted(ctx context.Context, now time.Time, ids []string, lost, failed int) error {
+	return g.put(ctx, "submitted", Entry{Attempt: g.attempt, At: now.UTC(), IDs: ids, Lost: lost, LostFailed: failed})
 }
 
 // Refused records that the API refused this attempt's request, so that
