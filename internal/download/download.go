@@ -335,7 +335,11 @@ func (t *transfer) verify() (*media.Info, format, error) {
 		return nil, format{}, permanent{fmt.Errorf("storage sent %s, not a video%s. %s", other, begins, brokenAdvice)}
 	}
 	if kind == media.Unknown {
-		if ext, what := media.Unchecked(t.file, t.offset); ext != "" {
+		ext, what, err := media.Unchecked(t.file, t.offset)
+		switch {
+		case err != nil:
+			return nil, format{}, permanent{fmt.Errorf("storage sent no whole video: %w. %s", err, brokenAdvice)}
+		case ext != "":
 			return nil, format{ext, what}, nil
 		}
 		kind = t.kind // the declared container's check says what is wrong

@@ -1427,8 +1427,8 @@ func TestBytesOfNoVideoFormatAreRefused(t *testing.T) {
 		{"a short file that starts like MPEG-TS", "\x47\x40\x00\x10\xff", "storage sent a file of no video format: its first bytes (47 40 00 10 ff)"},
 		{"a RIFF that is no AVI", "RIFF\x04\x00\x00\x00WAVEfmt ", "storage sent a file of no video format"},
 		// An error page behind a video's signature.
-		{"an AVI signature, then an error", "RIFF\x00\x00\x00\x00AVI <Error>AccessDenied</Error>", "storage sent a file of no video format: its first bytes (52 49 46 46 00 00 00 00)"},
-		{"a Y4M signature, then an error", "YUV4MPEG2 <Error><Code>AccessDenied</Code></Error>", "storage sent a file of no video format"},
+		{"an AVI signature, then an error", "RIFF\x00\x00\x00\x00AVI <Error>AccessDenied</Error>", "storage sent no whole video: an AVI signature, but no chunk after it. " + brokenAdvice},
+		{"a Y4M signature, then an error", "YUV4MPEG2 <Error><Code>AccessDenied</Code></Error>", "storage sent no whole video: a Y4M signature, but no frame after its header line"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -14,6 +14,7 @@ package media
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -138,20 +139,26 @@ const tsPacket = 188
 // MPEG-PS, FLV, ASF, Y4M): the extension to save it under and what it
 // is, or "" for a file of none of them. A file that is neither of these
 // nor of a Kind with a check is no video prism-wait can vouch for.
-func Unchecked(r io.ReaderAt, size int64) (ext, what string) {
+//
+// Beyond the signature it checks what costs nothing, so that an error
+// page behind a video's first bytes is no video: err says what does not
+// hold together in a file that starts like one.
+func Unchecked(r io.ReaderAt, size int64) (ext, what string, err error) {
 	head := make([]byte, 256)
 	n, _ := r.ReadAt(head, 0)
 	n = int(min(int64(n), max(size, 0)))
 	head = head[:n]
-	// Beyond the signature, what costs nothing to check: an error page
-	// behind a video's first bytes is no video.
-	if n >= 16 && string(head[:4]) == "RIFF" && string(head[8:12]) == "AVI " {
-		// The RIFF chunk holds "AVI " and a chunk at least, and fits the file.
-		riff := int64(binary.LittleEndian.Uint32(head[4:8]))
-		if riff >= 12 && riff+8 <= size && fourCC(head[12:16]) {
-			return ".avi", "an AVI video"
+	if n >= 12 && string(head[:4]) == "RIFF" && string(head[8:12]) == "AVI " {
+		// The RIFF chunk holds "AVI " and a chunk, and fits the file; a
+		// writer that could not seek back leaves its size 0 or 0xFFFFFFFF.
+		riff := binary.LittleEndian.Uint32(head[4:8])
+		switch {
+		case n < 16 || !fourCC(head[12:16]):
+			return "", "", errors.New("an AVI signature, but no chunk after it")
+		case riff != 0 && riff != math.MaxUint32 && (riff < 12 || int64(riff)+8 > size):
+			return "", "", fmt.Errorf("an AVI signature, but its RIFF chunk of %d bytes does not fit the file of %d", riff, size)
 		}
-		return "", ""
+		return ".avi", "an AVI video", nil
 	}
 	for _, f := range uncheckedFormats {
 		if !bytes.HasPrefix(head, []byte(f.prefix)) {
@@ -160,23 +167,26 @@ func Unchecked(r io.ReaderAt, size int64) (ext, what string) {
 		switch f.ext {
 		case ".y4m": // a header line, then the first frame's
 			if i := bytes.IndexByte(head, '\n'); i < 0 || !bytes.HasPrefix(head[i+1:], []byte("FRAME")) {
-				return "", ""
+				return "", "", errors.New("a Y4M signature, but no frame after its header line")
 			}
-		case ".flv": // the header is 9 bytes long
-			if n < 9 || binary.BigEndian.Uint32(head[5:9]) != 9 {
-				return "", ""
+		case ".flv": // a header of 9 bytes or more, within the file
+			if n < 9 {
+				return "", "", errors.New("an FLV signature, but no FLV header")
+			}
+			if off := int64(binary.BigEndian.Uint32(head[5:9])); off < 9 || off > size {
+				return "", "", fmt.Errorf("an FLV signature, but a header of %d bytes", off)
 			}
 		}
-		return f.ext, f.what
+		return f.ext, f.what, nil
 	}
 	// One sync byte proves nothing; two, a packet apart, do.
 	sync := make([]byte, 1)
 	if n > 0 && head[0] == 0x47 && size > tsPacket {
 		if _, err := r.ReadAt(sync, tsPacket); err == nil && sync[0] == 0x47 {
-			return ".ts", "an MPEG transport stream"
+			return ".ts", "an MPEG transport stream", nil
 		}
 	}
-	return "", ""
+	return "", "", nil
 }
 
 // fourCC reports whether b is a chunk's four-character code: letters,

@@ -2,6 +2,7 @@ package media
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -341,49 +342,54 @@ func TestText(t *testing.T) {
 func TestUnchecked(t *testing.T) {
 	t.Parallel()
 	ts := "\x47\x40\x00\x10" + strings.Repeat("\xff", tsPacket-4) + "\x47"
-	for _, tc := range []struct{ file, ext, what string }{
-		{"RIFF\x0c\x00\x00\x00AVI LIST\x00\x00\x00\x00", ".avi", "an AVI video"},
-		{"RIFF\x0c\x00\x00\x00AVI JUNK\x00\x00\x00\x00more", ".avi", "an AVI video"}, // a RIFF-AVIX may follow
-		{"RIFF\x0d\x00\x00\x00AVI LIST\x00\x00\x00\x00", "", ""},                     // cut short
-		{"RIFF\x0b\x00\x00\x00AVI LIST\x00\x00\x00\x00", "", ""},                     // no room for a chunk
-		{"RIFF\x0c\x00\x00\x00AVI <Err>\x00\x00\x00", "", ""},                        // an error page behind the signature
-		{"RIFF\x0c\x00\x00\x00AVI Li\x00T\x00\x00\x00\x00", "", ""},
-		{"RIFF\x00\x00\x00\x00AVI <Error>AccessDenied</Error>", "", ""},
-		{"RIFF\x00\x00\x00\x00AVI ", "", ""},
-		{"RIFF\x00\x00\x00\x00AVI", "", ""},
-		{"RIFF\x0c\x00\x00\x00WAVELIST\x00\x00\x00\x00", "", ""},
-		{"YUV4MPEG2 W1280 H720\nFRAME\n", ".y4m", "a Y4M video"},
-		{"YUV4MPEG2 W1280 H720\n", "", ""},
-		{"YUV4MPEG2 <Error><Code>AccessDenied</Code></Error>", "", ""},
-		{"FLV\x01\x05\x00\x00\x00\x09", ".flv", "an FLV video"},
-		{"FLV\x01\x05\x00\x00\x00\x08", "", ""},
-		{"FLV\x01\x05", "", ""},
-		{"FLV\x02", "", ""},
-		{"\x00\x00\x01\xba\x44", ".mpg", "an MPEG program stream"},
-		{"\x00\x00\x01\xb3", "", ""},
-		{"\x30\x26\xb2\x75\x8e\x66\xcf\x11\xa6\xd9\x00\xaa\x00\x62\xce\x6c", ".asf", "an ASF (WMV) video"},
-		{"\x30\x26\xb2\x75\x8e\x66\xcf\x11\xa6\xd9\x00\xaa\x00\x62\xce", "", ""},
-		{ts, ".ts", "an MPEG transport stream"},
-		{ts[:tsPacket], "", ""},          // the second sync byte missing
-		{ts[:tsPacket] + "\x48", "", ""}, // and wrong
-		{"\x48" + ts[1:], "", ""},        // the first wrong
-		{"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00", "", ""},
-		{"", "", ""},
+	for _, tc := range []struct{ file, ext, what, err string }{
+		{"RIFF\x0c\x00\x00\x00AVI LIST\x00\x00\x00\x00", ".avi", "an AVI video", ""},
+		{"RIFF\x0c\x00\x00\x00AVI JUNK\x00\x00\x00\x00more", ".avi", "an AVI video", ""}, // a RIFF-AVIX may follow
+		// Streamed, the size never written back.
+		{"RIFF\x00\x00\x00\x00AVI LIST\x00\x00\x00\x00", ".avi", "an AVI video", ""},
+		{"RIFF\xff\xff\xff\xffAVI LIST\x00\x00\x00\x00", ".avi", "an AVI video", ""},
+		{"RIFF\x0d\x00\x00\x00AVI LIST\x00\x00\x00\x00", "", "", "an AVI signature, but its RIFF chunk of 13 bytes does not fit the file of 20"},
+		{"RIFF\x0b\x00\x00\x00AVI LIST\x00\x00\x00\x00", "", "", "an AVI signature, but its RIFF chunk of 11 bytes does not fit the file of 20"},
+		{"RIFF\x0c\x00\x00\x00AVI <Err>\x00\x00\x00", "", "", "an AVI signature, but no chunk after it"}, // an error page behind the signature
+		{"RIFF\x0c\x00\x00\x00AVI Li\x00T\x00\x00\x00\x00", "", "", "an AVI signature, but no chunk after it"},
+		{"RIFF\x00\x00\x00\x00AVI <Error>AccessDenied</Error>", "", "", "an AVI signature, but no chunk after it"},
+		{"RIFF\x00\x00\x00\x00AVI ", "", "", "an AVI signature, but no chunk after it"},
+		{"RIFF\x00\x00\x00\x00AVI", "", "", ""},
+		{"RIFF\x0c\x00\x00\x00WAVELIST\x00\x00\x00\x00", "", "", ""},
+		{"YUV4MPEG2 W1280 H720\nFRAME\n", ".y4m", "a Y4M video", ""},
+		{"YUV4MPEG2 W1280 H720\n", "", "", "a Y4M signature, but no frame after its header line"},
+		{"YUV4MPEG2 <Error><Code>AccessDenied</Code></Error>", "", "", "a Y4M signature, but no frame after its header line"},
+		{"FLV\x01\x05\x00\x00\x00\x09", ".flv", "an FLV video", ""},
+		{"FLV\x01\x05\x00\x00\x00\x0b\x00\x00", ".flv", "an FLV video", ""}, // a longer header, as the spec allows
+		{"FLV\x01\x05\x00\x00\x00\x0c\x00\x00", "", "", "an FLV signature, but a header of 12 bytes"},
+		{"FLV\x01\x05\x00\x00\x00\x08", "", "", "an FLV signature, but a header of 8 bytes"},
+		{"FLV\x01\x05", "", "", "an FLV signature, but no FLV header"},
+		{"FLV\x02", "", "", ""},
+		{"\x00\x00\x01\xba\x44", ".mpg", "an MPEG program stream", ""},
+		{"\x00\x00\x01\xb3", "", "", ""},
+		{"\x30\x26\xb2\x75\x8e\x66\xcf\x11\xa6\xd9\x00\xaa\x00\x62\xce\x6c", ".asf", "an ASF (WMV) video", ""},
+		{"\x30\x26\xb2\x75\x8e\x66\xcf\x11\xa6\xd9\x00\xaa\x00\x62\xce", "", "", ""},
+		{ts, ".ts", "an MPEG transport stream", ""},
+		{ts[:tsPacket], "", "", ""},          // the second sync byte missing
+		{ts[:tsPacket] + "\x48", "", "", ""}, // and wrong
+		{"\x48" + ts[1:], "", "", ""},        // the first wrong
+		{"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00", "", "", ""},
+		{"", "", "", ""},
 	} {
-		ext, what := Unchecked(strings.NewReader(tc.file), int64(len(tc.file)))
-		if ext != tc.ext || what != tc.what {
-			t.Errorf("Unchecked(%q) = %q, %q; want %q, %q", tc.file, ext, what, tc.ext, tc.what)
+		ext, what, err := Unchecked(strings.NewReader(tc.file), int64(len(tc.file)))
+		if ext != tc.ext || what != tc.what || fmt.Sprint(err) != cmp.Or(tc.err, "<nil>") {
+			t.Errorf("Unchecked(%q) = %q, %q, %v; want %q, %q, %q", tc.file, ext, what, err, tc.ext, tc.what, tc.err)
 		}
 	}
 	// The size given bounds what is read: a file of one packet, whatever
 	// the reader holds past it, is no stream.
-	if ext, _ := Unchecked(strings.NewReader(ts), tsPacket); ext != "" {
+	if ext, _, _ := Unchecked(strings.NewReader(ts), tsPacket); ext != "" {
 		t.Errorf("a %d-byte file read as %q", tsPacket, ext)
 	}
-	if ext, _ := Unchecked(strings.NewReader("FLV\x01\x05\x00\x00\x00\x09"), 3); ext != "" {
+	if ext, _, _ := Unchecked(strings.NewReader("FLV\x01\x05\x00\x00\x00\x09"), 3); ext != "" {
 		t.Errorf("3 bytes of FLV's signature read as %q", ext)
 	}
-	if ext, _ := Unchecked(strings.NewReader("RIFF\x0c\x00\x00\x00AVI LIST\x00\x00\x00\x00"), 19); ext != "" {
+	if ext, _, _ := Unchecked(strings.NewReader("RIFF\x0c\x00\x00\x00AVI LIST\x00\x00\x00\x00"), 19); ext != "" {
 		t.Errorf("an AVI a byte shorter than its RIFF chunk read as %q", ext)
 	}
 }
