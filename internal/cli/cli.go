@@ -149,7 +149,7 @@ func run(ctx context.Context, env Env, log *report.Log) int {
 		}
 		out.IDs, out.Created, out.Credits, out.Resumed = report.Listed(sub.IDs), len(sub.IDs), sub.CreditsCharged.String(), resumed
 		if sub.Lost > 0 {
-			what := sub.UnusableText()
+			what := sub.LostText()
 			if resumed {
 				what = "described in the log of the attempt that submitted"
 			}

@@ -255,7 +255,11 @@ var table = []row{
 	{"submitted entries failed", ExitFailed, "Generation failed",
 		func(f *Facts) bool { return f.Lost != nil && f.Lost.Failed > 0 },
 		func(f *Facts, _ Settings) string {
-			return fmt.Sprintf("The submit answer marks %d of its entries failed, with no generation ID to wait for (%s). Look at them in the Prism dashboard.", f.Lost.Failed, f.Lost.What)
+			more := ""
+			if rest := f.Lost.Count - f.Lost.Failed; rest > 0 {
+				more = fmt.Sprintf(", and %d more without one", rest)
+			}
+			return fmt.Sprintf("The submit answer marks %d of its entries failed, with no generation ID to wait for%s (%s). Look at them in the Prism dashboard.", f.Lost.Failed, more, f.Lost.What)
 		}},
 	{"generation failed", ExitFailed, "Generation failed",
 		func(f *Facts) bool { return f.Wait == nil && f.Gen.Status == prism.StatusFailed },
@@ -301,8 +305,8 @@ var table = []row{
 		func(f *Facts) bool { return f.Lost != nil && f.Lost.Count > 0 },
 		func(f *Facts, s Settings) string {
 			return fmt.Sprintf("The submit answer has entries with no generation ID to wait for (%d: %s). They may be generations that were created and charged, "+
-				"so the step ends with exit code 3 (no verdict) even when the others complete. Look for them in the Prism dashboard; to wait for them, pass their IDs as %s.",
-				f.Lost.Count, f.Lost.What, s.name("generation_id"))
+				"so the step ends with exit code 3 (no verdict), whatever the others do. Look for them in the Prism dashboard; to wait for them, pass their IDs as %s in place of %s.",
+				f.Lost.Count, f.Lost.What, s.name("generation_id"), s.submit())
 		}},
 	{"no verdict in time", ExitTimeout, "No verdict in time",
 		func(f *Facts) bool { return f.Wait != nil }, waitAdvice},

@@ -183,14 +183,17 @@ func (c *Client) submission(b submitBody) (Submission, string) {
 			s.IDs = append(s.IDs, id)
 			continue
 		}
+		what := "entry " + strconv.Itoa(i+1) + ": " + why
+		if s.UnusableCount++; len(s.Unusable) < maxUnusable {
+			s.Unusable = append(s.Unusable, what)
+		}
 		if !seen[id] { // not one listed again
-			s.Lost++
+			if s.Lost++; len(s.LostWhat) < maxUnusable {
+				s.LostWhat = append(s.LostWhat, what)
+			}
 			if failed {
 				s.LostFailed++
 			}
-		}
-		if s.UnusableCount++; len(s.Unusable) < maxUnusable {
-			s.Unusable = append(s.Unusable, "entry "+strconv.Itoa(i+1)+": "+why)
 		}
 	}
 	switch {
@@ -203,15 +206,21 @@ func (c *Client) submission(b submitBody) (Submission, string) {
 }
 
 // UnusableText lists the unusable entries on one line, "" when none.
-func (s Submission) UnusableText() string {
+func (s Submission) UnusableText() string { return listed(s.Unusable, s.UnusableCount) }
+
+// LostText lists the lost entries on one line, "" when none.
+func (s Submission) LostText() string { return listed(s.LostWhat, s.Lost) }
+
+// listed joins the first of count descriptions, saying how many more.
+func listed(first []string, count int) string {
 	var b bytes.Buffer
-	for i, u := range s.Unusable {
+	for i, u := range first {
 		if i > 0 {
 			b.WriteString("; ")
 		}
 		b.WriteString(u)
 	}
-	if more := s.UnusableCount - len(s.Unusable); more > 0 {
+	if more := count - len(first); more > 0 {
 		fmt.Fprintf(&b, "; and %d more", more)
 	}
 	return b.String()

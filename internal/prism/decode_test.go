@@ -153,6 +153,7 @@ func TestSubmitKeepsEveryValidID(t *testing.T) {
 		// lost and lostFailed: unusable entries that are not an ID listed
 		// again, and those of them marked failed.
 		lost, lostFailed int
+		lostText         string // when set
 	}{
 		{name: "201", status: 201, body: `{` + ok + `,"credits_charged":20}`, ids: "gen_a gen_b", credits: "20"},
 		{name: "202", status: 202, body: `{` + ok + `,"latency_estimate_sec":{"typical":127,"busy":241}}`, ids: "gen_a gen_b", typical: 127, busy: 241},
@@ -187,7 +188,7 @@ func TestSubmitKeepsEveryValidID(t *testing.T) {
 			ids: "gen_a", more: 5, lost: 15},
 		{name: "failed entries without an ID", status: 200, body: `{"generations":[{"generation_id":"gen_a","status":"generating"},{"generation_id":null,"status":"failed","error":"policy"},{"status":"failed"},{"generation_id":"gen_a","status":"failed"},{"generation_id":"","status":"FAILED"}]}`,
 			ids: "gen_a", unusable: []string{`entry 2: no generation_id string in {"error":"policy","generation_id":null,"status":"failed"}`, `entry 3: no generation_id string in {"status":"failed"}`, "entry 4: gen_a is listed again", `entry 5: generation_id "" is not a plain ID`},
-			lost: 3, lostFailed: 2},
+			lost: 3, lostFailed: 2, lostText: `entry 2: no generation_id string in {"error":"policy","generation_id":null,"status":"failed"}; entry 3: no generation_id string in {"status":"failed"}; entry 5: generation_id "" is not a plain ID`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -212,8 +213,11 @@ func TestSubmitKeepsEveryValidID(t *testing.T) {
 			if fmt.Sprint(s.Ignored) != fmt.Sprint(tc.ignored) {
 				t.Errorf("ignored %q, want %q", s.Ignored, tc.ignored)
 			}
-			if s.Lost != tc.lost || s.LostFailed != tc.lostFailed {
-				t.Errorf("lost %d (%d failed), want %d (%d failed)", s.Lost, s.LostFailed, tc.lost, tc.lostFailed)
+			if s.Lost != tc.lost || s.LostFailed != tc.lostFailed || strings.Contains(s.LostText(), "listed again") || (s.Lost == 0) != (s.LostText() == "") {
+				t.Errorf("lost %d (%d failed): %q, want %d (%d failed)", s.Lost, s.LostFailed, s.LostText(), tc.lost, tc.lostFailed)
+			}
+			if tc.lostText != "" && s.LostText() != tc.lostText {
+				t.Errorf("lost: %q, want %q", s.LostText(), tc.lostText)
 			}
 		})
 	}

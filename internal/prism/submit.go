@@ -35,8 +35,9 @@ type Submission struct {
 	UnusableCount int
 	// Lost counts the unusable entries that may be generations no one
 	// waits for: all but IDs listed again. LostFailed counts those of
-	// them whose status is failed.
+	// them whose status is failed; LostWhat describes the first of them.
 	Lost, LostFailed int
+	LostWhat         []string
 	// Ignored describes the side fields that did not parse and were left
 	// empty, scrubbed.
 	Ignored []string

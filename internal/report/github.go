@@ -89,10 +89,14 @@ func (r Run) Summary() string {
 // waited for.
 func (run Run) Tally() string {
 	if run.NotWaiting {
+		tally := fmt.Sprintf("%d submitted", max(run.Created, len(run.IDs)))
 		if run.Resumed {
-			return fmt.Sprintf("%d handed on, submitted by an earlier attempt", max(run.Created, len(run.IDs)))
+			tally = fmt.Sprintf("%d handed on, submitted by an earlier attempt", max(run.Created, len(run.IDs)))
 		}
-		return fmt.Sprintf("%d submitted", max(run.Created, len(run.IDs)))
+		if run.Lost != nil && run.Lost.Count > 0 {
+			tally += fmt.Sprintf(", %d with no ID to hand on", run.Lost.Count)
+		}
+		return tally
 	}
 	var parts []string
 	var done, failed, noVideo, notWaited, other, lost int

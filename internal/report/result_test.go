@@ -546,5 +546,14 @@ func TestLostEntriesAreNoSuccess(t *testing.T) {
 			!strings.Contains(summary, tc.bold) || (tc.bold == "") != !strings.Contains(summary, "**") {
 			t.Errorf("lost %+v: exit %d, status %q, tally %q, summary:\n%s", tc.lost, code, run.Status(), run.Tally(), summary)
 		}
+		// wait: false hands on what it can, and ends as a wait would.
+		handOn := Run{IDs: []string{"gen_a"}, Lost: tc.lost, Submitted: true, NotWaiting: true}
+		want := "1 submitted"
+		if tc.lost != nil {
+			want += ", 2 with no ID to hand on"
+		}
+		if code := outcome.Code(handOn.Facts()); code != tc.code || handOn.Tally() != want {
+			t.Errorf("lost %+v, not waiting: exit %d, tally %q, want %d, %q", tc.lost, code, handOn.Tally(), tc.code, want)
+		}
 	}
 }
