@@ -348,6 +348,8 @@ func TestUnchecked(t *testing.T) {
 		// Streamed, the size never written back.
 		{"RIFF\x00\x00\x00\x00AVI LIST\x00\x00\x00\x00", ".avi", "an AVI video", ""},
 		{"RIFF\xff\xff\xff\xffAVI LIST\x00\x00\x00\x00", ".avi", "an AVI video", ""},
+		{"RIFF\x00\x00\x00\x00AVI LIST", ".avi", "an AVI video", ""}, // the first chunk's code, and no more
+		{"RIFF\x00\x00\x00\x00AVI LIS", "", "", "an AVI signature, but no chunk after it"},
 		{"RIFF\x0d\x00\x00\x00AVI LIST\x00\x00\x00\x00", "", "", "an AVI signature, but its RIFF chunk of 13 bytes does not fit the file of 20"},
 		{"RIFF\x0b\x00\x00\x00AVI LIST\x00\x00\x00\x00", "", "", "an AVI signature, but its RIFF chunk of 11 bytes does not fit the file of 20"},
 		{"RIFF\x0c\x00\x00\x00AVI <Err>\x00\x00\x00", "", "", "an AVI signature, but no chunk after it"}, // an error page behind the signature
@@ -391,5 +393,20 @@ func TestUnchecked(t *testing.T) {
 	}
 	if ext, _, _ := Unchecked(strings.NewReader("RIFF\x0c\x00\x00\x00AVI LIST\x00\x00\x00\x00"), 19); ext != "" {
 		t.Errorf("an AVI a byte shorter than its RIFF chunk read as %q", ext)
+	}
+}
+
+func TestFourCC(t *testing.T) {
+	t.Parallel()
+	for _, ok := range []string{"azAZ", "09 a", "LIST", "idx1"} {
+		if !fourCC([]byte(ok)) {
+			t.Errorf("%q is refused", ok)
+		}
+	}
+	// Each byte just outside a range: ` { @ [ / : and a control byte.
+	for _, c := range "`{@[/:\x1f!" {
+		if b := []byte("LIS" + string(c)); fourCC(b) {
+			t.Errorf("%q is taken", b)
+		}
 	}
 }
