@@ -25,6 +25,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/sethvargo/go-envconfig"
 
@@ -447,37 +448,97 @@ func (c *Config) submit(r *raw, bad func(input, format string, a ...any)) *prism
 }
 
 // jsonObject parses a JSON object, saying where the JSON breaks and
-// showing example, one the input takes.
+// showing example, one the input takes. It never quotes more than one
+// character of the input: a value may hold a secret, and a part of one
+// is masked nowhere.
 func jsonObject(s, example string) (map[string]any, error) {
+	like := "a JSON object, like " + example
+	if strings.HasPrefix(s, "\ufeff") {
+		return nil, errors.New("starts with a byte order mark (U+FEFF); remove it and give " + like)
+	}
 	dec := json.NewDecoder(strings.NewReader(s))
 	dec.UseNumber() // numbers are sent on exactly as written
 	var v any
 	err := dec.Decode(&v)
-	like := "a JSON object, like " + example
 	var se *json.SyntaxError
 	switch {
+	case errors.As(err, &se) && strings.Contains(se.Error(), "depth"):
+		return nil, errors.New("is nested too deeply to read; give " + like)
 	case errors.As(err, &se):
 		// Go's own text ("invalid character 'i' in literal true") speaks of
 		// its parser, not of what was written; where it breaks says more.
-		return nil, fmt.Errorf("not valid JSON: it breaks at byte %d, near %q; give %s (YAML is not read here)", se.Offset, untrusted.Clip(near(s, se.Offset), 40), like)
+		return nil, fmt.Errorf("not valid JSON at %s; give %s (YAML is not read here)", position(s, se.Offset), like)
 	case errors.Is(err, io.EOF):
 		return nil, errors.New("is empty; give " + like)
 	case err != nil: // io.ErrUnexpectedEOF: a string, array or object left open
 		return nil, fmt.Errorf("not valid JSON: it ends before a string, array or object is closed; give %s", like)
 	}
-	if rest := strings.TrimSpace(s[dec.InputOffset():]); rest != "" {
-		return nil, fmt.Errorf("must be one JSON object with nothing after it, but %q follows; give %s", untrusted.Clip(rest, 40), like)
+	if rest := strings.TrimLeftFunc(s[dec.InputOffset():], unicode.IsSpace); rest != "" {
+		return nil, fmt.Errorf("must be one JSON object with nothing after it, but more follows at %s; give %s", position(s, int64(len(s)-len(rest)+1)), like)
 	}
 	obj, ok := v.(map[string]any)
 	if !ok {
 		return nil, errors.New("must be " + like)
 	}
+	if k, ok := duplicateKey(s); ok {
+		return nil, fmt.Errorf("gives the key %q twice in one object, and only one would be sent; keep one", untrusted.Clip(k, 40))
+	}
 	return obj, nil
 }
 
-func near(s string, off int64) string {
-	i := max(int(off)-10, 0)
-	return strings.TrimSpace(s[min(i, len(s)):])
+// position says where byte off (counted from 1) of s is, and which
+// character it is: "line 1, column 7 ('i')".
+func position(s string, off int64) string {
+	before := s[:min(max(int(off), 0), len(s))]
+	line := strings.Count(before, "\n") + 1
+	col := utf8.RuneCountInString(before[strings.LastIndexByte(before, '\n')+1:])
+	r, _ := utf8.DecodeLastRuneInString(before)
+	return fmt.Sprintf("line %d, column %d (%q)", line, col, r)
+}
+
+// duplicateKey finds a key given twice in one object of s, valid JSON.
+func duplicateKey(s string) (string, bool) {
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.UseNumber()
+	type frame struct {
+		keys map[string]bool // nil in an array
+		key  bool            // the next token is a key
+	}
+	var stack []*frame
+	done := func() { // a value ended: an object expects a key next
+		if n := len(stack); n > 0 && stack[n-1].keys != nil {
+			stack[n-1].key = true
+		}
+	}
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		switch t := tok.(type) {
+		case json.Delim:
+			switch t {
+			case '{':
+				stack = append(stack, &frame{keys: map[string]bool{}, key: true})
+			case '[':
+				stack = append(stack, &frame{})
+			default:
+				stack = stack[:len(stack)-1]
+				done()
+			}
+			continue
+		case string:
+			if n := len(stack); n > 0 && stack[n-1].key {
+				top := stack[n-1]
+				if top.keys[t] {
+					return t, true
+				}
+				top.keys[t], top.key = true, false
+				continue
+			}
+		}
+		done()
+	}
 }
 
 // ActionMode reports whether the settings come from the action's inputs:

@@ -234,12 +234,12 @@ func TestSubmitInputs(t *testing.T) {
 	}{
 		{map[string]string{"INPUT_GENERATION_ID": "gen_1", "INPUT_TEMPLATE_ID": "tpl_1"}, []string{"exactly one of generation_id, template_id and prompt"}},
 		{map[string]string{"INPUT_TEMPLATE_ID": "tpl_1", "INPUT_PROMPT": "p", "INPUT_MODEL": "m"}, []string{"exactly one"}},
-		{map[string]string{"INPUT_TEMPLATE_ID": "tpl_1", "INPUT_VARIABLES": `{"title": "x",}`}, []string{"variables: not valid JSON", "at byte 15"}},
-		{map[string]string{"INPUT_TEMPLATE_ID": "tpl_1", "INPUT_VARIABLES": "title: Launch day"}, []string{`variables: not valid JSON: it breaks at byte 2, near "title: Launch day"; give a JSON object, like {"title": "Launch"} (YAML is not read here)`}},
+		{map[string]string{"INPUT_TEMPLATE_ID": "tpl_1", "INPUT_VARIABLES": `{"title": "x",}`}, []string{"variables: not valid JSON at line 1, column 15 ('}')"}},
+		{map[string]string{"INPUT_TEMPLATE_ID": "tpl_1", "INPUT_VARIABLES": "title: Launch day"}, []string{`variables: not valid JSON at line 1, column 2 ('i'); give a JSON object, like {"title": "Launch"} (YAML is not read here)`}},
 		{map[string]string{"INPUT_TEMPLATE_ID": "tpl_1", "INPUT_VARIABLES": `["x"]`}, []string{"variables: must be a JSON object"}},
-		{map[string]string{"INPUT_TEMPLATE_ID": "tpl_1", "INPUT_OPTIONS": `{} {}`}, []string{`options: must be one JSON object with nothing after it, but "{}" follows; give a JSON object, like {"character_variables": {"hero": "char_abc123"}}`}},
-		{map[string]string{"INPUT_PROMPT": "p", "INPUT_OPTIONS": `aspectRatio: 16:9`}, []string{`options: not valid JSON: it breaks at byte 1, near "aspectRatio: 16:9"; give a JSON object, like {"aspectRatio": "16:9"}`}},
-		{map[string]string{"INPUT_TEMPLATE_ID": "tpl_1", "INPUT_OPTIONS": `{"aspectRatio": "16:9"}}`}, []string{`options: must be one JSON object with nothing after it, but "}" follows`}},
+		{map[string]string{"INPUT_TEMPLATE_ID": "tpl_1", "INPUT_OPTIONS": `{} {}`}, []string{`options: must be one JSON object with nothing after it, but more follows at line 1, column 4 ('{'); give a JSON object, like {"character_variables": {"hero": "char_abc123"}}`}},
+		{map[string]string{"INPUT_PROMPT": "p", "INPUT_OPTIONS": `aspectRatio: 16:9`}, []string{`options: not valid JSON at line 1, column 1 ('a'); give a JSON object, like {"aspectRatio": "16:9"}`}},
+		{map[string]string{"INPUT_TEMPLATE_ID": "tpl_1", "INPUT_OPTIONS": `{"aspectRatio": "16:9"}}`}, []string{`options: must be one JSON object with nothing after it, but more follows at line 1, column 24 ('}')`}},
 		{map[string]string{"INPUT_TEMPLATE_ID": "tpl_1", "INPUT_VARIABLES": `{"title": "x`}, []string{`variables: not valid JSON: it ends before a string, array or object is closed; give a JSON object, like {"title": "Launch"}`}},
 		{map[string]string{"INPUT_TEMPLATE_ID": "../tpl"}, []string{"template_id: \"../tpl\" is not a template ID"}},
 		{map[string]string{"INPUT_TEMPLATE_ID": "tpl_" + strings.Repeat("a", 125)}, []string{"is not a template ID (expected at most 128 letters, digits, _ and -, like tpl_abc123)"}},
@@ -262,31 +262,34 @@ func TestSubmitInputs(t *testing.T) {
 	}
 }
 
-// TestJSONErrorsQuoteTheTextNearTheError: a JSON input's error shows the
-// text from ten bytes before the byte where it breaks.
-func TestJSONErrorsQuoteTheTextNearTheError(t *testing.T) {
+// TestJSONErrorsSayWhereNotWhat: a JSON input's error says where it
+// breaks, by line, column and the one character there, and never quotes
+// more of the input: a value may hold a secret, whose tail no mask hides.
+func TestJSONErrorsSayWhereNotWhat(t *testing.T) {
 	t.Parallel()
-	const s = "0123456789abcdefghij"
-	for _, tc := range []struct {
-		off  int64
-		want string
-	}{
-		{0, s},
-		{10, s},
-		{15, "56789abcdefghij"},
-		{20, "abcdefghij"},
-		{40, ""},
+	for _, tc := range []struct{ in, want string }{
+		{`{"title": "Launch", "count": 2,}`, `not valid JSON at line 1, column 32 ('}'); give a JSON object, like {}`},
+		{"{\n  \"a\": 1\n  \"b\": 2\n}", `not valid JSON at line 3, column 3 ('"')`},
+		{`{"key": "prism_sk_TESTSECRET123456" "title": "Launch"}`, `not valid JSON at line 1, column 37 ('"')`},
+		{`{"é": x}`, `not valid JSON at line 1, column 7 ('x')`},
+		{`{"a": 1} prism_sk_TESTSECRET123456`, `must be one JSON object with nothing after it, but more follows at line 1, column 10 ('p')`},
+		{"{\"a\": 1}\n\n  }", `but more follows at line 3, column 3 ('}')`},
+		{" \n", "is empty; give a JSON object, like {}"},
+		{"\ufeff{}", "starts with a byte order mark (U+FEFF); remove it and give a JSON object, like {}"},
+		{strings.Repeat("[", 20000), "is nested too deeply to read"},
+		{`{"a": "x", "a": "y"}`, `gives the key "a" twice in one object, and only one would be sent; keep one`},
+		{`{"a": {"b": 1, "c": [{"d": 1, "d": 2}]}}`, `gives the key "d" twice`},
 	} {
-		if got := near(s, tc.off); got != tc.want {
-			t.Errorf("near(%q, %d) = %q, want %q", s, tc.off, got, tc.want)
+		_, err := jsonObject(tc.in, `{}`)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "TESTSECRET") || strings.Contains(err.Error(), "123456") {
+			t.Errorf("%.40q: err = %v, want %q", tc.in, err, tc.want)
 		}
 	}
-	_, err := jsonObject(`{"title": "Launch", "count": 2,}`, `{"title": "Launch"}`)
-	if err == nil || !strings.Contains(err.Error(), `at byte 32, near "ount\": 2,}"`) {
-		t.Errorf("err = %v", err)
-	}
-	if _, err := jsonObject(" \n", `{}`); err == nil || err.Error() != "is empty; give a JSON object, like {}" {
-		t.Errorf("blank: err = %v", err)
+	// The same key in different objects, or as a value, is no duplicate.
+	for _, ok := range []string{`{"a": {"a": 1}, "b": {"a": 2}}`, `{"a": "a", "b": ["a", "a"], "c": [{"a": 1}, {"a": 2}]}`} {
+		if _, err := jsonObject(ok, `{}`); err != nil {
+			t.Errorf("%s: %v", ok, err)
+		}
 	}
 }
 
