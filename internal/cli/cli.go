@@ -115,6 +115,15 @@ func run(ctx context.Context, env Env, log *report.Log) int {
 		}
 	}
 
+	// Nor when its IDs could not be handed on to later steps.
+	if p := env.getenv("GITHUB_OUTPUT"); cfg.GitHub && cfg.Submit != nil && p != "" {
+		if err := report.WriteOutputs(p, nil); err != nil {
+			v := outcome.Of(outcome.Facts{Outputs: err}, outcome.Settings{})
+			log.Errorf(v.Title, "%s Nothing was submitted.", v.Advice)
+			return v.Code
+		}
+	}
+
 	// Causes say why waiting stopped: the timeout, or a cancelled job.
 	signalled := ctx
 	ctx, cancel := context.WithCancelCause(context.WithoutCancel(signalled))

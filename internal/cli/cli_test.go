@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -313,6 +314,31 @@ func TestOutputsThatCannotBeWrittenAreNotSuccess(t *testing.T) {
 			t.Errorf("code %d:\n%s", code, stdout.String())
 		}
 	})
+}
+
+// TestASubmitWhoseOutputsCannotBeWrittenIsNotSent: the IDs could not be
+// handed on, so nothing is paid for; the advice after a paid submit whose
+// outputs are lost says how to wait again without paying again.
+func TestASubmitWhoseOutputsCannotBeWrittenIsNotSent(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		s, base := sim(t, `{"generations": {}, "templates": {"tpl_x": {}}}`)
+		env := map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": filepath.Join(t.TempDir(), "missing", "output"),
+			"INPUT_API_KEY": key, "INPUT_BASE_URL": base.URL, "INPUT_TEMPLATE_ID": "tpl_x", "INPUT_RERUN_GUARD": "off"}
+		var stdout bytes.Buffer
+		code := Run(context.Background(), Env{LookupEnv: lookup(env), Stdout: &stdout, Stderr: &stdout, Transport: base.Transport})
+		if code != outcome.ExitFailed || !strings.Contains(stdout.String(), "::error title=Cannot write step outputs::failed to open ") ||
+			!strings.Contains(stdout.String(), "Later steps would not see the results. Nothing was submitted.") {
+			t.Errorf("code %d:\n%s", code, stdout.String())
+		}
+		if n := s.Submits("/api/templates/tpl_x/generate").Posts; n != 0 {
+			t.Errorf("%d POSTs, want none", n)
+		}
+	})
+	lost := outcome.Of(outcome.Facts{Outputs: errors.New("failed to write output")}, outcome.Settings{Submitted: true}).Advice
+	if want := `failed to write output. Later steps would not see the results. The generations were created and charged: to wait for them again without paying again, pass the IDs of the log's "submitted" line as generation_id in place of template_id.`; lost != want {
+		t.Errorf("advice = %q, want %q", lost, want)
+	}
 }
 
 // TestASummaryThatCannotBeWrittenIsAWarning: the outputs are written and

@@ -270,8 +270,12 @@ var table = []row{
 	// its results.
 	{"outputs not written", ExitFailed, "Cannot write step outputs",
 		func(f *Facts) bool { return f.Outputs != nil },
-		func(f *Facts, _ Settings) string {
-			return fmt.Sprintf("%v. Later steps would not see the results.", f.Outputs)
+		func(f *Facts, s Settings) string {
+			msg := fmt.Sprintf("%v. Later steps would not see the results.", f.Outputs)
+			if s.Submitted {
+				msg += fmt.Sprintf(" The generations were created and charged: to wait for them again without paying again, pass the IDs of the log's \"submitted\" line as %s in place of %s.", s.name("generation_id"), s.submit())
+			}
+			return msg
 		}},
 
 	{"download failed", ExitDownload, "Download failed",

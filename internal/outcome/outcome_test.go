@@ -474,6 +474,14 @@ func TestSubmittedAdviceAvoidsPayingAgain(t *testing.T) {
 			t.Errorf("advice %q: waiting again cannot help", got)
 		}
 	}
+	// Outputs lost after a submit: the IDs are in the log.
+	lost := Facts{Outputs: errors.New("failed to write")}
+	if got := Of(lost, Settings{Submitted: true, Prompt: true}).Advice; !strings.HasSuffix(got, `pass the IDs of the log's "submitted" line as generation_id in place of prompt.`) {
+		t.Errorf("outputs lost after a submit: %q", got)
+	}
+	if got := Of(lost, Settings{}).Advice; got != "failed to write. Later steps would not see the results." {
+		t.Errorf("outputs lost, given IDs: %q", got)
+	}
 }
 
 // TestEveryGenerationRowIsTriedAfterASubmit: a row added to the table for
