@@ -1282,6 +1282,11 @@ func answer(contentType, body string, noLength bool) func(int, http.ResponseWrit
 	}
 }
 
+// padded makes a file of media.MinUnchecked bytes from head, zeros after.
+func padded(head string) string {
+	return head + strings.Repeat("\x00", max(media.MinUnchecked-len(head), 0))
+}
+
 func TestWholeVideosAreVerified(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -1307,15 +1312,15 @@ func TestWholeVideosAreVerified(t *testing.T) {
 		{"avi: no check", serveVideo(prismsim.Video{ContentType: "video/x-msvideo"}), "videos/gen_1.avi", nil,
 			"Video not verified: gen_1: saved videos/gen_1.avi without checking that it is a whole video: its first bytes show an AVI video, a format without a check (prism-wait checks MP4, MOV, M4V, WebM and MKV). Check the file in a later step if that matters.\n"},
 		// Named by its bytes, whatever the type declared.
-		{"an AVI sent as video/mp4", sent("video/mp4", strings.NewReader("RIFF\x0c\x00\x00\x00AVI JUNK\x00\x00\x00\x00")), "videos/gen_1.avi", nil, "its first bytes show an AVI video"},
+		{"an AVI sent as video/mp4", sent("video/mp4", strings.NewReader(padded("RIFF\x0c\x00\x00\x00AVI JUNK\x00\x00\x00\x00"))), "videos/gen_1.avi", nil, "its first bytes show an AVI video"},
 		// Text that is a video: saved unverified, not refused.
-		{"Y4M, whose header is text", sent("application/octet-stream", strings.NewReader("YUV4MPEG2 W1280 H720 F25:1 Ip A1:1 C420jpeg\nFRAME\n")), "videos/gen_1.y4m", nil,
+		{"Y4M, whose header is text", sent("application/octet-stream", strings.NewReader(padded("YUV4MPEG2 W1280 H720 F25:1 Ip A1:1 C420jpeg\nFRAME\n"))), "videos/gen_1.y4m", nil,
 			"Video not verified: gen_1: saved videos/gen_1.y4m without checking that it is a whole video: its first bytes show a Y4M video"},
-		{"MPEG-TS that declares no type", sent("binary/octet-stream", strings.NewReader("\x47\x40\x00\x10"+strings.Repeat("\xff", 184)+"\x47\x40\x00\x11")), "videos/gen_1.ts", nil,
+		{"MPEG-TS that declares no type", sent("binary/octet-stream", strings.NewReader(padded("\x47\x40\x00\x10"+strings.Repeat("\xff", 184)+"\x47\x40\x00\x11"))), "videos/gen_1.ts", nil,
 			"its first bytes show an MPEG transport stream"},
-		{"MPEG-PS", sent("binary/octet-stream", strings.NewReader("\x00\x00\x01\xba\x44")), "videos/gen_1.mpg", nil, "an MPEG program stream"},
-		{"FLV", sent("video/x-flv", strings.NewReader("FLV\x01\x05\x00\x00\x00\x09")), "videos/gen_1.flv", nil, "an FLV video"},
-		{"ASF", sent("video/x-ms-wmv", strings.NewReader("\x30\x26\xb2\x75\x8e\x66\xcf\x11\xa6\xd9\x00\xaa\x00\x62\xce\x6c\x00")), "videos/gen_1.asf", nil, "an ASF (WMV) video"},
+		{"MPEG-PS", sent("binary/octet-stream", strings.NewReader(padded("\x00\x00\x01\xba\x44"))), "videos/gen_1.mpg", nil, "an MPEG program stream"},
+		{"FLV", sent("video/x-flv", strings.NewReader(padded("FLV\x01\x05\x00\x00\x00\x09"))), "videos/gen_1.flv", nil, "an FLV video"},
+		{"ASF", sent("video/x-ms-wmv", strings.NewReader(padded("\x30\x26\xb2\x75\x8e\x66\xcf\x11\xa6\xd9\x00\xaa\x00\x62\xce\x6c\x00"))), "videos/gen_1.asf", nil, "an ASF (WMV) video"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -1428,6 +1433,8 @@ func TestBytesOfNoVideoFormatAreRefused(t *testing.T) {
 		{"a RIFF that is no AVI", "RIFF\x04\x00\x00\x00WAVEfmt ", "storage sent a file of no video format"},
 		// An error page behind a video's signature.
 		{"an AVI signature, then an error", "RIFF\x00\x00\x00\x00AVI <Error>AccessDenied</Error>", "storage sent no whole video: an AVI signature, but no chunk after it. " + brokenAdvice},
+		{"an MPEG-PS signature alone", "\x00\x00\x01\xba", "storage sent no whole video: the signature of an MPEG program stream, but 4 bytes in all, too few for one. " + brokenAdvice},
+		{"an ASF signature, then an error", padded("\x30\x26\xb2\x75\x8e\x66\xcf\x11\xa6\xd9\x00\xaa\x00\x62\xce\x6c" + `{"error":"AccessDenied"}`), "storage sent no whole video: the signature of an ASF (WMV) video, then an error page"},
 		{"a Y4M signature, then an error", "YUV4MPEG2 <Error><Code>AccessDenied</Code></Error>", "storage sent no whole video: a Y4M signature, but no frame after its header line"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -146,8 +147,30 @@ const tsPacket = 188
 func Unchecked(r io.ReaderAt, size int64) (ext, what string, err error) {
 	head := make([]byte, 256)
 	n, _ := r.ReadAt(head, 0)
-	n = int(min(int64(n), max(size, 0)))
-	head = head[:n]
+	head = head[:min(int64(n), max(size, 0))]
+	ext, what, err = signature(r, size, head)
+	lower := bytes.ToLower(head)
+	switch {
+	case ext == "" || err != nil:
+	case size < MinUnchecked:
+		return "", "", fmt.Errorf("the signature of %s, but %d bytes in all, too few for one", what, size)
+	case slices.ContainsFunc(errorPage, func(m string) bool { return bytes.Contains(lower, []byte(m)) }):
+		return "", "", fmt.Errorf("the signature of %s, then an error page", what)
+	}
+	return ext, what, err
+}
+
+// MinUnchecked is the fewest bytes of a video saved unchecked: Prism's
+// videos are megabytes, and a format's headers alone are not one.
+const MinUnchecked = 1 << 10
+
+// errorPage are the words, lower-cased, that an error page behind a
+// video's signature shows within its first bytes, and no video does.
+var errorPage = []string{"<html", "<!doctype", "<?xml", "<head", "<body", "<error", `"error"`}
+
+// signature is Unchecked's reading of a file's first bytes, head.
+func signature(r io.ReaderAt, size int64, head []byte) (ext, what string, err error) {
+	n := len(head)
 	if n >= 12 && string(head[:4]) == "RIFF" && string(head[8:12]) == "AVI " {
 		// The RIFF chunk holds "AVI " and a chunk, and fits the file; a
 		// writer that could not seek back leaves its size 0 or 0xFFFFFFFF.

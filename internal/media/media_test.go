@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -341,57 +342,69 @@ func TestText(t *testing.T) {
 
 func TestUnchecked(t *testing.T) {
 	t.Parallel()
+	// pad makes a file of MinUnchecked bytes from its start.
+	pad := func(head string) string { return head + strings.Repeat("\x00", max(MinUnchecked-len(head), 0)) }
+	riff := func(size int) string { return "RIFF" + string(binary.LittleEndian.AppendUint32(nil, uint32(size))) }
 	ts := "\x47\x40\x00\x10" + strings.Repeat("\xff", tsPacket-4) + "\x47"
+	const xmlTS = "\x47\x40\x00\x10<?xml version=\"1.0\"?><Error>"
 	for _, tc := range []struct{ file, ext, what, err string }{
-		{"RIFF\x0c\x00\x00\x00AVI LIST\x00\x00\x00\x00", ".avi", "an AVI video", ""},
-		{"RIFF\x0c\x00\x00\x00AVI JUNK\x00\x00\x00\x00more", ".avi", "an AVI video", ""}, // a RIFF-AVIX may follow
+		{pad(riff(MinUnchecked-8) + "AVI LIST"), ".avi", "an AVI video", ""},
+		{pad(riff(12)+"AVI JUNK") + "more", ".avi", "an AVI video", ""}, // a RIFF-AVIX may follow
 		// Streamed, the size never written back.
-		{"RIFF\x00\x00\x00\x00AVI LIST\x00\x00\x00\x00", ".avi", "an AVI video", ""},
-		{"RIFF\xff\xff\xff\xffAVI LIST\x00\x00\x00\x00", ".avi", "an AVI video", ""},
-		{"RIFF\x00\x00\x00\x00AVI LIST", ".avi", "an AVI video", ""}, // the first chunk's code, and no more
-		{"RIFF\x00\x00\x00\x00AVI LIS", "", "", "an AVI signature, but no chunk after it"},
-		{"RIFF\x0d\x00\x00\x00AVI LIST\x00\x00\x00\x00", "", "", "an AVI signature, but its RIFF chunk of 13 bytes does not fit the file of 20"},
-		{"RIFF\x0b\x00\x00\x00AVI LIST\x00\x00\x00\x00", "", "", "an AVI signature, but its RIFF chunk of 11 bytes does not fit the file of 20"},
-		{"RIFF\x0c\x00\x00\x00AVI <Err>\x00\x00\x00", "", "", "an AVI signature, but no chunk after it"}, // an error page behind the signature
-		{"RIFF\x0c\x00\x00\x00AVI Li\x00T\x00\x00\x00\x00", "", "", "an AVI signature, but no chunk after it"},
-		{"RIFF\x00\x00\x00\x00AVI <Error>AccessDenied</Error>", "", "", "an AVI signature, but no chunk after it"},
-		{"RIFF\x00\x00\x00\x00AVI ", "", "", "an AVI signature, but no chunk after it"},
-		{"RIFF\x00\x00\x00\x00AVI", "", "", ""},
-		{"RIFF\x0c\x00\x00\x00WAVELIST\x00\x00\x00\x00", "", "", ""},
-		{"YUV4MPEG2 W1280 H720\nFRAME\n", ".y4m", "a Y4M video", ""},
-		{"YUV4MPEG2 W1280 H720\n", "", "", "a Y4M signature, but no frame after its header line"},
-		{"YUV4MPEG2 <Error><Code>AccessDenied</Code></Error>", "", "", "a Y4M signature, but no frame after its header line"},
-		{"FLV\x01\x05\x00\x00\x00\x09", ".flv", "an FLV video", ""},
-		{"FLV\x01\x05\x00\x00\x00\x0b\x00\x00", ".flv", "an FLV video", ""}, // a longer header, as the spec allows
+		{pad(riff(0) + "AVI LIST"), ".avi", "an AVI video", ""},
+		{pad(riff(math.MaxUint32) + "AVI LIST"), ".avi", "an AVI video", ""},
+		{pad(riff(MinUnchecked-7) + "AVI LIST"), "", "", "an AVI signature, but its RIFF chunk of 1017 bytes does not fit the file of 1024"},
+		{pad(riff(11) + "AVI LIST"), "", "", "an AVI signature, but its RIFF chunk of 11 bytes does not fit the file of 1024"},
+		{pad(riff(12) + "AVI <Err>"), "", "", "an AVI signature, but no chunk after it"}, // an error page behind the signature
+		{pad(riff(12) + "AVI Li\x00T"), "", "", "an AVI signature, but no chunk after it"},
+		{riff(0) + "AVI <Error>AccessDenied</Error>", "", "", "an AVI signature, but no chunk after it"},
+		{riff(0) + "AVI ", "", "", "an AVI signature, but no chunk after it"},
+		{riff(0) + "AVI LIS", "", "", "an AVI signature, but no chunk after it"},
+		{riff(0) + "AVI", "", "", ""},
+		{pad(riff(12) + "WAVELIST"), "", "", ""},
+		{pad("YUV4MPEG2 W1280 H720\nFRAME\n"), ".y4m", "a Y4M video", ""},
+		{pad("YUV4MPEG2 W1280 H720\n"), "", "", "a Y4M signature, but no frame after its header line"},
+		{pad("YUV4MPEG2 <Error><Code>AccessDenied</Code></Error>"), "", "", "a Y4M signature, but no frame after its header line"},
+		{pad("FLV\x01\x05\x00\x00\x00\x09"), ".flv", "an FLV video", ""},
+		{pad("FLV\x01\x05\x00\x00\x00\x0b"), ".flv", "an FLV video", ""}, // a longer header, as the spec allows
 		{"FLV\x01\x05\x00\x00\x00\x0c\x00\x00", "", "", "an FLV signature, but a header of 12 bytes"},
-		{"FLV\x01\x05\x00\x00\x00\x08", "", "", "an FLV signature, but a header of 8 bytes"},
+		{pad("FLV\x01\x05\x00\x00\x00\x08"), "", "", "an FLV signature, but a header of 8 bytes"},
 		{"FLV\x01\x05", "", "", "an FLV signature, but no FLV header"},
 		{"FLV\x02", "", "", ""},
-		{"\x00\x00\x01\xba\x44", ".mpg", "an MPEG program stream", ""},
+		{pad("\x00\x00\x01\xba\x44"), ".mpg", "an MPEG program stream", ""},
 		{"\x00\x00\x01\xb3", "", "", ""},
-		{"\x30\x26\xb2\x75\x8e\x66\xcf\x11\xa6\xd9\x00\xaa\x00\x62\xce\x6c", ".asf", "an ASF (WMV) video", ""},
+		{pad("\x30\x26\xb2\x75\x8e\x66\xcf\x11\xa6\xd9\x00\xaa\x00\x62\xce\x6c"), ".asf", "an ASF (WMV) video", ""},
 		{"\x30\x26\xb2\x75\x8e\x66\xcf\x11\xa6\xd9\x00\xaa\x00\x62\xce", "", "", ""},
-		{ts, ".ts", "an MPEG transport stream", ""},
+		{pad(ts), ".ts", "an MPEG transport stream", ""},
 		{ts[:tsPacket], "", "", ""},          // the second sync byte missing
 		{ts[:tsPacket] + "\x48", "", "", ""}, // and wrong
 		{"\x48" + ts[1:], "", "", ""},        // the first wrong
 		{"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00", "", "", ""},
 		{"", "", "", ""},
+		// A signature alone, or one an error page follows.
+		{"\x00\x00\x01\xba", "", "", "the signature of an MPEG program stream, but 4 bytes in all, too few for one"},
+		{pad("\x00\x00\x01\xba")[:MinUnchecked-1], "", "", "the signature of an MPEG program stream, but 1023 bytes in all, too few for one"},
+		{ts, "", "", "the signature of an MPEG transport stream, but 189 bytes in all"},
+		{pad("\x00\x00\x01\xba<HTML><body>oops"), "", "", "the signature of an MPEG program stream, then an error page"},
+		{pad("\x30\x26\xb2\x75\x8e\x66\xcf\x11\xa6\xd9\x00\xaa\x00\x62\xce\x6c" + `{"error":"AccessDenied"}`), "", "", "the signature of an ASF (WMV) video, then an error page"},
+		{pad(xmlTS + strings.Repeat(" ", tsPacket-len(xmlTS)) + "\x47"), "", "", "the signature of an MPEG transport stream, then an error page"},
+		{pad("FLV\x01\x05\x00\x00\x00\x09<!DOCTYPE html>"), "", "", "the signature of an FLV video, then an error page"},
+		{pad("YUV4MPEG2 W1 H1\nFRAME\n<html>oops</html>"), "", "", "the signature of a Y4M video, then an error page"},
 	} {
 		ext, what, err := Unchecked(strings.NewReader(tc.file), int64(len(tc.file)))
-		if ext != tc.ext || what != tc.what || fmt.Sprint(err) != cmp.Or(tc.err, "<nil>") {
-			t.Errorf("Unchecked(%q) = %q, %q, %v; want %q, %q, %q", tc.file, ext, what, err, tc.ext, tc.what, tc.err)
+		if ext != tc.ext || what != tc.what || !strings.HasPrefix(fmt.Sprint(err), cmp.Or(tc.err, "<nil>")) {
+			t.Errorf("Unchecked(%.40q) = %q, %q, %v; want %q, %q, %q", tc.file, ext, what, err, tc.ext, tc.what, tc.err)
 		}
 	}
 	// The size given bounds what is read: a file of one packet, whatever
 	// the reader holds past it, is no stream.
-	if ext, _, _ := Unchecked(strings.NewReader(ts), tsPacket); ext != "" {
+	if ext, _, _ := Unchecked(strings.NewReader(pad(ts)), tsPacket); ext != "" {
 		t.Errorf("a %d-byte file read as %q", tsPacket, ext)
 	}
-	if ext, _, _ := Unchecked(strings.NewReader("FLV\x01\x05\x00\x00\x00\x09"), 3); ext != "" {
+	if ext, _, _ := Unchecked(strings.NewReader(pad("FLV\x01\x05\x00\x00\x00\x09")), 3); ext != "" {
 		t.Errorf("3 bytes of FLV's signature read as %q", ext)
 	}
-	if ext, _, _ := Unchecked(strings.NewReader("RIFF\x0c\x00\x00\x00AVI LIST\x00\x00\x00\x00"), 19); ext != "" {
+	if ext, _, _ := Unchecked(strings.NewReader(pad(riff(MinUnchecked-8)+"AVI LIST")), MinUnchecked-1); ext != "" {
 		t.Errorf("an AVI a byte shorter than its RIFF chunk read as %q", ext)
 	}
 }
