@@ -216,6 +216,9 @@ func TestSubmitKeepsEveryValidID(t *testing.T) {
 			if s.Lost != tc.lost || s.LostFailed != tc.lostFailed || strings.Contains(s.LostText(), "listed again") || (s.Lost == 0) != (s.LostText() == "") {
 				t.Errorf("lost %d (%d failed): %q, want %d (%d failed)", s.Lost, s.LostFailed, s.LostText(), tc.lost, tc.lostFailed)
 			}
+			if len(s.LostWhat) > maxUnusable || tc.lost > maxUnusable && !strings.HasSuffix(s.LostText(), fmt.Sprintf("; and %d more", tc.lost-maxUnusable)) {
+				t.Errorf("lost: %d described, %q", len(s.LostWhat), s.LostText())
+			}
 			if tc.lostText != "" && s.LostText() != tc.lostText {
 				t.Errorf("lost: %q, want %q", s.LostText(), tc.lostText)
 			}

@@ -93,7 +93,7 @@ func (run Run) Tally() string {
 		if run.Resumed {
 			tally = fmt.Sprintf("%d handed on, submitted by an earlier attempt", max(run.Created, len(run.IDs)))
 		}
-		if run.Lost != nil && run.Lost.Count > 0 {
+		if run.Lost != nil {
 			tally += fmt.Sprintf(", %d with no ID to hand on", run.Lost.Count)
 		}
 		return tally
