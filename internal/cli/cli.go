@@ -287,7 +287,7 @@ func finish(env Env, log *report.Log, cfg config.Config, run report.Run) int {
 		if p := env.getenv("GITHUB_OUTPUT"); p != "" {
 			if err := report.WriteOutputs(p, run.Outputs()); err != nil {
 				still = "This log still holds the results."
-				v := outcome.Of(outcome.Facts{Outputs: err}, outcome.Settings{})
+				v := run.OutputsLost(err)
 				log.Errorf(v.Title, "%s", v.Advice)
 				code = outcome.Worse(code, v.Code) // never report success without the outputs
 			}

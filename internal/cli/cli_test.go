@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -335,10 +334,25 @@ func TestASubmitWhoseOutputsCannotBeWrittenIsNotSent(t *testing.T) {
 			t.Errorf("%d POSTs, want none", n)
 		}
 	})
-	lost := outcome.Of(outcome.Facts{Outputs: errors.New("failed to write output")}, outcome.Settings{Submitted: true}).Advice
-	if want := `failed to write output. Later steps would not see the results. The generations were created and charged: to wait for them again without paying again, pass the IDs of the log's "submitted" line as generation_id in place of template_id.`; lost != want {
-		t.Errorf("advice = %q, want %q", lost, want)
-	}
+	// Outputs lost after the submit (their directory removed while
+	// waiting): the advice says how to wait again without paying again.
+	synctest.Test(t, func(t *testing.T) {
+		_, base := sim(t, `{"generations": {}, "templates": {"tpl_x": {"lifecycle": {"steps": [{"status": "generating", "for": "2s"}, {"status": "completed"}]}}}}`)
+		dir := t.TempDir()
+		env := map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": filepath.Join(dir, "gone", "output"),
+			"INPUT_API_KEY": key, "INPUT_BASE_URL": base.URL, "INPUT_TEMPLATE_ID": "tpl_x", "INPUT_RERUN_GUARD": "off", "INPUT_POLL_INTERVAL": "100ms"}
+		os.Mkdir(filepath.Join(dir, "gone"), 0o755)
+		go func() {
+			time.Sleep(time.Second)
+			os.RemoveAll(filepath.Join(dir, "gone"))
+		}()
+		var stdout bytes.Buffer
+		code := Run(context.Background(), Env{LookupEnv: lookup(env), Stdout: &stdout, Stderr: &stdout, Transport: base.Transport})
+		if code != outcome.ExitFailed || !strings.Contains(stdout.String(), "Later steps would not see the results. The generations were created and charged: "+
+			"to wait for them again without paying again, pass the IDs this log lists as submitted as generation_id in place of template_id.") {
+			t.Errorf("code %d:\n%s", code, stdout.String())
+		}
+	})
 }
 
 // TestASummaryThatCannotBeWrittenIsAWarning: the outputs are written and

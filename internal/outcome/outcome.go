@@ -273,7 +273,7 @@ var table = []row{
 		func(f *Facts, s Settings) string {
 			msg := fmt.Sprintf("%v. Later steps would not see the results.", f.Outputs)
 			if s.Submitted {
-				msg += fmt.Sprintf(" The generations were created and charged: to wait for them again without paying again, pass the IDs of the log's \"submitted\" line as %s in place of %s.", s.name("generation_id"), s.submit())
+				msg += fmt.Sprintf(" The generations were created and charged: to wait for them again without paying again, pass the IDs this log lists as submitted as %s in place of %s.", s.name("generation_id"), s.submit())
 			}
 			return msg
 		}},

@@ -476,7 +476,7 @@ func TestSubmittedAdviceAvoidsPayingAgain(t *testing.T) {
 	}
 	// Outputs lost after a submit: the IDs are in the log.
 	lost := Facts{Outputs: errors.New("failed to write")}
-	if got := Of(lost, Settings{Submitted: true, Prompt: true}).Advice; !strings.HasSuffix(got, `pass the IDs of the log's "submitted" line as generation_id in place of prompt.`) {
+	if got := Of(lost, Settings{Submitted: true, Prompt: true}).Advice; !strings.HasSuffix(got, `pass the IDs this log lists as submitted as generation_id in place of prompt.`) {
 		t.Errorf("outputs lost after a submit: %q", got)
 	}
 	if got := Of(lost, Settings{}).Advice; got != "failed to write. Later steps would not see the results." {

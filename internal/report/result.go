@@ -102,6 +102,15 @@ func (r Run) settings() outcome.Settings {
 	return outcome.Settings{Name: r.Terms, Timeout: r.Timeout, Submitted: r.Submitted, Prompt: r.Prompt}
 }
 
+// OutputsLost is the verdict on outputs that could not be written (err),
+// in the run's terms: after a submit that returned IDs, it says how to
+// wait for them again without paying again.
+func (r Run) OutputsLost(err error) outcome.Verdict {
+	s := r.settings()
+	s.Submitted = s.Submitted && r.Submit == nil && len(r.IDs) > 0
+	return outcome.Of(outcome.Facts{Outputs: err}, s)
+}
+
 // RequestCount says how many requests were sent, and how many of them
 // the API refused with 429 when any were: "125 requests (15 refused with
 // 429)".

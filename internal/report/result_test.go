@@ -557,3 +557,23 @@ func TestLostEntriesAreNoSuccess(t *testing.T) {
 		}
 	}
 }
+
+// TestOutputsLostSaysHowToWaitAgainOnlyWhenSomethingWasSubmitted.
+func TestOutputsLostSaysHowToWaitAgainOnlyWhenSomethingWasSubmitted(t *testing.T) {
+	t.Parallel()
+	err := errors.New("failed to open output")
+	for _, tc := range []struct {
+		run     Run
+		charged bool
+	}{
+		{Run{Submitted: true, IDs: []string{"gen_a"}}, true},
+		{Run{Submitted: true, IDs: []string{"gen_a"}, Submit: errors.New("cut")}, false}, // a failed submit: maybe nothing was created
+		{Run{Submitted: true}, false},
+		{Run{IDs: []string{"gen_a"}}, false}, // given IDs
+	} {
+		v := tc.run.OutputsLost(err)
+		if v.Code != outcome.ExitFailed || strings.Contains(v.Advice, "charged") != tc.charged {
+			t.Errorf("%+v: %+v", tc.run, v)
+		}
+	}
+}
