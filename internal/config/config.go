@@ -480,8 +480,8 @@ func jsonObject(s, example string) (map[string]any, error) {
 	if !ok {
 		return nil, errors.New("must be " + like)
 	}
-	if k, ok := duplicateKey(s); ok {
-		return nil, fmt.Errorf("gives the key %q twice in one object, and only one would be sent; keep one", untrusted.Clip(k, 40))
+	if k, off, ok := duplicateKey(s); ok {
+		return nil, fmt.Errorf("gives the key %s twice in one object (the second ends at %s), and only one would be sent; keep one", shownKey(k), position(s, off))
 	}
 	return obj, nil
 }
@@ -489,15 +489,29 @@ func jsonObject(s, example string) (map[string]any, error) {
 // position says where byte off (counted from 1) of s is, and which
 // character it is: "line 1, column 7 ('i')".
 func position(s string, off int64) string {
-	before := s[:min(max(int(off), 0), len(s))]
+	i := min(max(int(off), 1), len(s)) - 1 // the byte, from 0
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i-- // the character that byte is in
+	}
+	before := s[:max(i, 0)]
 	line := strings.Count(before, "\n") + 1
-	col := utf8.RuneCountInString(before[strings.LastIndexByte(before, '\n')+1:])
-	r, _ := utf8.DecodeLastRuneInString(before)
+	col := utf8.RuneCountInString(before[strings.LastIndexByte(before, '\n')+1:]) + 1
+	r, _ := utf8.DecodeRuneInString(s[max(i, 0):])
 	return fmt.Sprintf("line %d, column %d (%q)", line, col, r)
 }
 
-// duplicateKey finds a key given twice in one object of s, valid JSON.
-func duplicateKey(s string) (string, bool) {
+// shownKey quotes a JSON key in a message when it is short and plain:
+// a longer one might be a secret, which a part of would show.
+func shownKey(k string) string {
+	if len(k) <= 24 && strings.IndexFunc(k, func(r rune) bool { return !(r == '_' || r == '-' || unicode.IsLetter(r) || unicode.IsDigit(r)) }) < 0 {
+		return strconv.Quote(k)
+	}
+	return fmt.Sprintf("of %d characters", utf8.RuneCountInString(k))
+}
+
+// duplicateKey finds a key given twice in one object of s, valid JSON,
+// and the offset where its second one ends.
+func duplicateKey(s string) (string, int64, bool) {
 	dec := json.NewDecoder(strings.NewReader(s))
 	dec.UseNumber()
 	type frame struct {
@@ -513,7 +527,7 @@ func duplicateKey(s string) (string, bool) {
 	for {
 		tok, err := dec.Token()
 		if err != nil {
-			return "", false
+			return "", 0, false
 		}
 		switch t := tok.(type) {
 		case json.Delim:
@@ -531,7 +545,7 @@ func duplicateKey(s string) (string, bool) {
 			if n := len(stack); n > 0 && stack[n-1].key {
 				top := stack[n-1]
 				if top.keys[t] {
-					return t, true
+					return t, dec.InputOffset(), true
 				}
 				top.keys[t], top.key = true, false
 				continue

@@ -272,13 +272,19 @@ func TestJSONErrorsSayWhereNotWhat(t *testing.T) {
 		{"{\n  \"a\": 1\n  \"b\": 2\n}", `not valid JSON at line 3, column 3 ('"')`},
 		{`{"key": "prism_sk_TESTSECRET123456" "title": "Launch"}`, `not valid JSON at line 1, column 37 ('"')`},
 		{`{"é": x}`, `not valid JSON at line 1, column 7 ('x')`},
+		{`x`, `not valid JSON at line 1, column 1 ('x')`},
 		{`{"a": 1} prism_sk_TESTSECRET123456`, `must be one JSON object with nothing after it, but more follows at line 1, column 10 ('p')`},
 		{"{\"a\": 1}\n\n  }", `but more follows at line 3, column 3 ('}')`},
 		{" \n", "is empty; give a JSON object, like {}"},
 		{"\ufeff{}", "starts with a byte order mark (U+FEFF); remove it and give a JSON object, like {}"},
 		{strings.Repeat("[", 20000), "is nested too deeply to read"},
-		{`{"a": "x", "a": "y"}`, `gives the key "a" twice in one object, and only one would be sent; keep one`},
-		{`{"a": {"b": 1, "c": [{"d": 1, "d": 2}]}}`, `gives the key "d" twice`},
+		{`{"a": "x", "a": "y"}`, `gives the key "a" twice in one object (the second ends at line 1, column 14 ('"')), and only one would be sent; keep one`},
+		{`{"a": {"b": 1, "c": [{"d": 1, "d": 2}]}}`, `gives the key "d" twice in one object (the second ends at line 1, column 33`},
+		{`{"ghp_TESTSECRET1234567890abc": 1, "ghp_TESTSECRET1234567890abc": 2}`, `gives the key of 27 characters twice`},
+		{`{"a b": 1, "a b": 2}`, `gives the key of 3 characters twice`},
+		{`{"a": é}`, `not valid JSON at line 1, column 7 ('é')`},
+		{"{\r\n \"a\": 1,\r\n \"b\": x}", `not valid JSON at line 3, column 7 ('x')`},
+		{`{} é`, `but more follows at line 1, column 4 ('é')`},
 	} {
 		_, err := jsonObject(tc.in, `{}`)
 		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "TESTSECRET") || strings.Contains(err.Error(), "123456") {
