@@ -186,34 +186,65 @@ func ParseScenario(b []byte) (Scenario, error) {
 
 // locate names the generation, and its step, or the template where err,
 // the error decoding scenario b, comes from, as "generation "gen_a" step
-// 2: "; "" when it is none of them.
+// 2: "; "" when it is none of them. The decoder reports the first error
+// in the file's order, so the parts are tried in that order too.
 func locate(b []byte, err error) string {
-	var loose struct {
-		Generations, Templates map[string]json.RawMessage
-	}
-	if json.Unmarshal(b, &loose) != nil {
-		return ""
-	}
-	for _, id := range slices.Sorted(maps.Keys(loose.Generations)) {
-		if !same(strict(loose.Generations[id], &Lifecycle{}), err) {
+	for _, p := range parts(b) {
+		if p.kind == "template" {
+			if same(strict(p.raw, &Template{}), err) {
+				return fmt.Sprintf("template %q: ", p.id)
+			}
+			continue
+		}
+		if !same(strict(p.raw, &Lifecycle{}), err) {
 			continue
 		}
 		var steps struct{ Steps []json.RawMessage }
-		if json.Unmarshal(loose.Generations[id], &steps) == nil {
+		if json.Unmarshal(p.raw, &steps) == nil {
 			for i, raw := range steps.Steps {
 				if same(strict(raw, &Step{}), err) {
-					return fmt.Sprintf("generation %q step %d: ", id, i+1)
+					return fmt.Sprintf("generation %q step %d: ", p.id, i+1)
 				}
 			}
 		}
-		return fmt.Sprintf("generation %q: ", id)
-	}
-	for _, id := range slices.Sorted(maps.Keys(loose.Templates)) {
-		if same(strict(loose.Templates[id], &Template{}), err) {
-			return fmt.Sprintf("template %q: ", id)
-		}
+		return fmt.Sprintf("generation %q: ", p.id)
 	}
 	return ""
+}
+
+// part is a generation's or a template's entry in a scenario file.
+type part struct {
+	kind, id string // "generation" or "template", and its ID
+	raw      json.RawMessage
+}
+
+// parts lists a scenario's generations and templates in the file's
+// order, as far as the file is well formed.
+func parts(b []byte) []part {
+	var out []part
+	each(b, func(key string, v json.RawMessage) {
+		if kind := map[string]string{"generations": "generation", "templates": "template"}[key]; kind != "" {
+			each(v, func(id string, raw json.RawMessage) { out = append(out, part{kind, id, raw}) })
+		}
+	})
+	return out
+}
+
+// each calls f for each key of the JSON object b and its value, in order,
+// as far as b is well formed.
+func each(b []byte, f func(key string, v json.RawMessage)) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return
+	}
+	for dec.More() {
+		k, err := dec.Token()
+		var v json.RawMessage
+		if err != nil || dec.Decode(&v) != nil {
+			return
+		}
+		f(fmt.Sprint(k), v)
+	}
 }
 
 // same reports whether part, the error decoding a part of a scenario, is

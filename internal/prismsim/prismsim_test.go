@@ -444,6 +444,11 @@ func TestScenarioFiles(t *testing.T) {
 		`{"generations": {"a": {"steps": []}}, "templates": {"t": {"sumbit": []}}}`:                           `invalid scenario: template "t": json: unknown field "sumbit"`,
 		`{"rate_limit": {"persecond": 1}}`:                                                                    `invalid scenario: json: unknown field "persecond"`,
 		`{"generations": []}`:                                                                                 `invalid scenario: json: cannot unmarshal array`,
+		// The first mistake in the file's order is named, as the decoder
+		// reports it, not the first ID in sorted order.
+		`{"generations": {"gen_b": {"steps": [{"status": 5}]}, "gen_a": {"steps": [{"status": "x"}, {"status": 5}]}}}`: `invalid scenario: generation "gen_b" step 1: json: cannot unmarshal number`,
+		`{"templates": {"t2": {"sumbit": []}, "t1": {"sumbit": []}}, "generations": {}}`:                               `invalid scenario: template "t2": json: unknown field "sumbit"`,
+		`{"generations": {"z": {"stepz": []}, "a": {"stepz": []}}}`:                                                    `invalid scenario: generation "z": json: unknown field "stepz"`,
 		// A broken generation elsewhere is not named for another mistake.
 		`{"rate_limit": {"persecond": 1}, "generations": {"a": {"stepz": []}}}`:                                  `invalid scenario: json: unknown field "persecond"`,
 		`{"generations": {"b": {"steps": [{"for": 2}]}, "a": {"stepz": []}}}`:                                    `invalid scenario: generation "b" step 1: durations are strings like "3s", not 2`,
