@@ -489,10 +489,9 @@ func jsonObject(s, example string) (map[string]any, error) {
 // position says where byte off (counted from 1) of s is, and which
 // character it is: "line 1, column 7 ('i')".
 func position(s string, off int64) string {
-	i := min(max(int(off), 1), len(s)) - 1 // the byte, from 0
-	for i > 0 && !utf8.RuneStart(s[i]) {
-		i-- // the character that byte is in
-	}
+	// The byte, from 0: the decoder stops at the first byte of a
+	// character it refuses.
+	i := min(max(int(off), 1), len(s)) - 1
 	before := s[:max(i, 0)]
 	line := strings.Count(before, "\n") + 1
 	col := utf8.RuneCountInString(before[strings.LastIndexByte(before, '\n')+1:]) + 1

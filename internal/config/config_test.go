@@ -291,6 +291,15 @@ func TestJSONErrorsSayWhereNotWhat(t *testing.T) {
 			t.Errorf("%.40q: err = %v, want %q", tc.in, err, tc.want)
 		}
 	}
+	// Keys are quoted up to 24 bytes.
+	for k, want := range map[string]string{strings.Repeat("k", 24): `"` + strings.Repeat("k", 24) + `"`, strings.Repeat("k", 25): "of 25 characters"} {
+		if got := shownKey(k); got != want {
+			t.Errorf("shownKey(%q) = %s, want %s", k, got, want)
+		}
+	}
+	if k, _, ok := duplicateKey(`"a"`); ok {
+		t.Errorf("a string alone has the duplicate key %q", k)
+	}
 	// The same key in different objects, or as a value, is no duplicate.
 	for _, ok := range []string{`{"a": {"a": 1}, "b": {"a": 2}}`, `{"a": "a", "b": ["a", "a"], "c": [{"a": 1}, {"a": 2}]}`} {
 		if _, err := jsonObject(ok, `{}`); err != nil {
