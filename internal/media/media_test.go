@@ -370,6 +370,9 @@ func TestUnchecked(t *testing.T) {
 		{"FLV\x01\x05\x00\x00\x00\x0c\x00\x00", "", "", "an FLV signature, but a header of 12 bytes"},
 		{pad("FLV\x01\x05\x00\x00\x00\x08"), "", "", "an FLV signature, but a header of 8 bytes"},
 		{"FLV\x01\x05", "", "", "an FLV signature, but no FLV header"},
+		{"FLV\x01\x05\x00\x00\x00\x09", "", "", "the signature of an FLV video, but 9 bytes in all"},
+		{pad("FLV\x01\x05\x00\x00\x04\x00"), ".flv", "an FLV video", ""}, // a header as long as the file
+		{pad("FLV\x01\x05\x00\x00\x04\x01"), "", "", "an FLV signature, but a header of 1025 bytes"},
 		{"FLV\x02", "", "", ""},
 		{pad("\x00\x00\x01\xba\x44"), ".mpg", "an MPEG program stream", ""},
 		{"\x00\x00\x01\xb3", "", "", ""},
