@@ -246,49 +246,30 @@ func BenchmarkLineMegabyte(b *testing.B) {
 func TestClip(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
+		clip func(string, int) string
 		in   string
 		n    int
 		want string
 	}{
-		{"short", 10, "short"},
-		{"exactly10!", 10, "exactly10!"},
-		{"0123456789abcdef", 12, "0123" + CutMarker},
-		{"éééééé", 11, "é" + CutMarker}, // 2-byte runes: never half of one
-		{"abcdef", 2, CutMarker},
+		{Clip, "short", 10, "short"},
+		{Clip, "exactly10!", 10, "exactly10!"},
+		{Clip, "0123456789abcdef", 12, "0123" + CutMarker},
+		{Clip, "éééééé", 11, "é" + CutMarker}, // 2-byte runes: never half of one
+		{Clip, "abcdef", 2, CutMarker},
 		// Invalid UTF-8: no rune start to back up to.
-		{strings.Repeat("\x80", 20), 10, CutMarker},
-		{"ab" + strings.Repeat("\x80", 20), 12, "a" + CutMarker},
+		{Clip, strings.Repeat("\x80", 20), 10, CutMarker},
+		{Clip, "ab" + strings.Repeat("\x80", 20), 12, "a" + CutMarker},
+		// ClipMiddle keeps the end too.
+		{ClipMiddle, "short", 10, "short"},
+		{ClipMiddle, "exactly10!", 10, "exactly10!"},
+		{ClipMiddle, "0123456789abcdefghij", 16, "0123" + CutMarker + "ghij"},
+		{ClipMiddle, "0123456789abcdefghij", 17, "01234" + CutMarker + "ghij"},
+		{ClipMiddle, "ééééééééé", 14, "éé" + CutMarker + "é"}, // never half of a rune at either end
+		{ClipMiddle, "abcdef", 2, CutMarker},
 	} {
-		got := Clip(tc.in, tc.n)
-		if got != tc.want {
-			t.Errorf("Clip(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
-		}
-		if !utf8.ValidString(got) {
-			t.Errorf("Clip(%q, %d) is not valid UTF-8", tc.in, tc.n)
-		}
-	}
-}
-
-func TestClipMiddle(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		in   string
-		n    int
-		want string
-	}{
-		{"short", 10, "short"},
-		{"exactly10!", 10, "exactly10!"},
-		{"0123456789abcdefghij", 16, "0123" + CutMarker + "ghij"},
-		{"0123456789abcdefghij", 17, "01234" + CutMarker + "ghij"},
-		{"ééééééééé", 14, "éé" + CutMarker + "é"}, // never half of a rune at either end
-		{"abcdef", 2, CutMarker},
-	} {
-		got := ClipMiddle(tc.in, tc.n)
-		if got != tc.want {
-			t.Errorf("ClipMiddle(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
-		}
-		if !utf8.ValidString(got) || len(got) > max(tc.n, len(CutMarker)) {
-			t.Errorf("ClipMiddle(%q, %d) = %q: not valid UTF-8, or too long", tc.in, tc.n, got)
+		got := tc.clip(tc.in, tc.n)
+		if got != tc.want || !utf8.ValidString(got) || len(got) > max(tc.n, len(CutMarker)) {
+			t.Errorf("clipping %q to %d = %q, want %q, valid UTF-8", tc.in, tc.n, got, tc.want)
 		}
 	}
 }
