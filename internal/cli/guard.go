@@ -115,7 +115,8 @@ func guardedSubmit(ctx context.Context, env Env, cfg config.Config, w *wait.Wait
 			case prior.Refused > 0:
 				log.Infof("re-run guard: the API refused this request's submit by an earlier attempt of this run (nothing was created); submitting it again")
 			case rerunning:
-				log.Infof("re-run guard: no earlier attempt of this run recorded this request (the same template or prompt, variables, options, api_key and base_url); submitting")
+				log.Infof("re-run guard: no earlier attempt of this run recorded this request (the same %s or %s, %s, %s, %s and %s); submitting",
+					cfg.Term("template_id"), cfg.Term("prompt"), cfg.Term("variables"), cfg.Term("options"), cfg.Term("api_key"), cfg.Term("base_url"))
 			}
 			if err = intend(); errors.As(err, &unrecorded) {
 				return prism.Submission{}, false, err

@@ -448,9 +448,9 @@ func (c *Config) submit(r *raw, bad func(input, format string, a ...any)) *prism
 }
 
 // jsonObject parses a JSON object, saying where the JSON breaks and
-// showing example, one the input takes. It never quotes more than one
-// character of the input: a value may hold a secret, and a part of one
-// is masked nowhere.
+// showing example, one the input takes. It never quotes more of the
+// input than one character or a short plain key: a value may hold a
+// secret, and a part of one is masked nowhere.
 func jsonObject(s, example string) (map[string]any, error) {
 	like := "a JSON object, like " + example
 	if strings.HasPrefix(s, "\ufeff") {

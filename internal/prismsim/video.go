@@ -32,7 +32,7 @@ var (
 
 // container is the kind of file served for a content type: WebM for
 // video/webm, Matroska for video/x-matroska, a RIFF AVI for
-// video/x-msvideo (a kind prism-wait cannot check), MP4 for any other.
+// video/x-msvideo (a kind prism-wait checks only lightly), MP4 for any other.
 func container(contentType string) string {
 	switch contentType {
 	case "video/webm":
