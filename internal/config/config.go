@@ -412,15 +412,18 @@ func (c *Config) submit(r *raw, bad func(input, format string, a ...any)) *prism
 	}
 	// taken refuses the body keys that other inputs set (key → input) and
 	// those this mode does not send (key → "").
+	// A key in another case counts too: a server that matches keys in
+	// any case would take it.
 	taken := func(mode string, keys map[string]string) {
-		for _, k := range slices.Sorted(maps.Keys(keys)) {
-			if _, ok := r.options[k]; !ok {
-				continue
-			}
-			if in := keys[k]; in != "" {
-				bad("options", "%q is set by %s; remove it from %s", k, c.Term(in), c.Term("options"))
-			} else {
-				bad("options", "%q does not go with %s; remove it from %s", k, c.Term(mode), c.Term("options"))
+		for _, name := range slices.Sorted(maps.Keys(keys)) {
+			for _, k := range slices.Sorted(maps.Keys(r.options)) {
+				switch in := keys[name]; {
+				case !strings.EqualFold(k, name):
+				case in != "":
+					bad("options", "%q is set by %s; remove it from %s", k, c.Term(in), c.Term("options"))
+				default:
+					bad("options", "%q does not go with %s; remove it from %s", k, c.Term(mode), c.Term("options"))
+				}
 			}
 		}
 	}

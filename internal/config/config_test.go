@@ -248,6 +248,9 @@ func TestSubmitInputs(t *testing.T) {
 		{map[string]string{"INPUT_PROMPT": "p", "INPUT_MODEL": "m", "INPUT_COUNT": "5"}, []string{"count: \"5\" is not a whole number from 1 to 4"}},
 		{map[string]string{"INPUT_PROMPT": "p", "INPUT_MODEL": "m", "INPUT_COUNT": "0"}, []string{"count:"}},
 		{map[string]string{"INPUT_PROMPT": "p", "INPUT_MODEL": "m", "INPUT_OPTIONS": `{"modelName": "x", "count": 2, "variables": {}}`}, []string{`"modelName" is set by model;`, `"count" is set by count;`, `"variables" does not go with prompt;`}},
+		// In another case too: a server that matches keys in any case would take them.
+		{map[string]string{"INPUT_PROMPT": "p", "INPUT_MODEL": "m", "INPUT_OPTIONS": `{"modelname": "x", "Prompt": "y", "VARIABLES": {}}`}, []string{`"modelname" is set by model;`, `"Prompt" is set by prompt;`, `"VARIABLES" does not go with prompt;`}},
+		{map[string]string{"INPUT_TEMPLATE_ID": "t", "INPUT_OPTIONS": `{"Variables": {}}`}, []string{`"Variables" is set by variables;`}},
 		{map[string]string{"INPUT_GENERATION_ID": "../bad", "INPUT_OPTIONS": "{}"}, []string{"generation_id: \"../bad\"", "options: only used with template_id or prompt"}},
 		{map[string]string{"INPUT_GENERATION_ID": "gen_1", "INPUT_COUNT": "2", "INPUT_MODEL": "m", "INPUT_VARIABLES": "{}", "INPUT_OPTIONS": "{}"},
 			[]string{"count: only used with prompt", "model: only used with prompt", "variables: only used with template_id", "options: only used with template_id or prompt"}},
