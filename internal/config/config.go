@@ -75,8 +75,8 @@ type Config struct {
 type raw struct {
 	generationID                                 []string
 	templateID, prompt, model, count             string
-	variables, options                           map[string]any
-	optionsJSON                                  string
+	variables                                    map[string]any
+	options                                      string // JSON, read with the mode (submit), whose example it shows
 	downloadDir                                  string
 	timeout, pollInterval, maxInterval, baseURL  string
 	apiKey, rerunGuard, wait                     string
@@ -115,8 +115,7 @@ var Inputs = []Input{
 	{Name: "count", Default: "1", Usage: "videos to generate from --prompt, 1 to 4",
 		set: func(r *raw, v string) error { r.countSet, r.count = true, strings.TrimSpace(v); return nil }},
 	{Name: "options", Usage: "JSON object merged into the submit request's body (e.g. aspectRatio, duration)",
-		// Read with the mode (submit), whose example it shows.
-		set: func(r *raw, v string) error { r.optionsSet, r.optionsJSON = true, v; return nil }},
+		set: func(r *raw, v string) error { r.optionsSet, r.options = true, v; return nil }},
 	{Name: "api_key", Required: true, Usage: "Prism API key, prism_sk_… (prefer PRISM_API_KEY: flags show in process lists)",
 		set: func(r *raw, v string) error { r.apiKey = strings.TrimSpace(v); return nil }},
 	{Name: "base_url", Default: "https://prismvideos.com/api", Usage: "API root; https, or http to a loopback or private address",
@@ -396,27 +395,27 @@ func (c *Config) check(r *raw, bad func(input, format string, a ...any)) {
 
 // submit builds the request for template or prompt mode.
 func (c *Config) submit(r *raw, bad func(input, format string, a ...any)) *prism.SubmitRequest {
+	var options map[string]any
 	if r.optionsSet {
 		example := `{"character_variables": {"hero": "char_abc123"}}`
 		if r.prompt != "" {
 			example = `{"aspectRatio": "16:9"}`
 		}
 		var err error
-		if r.options, err = jsonObject(r.optionsJSON, example); err != nil {
+		if options, err = jsonObject(r.options, example); err != nil {
 			bad("options", "%v", err)
 		}
 	}
 	body := map[string]any{}
-	for k, v := range r.options {
+	for k, v := range options {
 		body[k] = v
 	}
 	// taken refuses the body keys that other inputs set (key → input) and
-	// those this mode does not send (key → "").
-	// A key in another case counts too: a server that matches keys in
-	// any case would take it.
+	// those this mode does not send (key → ""), in any case: a server that
+	// matches keys in any case would take them.
 	taken := func(mode string, keys map[string]string) {
 		for _, name := range slices.Sorted(maps.Keys(keys)) {
-			for _, k := range slices.Sorted(maps.Keys(r.options)) {
+			for _, k := range slices.Sorted(maps.Keys(options)) {
 				switch in := keys[name]; {
 				case !strings.EqualFold(k, name):
 				case in != "":

@@ -89,9 +89,10 @@ func (r Run) Summary() string {
 // waited for.
 func (run Run) Tally() string {
 	if run.NotWaiting {
-		tally := fmt.Sprintf("%d submitted", max(run.Created, len(run.IDs)))
+		n := max(run.Created, len(run.IDs))
+		tally := fmt.Sprintf("%d submitted", n)
 		if run.Resumed {
-			tally = fmt.Sprintf("%d handed on, submitted by an earlier attempt", max(run.Created, len(run.IDs)))
+			tally = fmt.Sprintf("%d handed on, submitted by an earlier attempt", n)
 		}
 		if run.Lost != nil {
 			tally += fmt.Sprintf(", %d with no ID to hand on", run.Lost.Count)
