@@ -196,7 +196,7 @@ func run(ctx context.Context, env Env, log *report.Log) int {
 			if n := len(sub.IDs); n > report.MaxListed {
 				log.Warningf("Not every ID in the outputs", "The API created %d generations: the outputs and results list the first %d, and the log's \"submitted\" lines all %d.", n, report.MaxListed, n)
 			}
-			out.Elapsed, out.Requests, out.Refused, out.NotWaiting = time.Since(start), client.Requests(), client.Refused(), true
+			out.Elapsed, out.Requests, out.Refused, out.NotWaiting, out.Marked = time.Since(start), client.Requests(), client.Refused(), true, sub.Failed
 			return finish(env, log, cfg, out)
 		}
 		// Every ID is in the outputs; one step waits for MaxIDs of them.

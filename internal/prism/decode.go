@@ -181,6 +181,9 @@ func (c *Client) submission(b submitBody) (Submission, string) {
 		default:
 			seen[id] = true
 			s.IDs = append(s.IDs, id)
+			if failed {
+				s.Failed = append(s.Failed, id)
+			}
 			continue
 		}
 		what := "entry " + strconv.Itoa(i+1) + ": " + why

@@ -154,6 +154,7 @@ func TestSubmitKeepsEveryValidID(t *testing.T) {
 		// again, and those of them marked failed.
 		lost, lostFailed int
 		lostText         string // when set
+		failed           string // the IDs marked failed
 	}{
 		{name: "201", status: 201, body: `{` + ok + `,"credits_charged":20}`, ids: "gen_a gen_b", credits: "20"},
 		{name: "202", status: 202, body: `{` + ok + `,"latency_estimate_sec":{"typical":127,"busy":241}}`, ids: "gen_a gen_b", typical: 127, busy: 241},
@@ -186,6 +187,8 @@ func TestSubmitKeepsEveryValidID(t *testing.T) {
 			ids: idList(MaxIDs + 1)},
 		{name: "many unusable", status: 200, body: `{"generations":[` + strings.Repeat(`{"generation_id":""},`, 15) + `{"generation_id":"gen_a"}]}`,
 			ids: "gen_a", more: 5, lost: 15},
+		{name: "entries with an ID marked failed", status: 200, body: `{"generations":[{"generation_id":"gen_a","status":"failed","error":"policy"},{"generation_id":"gen_b","status":"generating"},{"generation_id":"gen_c","status":"Failed"},{"generation_id":"gen_d","status":"failed"},{"generation_id":"gen_a","status":"failed"}]}`,
+			ids: "gen_a gen_b gen_c gen_d", unusable: []string{"entry 5: gen_a is listed again"}, failed: "gen_a gen_d"},
 		{name: "failed entries without an ID", status: 200, body: `{"generations":[{"generation_id":"gen_a","status":"generating"},{"generation_id":null,"status":"failed","error":"policy"},{"status":"failed"},{"generation_id":"gen_a","status":"failed"},{"generation_id":"","status":"FAILED"}]}`,
 			ids: "gen_a", unusable: []string{`entry 2: no generation_id string in {"error":"policy","generation_id":null,"status":"failed"}`, `entry 3: no generation_id string in {"status":"failed"}`, "entry 4: gen_a is listed again", `entry 5: generation_id "" is not a plain ID`},
 			lost: 3, lostFailed: 2, lostText: `entry 2: no generation_id string in {"error":"policy","generation_id":null,"status":"failed"}; entry 3: no generation_id string in {"status":"failed"}; entry 5: generation_id "" is not a plain ID`},
@@ -218,6 +221,9 @@ func TestSubmitKeepsEveryValidID(t *testing.T) {
 			}
 			if len(s.LostWhat) > maxUnusable || tc.lost > maxUnusable && !strings.HasSuffix(s.LostText(), fmt.Sprintf("; and %d more", tc.lost-maxUnusable)) {
 				t.Errorf("lost: %d described, %q", len(s.LostWhat), s.LostText())
+			}
+			if got := strings.Join(s.Failed, " "); got != tc.failed {
+				t.Errorf("failed %q, want %q", got, tc.failed)
 			}
 			if tc.lostText != "" && s.LostText() != tc.lostText {
 				t.Errorf("lost: %q, want %q", s.LostText(), tc.lostText)

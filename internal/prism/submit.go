@@ -38,6 +38,8 @@ type Submission struct {
 	// them whose status is failed; LostWhat describes the first of them.
 	Lost, LostFailed int
 	LostWhat         []string
+	// Failed are the IDs whose entry the answer marks failed already.
+	Failed []string
 	// Ignored describes the side fields that did not parse and were left
 	// empty, scrubbed.
 	Ignored []string

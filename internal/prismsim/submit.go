@@ -47,7 +47,9 @@ type SubmitConfig struct {
 	Latency *Latency `json:"latency,omitempty"`
 	// Lifecycle is what each new generation follows, its clock starting at
 	// its creation; "generating" for 2s then "completed" when it has no
-	// steps. A template's generations carry its ID as template_id.
+	// steps. A template's generations carry its ID as template_id. The
+	// answer lists them "generating", or "failed" (with the error) when
+	// the first step is failed.
 	Lifecycle Lifecycle `json:"lifecycle,omitzero"`
 	// Submit scripts the answers to successive valid POSTs; every POST
 	// succeeds when it is empty.
@@ -321,6 +323,11 @@ func (s *Server) answerSubmission(w http.ResponseWriter, r *http.Request, c Subm
 		step = c.Submit[st.step]
 	}
 	var gens []map[string]any
+	// A generation that fails at once is failed in the answer already.
+	status, reason := "generating", ""
+	if first := lc.Steps[0]; first.Status == "failed" {
+		status, reason = "failed", first.Error
+	}
 	if step.OK {
 		source := cmp.Or(template, "prompt")
 		for range videos {
@@ -329,7 +336,11 @@ func (s *Server) answerSubmission(w http.ResponseWriter, r *http.Request, c Subm
 			g := s.gen(id)
 			g.created, g.stepStart = now, now
 			st.created = append(st.created, id)
-			gens = append(gens, map[string]any{"generation_id": id, "status": "generating"})
+			entry := map[string]any{"generation_id": id, "status": status}
+			if reason != "" {
+				entry["error"] = reason
+			}
+			gens = append(gens, entry)
 		}
 		for range c.Unlisted {
 			gens = append(gens, map[string]any{"generation_id": nil, "status": "failed", "error": "Generation could not start"})

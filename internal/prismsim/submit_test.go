@@ -58,7 +58,9 @@ const submitScenario = `{"generations": {"gen_taken_2": {"steps": [{"status": "f
 		"tpl_demo": {"variables": ["title", "cta"], "videos": 2, "credits": 20, "latency": {"typical": 2, "busy": 4},
 			"lifecycle": {"steps": [{"status": "generating", "for": "1.5s"}, {"status": "completed"}], "video": {"bytes": 1000}}},
 		"tpl-x.y": {},
-		"taken": {}}}`
+		"taken": {},
+		"tpl_doomed": {"videos": 2, "lifecycle": {"steps": [{"status": "failed", "error": "Policy"}]}},
+		"tpl_refused_first": {"lifecycle": {"steps": [{"http": 503, "times": 1}, {"status": "failed"}]}}}}`
 
 func TestSubmitRefusals(t *testing.T) {
 	t.Parallel()
@@ -213,6 +215,29 @@ func TestSubmitCreatesGenerations(t *testing.T) {
 		}
 		if resp, _ := get(t, base+"/api/generations/gen_prompt_99", "prism_sk_x"); resp.StatusCode != 404 {
 			t.Errorf("an ID never created: %d", resp.StatusCode)
+		}
+	})
+}
+
+// TestSubmitAnswersAnAtOnceFailedGenerationFailed: a lifecycle that
+// begins failed is failed in the answer already, with its error; one that
+// begins with a fault is generating.
+func TestSubmitAnswersAnAtOnceFailedGenerationFailed(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		_, base := start(t, submitScenario)
+		_, body, err := post(t, t.Context(), base+TemplatePath("tpl_doomed"), "prism_sk_x", "application/json", `{"variables": {}}`)
+		if err != nil || strings.Count(body, `"error":"Policy"`) != 2 {
+			t.Fatalf("tpl_doomed: %v %s", err, body)
+		}
+		var answer submitted
+		if err := json.Unmarshal([]byte(body), &answer); err != nil || len(answer.Generations) != 2 ||
+			answer.Generations[0].Status != "failed" || answer.Generations[1].Status != "failed" {
+			t.Errorf("tpl_doomed: %v %s", err, body)
+		}
+		_, body, _ = post(t, t.Context(), base+TemplatePath("tpl_refused_first"), "prism_sk_x", "application/json", `{"variables": {}}`)
+		if err := json.Unmarshal([]byte(body), &answer); err != nil || len(answer.Generations) != 1 || answer.Generations[0].Status != "generating" || strings.Contains(body, "error") {
+			t.Errorf("tpl_refused_first: %v %s", err, body)
 		}
 	})
 }

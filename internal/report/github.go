@@ -61,7 +61,7 @@ func appendFile(path, s string) error {
 func (r Run) Summary() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "### Prism generations\n\n%s in %s, %s.\n\n", r.Tally(), r.Elapsed.Round(time.Second), r.RequestCount())
-	for _, f := range []outcome.Facts{{Submit: r.Submit}, {Lost: r.Lost}} {
+	for _, f := range []outcome.Facts{{Submit: r.Submit}, {Lost: r.Lost}, {Marked: r.Marked}} {
 		if v := r.verdict(f); v.Code != outcome.ExitOK {
 			fmt.Fprintf(&b, "**%s:** %s\n\n", v.Title, r.advice(v.Advice, 1000))
 		}
@@ -69,7 +69,7 @@ func (r Run) Summary() string {
 	b.WriteString("| Generation | Status | Time | Share page | Video | Problem |\n|---|---|---|---|---|---|\n")
 	if r.NotWaiting {
 		for _, id := range r.IDs {
-			fmt.Fprintf(&b, "| `%s` | %s | | | | |\n", id, StatusSubmitted)
+			fmt.Fprintf(&b, "| `%s` | %s | | | | |\n", id, r.submittedStatus(id))
 		}
 	}
 	for _, res := range r.Results {
@@ -93,6 +93,9 @@ func (run Run) Tally() string {
 		tally := fmt.Sprintf("%d submitted", n)
 		if run.Resumed {
 			tally = fmt.Sprintf("%d handed on, submitted by an earlier attempt", n)
+		}
+		if len(run.Marked) > 0 {
+			tally += fmt.Sprintf(", %d of them marked failed", len(run.Marked))
 		}
 		if run.Lost != nil {
 			tally += fmt.Sprintf(", %d with no ID to hand on", run.Lost.Count)

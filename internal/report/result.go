@@ -55,6 +55,9 @@ type Run struct {
 	// Lost are the submit answer's entries with no ID to wait for, nil
 	// when there are none.
 	Lost *outcome.Lost
+	// Marked are the IDs the submit answer marks failed, set only when
+	// NotWaiting: a wait reads them.
+	Marked []string
 	// Resumed says the IDs are those an earlier attempt of the run
 	// submitted: this one sent no submit (the re-run guard).
 	Resumed bool
@@ -86,6 +89,9 @@ func (r Run) Facts() []outcome.Facts {
 	}
 	if r.Lost != nil {
 		fs = append(fs, outcome.Facts{Lost: r.Lost})
+	}
+	if len(r.Marked) > 0 {
+		fs = append(fs, outcome.Facts{Marked: r.Marked})
 	}
 	for _, res := range r.Results {
 		fs = append(fs, res.facts())
@@ -193,7 +199,9 @@ func (r Run) Status() string {
 	}
 	status := outcome.Status(gens)
 	switch {
-	case r.Lost == nil || status == prism.StatusFailed || len(gens) == 0:
+	case len(r.Marked) > 0:
+		status = prism.StatusFailed
+	case r.Lost == nil || status == prism.StatusFailed || len(gens) == 0 && !r.NotWaiting:
 	case r.Lost.Failed > 0:
 		status = prism.StatusFailed
 	case r.Lost.Count > 0 && status == prism.StatusCompleted:
@@ -245,13 +253,22 @@ func (r Run) JSON() []byte { return r.json(maxField) }
 // submit-only run (wait false) submitted and did not wait for.
 const StatusSubmitted = "submitted"
 
+// submittedStatus is the status of id after a submit that did not wait:
+// failed when the answer marks it so, else StatusSubmitted.
+func (r Run) submittedStatus(id string) string {
+	if slices.Contains(r.Marked, id) {
+		return prism.StatusFailed
+	}
+	return StatusSubmitted
+}
+
 // submittedJSON is the results after a submit that did not wait: one
 // object per submitted ID, as JSON has them, with status "submitted" and
 // nothing else known.
 func (r Run) submittedJSON() []byte {
 	out := make([]resultJSON, len(r.IDs))
 	for i, id := range r.IDs {
-		out[i] = resultJSON{ID: id, Status: opt(StatusSubmitted)}
+		out[i] = resultJSON{ID: id, Status: opt(r.submittedStatus(id))}
 	}
 	b, err := json.Marshal(out)
 	if err != nil {

@@ -552,9 +552,41 @@ func TestLostEntriesAreNoSuccess(t *testing.T) {
 		if tc.lost != nil {
 			want += ", 2 with no ID to hand on"
 		}
-		if code := outcome.Code(handOn.Facts()); code != tc.code || handOn.Tally() != want {
-			t.Errorf("lost %+v, not waiting: exit %d, tally %q, want %d, %q", tc.lost, code, handOn.Tally(), tc.code, want)
+		status := ""
+		if tc.status == prism.StatusFailed {
+			status = prism.StatusFailed
 		}
+		if code := outcome.Code(handOn.Facts()); code != tc.code || handOn.Tally() != want || handOn.Status() != status {
+			t.Errorf("lost %+v, not waiting: exit %d, tally %q, status %q, want %d, %q, %q", tc.lost, code, handOn.Tally(), handOn.Status(), tc.code, want, status)
+		}
+	}
+}
+
+// TestMarkedFailedIsNoSuccessWithoutAWait: a run that does not wait, whose
+// submit answer marks an ID failed, fails, and says which in every place.
+func TestMarkedFailedIsNoSuccessWithoutAWait(t *testing.T) {
+	t.Parallel()
+	run := Run{IDs: []string{"gen_a", "gen_b"}, Created: 2, Marked: []string{"gen_b"}, Submitted: true, NotWaiting: true}
+	if code := outcome.Code(run.Facts()); code != outcome.ExitFailed || run.Status() != prism.StatusFailed || run.Tally() != "2 submitted, 1 of them marked failed" {
+		t.Errorf("exit %d, status %q, tally %q", code, run.Status(), run.Tally())
+	}
+	summary := run.Summary()
+	for _, want := range []string{"**Generation failed:** The submit answer marks gen\\_b failed already", "| `gen_a` | submitted |", "| `gen_b` | failed |"} {
+		if !strings.Contains(summary, want) {
+			t.Errorf("the summary lacks %q:\n%s", want, summary)
+		}
+	}
+	var results []struct{ ID, Status string }
+	if err := json.Unmarshal(run.JSON(), &results); err != nil || fmt.Sprint(results) != "[{gen_a submitted} {gen_b failed}]" {
+		t.Errorf("results %v (%v)", results, err)
+	}
+	problems := run.Problems()
+	if len(problems) != 1 || problems[0][0] != "Generation failed" || !strings.Contains(problems[0][1], "gen_b") {
+		t.Errorf("problems %q", problems)
+	}
+	run.Marked = nil
+	if code := outcome.Code(run.Facts()); code != outcome.ExitOK || run.Status() != "" || run.Tally() != "2 submitted" || len(run.Problems()) != 0 {
+		t.Errorf("none marked: exit %d, status %q, tally %q, problems %q", code, run.Status(), run.Tally(), run.Problems())
 	}
 }
 
