@@ -81,7 +81,8 @@ type raw struct {
 	timeout, pollInterval, maxInterval, baseURL  string
 	apiKey, rerunGuard, wait                     string
 	countSet, variablesSet, optionsSet, modelSet bool
-	waitSet, waitFlag                            bool // waitFlag: --wait given
+	waitSet, waitFlag                            bool            // waitFlag: --wait given
+	blank                                        map[string]bool // the inputs given only blanks, by envName
 }
 
 // Input is one setting: the action input Name, INPUT_NAME in the action,
@@ -174,7 +175,8 @@ var ErrVersion = errors.New("version requested")
 func Load(ctx context.Context, lookup func(string) (string, bool), args []string, wd string) (Config, error) {
 	get := func(k string) string { v, _ := lookup(k); return v }
 	c := Config{GitHub: get("GITHUB_ACTIONS") == "true", Action: ActionMode(lookup)}
-	var l envconfig.Lookuper = envconfig.PrefixLookuper("INPUT_", nonEmpty(get))
+	r := raw{blank: map[string]bool{}}
+	var l envconfig.Lookuper = envconfig.PrefixLookuper("INPUT_", nonEmpty(get, r.blank))
 	if c.Action && len(args) > 0 {
 		// The actions pass no arguments: these are a CLI user's, beside
 		// INPUT_* variables meant for something else.
@@ -190,14 +192,13 @@ func Load(ctx context.Context, lookup func(string) (string, bool), args []string
 		if fromFlags, err = parseFlags(args); err != nil {
 			return c, err
 		}
-		l = envconfig.MultiLookuper(nonEmpty(func(k string) string { return fromFlags[k] }), envconfig.PrefixLookuper("PRISM_", nonEmpty(get)))
+		l = envconfig.MultiLookuper(nonEmpty(func(k string) string { return fromFlags[k] }, r.blank), envconfig.PrefixLookuper("PRISM_", nonEmpty(get, r.blank)))
 	}
 
 	var errs []error
 	bad := func(input, format string, a ...any) {
 		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{c.Term(input)}, a...)...))
 	}
-	var r raw
 	r.waitFlag = fromFlags[envName("wait")] != ""
 	for _, in := range Inputs {
 		v, ok := l.Lookup(envName(in.Name))
@@ -301,7 +302,25 @@ func (c *Config) check(r *raw, bad func(input, format string, a ...any)) {
 			modes = append(modes, m.in)
 		}
 	}
+	blank := "" // the first mode's input given only blanks
+	for _, in := range []string{"generation_id", "template_id", "prompt"} {
+		if r.blank[envName(in)] && blank == "" {
+			blank = in
+		}
+	}
 	switch {
+	case len(modes) == 0 && blank != "":
+		var others []string
+		for _, in := range []string{"generation_id", "template_id", "prompt"} {
+			if in != blank {
+				others = append(others, t(in))
+			}
+		}
+		source := "a shell variable"
+		if c.Action {
+			source = "a ${{ }} expression"
+		}
+		bad(blank, "is blank (only spaces or newlines; %s may have come out blank): give it a value, or give %s instead", source, strings.Join(others, " or "))
 	case len(modes) == 0:
 		bad("generation_id", "required: give generation IDs to wait for, or %s or %s to submit", t("template_id"), t("prompt"))
 	case len(modes) > 1:
@@ -577,10 +596,15 @@ func actionVars(lookup func(string) (string, bool)) []string {
 
 // nonEmpty makes a blank value count as unset. The runner passes every
 // declared input, as "" when the workflow omits it; without this, ""
-// would replace the defaults.
-func nonEmpty(get func(string) string) envconfig.Lookuper {
+// would replace the defaults. A value of spaces or newlines is recorded
+// in blanks, by its key without the INPUT_ or PRISM_ prefix, so that an
+// error can name it.
+func nonEmpty(get func(string) string, blanks map[string]bool) envconfig.Lookuper {
 	return envconfig.LookuperFunc(func(key string) (string, bool) {
 		v := get(key)
+		if v != "" && strings.TrimSpace(v) == "" {
+			blanks[strings.TrimPrefix(strings.TrimPrefix(key, "INPUT_"), "PRISM_")] = true
+		}
 		return v, strings.TrimSpace(v) != ""
 	})
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -840,6 +841,43 @@ func TestErrorsNameInputsWhereTheUserSetsThem(t *testing.T) {
 	_, err = load(t, runnerEnv(map[string]string{"INPUT_API_KEY": "prism_sk_x", "INPUT_TEMPLATE_ID": "tpl_1", "INPUT_PROMPT": "p"}))
 	if want := "prompt: set together with template_id; give exactly one of generation_id, template_id and prompt"; err == nil || err.Error() != want {
 		t.Errorf("template_id and prompt: %v, want %q", err, want)
+	}
+}
+
+// TestABlankModeIsNamed: a mode's input given only blanks (a ${{ }} that
+// came out as a newline) is named as blank, not taken as none given; one
+// given beside another mode is not a conflict.
+func TestABlankModeIsNamed(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{env: map[string]string{"INPUT_PROMPT": " \n "}, want: "prompt: is blank (only spaces or newlines; a ${{ }} expression may have come out blank): give it a value, or give generation_id or template_id instead"},
+		{env: map[string]string{"INPUT_TEMPLATE_ID": "\t", "INPUT_PROMPT": " "}, want: "template_id: is blank (only spaces or newlines; a ${{ }} expression may have come out blank): give it a value, or give generation_id or prompt instead"},
+		{env: map[string]string{"INPUT_GENERATION_ID": "\n", "INPUT_PROMPT": " "}, want: "generation_id: is blank"},
+		{env: map[string]string{"INPUT_GENERATION_ID": "", "INPUT_TIMEOUT": " "}, want: "generation_id: required: give generation IDs to wait for, or template_id or prompt to submit"},
+		{args: []string{"--prompt", "  "}, want: "--prompt (PRISM_PROMPT): is blank (only spaces or newlines; a shell variable may have come out blank): give it a value, or give --generation-id (PRISM_GENERATION_ID) or --template-id (PRISM_TEMPLATE_ID) instead"},
+		{args: []string{" "}, want: "--generation-id (PRISM_GENERATION_ID): is blank"},
+		{env: map[string]string{"PRISM_TEMPLATE_ID": "\n"}, args: []string{}, want: "--template-id (PRISM_TEMPLATE_ID): is blank"},
+	} {
+		var err error
+		if tc.args == nil {
+			tc.env["INPUT_API_KEY"] = "prism_sk_x"
+			_, err = load(t, runnerEnv(tc.env))
+		} else {
+			env := map[string]string{"PRISM_API_KEY": "prism_sk_x"}
+			maps.Copy(env, tc.env)
+			_, err = load(t, mapEnv(env), tc.args...)
+		}
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%v %q: err = %v, want %q", tc.env, tc.args, err, tc.want)
+		}
+	}
+	// Beside another mode, a blank one is no conflict.
+	if c, err := load(t, runnerEnv(map[string]string{"INPUT_API_KEY": "prism_sk_x", "INPUT_GENERATION_ID": "gen_1", "INPUT_PROMPT": " "})); err != nil || len(c.IDs) != 1 {
+		t.Errorf("generation_id beside a blank prompt: %v", err)
 	}
 }
 
