@@ -64,6 +64,13 @@ func fields(data []byte) (object, error) {
 	return o, err
 }
 
+// listsGenerations says whether o has a non-empty "generations" array, as
+// a submit's success does.
+func (o object) listsGenerations() bool {
+	var gens []json.RawMessage
+	return json.Unmarshal(o.get("generations"), &gens) == nil && len(gens) > 0
+}
+
 // get is the field named name: the key written so, else the one key that
 // matches it but for case (encoding/json's leniency, kept), else nil:
 // two such keys and neither exact are no answer.

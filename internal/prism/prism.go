@@ -475,13 +475,20 @@ func (c *Client) decode(ctx context.Context, method string, resp *http.Response,
 // fail completes e with what the method and the outcome imply.
 func (c *Client) fail(method string, e *Error, wrote bool) *Error {
 	e.Method = method
-	e.Transient = retryable(method, e.StatusCode, wrote)
+	// A refusal of a POST that lists generations all the same may have
+	// created them: it is no refusal to send again, or to trust.
+	listed := method != http.MethodGet && errors.Is(e.Err, ErrListsGenerations)
+	e.Transient = retryable(method, e.StatusCode, wrote) && !listed
 	// A POST that reached the API and was not refused (4xx) may have
 	// created generations: a redirect too (a 303 classically answers one
 	// that did).
-	e.Unknown = method != http.MethodGet && !e.Transient && wrote && (e.StatusCode < 400 || e.StatusCode >= 500)
+	e.Unknown = method != http.MethodGet && !e.Transient && wrote && (e.StatusCode < 400 || e.StatusCode >= 500 || listed)
 	return e
 }
+
+// ErrListsGenerations is the Err of an error answer whose body lists
+// generations (a non-empty "generations" array) all the same.
+var ErrListsGenerations = errors.New("yet the answer lists generations")
 
 func drain(resp *http.Response) {
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxBody))
@@ -507,6 +514,9 @@ func (c *Client) checkResponse(resp *http.Response) *Error {
 		}
 		sc := c.scrubber()
 		e.Code, e.Message = sc.Line(jsonText(code), 64), sc.Line(jsonText(msg), maxText)
+		if body.listsGenerations() {
+			e.Err = ErrListsGenerations
+		}
 	}
 	e.RetryAfter = ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	return e

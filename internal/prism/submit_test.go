@@ -56,6 +56,19 @@ func TestSubmitFailures(t *testing.T) {
 		status             int
 	}{
 		{"429", func(w http.ResponseWriter, r *http.Request) { w.Header().Set("Retry-After", "2"); w.WriteHeader(429) }, true, false, 429},
+		// A refusal that lists generations all the same may have created them.
+		{"429 listing generations", func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(429)
+			io.WriteString(w, `{"error":"rate_limited","generations":[{"generation_id":"gen_a"}]}`)
+		}, false, true, 429},
+		{"402 listing generations", func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(402)
+			io.WriteString(w, `{"error":"insufficient_credits","Generations":[{}]}`)
+		}, false, true, 402},
+		{"429 listing none", func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(429)
+			io.WriteString(w, `{"error":"rate_limited","generations":[]}`)
+		}, true, false, 429},
 		{"500", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(500) }, false, true, 500},
 		{"503", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(503) }, false, true, 503},
 		{"400", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(400) }, false, false, 400},
@@ -88,7 +101,24 @@ func TestSubmitFailures(t *testing.T) {
 			if posts.Load() != 1 {
 				t.Errorf("%d POSTs, want exactly one", posts.Load())
 			}
+			if strings.Contains(tc.name, "listing generations") != strings.Contains(err.Error(), "yet the answer lists generations") {
+				t.Errorf("err = %v", err)
+			}
 		})
+	}
+}
+
+// TestAStatusReadRefusedWithGenerationsIsStillTransient: only a POST is
+// suspect when its refusal lists generations.
+func TestAStatusReadRefusedWithGenerationsIsStillTransient(t *testing.T) {
+	t.Parallel()
+	c := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(429)
+		io.WriteString(w, `{"error":"rate_limited","generations":[{"generation_id":"gen_a"}]}`)
+	})
+	_, err := c.Get(context.Background(), "gen_a")
+	if pe, ok := errors.AsType[*Error](err); !ok || !pe.Transient || pe.Unknown {
+		t.Errorf("err = %#v", err)
 	}
 }
 
