@@ -418,38 +418,29 @@ func TestTheSharedMarkKeepsTheReadsDeadline(t *testing.T) {
 	})
 }
 
-// A record holding the key as an ID is no record of prism-wait's: its
-// submit never hands the key on as an ID.
-func TestARecordWithTheKeyIsNotResumed(t *testing.T) {
+// A record holding the key as an ID, or marking failed an ID it does not
+// hold, is no record of prism-wait's: its submit never records so.
+func TestARecordPrismWaitCannotHaveWrittenIsNotResumed(t *testing.T) {
 	t.Parallel()
-	synctest.Test(t, func(t *testing.T) {
-		_, srv := start(t)
-		ctx := context.Background()
-		first := open(t, srv, "1", req)
-		first.Intend(ctx, when)
-		first.Submitted(ctx, when, rerun.Entry{IDs: []string{"gen_a", "prism_sk_one"}})
-		_, err := open(t, srv, "2", req).Check(ctx)
-		if u, ok := errors.AsType[*rerun.Unrecorded](err); !ok || !strings.Contains(u.Error(), "holds what is no generation ID of a submit") {
-			t.Errorf("Check = %v, want an *Unrecorded for a record that is not prism-wait's", err)
-		}
-	})
-}
-
-// A record marking failed an ID it does not hold is no record of
-// prism-wait's either.
-func TestARecordMarkingAnotherIDFailedIsNotResumed(t *testing.T) {
-	t.Parallel()
-	synctest.Test(t, func(t *testing.T) {
-		_, srv := start(t)
-		ctx := context.Background()
-		first := open(t, srv, "1", req)
-		first.Intend(ctx, when)
-		first.Submitted(ctx, when, rerun.Entry{IDs: []string{"gen_a"}, Failed: []string{"gen_b"}})
-		_, err := open(t, srv, "2", req).Check(ctx)
-		if u, ok := errors.AsType[*rerun.Unrecorded](err); !ok || !strings.Contains(u.Error(), "marks failed what it does not hold") {
-			t.Errorf("Check = %v, want an *Unrecorded for a record that is not prism-wait's", err)
-		}
-	})
+	for _, tc := range []struct {
+		entry rerun.Entry
+		why   string
+	}{
+		{rerun.Entry{IDs: []string{"gen_a", "prism_sk_one"}}, "holds what is no generation ID of a submit"},
+		{rerun.Entry{IDs: []string{"gen_a"}, Failed: []string{"gen_b"}}, "marks failed what it does not hold"},
+	} {
+		synctest.Test(t, func(t *testing.T) {
+			_, srv := start(t)
+			ctx := context.Background()
+			first := open(t, srv, "1", req)
+			first.Intend(ctx, when)
+			first.Submitted(ctx, when, tc.entry)
+			_, err := open(t, srv, "2", req).Check(ctx)
+			if u, ok := errors.AsType[*rerun.Unrecorded](err); !ok || !strings.Contains(u.Error(), tc.why) {
+				t.Errorf("%+v: Check = %v, want an *Unrecorded saying it %s", tc.entry, err, tc.why)
+			}
+		})
+	}
 }
 
 func TestMatrixLegsMeetingFirstOnAReRunNeverResumeEachOther(t *testing.T) {
