@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -146,6 +147,7 @@ func run(ctx context.Context, env Env, log *report.Log) int {
 	var estimate time.Duration
 	var submitted time.Time // when the submit was accepted: the estimate counts from it
 	waitFor := cfg.IDs
+	var marked []prism.Failed // the IDs the submit answer marks failed
 	if cfg.Submit != nil {
 		sub, resumed, err := guardedSubmit(ctx, env, cfg, waiter, log, transport)
 		var required *rerun.RequiredUnmet
@@ -157,6 +159,7 @@ func run(ctx context.Context, env Env, log *report.Log) int {
 			return finish(env, log, cfg, out)
 		}
 		out.IDs, out.Created, out.Credits, out.Resumed = report.Listed(sub.IDs), len(sub.IDs), sub.CreditsCharged.String(), resumed
+		marked = sub.Failed
 		if sub.Lost > 0 {
 			what := sub.LostText()
 			if resumed {
@@ -196,7 +199,8 @@ func run(ctx context.Context, env Env, log *report.Log) int {
 			if n := len(sub.IDs); n > report.MaxListed {
 				log.Warningf("Not every ID in the outputs", "The API created %d generations: the outputs and results list the first %d, and the log's \"submitted\" lines all %d.", n, report.MaxListed, n)
 			}
-			out.Elapsed, out.Requests, out.Refused, out.NotWaiting, out.Marked = time.Since(start), client.Requests(), client.Refused(), true, sub.Failed
+			report.WarnMarked(log, marked)
+			out.Elapsed, out.Requests, out.Refused, out.NotWaiting, out.Marked = time.Since(start), client.Requests(), client.Refused(), true, marked
 			return finish(env, log, cfg, out)
 		}
 		// Every ID is in the outputs; one step waits for MaxIDs of them.
@@ -242,7 +246,12 @@ func run(ctx context.Context, env Env, log *report.Log) int {
 		out.Results = append(out.Results, r)
 	}
 	for _, id := range out.IDs[len(waitFor):] {
-		out.Results = append(out.Results, report.Result{Result: wait.Result{ID: id, Err: outcome.ErrNotWaited}})
+		r := wait.Result{ID: id, Err: outcome.ErrNotWaited}
+		// Not read, but the submit answer says it failed: that is a verdict.
+		if i := slices.IndexFunc(marked, func(f prism.Failed) bool { return f.ID == id }); i >= 0 {
+			r = wait.Result{ID: id, Gen: prism.Generation{ID: id, Status: prism.StatusFailed, Error: marked[i].Error}}
+		}
+		out.Results = append(out.Results, report.Result{Result: r})
 	}
 	return finish(env, log, cfg, out)
 }

@@ -909,6 +909,41 @@ func generations(n int) (list string, ids []string) {
 	return "[" + strings.Join(entries, ",") + "]", ids
 }
 
+// TestIDsTheSubmitAnswerMarksFailed: without a wait, the step hands them
+// on with a warning and says so in the results (the wait that follows
+// fails on them); with a wait, the reads tell, and one past the first 100,
+// which is not read, is failed all the same, not "not waited for".
+func TestIDsTheSubmitAnswerMarksFailed(t *testing.T) {
+	t.Parallel()
+	const js = `{"generations": {}, "templates": {"tpl_doomed": {"videos": 2, "lifecycle": {"steps": [{"status": "failed", "error": "Policy"}]}}}}`
+	synctest.Test(t, func(t *testing.T) {
+		_, base := sim(t, js)
+		r := action(t, context.Background(), base, map[string]string{"template_id": "tpl_doomed", "wait": "false"})
+		var results []struct{ ID, Status, Error string }
+		json.Unmarshal([]byte(r.outputs["results"]), &results)
+		if r.code != outcome.ExitOK || r.outputs["status"] != "" || r.outputs["generation_id"] != "gen_tpl_doomed_1\ngen_tpl_doomed_2" ||
+			fmt.Sprint(results) != "[{gen_tpl_doomed_1 failed Policy} {gen_tpl_doomed_2 failed Policy}]" ||
+			!strings.Contains(r.stdout, "::warning title=Generation failed::gen_tpl_doomed_2: the submit answer marks it failed already (Policy); a wait for it will fail.") ||
+			!strings.Contains(r.summary, "2 submitted, 2 of them marked failed") {
+			t.Errorf("no wait: code %d, outputs %v\n%s", r.code, r.outputs, r.stdout)
+		}
+		r = action(t, context.Background(), base, map[string]string{"template_id": "tpl_doomed"})
+		if r.code != outcome.ExitFailed || !strings.Contains(r.stdout, "gen_tpl_doomed_3 failed: Policy") || strings.Contains(r.stdout, "marks it failed") {
+			t.Errorf("waiting: code %d\n%s", r.code, r.stdout)
+		}
+	})
+	synctest.Test(t, func(t *testing.T) {
+		list, ids := generations(prism.MaxIDs + 2)
+		list = strings.Replace(list, `"`+ids[prism.MaxIDs+1]+`","status":"generating"`, `"`+ids[prism.MaxIDs+1]+`","status":"failed","error":"Policy"`, 1)
+		base, _ := lenientAPI(t, 200, `{"generations":`+list+`}`, nil)
+		r := action(t, context.Background(), base, map[string]string{"template_id": "tpl_x"})
+		if r.code != outcome.ExitFailed || r.outputs["status"] != "failed" || !strings.Contains(r.stdout, ids[prism.MaxIDs+1]+" failed: Policy") ||
+			!strings.Contains(r.summary, "1 failed, 1 not waited for") {
+			t.Errorf("past the first 100: code %d, status %q\n%.3000s\n%s", r.code, r.outputs["status"], r.stdout, r.summary)
+		}
+	})
+}
+
 // TestASubmitAnswerKeepsEveryID: whatever else is wrong with a submit's
 // answer, every valid generation ID it lists is in generation_id and
 // results, and the step waits for them. Entries without one end the step

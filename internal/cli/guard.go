@@ -107,7 +107,7 @@ func guardedSubmit(ctx context.Context, env Env, cfg config.Config, w *wait.Wait
 				prior.Submitted.Attempt, prior.Submitted.At.UTC().Format(time.RFC3339), what), ids)
 			// That some of its answer cannot be waited for still holds; what
 			// it was is in that attempt's log.
-			return prism.Submission{IDs: ids, Lost: prior.Submitted.Lost, LostFailed: prior.Submitted.LostFailed, Failed: prior.Submitted.Failed}, true, nil
+			return prism.Submission{IDs: ids, Lost: prior.Submitted.Lost, LostFailed: prior.Submitted.LostFailed}, true, nil
 		case prior.Intent != nil:
 			return prism.Submission{}, false, &rerun.Unrecorded{Attempt: prior.Intent.Attempt, At: prior.Intent.At}
 		default:
@@ -138,7 +138,7 @@ func guardedSubmit(ctx context.Context, env Env, cfg config.Config, w *wait.Wait
 	var pe *prism.Error
 	switch {
 	case err == nil:
-		if rerr := g.Submitted(rctx, time.Now(), rerun.Entry{IDs: sub.IDs, Lost: sub.Lost, LostFailed: sub.LostFailed, Failed: sub.Failed}); rerr != nil {
+		if rerr := g.Submitted(rctx, time.Now(), sub.IDs, sub.Lost, sub.LostFailed); rerr != nil {
 			log.Warningf("Re-run guard incomplete", "the submitted IDs could not be recorded in the Actions cache (%s). A re-run of this job will stop before submitting, as it cannot tell what this attempt paid for; the IDs are in the generation_id output.",
 				untrustedLine(log, rerr))
 		}

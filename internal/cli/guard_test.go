@@ -27,8 +27,7 @@ const guardScenario = `{"generations": {}, "templates": {
 	"tpl_ok":   {"videos": 2, "lifecycle": {"steps": [{"status": "completed"}]}},
 	"tpl_poor": {"lifecycle": {"steps": [{"status": "completed"}]}, "submit": [{"http": 402}, {"ok": true}]},
 	"tpl_broke": {"submit": [{"http": 402}]},
-	"tpl_lost": {"unlisted": 1, "lifecycle": {"steps": [{"status": "completed"}]}},
-	"tpl_doomed": {"videos": 2, "lifecycle": {"steps": [{"status": "failed", "error": "Policy"}]}}
+	"tpl_lost": {"unlisted": 1, "lifecycle": {"steps": [{"status": "completed"}]}}
 }}`
 
 type attempt struct {
@@ -132,33 +131,6 @@ func TestAReRunKeepsTheAnswersUnlistedEntries(t *testing.T) {
 		}
 		if got := s.Submits("/api/templates/tpl_lost/generate").Posts; got != 1 {
 			t.Errorf("%d POSTs, want 1", got)
-		}
-	})
-}
-
-// TestASubmitOnlyStepFailsOnIDsTheAnswerMarksFailed: with wait false, IDs
-// the answer marks failed fail the step, handed on all the same, and the
-// re-run that hands on the recorded IDs fails too.
-func TestASubmitOnlyStepFailsOnIDsTheAnswerMarksFailed(t *testing.T) {
-	t.Parallel()
-	synctest.Test(t, func(t *testing.T) {
-		s, base, root := guardSim(t)
-		tpl := map[string]string{"template_id": "tpl_doomed", "wait": "false"}
-		for _, n := range []string{"1", "2"} {
-			a := runAttempt(t, base, root, n, tpl)
-			if a.code != outcome.ExitFailed || a.outputs["status"] != "failed" || a.outputs["generation_id"] != "gen_tpl_doomed_1\ngen_tpl_doomed_2" ||
-				!strings.Contains(a.outputs["results"], `"status":"failed"`) || strings.Contains(a.outputs["results"], `"status":"submitted"`) ||
-				!strings.Contains(a.log, "::error title=Generation failed::The submit answer marks gen_tpl_doomed_1, gen_tpl_doomed_2 failed already") {
-				t.Errorf("attempt %s: code %d, outputs %v\n%s", n, a.code, a.outputs, a.log)
-			}
-		}
-		if got := s.Submits("/api/templates/tpl_doomed/generate").Posts; got != 1 {
-			t.Errorf("%d POSTs, want 1", got)
-		}
-		// With a wait, the reads tell, as for any failed generation.
-		a := runAttempt(t, base, root, "1", map[string]string{"template_id": "tpl_doomed"})
-		if a.code != outcome.ExitFailed || !strings.Contains(a.log, "gen_tpl_doomed_3 failed: Policy") || strings.Contains(a.log, "marks") {
-			t.Errorf("waiting: code %d\n%s", a.code, a.log)
 		}
 	})
 }

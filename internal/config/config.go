@@ -71,6 +71,10 @@ type Config struct {
 	Wait bool
 }
 
+// modeInputs are the inputs of the three modes, in the order errors name
+// them: exactly one is given.
+var modeInputs = []string{"generation_id", "template_id", "prompt"}
+
 // raw holds the inputs as given, before the checks that need several.
 type raw struct {
 	generationID                                 []string
@@ -293,34 +297,31 @@ func (c *Config) check(r *raw, bad func(input, format string, a ...any)) {
 	}
 
 	ids := strings.Join(r.generationID, "\n")
-	var modes []string // the inputs given, of generation_id, prompt and template_id
-	for _, m := range []struct {
-		in    string
-		given bool
-	}{{"generation_id", strings.TrimSpace(ids) != ""}, {"prompt", r.prompt != ""}, {"template_id", r.templateID != ""}} {
-		if m.given {
-			modes = append(modes, m.in)
-		}
-	}
-	blank := "" // the first mode's input given only blanks
-	for _, in := range []string{"generation_id", "template_id", "prompt"} {
-		if r.blank[envName(in)] && blank == "" {
-			blank = in
+	given := map[string]bool{"generation_id": strings.TrimSpace(ids) != "", "template_id": r.templateID != "", "prompt": r.prompt != ""}
+	var modes, blanks, others []string // the modes' inputs given; given only blanks; neither
+	for _, in := range modeInputs {
+		switch {
+		case given[in]:
+			modes = append(modes, in)
+		case r.blank[envName(in)]:
+			blanks = append(blanks, in)
+		default:
+			others = append(others, t(in))
 		}
 	}
 	switch {
-	case len(modes) == 0 && blank != "":
-		var others []string
-		for _, in := range []string{"generation_id", "template_id", "prompt"} {
-			if in != blank {
-				others = append(others, t(in))
-			}
-		}
+	case len(modes) == 0 && len(blanks) > 0:
 		source := "a shell variable"
 		if c.Action {
 			source = "a ${{ }} expression"
 		}
-		bad(blank, "is blank (only spaces or newlines; %s may have come out blank): give it a value, or give %s instead", source, strings.Join(others, " or "))
+		instead := ""
+		if len(others) > 0 {
+			instead = ", or give " + strings.Join(others, " or ") + " instead"
+		}
+		for _, in := range blanks {
+			bad(in, "is blank (only spaces or newlines; %s may have come out blank): give it a value%s", source, instead)
+		}
 	case len(modes) == 0:
 		bad("generation_id", "required: give generation IDs to wait for, or %s or %s to submit", t("template_id"), t("prompt"))
 	case len(modes) > 1:
@@ -347,10 +348,12 @@ func (c *Config) check(r *raw, bad func(input, format string, a ...any)) {
 	default:
 		c.Submit = c.submit(r, bad)
 	}
-	if r.templateID == "" && r.variablesSet {
+	// A blank mode was named above: what goes with it is not wrong too.
+	template, prompt := r.templateID != "" || r.blank[envName("template_id")], r.prompt != "" || r.blank[envName("prompt")]
+	if !template && r.variablesSet {
 		bad("variables", "only used with %s", t("template_id"))
 	}
-	if r.prompt == "" {
+	if !prompt {
 		if r.modelSet {
 			bad("model", "only used with %s", t("prompt"))
 		}
@@ -358,7 +361,7 @@ func (c *Config) check(r *raw, bad func(input, format string, a ...any)) {
 			bad("count", "only used with %s", t("prompt"))
 		}
 	}
-	if r.optionsSet && r.templateID == "" && r.prompt == "" {
+	if r.optionsSet && !template && !prompt {
 		bad("options", "only used with %s or %s", t("template_id"), t("prompt"))
 	}
 

@@ -824,7 +824,7 @@ func TestErrorsNameInputsWhereTheUserSetsThem(t *testing.T) {
 	_, err := Load(context.Background(), mapEnv(nil), []string{"--template-id", "tpl_1", "--prompt", "p"}, t.TempDir())
 	got := err.Error()
 	for _, want := range []string{"--api-key (PRISM_API_KEY): required",
-		"\n--prompt (PRISM_PROMPT): set together with --template-id (PRISM_TEMPLATE_ID); give exactly one of --generation-id (PRISM_GENERATION_ID), --template-id (PRISM_TEMPLATE_ID) and --prompt (PRISM_PROMPT)"} {
+		"\n--template-id (PRISM_TEMPLATE_ID): set together with --prompt (PRISM_PROMPT); give exactly one of --generation-id (PRISM_GENERATION_ID), --template-id (PRISM_TEMPLATE_ID) and --prompt (PRISM_PROMPT)"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("CLI error lacks %q:\n%s", want, got)
 		}
@@ -835,11 +835,11 @@ func TestErrorsNameInputsWhereTheUserSetsThem(t *testing.T) {
 	}
 	// Each input given is named, and none that was not.
 	_, err = load(t, runnerEnv(map[string]string{"INPUT_API_KEY": "prism_sk_x", "INPUT_GENERATION_ID": "gen_1", "INPUT_TEMPLATE_ID": "tpl_1", "INPUT_PROMPT": "p"}))
-	if want := "generation_id: set together with prompt and template_id; give exactly one of generation_id, template_id and prompt"; err == nil || err.Error() != want {
+	if want := "generation_id: set together with template_id and prompt; give exactly one of generation_id, template_id and prompt"; err == nil || err.Error() != want {
 		t.Errorf("all three given: %v, want %q", err, want)
 	}
 	_, err = load(t, runnerEnv(map[string]string{"INPUT_API_KEY": "prism_sk_x", "INPUT_TEMPLATE_ID": "tpl_1", "INPUT_PROMPT": "p"}))
-	if want := "prompt: set together with template_id; give exactly one of generation_id, template_id and prompt"; err == nil || err.Error() != want {
+	if want := "template_id: set together with prompt; give exactly one of generation_id, template_id and prompt"; err == nil || err.Error() != want {
 		t.Errorf("template_id and prompt: %v, want %q", err, want)
 	}
 }
@@ -855,8 +855,14 @@ func TestABlankModeIsNamed(t *testing.T) {
 		want string
 	}{
 		{env: map[string]string{"INPUT_PROMPT": " \n "}, want: "prompt: is blank (only spaces or newlines; a ${{ }} expression may have come out blank): give it a value, or give generation_id or template_id instead"},
-		{env: map[string]string{"INPUT_TEMPLATE_ID": "\t", "INPUT_PROMPT": " "}, want: "template_id: is blank (only spaces or newlines; a ${{ }} expression may have come out blank): give it a value, or give generation_id or prompt instead"},
-		{env: map[string]string{"INPUT_GENERATION_ID": "\n", "INPUT_PROMPT": " "}, want: "generation_id: is blank"},
+		{env: map[string]string{"INPUT_TEMPLATE_ID": "\t"}, want: "template_id: is blank (only spaces or newlines; a ${{ }} expression may have come out blank): give it a value, or give generation_id or prompt instead"},
+		// Each blank one is named, and only the others are offered.
+		{env: map[string]string{"INPUT_GENERATION_ID": "\n", "INPUT_PROMPT": " "}, want: "generation_id: is blank (only spaces or newlines; a ${{ }} expression may have come out blank): give it a value, or give template_id instead\n" +
+			"prompt: is blank (only spaces or newlines; a ${{ }} expression may have come out blank): give it a value, or give template_id instead"},
+		{env: map[string]string{"INPUT_GENERATION_ID": "\n", "INPUT_TEMPLATE_ID": " ", "INPUT_PROMPT": " "}, want: "generation_id: is blank (only spaces or newlines; a ${{ }} expression may have come out blank): give it a value\n"},
+		// What goes with a blank mode is not called out of place.
+		{env: map[string]string{"INPUT_PROMPT": "\n", "INPUT_MODEL": "veo-3.1", "INPUT_COUNT": "2", "INPUT_OPTIONS": "{}"}, want: "prompt: is blank (only spaces or newlines; a ${{ }} expression may have come out blank): give it a value, or give generation_id or template_id instead"},
+		{env: map[string]string{"INPUT_TEMPLATE_ID": "\n", "INPUT_VARIABLES": "{}"}, want: "template_id: is blank"},
 		{env: map[string]string{"INPUT_GENERATION_ID": "", "INPUT_TIMEOUT": " "}, want: "generation_id: required: give generation IDs to wait for, or template_id or prompt to submit"},
 		{args: []string{"--prompt", "  "}, want: "--prompt (PRISM_PROMPT): is blank (only spaces or newlines; a shell variable may have come out blank): give it a value, or give --generation-id (PRISM_GENERATION_ID) or --template-id (PRISM_TEMPLATE_ID) instead"},
 		{args: []string{" "}, want: "--generation-id (PRISM_GENERATION_ID): is blank"},
@@ -871,7 +877,7 @@ func TestABlankModeIsNamed(t *testing.T) {
 			maps.Copy(env, tc.env)
 			_, err = load(t, mapEnv(env), tc.args...)
 		}
-		if err == nil || !strings.HasPrefix(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) || strings.Contains(err.Error(), "only used with") {
 			t.Errorf("%v %q: err = %v, want %q", tc.env, tc.args, err, tc.want)
 		}
 	}

@@ -73,16 +73,13 @@ type Lost struct {
 }
 
 // Facts are what happened: to the whole run (Invalid, Submit, Lost,
-// Marked, Outputs, Crash) or to one generation (ID, Gen, Wait, Download). A run is
+// Outputs, Crash) or to one generation (ID, Gen, Wait, Download). A run is
 // judged as one Facts for each of its problems and one for each
 // generation.
 type Facts struct {
-	Invalid error // an invalid input, in the user's terms: nothing was sent
-	Submit  error // why submitting failed: a *prism.Error, or the context's cause
-	Lost    *Lost // the submit answer's entries without an ID to wait for
-	// Marked are the submitted IDs the answer marks failed, for a run that
-	// does not wait (with a wait, their first read tells).
-	Marked  []string
+	Invalid error        // an invalid input, in the user's terms: nothing was sent
+	Submit  error        // why submitting failed: a *prism.Error, or the context's cause
+	Lost    *Lost        // the submit answer's entries without an ID to wait for
 	Outputs error        // why the step outputs or summary could not be written
 	Crash   *crash.Panic // a panic outside every generation's wait and download
 
@@ -263,19 +260,6 @@ var table = []row{
 				more = fmt.Sprintf(", and %d more without one", rest)
 			}
 			return fmt.Sprintf("The submit answer marks %d of its entries failed, with no generation ID to wait for%s (%s). Look at them in the Prism dashboard.", f.Lost.Failed, more, f.Lost.What)
-		}},
-	{"submitted generations failed", ExitFailed, "Generation failed",
-		func(f *Facts) bool { return len(f.Marked) > 0 },
-		func(f *Facts, _ Settings) string {
-			named := strings.Join(f.Marked[:min(len(f.Marked), 10)], ", ")
-			if more := len(f.Marked) - 10; more > 0 {
-				named += fmt.Sprintf(" and %d more", more)
-			}
-			them := "them"
-			if len(f.Marked) == 1 {
-				them = "it"
-			}
-			return fmt.Sprintf("The submit answer marks %s failed already: a step that waits for %s will fail too. Look at %[2]s in the Prism dashboard.", named, them)
 		}},
 	{"generation failed", ExitFailed, "Generation failed",
 		func(f *Facts) bool { return f.Wait == nil && f.Gen.Status == prism.StatusFailed },

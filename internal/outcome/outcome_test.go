@@ -108,14 +108,6 @@ var rowCases = func() []rowCase {
 			"The submit answer has entries with no generation ID to wait for (1: entry 2: no generation_id string in {}). They may be generations that were created and charged, so the step ends with exit code 3 (no verdict), whatever the others do. Look for them in the Prism dashboard; to wait for them, pass their IDs as generation_id in place of template_id.",
 			"The submit answer has entries with no generation ID to wait for (1: entry 2: no generation_id string in {}). They may be generations that were created and charged, so the step ends with exit code 3 (no verdict), whatever the others do. Look for them in the Prism dashboard; to wait for them, pass their IDs as --generation-id (PRISM_GENERATION_ID) in place of --template-id (PRISM_TEMPLATE_ID)."},
 		{"completed", Facts{Lost: &Lost{}}, ExitOK, "", "", ""},
-		{"submitted generations failed", Facts{Marked: []string{"gen_1"}}, ExitFailed, "Generation failed",
-			"The submit answer marks gen_1 failed already: a step that waits for it will fail too. Look at it in the Prism dashboard.", ""},
-		{"submitted generations failed", Facts{Marked: []string{"gen_1", "gen_2"}}, ExitFailed, "Generation failed",
-			"The submit answer marks gen_1, gen_2 failed already: a step that waits for them will fail too. Look at them in the Prism dashboard.", ""},
-		{"submitted generations failed", Facts{Marked: strings.Fields("g1 g2 g3 g4 g5 g6 g7 g8 g9 g10 g11 g12")}, ExitFailed, "Generation failed",
-			"The submit answer marks g1, g2, g3, g4, g5, g6, g7, g8, g9, g10 and 2 more failed already: a step that waits for them will fail too. Look at them in the Prism dashboard.", ""},
-		{"submitted generations failed", Facts{Marked: strings.Fields("g1 g2 g3 g4 g5 g6 g7 g8 g9 g10")}, ExitFailed, "Generation failed",
-			"The submit answer marks g1, g2, g3, g4, g5, g6, g7, g8, g9, g10 failed already: a step that waits for them will fail too. Look at them in the Prism dashboard.", ""},
 		{"generation failed", Facts{ID: "gen_1", Gen: prism.Generation{Status: "failed", Error: "Generation timed out"}}, ExitFailed, "Generation failed",
 			"gen_1 failed: Generation timed out", ""},
 		{"generation failed", Facts{ID: "gen_1", Gen: prism.Generation{Status: "failed"}}, ExitFailed, "Generation failed", "gen_1 failed: the API gave no reason", ""},
@@ -509,7 +501,7 @@ func TestEveryGenerationRowIsTriedAfterASubmit(t *testing.T) {
 		"submit outcome unknown": true, "no credits": true, "template not generatable": true, "submission rejected": true,
 		"template not found": true, "submission: key refused": true, "submission: key not allowed": true,
 		"submission: no answer": true, "submission refused": true, "outputs not written": true, "submit did not finish": true,
-		"submitted entries failed": true, "submitted entries lost": true, "submitted generations failed": true}
+		"submitted entries failed": true, "submitted entries lost": true}
 	for _, r := range table {
 		if !tried[r.kind] && !whole[r.kind] {
 			t.Errorf("row %q is in neither afterSubmitCases nor hopeless", r.kind)

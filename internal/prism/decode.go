@@ -172,11 +172,11 @@ func (c *Client) submission(b submitBody) (Submission, string) {
 	seen := map[string]bool{}
 	for i, raw := range entries {
 		why := ""
-		id, ok, failed := "", false, false
+		id, ok, failed, reason := "", false, false, ""
 		if e, err := fields(raw); err == nil {
 			id, ok = jsonString(e.get("generation_id"))
 			status, _ := jsonString(e.get("status"))
-			failed = status == StatusFailed
+			failed, reason = status == StatusFailed, sc.Line(jsonText(e.get("error")), maxText)
 		}
 		switch {
 		case !ok:
@@ -189,7 +189,7 @@ func (c *Client) submission(b submitBody) (Submission, string) {
 			seen[id] = true
 			s.IDs = append(s.IDs, id)
 			if failed {
-				s.Failed = append(s.Failed, id)
+				s.Failed = append(s.Failed, Failed{ID: id, Error: reason})
 			}
 			continue
 		}

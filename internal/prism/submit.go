@@ -38,12 +38,16 @@ type Submission struct {
 	// them whose status is failed; LostWhat describes the first of them.
 	Lost, LostFailed int
 	LostWhat         []string
-	// Failed are the IDs whose entry the answer marks failed already.
-	Failed []string
+	// Failed are the IDs whose entry the answer marks failed already,
+	// each with the entry's error (scrubbed, bounded; "" when none).
+	Failed []Failed
 	// Ignored describes the side fields that did not parse and were left
 	// empty, scrubbed.
 	Ignored []string
 }
+
+// Failed is a submitted ID whose entry in the answer says failed.
+type Failed struct{ ID, Error string }
 
 // Submit sends req once. It is repeated only where the API certainly did
 // not act (see retryable); any other failure is an *Error with Unknown

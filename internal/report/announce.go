@@ -158,6 +158,27 @@ func Caveats(log *Log, sub prism.Submission) {
 	}
 }
 
+// MarkedFailed says that the submit answer marks f failed already.
+func MarkedFailed(f prism.Failed) string {
+	why := ""
+	if f.Error != "" {
+		why = " (" + f.Error + ")"
+	}
+	return fmt.Sprintf("%s: the submit answer marks it failed already%s; a wait for it will fail.", f.ID, why)
+}
+
+// WarnMarked warns, after a submit that does not wait, of the IDs the
+// answer marks failed: the first ten, then how many more.
+func WarnMarked(log *Log, marked []prism.Failed) {
+	for i, f := range marked {
+		if i == 10 {
+			log.Warningf("Generation failed", "The submit answer marks %d more IDs failed: the results say which, of the first %d.", len(marked)-i, MaxListed)
+			return
+		}
+		log.Warningf("Generation failed", "%s", MarkedFailed(f))
+	}
+}
+
 // WarnNotWaited says, before the wait, which of the submitted ids one
 // step does not wait for (see outcome.NotWaited), if any. term names an
 // input as Run.Terms does.

@@ -61,7 +61,7 @@ func appendFile(path, s string) error {
 func (r Run) Summary() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "### Prism generations\n\n%s in %s, %s.\n\n", r.Tally(), r.Elapsed.Round(time.Second), r.RequestCount())
-	for _, f := range []outcome.Facts{{Submit: r.Submit}, {Lost: r.Lost}, {Marked: r.Marked}} {
+	for _, f := range []outcome.Facts{{Submit: r.Submit}, {Lost: r.Lost}} {
 		if v := r.verdict(f); v.Code != outcome.ExitOK {
 			fmt.Fprintf(&b, "**%s:** %s\n\n", v.Title, r.advice(v.Advice, 1000))
 		}
@@ -69,7 +69,12 @@ func (r Run) Summary() string {
 	b.WriteString("| Generation | Status | Time | Share page | Video | Problem |\n|---|---|---|---|---|---|\n")
 	if r.NotWaiting {
 		for _, id := range r.IDs {
-			fmt.Fprintf(&b, "| `%s` | %s | | | | |\n", id, r.submittedStatus(id))
+			status, failed := r.submitted(id)
+			problem := ""
+			if failed != nil {
+				problem = " " + r.advice(MarkedFailed(*failed), 1000)
+			}
+			fmt.Fprintf(&b, "| `%s` | %s | | | |%s |\n", id, status, problem)
 		}
 	}
 	for _, res := range r.Results {

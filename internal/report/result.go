@@ -56,8 +56,8 @@ type Run struct {
 	// when there are none.
 	Lost *outcome.Lost
 	// Marked are the IDs the submit answer marks failed, set only when
-	// NotWaiting: a wait reads them.
-	Marked []string
+	// NotWaiting (a wait reads them): the results say so, and a warning.
+	Marked []prism.Failed
 	// Resumed says the IDs are those an earlier attempt of the run
 	// submitted: this one sent no submit (the re-run guard).
 	Resumed bool
@@ -89,9 +89,6 @@ func (r Run) Facts() []outcome.Facts {
 	}
 	if r.Lost != nil {
 		fs = append(fs, outcome.Facts{Lost: r.Lost})
-	}
-	if len(r.Marked) > 0 {
-		fs = append(fs, outcome.Facts{Marked: r.Marked})
 	}
 	for _, res := range r.Results {
 		fs = append(fs, res.facts())
@@ -199,8 +196,6 @@ func (r Run) Status() string {
 	}
 	status := outcome.Status(gens)
 	switch {
-	case len(r.Marked) > 0:
-		status = prism.StatusFailed
 	case r.Lost == nil || status == prism.StatusFailed || len(gens) == 0 && !r.NotWaiting:
 	case r.Lost.Failed > 0:
 		status = prism.StatusFailed
@@ -253,13 +248,16 @@ func (r Run) JSON() []byte { return r.json(maxField) }
 // submit-only run (wait false) submitted and did not wait for.
 const StatusSubmitted = "submitted"
 
-// submittedStatus is the status of id after a submit that did not wait:
-// failed when the answer marks it so, else StatusSubmitted.
-func (r Run) submittedStatus(id string) string {
-	if slices.Contains(r.Marked, id) {
-		return prism.StatusFailed
+// submitted is what is known of id after a submit that did not wait: its
+// status, StatusSubmitted or failed when the answer marks it so, with the
+// answer's error.
+func (r Run) submitted(id string) (status string, failed *prism.Failed) {
+	for i, f := range r.Marked {
+		if f.ID == id {
+			return prism.StatusFailed, &r.Marked[i]
+		}
 	}
-	return StatusSubmitted
+	return StatusSubmitted, nil
 }
 
 // submittedJSON is the results after a submit that did not wait: one
@@ -268,7 +266,11 @@ func (r Run) submittedStatus(id string) string {
 func (r Run) submittedJSON() []byte {
 	out := make([]resultJSON, len(r.IDs))
 	for i, id := range r.IDs {
-		out[i] = resultJSON{ID: id, Status: opt(r.submittedStatus(id))}
+		status, failed := r.submitted(id)
+		out[i] = resultJSON{ID: id, Status: opt(status)}
+		if failed != nil {
+			out[i].Error = opt(r.Scrub.Line(failed.Error, maxField))
+		}
 	}
 	b, err := json.Marshal(out)
 	if err != nil {

@@ -74,9 +74,6 @@ type Entry struct {
 	// IDs must not call them a success either.
 	Lost       int `json:"lost,omitempty"`
 	LostFailed int `json:"lost_failed,omitempty"`
-	// Failed are the IDs the answer marked failed already: a re-run that
-	// hands them on without waiting must fail as the first attempt did.
-	Failed []string `json:"failed,omitempty"`
 }
 
 // RequiredUnmet is the end of a step whose rerun_guard is required when the
@@ -225,11 +222,6 @@ func (g *Guard) get(ctx context.Context, phase string) (*Entry, error) {
 		if len(e.IDs) == 0 {
 			return nil, &badEntry{"submitted (it holds no generation ID)"}
 		}
-		for _, id := range e.Failed {
-			if !slices.Contains(e.IDs, id) {
-				return nil, &badEntry{"submitted (it marks failed what it does not hold)"}
-			}
-		}
 	}
 	return &e, nil
 }
@@ -292,11 +284,10 @@ func (g *Guard) share(ctx context.Context) error {
 	return nil
 }
 
-// Submitted records what the API answered (e's IDs, Lost, LostFailed and
-// Failed), as this attempt's at now.
-func (g *Guard) Submitted(ctx context.Context, now time.Time, e Entry) error {
-	e.Attempt, e.At = g.attempt, now.UTC()
-	return g.put(ctx, "submitted", e)
+// Submitted records the IDs the API answered, and how many of its
+// entries had none (lost), failed ones among them.
+func (g *Guard) Submitted(ctx context.Context, now time.Time, ids []string, lost, failed int) error {
+	return g.put(ctx, "submitted", Entry{Attempt: g.attempt, At: now.UTC(), IDs: ids, Lost: lost, LostFailed: failed})
 }
 
 // Refused records that the API refused this attempt's request, so that

@@ -3,7 +3,6 @@ package rerun_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -67,12 +66,12 @@ func TestAReRunFindsTheIDsTheFirstAttemptSubmitted(t *testing.T) {
 		if err := first.Intend(ctx, when); err != nil {
 			t.Fatal(err)
 		}
-		if err := first.Submitted(ctx, when, rerun.Entry{IDs: []string{"gen_a", "gen_b"}, Lost: 3, LostFailed: 2, Failed: []string{"gen_b"}}); err != nil {
+		if err := first.Submitted(ctx, when, []string{"gen_a", "gen_b"}, 3, 2); err != nil {
 			t.Fatal(err)
 		}
 		p, err := open(t, url, "2", req).Check(ctx)
 		if err != nil || p.Submitted == nil || strings.Join(p.Submitted.IDs, ",") != "gen_a,gen_b" || p.Submitted.Attempt != 1 ||
-			p.Submitted.Lost != 3 || p.Submitted.LostFailed != 2 || fmt.Sprint(p.Submitted.Failed) != "[gen_b]" {
+			p.Submitted.Lost != 3 || p.Submitted.LostFailed != 2 {
 			t.Fatalf("second attempt Check = %+v, %v; want attempt 1's IDs", p.Submitted, err)
 		}
 		for _, e := range sim.CacheEntries() {
@@ -123,7 +122,7 @@ func TestARefusedSubmitMaySendAgainOnTheNextAttempt(t *testing.T) {
 		if err := second.Intend(ctx, later); err != nil {
 			t.Fatal(err)
 		}
-		if err := second.Submitted(ctx, later, rerun.Entry{IDs: []string{"gen_c"}}); err != nil {
+		if err := second.Submitted(ctx, later, []string{"gen_c"}, 0, 0); err != nil {
 			t.Fatal(err)
 		}
 		p, err := open(t, url, "3", req).Check(ctx)
@@ -140,7 +139,7 @@ func TestAnotherRequestIsAnotherEntry(t *testing.T) {
 		ctx := context.Background()
 		first := open(t, url, "1", req)
 		first.Intend(ctx, when)
-		first.Submitted(ctx, when, rerun.Entry{IDs: []string{"gen_a"}})
+		first.Submitted(ctx, when, []string{"gen_a"}, 0, 0)
 		other := prism.SubmitRequest{TemplateID: "tpl_a", Body: map[string]any{"variables": map[string]any{"title": "Other"}}}
 		if p, err := open(t, url, "2", other).Check(ctx); err != nil || p.Submitted != nil || p.Intent != nil {
 			t.Fatalf("Check of another request = %+v, %v; want nothing", p, err)
@@ -315,7 +314,7 @@ func TestTheSameRequestUnderAnotherKeyIsAnotherEntry(t *testing.T) {
 		ctx := context.Background()
 		first := open(t, srv, "1", req)
 		first.Intend(ctx, when)
-		first.Submitted(ctx, when, rerun.Entry{IDs: []string{"gen_a"}})
+		first.Submitted(ctx, when, []string{"gen_a"}, 0, 0)
 		other, err := rerun.Open(runner(srv.url, "2"), "https://prismvideos.com/api", "prism_sk_two", req, srv.tr)
 		if err != nil {
 			t.Fatal(err)
@@ -360,7 +359,7 @@ func TestAReRunStopsWhereAnEarlierAttemptLeftARecordItCannotUse(t *testing.T) {
 		sim, srv := start(t, "download_fails")
 		first := open(t, srv, "1", req)
 		first.Intend(ctx, when)
-		first.Submitted(ctx, when, rerun.Entry{IDs: []string{"gen_a"}})
+		first.Submitted(ctx, when, []string{"gen_a"}, 0, 0)
 		_, err := open(t, srv, "2", req).Check(ctx)
 		unrecorded(t, err, "the record cannot be used")
 		_ = sim
@@ -373,7 +372,7 @@ func TestAReRunStopsWhereAnEarlierAttemptLeftARecordItCannotUse(t *testing.T) {
 		if err := b.Intend(ctx, when); !errors.Is(err, rerun.ErrTaken) {
 			t.Fatalf("second leg's Intend = %v, want ErrTaken", err)
 		}
-		a.Submitted(ctx, when, rerun.Entry{IDs: []string{"gen_a"}})
+		a.Submitted(ctx, when, []string{"gen_a"}, 0, 0)
 		_, err := open(t, srv, "2", req).Check(ctx)
 		unrecorded(t, err, "several jobs of this run made this same request")
 	})
@@ -404,7 +403,7 @@ func TestTheSharedMarkKeepsTheReadsDeadline(t *testing.T) {
 		srv := sharedMark(t, func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
 		a := open(t, srv, "2", req)
 		a.Intend(context.Background(), when)
-		a.Submitted(context.Background(), when, rerun.Entry{IDs: []string{"gen_a"}})
+		a.Submitted(context.Background(), when, []string{"gen_a"}, 0, 0)
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		defer cancel()
 		start := time.Now()
@@ -418,29 +417,21 @@ func TestTheSharedMarkKeepsTheReadsDeadline(t *testing.T) {
 	})
 }
 
-// A record holding the key as an ID, or marking failed an ID it does not
-// hold, is no record of prism-wait's: its submit never records so.
-func TestARecordPrismWaitCannotHaveWrittenIsNotResumed(t *testing.T) {
+// A record holding the key as an ID is no record of prism-wait's: its
+// submit never hands the key on as an ID.
+func TestARecordWithTheKeyIsNotResumed(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct {
-		entry rerun.Entry
-		why   string
-	}{
-		{rerun.Entry{IDs: []string{"gen_a", "prism_sk_one"}}, "holds what is no generation ID of a submit"},
-		{rerun.Entry{IDs: []string{"gen_a"}, Failed: []string{"gen_b"}}, "marks failed what it does not hold"},
-	} {
-		synctest.Test(t, func(t *testing.T) {
-			_, srv := start(t)
-			ctx := context.Background()
-			first := open(t, srv, "1", req)
-			first.Intend(ctx, when)
-			first.Submitted(ctx, when, tc.entry)
-			_, err := open(t, srv, "2", req).Check(ctx)
-			if u, ok := errors.AsType[*rerun.Unrecorded](err); !ok || !strings.Contains(u.Error(), tc.why) {
-				t.Errorf("%+v: Check = %v, want an *Unrecorded saying it %s", tc.entry, err, tc.why)
-			}
-		})
-	}
+	synctest.Test(t, func(t *testing.T) {
+		_, srv := start(t)
+		ctx := context.Background()
+		first := open(t, srv, "1", req)
+		first.Intend(ctx, when)
+		first.Submitted(ctx, when, []string{"gen_a", "prism_sk_one"}, 0, 0)
+		_, err := open(t, srv, "2", req).Check(ctx)
+		if u, ok := errors.AsType[*rerun.Unrecorded](err); !ok || !strings.Contains(u.Error(), "holds what is no generation ID of a submit") {
+			t.Errorf("Check = %v, want an *Unrecorded for a record that is not prism-wait's", err)
+		}
+	})
 }
 
 func TestMatrixLegsMeetingFirstOnAReRunNeverResumeEachOther(t *testing.T) {
@@ -458,7 +449,7 @@ func TestMatrixLegsMeetingFirstOnAReRunNeverResumeEachOther(t *testing.T) {
 			}
 			a.Check(ctx)
 			a.Intend(ctx, when)
-			a.Submitted(ctx, when, rerun.Entry{IDs: []string{"gen_a"}})
+			a.Submitted(ctx, when, []string{"gen_a"}, 0, 0)
 			var err error
 			if bChecksFirst {
 				_, err = b.Check(ctx)
