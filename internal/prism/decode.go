@@ -64,11 +64,27 @@ func fields(data []byte) (object, error) {
 	return o, err
 }
 
-// listsGenerations says whether o has a non-empty "generations" array, as
-// a submit's success does.
-func (o object) listsGenerations() bool {
+// listed describes the entries of o's "generations" array, as a submit's
+// success lists them: the first plain IDs and how many entries in all;
+// "" when there is no such array or it is empty.
+func (c *Client) listed(o object) string {
 	var gens []json.RawMessage
-	return json.Unmarshal(o.get("generations"), &gens) == nil && len(gens) > 0
+	if json.Unmarshal(o.get("generations"), &gens) != nil || len(gens) == 0 {
+		return ""
+	}
+	sc := c.scrubber()
+	var ids []string
+	for _, raw := range gens {
+		if e, err := fields(raw); err == nil && len(ids) < maxUnusable {
+			if id, ok := jsonString(e.get("generation_id")); ok && ValidID(id) && !sc.Secret(id) {
+				ids = append(ids, id)
+			}
+		}
+	}
+	if len(ids) == 0 {
+		return fmt.Sprintf("%d, with no plain ID", len(gens))
+	}
+	return fmt.Sprintf("%d, with IDs %s", len(gens), strings.Join(ids, ", "))
 }
 
 // get is the field named name: the key written so, else the one key that

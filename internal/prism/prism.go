@@ -221,7 +221,8 @@ var ErrRedirect = errors.New("unusable redirect")
 // network errors, 408, 429, 5xx except 501, a 2xx that is not the expected
 // JSON; never a redirect that was not followed (a 3xx). A POST creates (and charges for) generations and carries no
 // idempotency key, so it is repeated only where the API certainly did not
-// act: a 429, or a connection that failed before the request was written.
+// act: a 429, or a connection that failed before the request was written
+// (fail makes a 429 that lists generations no such refusal).
 func retryable(method string, status int, wrote bool) bool {
 	if method != http.MethodGet {
 		return status == http.StatusTooManyRequests || (status == 0 && !wrote)
@@ -453,7 +454,7 @@ func (c *Client) redirect(method string, from *url.URL, resp *http.Response, hop
 func (c *Client) decode(ctx context.Context, method string, resp *http.Response, out any) error {
 	if resp.StatusCode/100 != 2 {
 		defer drain(resp) // for the connection to be used again
-		return c.fail(method, c.checkResponse(resp), true)
+		return c.fail(method, c.checkResponse(method, resp), true)
 	}
 	err := decodeBody(ctx, resp.Body, out)
 	var re *readError
@@ -475,9 +476,10 @@ func (c *Client) decode(ctx context.Context, method string, resp *http.Response,
 // fail completes e with what the method and the outcome imply.
 func (c *Client) fail(method string, e *Error, wrote bool) *Error {
 	e.Method = method
-	// A refusal of a POST that lists generations all the same may have
-	// created them: it is no refusal to send again, or to trust.
-	listed := method != http.MethodGet && errors.Is(e.Err, ErrListsGenerations)
+	// A refusal of a POST that lists generations all the same, or may
+	// (too long to tell), may have created them: it is no refusal to send
+	// again, or to trust.
+	listed := errors.Is(e.Err, ErrListsGenerations)
 	e.Transient = retryable(method, e.StatusCode, wrote) && !listed
 	// A POST that reached the API and was not refused (4xx) may have
 	// created generations: a redirect too (a 303 classically answers one
@@ -486,8 +488,9 @@ func (c *Client) fail(method string, e *Error, wrote bool) *Error {
 	return e
 }
 
-// ErrListsGenerations is the Err of an error answer whose body lists
-// generations (a non-empty "generations" array) all the same.
+// ErrListsGenerations is wrapped by the Err of a refused POST whose body
+// lists generations (a non-empty "generations" array) all the same, or is
+// too long to tell.
 var ErrListsGenerations = errors.New("yet the answer lists generations")
 
 func drain(resp *http.Response) {
@@ -496,10 +499,17 @@ func drain(resp *http.Response) {
 }
 
 // checkResponse turns a non-200 response into an *Error, reading at most
-// maxErrorBody bytes of the body for the API's code and message.
-func (c *Client) checkResponse(resp *http.Response) *Error {
+// maxErrorBody bytes of the body for the API's code and message, and for
+// a POST whether it lists generations.
+func (c *Client) checkResponse(method string, resp *http.Response) *Error {
 	e := &Error{StatusCode: resp.StatusCode}
-	raw, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody+1))
+	if len(raw) > maxErrorBody {
+		raw = raw[:maxErrorBody]
+		if method != http.MethodGet {
+			e.Err = fmt.Errorf("%w, or may: its body is longer than %d KiB", ErrListsGenerations, maxErrorBody>>10)
+		}
+	}
 	// Any JSON object is the API's answer, whatever its fields' types: a
 	// 404 with a message object is still "no such generation", not a web
 	// page. An "error" object may hold the code and message itself.
@@ -514,8 +524,8 @@ func (c *Client) checkResponse(resp *http.Response) *Error {
 		}
 		sc := c.scrubber()
 		e.Code, e.Message = sc.Line(jsonText(code), 64), sc.Line(jsonText(msg), maxText)
-		if body.listsGenerations() {
-			e.Err = ErrListsGenerations
+		if ids := c.listed(body); method != http.MethodGet && ids != "" {
+			e.Err = fmt.Errorf("%w (%s)", ErrListsGenerations, ids)
 		}
 	}
 	e.RetryAfter = ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())

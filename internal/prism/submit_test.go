@@ -59,12 +59,16 @@ func TestSubmitFailures(t *testing.T) {
 		// A refusal that lists generations all the same may have created them.
 		{"429 listing generations", func(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(429)
-			io.WriteString(w, `{"error":"rate_limited","generations":[{"generation_id":"gen_a"}]}`)
+			io.WriteString(w, `{"error":"rate_limited","generations":[{"generation_id":"gen_a"},{"generation_id":"`+key+`"}]}`)
 		}, false, true, 429},
 		{"402 listing generations", func(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(402)
 			io.WriteString(w, `{"error":"insufficient_credits","Generations":[{}]}`)
 		}, false, true, 402},
+		{"429 too long to tell whether listing generations", func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(429)
+			io.WriteString(w, `{"error":"rate_limited","message":"`+strings.Repeat("x", maxErrorBody)+`"}`)
+		}, false, true, 429},
 		{"429 listing none", func(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(429)
 			io.WriteString(w, `{"error":"rate_limited","generations":[]}`)
@@ -104,6 +108,10 @@ func TestSubmitFailures(t *testing.T) {
 			if strings.Contains(tc.name, "listing generations") != strings.Contains(err.Error(), "yet the answer lists generations") {
 				t.Errorf("err = %v", err)
 			}
+			if want := map[string]string{"429 listing generations": "(2, with IDs gen_a)", "402 listing generations": "(1, with no plain ID)",
+				"429 too long to tell whether listing generations": "or may: its body is longer than 64 KiB"}[tc.name]; !strings.HasSuffix(err.Error(), want) || strings.Contains(err.Error(), key) {
+				t.Errorf("err = %.300v, want it to end %q", err, want)
+			}
 		})
 	}
 }
@@ -112,13 +120,15 @@ func TestSubmitFailures(t *testing.T) {
 // suspect when its refusal lists generations.
 func TestAStatusReadRefusedWithGenerationsIsStillTransient(t *testing.T) {
 	t.Parallel()
-	c := serve(t, func(w http.ResponseWriter, r *http.Request) {
-		w.WriteHeader(429)
-		io.WriteString(w, `{"error":"rate_limited","generations":[{"generation_id":"gen_a"}]}`)
-	})
-	_, err := c.Get(context.Background(), "gen_a")
-	if pe, ok := errors.AsType[*Error](err); !ok || !pe.Transient || pe.Unknown {
-		t.Errorf("err = %#v", err)
+	for _, body := range []string{`{"error":"rate_limited","generations":[{"generation_id":"gen_a"}]}`, strings.Repeat("x", maxErrorBody+1)} {
+		c := serve(t, func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(429)
+			io.WriteString(w, body)
+		})
+		_, err := c.Get(context.Background(), "gen_a")
+		if pe, ok := errors.AsType[*Error](err); !ok || !pe.Transient || pe.Unknown || errors.Is(err, ErrListsGenerations) {
+			t.Errorf("err = %.300v", err)
+		}
 	}
 }
 
