@@ -506,7 +506,9 @@ func (c *Client) checkResponse(method string, resp *http.Response) *Error {
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody+1))
 	if len(raw) > maxErrorBody {
 		raw = raw[:maxErrorBody]
-		if method != http.MethodGet {
+		// Only a 429 would be sent again; a web page as long, for a wrong
+		// base_url, is no such answer.
+		if method != http.MethodGet && resp.StatusCode == http.StatusTooManyRequests {
 			e.Err = fmt.Errorf("%w, or may: its body is longer than %d KiB", ErrListsGenerations, maxErrorBody>>10)
 		}
 	}

@@ -69,6 +69,10 @@ func TestSubmitFailures(t *testing.T) {
 			w.WriteHeader(429)
 			io.WriteString(w, `{"error":"rate_limited","message":"`+strings.Repeat("x", maxErrorBody)+`"}`)
 		}, false, true, 429},
+		{"404 page too long", func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(404)
+			io.WriteString(w, "<html>"+strings.Repeat("x", maxErrorBody))
+		}, false, false, 404},
 		{"429 listing none", func(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(429)
 			io.WriteString(w, `{"error":"rate_limited","generations":[]}`)
