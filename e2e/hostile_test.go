@@ -197,13 +197,23 @@ func TestHostileAnswersShowNoCommandSecretOrControlByte(t *testing.T) {
 		{
 			// A URL carrying the key is not usable: no video, no success.
 			name: "the key echoed in video_url and share_url", answer: echoKey,
-			with: fast(map[string]string{"generation_id": "gen_kurl", "timeout": "500ms"}),
+			with: fast(map[string]string{"generation_id": "gen_kurl", "timeout": "2s"}),
 			code: 3, nowhere: []string{hostileKey, hostileKeyPrefix},
+			check: func(t *testing.T, c *container, r run) {
+				if r.outputs["status"] != "completed_without_video" {
+					t.Errorf("status %q: the answer was never read", r.outputs["status"])
+				}
+			},
 		},
 		{
 			name: "the key echoed in video_url and share_url, CLI", answer: echoKey,
-			cli:  []string{"--timeout", "500ms", "--poll-interval", "20ms", "gen_kurl"},
+			cli:  []string{"--timeout", "2s", "--poll-interval", "20ms", "gen_kurl"},
 			code: 3, nowhere: []string{hostileKey, hostileKeyPrefix},
+			check: func(t *testing.T, c *container, r run) {
+				if !strings.Contains(r.stdout, `"status":"completed_without_video"`) {
+					t.Errorf("the answer was never read:\n%s", r.stdout)
+				}
+			},
 		},
 		{
 			name: "the key echoed in a refusal", answer: echoKey,
