@@ -79,11 +79,11 @@ func TestActionReportsEachLifecycle(t *testing.T) {
 			outputsAre(map[string]string{"status": "completed"}),
 			logSays("::warning title=Prism API trouble::gen_flaky: HTTP 503", "HTTP 429", "invalid response body", `"queued" is not a status`),
 		}},
-		{"deadline", fast(map[string]string{"generation_id": "gen_slow", "timeout": "2s"}), 3, []check{
+		{"deadline", fast(map[string]string{"generation_id": "gen_slow", "timeout": "5s"}), 3, []check{
 			outputsAre(map[string]string{"status": "generating", "video_url": ""}),
-			logSays("::error title=No verdict in time::gen_slow: timeout reached while the generation was \"generating\". Raise timeout (now 2s)"),
+			logSays("::error title=No verdict in time::gen_slow: timeout reached while the generation was \"generating\". Raise timeout (now 5s)"),
 		}},
-		{"completed without video", fast(map[string]string{"generation_id": "gen_no_video", "timeout": "2s"}), 3, []check{
+		{"completed without video", fast(map[string]string{"generation_id": "gen_no_video", "timeout": "5s"}), 3, []check{
 			outputsAre(map[string]string{"status": "completed_without_video", "video_url": ""}),
 			logSays("the API reports completed but gives no usable video_url"),
 		}},
@@ -96,7 +96,7 @@ func TestActionReportsEachLifecycle(t *testing.T) {
 		}},
 		// net/http hands back the connection of a 101 as its body, which
 		// no deadline closes.
-		{"101 Switching Protocols", fast(map[string]string{"generation_id": "gen_switch", "timeout": "400ms"}), 3, []check{
+		{"101 Switching Protocols", fast(map[string]string{"generation_id": "gen_switch", "timeout": "3s"}), 3, []check{
 			outputsAre(map[string]string{"status": ""}),
 			logSays("::error title=No verdict in time::gen_switch: timeout reached", "informational status"),
 		}},

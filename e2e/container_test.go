@@ -263,9 +263,9 @@ func TestDockerRunAsTheRunnerDoes(t *testing.T) {
 			outputsAre(map[string]string{"status": "failed", "error": "Generation timed out", "video_url": ""}),
 			logSays("::error title=Generation failed::gen_failed failed: Generation timed out"),
 		}},
-		{"timeout", fast(map[string]string{"generation_id": "gen_slow", "timeout": "1s"}), 3, []check{
+		{"timeout", fast(map[string]string{"generation_id": "gen_slow", "timeout": "5s"}), 3, []check{
 			outputsAre(map[string]string{"status": "generating", "generation_id": "gen_slow", "video_url": ""}),
-			logSays("::error title=No verdict in time::gen_slow: timeout reached while the generation was \"generating\". Raise timeout (now 1s)"),
+			logSays("::error title=No verdict in time::gen_slow: timeout reached while the generation was \"generating\". Raise timeout (now 5s)"),
 		}},
 		{"injection from the API", fast(map[string]string{"generation_id": "gen_injection"}), 1, []check{
 			func(t *testing.T, c *container, r run, sim simulator) {

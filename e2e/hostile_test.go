@@ -100,7 +100,7 @@ func TestHostileAnswersShowNoCommandSecretOrControlByte(t *testing.T) {
 	// The timeout is long for cases that end on their own, so a loaded machine
 	// cannot turn their verdict into exit 3; cases that end at it set a short one.
 	fast := func(with map[string]string) map[string]string {
-		base := map[string]string{"api_key": hostileKey, "poll_interval": "20ms", "max_interval": "100ms", "timeout": "20s"}
+		base := map[string]string{"api_key": hostileKey, "poll_interval": "20ms", "max_interval": "100ms", "timeout": "1m"}
 		for k, v := range with {
 			base[k] = v
 		}
@@ -162,7 +162,7 @@ func TestHostileAnswersShowNoCommandSecretOrControlByte(t *testing.T) {
 				return 404, map[string]string{"error": "not_found ##[error]code", "message": "Generation not found ##[set-output name=injected;]x ##[error]fake"}
 			},
 			// A refusal stops the other waits at once: it has a case of its own.
-			with: fast(map[string]string{"generation_id": "gen_fail gen_unknown gen_done gen_503", "timeout": "3s"}),
+			with: fast(map[string]string{"generation_id": "gen_fail gen_unknown gen_done gen_503", "timeout": "10s"}),
 			code: 1, nowhere: []string{"##["},
 			check: func(t *testing.T, c *container, r run) {
 				if r.outputs["status"] != "failed" || r.outputs["injected"] != "" || r.outputs["x"] != "" {
@@ -191,13 +191,13 @@ func TestHostileAnswersShowNoCommandSecretOrControlByte(t *testing.T) {
 		},
 		{
 			name: "the key echoed in every field and message", answer: echoKey,
-			with: fast(map[string]string{"generation_id": "gen_kfail gen_kunknown gen_kdone gen_k503", "timeout": "3s"}),
+			with: fast(map[string]string{"generation_id": "gen_kfail gen_kunknown gen_kdone gen_k503", "timeout": "10s"}),
 			code: 1, nowhere: []string{hostileKey, hostileKeyPrefix},
 		},
 		{
 			// A URL carrying the key is not usable: no video, no success.
 			name: "the key echoed in video_url and share_url", answer: echoKey,
-			with: fast(map[string]string{"generation_id": "gen_kurl", "timeout": "2s"}),
+			with: fast(map[string]string{"generation_id": "gen_kurl", "timeout": "5s"}),
 			code: 3, nowhere: []string{hostileKey, hostileKeyPrefix},
 			check: func(t *testing.T, c *container, r run) {
 				if r.outputs["status"] != "completed_without_video" {
@@ -207,7 +207,7 @@ func TestHostileAnswersShowNoCommandSecretOrControlByte(t *testing.T) {
 		},
 		{
 			name: "the key echoed in video_url and share_url, CLI", answer: echoKey,
-			cli:  []string{"--timeout", "2s", "--poll-interval", "20ms", "gen_kurl"},
+			cli:  []string{"--timeout", "5s", "--poll-interval", "20ms", "gen_kurl"},
 			code: 3, nowhere: []string{hostileKey, hostileKeyPrefix},
 			check: func(t *testing.T, c *container, r run) {
 				if !strings.Contains(r.stdout, `"status":"completed_without_video"`) {
@@ -227,7 +227,7 @@ func TestHostileAnswersShowNoCommandSecretOrControlByte(t *testing.T) {
 		},
 		{
 			name: "the key echoed, CLI", answer: echoKey,
-			cli:  []string{"--timeout", "3s", "--poll-interval", "20ms", "--max-interval", "100ms", "gen_kfail", "gen_kunknown", "gen_kdone", "gen_k503"},
+			cli:  []string{"--timeout", "10s", "--poll-interval", "20ms", "--max-interval", "100ms", "gen_kfail", "gen_kunknown", "gen_kdone", "gen_k503"},
 			code: 1, nowhere: []string{hostileKey, hostileKeyPrefix},
 			check: func(t *testing.T, c *container, r run) {
 				var results []map[string]any
@@ -244,7 +244,7 @@ func TestHostileAnswersShowNoCommandSecretOrControlByte(t *testing.T) {
 			answer: func(id, key string, n int, self string) (int, any) {
 				return 200, map[string]any{"id": id, "status": "failed", "error": strings.Repeat("é", 1000000/2-8) + " ##[error]end"}
 			},
-			with: fast(map[string]string{"generation_id": hundredIDs(), "timeout": "20s"}),
+			with: fast(map[string]string{"generation_id": hundredIDs(), "timeout": "2m"}),
 			code: 1, nowhere: []string{"##["},
 			check: func(t *testing.T, c *container, r run) {
 				raw := c.rawOutputs()
@@ -279,7 +279,7 @@ func TestHostileAnswersShowNoCommandSecretOrControlByte(t *testing.T) {
 				}
 				return 200, map[string]any{"id": id, "status": "failed", "error": escNul, "template_id": escNul, "created_at": escNul, "share_url": "https://x/" + escNul}
 			},
-			with: fast(map[string]string{"generation_id": "gen_esc gen_escu", "timeout": "3s"}),
+			with: fast(map[string]string{"generation_id": "gen_esc gen_escu", "timeout": "10s"}),
 			code: 1, nowhere: []string{"\x1b", "\x00", "\x07", "\u009b", "\u2028"},
 		},
 		{
@@ -315,7 +315,7 @@ func TestHostileAnswersShowNoCommandSecretOrControlByte(t *testing.T) {
 				w.Header().Set("Location", "http://s3 bucket/v.mp4?X-Amz-Signature=SECRET&X-Amz-Security-Token=SECRET")
 				w.WriteHeader(http.StatusFound)
 			},
-			with: fast(map[string]string{"generation_id": "gen_storage", "download_dir": "videos", "timeout": "20s"}),
+			with: fast(map[string]string{"generation_id": "gen_storage", "download_dir": "videos", "timeout": "1m"}),
 			code: 5, nowhere: []string{"SECRET"},
 			check: func(t *testing.T, c *container, r run) {
 				if r.outputs["video_path"] != "" {
@@ -447,7 +447,7 @@ func TestCompletedWithAnUnusableVideoURLIsNoSuccess(t *testing.T) {
 			sim := startSim(t, hostileScenarios)
 			c := newContainer(t)
 			r := c.act(t, map[string]string{"generation_id": id, "api_key": e2eKey, "base_url": sim.base,
-				"poll_interval": "20ms", "timeout": "2s", "download_dir": "videos"})
+				"poll_interval": "20ms", "timeout": "5s", "download_dir": "videos"})
 			if r.code != 3 || r.outputs["status"] != "completed_without_video" || r.outputs["video_url"] != "" {
 				t.Errorf("exit %d, status %q, video_url %q; want 3, completed_without_video, none\n%s", r.code, r.outputs["status"], r.outputs["video_url"], r.stdout)
 			}

@@ -98,7 +98,7 @@ func TestActionSubmitsThenWaits(t *testing.T) {
 			logSays("::error title=Submit outcome unknown::", "informational status"),
 		}},
 		{name: "timeout after submission", scenario: hostileScenarios,
-			with: slow(map[string]string{"template_id": "tpl_forever", "variables": `{"title": "Launch"}`, "timeout": "2s"}),
+			with: slow(map[string]string{"template_id": "tpl_forever", "variables": `{"title": "Launch"}`, "timeout": "5s"}),
 			code: 3, posts: map[string]int{tpl("tpl_forever"): 1}, checks: []check{
 				outputsAre(map[string]string{"generation_id": "gen_tpl_forever_1\ngen_tpl_forever_2", "status": "generating"}),
 				logSays("::error title=No verdict in time::gen_tpl_forever_1"),
