@@ -226,3 +226,26 @@ func TestWarnNotWaitedNamesThemBeforeTheWait(t *testing.T) {
 		t.Errorf("logged %s", got)
 	}
 }
+
+// TestWarnMarkedNamesTenThenCounts: one warning per ID the answer marks
+// failed, with its error when it has one, up to ten, then one for the rest.
+func TestWarnMarkedNamesTenThenCounts(t *testing.T) {
+	t.Parallel()
+	for _, n := range []int{1, 10, 12} {
+		var b strings.Builder
+		marked := make([]prism.Failed, n)
+		for i := range marked {
+			marked[i] = prism.Failed{ID: fmt.Sprintf("gen_%d", i+1), Error: "Policy"}
+		}
+		marked[0].Error = ""
+		WarnMarked(NewLog(&b, true), marked)
+		got := b.String()
+		lines := strings.Count(got, "::warning title=Generation failed::")
+		if lines != min(n, 11) || !strings.Contains(got, "::gen_1: the submit answer marks it failed already; a wait for it will fail.\n") ||
+			n > 1 && !strings.Contains(got, "::gen_2: the submit answer marks it failed already (Policy); a wait for it will fail.\n") ||
+			(n > 10) != strings.Contains(got, "The submit answer marks 2 more IDs failed: the results say which, of the first 500.") ||
+			strings.Contains(got, "gen_11") {
+			t.Errorf("%d marked: %d warnings\n%s", n, lines, got)
+		}
+	}
+}
