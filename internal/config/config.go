@@ -87,6 +87,13 @@ type raw struct {
 	countSet, variablesSet, optionsSet, modelSet bool
 	waitSet, waitFlag                            bool            // waitFlag: --wait given
 	blank                                        map[string]bool // the inputs given only blanks, by envName
+	blankFlag                                    map[string]bool // the modes' flags given blank, by input name
+}
+
+// visible says whether s has a character that shows: one that is not a
+// space, a control or a format character (a zero-width space).
+func visible(s string) bool {
+	return strings.ContainsFunc(s, func(r rune) bool { return !unicode.IsSpace(r) && !unicode.IsControl(r) && !unicode.Is(unicode.Cf, r) })
 }
 
 // Input is one setting: the action input Name, INPUT_NAME in the action,
@@ -179,12 +186,12 @@ var ErrVersion = errors.New("version requested")
 func Load(ctx context.Context, lookup func(string) (string, bool), args []string, wd string) (Config, error) {
 	get := func(k string) string { v, _ := lookup(k); return v }
 	c := Config{GitHub: get("GITHUB_ACTIONS") == "true", Action: ActionMode(lookup)}
-	r := raw{blank: map[string]bool{}}
+	r := raw{blank: map[string]bool{}, blankFlag: map[string]bool{}}
 	var l envconfig.Lookuper = envconfig.PrefixLookuper("INPUT_", nonEmpty(get, r.blank))
 	if c.Action && len(args) > 0 {
 		// The actions pass no arguments: these are a CLI user's, beside
 		// INPUT_* variables meant for something else.
-		if _, err := parseFlags(args); errors.Is(err, ErrHelp) || errors.Is(err, ErrVersion) {
+		if _, _, err := parseFlags(args); errors.Is(err, ErrHelp) || errors.Is(err, ErrVersion) {
 			return c, err
 		}
 		return c, fmt.Errorf("%d command-line argument(s) given, but %s set: prism-wait then reads the action's inputs (INPUT_*) and would ignore the arguments; "+
@@ -193,8 +200,17 @@ func Load(ctx context.Context, lookup func(string) (string, bool), args []string
 	var fromFlags map[string]string
 	if !c.Action {
 		var err error
-		if fromFlags, err = parseFlags(args); err != nil {
+		var given map[string]bool
+		if fromFlags, given, err = parseFlags(args); err != nil {
 			return c, err
+		}
+		// A mode's flag given blank (a shell variable that came out
+		// empty) is the user's own: it is named, and no PRISM_* variable
+		// stands in for it.
+		for _, in := range modeInputs {
+			if k := envName(in); given[k] && !visible(fromFlags[k]) {
+				r.blankFlag[in] = true
+			}
 		}
 		l = envconfig.MultiLookuper(nonEmpty(func(k string) string { return fromFlags[k] }, r.blank), envconfig.PrefixLookuper("PRISM_", nonEmpty(get, r.blank)))
 	}
@@ -297,31 +313,51 @@ func (c *Config) check(r *raw, bad func(input, format string, a ...any)) {
 	}
 
 	ids := strings.Join(r.generationID, "\n")
+	if r.prompt != "" && !visible(r.prompt) { // a zero-width space is no prompt either
+		r.prompt, r.blank[envName("prompt")] = "", true
+	}
+	// No PRISM_* variable stands in for a blank flag.
+	if r.blankFlag["generation_id"] {
+		ids = ""
+	}
+	if r.blankFlag["template_id"] {
+		r.templateID = ""
+	}
+	if r.blankFlag["prompt"] {
+		r.prompt = ""
+	}
 	given := map[string]bool{"generation_id": strings.TrimSpace(ids) != "", "template_id": r.templateID != "", "prompt": r.prompt != ""}
-	var modes, blanks, others []string // the modes' inputs given; given only blanks; neither
+	var modes, blanks, others []string // the modes' inputs given; given blank; neither
 	for _, in := range modeInputs {
 		switch {
 		case given[in]:
 			modes = append(modes, in)
-		case r.blank[envName(in)]:
+		case r.blank[envName(in)] || r.blankFlag[in]:
 			blanks = append(blanks, in)
 		default:
 			others = append(others, t(in))
 		}
 	}
+	// A blank mode is named when no mode is given, or when it is a flag;
+	// a blank input or variable beside a given mode is no value, as "" is.
+	source := "a shell variable"
+	if c.Action {
+		source = "a ${{ }} expression"
+	}
+	instead := ""
 	switch {
-	case len(modes) == 0 && len(blanks) > 0:
-		source := "a shell variable"
-		if c.Action {
-			source = "a ${{ }} expression"
+	case len(modes) > 0:
+		instead = ", or leave it out to use " + t(modes[0])
+	case len(others) > 0:
+		instead = ", or give " + strings.Join(others, " or ") + " instead"
+	}
+	for _, in := range blanks {
+		if len(modes) == 0 || r.blankFlag[in] {
+			bad(in, "is blank (nothing visible; %s may have come out empty): give it a value%s", source, instead)
 		}
-		instead := ""
-		if len(others) > 0 {
-			instead = ", or give " + strings.Join(others, " or ") + " instead"
-		}
-		for _, in := range blanks {
-			bad(in, "is blank (only spaces or newlines; %s may have come out blank): give it a value%s", source, instead)
-		}
+	}
+	switch {
+	case len(modes) == 0 && len(blanks) > 0: // named above
 	case len(modes) == 0:
 		bad("generation_id", "required: give generation IDs to wait for, or %s or %s to submit", t("template_id"), t("prompt"))
 	case len(modes) > 1:
@@ -348,8 +384,10 @@ func (c *Config) check(r *raw, bad func(input, format string, a ...any)) {
 	default:
 		c.Submit = c.submit(r, bad)
 	}
-	// A blank mode was named above: what goes with it is not wrong too.
-	template, prompt := r.templateID != "" || r.blank[envName("template_id")], r.prompt != "" || r.blank[envName("prompt")]
+	// What goes with a blank mode named above is not wrong too; beside a
+	// given mode, a blank input is none, and what goes with it is.
+	named := func(in string) bool { return len(modes) == 0 && slices.Contains(blanks, in) || r.blankFlag[in] }
+	template, prompt := r.templateID != "" || named("template_id"), r.prompt != "" || named("prompt")
 	if !template && r.variablesSet {
 		bad("variables", "only used with %s", t("template_id"))
 	}
@@ -699,10 +737,10 @@ func (l *idList) Set(v string) error {
 	return nil
 }
 
-// parseFlags returns the flags given, keyed like the environment (API_KEY
-// for --api-key). Positional arguments are generation IDs, added to
+// parseFlags returns every flag's value and the flags given, keyed like
+// the environment (API_KEY for --api-key). Positional arguments are generation IDs, added to
 // --generation-id's: like every flag, they win over PRISM_GENERATION_ID.
-func parseFlags(args []string) (map[string]string, error) {
+func parseFlags(args []string) (map[string]string, map[string]bool, error) {
 	fs, vals, version := flagSet()
 	// Positional IDs join --generation-id's where they stand: the IDs
 	// keep the order they were given in.
@@ -714,9 +752,9 @@ func parseFlags(args []string) (map[string]string, error) {
 	for { // flags may follow positional IDs
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				return nil, ErrHelp
+				return nil, nil, ErrHelp
 			}
-			return nil, flagError(fs, err)
+			return nil, nil, flagError(fs, err)
 		}
 		if fs.NArg() == 0 {
 			break
@@ -729,13 +767,15 @@ func parseFlags(args []string) (map[string]string, error) {
 		args = fs.Args()[1:]
 	}
 	if *version {
-		return nil, ErrVersion
+		return nil, nil, ErrVersion
 	}
 	out := make(map[string]string, len(vals))
 	for name, v := range vals {
 		out[envName(name)] = *v
 	}
-	return out, nil
+	given := map[string]bool{} // the flags given, by envName
+	fs.Visit(func(f *flag.Flag) { given[envName(strings.ReplaceAll(f.Name, "-", "_"))] = true })
+	return out, given, nil
 }
 
 // ParseIDs splits a list of generation IDs on whitespace and commas, keeps
