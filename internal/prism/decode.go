@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -66,10 +67,16 @@ func fields(data []byte) (object, error) {
 
 // listed describes the entries of o's "generations" array, as a submit's
 // success lists them: the first plain IDs and how many entries in all;
-// "" when there is no such array or it is empty.
+// "" when there is none or it is empty. A "generations" that is no list
+// is described too: it may be one.
 func (c *Client) listed(o object) string {
 	var gens []json.RawMessage
-	if json.Unmarshal(o.get("generations"), &gens) != nil || len(gens) == 0 {
+	switch raw := o.get("generations"); {
+	case null(raw):
+		return ""
+	case json.Unmarshal(raw, &gens) != nil:
+		return "not as a list: " + c.scrubber().Line(compact(raw), 80)
+	case len(gens) == 0:
 		return ""
 	}
 	sc := c.scrubber()
@@ -204,9 +211,12 @@ func (c *Client) submission(b submitBody) (Submission, string) {
 		default:
 			seen[id] = true
 			s.IDs = append(s.IDs, id)
-			if failed {
-				s.Failed = append(s.Failed, Failed{ID: id, Error: reason})
-			}
+		}
+		// Failed in any of its entries is failed.
+		if ok && seen[id] && failed && !slices.ContainsFunc(s.Failed, func(f Failed) bool { return f.ID == id }) {
+			s.Failed = append(s.Failed, Failed{ID: id, Error: reason})
+		}
+		if why == "" {
 			continue
 		}
 		what := "entry " + strconv.Itoa(i+1) + ": " + why

@@ -188,13 +188,13 @@ func TestSubmitKeepsEveryValidID(t *testing.T) {
 			ids: idList(MaxIDs + 1)},
 		{name: "many unusable", status: 200, body: `{"generations":[` + strings.Repeat(`{"generation_id":""},`, 15) + `{"generation_id":"gen_a"}]}`,
 			ids: "gen_a", more: 5, lost: 15},
-		{name: "entries with an ID marked failed", status: 200, body: `{"generations":[{"generation_id":"gen_a","status":"failed","error":"policy"},{"generation_id":"gen_b","status":"generating"},{"generation_id":"gen_c","status":"Failed"},{"generation_id":"gen_d","status":"failed"},{"generation_id":"gen_a","status":"failed"}]}`,
-			ids: "gen_a gen_b gen_c gen_d", unusable: []string{"entry 5: gen_a is listed again"}, failed: "[{gen_a policy} {gen_d }]"},
+		{name: "entries with an ID marked failed", status: 200, body: `{"generations":[{"generation_id":"gen_a","status":"failed","error":"policy"},{"generation_id":"gen_b","status":"generating"},{"generation_id":"gen_c","status":"Failed"},{"generation_id":"gen_d","status":"failed"},{"generation_id":"gen_a","status":"failed"},{"generation_id":"gen_b","status":"failed","error":"late"}]}`,
+			ids: "gen_a gen_b gen_c gen_d", unusable: []string{"entry 5: gen_a is listed again", "entry 6: gen_b is listed again"}, failed: "[{gen_a policy} {gen_d } {gen_b late}]"},
 		{name: "a failed entry's error, scrubbed", status: 200, body: `{"generations":[{"generation_id":"gen_a","status":"failed","error":"` + key + ` ::error::x\u001b"}]}`,
 			ids: "gen_a", failed: "[{gen_a *** ::error::x }]"},
 		{name: "failed entries without an ID", status: 200, body: `{"generations":[{"generation_id":"gen_a","status":"generating"},{"generation_id":null,"status":"failed","error":"policy"},{"status":"failed"},{"generation_id":"gen_a","status":"failed"},{"generation_id":"","status":"FAILED"}]}`,
 			ids: "gen_a", unusable: []string{`entry 2: no generation_id string in {"error":"policy","generation_id":null,"status":"failed"}`, `entry 3: no generation_id string in {"status":"failed"}`, "entry 4: gen_a is listed again", `entry 5: generation_id "" is not a plain ID`},
-			lost: 3, lostFailed: 2, lostText: `entry 2: no generation_id string in {"error":"policy","generation_id":null,"status":"failed"}; entry 3: no generation_id string in {"status":"failed"}; entry 5: generation_id "" is not a plain ID`},
+			lost: 3, lostFailed: 2, failed: "[{gen_a }]", lostText: `entry 2: no generation_id string in {"error":"policy","generation_id":null,"status":"failed"}; entry 3: no generation_id string in {"status":"failed"}; entry 5: generation_id "" is not a plain ID`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

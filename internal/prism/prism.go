@@ -11,6 +11,7 @@
 package prism
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -504,12 +505,14 @@ func drain(resp *http.Response) {
 func (c *Client) checkResponse(method string, resp *http.Response) *Error {
 	e := &Error{StatusCode: resp.StatusCode}
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody+1))
-	if len(raw) > maxErrorBody {
-		raw = raw[:maxErrorBody]
-		// Only a 429 would be sent again; a web page as long, for a wrong
-		// base_url, is no such answer.
-		if method != http.MethodGet && resp.StatusCode == http.StatusTooManyRequests {
-			e.Err = fmt.Errorf("%w, or may: its body is longer than %d KiB", ErrListsGenerations, maxErrorBody>>10)
+	cut := len(raw) > maxErrorBody
+	raw = raw[:min(len(raw), maxErrorBody)]
+	// A 429 is sent again, unless its body may list generations: one too
+	// long to tell, or that is no JSON object yet names them. (A web page
+	// as long, for a wrong base_url, answers no 429.)
+	if method != http.MethodGet && resp.StatusCode == http.StatusTooManyRequests {
+		if _, err := fields(raw); cut || err != nil && bytes.Contains(bytes.ToLower(raw), []byte("generation")) {
+			e.Err = fmt.Errorf("%w, or may: its body is too long or too broken to tell", ErrListsGenerations)
 		}
 	}
 	// Any JSON object is the API's answer, whatever its fields' types: a

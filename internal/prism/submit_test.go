@@ -69,6 +69,18 @@ func TestSubmitFailures(t *testing.T) {
 			w.WriteHeader(429)
 			io.WriteString(w, `{"error":"rate_limited","message":"`+strings.Repeat("x", maxErrorBody)+`"}`)
 		}, false, true, 429},
+		{"429 broken, listing generations", func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(429)
+			io.WriteString(w, `{"error":"rate_limited","Generations":[{"generation_id":"gen_a"}]} garbage`)
+		}, false, true, 429},
+		{"429 listing generations not as a list", func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(429)
+			io.WriteString(w, `{"error":"rate_limited","generations":"gen_a"}`)
+		}, false, true, 429},
+		{"429 web page", func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(429)
+			io.WriteString(w, "<html>Too many requests</html>")
+		}, true, false, 429},
 		{"404 page too long", func(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(404)
 			io.WriteString(w, "<html>"+strings.Repeat("x", maxErrorBody))
@@ -113,7 +125,8 @@ func TestSubmitFailures(t *testing.T) {
 				t.Errorf("err = %v", err)
 			}
 			if want := map[string]string{"429 listing generations": "(2, with IDs gen_a)", "402 listing generations": "(1, with no plain ID)",
-				"429 too long to tell whether listing generations": "or may: its body is longer than 64 KiB"}[tc.name]; !strings.HasSuffix(err.Error(), want) || strings.Contains(err.Error(), key) {
+				"429 too long to tell whether listing generations": "or may: its body is too long or too broken to tell",
+				"429 broken, listing generations":                  "or may: its body is too long or too broken to tell", "429 listing generations not as a list": `(not as a list: "gen_a")`}[tc.name]; !strings.HasSuffix(err.Error(), want) || strings.Contains(err.Error(), key) {
 				t.Errorf("err = %.300v, want it to end %q", err, want)
 			}
 		})
