@@ -637,9 +637,9 @@ func actionVars(lookup func(string) (string, bool)) []string {
 
 // nonEmpty makes a blank value count as unset. The runner passes every
 // declared input, as "" when the workflow omits it; without this, ""
-// would replace the defaults. A value of spaces or newlines is recorded
-// in blanks, by its key without the INPUT_ or PRISM_ prefix, so that an
-// error can name it.
+// would replace the defaults. A value of only spaces and newlines is
+// recorded in blanks, by its key without the INPUT_ or PRISM_ prefix, so
+// that an error can name it.
 func nonEmpty(get func(string) string, blanks map[string]bool) envconfig.Lookuper {
 	return envconfig.LookuperFunc(func(key string) (string, bool) {
 		v := get(key)
@@ -738,8 +738,9 @@ func (l *idList) Set(v string) error {
 }
 
 // parseFlags returns every flag's value and the flags given, keyed like
-// the environment (API_KEY for --api-key). Positional arguments are generation IDs, added to
-// --generation-id's: like every flag, they win over PRISM_GENERATION_ID.
+// the environment (API_KEY for --api-key). Positional arguments are
+// generation IDs, added to --generation-id's: like every flag, they win
+// over PRISM_GENERATION_ID.
 func parseFlags(args []string) (map[string]string, map[string]bool, error) {
 	fs, vals, version := flagSet()
 	// Positional IDs join --generation-id's where they stand: the IDs

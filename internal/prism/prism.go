@@ -478,8 +478,8 @@ func (c *Client) decode(ctx context.Context, method string, resp *http.Response,
 func (c *Client) fail(method string, e *Error, wrote bool) *Error {
 	e.Method = method
 	// A refusal of a POST that lists generations all the same, or may
-	// (too long to tell), may have created them: it is no refusal to send
-	// again, or to trust.
+	// (too long or broken to tell), may have created them: it is no
+	// refusal to send again, or to trust.
 	listed := errors.Is(e.Err, ErrListsGenerations)
 	e.Transient = retryable(method, e.StatusCode, wrote) && !listed
 	// A POST that reached the API and was not refused (4xx) may have
@@ -490,8 +490,8 @@ func (c *Client) fail(method string, e *Error, wrote bool) *Error {
 }
 
 // ErrListsGenerations is wrapped by the Err of a refused POST whose body
-// lists generations (a non-empty "generations" array) all the same, or is
-// too long to tell.
+// lists generations (a "generations" that is no empty list) all the same,
+// or of a 429 whose body is too long or broken to tell.
 var ErrListsGenerations = errors.New("yet the answer lists generations")
 
 func drain(resp *http.Response) {
