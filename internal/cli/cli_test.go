@@ -910,8 +910,8 @@ func generations(n int) (list string, ids []string) {
 }
 
 // TestIDsTheSubmitAnswerMarksFailed: without a wait, the step hands them
-// on with a warning and says so in the results (the wait that follows
-// fails on them); with a wait, the reads tell, and one past the first 100,
+// on with a warning and says so in status and results (the wait that
+// follows fails on them, and waits for the others); with a wait, the reads tell, and one past the first 100,
 // which is not read, is failed all the same, not "not waited for".
 func TestIDsTheSubmitAnswerMarksFailed(t *testing.T) {
 	t.Parallel()
@@ -921,7 +921,7 @@ func TestIDsTheSubmitAnswerMarksFailed(t *testing.T) {
 		r := action(t, context.Background(), base, map[string]string{"template_id": "tpl_doomed", "wait": "false"})
 		var results []struct{ ID, Status, Error string }
 		json.Unmarshal([]byte(r.outputs["results"]), &results)
-		if r.code != outcome.ExitOK || r.outputs["status"] != "" || r.outputs["generation_id"] != "gen_tpl_doomed_1\ngen_tpl_doomed_2" ||
+		if r.code != outcome.ExitOK || r.outputs["status"] != "failed" || r.outputs["generation_id"] != "gen_tpl_doomed_1\ngen_tpl_doomed_2" ||
 			fmt.Sprint(results) != "[{gen_tpl_doomed_1 failed Policy} {gen_tpl_doomed_2 failed Policy}]" ||
 			!strings.Contains(r.stdout, "::warning title=Generation failed::gen_tpl_doomed_2: the submit answer marks it failed already (Policy); a wait for it will fail.") ||
 			!strings.Contains(r.summary, "2 submitted, 2 of them marked failed") {

@@ -86,14 +86,13 @@ type raw struct {
 	apiKey, rerunGuard, wait                     string
 	countSet, variablesSet, optionsSet, modelSet bool
 	waitSet, waitFlag                            bool            // waitFlag: --wait given
-	blank                                        map[string]bool // the inputs given only blanks, by envName
-	blankFlag                                    map[string]bool // the modes' flags given blank, by input name
+	blank                                        map[string]bool // the inputs given blank, by envName
 }
 
-// visible says whether s has a character that shows: one that is not a
-// space, a control or a format character (a zero-width space).
-func visible(s string) bool {
-	return strings.ContainsFunc(s, func(r rune) bool { return !unicode.IsSpace(r) && !unicode.IsControl(r) && !unicode.Is(unicode.Cf, r) })
+// shows says whether r is a character that shows: not a space, a control
+// or a format character (a zero-width space).
+func shows(r rune) bool {
+	return !unicode.IsSpace(r) && !unicode.IsControl(r) && !unicode.Is(unicode.Cf, r)
 }
 
 // Input is one setting: the action input Name, INPUT_NAME in the action,
@@ -186,7 +185,7 @@ var ErrVersion = errors.New("version requested")
 func Load(ctx context.Context, lookup func(string) (string, bool), args []string, wd string) (Config, error) {
 	get := func(k string) string { v, _ := lookup(k); return v }
 	c := Config{GitHub: get("GITHUB_ACTIONS") == "true", Action: ActionMode(lookup)}
-	r := raw{blank: map[string]bool{}, blankFlag: map[string]bool{}}
+	r := raw{blank: map[string]bool{}}
 	var l envconfig.Lookuper = envconfig.PrefixLookuper("INPUT_", nonEmpty(get, r.blank))
 	if c.Action && len(args) > 0 {
 		// The actions pass no arguments: these are a CLI user's, beside
@@ -204,15 +203,19 @@ func Load(ctx context.Context, lookup func(string) (string, bool), args []string
 		if fromFlags, given, err = parseFlags(args); err != nil {
 			return c, err
 		}
-		// A mode's flag given blank (a shell variable that came out
-		// empty) is the user's own: it is named, and no PRISM_* variable
-		// stands in for it.
-		for _, in := range modeInputs {
-			if k := envName(in); given[k] && !visible(fromFlags[k]) {
-				r.blankFlag[in] = true
+		env := envconfig.PrefixLookuper("PRISM_", nonEmpty(get, r.blank))
+		l = envconfig.LookuperFunc(func(k string) (string, bool) {
+			if !given[k] {
+				return env.Lookup(k)
 			}
-		}
-		l = envconfig.MultiLookuper(nonEmpty(func(k string) string { return fromFlags[k] }, r.blank), envconfig.PrefixLookuper("PRISM_", nonEmpty(get, r.blank)))
+			// A flag given, even empty (a shell variable that came out
+			// empty), is the user's: no PRISM_* variable stands in for it.
+			v := fromFlags[k]
+			if strings.TrimSpace(v) == "" {
+				r.blank[k] = true
+			}
+			return v, strings.TrimSpace(v) != ""
+		})
 	}
 
 	var errs []error
@@ -313,33 +316,26 @@ func (c *Config) check(r *raw, bad func(input, format string, a ...any)) {
 	}
 
 	ids := strings.Join(r.generationID, "\n")
-	if r.prompt != "" && !visible(r.prompt) { // a zero-width space is no prompt either
-		r.prompt, r.blank[envName("prompt")] = "", true
+	// A mode's input given with nothing in it to read (spaces, commas
+	// between no IDs, a zero-width space) is named, beside another mode
+	// too: the runner passes "" for an input the workflow omits, so it
+	// was written, and a guess could pay for what was not asked.
+	holds := map[string]bool{
+		"generation_id": strings.ContainsFunc(ids, func(r rune) bool { return r != ',' && shows(r) }),
+		"template_id":   strings.ContainsFunc(r.templateID, shows), "prompt": strings.ContainsFunc(r.prompt, shows),
 	}
-	// No PRISM_* variable stands in for a blank flag.
-	if r.blankFlag["generation_id"] {
-		ids = ""
-	}
-	if r.blankFlag["template_id"] {
-		r.templateID = ""
-	}
-	if r.blankFlag["prompt"] {
-		r.prompt = ""
-	}
-	given := map[string]bool{"generation_id": strings.TrimSpace(ids) != "", "template_id": r.templateID != "", "prompt": r.prompt != ""}
+	value := map[string]string{"generation_id": ids, "template_id": r.templateID, "prompt": r.prompt}
 	var modes, blanks, others []string // the modes' inputs given; given blank; neither
 	for _, in := range modeInputs {
 		switch {
-		case given[in]:
+		case holds[in]:
 			modes = append(modes, in)
-		case r.blank[envName(in)] || r.blankFlag[in]:
+		case value[in] != "" || r.blank[envName(in)]:
 			blanks = append(blanks, in)
 		default:
 			others = append(others, t(in))
 		}
 	}
-	// A blank mode is named when no mode is given, or when it is a flag;
-	// a blank input or variable beside a given mode is no value, as "" is.
 	source := "a shell variable"
 	if c.Action {
 		source = "a ${{ }} expression"
@@ -352,12 +348,10 @@ func (c *Config) check(r *raw, bad func(input, format string, a ...any)) {
 		instead = ", or give " + strings.Join(others, " or ") + " instead"
 	}
 	for _, in := range blanks {
-		if len(modes) == 0 || r.blankFlag[in] {
-			bad(in, "is blank (nothing visible; %s may have come out empty): give it a value%s", source, instead)
-		}
+		bad(in, "is blank (only spaces, commas or invisible characters; %s may have come out empty): give it a value%s", source, instead)
 	}
 	switch {
-	case len(modes) == 0 && len(blanks) > 0: // named above
+	case len(blanks) > 0: // named above
 	case len(modes) == 0:
 		bad("generation_id", "required: give generation IDs to wait for, or %s or %s to submit", t("template_id"), t("prompt"))
 	case len(modes) > 1:
@@ -384,10 +378,8 @@ func (c *Config) check(r *raw, bad func(input, format string, a ...any)) {
 	default:
 		c.Submit = c.submit(r, bad)
 	}
-	// What goes with a blank mode named above is not wrong too; beside a
-	// given mode, a blank input is none, and what goes with it is.
-	named := func(in string) bool { return len(modes) == 0 && slices.Contains(blanks, in) || r.blankFlag[in] }
-	template, prompt := r.templateID != "" || named("template_id"), r.prompt != "" || named("prompt")
+	// What goes with a blank mode is not out of place: the blank is.
+	template, prompt := r.templateID != "" || len(blanks) > 0, r.prompt != "" || len(blanks) > 0
 	if !template && r.variablesSet {
 		bad("variables", "only used with %s", t("template_id"))
 	}
@@ -637,9 +629,9 @@ func actionVars(lookup func(string) (string, bool)) []string {
 
 // nonEmpty makes a blank value count as unset. The runner passes every
 // declared input, as "" when the workflow omits it; without this, ""
-// would replace the defaults. A value of only spaces and newlines is
-// recorded in blanks, by its key without the INPUT_ or PRISM_ prefix, so
-// that an error can name it.
+// would replace the defaults. A value of only spaces is recorded in
+// blanks, by its key without the INPUT_ or PRISM_ prefix, so that an
+// error can name a blank mode.
 func nonEmpty(get func(string) string, blanks map[string]bool) envconfig.Lookuper {
 	return envconfig.LookuperFunc(func(key string) (string, bool) {
 		v := get(key)

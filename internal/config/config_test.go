@@ -854,17 +854,17 @@ func TestABlankModeIsNamed(t *testing.T) {
 		args []string
 		want string
 	}{
-		{env: map[string]string{"INPUT_PROMPT": " \n "}, want: "prompt: is blank (nothing visible; a ${{ }} expression may have come out empty): give it a value, or give generation_id or template_id instead"},
-		{env: map[string]string{"INPUT_TEMPLATE_ID": "\t"}, want: "template_id: is blank (nothing visible; a ${{ }} expression may have come out empty): give it a value, or give generation_id or prompt instead"},
+		{env: map[string]string{"INPUT_PROMPT": " \n "}, want: "prompt: is blank (only spaces, commas or invisible characters; a ${{ }} expression may have come out empty): give it a value, or give generation_id or template_id instead"},
+		{env: map[string]string{"INPUT_TEMPLATE_ID": "\t"}, want: "template_id: is blank (only spaces, commas or invisible characters; a ${{ }} expression may have come out empty): give it a value, or give generation_id or prompt instead"},
 		// Each blank one is named, and only the others are offered.
-		{env: map[string]string{"INPUT_GENERATION_ID": "\n", "INPUT_PROMPT": " "}, want: "generation_id: is blank (nothing visible; a ${{ }} expression may have come out empty): give it a value, or give template_id instead\n" +
-			"prompt: is blank (nothing visible; a ${{ }} expression may have come out empty): give it a value, or give template_id instead"},
-		{env: map[string]string{"INPUT_GENERATION_ID": "\n", "INPUT_TEMPLATE_ID": " ", "INPUT_PROMPT": " "}, want: "generation_id: is blank (nothing visible; a ${{ }} expression may have come out empty): give it a value\n"},
+		{env: map[string]string{"INPUT_GENERATION_ID": "\n", "INPUT_PROMPT": " "}, want: "generation_id: is blank (only spaces, commas or invisible characters; a ${{ }} expression may have come out empty): give it a value, or give template_id instead\n" +
+			"prompt: is blank (only spaces, commas or invisible characters; a ${{ }} expression may have come out empty): give it a value, or give template_id instead"},
+		{env: map[string]string{"INPUT_GENERATION_ID": "\n", "INPUT_TEMPLATE_ID": " ", "INPUT_PROMPT": " "}, want: "generation_id: is blank (only spaces, commas or invisible characters; a ${{ }} expression may have come out empty): give it a value\n"},
 		// What goes with a blank mode is not called out of place.
-		{env: map[string]string{"INPUT_PROMPT": "\n", "INPUT_MODEL": "veo-3.1", "INPUT_COUNT": "2", "INPUT_OPTIONS": "{}"}, want: "prompt: is blank (nothing visible; a ${{ }} expression may have come out empty): give it a value, or give generation_id or template_id instead"},
+		{env: map[string]string{"INPUT_PROMPT": "\n", "INPUT_MODEL": "veo-3.1", "INPUT_COUNT": "2", "INPUT_OPTIONS": "{}"}, want: "prompt: is blank (only spaces, commas or invisible characters; a ${{ }} expression may have come out empty): give it a value, or give generation_id or template_id instead"},
 		{env: map[string]string{"INPUT_TEMPLATE_ID": "\n", "INPUT_VARIABLES": "{}"}, want: "template_id: is blank"},
 		{env: map[string]string{"INPUT_GENERATION_ID": "", "INPUT_TIMEOUT": " "}, want: "generation_id: required: give generation IDs to wait for, or template_id or prompt to submit"},
-		{args: []string{"--prompt", "  "}, want: "--prompt (PRISM_PROMPT): is blank (nothing visible; a shell variable may have come out empty): give it a value, or give --generation-id (PRISM_GENERATION_ID) or --template-id (PRISM_TEMPLATE_ID) instead"},
+		{args: []string{"--prompt", "  "}, want: "--prompt (PRISM_PROMPT): is blank (only spaces, commas or invisible characters; a shell variable may have come out empty): give it a value, or give --generation-id (PRISM_GENERATION_ID) or --template-id (PRISM_TEMPLATE_ID) instead"},
 		{args: []string{" "}, want: "--generation-id (PRISM_GENERATION_ID): is blank"},
 		{env: map[string]string{"PRISM_TEMPLATE_ID": "\n"}, args: []string{}, want: "--template-id (PRISM_TEMPLATE_ID): is blank"},
 		// Nothing visible is blank too.
@@ -872,7 +872,7 @@ func TestABlankModeIsNamed(t *testing.T) {
 		{args: []string{"--prompt", "\u200b", "--model", "m"}, want: "--prompt (PRISM_PROMPT): is blank"},
 		// A blank flag is named even beside a mode from PRISM_*, which
 		// never stands in for it.
-		{env: map[string]string{"PRISM_TEMPLATE_ID": "tpl_1"}, args: []string{"--prompt", " ", "--model", "m"}, want: "--prompt (PRISM_PROMPT): is blank (nothing visible; a shell variable may have come out empty): give it a value, or leave it out to use --template-id (PRISM_TEMPLATE_ID)"},
+		{env: map[string]string{"PRISM_TEMPLATE_ID": "tpl_1"}, args: []string{"--prompt", " ", "--model", "m"}, want: "--prompt (PRISM_PROMPT): is blank (only spaces, commas or invisible characters; a shell variable may have come out empty): give it a value, or leave it out to use --template-id (PRISM_TEMPLATE_ID)"},
 		{env: map[string]string{"PRISM_TEMPLATE_ID": "tpl_1"}, args: []string{" "}, want: "--generation-id (PRISM_GENERATION_ID): is blank"},
 		{env: map[string]string{"PRISM_TEMPLATE_ID": "tpl_old"}, args: []string{"--template-id", ""}, want: "--template-id (PRISM_TEMPLATE_ID): is blank"},
 		{env: map[string]string{"PRISM_GENERATION_ID": "gen_old"}, args: []string{"--generation-id", " "}, want: "--generation-id (PRISM_GENERATION_ID): is blank"},
@@ -890,20 +890,28 @@ func TestABlankModeIsNamed(t *testing.T) {
 			t.Errorf("%v %q: err = %v, want %q", tc.env, tc.args, err, tc.want)
 		}
 	}
-	// Beside another mode, a blank input is no value, as "" is: no
-	// conflict, and what goes only with it is out of place.
-	for _, prompt := range []string{" ", "\u200b"} {
-		if c, err := load(t, runnerEnv(map[string]string{"INPUT_API_KEY": "prism_sk_x", "INPUT_GENERATION_ID": "gen_1", "INPUT_PROMPT": prompt})); err != nil || len(c.IDs) != 1 || c.Submit != nil {
-			t.Errorf("generation_id beside a blank prompt %q: %v, %+v", prompt, err, c.Submit)
+	// Beside another mode too, a blank one is named: it was written, and
+	// a guess could pay for what was not asked. Nothing goes through.
+	for _, tc := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"INPUT_GENERATION_ID": "gen_1", "INPUT_PROMPT": " "}, "prompt: is blank (only spaces, commas or invisible characters; a ${{ }} expression may have come out empty): give it a value, or leave it out to use generation_id"},
+		{map[string]string{"INPUT_GENERATION_ID": "gen_1", "INPUT_PROMPT": "\u200b"}, "prompt: is blank"},
+		{map[string]string{"INPUT_TEMPLATE_ID": "tpl_1", "INPUT_PROMPT": "\n", "INPUT_MODEL": "veo-3.1", "INPUT_COUNT": "4"}, "prompt: is blank"},
+		{map[string]string{"INPUT_TEMPLATE_ID": "tpl_1", "INPUT_GENERATION_ID": " , \n", "INPUT_VARIABLES": "{}"}, "generation_id: is blank"},
+		{map[string]string{"INPUT_PROMPT": "a cat", "INPUT_MODEL": "m", "INPUT_TEMPLATE_ID": "\u200b", "INPUT_VARIABLES": "{}"}, "template_id: is blank (only spaces, commas or invisible characters; a ${{ }} expression may have come out empty): give it a value, or leave it out to use prompt"},
+	} {
+		tc.env["INPUT_API_KEY"] = "prism_sk_x"
+		c, err := load(t, runnerEnv(tc.env))
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") || c.Submit != nil || c.IDs != nil {
+			t.Errorf("%q: %v, %+v %q; want %q alone", tc.env, err, c.Submit, c.IDs, tc.want)
 		}
 	}
-	_, err := load(t, runnerEnv(map[string]string{"INPUT_API_KEY": "prism_sk_x", "INPUT_TEMPLATE_ID": "tpl_1", "INPUT_PROMPT": "\n", "INPUT_MODEL": "veo-3.1", "INPUT_COUNT": "4"}))
-	if want := "model: only used with prompt\ncount: only used with prompt"; err == nil || err.Error() != want {
-		t.Errorf("template_id beside a blank prompt, with model and count: %v, want %q", err, want)
-	}
-	_, err = load(t, runnerEnv(map[string]string{"INPUT_API_KEY": "prism_sk_x", "INPUT_PROMPT": "a cat", "INPUT_MODEL": "m", "INPUT_TEMPLATE_ID": "\n", "INPUT_VARIABLES": "{}"}))
-	if want := "variables: only used with template_id"; err == nil || err.Error() != want {
-		t.Errorf("prompt beside a blank template_id, with variables: %v, want %q", err, want)
+	// A companion flag given empty takes its default, not PRISM_*.
+	c, err := load(t, mapEnv(map[string]string{"PRISM_API_KEY": "prism_sk_x", "PRISM_COUNT": "4", "PRISM_MODEL": "veo"}), "--prompt", "a cat", "--model", "m", "--count", "")
+	if err != nil || c.Submit == nil || c.Submit.Body["count"] != 1 || c.Submit.Body["modelName"] != "m" {
+		t.Errorf("--count \"\" beside PRISM_COUNT=4: %v, %+v", err, c.Submit)
 	}
 }
 

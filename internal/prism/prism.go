@@ -508,11 +508,16 @@ func (c *Client) checkResponse(method string, resp *http.Response) *Error {
 	cut := len(raw) > maxErrorBody
 	raw = raw[:min(len(raw), maxErrorBody)]
 	// A 429 is sent again, unless its body may list generations: one too
-	// long to tell, or that is no JSON object yet names them. (A web page
-	// as long, for a wrong base_url, answers no 429.)
+	// long to tell, or that is no JSON object yet has a "generation… key
+	// or string (a path such as /api/generations is not one). A web page
+	// as long, for a wrong base_url, answers no 429.
 	if method != http.MethodGet && resp.StatusCode == http.StatusTooManyRequests {
-		if _, err := fields(raw); cut || err != nil && bytes.Contains(bytes.ToLower(raw), []byte("generation")) {
-			e.Err = fmt.Errorf("%w, or may: its body is too long or too broken to tell", ErrListsGenerations)
+		_, err := fields(raw)
+		switch {
+		case cut:
+			e.Err = fmt.Errorf("%w, or may: its body is longer than %d KiB, too long to tell", ErrListsGenerations, maxErrorBody>>10)
+		case err != nil && bytes.Contains(bytes.ToLower(raw), []byte(`"generation`)):
+			e.Err = fmt.Errorf("%w, or may: its body is no JSON object, yet names generations", ErrListsGenerations)
 		}
 	}
 	// Any JSON object is the API's answer, whatever its fields' types: a

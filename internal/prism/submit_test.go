@@ -79,7 +79,7 @@ func TestSubmitFailures(t *testing.T) {
 		}, false, true, 429},
 		{"429 web page", func(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(429)
-			io.WriteString(w, "<html>Too many requests</html>")
+			io.WriteString(w, "<html>Too many requests: POST /api/generations</html>")
 		}, true, false, 429},
 		{"404 page too long", func(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(404)
@@ -125,9 +125,13 @@ func TestSubmitFailures(t *testing.T) {
 				t.Errorf("err = %v", err)
 			}
 			if want := map[string]string{"429 listing generations": "(2, with IDs gen_a)", "402 listing generations": "(1, with no plain ID)",
-				"429 too long to tell whether listing generations": "or may: its body is too long or too broken to tell",
-				"429 broken, listing generations":                  "or may: its body is too long or too broken to tell", "429 listing generations not as a list": `(not as a list: "gen_a")`}[tc.name]; !strings.HasSuffix(err.Error(), want) || strings.Contains(err.Error(), key) {
+				"429 too long to tell whether listing generations": "or may: its body is longer than 64 KiB, too long to tell",
+				"429 broken, listing generations":                  "or may: its body is no JSON object, yet names generations",
+				"429 listing generations not as a list":            `(not as a list: "gen_a")`}[tc.name]; want != "" && !strings.HasSuffix(err.Error(), want) {
 				t.Errorf("err = %.300v, want it to end %q", err, want)
+			}
+			if strings.Contains(err.Error(), key) {
+				t.Errorf("err = %.300v shows the key", err)
 			}
 		})
 	}

@@ -164,7 +164,7 @@ func MarkedFailed(f prism.Failed) string {
 	if f.Error != "" {
 		why = " (" + f.Error + ")"
 	}
-	return fmt.Sprintf("%s: the submit answer marks it failed already%s; a wait for it will fail.", f.ID, why)
+	return fmt.Sprintf("%s: the submit answer marks it failed already%s; a wait for it will fail. Look at it in the Prism dashboard before submitting again, which pays again.", f.ID, why)
 }
 
 // WarnMarked warns, after a submit that does not wait, of the IDs the

@@ -241,8 +241,8 @@ func TestWarnMarkedNamesTenThenCounts(t *testing.T) {
 		WarnMarked(NewLog(&b, true), marked)
 		got := b.String()
 		lines := strings.Count(got, "::warning title=Generation failed::")
-		if lines != min(n, 11) || !strings.Contains(got, "::gen_1: the submit answer marks it failed already; a wait for it will fail.\n") ||
-			n > 1 && !strings.Contains(got, "::gen_2: the submit answer marks it failed already (Policy); a wait for it will fail.\n") ||
+		if lines != min(n, 11) || !strings.Contains(got, "::gen_1: the submit answer marks it failed already; a wait for it will fail. Look at it in the Prism dashboard before submitting again, which pays again.\n") ||
+			n > 1 && !strings.Contains(got, "::gen_2: the submit answer marks it failed already (Policy); a wait for it will fail. Look at it in the Prism dashboard before submitting again, which pays again.\n") ||
 			(n > 10) != strings.Contains(got, "The submit answer marks 2 more IDs failed: the results say which, of the first 500.") ||
 			strings.Contains(got, "gen_11") {
 			t.Errorf("%d marked: %d warnings\n%s", n, lines, got)

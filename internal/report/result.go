@@ -196,6 +196,8 @@ func (r Run) Status() string {
 	}
 	status := outcome.Status(gens)
 	switch {
+	case r.NotWaiting && len(r.Marked) > 0: // the answer said so: no read can be awaited for it here
+		status = prism.StatusFailed
 	case r.Lost == nil || status == prism.StatusFailed || len(gens) == 0 && !r.NotWaiting:
 	case r.Lost.Failed > 0:
 		status = prism.StatusFailed

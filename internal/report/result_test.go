@@ -563,16 +563,16 @@ func TestLostEntriesAreNoSuccess(t *testing.T) {
 }
 
 // TestMarkedFailedIsShownWithoutAWait: a run that does not wait, whose
-// submit answer marks an ID failed, says so in the results and summary;
-// its exit code and status are the wait's to give.
+// submit answer marks an ID failed, says so in its status, results and
+// summary; failing is the wait's, so that it waits for the others.
 func TestMarkedFailedIsShownWithoutAWait(t *testing.T) {
 	t.Parallel()
 	run := Run{IDs: []string{"gen_a", "gen_b"}, Created: 2, Marked: []prism.Failed{{ID: "gen_b", Error: "Policy ::x"}}, Submitted: true, NotWaiting: true}
-	if code := outcome.Code(run.Facts()); code != outcome.ExitOK || run.Status() != "" || run.Tally() != "2 submitted, 1 of them marked failed" {
+	if code := outcome.Code(run.Facts()); code != outcome.ExitOK || run.Status() != prism.StatusFailed || run.Tally() != "2 submitted, 1 of them marked failed" {
 		t.Errorf("exit %d, status %q, tally %q", code, run.Status(), run.Tally())
 	}
 	summary := run.Summary()
-	for _, want := range []string{"| `gen_a` | submitted | | | | |", "| `gen_b` | failed | | | | gen\\_b: the submit answer marks it failed already (Policy ::x); a wait for it will fail. |"} {
+	for _, want := range []string{"| `gen_a` | submitted | | | | |", "| `gen_b` | failed | | | | gen\\_b: the submit answer marks it failed already (Policy ::x); a wait for it will fail. Look at it in the Prism dashboard before submitting again, which pays again. |"} {
 		if !strings.Contains(summary, want) {
 			t.Errorf("the summary lacks %q:\n%s", want, summary)
 		}
@@ -582,7 +582,7 @@ func TestMarkedFailedIsShownWithoutAWait(t *testing.T) {
 		t.Errorf("results %v (%v)", results, err)
 	}
 	run.Marked = nil
-	if run.Tally() != "2 submitted" || strings.Contains(run.Summary(), "failed") {
+	if run.Tally() != "2 submitted" || run.Status() != "" || strings.Contains(run.Summary(), "failed") {
 		t.Errorf("none marked: tally %q, summary\n%s", run.Tally(), run.Summary())
 	}
 }
