@@ -77,6 +77,17 @@ func TestSubmitFailures(t *testing.T) {
 			w.WriteHeader(429)
 			io.WriteString(w, `{"error":"rate_limited","generations":"gen_a"}`)
 		}, false, true, 429},
+		{"429 of 64 KiB exactly", func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(429)
+			io.WriteString(w, strings.Repeat("x", maxErrorBody))
+		}, true, false, 429},
+		{"429 listing generations, many", func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(429)
+			list, _ := json.Marshal(map[string]any{"generations": []map[string]string{{"generation_id": "g1"}, {"generation_id": "g2"}, {"generation_id": "g3"},
+				{"generation_id": "g4"}, {"generation_id": "g5"}, {"generation_id": "g6"}, {"generation_id": "g7"}, {"generation_id": "g8"},
+				{"generation_id": "g9"}, {"generation_id": "g10"}, {"generation_id": "g11"}}})
+			w.Write(list)
+		}, false, true, 429},
 		{"429 web page", func(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(429)
 			io.WriteString(w, "<html>Too many requests: POST /api/generations</html>")
@@ -127,7 +138,8 @@ func TestSubmitFailures(t *testing.T) {
 			if want := map[string]string{"429 listing generations": "(2, with IDs gen_a)", "402 listing generations": "(1, with no plain ID)",
 				"429 too long to tell whether listing generations": "or may: its body is longer than 64 KiB, too long to tell",
 				"429 broken, listing generations":                  "or may: its body is no JSON object, yet names generations",
-				"429 listing generations not as a list":            `(not as a list: "gen_a")`}[tc.name]; want != "" && !strings.HasSuffix(err.Error(), want) {
+				"429 listing generations not as a list":            `(not as a list: "gen_a")`,
+				"429 listing generations, many":                    "(11, with IDs g1, g2, g3, g4, g5, g6, g7, g8, g9, g10)"}[tc.name]; want != "" && !strings.HasSuffix(err.Error(), want) {
 				t.Errorf("err = %.300v, want it to end %q", err, want)
 			}
 			if strings.Contains(err.Error(), key) {
