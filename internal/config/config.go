@@ -87,12 +87,24 @@ type raw struct {
 	countSet, variablesSet, optionsSet, modelSet bool
 	waitSet, waitFlag                            bool            // waitFlag: --wait given
 	blank                                        map[string]bool // the inputs given blank, by envName
+	blankFlag                                    map[string]bool // the modes' flags given blank, by input name
 }
 
 // shows says whether r is a character that shows: not a space, a control
-// or a format character (a zero-width space).
+// or format character (a zero-width space), a mark on nothing, or a
+// letter or symbol drawn blank (Hangul fillers, the blank Braille cell).
 func shows(r rune) bool {
-	return !unicode.IsSpace(r) && !unicode.IsControl(r) && !unicode.Is(unicode.Cf, r)
+	switch r {
+	case '\u115f', '\u1160', '\u2800', '\u3164', '\uffa0':
+		return false
+	}
+	return !unicode.IsSpace(r) && !unicode.IsControl(r) && !unicode.In(r, unicode.Cf, unicode.Mn, unicode.Me)
+}
+
+// holds says whether v, the value of the mode input in, holds anything:
+// a character that shows, other than a comma between IDs.
+func holds(in, v string) bool {
+	return strings.ContainsFunc(v, func(r rune) bool { return shows(r) && (r != ',' || in != "generation_id") })
 }
 
 // Input is one setting: the action input Name, INPUT_NAME in the action,
@@ -185,7 +197,7 @@ var ErrVersion = errors.New("version requested")
 func Load(ctx context.Context, lookup func(string) (string, bool), args []string, wd string) (Config, error) {
 	get := func(k string) string { v, _ := lookup(k); return v }
 	c := Config{GitHub: get("GITHUB_ACTIONS") == "true", Action: ActionMode(lookup)}
-	r := raw{blank: map[string]bool{}}
+	r := raw{blank: map[string]bool{}, blankFlag: map[string]bool{}}
 	var l envconfig.Lookuper = envconfig.PrefixLookuper("INPUT_", nonEmpty(get, r.blank))
 	if c.Action && len(args) > 0 {
 		// The actions pass no arguments: these are a CLI user's, beside
@@ -203,19 +215,15 @@ func Load(ctx context.Context, lookup func(string) (string, bool), args []string
 		if fromFlags, given, err = parseFlags(args); err != nil {
 			return c, err
 		}
-		env := envconfig.PrefixLookuper("PRISM_", nonEmpty(get, r.blank))
-		l = envconfig.LookuperFunc(func(k string) (string, bool) {
-			if !given[k] {
-				return env.Lookup(k)
+		// A mode's flag given with nothing in it (a shell variable that
+		// came out empty) is named as blank, whatever PRISM_* says: it
+		// decides what is paid for. Any other flag given empty is unset.
+		for _, in := range modeInputs {
+			if k := envName(in); given[k] && !holds(in, fromFlags[k]) {
+				r.blankFlag[in] = true
 			}
-			// A flag given, even empty (a shell variable that came out
-			// empty), is the user's: no PRISM_* variable stands in for it.
-			v := fromFlags[k]
-			if strings.TrimSpace(v) == "" {
-				r.blank[k] = true
-			}
-			return v, strings.TrimSpace(v) != ""
-		})
+		}
+		l = envconfig.MultiLookuper(nonEmpty(func(k string) string { return fromFlags[k] }, r.blank), envconfig.PrefixLookuper("PRISM_", nonEmpty(get, r.blank)))
 	}
 
 	var errs []error
@@ -309,8 +317,8 @@ func (c *Config) check(r *raw, bad func(input, format string, a ...any)) {
 		} else {
 			bad("api_key", "required: the Prism API key (prism_sk_…), from a secret or a masked CI variable")
 		}
-	case strings.IndexFunc(c.APIKey, unicode.IsControl) >= 0 || strings.ContainsRune(c.APIKey, ' '):
-		bad("api_key", "contains spaces or control characters; check the secret's value (it is not shown here)")
+	case strings.ContainsFunc(c.APIKey, func(r rune) bool { return !shows(r) }):
+		bad("api_key", "contains spaces, control or invisible characters (a byte order mark, a zero-width space); check the secret's value (it is not shown here)")
 	case strings.ContainsAny(c.APIKey[:1]+c.APIKey[len(c.APIKey)-1:], "\"'`"):
 		bad("api_key", "begins or ends with a quote; store the secret's value without quotes (it is not shown here)")
 	}
@@ -320,15 +328,13 @@ func (c *Config) check(r *raw, bad func(input, format string, a ...any)) {
 	// between no IDs, a zero-width space) is named, beside another mode
 	// too: the runner passes "" for an input the workflow omits, so it
 	// was written, and a guess could pay for what was not asked.
-	holds := map[string]bool{
-		"generation_id": strings.ContainsFunc(ids, func(r rune) bool { return r != ',' && shows(r) }),
-		"template_id":   strings.ContainsFunc(r.templateID, shows), "prompt": strings.ContainsFunc(r.prompt, shows),
-	}
 	value := map[string]string{"generation_id": ids, "template_id": r.templateID, "prompt": r.prompt}
 	var modes, blanks, others []string // the modes' inputs given; given blank; neither
 	for _, in := range modeInputs {
 		switch {
-		case holds[in]:
+		case r.blankFlag[in]: // whatever PRISM_* stood in for it
+			blanks = append(blanks, in)
+		case holds(in, value[in]):
 			modes = append(modes, in)
 		case value[in] != "" || r.blank[envName(in)]:
 			blanks = append(blanks, in)
@@ -348,7 +354,14 @@ func (c *Config) check(r *raw, bad func(input, format string, a ...any)) {
 		instead = ", or give " + strings.Join(others, " or ") + " instead"
 	}
 	for _, in := range blanks {
-		bad(in, "is blank (only spaces, commas or invisible characters; %s may have come out empty): give it a value%s", source, instead)
+		what, where := "spaces or invisible characters", ""
+		if in == "generation_id" {
+			what = "spaces, commas or invisible characters"
+			if !c.Action {
+				where = " (a positional argument is a generation ID too)"
+			}
+		}
+		bad(in, "is blank%s (only %s; %s may have come out empty): give it a value%s", where, what, source, instead)
 	}
 	switch {
 	case len(blanks) > 0: // named above

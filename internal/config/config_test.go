@@ -416,9 +416,9 @@ func TestAPIKey(t *testing.T) {
 	if _, err := load(t, runnerEnv(map[string]string{"INPUT_API_KEY": `prism_sk_"x`, "INPUT_GENERATION_ID": "gen_1"})); err != nil {
 		t.Errorf("a quote inside the key: %v", err)
 	}
-	for _, k := range []string{"\x7fprism_sk_x", "\x01prism_sk_x", "prism_sk_x\x00"} {
+	for _, k := range []string{"\x7fprism_sk_x", "\x01prism_sk_x", "prism_sk_x\x00", "\ufeffprism_sk_x", "prism_sk_x\u200b", "prism sk_x", "prism_sk_\u00a0x"} {
 		_, err := load(t, runnerEnv(map[string]string{"INPUT_API_KEY": k, "INPUT_GENERATION_ID": "gen_1"}))
-		if err == nil || !strings.Contains(err.Error(), "api_key: contains spaces or control characters") {
+		if err == nil || !strings.Contains(err.Error(), "api_key: contains spaces, control or invisible characters (a byte order mark, a zero-width space); check the secret's value (it is not shown here)") {
 			t.Errorf("key %q: err = %v", k, err)
 		}
 	}
@@ -854,25 +854,29 @@ func TestABlankModeIsNamed(t *testing.T) {
 		args []string
 		want string
 	}{
-		{env: map[string]string{"INPUT_PROMPT": " \n "}, want: "prompt: is blank (only spaces, commas or invisible characters; a ${{ }} expression may have come out empty): give it a value, or give generation_id or template_id instead"},
-		{env: map[string]string{"INPUT_TEMPLATE_ID": "\t"}, want: "template_id: is blank (only spaces, commas or invisible characters; a ${{ }} expression may have come out empty): give it a value, or give generation_id or prompt instead"},
+		{env: map[string]string{"INPUT_PROMPT": " \n "}, want: "prompt: is blank (only spaces or invisible characters; a ${{ }} expression may have come out empty): give it a value, or give generation_id or template_id instead"},
+		{env: map[string]string{"INPUT_TEMPLATE_ID": "\t"}, want: "template_id: is blank (only spaces or invisible characters; a ${{ }} expression may have come out empty): give it a value, or give generation_id or prompt instead"},
 		// Each blank one is named, and only the others are offered.
 		{env: map[string]string{"INPUT_GENERATION_ID": "\n", "INPUT_PROMPT": " "}, want: "generation_id: is blank (only spaces, commas or invisible characters; a ${{ }} expression may have come out empty): give it a value, or give template_id instead\n" +
-			"prompt: is blank (only spaces, commas or invisible characters; a ${{ }} expression may have come out empty): give it a value, or give template_id instead"},
+			"prompt: is blank (only spaces or invisible characters; a ${{ }} expression may have come out empty): give it a value, or give template_id instead"},
 		{env: map[string]string{"INPUT_GENERATION_ID": "\n", "INPUT_TEMPLATE_ID": " ", "INPUT_PROMPT": " "}, want: "generation_id: is blank (only spaces, commas or invisible characters; a ${{ }} expression may have come out empty): give it a value\n"},
 		// What goes with a blank mode is not called out of place.
-		{env: map[string]string{"INPUT_PROMPT": "\n", "INPUT_MODEL": "veo-3.1", "INPUT_COUNT": "2", "INPUT_OPTIONS": "{}"}, want: "prompt: is blank (only spaces, commas or invisible characters; a ${{ }} expression may have come out empty): give it a value, or give generation_id or template_id instead"},
+		{env: map[string]string{"INPUT_PROMPT": "\n", "INPUT_MODEL": "veo-3.1", "INPUT_COUNT": "2", "INPUT_OPTIONS": "{}"}, want: "prompt: is blank (only spaces or invisible characters; a ${{ }} expression may have come out empty): give it a value, or give generation_id or template_id instead"},
 		{env: map[string]string{"INPUT_TEMPLATE_ID": "\n", "INPUT_VARIABLES": "{}"}, want: "template_id: is blank"},
 		{env: map[string]string{"INPUT_GENERATION_ID": "", "INPUT_TIMEOUT": " "}, want: "generation_id: required: give generation IDs to wait for, or template_id or prompt to submit"},
-		{args: []string{"--prompt", "  "}, want: "--prompt (PRISM_PROMPT): is blank (only spaces, commas or invisible characters; a shell variable may have come out empty): give it a value, or give --generation-id (PRISM_GENERATION_ID) or --template-id (PRISM_TEMPLATE_ID) instead"},
+		{args: []string{"--prompt", "  "}, want: "--prompt (PRISM_PROMPT): is blank (only spaces or invisible characters; a shell variable may have come out empty): give it a value, or give --generation-id (PRISM_GENERATION_ID) or --template-id (PRISM_TEMPLATE_ID) instead"},
 		{args: []string{" "}, want: "--generation-id (PRISM_GENERATION_ID): is blank"},
 		{env: map[string]string{"PRISM_TEMPLATE_ID": "\n"}, args: []string{}, want: "--template-id (PRISM_TEMPLATE_ID): is blank"},
+		// A mode's flag given blank is named whatever PRISM_* says.
+		{env: map[string]string{"PRISM_PROMPT": "a cat"}, args: []string{"--prompt", "", "--model", "m"}, want: "--prompt (PRISM_PROMPT): is blank"},
+		{env: map[string]string{}, args: []string{"--template-id", "tpl_1", ""}, want: "--generation-id (PRISM_GENERATION_ID): is blank (a positional argument is a generation ID too) (only spaces, commas or invisible characters; a shell variable may have come out empty): give it a value, or leave it out to use --template-id (PRISM_TEMPLATE_ID)"},
+		{env: map[string]string{"INPUT_PROMPT": "\u3164\u2800\u034f", "INPUT_MODEL": "m"}, want: "prompt: is blank"},
 		// Nothing visible is blank too.
 		{env: map[string]string{"INPUT_PROMPT": "\u200b\u00a0", "INPUT_MODEL": "m"}, want: "prompt: is blank"},
 		{args: []string{"--prompt", "\u200b", "--model", "m"}, want: "--prompt (PRISM_PROMPT): is blank"},
 		// A blank flag is named even beside a mode from PRISM_*, which
 		// never stands in for it.
-		{env: map[string]string{"PRISM_TEMPLATE_ID": "tpl_1"}, args: []string{"--prompt", " ", "--model", "m"}, want: "--prompt (PRISM_PROMPT): is blank (only spaces, commas or invisible characters; a shell variable may have come out empty): give it a value, or leave it out to use --template-id (PRISM_TEMPLATE_ID)"},
+		{env: map[string]string{"PRISM_TEMPLATE_ID": "tpl_1"}, args: []string{"--prompt", " ", "--model", "m"}, want: "--prompt (PRISM_PROMPT): is blank (only spaces or invisible characters; a shell variable may have come out empty): give it a value, or leave it out to use --template-id (PRISM_TEMPLATE_ID)"},
 		{env: map[string]string{"PRISM_TEMPLATE_ID": "tpl_1"}, args: []string{" "}, want: "--generation-id (PRISM_GENERATION_ID): is blank"},
 		{env: map[string]string{"PRISM_TEMPLATE_ID": "tpl_old"}, args: []string{"--template-id", ""}, want: "--template-id (PRISM_TEMPLATE_ID): is blank"},
 		{env: map[string]string{"PRISM_GENERATION_ID": "gen_old"}, args: []string{"--generation-id", " "}, want: "--generation-id (PRISM_GENERATION_ID): is blank"},
@@ -896,11 +900,11 @@ func TestABlankModeIsNamed(t *testing.T) {
 		env  map[string]string
 		want string
 	}{
-		{map[string]string{"INPUT_GENERATION_ID": "gen_1", "INPUT_PROMPT": " "}, "prompt: is blank (only spaces, commas or invisible characters; a ${{ }} expression may have come out empty): give it a value, or leave it out to use generation_id"},
+		{map[string]string{"INPUT_GENERATION_ID": "gen_1", "INPUT_PROMPT": " "}, "prompt: is blank (only spaces or invisible characters; a ${{ }} expression may have come out empty): give it a value, or leave it out to use generation_id"},
 		{map[string]string{"INPUT_GENERATION_ID": "gen_1", "INPUT_PROMPT": "\u200b"}, "prompt: is blank"},
 		{map[string]string{"INPUT_TEMPLATE_ID": "tpl_1", "INPUT_PROMPT": "\n", "INPUT_MODEL": "veo-3.1", "INPUT_COUNT": "4"}, "prompt: is blank"},
 		{map[string]string{"INPUT_TEMPLATE_ID": "tpl_1", "INPUT_GENERATION_ID": " , \n", "INPUT_VARIABLES": "{}"}, "generation_id: is blank"},
-		{map[string]string{"INPUT_PROMPT": "a cat", "INPUT_MODEL": "m", "INPUT_TEMPLATE_ID": "\u200b", "INPUT_VARIABLES": "{}"}, "template_id: is blank (only spaces, commas or invisible characters; a ${{ }} expression may have come out empty): give it a value, or leave it out to use prompt"},
+		{map[string]string{"INPUT_PROMPT": "a cat", "INPUT_MODEL": "m", "INPUT_TEMPLATE_ID": "\u200b", "INPUT_VARIABLES": "{}"}, "template_id: is blank (only spaces or invisible characters; a ${{ }} expression may have come out empty): give it a value, or leave it out to use prompt"},
 	} {
 		tc.env["INPUT_API_KEY"] = "prism_sk_x"
 		c, err := load(t, runnerEnv(tc.env))
@@ -908,10 +912,12 @@ func TestABlankModeIsNamed(t *testing.T) {
 			t.Errorf("%q: %v, %+v %q; want %q alone", tc.env, err, c.Submit, c.IDs, tc.want)
 		}
 	}
-	// A companion flag given empty takes its default, not PRISM_*.
-	c, err := load(t, mapEnv(map[string]string{"PRISM_API_KEY": "prism_sk_x", "PRISM_COUNT": "4", "PRISM_MODEL": "veo"}), "--prompt", "a cat", "--model", "m", "--count", "")
-	if err != nil || c.Submit == nil || c.Submit.Body["count"] != 1 || c.Submit.Body["modelName"] != "m" {
-		t.Errorf("--count \"\" beside PRISM_COUNT=4: %v, %+v", err, c.Submit)
+	// Any other flag given empty is unset, as an empty input is: its
+	// PRISM_* variable stands in (--base-url "" must not mean the default).
+	c, err := load(t, mapEnv(map[string]string{"PRISM_API_KEY": "prism_sk_x", "PRISM_COUNT": "4", "PRISM_BASE_URL": "http://127.0.0.1:9/api"}),
+		"--prompt", "a cat", "--model", "m", "--count", "", "--base-url", "", "--api-key", " ")
+	if err != nil || c.Submit == nil || c.Submit.Body["count"] != 4 || c.BaseURL.String() != "http://127.0.0.1:9/api" || c.APIKey != "prism_sk_x" {
+		t.Errorf("empty flags beside PRISM_*: %v, %+v", err, c)
 	}
 }
 
