@@ -101,8 +101,8 @@ func shows(r rune) bool {
 	return !unicode.IsSpace(r) && !unicode.IsControl(r) && !unicode.In(r, unicode.Cf, unicode.Mn, unicode.Me)
 }
 
-// holds says whether v, the value of the mode input in, holds anything:
-// a character that shows, other than a comma between IDs.
+// holds says whether v, the value of input in, holds anything: a
+// character that shows, other than a comma between IDs.
 func holds(in, v string) bool {
 	return strings.ContainsFunc(v, func(r rune) bool { return shows(r) && (r != ',' || in != "generation_id") })
 }
@@ -503,8 +503,11 @@ func (c *Config) submit(r *raw, bad func(input, format string, a ...any)) *prism
 		return &prism.SubmitRequest{TemplateID: r.templateID, Body: body}
 	}
 	taken("prompt", map[string]string{"prompt": "prompt", "modelName": "model", "count": "count", "variables": ""})
-	if r.model == "" {
+	switch {
+	case r.model == "":
 		bad("model", "required with %s: name the model, e.g. veo-3.1", c.Term("prompt"))
+	case !holds("model", r.model):
+		bad("model", "is blank (only spaces or invisible characters): name the model, e.g. veo-3.1")
 	}
 	n, err := strconv.Atoi(r.count)
 	if err != nil || n < 1 || n > 4 {

@@ -246,6 +246,7 @@ func TestSubmitInputs(t *testing.T) {
 		{map[string]string{"INPUT_TEMPLATE_ID": "tpl_" + strings.Repeat("a", 125)}, []string{"is not a template ID (expected at most 128 letters, digits, _ and -, like tpl_abc123)"}},
 		{map[string]string{"INPUT_TEMPLATE_ID": "tpl_1", "INPUT_OPTIONS": `{"variables": {}, "prompt": "x"}`}, []string{`options: "variables" is set by variables; remove it from options`, `options: "prompt" does not go with template_id; remove it from options`}},
 		{map[string]string{"INPUT_PROMPT": "p"}, []string{"model: required with prompt"}},
+		{map[string]string{"INPUT_PROMPT": "p", "INPUT_MODEL": "\u200b"}, []string{"model: is blank (only spaces or invisible characters): name the model, e.g. veo-3.1"}},
 		{map[string]string{"INPUT_PROMPT": "p", "INPUT_MODEL": "m", "INPUT_COUNT": "5"}, []string{"count: \"5\" is not a whole number from 1 to 4"}},
 		{map[string]string{"INPUT_PROMPT": "p", "INPUT_MODEL": "m", "INPUT_COUNT": "0"}, []string{"count:"}},
 		{map[string]string{"INPUT_PROMPT": "p", "INPUT_MODEL": "m", "INPUT_OPTIONS": `{"modelName": "x", "count": 2, "variables": {}}`}, []string{`"modelName" is set by model;`, `"count" is set by count;`, `"variables" does not go with prompt;`}},
