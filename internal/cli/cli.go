@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"os"
 	"runtime/debug"
-	"slices"
 	"strings"
 	"time"
 
@@ -248,8 +247,8 @@ func run(ctx context.Context, env Env, log *report.Log) int {
 	for _, id := range out.IDs[len(waitFor):] {
 		r := wait.Result{ID: id, Err: outcome.ErrNotWaited}
 		// Not read, but the submit answer says it failed: that is a verdict.
-		if i := slices.IndexFunc(marked, func(f prism.Failed) bool { return f.ID == id }); i >= 0 {
-			r = wait.Result{ID: id, Gen: prism.Generation{ID: id, Status: prism.StatusFailed, Error: marked[i].Error}}
+		if f := prism.FailedOf(marked, id); f != nil {
+			r = wait.Result{ID: id, Gen: prism.Generation{ID: id, Status: prism.StatusFailed, Error: f.Error}}
 		}
 		out.Results = append(out.Results, report.Result{Result: r})
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 )
@@ -213,7 +212,7 @@ func (c *Client) submission(b submitBody) (Submission, string) {
 			s.IDs = append(s.IDs, id)
 		}
 		// Failed in any of its entries is failed.
-		if ok && seen[id] && failed && !slices.ContainsFunc(s.Failed, func(f Failed) bool { return f.ID == id }) {
+		if ok && seen[id] && failed && FailedOf(s.Failed, id) == nil {
 			s.Failed = append(s.Failed, Failed{ID: id, Error: reason})
 		}
 		if why == "" {

@@ -49,6 +49,16 @@ type Submission struct {
 // Failed is a submitted ID whose entry in the answer says failed.
 type Failed struct{ ID, Error string }
 
+// FailedOf is the entry of fs for id, nil when id is not among them.
+func FailedOf(fs []Failed, id string) *Failed {
+	for i := range fs {
+		if fs[i].ID == id {
+			return &fs[i]
+		}
+	}
+	return nil
+}
+
 // Submit sends req once. It is repeated only where the API certainly did
 // not act (see retryable); any other failure is an *Error with Unknown
 // set when the generations may have been created and charged anyway, so

@@ -254,10 +254,8 @@ const StatusSubmitted = "submitted"
 // status, StatusSubmitted or failed when the answer marks it so, with the
 // answer's error.
 func (r Run) submitted(id string) (status string, failed *prism.Failed) {
-	for i, f := range r.Marked {
-		if f.ID == id {
-			return prism.StatusFailed, &r.Marked[i]
-		}
+	if f := prism.FailedOf(r.Marked, id); f != nil {
+		return prism.StatusFailed, f
 	}
 	return StatusSubmitted, nil
 }
