@@ -508,6 +508,10 @@ func (c *Config) submit(r *raw, bad func(input, format string, a ...any)) *prism
 		bad("model", "required with %s: name the model, e.g. veo-3.1", c.Term("prompt"))
 	case !holds("model", r.model):
 		bad("model", "is blank (only spaces or invisible characters): name the model, e.g. veo-3.1")
+	case strings.ContainsFunc(r.model, func(r rune) bool { return r != ' ' && !shows(r) }):
+		// A space is what it looks like; the API judges a model's name.
+		bad("model", "%q contains control or invisible characters (a byte order mark, a zero-width space): name the model as Prism spells it, e.g. veo-3.1",
+			untrusted.Clip(r.model, 32))
 	}
 	n, err := strconv.Atoi(r.count)
 	if err != nil || n < 1 || n > 4 {

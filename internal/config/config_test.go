@@ -220,6 +220,10 @@ func TestSubmitInputs(t *testing.T) {
 	if c.Submit.TemplateID != "" || string(body) != `{"aspectRatio":"16:9","count":3,"modelName":"veo-3.1","prompt":"a cat on\na skateboard"}` {
 		t.Errorf("prompt mode (a YAML block's last newline is not sent): %s", body)
 	}
+	c = ok(map[string]string{"INPUT_PROMPT": "x", "INPUT_MODEL": " veo 3.1 "})
+	if c.Submit.Body["modelName"] != "veo 3.1" {
+		t.Errorf("a space inside a model's name is the API's to judge: %v", c.Submit.Body)
+	}
 	c = ok(map[string]string{"INPUT_PROMPT": "x", "INPUT_MODEL": "m", "INPUT_COUNT": "1"})
 	if c.Submit.Body["count"] != 1 {
 		t.Errorf("count default: %v", c.Submit.Body)
@@ -247,6 +251,8 @@ func TestSubmitInputs(t *testing.T) {
 		{map[string]string{"INPUT_TEMPLATE_ID": "tpl_1", "INPUT_OPTIONS": `{"variables": {}, "prompt": "x"}`}, []string{`options: "variables" is set by variables; remove it from options`, `options: "prompt" does not go with template_id; remove it from options`}},
 		{map[string]string{"INPUT_PROMPT": "p"}, []string{"model: required with prompt"}},
 		{map[string]string{"INPUT_PROMPT": "p", "INPUT_MODEL": "\u200b"}, []string{"model: is blank (only spaces or invisible characters): name the model, e.g. veo-3.1"}},
+		{map[string]string{"INPUT_PROMPT": "p", "INPUT_MODEL": "\ufeffveo-3.1"}, []string{`model: "\ufeffveo-3.1" contains control or invisible characters (a byte order mark, a zero-width space): name the model as Prism spells it, e.g. veo-3.1`}},
+		{map[string]string{"INPUT_PROMPT": "p", "INPUT_MODEL": "veo\u00a03.1"}, []string{`model: "veo\u00a03.1" contains control or invisible characters (a byte order mark, a zero-width space): name the model as Prism spells it, e.g. veo-3.1`}},
 		{map[string]string{"INPUT_PROMPT": "p", "INPUT_MODEL": "m", "INPUT_COUNT": "5"}, []string{"count: \"5\" is not a whole number from 1 to 4"}},
 		{map[string]string{"INPUT_PROMPT": "p", "INPUT_MODEL": "m", "INPUT_COUNT": "0"}, []string{"count:"}},
 		{map[string]string{"INPUT_PROMPT": "p", "INPUT_MODEL": "m", "INPUT_OPTIONS": `{"modelName": "x", "count": 2, "variables": {}}`}, []string{`"modelName" is set by model;`, `"count" is set by count;`, `"variables" does not go with prompt;`}},
