@@ -507,16 +507,20 @@ func (c *Client) checkResponse(method string, resp *http.Response) *Error {
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody+1))
 	cut := len(raw) > maxErrorBody
 	raw = raw[:min(len(raw), maxErrorBody)]
-	// A 429 is sent again, unless its body may list generations: one too
-	// long to tell, or that is no JSON object yet has a "generation… key
-	// or string (a path such as /api/generations is not one). A web page
-	// as long, for a wrong base_url, answers no 429.
-	if method != http.MethodGet && resp.StatusCode == http.StatusTooManyRequests {
+	// A refused POST may list generations in a body too long or broken
+	// to tell: a 429 (sent again otherwise) too long, or one with a
+	// "generation… key or string that is no JSON object (a path such as
+	// /api/generations is not one); any other refusal whose body begins
+	// as JSON does and names them so. A web page, for a wrong base_url,
+	// answers no 429 and begins with no brace.
+	if method != http.MethodGet && resp.StatusCode >= 400 && resp.StatusCode < 500 {
 		_, err := fields(raw)
+		named := bytes.Contains(bytes.ToLower(raw), []byte(`"generation`))
+		jsonish := resp.StatusCode == http.StatusTooManyRequests || bytes.HasPrefix(bytes.TrimLeft(raw, " \t\r\n"), []byte("{"))
 		switch {
-		case cut:
+		case cut && (resp.StatusCode == http.StatusTooManyRequests || jsonish && named):
 			e.Err = fmt.Errorf("%w, or may: its body is longer than %d KiB, too long to tell", ErrListsGenerations, maxErrorBody>>10)
-		case err != nil && bytes.Contains(bytes.ToLower(raw), []byte(`"generation`)):
+		case err != nil && named && jsonish:
 			e.Err = fmt.Errorf("%w, or may: its body is no JSON object, yet names generations", ErrListsGenerations)
 		}
 	}
