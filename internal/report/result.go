@@ -372,9 +372,21 @@ func (r Run) Fit() Run {
 }
 
 func (r Run) outputs(limit int) []Output {
+	results := r.Results
+	if r.NotWaiting {
+		// One line per ID here too: error holds the answer's, for those
+		// it marks failed.
+		results = make([]Result, len(r.IDs))
+		for i, id := range r.IDs {
+			results[i].ID = id
+			if _, failed := r.submitted(id); failed != nil {
+				results[i].Gen.Error = failed.Error
+			}
+		}
+	}
 	lines := func(f func(Result) string) string {
-		v := make([]string, len(r.Results))
-		for i, res := range r.Results {
+		v := make([]string, len(results))
+		for i, res := range results {
 			v[i] = f(res)
 		}
 		return strings.Join(v, "\n")

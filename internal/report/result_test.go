@@ -581,6 +581,13 @@ func TestMarkedFailedIsShownWithoutAWait(t *testing.T) {
 	if err := json.Unmarshal(run.JSON(), &results); err != nil || fmt.Sprint(results) != "[{gen_a submitted } {gen_b failed Policy ::x}]" {
 		t.Errorf("results %v (%v)", results, err)
 	}
+	outs := map[string]string{}
+	for _, o := range run.Outputs() {
+		outs[o.Name] = o.Value
+	}
+	if outs["error"] != "\nPolicy ::x" || outs["video_url"] != "\n" || outs["generation_id"] != "gen_a\ngen_b" {
+		t.Errorf("outputs: one line per ID, error the answer's: %q", outs)
+	}
 	run.Marked = nil
 	if run.Tally() != "2 submitted" || run.Status() != "" || strings.Contains(run.Summary(), "failed") {
 		t.Errorf("none marked: tally %q, summary\n%s", run.Tally(), run.Summary())
