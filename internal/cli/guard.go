@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prism-wait/prism-wait/internal/config"
@@ -47,8 +48,13 @@ func guardedSubmit(ctx context.Context, env Env, cfg config.Config, w *wait.Wait
 			return &rerun.RequiredUnmet{Why: why}
 		}
 		if rerunning {
-			log.Warningf("Re-run guard unavailable", "%s. Submitting without it: if an earlier attempt of this run submitted this same request, this submit pays for it again (check the Prism dashboard). Set %s to required to stop instead when the cache cannot be used.",
-				untrustedLine(log, why), t("rerun_guard"))
+			next := fmt.Sprintf("Set %s to required to stop instead when the cache cannot be used.", t("rerun_guard"))
+			if strings.TrimSpace(env.getenv("ACTIONS_RESULTS_URL")) == "" {
+				// required would stop every run here.
+				next = fmt.Sprintf("There is no cache here in any attempt: to make re-runs safe, submit with %s false in a job of its own and wait for its generation_id in another, so that re-running the waiting job submits nothing.", t("wait"))
+			}
+			log.Warningf("Re-run guard unavailable", "%s. Submitting without it: if an earlier attempt of this run submitted this same request, this submit pays for it again (check the Prism dashboard). %s",
+				untrustedLine(log, why), next)
 			return nil
 		}
 		log.Warningf("Re-run guard unavailable", "%s. Submitting without it: a re-run of this job would submit (and pay) again. Set %s to off to silence this warning.",

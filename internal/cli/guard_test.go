@@ -209,12 +209,19 @@ func TestWithoutACacheServiceAutoWarnsAndRequiredRefuses(t *testing.T) {
 			!strings.Contains(auto.log, "ACTIONS_RESULTS_URL is not set") || strings.Count(auto.log, "Re-run guard") != 1 {
 			t.Errorf("auto without a cache: code %d\n%s", auto.code, auto.log)
 		}
+		// On a re-run, required would stop every attempt: the advice is the
+		// two-job pattern.
+		again := runAttempt(t, base, "", "2", map[string]string{"template_id": "tpl_ok"})
+		if again.code != outcome.ExitOK || !strings.Contains(again.log, "this submit pays for it again (check the Prism dashboard). There is no cache here in any attempt: "+
+			"to make re-runs safe, submit with wait false in a job of its own") || strings.Contains(again.log, "to required") {
+			t.Errorf("a re-run without a cache: code %d\n%s", again.code, again.log)
+		}
 		required := runAttempt(t, base, "", "1", map[string]string{"template_id": "tpl_ok", "rerun_guard": "required"})
 		if required.code != outcome.ExitInput || !strings.Contains(required.log, "::error title=Re-run guard unavailable::rerun_guard is required, but") {
 			t.Errorf("required without a cache: code %d\n%s", required.code, required.log)
 		}
-		if n := s.Submits("/api/templates/tpl_ok/generate").Posts; n != 1 {
-			t.Errorf("%d POSTs, want 1 (auto only)", n)
+		if n := s.Submits("/api/templates/tpl_ok/generate").Posts; n != 2 {
+			t.Errorf("%d POSTs, want 2 (auto only, in both attempts)", n)
 		}
 	})
 }
