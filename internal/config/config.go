@@ -88,6 +88,8 @@ type raw struct {
 	waitSet, waitFlag                            bool            // waitFlag: --wait given
 	blank                                        map[string]bool // the inputs given blank, by envName
 	blankFlag                                    map[string]bool // the modes' flags given blank, by input name
+	fromEnv                                      map[string]bool // the modes given by PRISM_* alone (CLI), by input name
+	positional                                   bool            // generation IDs given as arguments (CLI)
 }
 
 // shows says whether r is a character that shows: not a space, a control
@@ -197,7 +199,7 @@ var ErrVersion = errors.New("version requested")
 func Load(ctx context.Context, lookup func(string) (string, bool), args []string, wd string) (Config, error) {
 	get := func(k string) string { v, _ := lookup(k); return v }
 	c := Config{GitHub: get("GITHUB_ACTIONS") == "true", Action: ActionMode(lookup)}
-	r := raw{blank: map[string]bool{}, blankFlag: map[string]bool{}}
+	r := raw{blank: map[string]bool{}, blankFlag: map[string]bool{}, fromEnv: map[string]bool{}}
 	var l envconfig.Lookuper = envconfig.PrefixLookuper("INPUT_", nonEmpty(get, r.blank))
 	if c.Action && len(args) > 0 {
 		// The actions pass no arguments: these are a CLI user's, beside
@@ -219,10 +221,13 @@ func Load(ctx context.Context, lookup func(string) (string, bool), args []string
 		// came out empty) is named as blank, whatever PRISM_* says: it
 		// decides what is paid for. Any other flag given empty is unset.
 		for _, in := range modeInputs {
-			if k := envName(in); given[k] && !holds(in, fromFlags[k]) {
+			k := envName(in)
+			if given[k] && !holds(in, fromFlags[k]) {
 				r.blankFlag[in] = true
 			}
+			r.fromEnv[in] = !given[k]
 		}
+		r.positional = given[positional]
 		l = envconfig.MultiLookuper(nonEmpty(func(k string) string { return fromFlags[k] }, r.blank), envconfig.PrefixLookuper("PRISM_", nonEmpty(get, r.blank)))
 	}
 
@@ -373,10 +378,26 @@ func (c *Config) check(r *raw, bad func(input, format string, a ...any)) {
 			others = append(others, t(in))
 		}
 		ids := ""
-		if modes[0] == "generation_id" && !c.Action {
+		if modes[0] == "generation_id" && r.positional {
 			ids = " (positional arguments are generation IDs too)"
 		}
-		bad(modes[0], "set together with %s%s; give exactly one of %s, %s and %s", strings.Join(others, " and "), ids, t("generation_id"), t("template_id"), t("prompt"))
+		// A flag wins over its own PRISM_* variable only: one left in
+		// the environment for another mode is named.
+		var env []string
+		for _, in := range modes {
+			if r.fromEnv[in] {
+				env = append(env, "PRISM_"+envName(in))
+			}
+		}
+		unset := ""
+		if len(env) > 0 && len(env) < len(modes) {
+			verb, it := "comes", "it"
+			if len(env) > 1 {
+				verb, it = "come", "them"
+			}
+			unset = fmt.Sprintf(" (%s %s from the environment, and a flag for one mode does not override another's variable: unset %s)", strings.Join(env, " and "), verb, it)
+		}
+		bad(modes[0], "set together with %s%s; give exactly one of %s, %s and %s%s", strings.Join(others, " and "), ids, t("generation_id"), t("template_id"), t("prompt"), unset)
 	case r.templateID == "" && r.prompt == "":
 		if c.IDs, err = ParseIDs(ids); err != nil {
 			bad("generation_id", "%v", err)
@@ -721,8 +742,9 @@ submitting them when given a template or a prompt.
 Usage: prism-wait [flags] [generation-id ...]
 
 Every flag but --version can also be set as PRISM_<NAME> (PRISM_API_KEY,
-PRISM_TIMEOUT, …); flags win. Give exactly one of --generation-id (or
-positional IDs), --template-id and --prompt.
+PRISM_POLL_INTERVAL, …); a flag wins over its own variable. Give exactly
+one of --generation-id (or positional IDs), --template-id and --prompt,
+by flag or variable.
 
 `+exitCodes+`
 Flags:
@@ -749,17 +771,24 @@ func (l *idList) Set(v string) error {
 	return nil
 }
 
+// positional is the key of parseFlags' given that says whether
+// generation IDs were given as arguments.
+const positional = "(positional)"
+
 // parseFlags returns every flag's value and the flags given, keyed like
-// the environment (API_KEY for --api-key). Positional arguments are
+// the environment (API_KEY for --api-key), and under positional whether
+// there were positional IDs. Positional arguments are
 // generation IDs, added to --generation-id's: like every flag, they win
 // over PRISM_GENERATION_ID.
 func parseFlags(args []string) (map[string]string, map[string]bool, error) {
 	fs, vals, version := flagSet()
+	positionalGiven := false
 	// Positional IDs join --generation-id's where they stand: the IDs
 	// keep the order they were given in.
 	addIDs := func(ids ...string) {
 		for _, id := range ids {
 			fs.Set(Flag("generation_id"), id) // idList.Set cannot fail
+			positionalGiven = true
 		}
 	}
 	for { // flags may follow positional IDs
@@ -788,6 +817,7 @@ func parseFlags(args []string) (map[string]string, map[string]bool, error) {
 	}
 	given := map[string]bool{} // the flags given, by envName
 	fs.Visit(func(f *flag.Flag) { given[envName(strings.ReplaceAll(f.Name, "-", "_"))] = true })
+	given[positional] = positionalGiven
 	return out, given, nil
 }
 

@@ -840,6 +840,22 @@ func TestErrorsNameInputsWhereTheUserSetsThem(t *testing.T) {
 	if want := "--generation-id (PRISM_GENERATION_ID): set together with --prompt (PRISM_PROMPT) (positional arguments are generation IDs too); give exactly one"; err == nil || !strings.HasPrefix(err.Error(), want) {
 		t.Errorf("a positional ID beside --prompt: %v, want %q", err, want)
 	}
+	// A mode's PRISM_* variable beside another mode's flag or argument
+	// is named as what to unset; the note on arguments is for them only.
+	_, err = load(t, mapEnv(map[string]string{"PRISM_API_KEY": "prism_sk_x", "PRISM_TEMPLATE_ID": "tpl_1"}), "gen_a")
+	if want := "--generation-id (PRISM_GENERATION_ID): set together with --template-id (PRISM_TEMPLATE_ID) (positional arguments are generation IDs too); give exactly one of " +
+		"--generation-id (PRISM_GENERATION_ID), --template-id (PRISM_TEMPLATE_ID) and --prompt (PRISM_PROMPT) (PRISM_TEMPLATE_ID comes from the environment, " +
+		"and a flag for one mode does not override another's variable: unset it)"; err == nil || err.Error() != want {
+		t.Errorf("PRISM_TEMPLATE_ID beside an ID:\n%v\nwant\n%s", err, want)
+	}
+	_, err = load(t, mapEnv(map[string]string{"PRISM_API_KEY": "prism_sk_x", "PRISM_PROMPT": "p", "PRISM_TEMPLATE_ID": "tpl_1"}), "--generation-id", "gen_a")
+	if err == nil || strings.Contains(err.Error(), "positional") || !strings.HasSuffix(err.Error(), "(PRISM_TEMPLATE_ID and PRISM_PROMPT come from the environment, and a flag for one mode does not override another's variable: unset them)") {
+		t.Errorf("--generation-id beside two variables: %v", err)
+	}
+	_, err = load(t, mapEnv(map[string]string{"PRISM_API_KEY": "prism_sk_x", "PRISM_PROMPT": "p", "PRISM_TEMPLATE_ID": "tpl_1"}))
+	if err == nil || strings.Contains(err.Error(), "environment") {
+		t.Errorf("two variables and no flag: %v", err)
+	}
 	// Each input given is named, and none that was not.
 	_, err = load(t, runnerEnv(map[string]string{"INPUT_API_KEY": "prism_sk_x", "INPUT_GENERATION_ID": "gen_1", "INPUT_TEMPLATE_ID": "tpl_1", "INPUT_PROMPT": "p"}))
 	if want := "generation_id: set together with template_id and prompt; give exactly one of generation_id, template_id and prompt"; err == nil || err.Error() != want {
