@@ -371,7 +371,13 @@ func (c *Config) check(r *raw, bad func(input, format string, a ...any)) {
 	switch {
 	case len(blanks) > 0: // named above
 	case len(modes) == 0:
-		bad("generation_id", "required: give generation IDs to wait for, or %s or %s to submit", t("template_id"), t("prompt"))
+		empty := ""
+		if c.Action {
+			// The runner passes "" for an omitted input: an expression
+			// that came out empty looks the same.
+			empty = " (one set from a ${{ }} expression that came out empty counts as not given: check the expression, e.g. the needs.<job>.outputs name it reads)"
+		}
+		bad("generation_id", "required: give generation IDs to wait for, or %s or %s to submit%s", t("template_id"), t("prompt"), empty)
 	case len(modes) > 1:
 		others := make([]string, 0, 2)
 		for _, in := range modes[1:] {

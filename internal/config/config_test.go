@@ -886,7 +886,7 @@ func TestABlankModeIsNamed(t *testing.T) {
 		// What goes with a blank mode is not called out of place.
 		{env: map[string]string{"INPUT_PROMPT": "\n", "INPUT_MODEL": "veo-3.1", "INPUT_COUNT": "2", "INPUT_OPTIONS": "{}"}, want: "prompt: is blank (only spaces or invisible characters; a ${{ }} expression may have come out empty): give it a value, or give generation_id or template_id instead"},
 		{env: map[string]string{"INPUT_TEMPLATE_ID": "\n", "INPUT_VARIABLES": "{}"}, want: "template_id: is blank"},
-		{env: map[string]string{"INPUT_GENERATION_ID": "", "INPUT_TIMEOUT": " "}, want: "generation_id: required: give generation IDs to wait for, or template_id or prompt to submit"},
+		{env: map[string]string{"INPUT_GENERATION_ID": "", "INPUT_TIMEOUT": " "}, want: "generation_id: required: give generation IDs to wait for, or template_id or prompt to submit (one set from a ${{ }} expression that came out empty counts as not given: check the expression, e.g. the needs.<job>.outputs name it reads)"},
 		{args: []string{"--prompt", "  "}, want: "--prompt (PRISM_PROMPT): is blank (only spaces or invisible characters; a shell variable may have come out empty): give it a value, or give --generation-id (PRISM_GENERATION_ID) or --template-id (PRISM_TEMPLATE_ID) instead"},
 		{args: []string{" "}, want: "--generation-id (PRISM_GENERATION_ID): is blank"},
 		{env: map[string]string{"PRISM_TEMPLATE_ID": "\n"}, args: []string{}, want: "--template-id (PRISM_TEMPLATE_ID): is blank"},
@@ -916,6 +916,11 @@ func TestABlankModeIsNamed(t *testing.T) {
 		if err == nil || !strings.HasPrefix(err.Error(), tc.want) || strings.Contains(err.Error(), "only used with") {
 			t.Errorf("%v %q: err = %v, want %q", tc.env, tc.args, err, tc.want)
 		}
+	}
+	// The CLI tells an unset variable from an empty one: no ${{ }} there.
+	if _, err := load(t, mapEnv(map[string]string{"PRISM_API_KEY": "prism_sk_x"})); err == nil || err.Error() !=
+		"--generation-id (PRISM_GENERATION_ID): required: give generation IDs to wait for, or --template-id (PRISM_TEMPLATE_ID) or --prompt (PRISM_PROMPT) to submit" {
+		t.Errorf("no mode in the CLI: %v", err)
 	}
 	// Beside another mode too, a blank one is named: it was written, and
 	// a guess could pay for what was not asked. Nothing goes through.
