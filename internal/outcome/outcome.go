@@ -395,11 +395,29 @@ func wrap(s string, width int) string {
 	return b.String()
 }
 
+// StatusUnrecognised is the status reported for a status from the API
+// that differs from a verdict's only by case ("COMPLETED"): it is none
+// (the API documents others as not final), and GitHub's == ignores case,
+// so an `if:` would take it for one.
+const StatusUnrecognised = "unrecognised"
+
 // GenerationStatus is a generation's status as reported: the API's, except
-// StatusNoVideo for one completed without a usable video.
+// StatusNoVideo for one completed without a usable video, and
+// StatusUnrecognised for one that only looks like a verdict to GitHub.
 func GenerationStatus(g prism.Generation) string {
-	if g.Status == prism.StatusCompleted && !g.Done() {
-		return StatusNoVideo
+	switch g.Status {
+	case prism.StatusCompleted:
+		if !g.Done() {
+			return StatusNoVideo
+		}
+		return g.Status
+	case prism.StatusFailed:
+		return g.Status
+	}
+	for _, v := range []string{prism.StatusCompleted, prism.StatusFailed, StatusNoVideo, StatusNotWaited} {
+		if strings.EqualFold(g.Status, v) {
+			return StatusUnrecognised
+		}
 	}
 	return g.Status
 }

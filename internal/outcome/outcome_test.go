@@ -551,6 +551,10 @@ func TestStatus(t *testing.T) {
 	}
 	for g, want := range map[prism.Generation]string{
 		gen("completed", "u"): "completed", gen("completed", ""): StatusNoVideo, gen("failed", "u"): "failed", gen("queued", ""): "queued",
+		// GitHub's == ignores case: no status from the API looks like a
+		// verdict (or one of ours) unless it is one.
+		gen("COMPLETED", "u"): StatusUnrecognised, gen("Failed", ""): StatusUnrecognised, gen("Not_Waited", ""): StatusUnrecognised,
+		gen("completed_WITHOUT_video", ""): StatusUnrecognised, gen("GENERATING", ""): "GENERATING",
 	} {
 		if got := GenerationStatus(g); got != want {
 			t.Errorf("GenerationStatus(%v) = %q, want %q", g, got, want)
