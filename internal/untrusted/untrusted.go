@@ -176,14 +176,29 @@ func (sc Scrubber) Line(s string, n int) string {
 		s = sc.dropSecretHead(s)
 	}
 	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+		switch {
+		case unicode.IsControl(r) || r == '\u2028' || r == '\u2029':
 			return ' '
+		case hidden(r):
+			return '\uFFFD'
 		}
 		return r
 	}, s)
 	s = urlQuery.ReplaceAllString(s, "${1}?"+Redacted)
 	s = amzParam.ReplaceAllString(s, "${1}"+Redacted)
 	return Clip(Neutralize(s), n)
+}
+
+// hidden says whether r is an invisible character that can make text read
+// as what it is not: a bidirectional control ("\u202edetelpmoc" shows as
+// "completed"), a zero-width space, a byte order mark. It is shown as
+// U+FFFD. Joiners stay: emoji and some scripts need them.
+func hidden(r rune) bool {
+	switch r {
+	case '\u061c', '\u200b', '\u200e', '\u200f', '\u2060', '\ufeff':
+		return true
+	}
+	return '\u202a' <= r && r <= '\u202e' || '\u2066' <= r && r <= '\u2069'
 }
 
 // dropSecretHead removes from the end of s the longest proper prefix of
