@@ -334,21 +334,30 @@ func (w *Waiter) backoff() *backoff.ExponentialBackOff {
 }
 
 // FreshURL is a callback for a download whose signed URL expired: it
-// reads r's generation again, with the retries and deadline of any status
-// read, for a freshly signed video URL. The verdict is never replaced:
+// reads r's generation again, once, with the retries and deadline of any
+// status read, for a freshly signed video URL. The verdict is never replaced:
 // only a fresh URL for the same completed generation is taken from that
 // read, and kept in r as the URL that worked.
 func (w *Waiter) FreshURL(r *Result) func(context.Context) (string, error) {
 	return func(ctx context.Context) (string, error) {
-		fresh := w.One(ctx, r.ID)
+		// One answer, through transient errors: a generation that the API
+		// no longer calls completed with a URL is not polled again until
+		// the deadline, in silence.
+		var g prism.Generation
+		err := w.retry(ctx, w.backoff(), func() (err error) {
+			g, err = w.Client.Get(ctx, r.ID)
+			return err
+		}, func(err error, pe *prism.Error, delay time.Duration) {
+			w.emit(Event{ID: r.ID, Kind: Retry, Err: err, Wait: max(delay, pe.RetryAfter)})
+		})
 		switch {
-		case fresh.Err != nil:
-			return "", fresh.Err
-		case !fresh.Gen.Done():
-			return "", fmt.Errorf("the API now answers %q without a usable video_url", untrusted.Clip(fresh.Gen.Status, 40))
+		case err != nil:
+			return "", err
+		case !g.Done():
+			return "", fmt.Errorf("the API now answers %q without a usable video_url", untrusted.Clip(g.Status, 40))
 		}
-		r.Gen.VideoURL = fresh.Gen.VideoURL
-		return fresh.Gen.VideoURL, nil
+		r.Gen.VideoURL = g.VideoURL
+		return g.VideoURL, nil
 	}
 }
 

@@ -745,6 +745,9 @@ func TestFreshURL(t *testing.T) {
 		{"a fresh URL, through transient errors", []reply{{code: 503}, completed}, "https://storage.test/gen_1.mp4?X-Amz-Signature=s", ""},
 		{"failed now", []reply{{status: "failed"}}, "", `the API now answers "failed" without a usable video_url`},
 		{"gone", []reply{{code: 404}}, "", "HTTP 404"},
+		// One answer decides: no polling until the deadline for a URL.
+		{"generating now", []reply{{status: "generating"}, completed}, "", `the API now answers "generating" without a usable video_url`},
+		{"completed without a URL now", []reply{{status: "completed"}, completed}, "", `the API now answers "completed" without a usable video_url`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
