@@ -62,10 +62,16 @@ func notLinkLocal(network, address string, _ syscall.RawConn) error {
 	if err != nil {
 		return nil
 	}
-	if ip, err := netip.ParseAddr(host); err == nil && (ip.Unmap().IsLinkLocalUnicast() || ip.Unmap().IsLinkLocalMulticast()) {
+	if linkLocal(host) {
 		return fmt.Errorf("refusing to connect to %s, a link-local address (where clouds serve instance metadata), which neither Prism nor its storage uses", host)
 	}
 	return nil
+}
+
+// linkLocal says whether host is a link-local IP address.
+func linkLocal(host string) bool {
+	ip, err := netip.ParseAddr(host)
+	return err == nil && (ip.Unmap().IsLinkLocalUnicast() || ip.Unmap().IsLinkLocalMulticast())
 }
 
 // storageURL allows a video URL that is https, or plain http to a
@@ -75,6 +81,12 @@ func notLinkLocal(network, address string, _ syscall.RawConn) error {
 // web page of its network.
 func storageURL(api *url.URL, baseURL string) func(*url.URL) error {
 	return func(u *url.URL) error {
+		if linkLocal(u.Hostname()) {
+			// The dialer refuses it too; refused here, it is no network
+			// error to retry.
+			return fmt.Errorf("the video URL %s points at a link-local address (where clouds serve instance metadata), so it was not fetched: Prism's storage is never there. Try again later; if it persists, ask Prism support about this generation",
+				download.Redact(u.String()))
+		}
 		if u.Scheme == "https" || api.Scheme == "http" && u.Scheme == "http" && config.LocalHost(u.Hostname()) {
 			return nil
 		}
