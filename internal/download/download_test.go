@@ -1396,7 +1396,7 @@ func TestWhatIsNoWholeVideoIsRefused(t *testing.T) {
 			io.CopyN(w, prismsim.Video{ContentType: "video/webm", Bytes: 1 << 20}.Content("gen_1", 1), 300_000)
 			panic(http.ErrAbortHandler)
 		}, "the file is not a whole Matroska (WebM) video: the Segment at byte 36 ends at byte 1048576 of a 300000-byte file: the file is cut short. "},
-		{"a declared MP4 that is no known container", answer("video/mp4", "\x47\x40\x00\x10 an MPEG-TS packet", false), "the file is not a whole ISO base media (MP4) video: ftyp box missing: the file starts with a \" an \" box. "},
+		{"a declared MP4 that is no known container", answer("video/mp4", "\x47\x40\x00\x10 an MPEG-TS packet", false), "the file is not a whole ISO base media (MP4) video: ftyp box missing: the file starts with a \" an \" box (its first bytes: 47 40 00 10 20 61 6e 20). "},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

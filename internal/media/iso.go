@@ -39,7 +39,7 @@ func VerifyISO(r io.ReaderAt, size int64) (Info, error) {
 	case len(h) < 8:
 		return Info{}, fmt.Errorf("ftyp box missing: the file holds only %d bytes", size)
 	case string(h[4:8]) != "ftyp":
-		return Info{}, fmt.Errorf("ftyp box missing: the file starts with a %q box", h[4:8])
+		return Info{}, fmt.Errorf("ftyp box missing: the file starts with a %q box (its first bytes: % x)", h[4:8], h)
 	}
 	var moov *box
 	var media int64

@@ -151,7 +151,7 @@ func TestVerifyISO(t *testing.T) {
 		{"an impossible 64-bit size", slices.Concat(ftyp, u32(1), []byte("mdat"), u64(1<<63+5)), Info{}, `top-level boxes end at 40 bytes of more than that: the file is cut short inside its "mdat" box at byte 24`},
 		{"the largest 64-bit size there is", slices.Concat(ftyp, u32(1), []byte("mdat"), u64(math.MaxInt64-24)), Info{},
 			`top-level boxes end at 40 bytes of 9223372036854775807: the file is cut short inside its "mdat" box at byte 24`},
-		{"ftyp not first", slices.Concat(bx("moov", mvhd0(1, 1), videoTrak), ftyp), Info{}, `ftyp box missing: the file starts with a "moov" box`},
+		{"ftyp not first", slices.Concat(bx("moov", mvhd0(1, 1), videoTrak), ftyp), Info{}, `ftyp box missing: the file starts with a "moov" box (its first bytes: 00 00 01 b6 6d 6f 6f 76)`},
 		{"moov missing", slices.Concat(ftyp, bx("mdat", zeros(100))), Info{}, "moov box missing"},
 		{"mvhd missing", mp4(0, videoTrak), Info{}, "mvhd box missing from the moov box"},
 		{"mvhd duration 0", mp4(0, mvhd0(1000, 0), videoTrak), Info{}, "mvhd duration is 0"},
