@@ -111,7 +111,7 @@ func run(ctx context.Context, env Env, log *report.Log) int {
 			CheckURL: storageURL(cfg.BaseURL, cfg.Term("base_url")),
 		}
 		if err := downloader.Ready(); err != nil {
-			return invalid(env, log, cfg, fmt.Sprintf("%s: %v; check that the step's user can write there", cfg.Term("download_dir"), err))
+			return invalid(env, log, cfg, fmt.Sprintf("%s: %v; check that the user prism-wait runs as can write there", cfg.Term("download_dir"), err))
 		}
 	}
 

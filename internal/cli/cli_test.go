@@ -816,7 +816,7 @@ func TestADownloadDirThatCannotBeWrittenStopsBeforeTheSubmit(t *testing.T) {
 			code := Run(context.Background(), Env{LookupEnv: lookup(env), Stdout: &out, Stderr: &out, Transport: base.Transport})
 			if code != outcome.ExitInput || s.APIStats().Requests != 0 ||
 				!strings.Contains(out.String(), "::error title=Invalid input::download_dir: cannot create ") ||
-				!strings.Contains(out.String(), "check that the step's user can write there") {
+				!strings.Contains(out.String(), "check that the user prism-wait runs as can write there") {
 				t.Errorf("%s: code %d, %d requests:\n%s", dir, code, s.APIStats().Requests, out.String())
 			}
 		}

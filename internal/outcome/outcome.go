@@ -292,7 +292,7 @@ var table = []row{
 		func(f *Facts, s Settings) string {
 			why, next := ": the API did not accept the request", fmt.Sprintf("Re-run, or raise %s (now %s)", s.name("timeout"), s.Timeout)
 			if errors.Is(f.Submit, wait.ErrUnanswered) {
-				why, next = "", fmt.Sprintf("Check %s and the runner's network, then re-run", s.name("base_url"))
+				why, next = "", fmt.Sprintf("Check %s and this machine's network, then re-run", s.name("base_url"))
 			}
 			if errors.Is(f.Submit, wait.ErrCanceled) {
 				next = "Start it again when you want them"
@@ -554,7 +554,7 @@ func waitAdvice(f *Facts, s Settings) string {
 	case errors.Is(f.Wait, wait.ErrDeadline) && (errors.Is(f.Wait, wait.ErrNoAnswer) || f.Gen.Status == "" && pe != nil && pe.StatusCode == 0):
 		// No answer at all: the last request failed below HTTP, or was
 		// still waiting for one (a host that accepts and never answers).
-		return fmt.Sprintf("%s: %v. No status was read, and the last request got no answer: check %s and the runner's network; raise %s (now %s) only if the API was just slow.%s",
+		return fmt.Sprintf("%s: %v. No status was read, and the last request got no answer: check %s and this machine's network; raise %s (now %s) only if the API was just slow.%s",
 			f.ID, f.Wait, s.name("base_url"), s.name("timeout"), s.Timeout, s.again("wait for it", f.ID, ""))
 	case errors.Is(f.Wait, wait.ErrNoVideo):
 		return fmt.Sprintf("%s: %v. Prism calls it completed but gives no video to fetch, which more time rarely cures: look at the generation in Prism's dashboard, or ask Prism support about it with its ID.%s",
