@@ -91,6 +91,18 @@ func usableURL(raw string, limit int) string {
 	if err != nil || len(raw) > limit || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.Opaque != "" {
 		return ""
 	}
+	// A query is kept as written, but for what breaks a line or is no
+	// ASCII (U+2028, U+0085): escaped, as a client sends it anyway, so
+	// that each output's one line per ID stays one line.
+	var q strings.Builder
+	for i := 0; i < len(u.RawQuery); i++ {
+		if c := u.RawQuery[i]; c <= ' ' || c >= 0x7f {
+			fmt.Fprintf(&q, "%%%02X", c)
+		} else {
+			q.WriteByte(c)
+		}
+	}
+	u.RawQuery = q.String()
 	// The limit is on what is handed on: escaping a space or an é makes
 	// the URL longer, and a second look would find it too long.
 	if s := u.String(); len(s) <= limit {

@@ -693,6 +693,7 @@ func TestUsableURL(t *testing.T) {
 		"https://user:pw@h/v.mp4":                       "",
 		"https://h/" + strings.Repeat("a", MaxVideoURL): "",
 		"https://h/v\x00.mp4":                           "",
+		"https://h/v.mp4?a=\u2028b&c=\u0085 d~%41":      "https://h/v.mp4?a=%E2%80%A8b&c=%C2%85%20d~%41",
 	} {
 		if got := UsableURL(in); got != want {
 			t.Errorf("UsableURL(%q) = %q, want %q", in, got, want)
