@@ -189,16 +189,13 @@ func (sc Scrubber) Line(s string, n int) string {
 	return Clip(Neutralize(s), n)
 }
 
-// hidden says whether r is an invisible character that can make text read
-// as what it is not: a bidirectional control ("\u202edetelpmoc" shows as
-// "completed"), a zero-width space, a byte order mark. It is shown as
-// U+FFFD. Joiners stay: emoji and some scripts need them.
+// hidden says whether r is an invisible format character, which can make
+// text read as what it is not: a bidirectional control ("\u202edetelpmoc"
+// shows as "completed"), a soft hyphen or zero-width space inside a word, a
+// byte order mark. It is shown as U+FFFD. The joiners stay (emoji and
+// some scripts need them), and so do tags (flag emoji).
 func hidden(r rune) bool {
-	switch r {
-	case '\u061c', '\u200b', '\u200e', '\u200f', '\u2060', '\ufeff':
-		return true
-	}
-	return '\u202a' <= r && r <= '\u202e' || '\u2066' <= r && r <= '\u2069'
+	return unicode.Is(unicode.Cf, r) && r != '\u200c' && r != '\u200d' && (r < '\U000e0020' || r > '\U000e007f')
 }
 
 // dropSecretHead removes from the end of s the longest proper prefix of

@@ -26,7 +26,8 @@ func TestLine(t *testing.T) {
 		{"esc\x1b[31mred\x00nul\u0085c1\u2028ls", "esc [31mred nul c1 ls"},
 		// What hides or reorders text is shown; a joiner stays.
 		{"\u202edetelpmoc \u2066x\u2069 a\u200bb \ufeff\u200f\u061c\u2060\u200e \u202a\u2069 \U0001F469\u200d\U0001F4BB", "\ufffddetelpmoc \ufffdx\ufffd a\ufffdb \ufffd\ufffd\ufffd\ufffd\ufffd \ufffd\ufffd \U0001F469\u200d\U0001F4BB"},
-		{"\u2029\u2065\u206a\u2029\u202f", " \u2065\u206a \u202f"}, // the neighbours of the ranges stay
+		{"com\u00adpleted \u2061\u206a\u180e\U000e0001 \u2029\u202f\u2065", "com\ufffdpleted \ufffd\ufffd\ufffd\ufffd  \u202f\u2065"},
+		{"\u200c \U0001F3F4\U000E0020\U000E0067\U000E007F \u200d", "\u200c \U0001F3F4\U000E0020\U000E0067\U000E007F \u200d"}, // joiners and a flag's tags stay
 		{"key " + key + " again" + key, "key *** again***"},
 		{"other prism_sk_abc-DEF_1 key", "other *** key"},
 		{`Get "https://s3.example/v.mp4?X-Amz-Signature=abc&b=1": bad`, `Get "https://s3.example/v.mp4?***": bad`},
