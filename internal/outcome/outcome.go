@@ -415,7 +415,8 @@ func GenerationStatus(g prism.Generation) string {
 		return g.Status
 	}
 	for _, v := range []string{prism.StatusCompleted, prism.StatusFailed, StatusNoVideo, StatusNotWaited} {
-		if strings.EqualFold(g.Status, v) {
+		// .NET's ignore-case compares upper case: "faıled" is "FAILED".
+		if strings.EqualFold(g.Status, v) || strings.ToUpper(g.Status) == strings.ToUpper(v) {
 			return StatusUnrecognised
 		}
 	}
@@ -559,6 +560,9 @@ func waitAdvice(f *Facts, s Settings) string {
 	case errors.Is(f.Wait, wait.ErrNoVideo):
 		return fmt.Sprintf("%s: %v. Prism calls it completed but gives no video to fetch, which more time rarely cures: look at the generation in Prism's dashboard, or ask Prism support about it with its ID.%s",
 			f.ID, f.Wait, s.again("wait for it", f.ID, ""))
+	case errors.Is(f.Wait, wait.ErrDeadline) && GenerationStatus(f.Gen) == StatusUnrecognised:
+		return fmt.Sprintf("%s: %v. The API's status differs from a verdict by case, so it is none (reported as %s): look at the generation in Prism's dashboard, or ask Prism support about it with its ID.%s",
+			f.ID, f.Wait, StatusUnrecognised, s.again("wait for it", f.ID, ""))
 	case errors.Is(f.Wait, wait.ErrDeadline):
 		return fmt.Sprintf("%s: %v. Raise %s (now %s) if generations take longer.%s", f.ID, f.Wait, s.name("timeout"), s.Timeout, s.again("wait for it", f.ID, s.name("timeout")))
 	}
@@ -601,9 +605,9 @@ func downloadAdvice(f *Facts, s Settings) string {
 		return fmt.Sprintf("%v. Raise %s (now %s): it covers the downloads too.%s", f.Download, s.name("timeout"), s.Timeout, s.again("download it", f.ID, s.name("timeout")))
 	}
 	if de, ok := errors.AsType[*download.Error](f.Download); ok && de.Full() {
-		return fmt.Sprintf("%v. The runner's disk is full, not storage's fault: make room in the workspace (what earlier steps left there), or download fewer videos per job.%s", f.Download, s.again("download it", f.ID, ""))
+		return fmt.Sprintf("%v. The disk is full, not storage's fault: make room in the workspace (what earlier steps left there), or download fewer videos per job.%s", f.Download, s.again("download it", f.ID, ""))
 	} else if ok && de.Local() {
-		return fmt.Sprintf("%v. The runner's file system refused it, not storage: check that %s is a directory that the user running prism-wait may write in, with no directory where the video goes.%s", f.Download, s.name("download_dir"), s.again("download it", f.ID, ""))
+		return fmt.Sprintf("%v. The file system refused it, not storage: check that %s is a directory that the user running prism-wait may write in, with no directory where the video goes.%s", f.Download, s.name("download_dir"), s.again("download it", f.ID, ""))
 	}
 	return sentences(f.Download.Error(), s.again("download it", f.ID, ""))
 }

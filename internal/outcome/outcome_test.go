@@ -133,6 +133,8 @@ var rowCases = func() []rowCase {
 		{"no verdict in time", Facts{ID: "gen_1", Wait: fmt.Errorf("%w while the generation was %q", wait.ErrDeadline, "generating")}, ExitTimeout, "No verdict in time",
 			`gen_1: timeout reached while the generation was "generating". Raise timeout (now 10m0s) if generations take longer.`,
 			`gen_1: timeout reached while the generation was "generating". Raise --timeout (PRISM_TIMEOUT) (now 10m0s) if generations take longer.`},
+		{"no verdict in time", Facts{ID: "gen_1", Gen: prism.Generation{Status: "COMPLETED"}, Wait: fmt.Errorf("%w while the generation was %q", wait.ErrDeadline, "COMPLETED")}, ExitTimeout, "No verdict in time",
+			`gen_1: timeout reached while the generation was "COMPLETED". The API's status differs from a verdict by case, so it is none (reported as unrecognised): look at the generation in Prism's dashboard, or ask Prism support about it with its ID.`, ""},
 		{"no verdict in time", Facts{ID: "gen_1", Wait: fmt.Errorf("%w; last problem: %w", wait.ErrDeadline, &prism.Error{Transient: true, Err: errors.New("connection refused")})},
 			ExitTimeout, "No verdict in time",
 			"gen_1: timeout reached; last problem: request failed: connection refused. No status was read, and the last request got no answer: check base_url and this machine's network; raise timeout (now 10m0s) only if the API was just slow.",
@@ -386,10 +388,10 @@ func TestAdviceSaysWhatToDo(t *testing.T) {
 		if name != "" {
 			s.Name = func(string) string { return name }
 		}
-		if got := Of(Facts{ID: "gen_1", Gen: done, Download: full}, s).Advice; !strings.HasSuffix(got, "no space left on device. The runner's disk is full, not storage's fault: make room in the workspace (what earlier steps left there), or download fewer videos per job.") {
+		if got := Of(Facts{ID: "gen_1", Gen: done, Download: full}, s).Advice; !strings.HasSuffix(got, "no space left on device. The disk is full, not storage's fault: make room in the workspace (what earlier steps left there), or download fewer videos per job.") {
 			t.Errorf("advice on a full disk = %q", got)
 		}
-		if got := Of(Facts{ID: "gen_1", Gen: done, Download: denied}, s).Advice; !strings.Contains(got, "permission denied. The runner's file system refused it, not storage: check that "+term+" is a directory that the user running prism-wait may write in") {
+		if got := Of(Facts{ID: "gen_1", Gen: done, Download: denied}, s).Advice; !strings.Contains(got, "permission denied. The file system refused it, not storage: check that "+term+" is a directory that the user running prism-wait may write in") {
 			t.Errorf("advice on a refused write = %q, want it to name %q", got, term)
 		}
 	}
@@ -555,6 +557,7 @@ func TestStatus(t *testing.T) {
 		// verdict (or one of ours) unless it is one.
 		gen("COMPLETED", "u"): StatusUnrecognised, gen("Failed", ""): StatusUnrecognised, gen("Not_Waited", ""): StatusUnrecognised,
 		gen("completed_WITHOUT_video", ""): StatusUnrecognised, gen("GENERATING", ""): "GENERATING",
+		gen("faıled", ""): StatusUnrecognised,
 	} {
 		if got := GenerationStatus(g); got != want {
 			t.Errorf("GenerationStatus(%v) = %q, want %q", g, got, want)

@@ -24,6 +24,7 @@ type Progress struct {
 	mu      sync.Mutex
 	ids     []string
 	status  map[string]string // last status per ID, as reported, "" before the first
+	sent    map[string]string // and as the API sent it: two unrecognised ones differ
 	changes map[string]int    // lines logged per ID for a change to an unfinished status
 	trouble map[string]string // kind of the last transient error per ID, until the next status
 	warned  map[string]bool   // kinds of transient trouble already warned about
@@ -44,7 +45,7 @@ func (p *Progress) Estimate(typical time.Duration, since time.Time) {
 
 // NewProgress starts tracking ids; start is when the wait began.
 func NewProgress(log *Log, ids []string, start time.Time) *Progress {
-	return &Progress{log: log, start: start, ids: ids, status: map[string]string{}, changes: map[string]int{}, trouble: map[string]string{}, warned: map[string]bool{}}
+	return &Progress{log: log, start: start, ids: ids, status: map[string]string{}, sent: map[string]string{}, changes: map[string]int{}, trouble: map[string]string{}, warned: map[string]bool{}}
 }
 
 // Event logs one event from the wait. It is safe for concurrent use.
@@ -70,11 +71,11 @@ func (p *Progress) poll(e wait.Event) {
 	status := outcome.GenerationStatus(g)
 	final := g.Done() || g.Status == prism.StatusFailed
 	p.mu.Lock()
-	prev := p.status[e.ID]
-	p.status[e.ID] = status
+	same := status == p.status[e.ID] && g.Status == p.sent[e.ID]
+	p.status[e.ID], p.sent[e.ID] = status, g.Status
 	delete(p.trouble, e.ID)
 	changes := p.changes[e.ID]
-	if status != prev && !final {
+	if !same && !final {
 		p.changes[e.ID]++
 	}
 	p.mu.Unlock()
@@ -82,7 +83,7 @@ func (p *Progress) poll(e wait.Event) {
 		p.log.Debugf("%s: status %q; next poll in %s", e.ID, untrusted.Clip(g.Status, 40), e.Wait)
 	}
 	switch {
-	case status == prev:
+	case same:
 		return
 	case !final && changes == maxChanges:
 		// A status that flips on every read must not flood the log.

@@ -147,3 +147,18 @@ func TestProgressBoundsChangingStatuses(t *testing.T) {
 		t.Errorf("want %d lines ending with the verdict:\n%s", maxChanges+2, log)
 	}
 }
+
+// Two statuses reported alike (unrecognised) are two changes in the log,
+// which shows each as sent.
+func TestProgressLogsEachStatusAsSent(t *testing.T) {
+	t.Parallel()
+	var b bytes.Buffer
+	p := NewProgress(NewLog(&b, false), []string{"gen_a"}, time.Now())
+	for _, st := range []string{"COMPLETED", "COMPLETED", "Failed"} {
+		p.Event(wait.Event{ID: "gen_a", Kind: wait.Poll, Gen: prism.Generation{Status: st}, Wait: time.Second})
+	}
+	log := b.String()
+	if strings.Count(log, "\n") != 2 || !strings.Contains(log, `"COMPLETED"`) || !strings.Contains(log, `"Failed"`) {
+		t.Errorf("want a line for each status sent:\n%s", log)
+	}
+}
