@@ -263,13 +263,13 @@ func (r Run) submitted(id string) (status string, failed *prism.Failed) {
 // submittedJSON is the results after a submit that did not wait: one
 // object per submitted ID, as JSON has them, with status "submitted" and
 // nothing else known.
-func (r Run) submittedJSON() []byte {
+func (r Run) submittedJSON(limit int) []byte {
 	out := make([]resultJSON, len(r.IDs))
 	for i, id := range r.IDs {
 		status, failed := r.submitted(id)
 		out[i] = resultJSON{ID: id, Status: opt(status)}
 		if failed != nil {
-			out[i].Error = opt(r.Scrub.Line(failed.Error, maxField))
+			out[i].Error = opt(r.Scrub.Line(failed.Error, limit))
 		}
 	}
 	b, err := json.Marshal(out)
@@ -281,7 +281,7 @@ func (r Run) submittedJSON() []byte {
 
 func (r Run) json(limit int) []byte {
 	if r.NotWaiting {
-		return r.submittedJSON()
+		return r.submittedJSON(limit)
 	}
 	out := make([]resultJSON, len(r.Results))
 	text := func(s string) *string { return opt(r.Scrub.Line(s, limit)) }

@@ -613,3 +613,24 @@ func TestOutputsLostSaysHowToWaitAgainOnlyWhenSomethingWasSubmitted(t *testing.T
 		}
 	}
 }
+
+// With wait: false, long errors of IDs marked failed shrink as the
+// outputs need: no ID the API created and charged is cut from them.
+func TestNotWaitingOutputsShrinkTheErrorsNotTheIDs(t *testing.T) {
+	t.Parallel()
+	run := Run{Submitted: true, NotWaiting: true}
+	for i := range MaxListed {
+		id := fmt.Sprintf("gen_%03d", i)
+		run.IDs = append(run.IDs, id)
+		if i%2 == 0 {
+			run.Marked = append(run.Marked, prism.Failed{ID: id, Error: strings.Repeat("e", 2000)})
+		}
+	}
+	fitted := run.Fit()
+	if n := len(fitted.IDs); n != MaxListed {
+		t.Errorf("%d IDs kept, want all %d", n, MaxListed)
+	}
+	if n := size(fitted.Outputs()); n > maxOutputs {
+		t.Errorf("outputs of %d bytes, over %d", n, maxOutputs)
+	}
+}
