@@ -49,7 +49,7 @@ func guardedSubmit(ctx context.Context, env Env, cfg config.Config, w *wait.Wait
 		}
 		if rerunning {
 			next := fmt.Sprintf("Set %s to required to stop instead when the cache cannot be used.", t("rerun_guard"))
-			if strings.TrimSpace(env.getenv("ACTIONS_RESULTS_URL")) == "" {
+			if strings.TrimSpace(env.getenv("ACTIONS_RESULTS_URL")) == "" || strings.TrimSpace(env.getenv("ACTIONS_RUNTIME_TOKEN")) == "" {
 				// required would stop every run here.
 				next = fmt.Sprintf("There is no cache here in any attempt: to make re-runs safe, submit with %s false in a job of its own and wait for its generation_id in another, so that re-running the waiting job submits nothing.", t("wait"))
 			}

@@ -53,6 +53,10 @@ func runAttempt(t *testing.T, base api, results string, n string, inputs map[str
 		env["ACTIONS_RESULTS_URL"] = results
 	}
 	for k, v := range inputs {
+		if name, ok := strings.CutPrefix(k, "$"); ok { // the runner's own variable: "" unsets it
+			env[name] = v
+			continue
+		}
 		env["INPUT_"+strings.ToUpper(k)] = v
 	}
 	var stdout, stderr bytes.Buffer
@@ -220,8 +224,13 @@ func TestWithoutACacheServiceAutoWarnsAndRequiredRefuses(t *testing.T) {
 		if required.code != outcome.ExitInput || !strings.Contains(required.log, "::error title=Re-run guard unavailable::rerun_guard is required, but") {
 			t.Errorf("required without a cache: code %d\n%s", required.code, required.log)
 		}
-		if n := s.Submits("/api/templates/tpl_ok/generate").Posts; n != 2 {
-			t.Errorf("%d POSTs, want 2 (auto only, in both attempts)", n)
+		// A cache service without a token is no cache either.
+		noToken := runAttempt(t, base, "http://127.0.0.1:9/", "2", map[string]string{"template_id": "tpl_ok", "$ACTIONS_RUNTIME_TOKEN": ""})
+		if noToken.code != outcome.ExitOK || !strings.Contains(noToken.log, "ACTIONS_RUNTIME_TOKEN is not set") || !strings.Contains(noToken.log, "There is no cache here in any attempt") {
+			t.Errorf("a re-run without a runtime token: code %d\n%s", noToken.code, noToken.log)
+		}
+		if n := s.Submits("/api/templates/tpl_ok/generate").Posts; n != 3 {
+			t.Errorf("%d POSTs, want 3 (auto only, in every attempt)", n)
 		}
 	})
 }
