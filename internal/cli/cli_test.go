@@ -531,9 +531,15 @@ func TestARefreshThatSaysGeneratingDoesNotReplaceTheVerdict(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		_, base := sim(t, `{"generations": {"gen_x": {"steps": [{"status": "completed"}, {"status": "generating"}],
 			"video": {"bytes": 5000, "faults": ["expired_first"]}}}}`)
-		r := action(t, context.Background(), base, map[string]string{"generation_id": "gen_x", "download_dir": "v", "timeout": "300ms"})
-		if r.code == outcome.ExitOK || r.outputs["status"] != "completed" || r.outputs["video_path"] != "" {
+		start := time.Now()
+		r := action(t, context.Background(), base, map[string]string{"generation_id": "gen_x", "download_dir": "v", "timeout": "10m"})
+		if r.code != outcome.ExitDownload || r.outputs["status"] != "completed" || r.outputs["video_path"] != "" ||
+			!strings.Contains(r.stdout, `the API now answers "generating" without a usable video_url. Look at the generation in Prism's dashboard`) {
 			t.Errorf("code %d, outputs %q:\n%s", r.code, r.outputs, r.stdout)
+		}
+		// One read of the refresh decides: no polling until the deadline.
+		if took := time.Since(start); took > time.Minute {
+			t.Errorf("the download ended after %v of the bubble's clock, not at the refresh's answer", took)
 		}
 	})
 }

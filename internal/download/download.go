@@ -252,7 +252,7 @@ func (d *Downloader) Fetch(ctx context.Context, id, rawURL string, refresh Refre
 				if ctx.Err() != nil {
 					return stopped()
 				}
-				return fail(fmt.Errorf("%w, and no fresh URL could be had: %w", err, rerr))
+				return fail(fmt.Errorf("%w, and no fresh URL could be had: %w. Look at the generation in Prism's dashboard: once it has a video again, a wait for its ID downloads it", err, rerr))
 			}
 			t.url = u
 			continue
