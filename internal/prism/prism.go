@@ -21,6 +21,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -501,6 +502,10 @@ func (c *Client) fail(method string, e *Error, wrote bool) *Error {
 	return e
 }
 
+// generationKey finds a key that lists generations in a body that does not
+// parse: "generations" or "generation_id", in any case.
+var generationKey = regexp.MustCompile(`(?i)"generation(s|_id)"\s*:`)
+
 // ErrListsGenerations is wrapped by the Err of a refused POST whose body
 // lists generations (a "generations" that is no empty list) all the same,
 // or of a 429 whose body is too long or broken to tell.
@@ -521,16 +526,18 @@ func (c *Client) checkResponse(method string, resp *http.Response) *Error {
 	raw = raw[:min(len(raw), maxErrorBody)]
 	// A refused POST may list generations in a body too long or broken
 	// to tell: a 429 (sent again otherwise) too long, or one with a
-	// "generation… key or string that is no JSON object (a path such as
-	// /api/generations is not one); any other refusal whose body begins
-	// as JSON does and names them so. A web page, for a wrong base_url,
-	// answers no 429 and begins with no brace.
+	// "generations" or "generation_id" key that is no JSON object; any
+	// other refusal whose body begins as JSON (a byte order mark aside)
+	// and is too long, whatever its first 64 KiB name (keys come in any
+	// order), or is broken and has such a key. A web page, for a wrong
+	// base_url, answers no 429 and begins with no brace.
 	if method != http.MethodGet && resp.StatusCode >= 400 && resp.StatusCode < 500 {
 		_, err := fields(raw)
-		named := bytes.Contains(bytes.ToLower(raw), []byte(`"generation`))
-		jsonish := resp.StatusCode == http.StatusTooManyRequests || bytes.HasPrefix(bytes.TrimLeft(raw, " \t\r\n"), []byte("{"))
+		named := generationKey.Match(raw)
+		start := bytes.TrimLeft(bytes.TrimPrefix(raw, []byte("\ufeff")), " \t\r\n")
+		jsonish := resp.StatusCode == http.StatusTooManyRequests || len(start) > 0 && (start[0] == '{' || start[0] == '[')
 		switch {
-		case cut && (resp.StatusCode == http.StatusTooManyRequests || jsonish && named):
+		case cut && jsonish:
 			e.Err = fmt.Errorf("%w, or may: its body is longer than %d KiB, too long to tell", ErrListsGenerations, maxErrorBody>>10)
 		case err != nil && named && jsonish:
 			e.Err = fmt.Errorf("%w, or may: its body is no JSON object, yet names generations", ErrListsGenerations)

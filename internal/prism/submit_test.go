@@ -100,10 +100,24 @@ func TestSubmitFailures(t *testing.T) {
 			w.WriteHeader(402)
 			io.WriteString(w, `{"error":"insufficient_credits","generations":[{"generation_id":"gen_a"}]}{}`)
 		}, false, true, 402},
-		{"400 too long, naming none", func(w http.ResponseWriter, r *http.Request) {
+		// Keys come in any order: what the first 64 KiB do not name, the rest may.
+		{"400 too long to tell whether listing generations, none named early", func(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(400)
-			io.WriteString(w, `{"error":"validation_error","message":"`+strings.Repeat("x", maxErrorBody)+`"}`)
-		}, false, false, 400},
+			io.WriteString(w, `{"error":"validation_error","message":"`+strings.Repeat("x", maxErrorBody)+`","generations":[{"generation_id":"gen_a"}]}`)
+		}, false, true, 400},
+		{"402 behind a byte order mark, listing generations", func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(402)
+			io.WriteString(w, "\ufeff"+`{"error":"insufficient_credits","generations":[{"generation_id":"gen_a"}]}`)
+		}, false, true, 402},
+		{"402 array listing generations", func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(402)
+			io.WriteString(w, `[{"generation_id":"gen_a"}]`)
+		}, false, true, 402},
+		{"404 broken, naming a generation in its message", func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(404)
+			io.WriteString(w, `{"error":"not_found","message":"Generation not found"`)
+		}, false, false, 404},
+		{"400 empty", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(400); io.WriteString(w, "  \n") }, false, false, 400},
 		{"404 page too long, naming generations", func(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(404)
 			io.WriteString(w, `<html><a href="x" data-x="generations">`+strings.Repeat("x", maxErrorBody))
@@ -152,12 +166,14 @@ func TestSubmitFailures(t *testing.T) {
 				t.Errorf("err = %v", err)
 			}
 			if want := map[string]string{"429 listing generations": "(2, with IDs gen_a)", "402 listing generations": "(1, with no plain ID)",
-				"429 too long to tell whether listing generations": "or may: its body is longer than 64 KiB, too long to tell",
-				"429 broken, listing generations":                  "or may: its body is no JSON object, yet names generations",
-				"400 too long to tell whether listing generations": "or may: its body is longer than 64 KiB, too long to tell",
-				"402 broken, listing generations":                  "or may: its body is no JSON object, yet names generations",
-				"429 listing generations not as a list":            `(not as a list: "gen_a")`,
-				"429 listing generations, many":                    "(11, with IDs g1, g2, g3, g4, g5, g6, g7, g8, g9, g10)"}[tc.name]; want != "" && !strings.HasSuffix(err.Error(), want) {
+				"429 too long to tell whether listing generations":                   "or may: its body is longer than 64 KiB, too long to tell",
+				"429 broken, listing generations":                                    "or may: its body is no JSON object, yet names generations",
+				"400 too long to tell whether listing generations":                   "or may: its body is longer than 64 KiB, too long to tell",
+				"402 broken, listing generations":                                    "or may: its body is no JSON object, yet names generations",
+				"402 behind a byte order mark, listing generations":                  "or may: its body is no JSON object, yet names generations",
+				"400 too long to tell whether listing generations, none named early": "or may: its body is longer than 64 KiB, too long to tell",
+				"429 listing generations not as a list":                              `(not as a list: "gen_a")`,
+				"429 listing generations, many":                                      "(11, with IDs g1, g2, g3, g4, g5, g6, g7, g8, g9, g10)"}[tc.name]; want != "" && !strings.HasSuffix(err.Error(), want) {
 				t.Errorf("err = %.300v, want it to end %q", err, want)
 			}
 			if strings.Contains(err.Error(), key) {
