@@ -63,7 +63,7 @@ func notLinkLocal(network, address string, _ syscall.RawConn) error {
 		return nil
 	}
 	if linkLocal(host) {
-		return fmt.Errorf("refusing to connect to %s, a link-local address (where clouds serve instance metadata), which neither Prism nor its storage uses", host)
+		return &download.Forbidden{Reason: fmt.Sprintf("refusing to connect to %s, a link-local address (where clouds serve instance metadata), which neither Prism nor its storage uses", host)}
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"net"
 	"net/http"
 	neturl "net/url"
 	"os"
@@ -1520,4 +1521,23 @@ func TestReadyMakesTheDirectoryAndLeavesNothingInIt(t *testing.T) {
 	if left, _ := os.ReadDir(outside); len(left) != 0 {
 		t.Errorf("written outside the root: %v", left)
 	}
+}
+
+// A connection the transport refuses by policy (a link-local address
+// that a storage host name resolved to) ends the download at once: no
+// retry can help.
+func TestAForbiddenConnectionIsNotRetried(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		d, u := setup(t, http.NotFoundHandler())
+		var tries int
+		d.HTTP.Transport = roundTripper(func(r *http.Request) (*http.Response, error) {
+			tries++
+			return nil, &net.OpError{Op: "dial", Net: "tcp", Err: &Forbidden{Reason: "refusing to connect to 169.254.169.254, a link-local address"}}
+		})
+		_, err := d.Fetch(t.Context(), "gen_1", u, nil)
+		if tries != 1 || err == nil || !strings.Contains(err.Error(), "after 1 attempt(s)") || !strings.Contains(err.Error(), "refusing to connect to 169.254.169.254") {
+			t.Errorf("%d tries, err = %v", tries, err)
+		}
+	})
 }
