@@ -137,12 +137,6 @@ func (w *Waiter) All(ctx context.Context, ids []string, then func(context.Contex
 	return results
 }
 
-// One polls a single generation until it is final, ctx ends, or the API
-// answers with a permanent error.
-func (w *Waiter) One(ctx context.Context, id string) Result {
-	return w.one(ctx, id, schedule{start: time.Now()})
-}
-
 // schedule is one generation's place in the reads of a wait.
 type schedule struct {
 	start time.Time // when the wait began: right after the submit, if any

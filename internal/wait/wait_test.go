@@ -44,6 +44,12 @@ type script struct {
 	onHit   func(id string, n int)
 }
 
+// One polls a single generation until it is final, ctx ends, or the API
+// answers with a permanent error: All for one ID, as the tests use it.
+func (w *Waiter) One(ctx context.Context, id string) Result {
+	return w.one(ctx, id, schedule{start: time.Now()})
+}
+
 func (s *script) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := strings.TrimPrefix(r.URL.Path, "/api/generations/")
 	s.mu.Lock()
