@@ -84,8 +84,8 @@ func storageURL(api *url.URL, baseURL string) func(*url.URL) error {
 		if linkLocal(u.Hostname()) {
 			// The dialer refuses it too; refused here, it is no network
 			// error to retry.
-			return fmt.Errorf("the video URL %s points at a link-local address (where clouds serve instance metadata), so it was not fetched: Prism's storage is never there. Try again later; if it persists, ask Prism support about this generation",
-				download.Redact(u.String()))
+			return fmt.Errorf("the video URL %s points at a link-local address (where clouds serve instance metadata), so it was not fetched: Prism's storage is never there. Check that %s is Prism's API, then ask Prism support about this generation",
+				download.Redact(u.String()), baseURL)
 		}
 		if u.Scheme == "https" || api.Scheme == "http" && u.Scheme == "http" && config.LocalHost(u.Hostname()) {
 			return nil

@@ -396,9 +396,9 @@ func wrap(s string, width int) string {
 }
 
 // StatusUnrecognised is the status reported for a status from the API
-// that differs from a verdict's only by case ("COMPLETED"): it is none
-// (the API documents others as not final), and GitHub's == ignores case,
-// so an `if:` would take it for one.
+// that GitHub's case-blind == takes for a verdict or one of ours
+// ("COMPLETED", "not_waited"): it is none (the API documents others as
+// not final), and an `if:` would take it for what was not seen.
 const StatusUnrecognised = "unrecognised"
 
 // GenerationStatus is a generation's status as reported: the API's, except
@@ -561,7 +561,7 @@ func waitAdvice(f *Facts, s Settings) string {
 		return fmt.Sprintf("%s: %v. Prism calls it completed but gives no video to fetch, which more time rarely cures: look at the generation in Prism's dashboard, or ask Prism support about it with its ID.%s",
 			f.ID, f.Wait, s.again("wait for it", f.ID, ""))
 	case errors.Is(f.Wait, wait.ErrDeadline) && GenerationStatus(f.Gen) == StatusUnrecognised:
-		return fmt.Sprintf("%s: %v. The API's status differs from a verdict by case, so it is none (reported as %s): look at the generation in Prism's dashboard, or ask Prism support about it with its ID.%s",
+		return fmt.Sprintf("%s: %v. The API sent a status it does not document, which GitHub's case-blind == would take for a verdict, so it is reported as %s: look at the generation in Prism's dashboard, or ask Prism support about it with its ID.%s",
 			f.ID, f.Wait, StatusUnrecognised, s.again("wait for it", f.ID, ""))
 	case errors.Is(f.Wait, wait.ErrDeadline):
 		return fmt.Sprintf("%s: %v. Raise %s (now %s) if generations take longer.%s", f.ID, f.Wait, s.name("timeout"), s.Timeout, s.again("wait for it", f.ID, s.name("timeout")))

@@ -134,7 +134,7 @@ var rowCases = func() []rowCase {
 			`gen_1: timeout reached while the generation was "generating". Raise timeout (now 10m0s) if generations take longer.`,
 			`gen_1: timeout reached while the generation was "generating". Raise --timeout (PRISM_TIMEOUT) (now 10m0s) if generations take longer.`},
 		{"no verdict in time", Facts{ID: "gen_1", Gen: prism.Generation{Status: "COMPLETED"}, Wait: fmt.Errorf("%w while the generation was %q", wait.ErrDeadline, "COMPLETED")}, ExitTimeout, "No verdict in time",
-			`gen_1: timeout reached while the generation was "COMPLETED". The API's status differs from a verdict by case, so it is none (reported as unrecognised): look at the generation in Prism's dashboard, or ask Prism support about it with its ID.`, ""},
+			`gen_1: timeout reached while the generation was "COMPLETED". The API sent a status it does not document, which GitHub's case-blind == would take for a verdict, so it is reported as unrecognised: look at the generation in Prism's dashboard, or ask Prism support about it with its ID.`, ""},
 		{"no verdict in time", Facts{ID: "gen_1", Wait: fmt.Errorf("%w; last problem: %w", wait.ErrDeadline, &prism.Error{Transient: true, Err: errors.New("connection refused")})},
 			ExitTimeout, "No verdict in time",
 			"gen_1: timeout reached; last problem: request failed: connection refused. No status was read, and the last request got no answer: check base_url and this machine's network; raise timeout (now 10m0s) only if the API was just slow.",
