@@ -62,16 +62,11 @@ func notLinkLocal(network, address string, _ syscall.RawConn) error {
 	if err != nil {
 		return nil
 	}
-	if linkLocal(host) {
+	if ip, err := netip.ParseAddr(host); err == nil && (ip.Unmap().IsLinkLocalUnicast() || ip.Unmap().IsLinkLocalMulticast()) {
+		// A download ends at once on it (download.Forbidden): no retry helps.
 		return &download.Forbidden{Reason: fmt.Sprintf("refusing to connect to %s, a link-local address (where clouds serve instance metadata), which neither Prism nor its storage uses", host)}
 	}
 	return nil
-}
-
-// linkLocal says whether host is a link-local IP address.
-func linkLocal(host string) bool {
-	ip, err := netip.ParseAddr(host)
-	return err == nil && (ip.Unmap().IsLinkLocalUnicast() || ip.Unmap().IsLinkLocalMulticast())
 }
 
 // storageURL allows a video URL that is https, or plain http to a
@@ -81,12 +76,6 @@ func linkLocal(host string) bool {
 // web page of its network.
 func storageURL(api *url.URL, baseURL string) func(*url.URL) error {
 	return func(u *url.URL) error {
-		if linkLocal(u.Hostname()) {
-			// The dialer refuses it too; refused here, it is no network
-			// error to retry.
-			return fmt.Errorf("the video URL %s points at a link-local address (where clouds serve instance metadata), so it was not fetched: Prism's storage is never there. Check that %s is Prism's API, then ask Prism support about this generation",
-				download.Redact(u.String()), baseURL)
-		}
 		if u.Scheme == "https" || api.Scheme == "http" && u.Scheme == "http" && config.LocalHost(u.Hostname()) {
 			return nil
 		}
