@@ -63,11 +63,21 @@ func notLinkLocal(network, address string, _ syscall.RawConn) error {
 		return nil
 	}
 	if ip, err := netip.ParseAddr(host); err == nil && (ip.Unmap().IsLinkLocalUnicast() || ip.Unmap().IsLinkLocalMulticast()) {
-		// A download ends at once on it (download.Forbidden): no retry helps.
-		return &download.Forbidden{Reason: fmt.Sprintf("refusing to connect to %s, a link-local address (where clouds serve instance metadata), which neither Prism nor its storage uses", host)}
+		return linkLocal(host)
 	}
 	return nil
 }
+
+// linkLocal is notLinkLocal's refusal. It is Permanent: a request or a
+// download ends at once on it, since no retry can help.
+type linkLocal string
+
+func (h linkLocal) Error() string {
+	return fmt.Sprintf("refusing to connect to %s, a link-local address (where clouds serve instance metadata), which neither Prism nor its storage uses", string(h))
+}
+
+// Permanent says that trying again cannot help.
+func (linkLocal) Permanent() bool { return true }
 
 // storageURL allows a video URL that is https, or plain http to a
 // loopback or private address when the API itself is plain http (a

@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prism-wait/prism-wait/internal/download"
 	"github.com/prism-wait/prism-wait/internal/prismsim"
 )
 
@@ -263,8 +262,9 @@ func TestNoConnectionToALinkLocalAddress(t *testing.T) {
 	t.Parallel()
 	tr := newTransport(func(string) string { return "" })
 	_, err := tr.DialContext(context.Background(), "tcp", "[fe80::1%lo]:80")
-	if _, ok := errors.AsType[*download.Forbidden](err); !ok || !strings.Contains(err.Error(), "refusing to connect to fe80::1%lo, a link-local address") {
-		t.Errorf("err = %v, want a download.Forbidden (which a download does not retry)", err)
+	var p interface{ Permanent() bool }
+	if !errors.As(err, &p) || !p.Permanent() || !strings.Contains(err.Error(), "refusing to connect to fe80::1%lo, a link-local address") {
+		t.Errorf("err = %v, want one that says it is Permanent (which no request or download retries)", err)
 	}
 	for addr, refused := range map[string]bool{"169.254.169.254:80": true, "[fe80::1]:443": true, "224.0.0.251:5353": true, "[::ffff:169.254.169.254]:80": true,
 		"127.0.0.1:80": false, "10.0.0.1:80": false, "[::1]:80": false, "8.8.8.8:53": false} {

@@ -16,6 +16,7 @@ import (
 	"io/fs"
 	"maps"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -927,6 +928,10 @@ func ParseBaseURL(s string) (*url.URL, error) {
 		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
 			return nil, fmt.Errorf("port %q is not a port number (1 to 65535)", untrusted.Clip(p, 20))
 		}
+	}
+	if ip, err := netip.ParseAddr(u.Hostname()); err == nil && (ip.Unmap().IsLinkLocalUnicast() || ip.Unmap().IsLinkLocalMulticast()) {
+		// Where clouds serve instance metadata: the transport refuses it.
+		return nil, fmt.Errorf("%s is a link-local address (where clouds serve instance metadata), never the Prism API's; use https://prismvideos.com/api, or a prism-sim's address", untrusted.Clip(u.Hostname(), 64))
 	}
 	switch {
 	case u.Scheme == "https":

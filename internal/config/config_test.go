@@ -563,9 +563,13 @@ func TestParseBaseURL(t *testing.T) {
 		}
 	}
 	for in, want := range map[string]string{
-		"http://prismvideos.com/api": "http is allowed only to loopback and private addresses; use https://prismvideos.com/api",
-		"ftp://prismvideos.com/api":  `scheme "ftp" is not supported; use https`,
-		"ws://127.0.0.1/api":         `scheme "ws" is not supported; use https`,
+		"http://prismvideos.com/api":   "http is allowed only to loopback and private addresses; use https://prismvideos.com/api",
+		"ftp://prismvideos.com/api":    `scheme "ftp" is not supported; use https`,
+		"ws://127.0.0.1/api":           `scheme "ws" is not supported; use https`,
+		"https://169.254.169.254/api":  "169.254.169.254 is a link-local address (where clouds serve instance metadata), never the Prism API's; use https://prismvideos.com/api, or a prism-sim's address",
+		"http://[fe80::1%25eth0]/api":  "fe80::1%eth0 is a link-local address (where clouds serve instance metadata), never the Prism API's; use https://prismvideos.com/api, or a prism-sim's address",
+		"https://[::ffff:169.254.1.1]": "::ffff:169.254.1.1 is a link-local address (where clouds serve instance metadata), never the Prism API's; use https://prismvideos.com/api, or a prism-sim's address",
+		"https://224.0.0.251/api":      "224.0.0.251 is a link-local address (where clouds serve instance metadata), never the Prism API's; use https://prismvideos.com/api, or a prism-sim's address",
 	} {
 		if _, err := ParseBaseURL(in); err == nil || err.Error() != want {
 			t.Errorf("ParseBaseURL(%q) = %v, want %q", in, err, want)

@@ -163,12 +163,6 @@ func pathless(err error) error {
 // permanent marks failures that another attempt would only repeat.
 type permanent struct{ error }
 
-// Forbidden is a connection that the transport refuses to open, by policy
-// (a link-local address): trying again cannot help.
-type Forbidden struct{ Reason string }
-
-func (f *Forbidden) Error() string { return f.Reason }
-
 func (p permanent) Unwrap() error { return p.error }
 
 // transfer is the state of one video's download across attempts.
@@ -451,9 +445,12 @@ func (d *Downloader) attempt(ctx context.Context, t *transfer) error {
 		return permanent{refused.error}
 	}
 	if err != nil {
-		_, forbidden := errors.AsType[*Forbidden](err)
+		// A connection the transport refuses by policy says so: no
+		// retry can help (see cli's transport).
+		var policy interface{ Permanent() bool }
+		final := errors.As(err, &policy) && policy.Permanent()
 		err = fmt.Errorf("request to %s failed: %w", Redact(t.url), stripURL(err))
-		if forbidden {
+		if final {
 			return permanent{err}
 		}
 		return err

@@ -1523,6 +1523,13 @@ func TestReadyMakesTheDirectoryAndLeavesNothingInIt(t *testing.T) {
 	}
 }
 
+// permanentError is a transport's refusal by policy, which says that no
+// retry can help.
+type permanentError string
+
+func (e permanentError) Error() string   { return string(e) }
+func (e permanentError) Permanent() bool { return true }
+
 // A connection the transport refuses by policy (a link-local address
 // that a storage host name resolved to) ends the download at once: no
 // retry can help.
@@ -1533,7 +1540,7 @@ func TestAForbiddenConnectionIsNotRetried(t *testing.T) {
 		var tries int
 		d.HTTP.Transport = roundTripper(func(r *http.Request) (*http.Response, error) {
 			tries++
-			return nil, &net.OpError{Op: "dial", Net: "tcp", Err: &Forbidden{Reason: "refusing to connect to 169.254.169.254, a link-local address"}}
+			return nil, &net.OpError{Op: "dial", Net: "tcp", Err: permanentError("refusing to connect to 169.254.169.254, a link-local address")}
 		})
 		_, err := d.Fetch(t.Context(), "gen_1", u, nil)
 		if tries != 1 || err == nil || !strings.Contains(err.Error(), "after 1 attempt(s)") || !strings.Contains(err.Error(), "refusing to connect to 169.254.169.254") {

@@ -204,8 +204,12 @@ var table = []row{
 		func(f *Facts, s Settings) string { return keyRefused(asPrism(f.Submit), s) }},
 	{"submission: key not allowed", ExitRefused, "Prism API refused the submission", submitRefused(prism.NotAllowed),
 		func(f *Facts, s Settings) string { return keyNotAllowed("submit generations", asPrism(f.Submit), s) }},
-	{"submission: no answer", ExitRefused, "Prism API refused the submission", submitRefused(prism.NoAnswer),
-		func(f *Facts, _ Settings) string { return fmt.Sprintf("the submission: %v", asPrism(f.Submit)) }},
+	// No answer, and final: prism-wait's own transport refused to connect
+	// (a link-local address), before anything was sent.
+	{"submission: refused to connect", ExitRefused, "Refused to connect", submitRefused(prism.NoAnswer),
+		func(f *Facts, s Settings) string {
+			return fmt.Sprintf("The submission: %v. Nothing was submitted. %s", asPrism(f.Submit), connectAdvice(s))
+		}},
 	{"submission refused", ExitRefused, "Prism API refused the submission", submitRefused(anyMeaning),
 		func(f *Facts, s Settings) string { return refusedOther("the submission", asPrism(f.Submit), s) }},
 
@@ -232,9 +236,9 @@ var table = []row{
 			}
 			return fmt.Sprintf("Generation %s was not found (%v). Check the ID given as %s, and that it belongs to the account of this API key.", f.ID, permanent(f.Wait), s.name("generation_id"))
 		}},
-	{"no answer", ExitRefused, "Prism API refused the request", refused(prism.NoAnswer),
+	{"refused to connect", ExitRefused, "Refused to connect", refused(prism.NoAnswer),
 		func(f *Facts, s Settings) string {
-			return sentences(fmt.Sprintf("%s: %v", f.ID, permanent(f.Wait)), s.again("wait for it", f.ID, ""))
+			return sentences(fmt.Sprintf("%s: %v. %s", f.ID, permanent(f.Wait), connectAdvice(s)), s.again("wait for it", f.ID, ""))
 		}},
 	{"refused", ExitRefused, "Prism API refused the request", refused(anyMeaning),
 		func(f *Facts, s Settings) string {
@@ -534,6 +538,12 @@ func panicked(f *Facts) *crash.Panic {
 		return p
 	}
 	return nil
+}
+
+// connectAdvice is what to do when the transport refused to connect to
+// the API: base_url led to an address that is never Prism's.
+func connectAdvice(s Settings) string {
+	return fmt.Sprintf("No retry can help: set %s to the Prism API's root, as https://prismvideos.com/api, or to a prism-sim's address.", s.name("base_url"))
 }
 
 func keyRefused(e *prism.Error, s Settings) string {

@@ -73,8 +73,9 @@ var rowCases = func() []rowCase {
 		{"submission: key not allowed", Facts{Submit: post(403)}, ExitRefused, "Prism API refused the submission",
 			"The API key may not submit generations (HTTP 403 c: m). Create a key with the templates:read scope, and pass it as api_key from a secret.",
 			"The API key may not submit generations (HTTP 403 c: m). Create a key with the templates:read scope, and pass it as --api-key (PRISM_API_KEY) from a secret."},
-		{"submission: no answer", Facts{Submit: &prism.Error{Method: "POST", Err: errors.New("no such host")}}, ExitRefused, "Prism API refused the submission",
-			"the submission: request failed: no such host", ""},
+		{"submission: refused to connect", Facts{Submit: &prism.Error{Method: "POST", Err: errors.New("refusing to connect to 169.254.169.254")}}, ExitRefused, "Refused to connect",
+			"The submission: request failed: refusing to connect to 169.254.169.254. Nothing was submitted. No retry can help: set base_url to the Prism API's root, as https://prismvideos.com/api, or to a prism-sim's address.",
+			"The submission: request failed: refusing to connect to 169.254.169.254. Nothing was submitted. No retry can help: set --base-url (PRISM_BASE_URL) to the Prism API's root, as https://prismvideos.com/api, or to a prism-sim's address."},
 		{"submission refused", Facts{Submit: post(409)}, ExitRefused, "Prism API refused the submission",
 			"The API refused the request for the submission (HTTP 409 c: m). This is not retried; check that base_url points at the Prism API's root, as https://prismvideos.com/api does.",
 			"The API refused the request for the submission (HTTP 409 c: m). This is not retried; check that --base-url (PRISM_BASE_URL) points at the Prism API's root, as https://prismvideos.com/api does."},
@@ -90,7 +91,9 @@ var rowCases = func() []rowCase {
 		{"generation not found", Facts{ID: "gen_1", Wait: get(404)}, ExitRefused, "Prism API refused the request",
 			"Generation gen_1 was not found (HTTP 404 c: m). Check the ID given as generation_id, and that it belongs to the account of this API key.",
 			"Generation gen_1 was not found (HTTP 404 c: m). Check the ID given as --generation-id (PRISM_GENERATION_ID), and that it belongs to the account of this API key."},
-		{"no answer", Facts{ID: "gen_1", Wait: &prism.Error{Method: "GET", Err: errors.New("x")}}, ExitRefused, "Prism API refused the request", "gen_1: request failed: x", ""},
+		{"refused to connect", Facts{ID: "gen_1", Wait: &prism.Error{Method: "GET", Err: errors.New("x")}}, ExitRefused, "Refused to connect",
+			"gen_1: request failed: x. No retry can help: set base_url to the Prism API's root, as https://prismvideos.com/api, or to a prism-sim's address.",
+			"gen_1: request failed: x. No retry can help: set --base-url (PRISM_BASE_URL) to the Prism API's root, as https://prismvideos.com/api, or to a prism-sim's address."},
 		{"refused", Facts{ID: "gen_1", Wait: get(302)}, ExitRefused, "Prism API refused the request",
 			"The API refused the request for gen_1 (HTTP 302 c: m). This is not retried; check that base_url points at the Prism API's root, as https://prismvideos.com/api does.",
 			"The API refused the request for gen_1 (HTTP 302 c: m). This is not retried; check that --base-url (PRISM_BASE_URL) points at the Prism API's root, as https://prismvideos.com/api does."},
@@ -502,7 +505,7 @@ func TestEveryGenerationRowIsTriedAfterASubmit(t *testing.T) {
 	whole := map[string]bool{"re-run guard required": true, "invalid input": true, "earlier attempt may have paid": true,
 		"submit outcome unknown": true, "no credits": true, "template not generatable": true, "submission rejected": true,
 		"template not found": true, "submission: key refused": true, "submission: key not allowed": true,
-		"submission: no answer": true, "submission refused": true, "outputs not written": true, "submit did not finish": true,
+		"submission: refused to connect": true, "submission refused": true, "outputs not written": true, "submit did not finish": true,
 		"submitted entries failed": true, "submitted entries lost": true}
 	for _, r := range table {
 		if !tried[r.kind] && !whole[r.kind] {

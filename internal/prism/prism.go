@@ -494,7 +494,11 @@ func (c *Client) fail(method string, e *Error, wrote bool) *Error {
 	// (too long or broken to tell), may have created them: it is no
 	// refusal to send again, or to trust.
 	listed := errors.Is(e.Err, ErrListsGenerations)
-	e.Transient = retryable(method, e.StatusCode, wrote) && !listed
+	// A connection the transport refuses by policy (a link-local
+	// address) says so: no retry can help.
+	var policy interface{ Permanent() bool }
+	refused := errors.As(e.Err, &policy) && policy.Permanent()
+	e.Transient = retryable(method, e.StatusCode, wrote) && !listed && !refused
 	// A POST that reached the API and was not refused (4xx) may have
 	// created generations: a redirect too (a 303 classically answers one
 	// that did).

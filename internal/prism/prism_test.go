@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -274,6 +275,42 @@ func TestGetNetworkErrorsAreTransient(t *testing.T) {
 		t.Fatalf("err = %#v, want a transient network *Error", err)
 	}
 }
+
+// refusal is a transport's refusal by policy, which says no retry helps.
+type refusal struct{}
+
+func (refusal) Error() string   { return "refusing to connect to 169.254.169.254" }
+func (refusal) Permanent() bool { return true }
+
+// A connection the transport refuses by policy (a link-local address) is
+// final, for a read and for a submit, which it never sent; an error that
+// says it is not permanent stays transient.
+func TestTransportRefusalIsFinal(t *testing.T) {
+	t.Parallel()
+	for _, permanent := range []bool{true, false} {
+		var err error = refusal{}
+		if !permanent {
+			err = notPermanent{}
+		}
+		c := New(mustURL(t, "https://api.example/api"), key, "t", roundTrip(func(*http.Request) (*http.Response, error) {
+			return nil, &net.OpError{Op: "dial", Net: "tcp", Err: err}
+		}))
+		_, gerr := c.Get(context.Background(), "gen_1")
+		_, serr := c.Submit(context.Background(), SubmitRequest{TemplateID: "tpl_1", Body: map[string]any{}})
+		for _, e := range []error{gerr, serr} {
+			pe, ok := errors.AsType[*Error](e)
+			if !ok || pe.Transient == permanent || pe.Unknown || pe.Kind() != "network error" {
+				t.Errorf("permanent %v: err = %#v, want transient %v, not unknown", permanent, e, !permanent)
+			}
+		}
+	}
+}
+
+// notPermanent is an error that says it may pass.
+type notPermanent struct{}
+
+func (notPermanent) Error() string   { return "maybe later" }
+func (notPermanent) Permanent() bool { return false }
 
 func TestGetRequestTimeout(t *testing.T) {
 	t.Parallel()
