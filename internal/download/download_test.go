@@ -613,6 +613,50 @@ func TestStalledTransferIsResumed(t *testing.T) {
 	})
 }
 
+// emptyReads is a body that, after its first bytes, returns nothing and
+// no error, a second apart, until its request ends.
+type emptyReads struct {
+	ctx  context.Context
+	head int
+}
+
+func (e *emptyReads) Read(p []byte) (int, error) {
+	if e.head > 0 {
+		n := min(e.head, len(p))
+		e.head -= n
+		return n, nil
+	}
+	select {
+	case <-e.ctx.Done():
+		return 0, context.Cause(e.ctx)
+	case <-time.After(time.Second):
+		return 0, nil
+	}
+}
+
+func (e *emptyReads) Close() error { return nil }
+
+// Reads that return no bytes are no progress: the stall watchdog still
+// ends the attempt, and the download gives up after its attempts instead
+// of waiting for ever.
+func TestEmptyReadsAreAStall(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		d, url := setup(t, http.NotFoundHandler())
+		d.StallTimeout = 10 * time.Second
+		d.HTTP.Transport = roundTripper(func(r *http.Request) (*http.Response, error) {
+			return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"video/mp4"}}, ContentLength: -1,
+				Body: &emptyReads{ctx: r.Context(), head: 10}, Request: r}, nil
+		})
+		ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
+		defer cancel()
+		_, err := d.Fetch(ctx, "gen_1", url, noRefresh)
+		if err == nil || !strings.Contains(err.Error(), "storage sent nothing for 10s") {
+			t.Errorf("err = %v, want the stall", err)
+		}
+	})
+}
+
 func TestSilentHostIsAbandoned(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
@@ -1160,8 +1204,8 @@ func TestCannotCreate(t *testing.T) {
 				d.Dir = tc.dir
 				_, err := d.Fetch(context.Background(), "gen_1", url, noRefresh)
 				var de *Error
-				if !errors.As(err, &de) || err.Error() != tc.says || !de.Local() {
-					t.Errorf("err = %v, want a local *Error saying %q", err, tc.says)
+				if !errors.As(err, &de) || err.Error() != tc.says || !de.Local() || de.Want != -1 || de.Got != 0 {
+					t.Errorf("err = %#v, want a local *Error saying %q, of no known size", err, tc.says)
 				}
 				if len(s.seen()) > 0 {
 					t.Error("downloaded a video with nowhere to put it")
