@@ -105,6 +105,11 @@ func TestSubmitFailures(t *testing.T) {
 			w.WriteHeader(400)
 			io.WriteString(w, `{"error":"validation_error","message":"`+strings.Repeat("x", maxErrorBody)+`","generations":[{"generation_id":"gen_a"}]}`)
 		}, false, true, 400},
+		// A 5xx leaves the outcome unknown as it is: no need to tell.
+		{"500 too long to tell", func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(500)
+			io.WriteString(w, `{"error":"internal","message":"`+strings.Repeat("x", maxErrorBody)+`"}`)
+		}, false, true, 500},
 		{"402 behind a byte order mark, listing generations", func(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(402)
 			io.WriteString(w, "\ufeff"+`{"error":"insufficient_credits","generations":[{"generation_id":"gen_a"}]}`)
