@@ -62,7 +62,7 @@ func notLinkLocal(network, address string, _ syscall.RawConn) error {
 	if err != nil {
 		return nil
 	}
-	if ip, err := netip.ParseAddr(host); err == nil && (ip.Unmap().IsLinkLocalUnicast() || ip.Unmap().IsLinkLocalMulticast()) {
+	if ip, err := netip.ParseAddr(host); err == nil && config.LinkLocal(ip) {
 		return linkLocal(host)
 	}
 	return nil

@@ -929,8 +929,8 @@ func ParseBaseURL(s string) (*url.URL, error) {
 			return nil, fmt.Errorf("port %q is not a port number (1 to 65535)", untrusted.Clip(p, 20))
 		}
 	}
-	if ip, err := netip.ParseAddr(u.Hostname()); err == nil && (ip.Unmap().IsLinkLocalUnicast() || ip.Unmap().IsLinkLocalMulticast()) {
-		// Where clouds serve instance metadata: the transport refuses it.
+	if ip, err := netip.ParseAddr(u.Hostname()); err == nil && LinkLocal(ip) {
+		// The transport refuses it too.
 		return nil, fmt.Errorf("%s is a link-local address (where clouds serve instance metadata), never the Prism API's; use https://prismvideos.com/api, or a prism-sim's address", untrusted.Clip(u.Hostname(), 64))
 	}
 	switch {
@@ -961,6 +961,14 @@ func withoutUserinfo(s string) string {
 		rest = "***@" + rest[at+1:]
 	}
 	return scheme + "://" + rest
+}
+
+// LinkLocal reports whether ip is a link-local address, IPv4-mapped too:
+// where clouds serve instance metadata, never Prism, its storage or the
+// Actions cache. No request connects to one.
+func LinkLocal(ip netip.Addr) bool {
+	ip = ip.Unmap()
+	return ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast()
 }
 
 // LocalHost reports whether plain http may go to host: localhost, or a
